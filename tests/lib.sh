@@ -1,0 +1,18 @@
+# Shell helpers for tests/*/*.test scripts: source "$KG_TOP/tests/lib.sh".
+# Every check prints one line: "ok - ...", "not ok - ..." or "skip - ... (why)".
+: "${KG_TOP:?run through tests/run}" "${KG_BUILD:?run through tests/run}"
+t_failed=0
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; t_failed=$((t_failed + 1)); }
+skip()   { echo "skip - $*"; }
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# need_root WHAT: skip the whole script unless root with network namespaces.
+need_root() {
+	if [ "$(id -u)" != 0 ]; then skip "$1: needs root for network namespaces"; exit 0; fi
+	if ! ip netns add "kgprobe$$" 2>/dev/null; then skip "$1: cannot create a network namespace"; exit 0; fi
+	ip netns del "kgprobe$$"
+}
+# A name unique to this run, for namespaces and interfaces (max 15 chars with suffixes).
+t_uniq() { echo "kg$(( $$ % 10000 ))$(( RANDOM % 100 ))"; }
+t_done() { exit $(( t_failed > 0 )); }
