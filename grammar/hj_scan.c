@@ -55,7 +55,7 @@ size_t hj_utf8_len(const unsigned char *p, size_t n, const char **why)
 		return 0;
 	}
 	if (c > 0xf4) {
-		*why = c < 0xf8 ? "code point above U+10FFFF" : "byte that never appears in UTF-8";
+		*why = c < 0xf8 ? "code point above U+10FFFF" : "invalid lead byte";
 		return 0;
 	}
 	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
