@@ -74,6 +74,7 @@ members
 	| members "','" T_STRING "':'" value     { $$ = hj_object_add(st, $1, $3, $5); }
 	| error                                  { $$ = hj_object_new(st, &@1); }
 	| members "','" error                    { $$ = $1; }
+	| members error                          { $$ = $1; }
 	;
 
 array
@@ -85,6 +86,7 @@ array
 elements
 	: value                                  { $$ = hj_array_add(st, hj_array_new(st, &@1), $1); }
 	| elements "','" value                   { $$ = hj_array_add(st, $1, $3); }
+	| elements error                         { $$ = $1; }
 	;
 
 %%

@@ -295,6 +295,10 @@ static const struct {
 	{ "// \xc3\x28\n1", -1, E("1:4", "invalid UTF-8 in comment: truncated sequence", "// \xc3(", "   ") },
 	{ "/*\n \xed\xbf\xbf */ 1", -1,
 	  E("2:2", "invalid UTF-8 in comment: UTF-16 surrogate encoded in UTF-8", " \xed\xbf\xbf */ 1", " ") },
+	/* recovery keeps the members before a syntax error: duplicates still found */
+	{ "{\"a\": 1 \"b\": 2, \"a\": 3}", -1,
+	  E("1:9", "expected ',' or '}' after object member", "{\"a\": 1 \"b\": 2, \"a\": 3}", "        ")
+	  E("1:17", "duplicate key \"a\" (first at 1:2)", "{\"a\": 1 \"b\": 2, \"a\": 3}", "                ") },
 	/* several errors in one run, in source order */
 	{ "{\n  \"a\": 01,\n  \"b\": [1 2],\n  \"a\": tru,\n}", -1,
 	  E("2:8", "invalid number '01': leading zeros are not allowed", "  \"a\": 01,", "       ")
