@@ -23,6 +23,22 @@ static char *write_tree(const struct hj_value *v, bool pretty, size_t *len)
 	return buf;
 }
 
+/* Every location points into SRC: a line it has, a column within it
+ * (a value starts on a byte of its line). */
+static void check_locs(const struct hj_value *v, const struct diag_src *src, unsigned lines)
+{
+	if (v->loc.src != src || v->loc.line < 1 || v->loc.line > lines || v->loc.col < 1)
+		abort();
+	if (v->kind == HJ_ARRAY)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			check_locs(v->u.arr.items[i], src, lines);
+	if (v->kind == HJ_OBJECT)
+		for (size_t i = 0; i < v->u.obj.n; i++) {
+			check_locs(v->u.obj.members[i].key, src, lines);
+			check_locs(v->u.obj.members[i].value, src, lines);
+		}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct diag_list diags = { .max_errors = 1 + (size ? data[0] % 40 : 0) };
@@ -39,6 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!v && !diags.nerrors && !diags.truncated)
 		abort();
 	if (v) {
+		unsigned lines = 1;
+		for (size_t i = 0; i < size; i++)
+			lines += data[i] == '\n';
+		check_locs(v, src, lines);
 		size_t len1, len2;
 		char *out1 = write_tree(v, size & 1, &len1);
 		struct diag_list d2 = { 0 };
