@@ -276,6 +276,7 @@ struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 	static const char bom[] = "\xef\xbb\xbf";
 	struct hj_value *root = NULL;
 	size_t first = diags->n, errors = diags->nerrors;
+	bool truncated = diags->truncated;
 	struct hj_state *st = calloc(1, sizeof(*st));
 	if (!st) {
 		diag_error(diags, NULL, "%s: out of memory", src->name);
@@ -302,8 +303,8 @@ struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 	hj_lex_end(st);
 	root = st->root;
 	st->root = NULL;
-	if (rc != 0 || diags->nerrors > errors || diags->truncated || !root) {
-		if (diags->nerrors == errors && !diags->truncated)
+	if (rc != 0 || diags->nerrors > errors || diags->truncated != truncated || !root) {
+		if (diags->nerrors == errors && diags->truncated == truncated)
 			diag_error(diags, NULL, "%s: parse failed", src->name);
 		hj_free(root);
 		root = NULL;

@@ -16,7 +16,7 @@ int hjp_lex(HJP_STYPE *lval, HJP_LTYPE *lloc, struct hj_state *st);
 %code {
 #include "hj_impl.h"
 
-/* A location is where a construct starts. */
+/* A location is where a construct starts: @$ is @1. */
 #define YYLLOC_DEFAULT(Cur, Rhs, N) ((Cur) = (N) ? YYRHSLOC(Rhs, 1) : YYRHSLOC(Rhs, 0))
 /* Brackets deeper than HJ_MAX_DEPTH never reach the parser, so its stack
  * (at most five entries a level) stays bounded. */
@@ -64,27 +64,27 @@ value
 	;
 
 object
-	: "'{'" "'}'"                            { $$ = hj_close(st, hj_object_new(st, &@1), &@1); }
-	| "'{'" members "'}'"                    { $$ = hj_close(st, $2, &@1); }
-	| "'{'" members "','" "'}'"              { $$ = hj_close(st, $2, &@1); }
+	: "'{'" "'}'"                            { $$ = hj_close(st, hj_object_new(st, &@$), &@$); }
+	| "'{'" members "'}'"                    { $$ = hj_close(st, $2, &@$); }
+	| "'{'" members "','" "'}'"              { $$ = hj_close(st, $2, &@$); }
 	;
 
 members
-	: T_STRING "':'" value                   { $$ = hj_object_add(st, hj_object_new(st, &@1), $1, $3); }
+	: T_STRING "':'" value                   { $$ = hj_object_add(st, hj_object_new(st, &@$), $1, $3); }
 	| members "','" T_STRING "':'" value     { $$ = hj_object_add(st, $1, $3, $5); }
-	| error                                  { $$ = hj_object_new(st, &@1); }
+	| error                                  { $$ = hj_object_new(st, &@$); }
 	| members "','" error                    { $$ = $1; }
 	| members error                          { $$ = $1; }
 	;
 
 array
-	: "'['" "']'"                            { $$ = hj_close(st, hj_array_new(st, &@1), &@1); }
-	| "'['" elements "']'"                   { $$ = hj_close(st, $2, &@1); }
-	| "'['" elements "','" "']'"             { $$ = hj_close(st, $2, &@1); }
+	: "'['" "']'"                            { $$ = hj_close(st, hj_array_new(st, &@$), &@$); }
+	| "'['" elements "']'"                   { $$ = hj_close(st, $2, &@$); }
+	| "'['" elements "','" "']'"             { $$ = hj_close(st, $2, &@$); }
 	;
 
 elements
-	: value                                  { $$ = hj_array_add(st, hj_array_new(st, &@1), $1); }
+	: value                                  { $$ = hj_array_add(st, hj_array_new(st, &@$), $1); }
 	| elements "','" value                   { $$ = hj_array_add(st, $1, $3); }
 	| elements error                         { $$ = $1; }
 	;

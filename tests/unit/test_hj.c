@@ -323,33 +323,47 @@ static void test_errors(void)
 	}
 }
 
-/* Nesting: the limit itself parses, one more is one clean error. */
+/* Nesting: the limit itself parses, one more is one clean error.  The
+ * second shape puts the most on the parser's stack per level. */
 static void test_depth(void)
 {
-	for (int extra = 0; extra <= 1; extra++) {
-		size_t d = HJ_MAX_DEPTH + (size_t)extra;
-		char *text = malloc(2 * d);
-		memset(text, '[', d);
-		memset(text + d, ']', d);
-		struct diag_list l = { 0 };
-		struct diag_src *src;
-		struct hj_value *v = parse(text, (long)(2 * d), &src, &l);
-		if (!extra)
-			T_CHECK(v && l.n == 0, "hj: %zu nested arrays parse", d);
-		else {
-			char want[64];
-			snprintf(want, sizeof(want), "t.hujson:1:%zu: error: nesting deeper than %d levels\n", d,
-				 HJ_MAX_DEPTH);
-			char *got = render_diags(&l);
-			T_CHECK(!v && l.n == 1 && strncmp(got, want, strlen(want)) == 0,
-				"hj: %zu nested arrays: one error at the first bracket too many", d);
-			free(got);
+	static const struct {
+		const char *name, *open, *inner, *close;
+	} shapes[] = {
+		{ "arrays", "[", "", "]" },
+		{ "objects after a member", "{\"x\": 1, \"a\": ", "1", "}" },
+	};
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+		for (int extra = 0; extra <= 1; extra++) {
+			size_t d = HJ_MAX_DEPTH + (size_t)extra;
+			char *text = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&text, &len);
+			for (size_t i = 0; i < d; i++)
+				fputs(shapes[s].open, f);
+			fputs(shapes[s].inner, f);
+			for (size_t i = 0; i < d; i++)
+				fputs(shapes[s].close, f);
+			fclose(f);
+			struct diag_list l = { 0 };
+			struct diag_src *src;
+			struct hj_value *v = parse(text, (long)len, &src, &l);
+			if (!extra)
+				T_CHECK(v && l.n == 0, "hj: %zu nested %s parse", d, shapes[s].name);
+			else {
+				char want[80];
+				snprintf(want, sizeof(want), "t.hujson:1:%zu: error: nesting deeper than %d levels\n",
+					 strlen(shapes[s].open) * (d - 1) + 1, HJ_MAX_DEPTH);
+				char *got = render_diags(&l);
+				T_CHECK(!v && l.n == 1 && strncmp(got, want, strlen(want)) == 0,
+					"hj: %zu nested %s: one error at the first bracket too many", d, shapes[s].name);
+				free(got);
+			}
+			hj_free(v);
+			diag_list_free(&l);
+			diag_src_free(src);
+			free(text);
 		}
-		hj_free(v);
-		diag_list_free(&l);
-		diag_src_free(src);
-		free(text);
-	}
 }
 
 /* The error cap: parsing stops, the list says so. */
