@@ -298,8 +298,12 @@ void hj_scan_junk(struct hj_state *st, const char *text, size_t len, const struc
 		hj_error_at(st, loc, 0, "unexpected byte 0x%02x", p[0]);
 	else if (n == 0)
 		hj_error_at(st, loc, 0, "invalid UTF-8: %s", why);
-	else
-		hj_error_at(st, loc, 0, "unexpected character '%.*s' outside a string", (int)n, text);
+	else {
+		unsigned long cp = p[0] & (0x7f >> n);
+		for (size_t i = 1; i < n; i++)
+			cp = cp << 6 | (p[i] & 0x3f);
+		hj_error_at(st, loc, 0, "unexpected character U+%04lX '%.*s' outside a string", cp, (int)n, text);
+	}
 }
 
 void hj_scan_comment(struct hj_state *st, const char *text, size_t len, const struct diag_loc *loc)

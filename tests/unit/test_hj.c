@@ -286,7 +286,11 @@ static const struct {
 	{ "[\xe2\x80\x9cx\xe2\x80\x9d]", -1,
 	  E("1:2", "strings must be in straight double quotes, not curly quotes", "[\xe2\x80\x9cx\xe2\x80\x9d]", " ") },
 	{ "[1 \xe2\x80\x9d]", -1,
-	  E("1:4", "unexpected character '\xe2\x80\x9d' outside a string", "[1 \xe2\x80\x9d]", "   ") },
+	  E("1:4", "unexpected character U+201D '\xe2\x80\x9d' outside a string", "[1 \xe2\x80\x9d]", "   ") },
+	{ "[1, \xef\xbb\xbf" "2]", -1,
+	  E("1:5", "unexpected character U+FEFF '\xef\xbb\xbf' outside a string", "[1, \xef\xbb\xbf" "2]", "    ") },
+	{ "[\xf0\x9f\x98\x80]", -1,
+	  E("1:2", "unexpected character U+1F600 '\xf0\x9f\x98\x80' outside a string", "[\xf0\x9f\x98\x80]", " ") },
 	{ "[\xc3]", -1, E("1:2", "invalid UTF-8: truncated sequence", "[\xc3]", " ") },
 	{ "[1] / 1", -1, E("1:5", "stray '/' (comments are // or /* */)", "[1] / 1", "    ")
 	  E("1:7", "unexpected number after the top-level value", "[1] / 1", "      ") },
