@@ -35,7 +35,10 @@ struct hj_value {
 };
 
 /* Parse SRC.  Returns the tree, or NULL with every error queued in DIAGS
- * (located, up to the list's cap). */
+ * (located, up to the list's cap, in source order).  Keys must be unique;
+ * text must be UTF-8; a UTF-8 byte order mark at the very start is skipped
+ * (columns still count its bytes).  Strings and numbers share their node's
+ * allocation: free a tree only with hj_free(). */
 struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags);
 void hj_free(struct hj_value *v);
 
