@@ -191,27 +191,23 @@ struct hj_value *hj_scan_string(struct hj_state *st, const char *text, size_t le
 		if (p[i] == '\\') {
 			used = unescape(st, loc, i + 1, p + i, n - i, o + olen, &got);
 			if (!used)
-				goto bad;
+				goto done;
 		} else if (p[i] < 0x20) {
 			hj_error_at(st, loc, i + 1, "control character 0x%02x in string must be escaped", p[i]);
-			goto bad;
+			goto done;
 		} else {
 			used = got = hj_utf8_len(p + i, n - i, &why);
 			if (!used) {
 				hj_error_at(st, loc, i + 1, "invalid UTF-8 in string: %s", why);
-				goto bad;
+				goto done;
 			}
 			memcpy(o + olen, p + i, got);
 		}
 		i += used;
 		olen += got;
 	}
-	o[olen] = '\0';
-	v->u.str.len = olen;
-	return v;
-
-bad:
-	/* Keep what decoded; the error already fails the parse. */
+	/* After an error: what decoded so far; the error fails the parse. */
+done:
 	o[olen] = '\0';
 	v->u.str.len = olen;
 	return v;
