@@ -286,12 +286,12 @@ struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 	st->line = st->end_line = 1;
 	st->col = st->end_col = 1;
 	st->in = src->text;
-	st->in_left = src->len;
+	st->in_len = src->len;
 	/* A UTF-8 byte order mark at the very start is skipped (RFC 8259 8.1
 	 * allows it); columns still count its three bytes. */
 	if (src->len >= 3 && memcmp(src->text, bom, 3) == 0) {
 		st->in += 3;
-		st->in_left -= 3;
+		st->in_len -= 3;
 		st->col = st->end_col = 4;
 	}
 	if (hj_lex_begin(st) < 0) {

@@ -13,8 +13,9 @@ struct hj_state {
 	const struct diag_src *src;
 	struct diag_list *diags;
 	void *scanner;               /* the reentrant flex scanner */
-	const char *in;              /* the bytes still to hand to flex */
-	size_t in_left;
+	const char *in;              /* the input (after a byte order mark) */
+	size_t in_len;
+	char *scan_buf;              /* flex's copy of it: NULs made 0x01 */
 	unsigned line, col;          /* position of the next byte */
 	unsigned end_line, end_col;  /* just past the last token */
 	unsigned depth;              /* brackets open now */
@@ -60,7 +61,11 @@ size_t hj_utf8_len(const unsigned char *p, size_t n, const char **why);
 void hj_error_at(struct hj_state *st, const struct diag_loc *loc, size_t off, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* hujson.l: the scanner around ST (input from ST->in); 0 or -errno. */
+/* hujson.l: the scanner over ST->in; 0 or -errno.  Flex rescans a token
+ * from its start at every NUL byte and at every buffer refill, which is
+ * quadratic in a long token; so it scans one private copy of the whole
+ * input with each NUL turned into 0x01 (no pattern tells them apart), and
+ * the C helpers read the original bytes. */
 int hj_lex_begin(struct hj_state *st);
 void hj_lex_end(struct hj_state *st);
 
