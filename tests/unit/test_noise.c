@@ -81,6 +81,8 @@ static void test_roundtrip(void)
 		if (rc == 0) {
 			noise_derive_keypair(&a.p, &ka, T0);
 			noise_derive_keypair(&b.p, &kb, T0);
+			T_CHECK(!sodium_is_zero(b.p.latest_timestamp, 12) && b.p.state == NOISE_HS_ZEROED,
+				"noise: %s: deriving clears the handshake but keeps the latest timestamp", cases[i].name);
 			T_CHECK(!memcmp(ka.send_key, kb.recv_key, 32) && !memcmp(ka.recv_key, kb.send_key, 32) &&
 				memcmp(ka.send_key, ka.recv_key, 32),
 				"noise: %s: both sides hold matching, distinct directional keys", cases[i].name);
