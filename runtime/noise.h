@@ -148,6 +148,9 @@ int noise_key_from_base64(uint8_t key[NOISE_KEY_LEN], const char *b64);
 /* The current wall-clock TAI64N label (nanoseconds rounded down to 2^24 ns
  * like wireguard-go, so the label leaks less timing). */
 void noise_tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN]);
+/* The TAI64N label of UNIX_SEC seconds and NSEC nanoseconds, exactly (for
+ * tests and simulations that bring their own clock). */
+void noise_tai64n_at(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t nsec);
 
 /* ---- message helpers for dispatch ---- */
 /* Type of MSG (1..4) if LEN fits that type (initiation 148, response 92,

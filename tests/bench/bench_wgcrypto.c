@@ -84,14 +84,13 @@ static uint64_t hs_clock = 1000000000ULL, hs_stamp = 1;
 
 static void bench_handshake(unsigned n)
 {
-	uint8_t init[148], resp[92], ts[12] = { 0x40 };
+	uint8_t init[148], resp[92], ts[12];
 	struct noise_initiation st;
 	struct noise_keypair a, b;
 
 	for (unsigned i = 0; i < n; i++) {
 		hs_stamp++;
-		for (int j = 0; j < 8; j++)
-			ts[11 - j] = (uint8_t)(hs_stamp >> (8 * j));
+		noise_tai64n_at(ts, hs_stamp, 0);
 		struct noise_det det = { NULL, ts };
 		hs_clock += 1000000000ULL;
 		if (noise_create_initiation(&ip, &il, 1, hs_clock, &det, init) != 0 ||

@@ -35,17 +35,6 @@ static void pair(struct side *a, struct side *b, const uint8_t *psk_a, const uin
 	sodium_memzero(kb, sizeof(kb));
 }
 
-/* A timestamp SECS seconds into TAI64N. */
-static void stamp(uint8_t ts[12], uint64_t secs, uint32_t nanos)
-{
-	uint64_t s = 0x400000000000000aULL + secs;
-
-	for (int i = 0; i < 8; i++)
-		ts[i] = (uint8_t)(s >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		ts[8 + i] = (uint8_t)(nanos >> (24 - 8 * i));
-}
-
 static void test_roundtrip(void)
 {
 	static const struct {
@@ -287,7 +276,7 @@ static void test_timestamps(void)
 
 	pair(&a, &b, NULL, NULL);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		stamp(ts, steps[i].secs, steps[i].nanos);
+		noise_tai64n_at(ts, steps[i].secs, steps[i].nanos);
 		struct noise_det det = { NULL, ts };
 		noise_create_initiation(&a.p, &a.l, 5, T0, &det, init);
 		int rc = noise_initiation_open(&b.l, init, sizeof(init), &st);
@@ -431,6 +420,10 @@ static void test_tai64n(void)
 	T_CHECK(a[11] == 0 && a[10] == 0 && a[9] == 0,
 		"noise: TAI64N nanoseconds rounded down to 2^24 ns");
 	T_CHECK(memcmp(b, a, 12) >= 0, "noise: TAI64N does not go backwards");
+	uint8_t want[12], got[12];
+	wghex_decode(want, 12, "400000006553f10a075bcd15");
+	noise_tai64n_at(got, 1700000000, 123456789);
+	T_MEMEQ(got, want, 12, "noise: TAI64N of 1700000000.123456789 is 400000006553f10a075bcd15");
 }
 
 static void test_msg_type(void)
