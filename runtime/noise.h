@@ -223,9 +223,12 @@ void noise_keypairs_init(struct noise_keypairs *k);
 struct noise_keypair *noise_keypairs_install(struct noise_keypairs *k, struct noise_keypair *new_kp,
 					     uint32_t dropped[3], size_t *ndropped);
 /* A transport packet authenticated with KP (a slot of K): when KP is next,
- * it becomes current and current becomes previous; the dropped previous's
- * index goes to *DROPPED and true is returned. */
-bool noise_keypairs_received(struct noise_keypairs *k, struct noise_keypair *kp, uint32_t *dropped);
+ * it becomes current, current becomes previous, and true is returned (the
+ * handshake is complete for the responder: timers_handshake_complete, send
+ * staged packets).  The index of a dropped old previous goes to
+ * DROPPED[*NDROPPED] (at most 1). */
+bool noise_keypairs_received(struct noise_keypairs *k, struct noise_keypair *kp,
+			     uint32_t dropped[1], size_t *ndropped);
 /* The live keypair with local index IDX, or NULL. */
 struct noise_keypair *noise_keypairs_lookup(struct noise_keypairs *k, uint32_t idx);
 /* Wipe all three (ZERO_KEYS, peer removal), reporting their indices. */

@@ -56,8 +56,10 @@ struct timers {
 	bool need_another_keepalive;
 	bool sent_last_minute_handshake;
 	bool retry_pending;		/* the next initiation is a retransmission */
-	uint64_t last_initiation_sent;	/* ns; 0 = never */
-	uint64_t last_handshake_complete;	/* ns; 0 = never */
+	bool initiation_sent;		/* last_initiation_sent is set */
+	uint64_t last_initiation_sent;	/* ns */
+	bool handshake_completed;	/* last_handshake_complete is set */
+	uint64_t last_handshake_complete;	/* ns (for `wg show` latest handshake) */
 	uint16_t persistent_keepalive_interval;	/* seconds, 0 = off */
 	timers_jitter_fn jitter;	/* NULL: randombytes_uniform */
 	void *jitter_arg;
@@ -66,12 +68,17 @@ struct timers {
 void timers_init(struct timers *t, uint16_t persistent_keepalive_s);
 void timers_set_jitter(struct timers *t, timers_jitter_fn fn, void *arg);
 /* Change the persistent keepalive interval; true when one should be sent
- * now (a non-zero interval was set, as wireguard-go does on `wg set`). */
+ * now (it was off and is now on, as wireguard-go does on `wg set`). */
 bool timers_set_persistent_keepalive(struct timers *t, uint16_t secs, uint64_t now);
 /* Disarm everything (peer removed or interface down). */
 void timers_stop(struct timers *t);
 
-/* ---- events ---- */
+/* ---- events ----
+ * After sending any handshake or transport packet: traversal + sent (+ data_sent
+ * for non-empty data).  After receiving and authenticating one: traversal +
+ * received (+ data_received for non-empty data).  A session derived: session_derived;
+ * the initiator's handshake complete on the response, the responder's on the
+ * first packet with the new keypair (noise_keypairs_received true). */
 void timers_data_sent(struct timers *t, uint64_t now);		/* non-keepalive data */
 void timers_data_received(struct timers *t, uint64_t now);	/* non-keepalive data */
 void timers_any_authenticated_packet_sent(struct timers *t, uint64_t now);
