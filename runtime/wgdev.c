@@ -326,7 +326,7 @@ static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
 static void send_staged(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 {
 	struct noise_keypair *kp = p->kps.current;
-	if (timers_want_rekey_on_send(&p->timers, kp, now)) {
+	if (!kp || !noise_keypair_can_send(kp, now) || timers_want_rekey_on_send(&p->timers, kp, now)) {
 		send_initiation(dev, p, false, now);
 		if (!kp || !noise_keypair_can_send(kp, now))
 			return;
@@ -546,9 +546,11 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 			dev->stats.rx_dropped_auth++;
 		return;
 	}
-	uint32_t dropped = 0;
-	if (noise_keypairs_received(&p->kps, kp, &dropped)) {
-		idx_del(dev, dropped);
+	uint32_t dropped[1];
+	size_t ndropped = 0;
+	bool promoted = noise_keypairs_received(&p->kps, kp, dropped, &ndropped);
+	idx_del_list(dev, dropped, ndropped);
+	if (promoted) {
 		kp = p->kps.current;
 		handshake_complete(dev, p, now);
 		send_staged(dev, p, now);
