@@ -1,5 +1,6 @@
 /* keytool: `keygate genkey` and `keygate pubkey`, same formats as wg(8). */
 #include "keytool.h"
+#include "noise.h"
 #include "wgkey.h"
 
 #include <sodium.h>
@@ -26,8 +27,8 @@ int keytool_genkey(int argc, char **argv)
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
 		fprintf(stderr, "Warning: writing to world accessible file.\n"
 			"Consider setting the umask to 077 and trying again.\n");
-	wgkey_generate(key);
-	wgkey_to_base64(b64, key);
+	noise_keygen(key);
+	noise_key_to_base64(b64, key);
 	if (printf("%s\n", b64) < 0 || fflush(stdout) != 0) {
 		perror("keygate genkey: stdout");
 		goto wipe;
@@ -54,17 +55,15 @@ int keytool_pubkey(int argc, char **argv)
 		return 1;
 	}
 	size_t n = fread(line, 1, sizeof line - 1, stdin);
-	while (n > 0 && strchr("\r\n \t", line[n - 1]))
-		n--;
-	if (wgkey_from_base64(key, line, n) != 0) {
+	if (wgkey_from_base64_text(key, line, n) != 0) {
 		fprintf(stderr, "keygate pubkey: key is not the correct length or format\n");
 		goto wipe;
 	}
-	if (wgkey_public(pub, key) != 0) {
+	if (noise_pubkey(pub, key) != 0) {
 		fprintf(stderr, "keygate pubkey: key is degenerate\n");
 		goto wipe;
 	}
-	wgkey_to_base64(b64, pub);
+	noise_key_to_base64(b64, pub);
 	printf("%s\n", b64);
 	status = fflush(stdout) == 0 ? 0 : 1;
 wipe:

@@ -1,5 +1,6 @@
 /* wgkey: encodings, generation, key files. */
 #include "wgkey.h"
+#include "noise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,27 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void wgkey_to_base64(char *out, const uint8_t key[WGKEY_LEN])
-{
-	sodium_bin2base64(out, WGKEY_B64_LEN + 1, key, WGKEY_LEN, sodium_base64_VARIANT_ORIGINAL);
-}
-
 void wgkey_to_hex(char *out, const uint8_t key[WGKEY_LEN])
 {
 	sodium_bin2hex(out, WGKEY_HEX_LEN + 1, key, WGKEY_LEN);
-}
-
-int wgkey_from_base64(uint8_t key[WGKEY_LEN], const char *s, size_t len)
-{
-	size_t got = 0;
-	const char *end = NULL;
-	/* 44 characters, the last one '=': exactly 32 bytes. */
-	if (len != WGKEY_B64_LEN || s[WGKEY_B64_LEN - 1] != '=')
-		return -EINVAL;
-	if (sodium_base642bin(key, WGKEY_LEN, s, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    got != WGKEY_LEN || end != s + len)
-		return -EINVAL;
-	return 0;
 }
 
 int wgkey_from_hex(uint8_t key[WGKEY_LEN], const char *s, size_t len)
@@ -43,21 +26,18 @@ int wgkey_from_hex(uint8_t key[WGKEY_LEN], const char *s, size_t len)
 	return 0;
 }
 
-void wgkey_clamp(uint8_t key[WGKEY_LEN])
+int wgkey_from_base64_text(uint8_t key[WGKEY_LEN], const char *s, size_t len)
 {
-	key[0] &= 248;
-	key[31] = (key[31] & 127) | 64;
-}
-
-void wgkey_generate(uint8_t key[WGKEY_LEN])
-{
-	randombytes_buf(key, WGKEY_LEN);
-	wgkey_clamp(key);
-}
-
-int wgkey_public(uint8_t pub[WGKEY_LEN], const uint8_t priv[WGKEY_LEN])
-{
-	return crypto_scalarmult_curve25519_base(pub, priv) == 0 ? 0 : -EINVAL;
+	char b64[WGKEY_B64_LEN + 1];
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len != WGKEY_B64_LEN)
+		return -EINVAL;
+	memcpy(b64, s, len);
+	b64[len] = 0;
+	int rc = noise_key_from_base64(key, b64);
+	sodium_memzero(b64, sizeof b64);
+	return rc ? -EINVAL : 0;
 }
 
 bool wgkey_is_zero(const uint8_t key[WGKEY_LEN])
@@ -94,9 +74,7 @@ int wgkey_read_file(uint8_t key[WGKEY_LEN], const char *path, char *err, size_t 
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto close_fd;
 	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	if (wgkey_from_base64(key, buf, (size_t)n) != 0) {
+	if (wgkey_from_base64_text(key, buf, (size_t)n) != 0) {
 		rc = -EINVAL;
 		snprintf(err, errlen, "%s: not a base64 WireGuard key", path);
 	}

@@ -1,5 +1,6 @@
-/* wgkey: WireGuard key encodings (base64 as `wg` prints them, hex as the
- * userspace API carries them), key generation and key files. */
+/* wgkey: WireGuard keys as the userspace API carries them (hex) and key
+ * files.  Generation, X25519 and base64 are noise_keygen, noise_pubkey and
+ * noise_key_{to,from}_base64. */
 #ifndef WGKEY_H
 #define WGKEY_H
 #include <stdbool.h>
@@ -10,17 +11,12 @@
 #define WGKEY_B64_LEN 44 /* without the terminating NUL */
 #define WGKEY_HEX_LEN 64
 
-/* Encoders write a NUL-terminated string into OUT (B64_LEN+1 / HEX_LEN+1). */
-void wgkey_to_base64(char *out, const uint8_t key[WGKEY_LEN]);
+/* OUT gets HEX_LEN characters and a NUL. */
 void wgkey_to_hex(char *out, const uint8_t key[WGKEY_LEN]);
-/* Decoders accept exactly one key, nothing before or after: 0 or -EINVAL. */
-int wgkey_from_base64(uint8_t key[WGKEY_LEN], const char *s, size_t len);
+/* Exactly 64 hex digits, nothing before or after: 0 or -EINVAL. */
 int wgkey_from_hex(uint8_t key[WGKEY_LEN], const char *s, size_t len);
-/* A fresh private key, clamped for X25519. */
-void wgkey_generate(uint8_t key[WGKEY_LEN]);
-void wgkey_clamp(uint8_t key[WGKEY_LEN]);
-/* The X25519 public key of PRIV: 0, or -EINVAL for a degenerate key. */
-int wgkey_public(uint8_t pub[WGKEY_LEN], const uint8_t priv[WGKEY_LEN]);
+/* A base64 key of LEN bytes followed by nothing but whitespace: 0 or -EINVAL. */
+int wgkey_from_base64_text(uint8_t key[WGKEY_LEN], const char *s, size_t len);
 bool wgkey_is_zero(const uint8_t key[WGKEY_LEN]);
 /* Reads one base64 key (trailing whitespace allowed) from PATH.  A file that
  * is group- or world-readable or -writable is refused with -EPERM and a
