@@ -485,6 +485,80 @@ size_t ir_range_prefixes(enum ir_family family, ir_u128 lo, ir_u128 hi,
 	return n;
 }
 
+/* ---- address sets ---- */
+
+int ir_aset_add(struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct ir_range *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct ir_range){ .family = (uint8_t)family, .lo = lo, .hi = hi };
+	return 0;
+}
+
+int ir_aset_add_all(struct ir_aset *s, const struct ir_aset *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		int rc = ir_aset_add(s, from->v[i].family, from->v[i].lo, from->v[i].hi);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int cmp_range(const void *pa, const void *pb)
+{
+	const struct ir_range *a = pa, *b = pb;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = u128_cmp(a->lo, b->lo);
+	return c ? c : u128_cmp(a->hi, b->hi);
+}
+
+void ir_aset_merge(struct ir_aset *s)
+{
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_range);
+	size_t out = 0;
+	for (size_t i = 1; i < s->n; i++) {
+		struct ir_range *cur = &s->v[out], *r = &s->v[i];
+		if (r->family == cur->family && (cur->hi == U128_MAX || r->lo <= cur->hi + 1)) {
+			if (r->hi > cur->hi)
+				cur->hi = r->hi;
+		} else
+			s->v[++out] = *r;
+	}
+	s->n = out + 1;
+}
+
+bool ir_aset_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].family == family && s->v[i].lo <= hi && lo <= s->v[i].hi)
+			return true;
+	return false;
+}
+
+bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].family == family && s->v[i].lo <= lo && hi <= s->v[i].hi)
+			return true;
+	return false;
+}
+
+void ir_aset_free(struct ir_aset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
 /* ---- dump ---- */
 
 const char *ir_proto_name(unsigned proto, char buf[8])

@@ -120,6 +120,25 @@ size_t ir_range_prefixes(enum ir_family family, ir_u128 lo, ir_u128 hi,
 /* Is [LO, HI] exactly one prefix?  Sets *LEN. */
 bool ir_range_is_prefix(enum ir_family family, ir_u128 lo, ir_u128 hi, unsigned *len);
 
+/* A set of address ranges (both families), as built by name resolution.
+ * ir_aset_add keeps entries as added (order and duplicates); ir_aset_merge
+ * sorts by (family, lo) and merges overlapping or adjacent ranges. */
+struct ir_range {
+	uint8_t family;
+	ir_u128 lo, hi;
+};
+struct ir_aset {
+	struct ir_range *v;
+	size_t n, cap;
+};
+int ir_aset_add(struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
+int ir_aset_add_all(struct ir_aset *s, const struct ir_aset *from);
+void ir_aset_merge(struct ir_aset *s);
+/* Does [LO, HI] of FAMILY overlap any range of S?  Is it inside one? */
+bool ir_aset_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
+bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
+void ir_aset_free(struct ir_aset *s);
+
 /* A canonical, line-per-box dump (the `--format ir` output):
  *   v4 tcp 443 dst 8.8.8.8 src 100.64.0.2
  * Ports shown only for protocols with ports. */
