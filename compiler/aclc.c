@@ -15,8 +15,8 @@ static const struct command {
 	  "                           check a policy (and inventory); say ok or print every error" },
 	{ "test", cli_test, "test POLICY --nodes FILE\n"
 	  "                           run the policy's tests; print each failing assertion" },
-	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir] [--node NAME] [-o FILE]\n"
-	  "                           every node's packet filter (Tailscale FilterRule JSON, or the IR)" },
+	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]\n"
+	  "                           every node's packet filter (Tailscale FilterRule JSON, the IR) or peers" },
 };
 
 static int usage(FILE *out, int rc)
