@@ -1,0 +1,29 @@
+/* nftt: the nftables text backend.  Prints a model (nftm) as a file for
+ * `nft -f`: numeric literals only, one table replaced as a whole in one
+ * transaction, nothing outside it touched. */
+#ifndef NFTT_H
+#define NFTT_H
+#include <stdio.h>
+
+#include "nftm.h"
+
+/* What the header comment says about where the ruleset came from. */
+struct nftt_origin {
+	const char *policy;   /* the policy file as named by the user, or NULL */
+	const char *node;     /* the node's name, or NULL */
+};
+
+/* Write T to OUT.  0 or -errno. */
+int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *origin);
+
+/* Write T to PATH ("-": standard output) through a temporary file in the
+ * same directory, renamed into place only when complete, so that PATH holds
+ * the old ruleset or the new one, never a truncated one.  0 or -errno. */
+int nftt_write_path(const char *path, const struct nftm_table *t, const struct nftt_origin *origin);
+
+/* Format one range of field F into BUF (at least NFTT_RANGE_MAX bytes):
+ * an address, prefix or lo-hi range; a number or lo-hi. */
+#define NFTT_RANGE_MAX 96
+void nftt_range(char *buf, enum nftm_field f, const struct nftm_range *r);
+
+#endif
