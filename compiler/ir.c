@@ -243,7 +243,8 @@ static int canon_sweep(const struct ir_box **in, size_t n, int d, struct boxvec 
 		sort_dim = d;
 		if (rc < 0)
 			goto out_free;
-		if (have_prev && prev_hi + 1 == at && vec_same(&prev, &cur)) {
+		/* Family and protocol are single values in a box: never coalesce them. */
+		if (have_prev && d > D_PROTO && prev_hi + 1 == at && vec_same(&prev, &cur)) {
 			prev_hi = end;
 			continue;
 		}
