@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned port_protos[] = { 6, 17, 33, 132, 136 };
-
-bool nftm_proto_has_ports(unsigned proto)
-{
-	for (size_t i = 0; i < sizeof(port_protos) / sizeof(port_protos[0]); i++)
-		if (port_protos[i] == proto)
-			return true;
-	return false;
-}
-
 size_t nftm_field_width(enum nftm_field f)
 {
 	switch (f) {
@@ -213,119 +203,10 @@ static void make_shape(struct nftm_table *t)
 	}
 }
 
-/* A merged list of address ranges of one family. */
-struct ranges {
-	struct nftm_range *r;
-	size_t n, cap;
-	size_t w;
-};
-
-static void prefix_range(const struct nftm_prefix *p, struct nftm_range *r)
+static void put_addr(struct nftm_range *r, enum ir_family fam, ir_u128 lo, ir_u128 hi)
 {
-	size_t w = p->family == 4 ? 4 : 16;
-	memset(r, 0, sizeof(*r));
-	for (size_t i = 0; i < w; i++) {
-		unsigned bits = p->len > 8 * i ? p->len - 8 * i : 0;
-		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-		r->lo[i] = p->addr[i] & mask;
-		r->hi[i] = p->addr[i] | (uint8_t)~mask;
-	}
-}
-
-static __thread size_t sort_width;
-
-static int range_qcmp(const void *a, const void *b)
-{
-	return memcmp(((const struct nftm_range *)a)->lo, ((const struct nftm_range *)b)->lo, sort_width);
-}
-
-/* Big-endian increment; false on wrap-around. */
-static bool be_inc(uint8_t *v, size_t w)
-{
-	for (size_t i = w; i-- > 0;)
-		if (++v[i] != 0)
-			return true;
-	return false;
-}
-
-static int ranges_add(struct ranges *rs, const struct nftm_range *r)
-{
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? 2 * rs->cap : 8;
-		struct nftm_range *n = realloc(rs->r, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		rs->r = n;
-		rs->cap = cap;
-	}
-	rs->r[rs->n++] = *r;
-	return 0;
-}
-
-/* Sort and merge overlapping or adjacent ranges. */
-static void ranges_merge(struct ranges *rs)
-{
-	if (rs->n < 2)
-		return;
-	sort_width = rs->w;
-	qsort(rs->r, rs->n, sizeof(*rs->r), range_qcmp);
-	size_t out = 0;
-	for (size_t i = 1; i < rs->n; i++) {
-		struct nftm_range *cur = &rs->r[out];
-		uint8_t next[16];
-		memcpy(next, cur->hi, rs->w);
-		bool more = be_inc(next, rs->w);
-		if (!more || memcmp(rs->r[i].lo, next, rs->w) <= 0) {
-			if (memcmp(rs->r[i].hi, cur->hi, rs->w) > 0)
-				memcpy(cur->hi, rs->r[i].hi, rs->w);
-		} else {
-			rs->r[++out] = rs->r[i];
-		}
-	}
-	rs->n = out + 1;
-}
-
-static int dests_collect(const struct nftm_node *node, int family, struct ranges *rs)
-{
-	rs->w = family == 4 ? 4 : 16;
-	for (int pass = 0; pass < 2; pass++) {
-		const struct nftm_prefix *p = pass ? node->routes : node->self;
-		size_t n = pass ? node->nroutes : node->nself;
-		for (size_t i = 0; i < n; i++) {
-			if (p[i].family != family)
-				continue;
-			struct nftm_range r;
-			prefix_range(&p[i], &r);
-			if (ranges_add(rs, &r) < 0)
-				return -ENOMEM;
-		}
-	}
-	ranges_merge(rs);
-	return 0;
-}
-
-/* The served routes of FAMILY, merged (an interval set rejects overlaps). */
-static int routes_to_set(const struct nftm_node *node, int family, struct nftm_set *s)
-{
-	struct nftm_node routes_only = { .routes = node->routes, .nroutes = node->nroutes };
-	struct ranges rs = { 0 };
-	int rc = dests_collect(&routes_only, family, &rs);
-	for (size_t i = 0; rc == 0 && i < rs.n; i++) {
-		struct nftm_elem e;
-		memset(&e, 0, sizeof(e));
-		e.k[0] = rs.r[i];
-		rc = nftm_set_add(s, &e);
-	}
-	free(rs.r);
-	return rc;
-}
-
-static bool box_ok(const struct nftm_box *b)
-{
-	size_t w = b->family == 4 ? 4 : 16;
-	return (b->family == 4 || b->family == 6) && b->proto_lo <= b->proto_hi &&
-	       b->port_lo <= b->port_hi && memcmp(b->src_lo, b->src_hi, w) <= 0 &&
-	       memcmp(b->dst_lo, b->dst_hi, w) <= 0;
+	ir_addr_to_bytes(fam, lo, r->lo);
+	ir_addr_to_bytes(fam, hi, r->hi);
 }
 
 static void put_u16(uint8_t *p, uint16_t v)
@@ -334,55 +215,85 @@ static void put_u16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* Add BOX, with its destination clipped to [DLO, DHI], to the two sets of
- * its family: protocols with ports one by one into the port set, the
- * stretches between them into the protocol set. */
-static int add_box(struct nftm_table *t, const struct nftm_box *b, const uint8_t *dlo, const uint8_t *dhi)
+/* Add box B, its destination clipped to [DLO, DHI], to the allow set of its
+ * family that fits its protocol. */
+static int add_box(struct nftm_table *t, const struct ir_box *b, ir_u128 dlo, ir_u128 dhi)
 {
-	size_t w = b->family == 4 ? 4 : 16;
-	struct nftm_set *sp = &t->sets[b->family == 4 ? NFTM_SET_ALLOW4_PORTS : NFTM_SET_ALLOW6_PORTS];
-	struct nftm_set *sn = &t->sets[b->family == 4 ? NFTM_SET_ALLOW4_PROTO : NFTM_SET_ALLOW6_PROTO];
+	bool v4 = b->family == IR_V4, ports = ir_proto_has_ports(b->proto);
+	struct nftm_set *s = &t->sets[v4 ? (ports ? NFTM_SET_ALLOW4_PORTS : NFTM_SET_ALLOW4_PROTO)
+					 : (ports ? NFTM_SET_ALLOW6_PORTS : NFTM_SET_ALLOW6_PROTO)];
 	struct nftm_elem e;
 	memset(&e, 0, sizeof(e));
-	memcpy(e.k[0].lo, b->src_lo, w);
-	memcpy(e.k[0].hi, b->src_hi, w);
-	memcpy(e.k[1].lo, dlo, w);
-	memcpy(e.k[1].hi, dhi, w);
+	put_addr(&e.k[0], b->family, b->src_lo, b->src_hi);
+	put_addr(&e.k[1], b->family, dlo, dhi);
+	e.k[2].lo[0] = e.k[2].hi[0] = b->proto;
 	put_u16(e.k[3].lo, b->port_lo);
 	put_u16(e.k[3].hi, b->port_hi);
-	unsigned run = 256; /* start of a stretch of port-less protocols, 256: none open */
-	for (unsigned p = b->proto_lo; p <= b->proto_hi + 1u; p++) {
-		bool end = p > b->proto_hi;
-		if (!end && !nftm_proto_has_ports(p)) {
-			if (run == 256)
-				run = p;
-			continue;
+	return nftm_set_add(s, &e);
+}
+
+/* Big-endian V + 1 == W, in WIDTH bytes. */
+static bool be_next(const uint8_t *v, const uint8_t *w, size_t width)
+{
+	uint8_t t[16];
+	memcpy(t, v, width);
+	for (size_t i = width; i-- > 0;)
+		if (++t[i] != 0)
+			return memcmp(t, w, width) == 0;
+	return false; /* V was the largest value */
+}
+
+/* In a sorted set, join elements equal in every field but the last whose
+ * last ranges touch.  The canonical IR cuts a box wherever another box has
+ * an edge (a TCP rule for every port is sliced at 443 if another rule names
+ * 443); joining undoes that for the set, and makes a rule for every
+ * protocol six elements of the protocol set, not 251. */
+static void join_last(struct nftm_set *s)
+{
+	if (s->n < 2)
+		return;
+	size_t last = s->nkey - 1, out = 0;
+	size_t w = nftm_field_width(s->key[last]);
+	for (size_t i = 1; i < s->n; i++) {
+		struct nftm_elem *prev = &s->elems[out], *cur = &s->elems[i];
+		bool same = true;
+		for (size_t k = 0; k < last && same; k++) {
+			size_t kw = nftm_field_width(s->key[k]);
+			same = memcmp(prev->k[k].lo, cur->k[k].lo, kw) == 0 && memcmp(prev->k[k].hi, cur->k[k].hi, kw) == 0;
 		}
-		if (run != 256) {
-			e.k[2].lo[0] = (uint8_t)run;
-			e.k[2].hi[0] = (uint8_t)(p - 1);
-			if (nftm_set_add(sn, &e) < 0)
-				return -ENOMEM;
-			run = 256;
-		}
-		if (!end) {
-			e.k[2].lo[0] = e.k[2].hi[0] = (uint8_t)p;
-			if (nftm_set_add(sp, &e) < 0)
-				return -ENOMEM;
-		}
+		if (same && be_next(prev->k[last].hi, cur->k[last].lo, w))
+			memcpy(prev->k[last].hi, cur->k[last].hi, w);
+		else
+			s->elems[++out] = *cur;
 	}
-	return 0;
+	s->n = out + 1;
+}
+
+/* The first range of D (merged: sorted by family and address, disjoint)
+ * of B's family that ends at or after B's lowest destination. */
+static size_t first_dest(const struct ir_aset *d, const struct ir_box *b)
+{
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ir_range *r = &d->v[mid];
+		if (r->family < b->family || (r->family == b->family && r->hi < b->dst_lo))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_node *node,
-			      const struct nftm_box *boxes, size_t nboxes)
+			      const struct ir_flows *flows)
 {
 	const char *why;
-	struct ranges d4 = { 0 }, d6 = { 0 };
+	struct ir_aset dests = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
 	int err = 0;
 
-	if (nftm_opts_check(opts, &why) < 0) {
+	if (nftm_opts_check(opts, &why) < 0 || !flows->canonical) {
 		err = EINVAL;
 		goto out;
 	}
@@ -396,41 +307,42 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	t->snat = !opts->no_snat;
 	make_shape(t);
 
-	if (dests_collect(node, 4, &d4) < 0 || dests_collect(node, 6, &d6) < 0) {
+	if ((node->self && ir_aset_add_all(&dests, node->self) < 0) ||
+	    (node->routes && ir_aset_add_all(&dests, node->routes) < 0) ||
+	    (node->routes && ir_aset_add_all(&routes, node->routes) < 0)) {
 		err = ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nboxes; i++) {
-		const struct nftm_box *b = &boxes[i];
-		if (!box_ok(b)) {
-			err = EINVAL;
-			goto out;
-		}
-		const struct ranges *ds = b->family == 4 ? &d4 : &d6;
-		for (size_t j = 0; j < ds->n; j++) {
-			const uint8_t *lo = ds->r[j].lo, *hi = ds->r[j].hi;
-			if (memcmp(lo, b->dst_hi, ds->w) > 0 || memcmp(hi, b->dst_lo, ds->w) < 0)
-				continue;
-			if (memcmp(lo, b->dst_lo, ds->w) < 0)
-				lo = b->dst_lo;
-			if (memcmp(hi, b->dst_hi, ds->w) > 0)
-				hi = b->dst_hi;
+	ir_aset_merge(&dests);
+	ir_aset_merge(&routes);
+	for (size_t i = 0; i < flows->nboxes; i++) {
+		const struct ir_box *b = &flows->boxes[i];
+		for (size_t j = first_dest(&dests, b); j < dests.n && dests.v[j].family == b->family &&
+						       dests.v[j].lo <= b->dst_hi; j++) {
+			ir_u128 lo = dests.v[j].lo > b->dst_lo ? dests.v[j].lo : b->dst_lo;
+			ir_u128 hi = dests.v[j].hi < b->dst_hi ? dests.v[j].hi : b->dst_hi;
 			if (add_box(t, b, lo, hi) < 0) {
 				err = ENOMEM;
 				goto out;
 			}
 		}
 	}
-	if (routes_to_set(node, 4, &t->sets[NFTM_SET_SNAT4]) < 0 ||
-	    routes_to_set(node, 6, &t->sets[NFTM_SET_SNAT6]) < 0) {
-		err = ENOMEM;
-		goto out;
+	for (size_t i = 0; i < routes.n; i++) {
+		struct nftm_elem e;
+		memset(&e, 0, sizeof(e));
+		put_addr(&e.k[0], routes.v[i].family, routes.v[i].lo, routes.v[i].hi);
+		if (nftm_set_add(&t->sets[routes.v[i].family == IR_V4 ? NFTM_SET_SNAT4 : NFTM_SET_SNAT6], &e) < 0) {
+			err = ENOMEM;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < t->nsets; i++)
 		nftm_set_finish(&t->sets[i]);
+	for (size_t i = NFTM_SET_ALLOW4_PORTS; i <= NFTM_SET_ALLOW6_PROTO; i++)
+		join_last(&t->sets[i]);
 out:
-	free(d4.r);
-	free(d6.r);
+	ir_aset_free(&dests);
+	ir_aset_free(&routes);
 	if (err) {
 		nftm_free(t);
 		errno = err;

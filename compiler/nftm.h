@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ir.h"
+
 #define NFTM_NAME_MAX 64       /* table, chain and set names, NUL included */
 #define NFTM_IFNAME_MAX 16     /* IFNAMSIZ */
 #define NFTM_MAX_KEY 4         /* fields in a concatenated key */
@@ -114,46 +116,29 @@ struct nftm_opts {
 	bool no_snat;
 };
 
-/* An address prefix (family 4 or 6). */
-struct nftm_prefix {
-	int family;
-	uint8_t addr[16];
-	unsigned len;
-};
-
 /* What the backend knows of the node: its own addresses and the routes it
- * serves.  Only traffic to these is ever accepted from the tunnel. */
+ * serves (both families in each set).  Only traffic to these is ever
+ * accepted from the tunnel; forwarded traffic to ROUTES is masqueraded. */
 struct nftm_node {
-	const struct nftm_prefix *self;
-	size_t nself;
-	const struct nftm_prefix *routes;
-	size_t nroutes;
+	const struct ir_aset *self;
+	const struct ir_aset *routes;
 };
 
-/* One allowed flow box of the node's filter, inclusive ranges, addresses
- * big-endian (IPv4 in the first four bytes). */
-struct nftm_box {
-	int family;                   /* 4 or 6 */
-	uint8_t proto_lo, proto_hi;
-	uint16_t port_lo, port_hi;    /* ignored for protocols without ports */
-	uint8_t dst_lo[16], dst_hi[16];
-	uint8_t src_lo[16], src_hi[16];
-};
-
-/* Protocols whose flows carry a destination port in the set key: TCP, UDP,
- * DCCP, SCTP, UDP-Lite.  Every other protocol is matched on its number. */
-bool nftm_proto_has_ports(unsigned proto);
 size_t nftm_field_width(enum nftm_field f);
 
 /* Validate OPTS: a table name of [A-Za-z0-9_] and an interface name nft can
  * quote.  0 or -EINVAL with a reason in WHY (static text). */
 int nftm_opts_check(const struct nftm_opts *opts, const char **why);
 
-/* Build the table for NODE with the node's filter BOXES.  Destinations are
- * clipped to the node's own addresses and served routes.  NULL with errno
- * (EINVAL for bad options or a bad box, ENOMEM). */
+/* Build the table for NODE from the node's filter FLOWS (canonical IR).
+ * Each box becomes one element of the allow set of its family: the port set
+ * for protocols with ports (ir_proto_has_ports), the protocol set for the
+ * others.  Elements equal but for touching port ranges (or neighbouring
+ * protocol numbers, in the protocol sets) are joined into one.  Destinations are clipped to the node's own addresses and served
+ * routes.  NULL with errno (EINVAL: bad options or FLOWS not canonical;
+ * ENOMEM). */
 struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_node *node,
-			      const struct nftm_box *boxes, size_t nboxes);
+			      const struct ir_flows *flows);
 void nftm_free(struct nftm_table *t);
 
 /* Append one element to S (unsorted until nftm_set_finish).  0 or -ENOMEM. */

@@ -1,7 +1,6 @@
 /* nftt: print the model of keygate's table as an nft -f file. */
 #include "nftt.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -31,34 +30,6 @@ static const char *const header_text =
 	"# a few set lookups whatever the policy's size, and a policy change\n"
 	"# (a device joining a group, say) is a few element updates.\n";
 
-static void print_addr(char *buf, size_t size, int af, const uint8_t *a)
-{
-	if (!inet_ntop(af, a, buf, (socklen_t)size))
-		snprintf(buf, size, "?");
-}
-
-/* The prefix length when R is exactly one prefix of W bytes, else -1. */
-static int range_prefix(const struct nftm_range *r, size_t w)
-{
-	int len = 0;
-	size_t i = 0;
-	for (; i < w && r->lo[i] == r->hi[i]; i++)
-		len += 8;
-	if (i == w)
-		return len;
-	uint8_t diff = r->lo[i] ^ r->hi[i];
-	int bits = 0;
-	while (bits < 8 && !(diff & (0x80 >> bits)))
-		bits++;
-	uint8_t mask = (uint8_t)(0xff >> bits);
-	if ((r->lo[i] & mask) != 0 || (r->hi[i] & mask) != mask)
-		return -1;
-	for (size_t j = i + 1; j < w; j++)
-		if (r->lo[j] != 0 || r->hi[j] != 0xff)
-			return -1;
-	return len + bits;
-}
-
 static unsigned be_uint(const uint8_t *p, size_t w)
 {
 	unsigned v = 0;
@@ -78,18 +49,13 @@ void nftt_range(char *buf, enum nftm_field f, const struct nftm_range *r)
 			snprintf(buf, NFTT_RANGE_MAX, "%u-%u", lo, hi);
 		return;
 	}
-	int af = w == 4 ? AF_INET : AF_INET6;
-	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
-	print_addr(lo, sizeof(lo), af, r->lo);
-	int len = range_prefix(r, w);
-	if (len == (int)(8 * w)) {
-		snprintf(buf, NFTT_RANGE_MAX, "%s", lo);
-	} else if (len >= 0) {
-		snprintf(buf, NFTT_RANGE_MAX, "%s/%d", lo, len);
-	} else {
-		print_addr(hi, sizeof(hi), af, r->hi);
-		snprintf(buf, NFTT_RANGE_MAX, "%s-%s", lo, hi);
+	ir_u128 lo = 0, hi = 0;
+	for (size_t i = 0; i < w; i++) {
+		lo = lo << 8 | r->lo[i];
+		hi = hi << 8 | r->hi[i];
 	}
+	char tmp[IR_RANGE_STRLEN];
+	snprintf(buf, NFTT_RANGE_MAX, "%s", ir_range_format(w == 4 ? IR_V4 : IR_V6, lo, hi, tmp));
 }
 
 static const char *field_type(enum nftm_field f)

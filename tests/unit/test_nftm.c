@@ -8,42 +8,42 @@
 #include "nftt.h"
 #include "t.h"
 
-static struct nftm_prefix pfx(const char *s)
+static ir_u128 a128(const char *s)
 {
-	struct nftm_prefix p;
-	char buf[64];
-	memset(&p, 0, sizeof(p));
-	snprintf(buf, sizeof(buf), "%s", s);
-	char *slash = strchr(buf, '/');
-	if (slash)
-		*slash = 0;
-	p.family = strchr(buf, ':') ? 6 : 4;
-	inet_pton(p.family == 4 ? AF_INET : AF_INET6, buf, p.addr);
-	p.len = slash ? (unsigned)atoi(slash + 1) : (p.family == 4 ? 32u : 128u);
-	return p;
+	enum ir_family fam;
+	ir_u128 v = 0;
+	ir_addr_parse(s, &fam, &v);
+	return v;
+}
+
+/* A hand-written rule: a source range, a destination range, protocols
+ * PLO..PHI (one IR box each), a port range. */
+struct hbox {
+	const char *slo, *shi, *dlo, *dhi;
+	unsigned plo, phi, portlo, porthi;
+};
+
+static int flows_of(struct ir_flows *f, const struct hbox *h, size_t n)
+{
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < n; i++)
+		for (unsigned p = h[i].plo; p <= h[i].phi; p++) {
+			struct ir_box b = {
+				.family = strchr(h[i].slo, ':') ? IR_V6 : IR_V4, .proto = (uint8_t)p,
+				.port_lo = (uint16_t)h[i].portlo, .port_hi = (uint16_t)h[i].porthi,
+				.dst_lo = a128(h[i].dlo), .dst_hi = a128(h[i].dhi),
+				.src_lo = a128(h[i].slo), .src_hi = a128(h[i].shi),
+			};
+			if (ir_add(f, &b, NULL) < 0)
+				return -1;
+		}
+	return ir_canonicalize(f);
 }
 
 static void addr(const char *s, uint8_t *out)
 {
 	memset(out, 0, 16);
 	inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, out);
-}
-
-static struct nftm_box box(const char *slo, const char *shi, const char *dlo, const char *dhi,
-			   unsigned plo, unsigned phi, unsigned portlo, unsigned porthi)
-{
-	struct nftm_box b;
-	memset(&b, 0, sizeof(b));
-	b.family = strchr(slo, ':') ? 6 : 4;
-	addr(slo, b.src_lo);
-	addr(shi, b.src_hi);
-	addr(dlo, b.dst_lo);
-	addr(dhi, b.dst_hi);
-	b.proto_lo = (uint8_t)plo;
-	b.proto_hi = (uint8_t)phi;
-	b.port_lo = (uint16_t)portlo;
-	b.port_hi = (uint16_t)porthi;
-	return b;
 }
 
 static char *render(const struct nftm_table *t)
@@ -108,33 +108,48 @@ static void test_opts(void)
 	}
 }
 
-/* The relay of examples/relay.hujson, by hand. */
+/* A relay like examples/relay.hujson's, by hand, with two more routes. */
 static const char *const self_s[] = { "100.64.0.1", "fd7a:115c:a1e0::1" };
 static const char *const routes_s[] = { "8.8.8.8/32", "8.8.4.4/32", "10.1.0.0/16", "10.1.2.0/24" };
 
-static struct nftm_table *relay(const struct nftm_opts *o, const struct nftm_box *b, size_t n)
+static struct nftm_table *relay(const struct nftm_opts *o, const struct hbox *h, size_t n)
 {
-	struct nftm_prefix self[2], routes[4];
-	for (size_t i = 0; i < 2; i++)
-		self[i] = pfx(self_s[i]);
-	for (size_t i = 0; i < 4; i++)
-		routes[i] = pfx(routes_s[i]);
-	struct nftm_node node = { self, 2, routes, 4 };
-	return nftm_build(o, &node, b, n);
+	struct ir_aset self = { 0 }, routes = { 0 };
+	struct ir_flows f;
+	struct nftm_table *t = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		enum ir_family fam;
+		ir_u128 lo, hi;
+		ir_range_parse(self_s[i], false, &fam, &lo, &hi);
+		ir_aset_add(&self, fam, lo, hi);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		enum ir_family fam;
+		ir_u128 lo, hi;
+		ir_range_parse(routes_s[i], false, &fam, &lo, &hi);
+		ir_aset_add(&routes, fam, lo, hi);
+	}
+	struct nftm_node node = { &self, &routes };
+	if (flows_of(&f, h, n) == 0)
+		t = nftm_build(o, &node, &f);
+	ir_free(&f);
+	ir_aset_free(&self);
+	ir_aset_free(&routes);
+	return t;
 }
 
 static void test_build(void)
 {
-	struct nftm_box b[] = {
+	struct hbox b[] = {
 		/* group:eng to both API addresses, TCP 443: a range that spans
 		 * 8.8.4.4..8.8.8.8 is clipped to the two served /32s. */
-		box("100.64.0.2", "100.64.0.3", "8.8.4.4", "8.8.8.8", 6, 6, 443, 443),
+		{ "100.64.0.2", "100.64.0.3", "8.8.4.4", "8.8.8.8", 6, 6, 443, 443 },
 		/* every protocol to the relay itself from one peer */
-		box("100.64.0.4", "100.64.0.4", "100.64.0.1", "100.64.0.1", 0, 255, 0, 65535),
+		{ "100.64.0.4", "100.64.0.4", "100.64.0.1", "100.64.0.1", 0, 255, 0, 65535 },
 		/* to an address the node neither has nor serves: never accepted */
-		box("100.64.0.5", "100.64.0.5", "1.1.1.1", "1.1.1.1", 17, 17, 53, 53),
+		{ "100.64.0.5", "100.64.0.5", "1.1.1.1", "1.1.1.1", 17, 17, 53, 53 },
 		/* IPv6 ICMP to the relay */
-		box("fd7a:115c:a1e0::2", "fd7a:115c:a1e0::3", "fd7a:115c:a1e0::1", "fd7a:115c:a1e0::1", 58, 58, 0, 65535),
+		{ "fd7a:115c:a1e0::2", "fd7a:115c:a1e0::3", "fd7a:115c:a1e0::1", "fd7a:115c:a1e0::1", 58, 58, 0, 65535 },
 	};
 	struct nftm_opts o = { 0 };
 	struct nftm_table *t = relay(&o, b, sizeof(b) / sizeof(b[0]));
@@ -165,7 +180,7 @@ static void test_build(void)
 		addr(probes[i].d, d);
 		bool v6 = strchr(probes[i].s, ':') != NULL;
 		const uint8_t *vals[NFTM_MAX_KEY] = { s, d, &p, port };
-		const struct nftm_set *set = &t->sets[nftm_proto_has_ports(p) ? (v6 ? NFTM_SET_ALLOW6_PORTS : NFTM_SET_ALLOW4_PORTS)
+		const struct nftm_set *set = &t->sets[ir_proto_has_ports(p) ? (v6 ? NFTM_SET_ALLOW6_PORTS : NFTM_SET_ALLOW4_PORTS)
 								       : (v6 ? NFTM_SET_ALLOW6_PROTO : NFTM_SET_ALLOW4_PROTO)];
 		T_CHECK(nftm_set_match(set, vals) == probes[i].want, "%s -> %s proto %u port %u: %s", probes[i].s,
 			probes[i].d, probes[i].proto, probes[i].port, probes[i].want ? "allowed" : "not allowed");
@@ -210,15 +225,14 @@ static void test_build(void)
  * only the elements whose source range grew. */
 static void test_diff(void)
 {
-	struct nftm_box before[] = {
-		box("100.64.0.2", "100.64.0.3", "8.8.4.4", "8.8.4.4", 6, 6, 443, 443),
-		box("100.64.0.2", "100.64.0.3", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443),
-		box("100.64.0.9", "100.64.0.9", "100.64.0.1", "100.64.0.1", 6, 6, 22, 22),
+	struct hbox before[] = {
+		{ "100.64.0.2", "100.64.0.3", "8.8.4.4", "8.8.4.4", 6, 6, 443, 443 },
+		{ "100.64.0.2", "100.64.0.3", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443 },
+		{ "100.64.0.9", "100.64.0.9", "100.64.0.1", "100.64.0.1", 6, 6, 22, 22 },
 	};
-	struct nftm_box after[3];
+	struct hbox after[3];
 	memcpy(after, before, sizeof(after));
-	addr("100.64.0.4", after[0].src_hi);
-	addr("100.64.0.4", after[1].src_hi);
+	after[0].shi = after[1].shi = "100.64.0.4";
 	struct nftm_opts o = { 0 };
 	struct nftm_table *a = relay(&o, before, 3), *b = relay(&o, after, 3);
 	T_CHECK(a && b && nftm_same_shape(a, b), "same options, different policy: same shape");
@@ -250,12 +264,16 @@ out:
 
 static void test_bad(void)
 {
-	struct nftm_box b = box("100.64.0.3", "100.64.0.2", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443);
+	struct ir_flows raw = { 0 };
+	struct ir_box rb = { .family = IR_V4, .proto = 6, .port_hi = 65535, .src_hi = 1, .dst_hi = 1 };
+	ir_add(&raw, &rb, NULL);
+	struct nftm_node none = { NULL, NULL };
 	struct nftm_opts o = { 0 };
 	errno = 0;
-	struct nftm_table *t = relay(&o, &b, 1);
-	T_CHECK(!t && errno == EINVAL, "a box with source lo > hi is refused with EINVAL");
+	struct nftm_table *t = nftm_build(&o, &none, &raw);
+	T_CHECK(!t && errno == EINVAL, "flows not canonicalised are refused with EINVAL");
 	nftm_free(t);
+	ir_free(&raw);
 	struct nftm_opts bad = { .table = "no way" };
 	t = relay(&bad, NULL, 0);
 	T_CHECK(!t && errno == EINVAL, "a bad table name is refused with EINVAL");
