@@ -1,0 +1,36 @@
+/* aclc: the policy compiler's command line.  Option parsing and the table
+ * of subcommands; each subcommand lives in compiler/cli_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis;
+} commands[] = {
+	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
+};
+
+static int usage(FILE *out, int rc)
+{
+	fprintf(out, "usage: aclc [-h] COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  aclc %s\n", commands[i].synopsis);
+	fprintf(out, "\nFILE may be '-' for standard input.  See aclc(1).\n");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, CLI_USAGE);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+		return usage(stdout, CLI_OK);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
+	return usage(stderr, CLI_USAGE);
+}

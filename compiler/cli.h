@@ -1,0 +1,11 @@
+/* cli: the subcommands of aclc(1).  Each takes the arguments after its
+ * name (ARGV[0] is the subcommand's name) and returns the exit status:
+ * 0 success, 1 errors in the input (diagnostics printed), 2 usage. */
+#ifndef CLI_H
+#define CLI_H
+
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
+
+int cli_parse(int argc, char **argv);
+
+#endif
