@@ -15,7 +15,7 @@ static const struct command {
 	  "                           check a policy (and inventory); say ok or print every error" },
 	{ "test", cli_test, "test POLICY --nodes FILE\n"
 	  "                           run the policy's tests; print each failing assertion" },
-	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir] [--node NAME] [-o FILE]\n"
+	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]\n"
 	  "                           every node's packet filter (Tailscale FilterRule JSON, or the IR)" },
 };
 

@@ -6,6 +6,7 @@
 #include "cli_policy.h"
 #include "ir.h"
 #include "ptest.h"
+#include "routes.h"
 #include "ts.h"
 
 struct out_ctx {
@@ -40,16 +41,23 @@ static int write_ir(FILE *out, void *arg)
 	return 0;
 }
 
+static int write_routes(FILE *out, void *arg)
+{
+	struct out_ctx *c = arg;
+	return routes_print(out, c->l->pol, c->l->inv, &c->l->fs, c->o->node);
+}
+
 static const struct format {
 	const char *name;
 	int (*write)(FILE *out, void *arg);
 } formats[] = {
 	{ "tailscale", write_tailscale },
 	{ "ir", write_ir },
+	{ "routes", write_routes },
 };
 
 static const char compile_usage[] =
-	"aclc compile POLICY --nodes FILE [--format tailscale|ir] [--node NAME] [-o FILE]";
+	"aclc compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]";
 
 int cli_compile(int argc, char **argv)
 {
