@@ -17,7 +17,8 @@
  *  2. Peers.  A sees B (A != B) when B's filter has a rule whose sources
  *     overlap A's reach, or A's filter one whose sources overlap B's reach:
  *     either may send to the other, from its addresses or its subnets.
- *     Exit routes play no part; a node no rule connects sees nobody.
+ *     Exit routes add nothing to reach (see 5 for autogroup:internet); a
+ *     node no rule connects sees nobody.
  *  3. Primary.  Of the nodes serving the same prefix (exactly: parent and
  *     child prefixes are different routes), the one registered first
  *     (inventory order, which is `created` order in the recordings) is the
@@ -37,8 +38,13 @@
  *     R is shown only if that router is a peer of A.  primary_routes lists
  *     exactly the subnet routes shown in allowed_ips.
  *  5. Exit routes that a node serves are in its allowed_ips for every peer
- *     that sees it, whatever the policy says of autogroup:internet, and
- *     never in primary_routes.
+ *     that sees it, and never in primary_routes.  The recordings serve exit
+ *     routes only under a "*" -> "*:*" rule, so the next is ours, after
+ *     Tailscale's documentation (autogroup:internet is reached through exit
+ *     nodes): a rule whose destination is autogroup:internet makes its
+ *     sources peers of every exit node (of the via-tagged ones with "via").
+ *     No recording contradicts it: where a source is granted
+ *     autogroup:internet, no node serves an exit route.
  *  6. allowed_ips: the peer's addresses (/32, /128), then the subnet routes
  *     shown (in the order it advertises them), then its exit routes.
  * Not modelled: HA failover (a primary going offline): the recordings have
@@ -225,6 +231,41 @@ static int cap_dsts(struct ctx *c, const struct pol_rule *pr, size_t i, struct i
 	return rc;
 }
 
+/* The sources of policy rule PR into R. */
+static void rule_sources(const struct ctx *c, const struct pol_rule *pr, struct prule *r)
+{
+	for (size_t s = 0; s < pr->nsrc; s++) {
+		if (pr->src[s].kind == PA_DANGER_ALL)
+			r->src_all = true;
+		else
+			filter_alias_addrs(c->p, c->inv, c->fs, &pr->src[s], &r->src);
+	}
+}
+
+/* autogroup:internet is reached through exit nodes: a rule granting it
+ * lets its sources use every exit node (with "via", the via-tagged ones),
+ * so node I, when it serves exit routes, takes packets from them there.
+ * filter_compile keeps no filter rule for autogroup:internet. */
+static int rules_for_internet(struct ctx *c, size_t i)
+{
+	const struct inv_node *n = &c->inv->nodes[i];
+	int rc = 0;
+	for (size_t g = 0; rc == 0 && c->ni[i].exits.n && g < c->p->nrules; g++) {
+		const struct pol_rule *pr = &c->p->rules[g];
+		bool internet = false;
+		for (size_t d = 0; d < pr->ndst; d++)
+			internet |= pr->dst[d].alias.kind == PA_INTERNET;
+		if (!internet || !has_via_tag(pr, n))
+			continue;
+		struct prule *r = push_prule(&c->ni[i]);
+		if (!r)
+			return -ENOMEM;
+		rule_sources(c, pr, r);
+		rc = ir_aset_add_all(&r->dst, &c->ni[i].exits);
+	}
+	return rc;
+}
+
 /* App-capability grants make peers without passing packets; filter_compile
  * gives them no rule, so they are reduced to node I here. */
 static int rules_from_caps(struct ctx *c, size_t i)
@@ -237,12 +278,7 @@ static int rules_from_caps(struct ctx *c, size_t i)
 			continue;
 		struct prule r = { 0 };
 		bool self = false;
-		for (size_t s = 0; rc == 0 && s < pr->nsrc; s++) {
-			if (pr->src[s].kind == PA_DANGER_ALL)
-				r.src_all = true;
-			else
-				filter_alias_addrs(c->p, c->inv, c->fs, &pr->src[s], &r.src);
-		}
+		rule_sources(c, pr, &r);
 		rc = cap_dsts(c, pr, i, &r.dst, &self);
 		if (rc == 0 && self && !inv_node_tagged(n) && n->user >= 0) {
 			/* autogroup:self: the sources among this user's nodes, to it. */
@@ -445,6 +481,8 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 		rc = rules_from_filter(&c, i);
 		if (rc == 0)
 			rc = rules_from_caps(&c, i);
+		if (rc == 0)
+			rc = rules_for_internet(&c, i);
 		if (rc == 0)
 			rc = index_routes(&c, i);
 	}
