@@ -16,7 +16,7 @@ static const struct command {
 	{ "test", cli_test, "test POLICY --nodes FILE\n"
 	  "                           run the policy's tests; print each failing assertion" },
 	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]\n"
-	  "                           every node's packet filter (Tailscale FilterRule JSON, or the IR)" },
+	  "                           every node's packet filter (Tailscale FilterRule JSON, the IR) or peers" },
 };
 
 static int usage(FILE *out, int rc)

@@ -3,10 +3,10 @@
  * The rules below were learnt from the recordings of Tailscale's control
  * server in testdata/tailscale-captures (the `peers` of all 435 accepted
  * cases) and each was checked against all of them with small scripts.
- * "Filter" means a node's own packet filter as filter_compile reduces it
- * (the rules whose destinations are its addresses or the subnet routes it
- * serves); app-capability grants count as rules too (they make peers, not
- * packets).
+ * "Filter" means a node's own filter as filter_compile reduces it (the
+ * rules whose destinations are its addresses or the subnet routes it
+ * serves), app-capability grants included (cap_only rules: they make
+ * peers, not packets).
  *
  *  1. Serving.  A node serves an advertised route that an administrator
  *     approved (approved_routes) or that autoApprovers approve for it:
@@ -112,33 +112,6 @@ static int node_addrs(const struct inv_node *n, struct ir_aset *out)
 	return rc;
 }
 
-static bool node_in(const struct inv_node *n, const struct ir_aset *s)
-{
-	return (n->has_v4 && ir_aset_overlaps(s, IR_V4, n->v4, n->v4)) ||
-	       (n->has_v6 && ir_aset_overlaps(s, IR_V6, n->v6, n->v6));
-}
-
-bool routes_exit_approved(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
-			  const struct inv_node *n, const struct inv_prefix *r)
-{
-	bool advertised = false, ok = false;
-	for (size_t i = 0; i < n->nadvertised; i++)
-		advertised |= n->advertised[i].family == r->family && n->advertised[i].lo == r->lo &&
-			      n->advertised[i].hi == r->hi;
-	if (!advertised || !inv_prefix_is_exit(r))
-		return false;
-	for (size_t i = 0; !ok && i < n->napproved; i++)
-		ok = n->approved[i].family == r->family && n->approved[i].lo == r->lo &&
-		     n->approved[i].hi == r->hi;
-	for (size_t i = 0; !ok && i < p->exit_approvers.nitems; i++) {
-		struct ir_aset s = { 0 };
-		if (filter_alias_addrs(p, inv, fs, &p->exit_approvers.items[i], &s))
-			ok = node_in(n, &s);
-		ir_aset_free(&s);
-	}
-	return ok;
-}
-
 /* Room for one more element in *V (N used of *CAP, SIZE bytes each). */
 static bool grow(void **v, size_t n, size_t *cap, size_t size)
 {
@@ -168,7 +141,7 @@ static void prule_free(struct prule *r)
 	ir_aset_free(&r->dst);
 }
 
-/* Node I's compiled filter rules. */
+/* Node I's compiled filter rules, cap_only ones included. */
 static int rules_from_filter(struct ctx *c, size_t i)
 {
 	const struct filter_node *fn = &c->fs->nodes[i];
@@ -198,37 +171,6 @@ static bool has_via_tag(const struct pol_rule *pr, const struct inv_node *n)
 		if (inv_node_has_tag(n, pr->via[i]))
 			return true;
 	return false;
-}
-
-/* The destinations of app grant PR that concern node I, into DST: its own
- * addresses for "*" (as Tailscale's CapGrant lists them), and for other
- * aliases the ranges overlapping its addresses or subnet routes. */
-static int cap_dsts(struct ctx *c, const struct pol_rule *pr, size_t i, struct ir_aset *dst, bool *self)
-{
-	const struct node_info *ni = &c->ni[i];
-	int rc = 0;
-	for (size_t d = 0; rc == 0 && d < pr->ndst; d++) {
-		const struct pol_alias *a = &pr->dst[d].alias;
-		if (a->kind == PA_ANY) {
-			rc = ir_aset_add_all(dst, &ni->addrs);
-			continue;
-		}
-		if (a->kind == PA_SELF) {
-			*self = true;
-			continue;
-		}
-		if (a->kind == PA_INTERNET)
-			continue;
-		struct ir_aset s = { 0 };
-		filter_alias_addrs(c->p, c->inv, c->fs, a, &s);
-		for (size_t k = 0; rc == 0 && k < s.n; k++) {
-			const struct ir_range *x = &s.v[k];
-			if (ir_aset_overlaps(&ni->reach, x->family, x->lo, x->hi))
-				rc = ir_aset_add(dst, x->family, x->lo, x->hi);
-		}
-		ir_aset_free(&s);
-	}
-	return rc;
 }
 
 /* The sources of policy rule PR into R. */
@@ -266,54 +208,6 @@ static int rules_for_internet(struct ctx *c, size_t i)
 	return rc;
 }
 
-/* App-capability grants make peers without passing packets; filter_compile
- * gives them no rule, so they are reduced to node I here. */
-static int rules_from_caps(struct ctx *c, size_t i)
-{
-	const struct inv_node *n = &c->inv->nodes[i];
-	int rc = 0;
-	for (size_t g = 0; rc == 0 && g < c->p->nrules; g++) {
-		const struct pol_rule *pr = &c->p->rules[g];
-		if (pr->kind != POL_GRANT || !pr->has_app || !has_via_tag(pr, n))
-			continue;
-		struct prule r = { 0 };
-		bool self = false;
-		rule_sources(c, pr, &r);
-		rc = cap_dsts(c, pr, i, &r.dst, &self);
-		if (rc == 0 && self && !inv_node_tagged(n) && n->user >= 0) {
-			/* autogroup:self: the sources among this user's nodes, to it. */
-			struct ir_aset mine = { 0 };
-			for (size_t k = 0; rc == 0 && k < c->inv->nnodes; k++) {
-				const struct inv_node *o = &c->inv->nodes[k];
-				if (o->user == n->user && !inv_node_tagged(o) && (r.src_all || node_in(o, &r.src)))
-					rc = node_addrs(o, &mine);
-			}
-			if (rc == 0 && mine.n) {
-				struct prule *sr = push_prule(&c->ni[i]);
-				if (!sr)
-					rc = -ENOMEM;
-				else {
-					sr->src = mine;
-					memset(&mine, 0, sizeof(mine));
-					rc = ir_aset_add_all(&sr->dst, &c->ni[i].addrs);
-				}
-			}
-			ir_aset_free(&mine);
-		}
-		if (rc == 0 && r.dst.n && (r.src.n || r.src_all)) {
-			struct prule *dr = push_prule(&c->ni[i]);
-			if (!dr)
-				rc = -ENOMEM;
-			else {
-				*dr = r;
-				continue;
-			}
-		}
-		prule_free(&r);
-	}
-	return rc;
-}
-
 /* Node I's addresses, served routes and reach. */
 static int node_setup(struct ctx *c, size_t i)
 {
@@ -325,17 +219,13 @@ static int node_setup(struct ctx *c, size_t i)
 		rc = ir_aset_add_all(&ni->reach, &ni->addrs);
 	for (size_t k = 0; rc == 0 && k < served->n; k++) {
 		const struct ir_range *r = &served->v[k];
-		if (range_is_exit(r) || ir_aset_contains(&ni->subnets, r->family, r->lo, r->hi))
+		bool exit = range_is_exit(r);
+		struct ir_aset *to = exit ? &ni->exits : &ni->subnets;
+		if (ir_aset_contains(to, r->family, r->lo, r->hi))
 			continue;
-		rc = ir_aset_add(&ni->subnets, r->family, r->lo, r->hi);
-		if (rc == 0)
+		rc = ir_aset_add(to, r->family, r->lo, r->hi);
+		if (rc == 0 && !exit)
 			rc = ir_aset_add(&ni->reach, r->family, r->lo, r->hi);
-	}
-	for (size_t k = 0; rc == 0 && k < n->nadvertised; k++) {
-		const struct inv_prefix *r = &n->advertised[k];
-		if (routes_exit_approved(c->p, c->inv, c->fs, n, r) &&
-		    !ir_aset_contains(&ni->exits, r->family, r->lo, r->hi))
-			rc = ir_aset_add(&ni->exits, r->family, r->lo, r->hi);
 	}
 	if (rc == 0 && ni->subnets.n) {
 		ni->subnet_route = calloc(ni->subnets.n, sizeof(*ni->subnet_route));
@@ -479,8 +369,6 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 		rc = node_setup(&c, i);
 	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
 		rc = rules_from_filter(&c, i);
-		if (rc == 0)
-			rc = rules_from_caps(&c, i);
 		if (rc == 0)
 			rc = rules_for_internet(&c, i);
 		if (rc == 0)

@@ -39,11 +39,6 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 void routes_set_free(struct routes_set *rs);
 /* VIEWER's entry for PEER (inventory indexes), or NULL: not a peer. */
 const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer, size_t peer);
-/* Does node N serve exit route R (0.0.0.0/0 or ::/0)?  It must advertise it
- * and an administrator or autoApprovers.exitNode must approve it ("routes"
- * entries do not approve exit routes). */
-bool routes_exit_approved(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
-			  const struct inv_node *n, const struct inv_prefix *r);
 /* "A/LEN" into BUF (IR_RANGE_STRLEN); R must be a prefix. */
 char *routes_prefix_format(const struct ir_range *r, char *buf);
 /* {"NODE": {"PEER": {"allowed_ips": [...], "primary_routes": [...]}}},
