@@ -13,8 +13,8 @@
 #include "routes.h"
 #include "t.h"
 
-/* Nodes: "NAME OWNER IPV4 [adv=P,P] [appr=P,P]"; OWNER is a user name or a
- * tag ("tag:a+tag:b" for several). */
+/* Nodes: "NAME OWNER IPV4 [adv=P,P] [appr=P,P] [at=TIME]"; OWNER is a user
+ * name or a tag ("tag:a+tag:b" for several); TIME is "created". */
 #define MAXN 6
 struct tcase {
 	const char *what, *policy, *nodes[MAXN], *viewer, *peer, *allowed, *primary;
@@ -39,6 +39,11 @@ static const struct tcase cases[] = {
 	  { "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8", "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8",
 	    "c alice 100.64.0.9" },
 	  "c", "r2", "100.64.0.2/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "\"created\", not the order of the file, decides", ALL ", " OWNERS "}",
+	  { "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8 at=2026-04-10T21:00:02Z",
+	    "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8 at=2026-04-10T21:00:01Z",
+	    "c alice 100.64.0.9 at=2026-04-10T21:00:03Z" },
+	  "c", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
 	{ "a secondary router is shown the primary's route", ALL ", " OWNERS "}",
 	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8" },
 	  "r2", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
@@ -151,9 +156,9 @@ static cJSON *list_json(const char *csv)
 
 static cJSON *node_json(const char *spec)
 {
-	char name[64], owner[128], ip[64], opt[2][256] = { "", "" };
+	char name[64], owner[128], ip[64], opt[3][256] = { "", "", "" };
 	cJSON *n = cJSON_CreateObject();
-	int got = sscanf(spec, "%63s %127s %63s %255s %255s", name, owner, ip, opt[0], opt[1]);
+	int got = sscanf(spec, "%63s %127s %63s %255s %255s %255s", name, owner, ip, opt[0], opt[1], opt[2]);
 	cJSON_AddStringToObject(n, "name", name);
 	cJSON *tags = cJSON_AddArrayToObject(n, "tags");
 	if (strncmp(owner, "tag:", 4) == 0) {
@@ -168,6 +173,10 @@ static cJSON *node_json(const char *spec)
 	cJSON_AddItemToObject(n, "advertised_routes", cJSON_CreateArray());
 	cJSON_AddItemToObject(n, "approved_routes", cJSON_CreateArray());
 	for (int i = 0; i + 3 < got; i++) {
+		if (strncmp(opt[i], "at=", 3) == 0) {
+			cJSON_AddStringToObject(n, "created", opt[i] + 3);
+			continue;
+		}
 		const char *key = strncmp(opt[i], "adv=", 4) == 0 ? "advertised_routes" : "approved_routes";
 		cJSON_ReplaceItemInObject(n, key, list_json(strchr(opt[i], '=') + 1));
 	}
