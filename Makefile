@@ -58,9 +58,9 @@ MANPAGES   = $(wildcard man/*.[158])
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS = build-essential pkg-config flex bison clang \
 	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev \
-	nftables iproute2 wireguard-tools wireguard-go iperf3 procps \
+	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
 	python3 valgrind
-DEB_TOOLS = cc pkg-config flex bison clang nft ip wg wireguard-go iperf3 python3
+DEB_TOOLS = cc pkg-config flex bison clang nft ip ping wg wireguard-go iperf3 python3
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update
 all: $(PROGS)

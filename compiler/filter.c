@@ -1,0 +1,517 @@
+/* filter: from policy and inventory to per-node filters and flow IR. */
+#include "filter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 100.64.0.0/10 without 100.115.92.0/23 (reserved by Tailscale), and the
+ * tailnet's IPv6 ULA prefix. */
+static const struct {
+	uint8_t family;
+	const char *lo, *hi;
+} tailnet_ranges[] = {
+	{ IR_V4, "100.64.0.0", "100.115.91.255" },
+	{ IR_V4, "100.115.94.0", "100.127.255.255" },
+	{ IR_V6, "fd7a:115c:a1e0::", "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff" },
+};
+
+static const uint8_t default_protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP, IR_PROTO_ICMPV6 };
+
+struct ctx {
+	const struct pol_policy *p;
+	const struct inv *inv;
+	struct filter_set *s;
+	bool *marks;    /* scratch: one per node */
+};
+
+static const struct pol_named *named(const struct pol_named *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static bool user_matches(const struct inv *inv, const struct inv_node *n, const struct pol_alias *a)
+{
+	if (inv_node_tagged(n) || n->user < 0)
+		return false;
+	const struct inv_user *u = &inv->users[n->user];
+	if (a->kind == PA_USER_GLOB) {
+		size_t le = u->email ? strlen(u->email) : 0, ld = strlen(a->name);
+		return le > ld && strcmp(u->email + le - ld, a->name) == 0;
+	}
+	if (u->email && strcmp(u->email, a->name) == 0)
+		return true;
+	/* "login@" names a user by name. */
+	size_t ln = strlen(u->name);
+	return strncmp(a->name, u->name, ln) == 0 && strcmp(a->name + ln, "@") == 0;
+}
+
+static bool node_in_range(const struct inv_node *n, uint8_t family, ir_u128 lo, ir_u128 hi)
+{
+	if (family == IR_V4)
+		return n->has_v4 && n->v4 >= lo && n->v4 <= hi;
+	return n->has_v6 && n->v6 >= lo && n->v6 <= hi;
+}
+
+/* Does alias A name node N (as a node: users, groups, tags, autogroups, addresses)? */
+static bool node_matches(const struct ctx *c, const struct pol_alias *a, const struct inv_node *n)
+{
+	switch (a->kind) {
+	case PA_ANY:
+		return true;
+	case PA_USER:
+	case PA_USER_GLOB:
+		return user_matches(c->inv, n, a);
+	case PA_GROUP: {
+		const struct pol_named *g = named(c->p->groups, c->p->ngroups, a->name);
+		for (size_t i = 0; g && i < g->nitems; i++)
+			if (user_matches(c->inv, n, &g->items[i]))
+				return true;
+		return false;
+	}
+	case PA_TAG:
+		return inv_node_has_tag(n, a->name);
+	case PA_MEMBER:
+		return !inv_node_tagged(n) && n->user >= 0;
+	case PA_TAGGED:
+		return inv_node_tagged(n);
+	case PA_HOST:
+	case PA_ADDR:
+		return node_in_range(n, a->family, a->lo, a->hi);
+	case PA_IPSET: {
+		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
+		for (size_t i = 0; s && i < s->nitems; i++)
+			if (node_matches(c, &s->items[i], n))
+				return true;
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
+static bool any_matches(const struct ctx *c, const struct pol_alias *v, size_t n, const struct inv_node *node)
+{
+	for (size_t i = 0; i < n; i++)
+		if (node_matches(c, &v[i], node))
+			return true;
+	return false;
+}
+
+static bool prefix_within(const struct inv_prefix *r, uint8_t family, ir_u128 lo, ir_u128 hi)
+{
+	return r->family == family && lo <= r->lo && r->hi <= hi;
+}
+
+/* The routes node N serves: advertised, and approved by an administrator
+ * or by autoApprovers. */
+static int served_routes(const struct ctx *c, const struct inv_node *n, struct ir_aset *out)
+{
+	const struct pol_policy *p = c->p;
+	for (size_t i = 0; i < n->nadvertised; i++) {
+		const struct inv_prefix *r = &n->advertised[i];
+		bool ok = false;
+		for (size_t j = 0; !ok && j < n->napproved; j++)
+			ok = n->approved[j].family == r->family && n->approved[j].lo == r->lo &&
+			     n->approved[j].hi == r->hi;
+		/* Exit routes are approved by "exitNode", not by "routes". */
+		for (size_t j = 0; !ok && !inv_prefix_is_exit(r) && j < p->nroute_approvers; j++) {
+			const struct pol_named *a = &p->route_approvers[j];
+			ok = prefix_within(r, a->family, a->lo, a->hi) && any_matches(c, a->items, a->nitems, n);
+		}
+		if (!ok && inv_prefix_is_exit(r))
+			ok = any_matches(c, p->exit_approvers.items, p->exit_approvers.nitems, n);
+		if (ok) {
+			int rc = ir_aset_add(out, r->family, r->lo, r->hi);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static bool is_exit_range(const struct ir_range *r)
+{
+	return r->lo == 0 && r->hi == ir_family_max(r->family);
+}
+
+static int add_node_addrs(struct ir_aset *out, const struct inv_node *n)
+{
+	int rc = 0;
+	if (n->has_v4)
+		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	return rc;
+}
+
+/* Mark the nodes A names and add the address ranges it names to ADDRS. */
+static int resolve(const struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
+{
+	for (size_t i = 0; i < c->inv->nnodes; i++)
+		if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET &&
+		    node_matches(c, a, &c->inv->nodes[i]))
+			marks[i] = true;
+	switch (a->kind) {
+	case PA_ANY:
+		return ir_aset_add_all(addrs, &c->s->star);
+	case PA_HOST:
+	case PA_ADDR:
+		return ir_aset_add(addrs, a->family, a->lo, a->hi);
+	case PA_IPSET: {
+		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
+		for (size_t i = 0; s && i < s->nitems; i++) {
+			int rc = resolve(c, &s->items[i], marks, addrs);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int push_rule(struct filter_node *fn, struct filter_rule *r)
+{
+	if (fn->nrules == fn->caprules) {
+		size_t cap = fn->caprules ? 2 * fn->caprules : 8;
+		struct filter_rule *v = realloc(fn->rules, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		fn->rules = v;
+		fn->caprules = cap;
+	}
+	fn->rules[fn->nrules++] = *r;
+	return 0;
+}
+
+static int push_dst(struct filter_rule *r, const struct filter_dst *d)
+{
+	if (r->ndst == r->capdst) {
+		size_t cap = r->capdst ? 2 * r->capdst : 8;
+		struct filter_dst *v = realloc(r->dst, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->dst = v;
+		r->capdst = cap;
+	}
+	r->dst[r->ndst++] = *d;
+	return 0;
+}
+
+static void rule_free(struct filter_rule *r)
+{
+	ir_aset_free(&r->src);
+	free(r->dst);
+}
+
+/* Is destination D kept in node FN's filter?  (FN->node NULL: global view.) */
+static bool dst_concerns(const struct filter_node *fn, const struct filter_dst *d, const struct pol_rule *pr)
+{
+	if (!fn->node)
+		return true;
+	if (pr->nvia) {
+		bool has = false;
+		for (size_t i = 0; i < pr->nvia; i++)
+			has |= inv_node_has_tag(fn->node, pr->via[i]);
+		if (!has)
+			return false;
+	}
+	if (d->any)
+		return true;
+	if (node_in_range(fn->node, d->family, d->lo, d->hi))
+		return true;
+	for (size_t i = 0; i < fn->served.n; i++) {
+		const struct ir_range *r = &fn->served.v[i];
+		if (!is_exit_range(r) && r->family == d->family && r->lo <= d->hi && d->lo <= r->hi)
+			return true;
+	}
+	return false;
+}
+
+/* The destination entries of one policy destination with the given ports. */
+static int dst_entries(const struct ctx *c, const struct pol_dst *pd, const struct pol_ports *ports,
+		       struct filter_rule *r)
+{
+	struct filter_dst d = { .ports = *ports, .at = pd->alias.at };
+	if (pd->alias.kind == PA_ANY) {
+		d.any = true;
+		return push_dst(r, &d);
+	}
+	if (pd->alias.kind == PA_INTERNET || pd->alias.kind == PA_SELF)
+		return 0;
+	int rc = 0;
+	struct ir_aset addrs = { 0 };
+	memset(c->marks, 0, c->inv->nnodes * sizeof(*c->marks));
+	rc = resolve(c, &pd->alias, c->marks, &addrs);
+	/* Nodes one by one, each address its own entry, then the ranges. */
+	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+		if (!c->marks[i])
+			continue;
+		const struct inv_node *n = &c->inv->nodes[i];
+		if (n->has_v4) {
+			d.family = IR_V4;
+			d.lo = d.hi = n->v4;
+			rc = push_dst(r, &d);
+		}
+		if (rc == 0 && n->has_v6) {
+			d.family = IR_V6;
+			d.lo = d.hi = n->v6;
+			rc = push_dst(r, &d);
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < addrs.n; i++) {
+		d.family = addrs.v[i].family;
+		d.lo = addrs.v[i].lo;
+		d.hi = addrs.v[i].hi;
+		rc = push_dst(r, &d);
+	}
+	ir_aset_free(&addrs);
+	return rc;
+}
+
+/* The sources of a rule: addresses of the nodes and ranges it names. */
+static int rule_sources(const struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
+{
+	int rc = 0;
+	memset(marks, 0, c->inv->nnodes * sizeof(*marks));
+	for (size_t i = 0; rc == 0 && i < pr->nsrc; i++) {
+		if (pr->src[i].kind == PA_DANGER_ALL)
+			r->src_all = true;
+		rc = resolve(c, &pr->src[i], marks, &r->src);
+	}
+	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
+		if (marks[i])
+			rc = add_node_addrs(&r->src, &c->inv->nodes[i]);
+	ir_aset_merge(&r->src);
+	return rc;
+}
+
+/* Reduce rule R (global) to node FN: keep the destinations that concern it. */
+static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
+{
+	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
+				   .cap_only = r->cap_only };
+	memcpy(out.protos, r->protos, sizeof(out.protos));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < r->ndst; i++)
+		if (dst_concerns(fn, &r->dst[i], r->from))
+			rc = push_dst(&out, &r->dst[i]);
+	if (rc == 0 && out.ndst > 0 && (r->src.n > 0 || r->src_all)) {
+		rc = ir_aset_add_all(&out.src, &r->src);
+		if (rc == 0)
+			rc = push_rule(fn, &out);
+		if (rc == 0)
+			return 0;
+	}
+	rule_free(&out);
+	return rc;
+}
+
+/* autogroup:self destinations of rule PR with protocols PROTOS: for each
+ * user, the marked sources among that user's nodes to those nodes. */
+static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec_shared,
+		     const bool *src_marks, bool cap_only)
+{
+	int rc = 0;
+	for (size_t u = 0; rc == 0 && u < c->inv->nusers; u++) {
+		for (size_t di = 0; rc == 0 && di < pr->ndst; di++) {
+			const struct pol_dst *pd = &pr->dst[di];
+			if (pd->alias.kind != PA_SELF)
+				continue;
+			const struct pol_ipspec *spec = spec_shared ? spec_shared : pd->specs;
+			struct filter_rule r = { .from = pr, .nprotos = spec->nprotos, .cap_only = cap_only };
+			memcpy(r.protos, spec->protos, sizeof(r.protos));
+			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+				const struct inv_node *n = &c->inv->nodes[i];
+				if (n->user != (int)u || inv_node_tagged(n))
+					continue;
+				if (src_marks[i])
+					rc = add_node_addrs(&r.src, n);
+				for (size_t k = 0; rc == 0 && k < spec->nports; k++) {
+					struct filter_dst d = { .ports = spec->ports[k], .at = pd->alias.at };
+					if (n->has_v4) {
+						d.family = IR_V4;
+						d.lo = d.hi = n->v4;
+						rc = push_dst(&r, &d);
+					}
+					if (rc == 0 && n->has_v6) {
+						d.family = IR_V6;
+						d.lo = d.hi = n->v6;
+						rc = push_dst(&r, &d);
+					}
+				}
+			}
+			ir_aset_merge(&r.src);
+			if (rc == 0)
+				rc = emit_reduced(&c->s->global, &r);
+			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
+				if (c->inv->nodes[i].user == (int)u && !inv_node_tagged(&c->inv->nodes[i]))
+					rc = emit_reduced(&c->s->nodes[i], &r);
+			rule_free(&r);
+		}
+	}
+	return rc;
+}
+
+/* One FilterRule (global) for rule PR: with a grant's SPEC, or (SPEC NULL)
+ * an ACL's destinations each with its own ports. */
+static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec,
+			bool cap_only)
+{
+	int rc = -ENOMEM;
+	bool *src_marks = calloc(c->inv->nnodes + 1, sizeof(*src_marks));
+	struct filter_rule r = { .from = pr, .cap_only = cap_only };
+	if (!src_marks)
+		return -ENOMEM;
+	const struct pol_ipspec *first = spec ? spec : (pr->ndst ? pr->dst[0].specs : NULL);
+	if (first) {
+		r.nprotos = first->nprotos;
+		memcpy(r.protos, first->protos, sizeof(r.protos));
+	}
+	rc = rule_sources(c, pr, &r, src_marks);
+	for (size_t i = 0; rc == 0 && i < pr->ndst; i++) {
+		const struct pol_ipspec *s = spec ? spec : pr->dst[i].specs;
+		for (size_t k = 0; rc == 0 && k < s->nports; k++)
+			rc = dst_entries(c, &pr->dst[i], &s->ports[k], &r);
+	}
+	if (rc == 0)
+		rc = emit_reduced(&c->s->global, &r);
+	for (size_t i = 0; rc == 0 && i < c->s->nnodes; i++)
+		rc = emit_reduced(&c->s->nodes[i], &r);
+	if (rc == 0)
+		rc = emit_self(c, pr, spec, src_marks, cap_only);
+	rule_free(&r);
+	free(src_marks);
+	return rc;
+}
+
+int filter_compile(const struct pol_policy *p, const struct inv *inv, struct filter_set *s,
+		   struct diag_list *diags)
+{
+	memset(s, 0, sizeof(*s));
+	struct ctx c = { .p = p, .inv = inv, .s = s };
+	int rc = -ENOMEM;
+	s->nodes = calloc(inv->nnodes + 1, sizeof(*s->nodes));
+	c.marks = calloc(inv->nnodes + 1, sizeof(*c.marks));
+	if (!s->nodes || !c.marks)
+		goto out;
+	s->nnodes = inv->nnodes;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(tailnet_ranges) / sizeof(tailnet_ranges[0]); i++) {
+		enum ir_family f;
+		ir_u128 lo, hi;
+		ir_addr_parse(tailnet_ranges[i].lo, &f, &lo);
+		ir_addr_parse(tailnet_ranges[i].hi, &f, &hi);
+		rc = ir_aset_add(&s->star, f, lo, hi);
+	}
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
+		s->nodes[i].node = &inv->nodes[i];
+		rc = served_routes(&c, &inv->nodes[i], &s->nodes[i].served);
+		for (size_t j = 0; rc == 0 && j < s->nodes[i].served.n; j++)
+			if (!is_exit_range(&s->nodes[i].served.v[j]))
+				rc = ir_aset_add(&s->star, s->nodes[i].served.v[j].family,
+						 s->nodes[i].served.v[j].lo, s->nodes[i].served.v[j].hi);
+	}
+	ir_aset_merge(&s->star);
+	for (size_t i = 0; rc == 0 && i < p->nrules; i++) {
+		const struct pol_rule *pr = &p->rules[i];
+		if (pr->kind == POL_ACL)
+			rc = compile_part(&c, pr, NULL, false);
+		for (size_t k = 0; rc == 0 && pr->kind == POL_GRANT && k < pr->nspecs; k++)
+			rc = compile_part(&c, pr, &pr->specs[k], false);
+		if (rc == 0 && pr->has_app) {
+			/* Capabilities: peers see each other, no packet passes. */
+			struct pol_ports all = { 0, 65535 };
+			struct pol_ipspec any = { .ports = &all, .nports = 1 };
+			rc = compile_part(&c, pr, &any, true);
+		}
+	}
+out:
+	free(c.marks);
+	if (rc < 0) {
+		diag_error(diags, NULL, "compiling the filters: %s", strerror(-rc));
+		filter_set_free(s);
+	}
+	return rc;
+}
+
+static void node_free(struct filter_node *fn)
+{
+	for (size_t i = 0; i < fn->nrules; i++)
+		rule_free(&fn->rules[i]);
+	free(fn->rules);
+	ir_aset_free(&fn->served);
+}
+
+void filter_set_free(struct filter_set *s)
+{
+	for (size_t i = 0; i < s->nnodes; i++)
+		node_free(&s->nodes[i]);
+	free(s->nodes);
+	node_free(&s->global);
+	ir_aset_free(&s->star);
+	memset(s, 0, sizeof(*s));
+}
+
+int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
+{
+	for (size_t i = 0; i < fn->nrules; i++) {
+		const struct filter_rule *r = &fn->rules[i];
+		if (r->cap_only)
+			continue;
+		const uint8_t *protos = r->nprotos ? r->protos : default_protos;
+		size_t np = r->nprotos ? r->nprotos : sizeof(default_protos);
+		struct ir_aset all = { 0 };
+		const struct ir_aset *src = &r->src;
+		if (r->src_all) {
+			if (ir_aset_add(&all, IR_V4, 0, ir_family_max(IR_V4)) < 0 ||
+			    ir_aset_add(&all, IR_V6, 0, ir_family_max(IR_V6)) < 0) {
+				ir_aset_free(&all);
+				return -ENOMEM;
+			}
+			src = &all;
+		}
+		for (size_t s = 0; s < src->n; s++)
+			for (size_t d = 0; d < r->ndst; d++) {
+				const struct filter_dst *fd = &r->dst[d];
+				if (!fd->any && fd->family != src->v[s].family)
+					continue;
+				for (size_t k = 0; k < np; k++) {
+					struct ir_box b = {
+						.family = src->v[s].family, .proto = protos[k],
+						.port_lo = fd->ports.lo, .port_hi = fd->ports.hi,
+						.dst_lo = fd->any ? 0 : fd->lo,
+						.dst_hi = fd->any ? ir_family_max(src->v[s].family) : fd->hi,
+						.src_lo = src->v[s].lo, .src_hi = src->v[s].hi,
+					};
+					int rc = ir_add(out, &b, fd->at ? &fd->at->loc : NULL);
+					if (rc < 0) {
+						ir_aset_free(&all);
+						return rc;
+					}
+				}
+			}
+		ir_aset_free(&all);
+	}
+	return ir_canonicalize(out);
+}
+
+bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
+			const struct pol_alias *a, struct ir_aset *out)
+{
+	struct ctx c = { .p = p, .inv = inv, .s = (struct filter_set *)s };
+	bool *marks = calloc(inv->nnodes + 1, sizeof(*marks));
+	if (!marks)
+		return false;
+	int rc = resolve(&c, a, marks, out);
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
+		if (marks[i])
+			rc = add_node_addrs(out, &inv->nodes[i]);
+	free(marks);
+	return rc == 0 && out->n > 0;
+}

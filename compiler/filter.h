@@ -1,0 +1,71 @@
+/* filter: resolve a policy against an inventory into the packet filter
+ * every node enforces, with Tailscale's semantics:
+ *  - a user names that user's untagged nodes; a tag the nodes carrying it;
+ *    autogroup:member every untagged node, autogroup:tagged every tagged one;
+ *  - "*" as a source is the tailnet's ranges (100.64.0.0/10 without
+ *    100.115.92.0/23, fd7a:115c:a1e0::/48) plus every served subnet route;
+ *    as a destination it is every address;
+ *  - a node serves an advertised route that an administrator approved or
+ *    autoApprovers approve for it; exit routes (/0) are served but are not
+ *    subnet routes: they join neither "*" nor any filter;
+ *  - a node's filter keeps the destinations that are its own addresses or
+ *    overlap the subnet routes it serves (with "via", only on nodes carrying
+ *    one of the via tags); autogroup:internet adds nothing to any filter;
+ *  - autogroup:self: on a user's node, the sources among that user's nodes;
+ *  - rules only accept: what no rule accepts is dropped.
+ * The result per node is a list of Tailscale-style rules (sources,
+ * destinations with ports, protocols) and, from it, the flow IR. */
+#ifndef FILTER_H
+#define FILTER_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inv.h"
+#include "ir.h"
+#include "pol.h"
+
+struct filter_dst {
+	bool any;                    /* "*": every address, both families */
+	uint8_t family;
+	ir_u128 lo, hi;
+	struct pol_ports ports;
+	const struct hj_value *at;   /* the policy's destination entry */
+};
+
+struct filter_rule {
+	struct ir_aset src;          /* merged */
+	bool src_all;                /* autogroup:danger-all: every address */
+	struct filter_dst *dst;
+	size_t ndst, capdst;
+	uint8_t protos[8];
+	size_t nprotos;              /* 0: TCP, UDP, ICMP, ICMPv6 */
+	const struct pol_rule *from;
+	bool cap_only;               /* an app grant: makes peers, accepts no packet */
+};
+
+struct filter_node {
+	const struct inv_node *node;   /* NULL for the tailnet-wide view */
+	struct filter_rule *rules;
+	size_t nrules, caprules;
+	struct ir_aset served;         /* routes it serves (approved), exit routes included */
+};
+
+struct filter_set {
+	struct filter_node *nodes;     /* one per inventory node, same order */
+	size_t nnodes;
+	struct filter_node global;     /* every rule unreduced: what tests check */
+	struct ir_aset star;           /* "*" as a source */
+};
+
+/* 0, or -errno / -EINVAL with the reason in DIAGS. */
+int filter_compile(const struct pol_policy *p, const struct inv *inv, struct filter_set *out,
+		   struct diag_list *diags);
+void filter_set_free(struct filter_set *s);
+/* The packets a node (or the global view) accepts, canonical. 0 or -errno. */
+int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
+/* The addresses an alias names (nodes' addresses plus ranges): for tests.
+ * false when it names no address at all. */
+bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
+			const struct pol_alias *a, struct ir_aset *out);
+
+#endif

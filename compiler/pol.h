@@ -1,0 +1,120 @@
+/* pol: the policy model.  pol_load() reads the HuJSON tree of a Tailscale
+ * policy file into typed entries, checks every name it uses (groups, hosts,
+ * tags, ipsets, autogroups), ports and protocols, and keeps a pointer to the
+ * tree node of every entry so that later stages can name file:line:col.
+ * Keys that mean nothing to a packet filter (ssh, nodeAttrs, ...) are
+ * accepted with one warning each; unknown keys are errors. */
+#ifndef POL_H
+#define POL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "hj.h"
+#include "ir.h"
+
+enum pol_alias_kind {
+	PA_ANY,        /* "*" */
+	PA_USER,       /* "alice@example.com", "user:alice@example.com", "alice@" */
+	PA_USER_GLOB,  /* "user:*@example.com" */
+	PA_GROUP,      /* "group:eng" */
+	PA_TAG,        /* "tag:relay" */
+	PA_HOST,       /* a name from "hosts" */
+	PA_IPSET,      /* "ipset:name" */
+	PA_ADDR,       /* an address, prefix or a-b range */
+	PA_MEMBER,     /* autogroup:member */
+	PA_TAGGED,     /* autogroup:tagged */
+	PA_SELF,       /* autogroup:self */
+	PA_INTERNET,   /* autogroup:internet */
+	PA_DANGER_ALL, /* autogroup:danger-all */
+};
+
+struct pol_alias {
+	enum pol_alias_kind kind;
+	char *name;            /* as written (without any :ports) */
+	uint8_t family;        /* PA_ADDR, PA_HOST: the range */
+	ir_u128 lo, hi;
+	const struct hj_value *at;
+};
+
+struct pol_ports {
+	uint16_t lo, hi;
+};
+
+/* Protocols and ports: an ACL's proto with one destination's ports, or one
+ * entry of a grant's "ip". nprotos == 0: the default TCP, UDP, ICMP, ICMPv6. */
+struct pol_ipspec {
+	uint8_t protos[8];
+	size_t nprotos;
+	struct pol_ports *ports;
+	size_t nports;
+	const struct hj_value *at;
+};
+
+struct pol_dst {
+	struct pol_alias alias;
+	struct pol_ipspec *specs;   /* ACL: owned (one); grant: the rule's */
+	size_t nspecs;
+};
+
+enum pol_rule_kind { POL_ACL, POL_GRANT };
+
+struct pol_rule {
+	enum pol_rule_kind kind;
+	const struct hj_value *at;
+	struct pol_alias *src;
+	size_t nsrc;
+	struct pol_dst *dst;
+	size_t ndst;
+	struct pol_ipspec *specs;   /* grants: "ip" */
+	size_t nspecs;
+	char **via;                 /* grants: tags */
+	size_t nvia;
+	bool has_app;               /* grants: capabilities, no packet-filter meaning */
+};
+
+struct pol_named {               /* a group, tag owner list, ipset or approver list */
+	char *name;                  /* group:x, tag:x, ipset:x, or the route prefix */
+	uint8_t family;              /* approvers: the route */
+	ir_u128 lo, hi;
+	struct pol_alias *items;
+	size_t nitems;
+	const struct hj_value *at;
+};
+
+struct pol_policy {
+	const struct hj_value *root;
+	struct pol_named *groups, *tag_owners, *ipsets, *route_approvers;
+	size_t ngroups, ntag_owners, nipsets, nroute_approvers;
+	struct pol_named exit_approvers;     /* autoApprovers.exitNode */
+	struct pol_named *hosts;             /* items unused: family/lo/hi */
+	size_t nhosts;
+	struct pol_rule *rules;              /* acls, then grants, in file order */
+	size_t nrules;
+	const struct hj_value *tests;        /* checked and run by ptest */
+};
+
+/* Build the model.  NULL with every error queued in DIAGS (warnings for
+ * ignored keys are queued either way). */
+struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags);
+void pol_free(struct pol_policy *p);
+
+/* Where an alias may appear; decides which forms are allowed. */
+enum pol_side { POL_SRC, POL_DST, POL_OWNER, POL_TEST_SRC, POL_TEST_DST };
+/* Parse one selector (no ports).  false with an error queued at AT. */
+bool pol_alias_parse(const struct pol_policy *p, const char *text, const struct hj_value *at,
+		     enum pol_side side, struct pol_alias *out, struct diag_list *diags);
+void pol_alias_clear(struct pol_alias *a);
+/* Ports: "*", "22", "80,443", "1000-2000".  false with an error at AT. */
+bool pol_ports_parse(const char *text, const struct hj_value *at, struct pol_ports **out,
+		     size_t *n, struct diag_list *diags);
+/* A protocol name (tcp, udp, icmp, ...) or number 0-255; -1 if neither. */
+int pol_proto_parse(const char *text);
+/* Split "alias:ports" ("[v6]:ports" too); ALIAS is malloc'd. */
+bool pol_split_dst(const char *text, char **alias, const char **ports);
+/* A located error at a tree node. */
+void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,92 @@
+/* wgdev: one WireGuard interface: identity, peers, index table, cryptokey
+ * routing, the handshake and transport paths and the protocol timers.  It
+ * owns the UDP sockets (listen_port changes rebind them) and writes to the
+ * TUN fd it is given; the event loop (wgloop) feeds it packets and ticks. */
+#ifndef WGDEV_H
+#define WGDEV_H
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allowedips.h"
+#include "noise.h"
+#include "timers.h"
+#include "uapi.h"
+
+#define WGDEV_MTU 1420
+#define WGDEV_STAGED_MAX 64
+#define WGDEV_IDX_BUCKETS 4096
+/* Largest UDP payload we handle: a 64 KiB inner packet plus headers. */
+#define WGDEV_PKT_MAX (65536 + 64)
+
+struct wgdev_staged {
+	size_t len;
+	uint8_t *data;
+};
+
+struct wgpeer {
+	struct noise_peer np;
+	struct noise_keypairs kps;
+	uint32_t hs_index;		/* index of the handshake in progress, 0 = none */
+	bool has_endpoint;
+	union uapi_sockaddr endpoint;
+	uint16_t keepalive;		/* persistent keepalive, seconds */
+	uint64_t rx_bytes, tx_bytes;
+	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
+	struct timers timers;
+	size_t n_staged;
+	struct wgdev_staged staged[WGDEV_STAGED_MAX];
+};
+
+struct wgdev_idx {
+	uint32_t idx;
+	struct wgpeer *peer;
+	struct wgdev_idx *next;
+};
+
+struct wgdev_stats {
+	uint64_t rx_dropped_garbage, rx_dropped_auth, rx_dropped_replay, rx_dropped_allowedips;
+	uint64_t cookies_sent, handshakes_done;
+};
+
+struct wgdev {
+	char ifname[IFNAMSIZ];
+	int tun_fd, udp4, udp6;
+	uint16_t listen_port;
+	uint32_t fwmark;
+	struct noise_local local;
+	struct allowedips *aips;
+	struct wgpeer **peers;
+	size_t n_peers, cap_peers;
+	struct wgdev_idx *idx[WGDEV_IDX_BUCKETS];
+	/* load detection for cookie replies */
+	uint64_t load_window, under_load_until;
+	unsigned load_count, load_threshold;
+	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
+	struct wgdev_stats stats;
+	uint8_t buf[WGDEV_PKT_MAX + 64];	/* encryption scratch */
+};
+
+/* Protocol time: monotonic nanoseconds, times the device's clock rate. */
+uint64_t wgdev_now(const struct wgdev *dev);
+
+/* A device for interface IFNAME writing to TUN_FD (not owned).  Tunables
+ * come from the environment (see keygated(8)).  NULL on out-of-memory. */
+struct wgdev *wgdev_new(const char *ifname, int tun_fd);
+void wgdev_free(struct wgdev *dev);
+/* Bind the UDP sockets to PORT (0: pick one).  0 or -errno. */
+int wgdev_bind(struct wgdev *dev, uint16_t port);
+
+/* Run one userspace API request (body without the "set=1\n" line and the
+ * blank line); the reply ends in "errno=N\n\n". */
+void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply);
+
+/* One UDP datagram from SRC. */
+void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now);
+/* One IP packet read from the TUN device. */
+void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
+/* Run the timers that are due. */
+void wgdev_tick(struct wgdev *dev, uint64_t now);
+
+#endif

@@ -1,0 +1,342 @@
+/* wgloop: one epoll loop.  UDP is read in batches with recvmmsg; API
+ * connections are non-blocking and framed with uapi_frame. */
+#include "wgloop.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SOCK_DIR "/var/run/wireguard"
+#define BATCH 32
+#define MAX_CONNS 32
+#define TICK_MS 20
+
+enum { TAG_TUN = 1, TAG_UDP4, TAG_UDP6, TAG_UAPI, TAG_SIG, TAG_TIMER, TAG_CONN };
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t len, cap, resume;
+};
+
+struct loop {
+	struct wgdev *dev;
+	int ep, uapi_fd, sigfd, timerfd;
+	int reg_udp4, reg_udp6;
+	struct conn conns[MAX_CONNS];
+	uint8_t (*bufs)[WGDEV_PKT_MAX];
+};
+
+int wgloop_uapi_listen(const char *ifname, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, rc;
+	if (mkdir(SOCK_DIR, 0755) != 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", SOCK_DIR, strerror(errno));
+		return rc;
+	}
+	snprintf(path, pathlen, "%s/%s.sock", SOCK_DIR, ifname);
+	if (strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	/* A socket someone answers on belongs to a running daemon: refuse. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		snprintf(err, errlen, "%s: another daemon is listening there", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	mode_t old = umask(0077);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(fd, 16) == 0 ? 0 : -errno;
+	umask(old);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int ep_add(struct loop *l, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+/* The device may have rebound its sockets (listen_port); follow. */
+static void sync_udp(struct loop *l)
+{
+	if (l->reg_udp4 != l->dev->udp4) {
+		if (l->dev->udp4 >= 0)
+			ep_add(l, l->dev->udp4, TAG_UDP4);
+		l->reg_udp4 = l->dev->udp4;
+	}
+	if (l->reg_udp6 != l->dev->udp6) {
+		if (l->dev->udp6 >= 0)
+			ep_add(l, l->dev->udp6, TAG_UDP6);
+		l->reg_udp6 = l->dev->udp6;
+	}
+}
+
+static void read_udp(struct loop *l, int fd)
+{
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	union uapi_sockaddr src[BATCH];
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = l->bufs[i];
+			iov[i].iov_len = WGDEV_PKT_MAX;
+			memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &src[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof src[i];
+		}
+		int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		uint64_t now = wgdev_now(l->dev);
+		for (int i = 0; i < n; i++)
+			wgdev_udp_input(l->dev, l->bufs[i], msgs[i].msg_len, &src[i], now);
+		if (n < BATCH)
+			return;
+	}
+}
+
+static int read_tun(struct loop *l)
+{
+	for (int i = 0; i < 4 * BATCH; i++) {
+		ssize_t n = read(l->dev->tun_fd, l->bufs[0], WGDEV_PKT_MAX);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			log_err("%s: tun read: %m", l->dev->ifname);
+			return -errno;
+		}
+		wgdev_tun_input(l->dev, l->bufs[0], (size_t)n, wgdev_now(l->dev));
+	}
+	return 0;
+}
+
+static void conn_close(struct loop *l, struct conn *c)
+{
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->buf)
+		memset(c->buf, 0, c->cap);
+	free(c->buf);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	(void)l;
+}
+
+/* Blocking write with a deadline, on a non-blocking socket. */
+static int conn_write(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		if (poll(&pfd, 1, 2000) <= 0)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static void accept_conn(struct loop *l)
+{
+	int fd = accept4(l->uapi_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CONNS; i++) {
+		if (l->conns[i].fd >= 0)
+			continue;
+		l->conns[i].fd = fd;
+		if (ep_add(l, fd, TAG_CONN + (uint32_t)i) == 0)
+			return;
+		l->conns[i].fd = -1;
+		break;
+	}
+	log_warn("%s: too many API connections; closing one", l->dev->ifname);
+	close(fd);
+}
+
+static void serve_conn(struct loop *l, struct conn *c)
+{
+	for (;;) {
+		if (c->cap - c->len < 65536) {
+			size_t ncap = c->cap ? c->cap * 2 : 65536;
+			char *nb = malloc(ncap);
+			if (!nb) {
+				conn_close(l, c);
+				return;
+			}
+			if (c->buf) {
+				memcpy(nb, c->buf, c->len);
+				memset(c->buf, 0, c->cap);
+				free(c->buf);
+			}
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		if (n == 0) {
+			conn_close(l, c);
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_close(l, c);
+			return;
+		}
+		c->len += (size_t)n;
+		for (;;) {
+			enum uapi_op op;
+			size_t reqlen;
+			if (c->len == 0)
+				break;
+			int rc = uapi_frame(c->buf, c->len, &c->resume, &op, &reqlen);
+			if (rc == 0)
+				break;
+			struct uapi_buf reply = { 0 };
+			if (rc < 0) {
+				log_warn("%s: malformed API request: %s", l->dev->ifname, strerror(-rc));
+				uapi_format_errno(&reply, rc == -EMSGSIZE ? EMSGSIZE : EINVAL);
+				if (!reply.failed)
+					conn_write(c->fd, reply.data, reply.len);
+				uapi_buf_free(&reply);
+				conn_close(l, c);
+				return;
+			}
+			/* set bodies: after "set=1\n", without the blank line */
+			if (op == UAPI_OP_SET)
+				wgdev_uapi(l->dev, op, c->buf + 6, reqlen - 7, &reply);
+			else
+				wgdev_uapi(l->dev, op, NULL, 0, &reply);
+			sync_udp(l);
+			rc = reply.failed ? -ENOMEM : conn_write(c->fd, reply.data, reply.len);
+			uapi_buf_free(&reply);
+			memset(c->buf, 0, reqlen);
+			memmove(c->buf, c->buf + reqlen, c->len - reqlen);
+			c->len -= reqlen;
+			c->resume = 0;
+			if (rc) {
+				conn_close(l, c);
+				return;
+			}
+		}
+	}
+}
+
+int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
+{
+	struct loop l = { .dev = dev, .uapi_fd = uapi_fd, .sigfd = sigfd, .reg_udp4 = -1, .reg_udp6 = -1 };
+	int rc = 0;
+	for (int i = 0; i < MAX_CONNS; i++)
+		l.conns[i].fd = -1;
+	l.bufs = malloc(sizeof(*l.bufs) * BATCH);
+	l.ep = epoll_create1(EPOLL_CLOEXEC);
+	l.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!l.bufs || l.ep < 0 || l.timerfd < 0) {
+		rc = -ENOMEM;
+		log_err("%s: cannot set up the event loop: %m", dev->ifname);
+		goto out;
+	}
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
+	timerfd_settime(l.timerfd, 0, &its, NULL);
+	if ((rc = ep_add(&l, dev->tun_fd, TAG_TUN)) || (rc = ep_add(&l, uapi_fd, TAG_UAPI)) ||
+	    (rc = ep_add(&l, sigfd, TAG_SIG)) || (rc = ep_add(&l, l.timerfd, TAG_TIMER))) {
+		log_err("%s: epoll: %s", dev->ifname, strerror(-rc));
+		goto out;
+	}
+	sync_udp(&l);
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(l.ep, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)evs[i].data.u64;
+			switch (tag) {
+			case TAG_TUN:
+				if ((rc = read_tun(&l)) != 0)
+					goto out;
+				break;
+			case TAG_UDP4:
+				read_udp(&l, dev->udp4);
+				break;
+			case TAG_UDP6:
+				read_udp(&l, dev->udp6);
+				break;
+			case TAG_UAPI:
+				accept_conn(&l);
+				break;
+			case TAG_SIG: {
+				struct signalfd_siginfo si;
+				if (read(sigfd, &si, sizeof si) == sizeof si) {
+					log_info("%s: signal %u: shutting down", dev->ifname, si.ssi_signo);
+					goto out;
+				}
+				break;
+			}
+			case TAG_TIMER: {
+				uint64_t ticks;
+				if (read(l.timerfd, &ticks, sizeof ticks) > 0)
+					wgdev_tick(dev, wgdev_now(dev));
+				break;
+			}
+			default:
+				if (tag >= TAG_CONN && tag < TAG_CONN + MAX_CONNS && l.conns[tag - TAG_CONN].fd >= 0)
+					serve_conn(&l, &l.conns[tag - TAG_CONN]);
+			}
+		}
+	}
+out:
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (l.conns[i].fd >= 0)
+			conn_close(&l, &l.conns[i]);
+	if (l.timerfd >= 0)
+		close(l.timerfd);
+	if (l.ep >= 0)
+		close(l.ep);
+	free(l.bufs);
+	return rc;
+}

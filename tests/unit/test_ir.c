@@ -1,0 +1,300 @@
+/* Unit tests for the flow IR: canonical equality of differently written
+ * equivalent rule sets, membership, range and prefix helpers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+#include "t.h"
+
+/* A rule in text: "v4 tcp 22-23 dst 10.0.0.0/8 src 1.2.3.4-1.2.3.9". */
+struct trule {
+	unsigned proto, plo, phi;
+	const char *dst, *src;
+};
+
+static int add_text(struct ir_flows *f, const struct trule *r)
+{
+	struct ir_box b = { .proto = (uint8_t)r->proto, .port_lo = (uint16_t)r->plo,
+			    .port_hi = (uint16_t)r->phi };
+	enum ir_family fd, fs;
+	if (!ir_range_parse(r->dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
+	    !ir_range_parse(r->src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs)
+		return -1;
+	b.family = (uint8_t)fd;
+	return ir_add(f, &b, NULL);
+}
+
+static int build(struct ir_flows *f, const struct trule *rules)
+{
+	for (; rules->dst; rules++)
+		if (add_text(f, rules) < 0)
+			return -1;
+	return ir_canonicalize(f);
+}
+
+#define END { 0, 0, 0, NULL, NULL }
+
+static void test_equivalent(void)
+{
+	static const struct {
+		const char *what;
+		bool equal;
+		struct trule a[8], b[8];
+	} cases[] = {
+		{ "split port range equals whole", true,
+		  { { 6, 20, 30, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 6, 20, 24, "10.0.0.1", "1.1.1.1" }, { 6, 25, 30, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "overlapping port ranges merge", true,
+		  { { 6, 20, 30, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 6, 20, 28, "10.0.0.1", "1.1.1.1" }, { 6, 22, 30, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "two /25 sources equal one /24", true,
+		  { { 17, 53, 53, "10.0.0.1", "192.168.0.0/24" }, END },
+		  { { 17, 53, 53, "10.0.0.1", "192.168.0.128/25" }, { 17, 53, 53, "10.0.0.1", "192.168.0.0/25" }, END } },
+		{ "range source equals prefixes", true,
+		  { { 6, 443, 443, "10.0.0.1", "100.64.0.0-100.64.0.255" }, END },
+		  { { 6, 443, 443, "10.0.0.1", "100.64.0.0/24" }, END } },
+		{ "duplicate rules are one", true,
+		  { { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "order of rules does not matter", true,
+		  { { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, { 17, 53, 53, "10.0.0.2", "2.2.2.2" }, { 6, 80, 80, "fd00::1", "fd00::2" }, END },
+		  { { 6, 80, 80, "fd00::1", "fd00::2" }, { 17, 53, 53, "10.0.0.2", "2.2.2.2" }, { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "ICMP port is meaningless", true,
+		  { { 1, 0, 65535, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 1, 22, 22, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "cross product written two ways", true,
+		  /* {a,b} x {p,q} as one box each way of slicing */
+		  { { 6, 1, 2, "10.0.0.1-10.0.0.2", "1.1.1.1" }, END },
+		  { { 6, 1, 1, "10.0.0.1", "1.1.1.1" }, { 6, 2, 2, "10.0.0.1", "1.1.1.1" },
+		    { 6, 1, 2, "10.0.0.2", "1.1.1.1" }, END } },
+		{ "L-shape sliced by source or by destination", true,
+		  { { 6, 80, 80, "10.0.0.0/31", "1.1.1.1" }, { 6, 80, 80, "10.0.0.0", "1.1.1.2" }, END },
+		  { { 6, 80, 80, "10.0.0.0", "1.1.1.1-1.1.1.2" }, { 6, 80, 80, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "different port is a different set", false,
+		  { { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 6, 23, 23, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "TCP and UDP differ", false,
+		  { { 6, 22, 22, "10.0.0.1", "1.1.1.1" }, END },
+		  { { 17, 22, 22, "10.0.0.1", "1.1.1.1" }, END } },
+		{ "v4 /0 is not the v6 /0", false,
+		  { { 6, 22, 22, "0.0.0.0/0", "0.0.0.0/0" }, END },
+		  { { 6, 22, 22, "::/0", "::/0" }, END } },
+		{ "full v6 space merges at the top", true,
+		  { { 6, 0, 65535, "::/0", "::/0" }, END },
+		  { { 6, 0, 65535, "::/1", "::/0" }, { 6, 0, 65535, "8000::/1", "::/1" },
+		    { 6, 0, 65535, "8000::/1", "8000::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" }, END } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ir_flows a = { 0 }, b = { 0 };
+		int ra = build(&a, cases[i].a), rb = build(&b, cases[i].b);
+		T_CHECK(ra == 0 && rb == 0 && ir_equal(&a, &b) == cases[i].equal,
+			"ir: %s (%s)", cases[i].what, cases[i].equal ? "equal" : "different");
+		ir_free(&a);
+		ir_free(&b);
+	}
+}
+
+static void test_canonical_shape(void)
+{
+	/* The L-shape: canonical form slices by destination first. */
+	static const struct trule rules[] = {
+		{ 6, 80, 80, "10.0.0.0", "1.1.1.2" }, { 6, 80, 80, "10.0.0.0/31", "1.1.1.1" }, END };
+	struct ir_flows f = { 0 };
+	build(&f, rules);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	ir_dump(out, &f, "");
+	fclose(out);
+	T_STREQ(buf, "v4 tcp 80 dst 10.0.0.0 src 1.1.1.1-1.1.1.2\nv4 tcp 80 dst 10.0.0.1 src 1.1.1.1\n",
+		"ir: canonical dump of an L-shaped set");
+	free(buf);
+	bool disjoint = true;
+	for (size_t i = 0; i + 1 < f.nboxes; i++)
+		if (f.boxes[i].dst_hi >= f.boxes[i + 1].dst_lo && f.boxes[i].src_hi >= f.boxes[i + 1].src_lo)
+			disjoint = false;
+	T_CHECK(f.nboxes == 2 && disjoint, "ir: canonical boxes are disjoint and sorted");
+	T_CHECK(f.nrules == 2, "ir: provenance keeps both rules as written");
+	ir_free(&f);
+}
+
+static void test_membership(void)
+{
+	static const struct trule rules[] = {
+		{ 6, 443, 443, "8.8.8.8", "100.64.0.0/10" },
+		{ 17, 53, 53, "fd7a:115c:a1e0::/48", "fd7a:115c:a1e0::2" },
+		{ 1, 0, 0, "8.8.4.4", "100.64.0.2" },
+		END };
+	static const struct {
+		unsigned proto;
+		const char *src, *dst;
+		unsigned port;
+		bool want;
+	} pk[] = {
+		{ 6, "100.64.0.2", "8.8.8.8", 443, true },
+		{ 6, "100.127.255.255", "8.8.8.8", 443, true },
+		{ 6, "100.128.0.0", "8.8.8.8", 443, false },
+		{ 6, "100.64.0.2", "8.8.8.8", 444, false },
+		{ 6, "100.64.0.2", "8.8.8.9", 443, false },
+		{ 17, "100.64.0.2", "8.8.8.8", 443, false },
+		{ 17, "fd7a:115c:a1e0::2", "fd7a:115c:a1e0:0:ffff::1", 53, true },
+		{ 17, "fd7a:115c:a1e0::3", "fd7a:115c:a1e0::1", 53, false },
+		{ 1, "100.64.0.2", "8.8.4.4", 7, true },
+		{ 1, "100.64.0.3", "8.8.4.4", 0, false },
+		{ 58, "100.64.0.2", "8.8.4.4", 0, false },
+	};
+	struct ir_flows f = { 0 };
+	T_CHECK(build(&f, rules) == 0, "ir: membership rules build");
+	for (size_t i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
+		enum ir_family fs, fd;
+		ir_u128 s, d;
+		bool okp = ir_addr_parse(pk[i].src, &fs, &s) && ir_addr_parse(pk[i].dst, &fd, &d) && fs == fd;
+		T_CHECK(okp && ir_match(&f, fs, pk[i].proto, s, d, pk[i].port) == pk[i].want,
+			"ir: proto %u %s -> %s:%u is %s", pk[i].proto, pk[i].src, pk[i].dst, pk[i].port,
+			pk[i].want ? "accepted" : "dropped");
+	}
+	ir_free(&f);
+}
+
+struct pfx_buf {
+	char text[512];
+	enum ir_family fam;
+};
+
+static void pfx_cb(ir_u128 net, unsigned len, void *arg)
+{
+	struct pfx_buf *pb = arg;
+	char a[IR_ADDR_STRLEN];
+	size_t l = strlen(pb->text);
+	snprintf(pb->text + l, sizeof(pb->text) - l, "%s%s/%u", l ? " " : "",
+		 ir_addr_format(pb->fam, net, a), len);
+}
+
+static void test_prefixes(void)
+{
+	static const struct {
+		const char *range, *want;
+	} cases[] = {
+		{ "100.64.0.0-100.115.91.255", "100.64.0.0/11 100.96.0.0/12 100.112.0.0/15 100.114.0.0/16 100.115.0.0/18 100.115.64.0/20 100.115.80.0/21 100.115.88.0/22" },
+		{ "100.115.94.0-100.127.255.255", "100.115.94.0/23 100.115.96.0/19 100.115.128.0/17 100.116.0.0/14 100.120.0.0/13" },
+		{ "0.0.0.0/0", "0.0.0.0/0" },
+		{ "::/0", "::/0" },
+		{ "10.0.0.1", "10.0.0.1/32" },
+		{ "10.0.0.1-10.0.0.6", "10.0.0.1/32 10.0.0.2/31 10.0.0.4/31 10.0.0.6/32" },
+		{ "255.255.255.254-255.255.255.255", "255.255.255.254/31" },
+		{ "fd7a:115c:a1e0::/48", "fd7a:115c:a1e0::/48" },
+		{ "::1-::3", "::1/128 ::2/127" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pfx_buf pb = { "", IR_V4 };
+		ir_u128 lo, hi;
+		bool okr = ir_range_parse(cases[i].range, false, &pb.fam, &lo, &hi);
+		if (okr)
+			ir_range_prefixes(pb.fam, lo, hi, pfx_cb, &pb);
+		T_STREQ(okr ? pb.text : "(parse failed)", cases[i].want, "ir: %s splits into prefixes", cases[i].range);
+	}
+	static const struct {
+		const char *text;
+		bool loose, ok;
+		const char *fmt;
+	} parse[] = {
+		{ "10.0.0.0/8", false, true, "10.0.0.0/8" },
+		{ "10.1.0.0/8", false, false, NULL },
+		{ "10.1.0.0/8", true, true, "10.0.0.0/8" },
+		{ "10.0.0.0/33", false, false, NULL },
+		{ "10.0.0.0/08", false, false, NULL },
+		{ "10.0.0.5-10.0.0.1", false, false, NULL },
+		{ "10.0.0.1-fd00::1", false, false, NULL },
+		{ "1.2.3", false, false, NULL },
+		{ "FD7A:115C:A1E0:0:0:0:0:1", false, true, "fd7a:115c:a1e0::1" },
+		{ "10.0.0.0-10.0.0.255", false, true, "10.0.0.0/24" },
+		{ "10.0.0.1-10.0.0.2", false, true, "10.0.0.1-10.0.0.2" },
+	};
+	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
+		enum ir_family fam;
+		ir_u128 lo, hi;
+		char buf[IR_RANGE_STRLEN];
+		bool got = ir_range_parse(parse[i].text, parse[i].loose, &fam, &lo, &hi);
+		if (!parse[i].ok)
+			T_CHECK(!got, "ir: \"%s\" is rejected%s", parse[i].text, parse[i].loose ? " (loose)" : "");
+		else
+			T_STREQ(got ? ir_range_format(fam, lo, hi, buf) : "(rejected)", parse[i].fmt,
+				"ir: \"%s\" parses and formats", parse[i].text);
+	}
+}
+
+static void test_invalid(void)
+{
+	struct ir_flows f = { 0 };
+	struct ir_box b = { .family = IR_V4, .proto = 6, .port_lo = 10, .port_hi = 5 };
+	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: inverted port range is refused");
+	b = (struct ir_box){ .family = IR_V4, .proto = 6, .dst_hi = (ir_u128)1 << 32 };
+	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: v4 address beyond 32 bits is refused");
+	b = (struct ir_box){ .family = 5 };
+	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: unknown family is refused");
+	T_CHECK(ir_canonicalize(&f) == 0 && f.nboxes == 0, "ir: empty flow set canonicalises to nothing");
+	ir_free(&f);
+}
+
+/* Random rule sets over a small space: the canonical boxes accept exactly
+ * the packets some rule accepts, re-canonicalising them changes nothing, and
+ * splitting every rule in two gives the same canonical form. */
+static void test_random(void)
+{
+	unsigned seed = 12345, bad_member = 0, bad_idem = 0, bad_split = 0;
+	const int rounds = 200;
+	for (int r = 0; r < rounds; r++) {
+		struct ir_flows f = { 0 }, g = { 0 }, h = { 0 };
+		int n = 1 + rand_r(&seed) % 8;
+		for (int i = 0; i < n; i++) {
+			struct ir_box b = { .family = IR_V4, .proto = rand_r(&seed) % 2 ? 6 : 1 };
+			b.port_lo = (uint16_t)(rand_r(&seed) % 8);
+			b.port_hi = (uint16_t)(b.port_lo + rand_r(&seed) % 4);
+			b.dst_lo = rand_r(&seed) % 8;
+			b.dst_hi = b.dst_lo + rand_r(&seed) % 4;
+			b.src_lo = rand_r(&seed) % 8;
+			b.src_hi = b.src_lo + rand_r(&seed) % 4;
+			ir_add(&f, &b, NULL);
+			struct ir_box lo = b, hi = b;
+			if (b.src_lo < b.src_hi) {
+				lo.src_hi = b.src_lo;
+				hi.src_lo = b.src_lo + 1;
+				ir_add(&h, &hi, NULL);
+			}
+			ir_add(&h, &lo, NULL);
+		}
+		ir_canonicalize(&f);
+		ir_canonicalize(&h);
+		for (unsigned proto = 0; proto < 7; proto += 5)
+			for (unsigned port = 0; port < 12; port++)
+				for (unsigned d = 0; d < 12; d++)
+					for (unsigned s = 0; s < 12; s++) {
+						unsigned pr = proto ? 6 : 1;
+						bool raw = ir_explain(&f, IR_V4, pr, s, d, port, NULL, NULL) > 0;
+						if (raw != ir_match(&f, IR_V4, pr, s, d, port))
+							bad_member++;
+					}
+		for (size_t i = 0; i < f.nboxes; i++)
+			ir_add(&g, &f.boxes[i], NULL);
+		ir_canonicalize(&g);
+		bad_idem += !ir_equal(&f, &g);
+		bad_split += !ir_equal(&f, &h);
+		ir_free(&f);
+		ir_free(&g);
+		ir_free(&h);
+	}
+	T_CHECK(bad_member == 0, "ir: %d random sets: canonical membership equals rule membership (%u differ)", rounds, bad_member);
+	T_CHECK(bad_idem == 0, "ir: %d random sets: canonicalising canonical boxes is the identity (%u differ)", rounds, bad_idem);
+	T_CHECK(bad_split == 0, "ir: %d random sets: splitting rules gives the same canonical form (%u differ)", rounds, bad_split);
+}
+
+int main(void)
+{
+	test_random();
+	test_equivalent();
+	test_canonical_shape();
+	test_membership();
+	test_prefixes();
+	test_invalid();
+	T_DONE();
+}

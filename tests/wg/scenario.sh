@@ -1,0 +1,217 @@
+# Shared WireGuard scenario, sourced by interop.test (peer A: wireguard-go)
+# and pair.test (peer A: keygated).  Peer B is always keygated.  Two network
+# namespaces joined by a veth; everything stays inside them.
+# Needs: IMPL_A set to "wireguard-go" or "keygated".
+source "$KG_TOP/tests/lib.sh"
+need_root "wg $IMPL_A <-> keygated"
+command -v wg >/dev/null || { skip "wg tool not installed"; exit 0; }
+[ "$IMPL_A" = keygated ] || command -v wireguard-go >/dev/null || { skip "wireguard-go not installed"; exit 0; }
+command -v busybox >/dev/null || { skip "busybox (ping) not installed"; exit 0; }
+
+U=$(t_uniq)
+NA=${U}na NB=${U}nb IFA=${U}a IFB=${U}b
+TOOL="timeout 20 python3 $KG_TOP/tests/wg/wgtool.py"
+KGD=$KG_BUILD/keygated
+WORK=$(mktemp -d)
+PID_A= PID_B=
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+cleanup() {
+	[ -n "$PID_A" ] && kill "$PID_A" 2>/dev/null
+	[ -n "$PID_B" ] && kill "$PID_B" 2>/dev/null
+	sleep 0.3
+	ip netns del "$NA" 2>/dev/null
+	ip netns del "$NB" 2>/dev/null
+	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
+	[ -n "${KG_WG_KEEP:-}" ] && cp -r "$WORK" "$KG_WG_KEEP"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ina() { ip netns exec "$NA" "$@"; }
+inb() { ip netns exec "$NB" "$@"; }
+
+# wait_sock IFNAME: up to 5 s for the API socket.
+wait_sock() {
+	for _ in $(seq 50); do [ -S "/var/run/wireguard/$1.sock" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+start_a() {
+	if [ "$IMPL_A" = keygated ]; then
+		ip netns exec "$NA" env "$@" "$KGD" -f -v "$IFA" 2>"$WORK/a.log" &
+	else
+		ip netns exec "$NA" env "$@" wireguard-go -f "$IFA" >"$WORK/a.log" 2>&1 &
+	fi
+	PID_A=$!
+	wait_sock "$IFA"
+}
+# start_b [VAR=VALUE...]: keygated in namespace B, environment tunables given.
+start_b() {
+	ip netns exec "$NB" env "$@" "$KGD" -f -v "$IFB" 2>>"$WORK/b.log" &
+	PID_B=$!
+	wait_sock "$IFB"
+}
+stop_b() {
+	kill "$PID_B" 2>/dev/null
+	wait "$PID_B" 2>/dev/null
+	local rc=$?
+	PID_B=
+	return $rc
+}
+
+umask 077
+KA=$(wg genkey) KB=$(wg genkey)
+PA=$(echo "$KA" | wg pubkey) PB=$(echo "$KB" | wg pubkey)
+echo "$KA" >"$WORK/ka"; echo "$KB" >"$WORK/kb"; chmod 600 "$WORK"/k?
+ADDR_A=192.168.77.1
+
+PORT_A=51820
+conf_a() { ina wg set "$IFA" private-key "$WORK/ka" listen-port "$PORT_A" peer "$PB" allowed-ips 10.9.0.2/32 endpoint 192.168.77.2:51821 "$@"; }
+conf_b() { inb wg set "$IFB" private-key "$WORK/kb" listen-port 51821 peer "$PA" allowed-ips 10.9.0.1/32 endpoint "$ADDR_A:$PORT_A" "$@"; }
+# reset_peer SIDE: forget the peer (and its sessions) and configure it again.
+reset_a() { ina wg set "$IFA" peer "$PB" remove; conf_a "$@"; }
+reset_b() { inb wg set "$IFB" peer "$PA" remove; conf_b "$@"; }
+up_links() {
+	ina ip addr add 10.9.0.1/24 dev "$IFA" 2>/dev/null; ina ip link set "$IFA" up
+	inb ip addr add 10.9.0.2/24 dev "$IFB" 2>/dev/null; inb ip link set "$IFB" up
+}
+# pings NS-FN DST COUNT SECONDS: prints the number of replies.
+pings() {
+	local fn=$1 dst=$2 c=$3 w=$4
+	$fn busybox ping -q -c "$c" -i 0.2 -w "$w" "$dst" 2>/dev/null | sed -n 's/.* \([0-9]*\) packets received.*/\1/p'
+}
+ping_ok() { local n; n=$(pings "$@"); [ "${n:-0}" -ge 1 ]; }
+# dump_field NS-FN IFNAME N: field N of the peer line of `wg show IF dump`.
+dump_field() { $1 wg show "$2" dump | sed -n 2p | cut -f"$3"; }
+
+ip netns add "$NA" && ip netns add "$NB" || { not_ok "create namespaces"; t_done; }
+ip link add "${U}va" netns "$NA" type veth peer name "${U}vb" netns "$NB"
+ina ip addr add 192.168.77.1/24 dev "${U}va"; ina ip link set "${U}va" up; ina ip link set lo up
+inb ip addr add 192.168.77.2/24 dev "${U}vb"; inb ip link set "${U}vb" up; inb ip link set lo up
+
+check "$IMPL_A starts in namespace A, API socket appears" start_a
+check "keygated -f starts in namespace B, API socket appears" start_b
+check "wg set configures $IMPL_A" conf_a
+check "wg set configures keygated" conf_b
+up_links
+check "wg show reads keygated's listen port" test "$(inb wg show "$IFB" listen-port)" = 51821
+
+# 1. keygated initiates: it has data to send and no session.
+check "handshake initiated by keygated; ping keygated -> $IMPL_A" ping_ok inb 10.9.0.1 3 6
+check "ping $IMPL_A -> keygated" ping_ok ina 10.9.0.2 3 6
+hs_b=$(dump_field inb "$IFB" 5); hs_a=$(dump_field ina "$IFA" 5); now=$(date +%s)
+check "keygated dump: latest handshake is recent ($hs_b vs now $now)" test $((now - hs_b)) -le 30
+check "$IMPL_A dump: latest handshake is recent ($hs_a)" test $((now - hs_a)) -le 30
+
+# 2. TCP both ways, checksummed.
+tcp() { # tcp SERVER-NS-FN SERVER-IP CLIENT-NS-FN LABEL
+	local out=$WORK/tcp.$4
+	$1 $TOOL tcp-serve "$2" 5001 "$out" &
+	local sp=$!
+	local sent; sent=$($3 $TOOL tcp-send "$2" 5001 4000000)
+	wait $sp
+	[ -n "$sent" ] && [ "$sent" = "$(cat "$out" 2>/dev/null)" ]
+}
+check "TCP 4 MB keygated -> $IMPL_A, sha256 matches" tcp ina 10.9.0.1 inb b2a
+check "TCP 4 MB $IMPL_A -> keygated, sha256 matches" tcp inb 10.9.0.2 ina a2b
+rx_b=$(dump_field inb "$IFB" 6); tx_b=$(dump_field inb "$IFB" 7)
+rx_a=$(dump_field ina "$IFA" 6); tx_a=$(dump_field ina "$IFA" 7)
+check "keygated dump: rx $rx_b and tx $tx_b bytes both above 4 MB" test "$rx_b" -gt 4000000 -a "$tx_b" -gt 4000000
+check "$IMPL_A dump: rx $rx_a and tx $tx_a bytes both above 4 MB" test "$rx_a" -gt 4000000 -a "$tx_a" -gt 4000000
+check "dump: keygated's rx ($rx_b) within 10% of $IMPL_A's tx ($tx_a)" \
+	test $((rx_b * 10)) -ge $((tx_a * 9)) -a $((rx_b * 10)) -le $((tx_a * 11))
+
+# 3. The other side initiates: both forget the session, A sends first.
+reset_b; reset_a
+check "handshake initiated by $IMPL_A after both sides reset" ping_ok ina 10.9.0.2 3 6
+check "keygated answered the initiation (handshake time set)" test "$(dump_field inb "$IFB" 5)" -gt 0
+
+# 4. Pre-shared key: matching works, mismatching does not.
+wg genpsk >"$WORK/psk"; wg genpsk >"$WORK/psk2"; chmod 600 "$WORK"/psk*
+reset_b preshared-key "$WORK/psk"; reset_a preshared-key "$WORK/psk"
+check "pre-shared key: ping $IMPL_A -> keygated" ping_ok ina 10.9.0.2 3 6
+check "wg show reports keygated's pre-shared key" test "$(dump_field inb "$IFB" 2)" = "$(cat "$WORK/psk")"
+reset_b preshared-key "$WORK/psk2"; reset_a preshared-key "$WORK/psk"
+check "mismatched pre-shared keys: no traffic" test "$(pings ina 10.9.0.2 1 2)" = 0
+reset_b preshared-key "$WORK/psk"; reset_a preshared-key "$WORK/psk"
+check "pre-shared keys matched again: traffic resumes" ping_ok ina 10.9.0.2 3 8
+
+# 5. Inner source outside the sender's allowed IPs is dropped.
+ina ip addr add 10.9.0.99/32 dev "$IFA"
+inb $TOOL udp-count 10.9.0.2 6001 2.5 SPOOF >"$WORK/spoof" &
+sp1=$!
+inb $TOOL udp-count 10.9.0.2 6002 2.5 LEGIT >"$WORK/legit" &
+sp2=$!
+sleep 0.5
+for _ in 1 2 3; do ina $TOOL udp-send 10.9.0.99 10.9.0.2 6001 SPOOF; ina $TOOL udp-send 10.9.0.1 10.9.0.2 6002 LEGIT; done
+wait $sp1 $sp2
+check "packets from 10.9.0.99 (outside A's allowed IPs) dropped by keygated ($(cat "$WORK/spoof") of 3 arrived)" \
+	test "$(cat "$WORK/spoof")" = 0
+check "packets from 10.9.0.1 (allowed) delivered ($(cat "$WORK/legit") of 3)" test "$(cat "$WORK/legit")" = 3
+
+# 6. A captured transport packet sent again is not delivered twice.
+inb $TOOL udp-count 10.9.0.2 6003 3 REPLAY >"$WORK/replay" &
+sp1=$!
+inb $TOOL sniff-replay "${U}vb" 51821 168 192.168.77.2 3 0.2 >"$WORK/sniff" &
+sp2=$!
+sleep 0.5
+ina $TOOL udp-send - 10.9.0.2 6003 REPLAY 100
+wait $sp1 $sp2
+check "replay: a real transport packet was captured and sent 3 more times" grep -q replayed "$WORK/sniff"
+check "replay: delivered exactly once ($(cat "$WORK/replay"))" test "$(cat "$WORK/replay")" = 1
+
+# 7. Garbage on the UDP port and on the API socket.
+hs_before=$(dump_field inb "$IFB" 5)
+ina $TOOL garbage 192.168.77.2 51821 >/dev/null
+$TOOL uapi-garbage "/var/run/wireguard/$IFB.sock" >"$WORK/uapi"
+check "API: unknown key answered errno=-22" test "$(sed -n 1p "$WORK/uapi")" = "errno=-22"
+check "API: out-of-range port answered errno=-22" test "$(sed -n 2p "$WORK/uapi")" = "errno=-22"
+check "API: line without '=' answered errno=-22" test "$(sed -n 3p "$WORK/uapi")" = "errno=-22"
+check "API: 1 MB of unknown lines answered errno=-22" test "$(sed -n 8p "$WORK/uapi")" = "errno=-22"
+check "keygated survived UDP and API garbage" kill -0 "$PID_B"
+check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
+check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
+check "configuration intact after API garbage" test "$(inb wg show "$IFB" allowed-ips | cut -f2)" = 10.9.0.1/32
+
+# 8. Roaming: A's outer address and port change (a new address, a rebound
+#    socket, as behind a NAT); keygated follows authenticated packets.
+ina ip addr del 192.168.77.1/24 dev "${U}va"
+ina ip addr add 192.168.77.11/24 dev "${U}va"
+PORT_A=51830
+ina wg set "$IFA" listen-port $PORT_A
+ADDR_A=192.168.77.11
+check "after A moved to 192.168.77.11:51830: ping $IMPL_A -> keygated" ping_ok ina 10.9.0.2 3 6
+check "keygated roamed its endpoint to $(dump_field inb "$IFB" 3)" test "$(dump_field inb "$IFB" 3)" = 192.168.77.11:51830
+check "after roaming: ping keygated -> $IMPL_A" ping_ok inb 10.9.0.1 3 6
+
+# 9. Cookie replies under load: keygated restarted with a low load threshold
+#    (20 handshake messages a second) and flooded with mac1-valid initiations.
+stop_b
+check "SIGTERM: keygated exits cleanly and removes its API socket" test ! -e "/var/run/wireguard/$IFB.sock"
+check "SIGTERM: the interface goes away with the process" sh -c "! ip netns exec $NB ip link show $IFB >/dev/null 2>&1"
+start_b KEYGATED_LOAD_THRESHOLD=20
+conf_b; up_links; reset_a
+ina $TOOL flood 192.168.77.2 51821 "$PB" 300 5 >"$WORK/flood" &
+fp=$!
+sleep 0.5
+check "handshake completes while keygated is under load (mac2 from a cookie)" ping_ok ina 10.9.0.2 2 12
+wait $fp
+check "flood of initiations answered with cookie replies ($(cat "$WORK/flood"))" test "$(cat "$WORK/flood")" -gt 0
+ncookies=$(grep -c 'sent a cookie reply' "$WORK/b.log")
+check "keygated logged cookie replies ($ncookies)" test "$ncookies" -gt 0
+
+# 10. Rekey: keygated restarted with its protocol clock 40 times faster, so
+#     REKEY_AFTER_TIME (120 s) comes after 3 s; traffic must survive rekeys.
+stop_b
+start_b KEYGATED_CLOCK_RATE=40
+conf_b; up_links; reset_a
+check "session up for the rekey run" ping_ok inb 10.9.0.1 2 6
+hs1=$(dump_field ina "$IFA" 5)
+got=$(pings inb 10.9.0.1 40 10)
+hs2=$(dump_field ina "$IFA" 5)
+check "rekey: $IMPL_A saw a new handshake ($hs1 -> $hs2)" test "$hs2" -gt "$hs1"
+check "rekey: traffic continued across rekeys ($got of 40 pings)" test "${got:-0}" -ge 36
+
+check "keygated exits 0 on SIGTERM" stop_b
+t_done
