@@ -25,6 +25,7 @@ struct hj_state {
 	} open[HJ_MAX_DEPTH];
 	int last_tok, prev_tok;      /* the last two tokens handed to the parser */
 	bool stop;                   /* fatal error or error cap: scan no further */
+	bool eof_explained;          /* an unterminated comment ran to the end */
 	struct hj_value *root;
 };
 

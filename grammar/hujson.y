@@ -140,6 +140,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct hj_state *st)
 {
 	if (st->stop)
 		return 0;  /* the scanner has said why it stopped */
+	if (yypcontext_token(ctx) == YYSYMBOL_YYEOF && st->eof_explained)
+		return 0;  /* and why the input ended early */
 	const HJP_LTYPE *loc = yypcontext_location(ctx);
 	yysymbol_kind_t tok = yypcontext_token(ctx);
 	yysymbol_kind_t exp[YYNTOKENS];

@@ -296,6 +296,7 @@ static const struct {
 	  E("1:7", "unexpected number after the top-level value", "[1] / 1", "      ") },
 	/* comments */
 	{ "[1] /* open\n", -1, E("1:5", "unterminated comment", "[1] /* open", "    ") },
+	{ "[1, /* open\n", -1, E("1:5", "unterminated comment", "[1, /* open", "    ") },
 	{ "// \xc3\x28\n1", -1, E("1:4", "invalid UTF-8 in comment: truncated sequence", "// \xc3(", "   ") },
 	{ "/*\n \xed\xbf\xbf */ 1", -1,
 	  E("2:2", "invalid UTF-8 in comment: UTF-16 surrogate encoded in UTF-8", " \xed\xbf\xbf */ 1", " ") },

@@ -1,0 +1,1 @@
+aclc parse tests/golden/parse-errors.hujson

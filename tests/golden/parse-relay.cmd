@@ -1,0 +1,1 @@
+aclc parse examples/relay.hujson
