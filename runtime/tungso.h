@@ -24,6 +24,16 @@ struct tungso_segs {
  * caller drops it). */
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs);
 
+/* The other direction: PKTS[0..N) are plain IP packets to write to the TUN
+ * device.  Writes to OUT (OUTCAP bytes, at least 64 KiB + header) one frame:
+ * a virtio_net_hdr and either PKTS[0] alone or, when PKTS[0] starts a run
+ * of in-order segments of one IPv4 TCP flow (same headers and options, no
+ * SYN/FIN/RST/URG, equal sizes but the last), all of them merged into one
+ * GSO super-packet that the kernel's TCP stack takes in one go.  Returns the
+ * frame length; *USED gets how many packets it covers (at least 1). */
+size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8_t *out, size_t outcap,
+		       size_t *used);
+
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t tungso_csum_add(uint32_t sum, const uint8_t *data, size_t len);
 uint16_t tungso_csum_fold(uint32_t sum);

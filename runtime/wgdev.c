@@ -175,8 +175,34 @@ static void send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *dat
 	p->tx_bytes += len;
 }
 
+static void tun_write(struct wgdev *dev, const uint8_t *frame, size_t len)
+{
+	if (write(dev->tun_fd, frame, len) < 0 && errno != EAGAIN)
+		log_debug("%s: tun write: %m", dev->ifname);
+}
+
+/* Write the decrypted packets, TCP runs merged when the TUN takes GSO. */
+static void flush_rx(struct wgdev *dev)
+{
+	size_t n = dev->n_rx;
+	dev->n_rx = 0;
+	for (size_t i = 0; i < n;) {
+		if (!dev->tun_vnet_hdr) {
+			tun_write(dev, dev->rx_pkt[i], dev->rx_len[i]);
+			i++;
+			continue;
+		}
+		size_t used;
+		size_t flen = tungso_coalesce(dev->rx_pkt + i, dev->rx_len + i, n - i, dev->grobuf,
+					      sizeof dev->grobuf, &used);
+		tun_write(dev, dev->grobuf, flen);
+		i += used;
+	}
+}
+
 void wgdev_flush(struct wgdev *dev)
 {
+	flush_rx(dev);
 	struct wgpeer *p = dev->gso.peer;
 	size_t n = dev->gso.nseg;
 	dev->gso.nseg = 0;
@@ -636,14 +662,11 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 		dev->stats.rx_dropped_allowedips++;
 		return;
 	}
-	if (dev->tun_vnet_hdr) {
-		/* the transport header in front has room for the virtio header */
-		plain -= TUNGSO_HDR_LEN;
-		memset(plain, 0, TUNGSO_HDR_LEN);
-		ilen += TUNGSO_HDR_LEN;
-	}
-	if (write(dev->tun_fd, plain, ilen) < 0 && errno != EAGAIN)
-		log_debug("%s: tun write: %m", dev->ifname);
+	if (dev->n_rx == WGDEV_RX_BATCH)
+		flush_rx(dev);
+	dev->rx_pkt[dev->n_rx] = plain;
+	dev->rx_len[dev->n_rx] = ilen;
+	dev->n_rx++;
 }
 
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now)

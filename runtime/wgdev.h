@@ -22,6 +22,7 @@
 /* At most this many bytes and messages in one UDP GSO send. */
 #define WGDEV_GSO_MAX 60000
 #define WGDEV_GSO_SEGS 64
+#define WGDEV_RX_BATCH 1024
 
 struct wgdev_staged {
 	size_t len;
@@ -78,6 +79,12 @@ struct wgdev {
 		bool disabled;		/* the kernel refused UDP_SEGMENT */
 	} gso;
 	uint8_t gsobuf[WGDEV_GSO_MAX + WGDEV_PKT_MAX + 64];
+	/* Decrypted packets waiting to be written to the TUN device (pointers
+	 * into the caller's receive buffers, valid until wgdev_flush). */
+	size_t n_rx;
+	uint8_t *rx_pkt[WGDEV_RX_BATCH];
+	size_t rx_len[WGDEV_RX_BATCH];
+	uint8_t grobuf[WGDEV_PKT_MAX + 64];
 };
 
 /* Protocol time: monotonic nanoseconds, times the device's clock rate. */
@@ -95,7 +102,7 @@ int wgdev_bind(struct wgdev *dev, uint16_t port);
  * blank line); the reply ends in "errno=N\n\n". */
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply);
 
-/* One UDP datagram from SRC. */
+/* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush. */
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
