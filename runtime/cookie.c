@@ -173,20 +173,23 @@ void cookie_add_macs(struct cookie_maker *m, uint8_t *msg, size_t len, uint64_t 
 int cookie_consume_reply(struct cookie_maker *m, const uint8_t *msg, size_t len, uint64_t now)
 {
 	uint8_t cookie[COOKIE_LEN];
-	unsigned long long clen;
+	int rc = 0;
 
 	if (len != COOKIE_REPLY_LEN || msg[0] != COOKIE_MSG_TYPE_REPLY || msg[1] || msg[2] || msg[3])
 		return -EINVAL;
 	if (!m->last_mac1_valid)
 		return -ENOENT;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, &clen, NULL, msg + 8 + COOKIE_NONCE_LEN,
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL, NULL, msg + 8 + COOKIE_NONCE_LEN,
 						       COOKIE_LEN + 16, m->last_mac1, COOKIE_MAC_LEN,
-						       msg + 8, m->reply_key) != 0)
-		return -EBADMSG;
+						       msg + 8, m->reply_key) != 0) {
+		rc = -EBADMSG;
+		goto wipe;
+	}
 	memcpy(m->cookie, cookie, COOKIE_LEN);
 	m->cookie_birth = now;
 	m->cookie_valid = true;
 	m->last_mac1_valid = false;	/* one reply per message */
+wipe:
 	sodium_memzero(cookie, sizeof(cookie));
-	return 0;
+	return rc;
 }

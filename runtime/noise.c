@@ -150,17 +150,22 @@ wipe:
 	return rc;
 }
 
+void noise_tai64n_at(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t nsec)
+{
+	uint64_t secs = NOISE_TAI64_BASE + unix_sec;
+
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(secs >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
+}
+
 void noise_tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN])
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t secs = NOISE_TAI64_BASE + (uint64_t)ts.tv_sec;
-	uint32_t nano = (uint32_t)ts.tv_nsec & ~NOISE_TAI64_WHITEN;
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(secs >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		out[8 + i] = (uint8_t)(nano >> (24 - 8 * i));
+	noise_tai64n_at(out, (uint64_t)ts.tv_sec, (uint32_t)ts.tv_nsec & ~NOISE_TAI64_WHITEN);
 }
 
 /* ---- dispatch helpers ---- */

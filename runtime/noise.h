@@ -1,7 +1,8 @@
 /* noise: the WireGuard v1 handshake, Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s,
  * and the session keypairs it derives.  Pure code: no sockets, no clock
- * reads except noise_tai64n_now(), no threads; times are monotonic
- * nanoseconds supplied by the caller.
+ * reads except noise_tai64n_now(), no threads of its own; times are
+ * monotonic nanoseconds supplied by the caller.  Calls on different peers
+ * may run concurrently; one peer's state needs the caller's serialisation.
  *
  * Initiator                                Responder
  *   noise_create_initiation() --148 B-->     noise_initiation_open()   (mac1, static)
@@ -148,6 +149,9 @@ int noise_key_from_base64(uint8_t key[NOISE_KEY_LEN], const char *b64);
 /* The current wall-clock TAI64N label (nanoseconds rounded down to 2^24 ns
  * like wireguard-go, so the label leaks less timing). */
 void noise_tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN]);
+/* The TAI64N label of UNIX_SEC seconds and NSEC nanoseconds, exactly (for
+ * tests and simulations that bring their own clock). */
+void noise_tai64n_at(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t nsec);
 
 /* ---- message helpers for dispatch ---- */
 /* Type of MSG (1..4) if LEN fits that type (initiation 148, response 92,
@@ -198,8 +202,8 @@ void noise_initiation_wipe(struct noise_initiation *st);
  * index LOCAL_INDEX. */
 int noise_create_response(struct noise_peer *p, uint32_t local_index, uint64_t now,
 			  const struct noise_det *det, uint8_t out[NOISE_RESPONSE_LEN]);
-/* Initiator: consume a response addressed to p->local_index (-ESRCH if not);
- * checks mac1 with L's key. */
+/* Initiator: consume a response addressed to p->local_index (-ESRCH if not,
+ * or if no initiation of ours is outstanding); checks mac1 with L's key. */
 int noise_consume_response(struct noise_peer *p, const struct noise_local *l,
 			   const uint8_t *msg, size_t len);
 /* Both: after consume_response (initiator) or create_response (responder),

@@ -51,7 +51,7 @@ static uint64_t timers_jitter(const struct timers *t)
 void timers_data_sent(struct timers *t, uint64_t now)
 {
 	if (!t->new_handshake)
-		t->new_handshake = now + NOISE_KEEPALIVE_TIMEOUT_NS + NOISE_REKEY_TIMEOUT_NS;
+		t->new_handshake = now + NOISE_KEEPALIVE_TIMEOUT_NS + NOISE_REKEY_TIMEOUT_NS + timers_jitter(t);
 }
 
 void timers_data_received(struct timers *t, uint64_t now)

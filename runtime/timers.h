@@ -14,7 +14,7 @@
  *  - data received: send a keepalive in KEEPALIVE_TIMEOUT unless we send
  *    something first (another keepalive is owed if more data arrives meanwhile);
  *  - data sent: if nothing authenticated comes back within KEEPALIVE_TIMEOUT +
- *    REKEY_TIMEOUT, start a new handshake;
+ *    REKEY_TIMEOUT + jitter, start a new handshake;
  *  - any authenticated packet sent: cancels the pending keepalive;
  *  - any authenticated packet received: cancels the new-handshake timer;
  *  - any authenticated packet traversal: re-arms the persistent keepalive;

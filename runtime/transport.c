@@ -14,11 +14,17 @@ static inline void transport_nonce(uint8_t nonce[12], const uint8_t *counter_le)
 
 size_t transport_padded_len(size_t plain_len, size_t mtu)
 {
-	size_t padded = (plain_len + 15) & ~(size_t)15;
+	size_t last = plain_len, unit;
 
-	if (mtu && plain_len <= mtu && padded > mtu)
-		padded = mtu;
-	return padded;
+	if (!mtu)
+		return (plain_len + 15) & ~(size_t)15;
+	/* As the kernel and wireguard-go: pad the last MTU-sized unit. */
+	if (last > mtu)
+		last %= mtu;
+	unit = (last + 15) & ~(size_t)15;
+	if (unit > mtu)
+		unit = mtu;
+	return plain_len + (unit - last);
 }
 
 uint64_t transport_counter(const uint8_t *msg)

@@ -23,8 +23,9 @@
 #define TRANSPORT_OVERHEAD   (TRANSPORT_HEADER_LEN + TRANSPORT_TAG_LEN)
 #define TRANSPORT_KEEPALIVE_LEN TRANSPORT_OVERHEAD	/* 32 */
 
-/* PLAIN_LEN rounded up to a multiple of 16, but never beyond MTU when
- * PLAIN_LEN <= MTU (MTU 0: no cap), as WireGuard pads. */
+/* PLAIN_LEN with WireGuard's zero padding: rounded up to a multiple of 16
+ * but not beyond MTU; a packet longer than MTU pads its last MTU-sized unit
+ * (as the kernel and wireguard-go do).  MTU 0: plain multiple of 16. */
 size_t transport_padded_len(size_t plain_len, size_t mtu);
 
 /* Encrypt the PLAIN_LEN bytes at BUF + 16 in place with KP's next counter
