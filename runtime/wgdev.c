@@ -299,6 +299,7 @@ static void peer_free(struct wgdev *dev, struct wgpeer *p)
 	peer_zero_keys(dev, p);
 	allowedips_remove_peer(dev->aips, p);
 	peer_clear_staged(p);
+	free(p->staged);
 	timers_stop(&p->timers);
 	noise_peer_wipe(&p->np);
 	sodium_memzero(p, sizeof *p);
@@ -400,6 +401,8 @@ static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *d
 
 static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
 {
+	if (!p->staged && !(p->staged = calloc(WGDEV_STAGED_MAX, sizeof *p->staged)))
+		return;
 	if (p->n_staged == WGDEV_STAGED_MAX) {
 		free(p->staged[0].data);
 		memmove(p->staged, p->staged + 1, (WGDEV_STAGED_MAX - 1) * sizeof p->staged[0]);

@@ -40,7 +40,7 @@ struct wgpeer {
 	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
 	struct timers timers;
 	size_t n_staged;
-	struct wgdev_staged staged[WGDEV_STAGED_MAX];
+	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
 };
 
 struct wgdev_idx {
