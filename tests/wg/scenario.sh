@@ -174,6 +174,18 @@ check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
 check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 check "configuration intact after API garbage" test "$(inb wg show "$IFB" allowed-ips | cut -f2)" = 10.9.0.1/32
 
+# 7b. IPv6: inner addresses and an IPv6 outer endpoint.
+ina ip addr add fd77::1/64 dev "${U}va" nodad; inb ip addr add fd77::2/64 dev "${U}vb" nodad
+ina ip addr add fd09::1/64 dev "$IFA" nodad; inb ip addr add fd09::2/64 dev "$IFB" nodad
+ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint "[fd77::2]:51821"
+inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32,fd09::1/128 endpoint "[fd77::1]:$PORT_A"
+check "IPv6 inside, IPv6 outside: ping keygated -> $IMPL_A" ping_ok inb fd09::1 3 6
+check "IPv6 inside, IPv6 outside: ping $IMPL_A -> keygated" ping_ok ina fd09::2 3 6
+check "wg show lists keygated's IPv6 endpoint and allowed IP" \
+	test "$(dump_field inb "$IFB" 3) $(dump_field inb "$IFB" 4)" = "[fd77::1]:$PORT_A 10.9.0.1/32,fd09::1/128"
+inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32 endpoint "$ADDR_A:$PORT_A"
+ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32 endpoint 192.168.77.2:51821
+
 # 8. Roaming: A's outer address and port change (a new address, a rebound
 #    socket, as behind a NAT); keygated follows authenticated packets.
 ina ip addr del 192.168.77.1/24 dev "${U}va"
