@@ -30,6 +30,7 @@ enum { TAG_TUN = 1, TAG_UDP4, TAG_UDP6, TAG_UAPI, TAG_SIG, TAG_TIMER, TAG_CONN }
 
 struct conn {
 	int fd;
+	uint64_t last_active;	/* for evicting the idlest when all slots are taken */
 	char *buf;
 	size_t len, cap, resume;
 };
@@ -214,17 +215,25 @@ static void accept_conn(struct loop *l)
 	int fd = accept4(l->uapi_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	for (int i = 0; i < MAX_CONNS; i++) {
-		if (l->conns[i].fd >= 0)
-			continue;
-		l->conns[i].fd = fd;
-		if (ep_add(l, fd, TAG_CONN + (uint32_t)i) == 0)
-			return;
-		l->conns[i].fd = -1;
-		break;
+	int slot = -1, idlest = 0;
+	for (int i = 0; i < MAX_CONNS && slot < 0; i++) {
+		if (l->conns[i].fd < 0)
+			slot = i;
+		else if (l->conns[i].last_active < l->conns[idlest].last_active)
+			idlest = i;
 	}
-	log_warn("%s: too many API connections; closing one", l->dev->ifname);
-	close(fd);
+	if (slot < 0) {
+		/* A client that connects and says nothing must not lock out wg(8). */
+		log_warn("%s: %d API connections open; closing the idlest", l->dev->ifname, MAX_CONNS);
+		conn_close(l, &l->conns[idlest]);
+		slot = idlest;
+	}
+	l->conns[slot].fd = fd;
+	l->conns[slot].last_active = wgdev_now(l->dev);
+	if (ep_add(l, fd, TAG_CONN + (uint32_t)slot) != 0) {
+		l->conns[slot].fd = -1;
+		close(fd);
+	}
 }
 
 static void serve_conn(struct loop *l, struct conn *c)
@@ -256,6 +265,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			return;
 		}
 		c->len += (size_t)n;
+		c->last_active = wgdev_now(l->dev);
 		for (;;) {
 			enum uapi_op op;
 			size_t reqlen;
