@@ -86,7 +86,8 @@ static int fmt_nft(struct compile *c, struct diag_list *diags)
 	struct ir_flows flows = { 0 };
 	struct ir_aset self = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
-	int rc = filter_node_ir(c->fn, &flows);
+	/* nftm decomposes the rules itself (by identity): no canonical IR needed. */
+	int rc = filter_node_rules(c->fn, &flows);
 	if (rc == 0)
 		rc = node_facts(c, &self, &routes);
 	if (rc == 0) {
