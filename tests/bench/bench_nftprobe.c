@@ -8,6 +8,16 @@
  *       from the kgprobe table and compared with the flow IR's ir_match
  *   bench_nftprobe pump --tun IF --ms MS --src A --dst B --proto P [--dport N]
  *       write one packet again and again for MS milliseconds; prints packets/s
+ *   bench_nftprobe linear SOURCE -o FILE
+ *       the same flows as a linear ruleset (reference for the benchmark):
+ *       table inet keygate with one rule per destination and port range of
+ *       the node's rules, sources and protocols in anonymous sets
+ *   bench_nftprobe pick SOURCE
+ *       print "SRC DST PORT-ALLOWED PORT-DENIED": a UDP flow to a served
+ *       route that the IR allows, and the same with a port it does not
+ *   bench_nftprobe stages SOURCE
+ *       time compile's stages for the node: policy to rules, rules to model,
+ *       model to text (to /dev/null)
  *
  * SOURCE is --policy FILE --nodes FILE --node NAME: the node's flow IR and
  * facts through aclc's own pipeline (cli_node_flows), or --random SEED: a
@@ -152,10 +162,14 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	ir_aset_merge(&sc->dests);
 }
 
-static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node)
+/* CANONICAL: the IR as ir_match needs it (the oracle); else rules only,
+ * which is all the linear reference and the model need. */
+static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node,
+			   bool canonical)
 {
 	struct diag_list diags = { 0 };
-	int rc = cli_node_flows(policy, nodes, node, &sc->flows, &sc->self, &sc->routes, &diags);
+	int rc = (canonical ? cli_node_flows : cli_node_rules)(policy, nodes, node, &sc->flows, &sc->self,
+								  &sc->routes, &diags);
 	diag_print(stderr, &diags);
 	diag_list_free(&diags);
 	if (rc < 0)
@@ -530,6 +544,151 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 	return lost || mism || nat_missing || other_bad ? 1 : 0;
 }
 
+/* Rules sorted by what a linear rule is written for. */
+static int lin_cmp(const void *pa, const void *pb)
+{
+	const struct ir_box *a = &((const struct ir_rule *)pa)->box, *b = &((const struct ir_rule *)pb)->box;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->dst_lo != b->dst_lo)
+		return a->dst_lo < b->dst_lo ? -1 : 1;
+	if (a->dst_hi != b->dst_hi)
+		return a->dst_hi < b->dst_hi ? -1 : 1;
+	bool pa_ = ir_proto_has_ports(a->proto), pb_ = ir_proto_has_ports(b->proto);
+	if (pa_ != pb_)
+		return pa_ ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
+}
+
+static int cmd_linear(const struct args *a, const struct scenario *sc)
+{
+	const struct ir_flows *f = &sc->flows;
+	struct ir_rule *r = malloc((f->nrules + 1) * sizeof(*r));
+	FILE *out = a->out ? fopen(a->out, "w") : NULL;
+	if (!r || !out)
+		return 2;
+	memcpy(r, f->rules, f->nrules * sizeof(*r));
+	qsort(r, f->nrules, sizeof(*r), lin_cmp);
+	fprintf(out, "# the linear reference: one rule per destination and ports\n"
+		     "table inet keygate\ndelete table inet keygate\ntable inet keygate {\n"
+		     "\tchain input { type filter hook input priority filter; policy accept; iifname \"keygate0\" jump from_tunnel; }\n"
+		     "\tchain forward { type filter hook forward priority filter; policy accept; iifname \"keygate0\" jump from_tunnel; }\n"
+		     "\tchain postrouting { type nat hook postrouting priority srcnat; policy accept; iifname \"keygate0\" oifname != \"keygate0\" masquerade; }\n"
+		     "\tchain from_tunnel {\n\t\tct state established,related accept\n\t\tct state invalid drop\n");
+	size_t nrules = 0;
+	for (size_t i = 0; i < f->nrules;) {
+		size_t j = i + 1;
+		while (j < f->nrules && lin_cmp(&r[i], &r[j]) == 0)
+			j++;
+		const struct ir_box *b = &r[i].box;
+		bool v4 = b->family == IR_V4, ports = ir_proto_has_ports(b->proto);
+		/* the destination clipped to what the node has or serves */
+		for (size_t d = 0; d < sc->dests.n; d++) {
+			const struct ir_range *dr = &sc->dests.v[d];
+			if (dr->family != b->family || dr->hi < b->dst_lo || dr->lo > b->dst_hi)
+				continue;
+			struct ir_aset srcs = { 0 };
+			bool proto[256] = { false };
+			for (size_t k = i; k < j; k++) {
+				ir_aset_add(&srcs, b->family, r[k].box.src_lo, r[k].box.src_hi);
+				proto[r[k].box.proto] = true;
+			}
+			ir_aset_merge(&srcs);
+			char buf[IR_RANGE_STRLEN];
+			fprintf(out, "\t\t%s saddr { ", v4 ? "ip" : "ip6");
+			for (size_t k = 0; k < srcs.n; k++)
+				fprintf(out, "%s%s", k ? ", " : "", ir_range_format(b->family, srcs.v[k].lo, srcs.v[k].hi, buf));
+			fprintf(out, " } %s daddr %s meta l4proto { ", v4 ? "ip" : "ip6",
+				ir_range_format(b->family, dr->lo > b->dst_lo ? dr->lo : b->dst_lo,
+						dr->hi < b->dst_hi ? dr->hi : b->dst_hi, buf));
+			for (unsigned p = 0, first = 1; p < 256; p++)
+				if (proto[p]) {
+					fprintf(out, "%s%u", first ? "" : ", ", p);
+					first = 0;
+				}
+			fprintf(out, " }");
+			if (ports)
+				fprintf(out, " th dport %u-%u", b->port_lo, b->port_hi);
+			fprintf(out, " accept\n");
+			nrules++;
+			ir_aset_free(&srcs);
+		}
+		i = j;
+	}
+	fprintf(out, "\t\tdrop\n\t}\n}\n");
+	free(r);
+	int rc = fclose(out) == 0 ? 0 : 2;
+	fprintf(stderr, "%zu linear rules\n", nrules);
+	return rc;
+}
+
+static int cmd_pick(const struct scenario *sc)
+{
+	const struct ir_flows *f = &sc->flows;
+	struct nftm_opts o = { 0 };
+	struct nftm_node node = { &sc->self, &sc->routes };
+	struct nftm_table *t = nftm_build(&o, &node, f);
+	if (!t)
+		return 2;
+	/* From the middle of the rules: a UDP flow to a served route, not to
+	 * the node itself, from a tailnet address; verdicts from the model
+	 * (the unit and differential tests hold it equal to ir_match). */
+	int rc = 1;
+	for (size_t k = 0; k < f->nrules && rc; k++) {
+		const struct ir_box *b = &f->rules[(k + f->nrules / 2) % f->nrules].box;
+		if (b->family != IR_V4 || b->proto != IR_PROTO_UDP || ir_aset_overlaps(&sc->self, IR_V4, b->dst_lo, b->dst_lo) ||
+		    !ir_aset_overlaps(&sc->routes, IR_V4, b->dst_lo, b->dst_lo) || b->src_lo >> 22 != addr("100.64.0.0") >> 22 ||
+		    !nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, b->port_lo))
+			continue;
+		unsigned deny;
+		for (deny = 9999; deny < 65535 && nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, deny); deny++)
+			;
+		char s[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
+		printf("%s %s %u %u\n", ir_addr_format(IR_V4, b->src_lo, s), ir_addr_format(IR_V4, b->dst_lo, d),
+		       b->port_lo, deny);
+		rc = 0;
+	}
+	nftm_free(t);
+	return rc;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmd_stages(const struct args *a)
+{
+	struct scenario sc;
+	memset(&sc, 0, sizeof(sc));
+	struct diag_list diags = { 0 };
+	double t0 = now();
+	int rc = cli_node_rules(a->policy, a->nodes, a->node, &sc.flows, &sc.self, &sc.routes, &diags);
+	double t1 = now();
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	if (rc < 0)
+		return 2;
+	struct nftm_opts o = { 0 };
+	struct nftm_node node = { &sc.self, &sc.routes };
+	struct nftm_table *t = nftm_build(&o, &node, &sc.flows);
+	double t2 = now();
+	struct nftt_job job = { t, { NULL, NULL } };
+	rc = t ? outf_write("/dev/null", nftt_write_job, &job) : -1;
+	double t3 = now();
+	printf("policy+inventory to the node's rules %.3f s (%zu rules); rules to nft model %.3f s "
+	       "(%zu+%zu identities, %zu elements); model to text %.3f s\n",
+	       t1 - t0, sc.flows.nrules, t2 - t1, t ? t->identities[0] : 0, t ? t->identities[1] : 0,
+	       t ? nftm_elem_count(t) : 0, t3 - t2);
+	nftm_free(t);
+	scenario_free(&sc);
+	return rc < 0 ? 2 : 0;
+}
+
 static int cmd_pump(const struct args *a)
 {
 	struct probe p = { .proto = a->proto, .dport = a->dport, .sport = 40000 };
@@ -590,13 +749,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "pump"))
 		return a.tun ? cmd_pump(&a) : 2;
+	if (!strcmp(argv[1], "stages"))
+		return a.policy ? cmd_stages(&a) : 2;
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
 	if (a.random)
 		random_scenario(&sc, (unsigned)a.rseed);
 	else if (!a.policy)
 		goto usage;
-	else if (policy_scenario(&sc, a.policy, a.nodes, a.node) < 0) {
+	else if (policy_scenario(&sc, a.policy, a.nodes, a.node, !strcmp(argv[1], "probe")) < 0) {
 		fprintf(stderr, "bench_nftprobe: cannot compile %s\n", a.policy);
 		scenario_free(&sc);
 		return 2;
@@ -606,6 +767,10 @@ int main(int argc, char **argv)
 		rc = cmd_emit(&a, &sc);
 	else if (!strcmp(argv[1], "probe") && a.tun && a.other)
 		rc = cmd_probe(&a, &sc);
+	else if (!strcmp(argv[1], "linear") && a.out)
+		rc = cmd_linear(&a, &sc);
+	else if (!strcmp(argv[1], "pick"))
+		rc = cmd_pick(&sc);
 	scenario_free(&sc);
 	return rc;
 usage:
