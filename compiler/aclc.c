@@ -11,7 +11,11 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
-	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale] [-o FILE]\n"
+	{ "check", cli_check, "check POLICY [--nodes NODES]\n"
+			      "                      check a policy (and inventory): say ok, or print every error" },
+	{ "test", cli_test, "test POLICY --nodes NODES\n"
+			    "                      run the policy's tests; print each failing assertion" },
+	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
 				  "          [--iface IF] [--table NAME] [--no-snat]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },
 };

@@ -8,6 +8,8 @@ enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
 int cli_parse(int argc, char **argv);
 int cli_compile(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_test(int argc, char **argv);
 
 /* compile's pipeline for one node, for tools and tests: the canonical flow
  * IR of NODE (NULL: the tailnet-wide view) and its facts, its own addresses
