@@ -654,7 +654,7 @@ static int build_family(struct nftm_table *t, struct fam *F)
 	bool v4 = F->f == IR_V4;
 	for (size_t i = 0; i < F->nids; i++) {
 		struct ident *id = &F->ids[i];
-		char base[NFTM_NAME_MAX];
+		char base[32]; /* "id4_" + 12 hex digits, perhaps "_N" */
 		snprintf(base, sizeof(base), "id%d_%012llx", v4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
 		for (size_t j = 0; j < i; j++) /* a hash collision: keep names unique */
 			if (F->ids[j].hash >> 16 == id->hash >> 16)
