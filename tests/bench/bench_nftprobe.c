@@ -15,6 +15,9 @@
  *   bench_nftprobe pick SOURCE
  *       print "SRC DST PORT-ALLOWED PORT-DENIED": a UDP flow to a served
  *       route that the IR allows, and the same with a port it does not
+ *   bench_nftprobe delta --policy A --policy2 B --nodes N --node NAME
+ *       what an update from policy A to B costs in the identity model:
+ *       elements added and deleted, sets and chains added and removed
  *   bench_nftprobe stages SOURCE
  *       time compile's stages for the node: policy to rules, rules to model,
  *       model to text (to /dev/null)
@@ -437,7 +440,7 @@ static int read_set(const char *name, unsigned char *seen, size_t max)
 }
 
 struct args {
-	const char *tun, *other, *out, *src, *dst, *policy, *nodes, *node;
+	const char *tun, *other, *out, *src, *dst, *policy, *policy2, *nodes, *node;
 	unsigned seed, count, ms, proto, dport;
 	bool random, no_snat;
 	int rseed;
@@ -689,6 +692,65 @@ static int cmd_stages(const struct args *a)
 	return rc < 0 ? 2 : 0;
 }
 
+static struct nftm_table *model_of(const char *policy, const struct args *a)
+{
+	struct scenario sc;
+	memset(&sc, 0, sizeof(sc));
+	struct nftm_table *t = NULL;
+	if (policy_scenario(&sc, policy, a->nodes, a->node, false) == 0) {
+		struct nftm_opts o = { 0 };
+		struct nftm_node node = { &sc.self, &sc.routes };
+		t = nftm_build(&o, &node, &sc.flows);
+	}
+	scenario_free(&sc);
+	return t;
+}
+
+static bool has_chain(const struct nftm_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nchains; i++)
+		if (!strcmp(t->chains[i].name, name))
+			return true;
+	return false;
+}
+
+static int cmd_delta(const struct args *a)
+{
+	struct nftm_table *ta = model_of(a->policy, a), *tb = model_of(a->policy2, a);
+	if (!ta || !tb)
+		return 2;
+	size_t map_add = 0, map_del = 0, el_add = 0, el_del = 0, sets_add = 0, sets_del = 0, ch_add = 0, ch_del = 0;
+	for (size_t i = 0; i < tb->nsets; i++) {
+		const struct nftm_set *sb = &tb->sets[i], *sa = nftm_set_find(ta, sb->name);
+		if (!sa) {
+			sets_add++;
+			el_add += sb->n;
+			continue;
+		}
+		struct nftm_delta d;
+		if (nftm_set_diff(ta, sa, tb, sb, &d) < 0)
+			return 2;
+		if (sb->vmap)
+			map_add += d.nadd, map_del += d.ndel;
+		else
+			el_add += d.nadd, el_del += d.ndel;
+		nftm_delta_free(&d);
+	}
+	for (size_t i = 0; i < ta->nsets; i++)
+		if (!nftm_set_find(tb, ta->sets[i].name))
+			sets_del++, el_del += ta->sets[i].n;
+	for (size_t i = 0; i < tb->nchains; i++)
+		ch_add += !has_chain(ta, tb->chains[i].name);
+	for (size_t i = 0; i < ta->nchains; i++)
+		ch_del += !has_chain(tb, ta->chains[i].name);
+	printf("source map elements +%zu -%zu; identity chains +%zu -%zu, sets +%zu -%zu, set elements +%zu -%zu "
+	       "(of %zu elements in all)\n", map_add, map_del, ch_add, ch_del, sets_add, sets_del, el_add, el_del,
+	       nftm_elem_count(tb));
+	nftm_free(ta);
+	nftm_free(tb);
+	return 0;
+}
+
 static int cmd_pump(const struct args *a)
 {
 	struct probe p = { .proto = a->proto, .dport = a->dport, .sport = 40000 };
@@ -733,6 +795,7 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(o, "--random")) a.random = true, a.rseed = atoi(v);
 		else if (!strcmp(o, "--policy")) a.policy = v;
+		else if (!strcmp(o, "--policy2")) a.policy2 = v;
 		else if (!strcmp(o, "--nodes")) a.nodes = v;
 		else if (!strcmp(o, "--node")) a.node = v;
 		else if (!strcmp(o, "--tun")) a.tun = v;
@@ -751,6 +814,8 @@ int main(int argc, char **argv)
 		return a.tun ? cmd_pump(&a) : 2;
 	if (!strcmp(argv[1], "stages"))
 		return a.policy ? cmd_stages(&a) : 2;
+	if (!strcmp(argv[1], "delta"))
+		return a.policy && a.policy2 ? cmd_delta(&a) : 2;
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
 	if (a.random)
