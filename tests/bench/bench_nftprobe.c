@@ -495,7 +495,7 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 		return 2;
 	}
 	size_t lost = 0, mism = 0, acc = 0, drop = 0, fwd_acc = 0, nat_missing = 0, other_bad = 0;
-	size_t by_proto[4][2] = { { 0 } };
+	size_t by_proto[4][2] = { { 0 } }, by_fam[2][2] = { { 0 } };
 	for (size_t i = 1; i <= total; i++) {
 		const struct probe *p = &pr[i];
 		bool v4 = p->fam == IR_V4;
@@ -514,6 +514,7 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 		int k = p->proto == IR_PROTO_TCP ? 0 : p->proto == IR_PROTO_UDP ? 1 :
 			(p->proto == IR_PROTO_ICMP || p->proto == IR_PROTO_ICMPV6) ? 2 : 3;
 		by_proto[k][post]++;
+		by_fam[!v4][post]++;
 		post ? acc++ : drop++;
 		if (post != p->expect) {
 			mism++;
@@ -538,6 +539,8 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 	printf("by protocol accepted/dropped: tcp %zu/%zu udp %zu/%zu icmp %zu/%zu other %zu/%zu\n",
 	       by_proto[0][1], by_proto[0][0], by_proto[1][1], by_proto[1][0], by_proto[2][1], by_proto[2][0],
 	       by_proto[3][1], by_proto[3][0]);
+	printf("by family accepted/dropped: IPv4 %zu/%zu IPv6 %zu/%zu\n", by_fam[0][1], by_fam[0][0], by_fam[1][1],
+	       by_fam[1][0]);
 	printf("forwarded accepted %zu, %s %zu; not-from-tunnel dropped %zu\n", fwd_acc,
 	       a->no_snat ? "source-NATed anyway" : "without source NAT", nat_missing, other_bad);
 	close(fd);
