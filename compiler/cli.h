@@ -21,5 +21,8 @@ struct ir_aset;
 struct diag_list;
 int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
 		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
+/* The same with FLOWS holding the rules only, not canonicalised. */
+int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
 
 #endif
