@@ -11,6 +11,8 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
+	{ "diff", cli_diff, "diff OLD NEW [--nodes F] [--nodes-new F] [--node N] [--format text|json]\n"
+			    "                      who gains and who loses access from OLD to NEW" },
 };
 
 static int usage(FILE *out, int rc)
