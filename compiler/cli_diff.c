@@ -50,6 +50,9 @@ int cli_diff(int argc, char **argv)
 	int la = diff_side_load(&after, argv[optind + 1], nodes_new ? nodes_new : nodes, &diags);
 	if (lb < 0 || la < 0)
 		goto out_print;
+	if (!nodes && !nodes_new)
+		diag_warn(&diags, NULL, "no inventory (--nodes): users, groups and tags name no device, so only "
+			  "rules written with addresses can differ");
 	if (only && !diff_has_node(&before, &after, only)) {
 		fprintf(stderr, "aclc diff: no node \"%s\" in either inventory\n", only);
 		goto out_print;
