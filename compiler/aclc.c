@@ -11,8 +11,14 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
-	{ "diff", cli_diff, "diff OLD NEW [--nodes F] [--nodes-new F] [--node N] [--format text|json]\n"
-			    "                      who gains and who loses access from OLD to NEW" },
+	{ "check", cli_check, "check POLICY [--nodes FILE]\n"
+	  "                           check a policy (and inventory); say ok or print every error" },
+	{ "test", cli_test, "test POLICY --nodes FILE\n"
+	  "                           run the policy's tests; print each failing assertion" },
+	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]\n"
+	  "                           every node's packet filter (Tailscale FilterRule JSON, the IR) or peers" },
+	{ "diff", cli_diff, "diff OLD NEW [--nodes FILE] [--nodes-new FILE] [--node NAME] [--format text|json]\n"
+	  "                           who gains and who loses access from OLD to NEW; exit 0 same, 1 changed" },
 };
 
 static int usage(FILE *out, int rc)

@@ -7,6 +7,9 @@
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
 int cli_parse(int argc, char **argv);
+int cli_compile(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_test(int argc, char **argv);
 /* diff: exit 0 no change, 1 changes, 2 trouble (as diff(1)). */
 int cli_diff(int argc, char **argv);
 

@@ -40,6 +40,7 @@ struct filter_rule {
 	uint8_t protos[8];
 	size_t nprotos;              /* 0: TCP, UDP, ICMP, ICMPv6 */
 	const struct pol_rule *from;
+	bool cap_only;               /* an app grant: makes peers, accepts no packet */
 };
 
 struct filter_node {
