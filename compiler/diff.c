@@ -1,6 +1,7 @@
 /* diff: set operations on the flow IR, and the changes between two
  * policies, described with the names of the inventory. */
 #include "diff.h"
+#include "routes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -980,10 +981,125 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 	return rc;
 }
 
+/* ---- peers: what each node is told (routes_compute) ---- */
+
+/* A node's identity for peering: its addresses and the subnets it serves. */
+static int peer_identity(const struct filter_node *fn, struct ir_aset *out)
+{
+	const struct inv_node *n = fn->node;
+	int rc = 0;
+	if (n->has_v4)
+		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	for (size_t k = 0; rc == 0 && k < fn->served.n; k++) {
+		const struct ir_range *r = &fn->served.v[k];
+		if (r->lo != 0 || r->hi != ir_family_max(r->family))
+			rc = ir_aset_add(out, r->family, r->lo, r->hi);
+	}
+	return rc;
+}
+
+static bool rule_reaches(const struct filter_rule *r, const struct ir_range *route)
+{
+	for (size_t d = 0; d < r->ndst; d++)
+		if (r->dst[d].any || (r->dst[d].family == route->family && r->dst[d].lo <= route->hi &&
+				      route->lo <= r->dst[d].hi))
+			return true;
+	return false;
+}
+
+/* The rules in HOLDER's filter admitting OTHER (its addresses and subnets),
+ * by their first sources.  With ROUTE: only rules that reach ROUTE through
+ * HOLDER (REACH) or, in the viewer's own filter, whose sources overlap it. */
+static int admitting_rules(const struct filter_node *holder, const struct filter_node *other,
+			   const struct ir_range *route, bool reach, bool old, struct diff_cause **causes,
+			   size_t *ncauses)
+{
+	struct ir_aset id = { 0 };
+	int rc = route && !reach ? ir_aset_add(&id, route->family, route->lo, route->hi) : peer_identity(other, &id);
+	for (size_t i = 0; rc == 0 && i < holder->nrules; i++) {
+		const struct filter_rule *r = &holder->rules[i];
+		bool hit = r->src_all;
+		for (int f = IR_V4; !hit && f <= IR_V6; f += IR_V6 - IR_V4)
+			hit = aset_overlaps_aset(&id, (uint8_t)f, &r->src);
+		if (route && reach)
+			hit = hit && rule_reaches(r, route);
+		const struct pol_rule *pr = r->from;
+		const struct hj_value *at = pr && pr->nsrc && pr->src[0].at ? pr->src[0].at : pr ? pr->at : NULL;
+		if (hit && at)
+			rc = cause_add(causes, ncauses, &at->loc, old);
+	}
+	ir_aset_free(&id);
+	return rc;
+}
+
+static const struct routes_peer *peer_by_name(const struct diff_side *s, const struct routes_view *v,
+					      const char *name)
+{
+	for (size_t i = 0; v && i < v->npeers; i++)
+		if (strcmp(s->inv->nodes[v->peers[i].node].name, name) == 0)
+			return &v->peers[i];
+	return NULL;
+}
+
+static char *aset_text(const struct ir_aset *a)
+{
+	char *s = strdup(""), buf[IR_RANGE_STRLEN];
+	for (size_t i = 0; s && i < a->n; i++)
+		s = join(s, ir_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
+	return s;
+}
+
+/* Peers of viewer VI (index in S's inventory) in view HAVE and not in
+ * OTHER (of side O), or ranges of their allowed_ips missing there. */
+static int peer_changes(struct diff_result *out, const char *viewer, const struct diff_side *s, size_t vi,
+			const struct routes_view *have, const struct diff_side *o, const struct routes_view *other,
+			bool added)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < have->npeers; i++) {
+		const struct routes_peer *p = &have->peers[i];
+		const char *pname = s->inv->nodes[p->node].name;
+		const struct routes_peer *q = peer_by_name(o, other, pname);
+		for (size_t k = 0; rc == 0 && k < p->allowed_ips.n; k++) {
+			const struct ir_range *r = &p->allowed_ips.v[k];
+			if (q && range_in(&q->allowed_ips, r))
+				continue;
+			char buf[IR_RANGE_STRLEN];
+			char *who = strdup(pname), *what = q ? strdup(ir_range_format(r->family, r->lo, r->hi, buf))
+							      : aset_text(&p->allowed_ips);
+			struct diff_cause *causes = NULL;
+			size_t ncauses = 0;
+			/* A new peer: the rules joining the two; a new range: the
+			 * rules reaching it through the peer or from it. */
+			const struct ir_range *route = q ? r : NULL;
+			rc = who && what ? admitting_rules(&s->fs.nodes[vi], &s->fs.nodes[p->node], route, false, !added,
+							   &causes, &ncauses) : -ENOMEM;
+			if (rc == 0)
+				rc = admitting_rules(&s->fs.nodes[p->node], &s->fs.nodes[vi], route, true, !added, &causes,
+						     &ncauses);
+			enum diff_kind kind = q ? (added ? DIFF_PEER_IPS_ADDED : DIFF_PEER_IPS_REMOVED)
+						: (added ? DIFF_PEER_ADDED : DIFF_PEER_REMOVED);
+			if (rc == 0)
+				rc = emit(out, kind, viewer, who, what, NULL, NULL, causes, ncauses);
+			else {
+				free(who);
+				free(what);
+				free(causes);
+			}
+			if (!q)
+				break;   /* a new peer: one change with all its allowed_ips */
+		}
+	}
+	return rc;
+}
+
 /* ---- one node, and all of them ---- */
 
 struct run {
 	const struct diff_side *before, *after;
+	struct routes_view *vb, *va;   /* per inventory node, NULL without inventory */
 	struct namer nb, na;
 	struct diff_result *out;
 };
@@ -995,7 +1111,8 @@ static int node_ir(const struct filter_node *fn, struct ir_flows *f)
 
 /* Every change on the node named NAME (NULL: the tailnet-wide view), seen
  * as BF before and AF after (either NULL: not in that inventory). */
-static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af)
+static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af,
+		     int bi, int ai)
 {
 	struct ir_flows irb = { 0 }, ira = { 0 }, gained = { 0 }, lost = { 0 };
 	struct rows rs = { 0 };
@@ -1009,6 +1126,11 @@ static int diff_node(struct run *run, const char *name, const struct filter_node
 		rc = route_changes(run->out, name, DIFF_ROUTE_ADDED, run->after, af, bf);
 	if (rc == 0 && bf)
 		rc = route_changes(run->out, name, DIFF_ROUTE_REMOVED, run->before, bf, af);
+	/* Peers of a node that stays (one joining or leaving is news enough). */
+	if (rc == 0 && bi >= 0 && ai >= 0 && run->va && run->vb)
+		rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va[ai], run->before, &run->vb[bi], true);
+	if (rc == 0 && bi >= 0 && ai >= 0 && run->va && run->vb)
+		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb[bi], run->after, &run->va[ai], false);
 	if (rc == 0)
 		rc = node_ir(bf, &irb);
 	if (rc == 0)
@@ -1054,22 +1176,29 @@ int diff_compute(const struct diff_side *before, const struct diff_side *after, 
 	int rc = 0;
 	memset(out, 0, sizeof(*out));
 	if (!before->have_inv && !after->have_inv) {
-		rc = diff_node(&run, NULL, &before->fs.global, &after->fs.global);
+		rc = diff_node(&run, NULL, &before->fs.global, &after->fs.global, -1, -1);
 	} else {
+		if (before->have_inv)
+			rc = routes_compute(before->inv, &before->fs, &run.vb);
+		if (rc == 0 && after->have_inv)
+			rc = routes_compute(after->inv, &after->fs, &run.va);
 		for (size_t i = 0; rc == 0 && i < after->inv->nnodes; i++) {
 			const char *name = after->inv->nodes[i].name;
 			int j = node_index(before->inv, name);
 			if (!only_node || strcmp(only_node, name) == 0)
-				rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i]);
+				rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j,
+					       (int)i);
 		}
 		for (size_t j = 0; rc == 0 && j < before->inv->nnodes; j++) {
 			const char *name = before->inv->nodes[j].name;
 			if (node_index(after->inv, name) < 0 && (!only_node || strcmp(only_node, name) == 0))
-				rc = diff_node(&run, name, &before->fs.nodes[j], NULL);
+				rc = diff_node(&run, name, &before->fs.nodes[j], NULL, (int)j, -1);
 		}
 	}
 	namer_free(&run.nb);
 	namer_free(&run.na);
+	routes_free(run.vb, run.vb ? before->inv->nnodes : 0);
+	routes_free(run.va, run.va ? after->inv->nnodes : 0);
 	/* Nodes joining and leaving first, the rest in node order. */
 	struct diff_change *v = rc == 0 && out->n ? malloc(out->n * sizeof(*v)) : NULL;
 	if (rc == 0 && out->n && !v)

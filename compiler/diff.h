@@ -8,8 +8,10 @@
  * ("group:eng (alice, bob)"), destinations to hosts and nodes, protocols and
  * ports, the node that enforces them, and the policy entries behind each
  * change (ir_explain on a representative packet: against NEW for gains,
- * against OLD for losses).  Route changes (a served route added or gone) and
- * nodes joining or leaving the inventory are changes too.
+ * against OLD for losses).  Route changes (a served route added or gone),
+ * peer changes (routes_compute: a peer a node is told about appears or
+ * disappears, a range of its allowed_ips comes or goes) and nodes joining or
+ * leaving the inventory are changes too.
  *
  * Because the IR is canonical, reformatting, reordering or consistently
  * renaming a policy's names gives no change at all. */
@@ -52,6 +54,8 @@ void diff_side_free(struct diff_side *s);
 enum diff_kind {
 	DIFF_NODE_ADDED, DIFF_NODE_REMOVED,     /* in one inventory only */
 	DIFF_ROUTE_ADDED, DIFF_ROUTE_REMOVED,   /* a route the node serves */
+	DIFF_PEER_ADDED, DIFF_PEER_REMOVED,     /* a peer the node is told about */
+	DIFF_PEER_IPS_ADDED, DIFF_PEER_IPS_REMOVED,   /* a range of a peer's allowed_ips */
 	DIFF_GAIN, DIFF_LOSS,                   /* packets the node accepts */
 };
 
@@ -64,8 +68,8 @@ struct diff_cause {
 struct diff_change {
 	enum diff_kind kind;
 	char *node;                /* enforcing node; NULL: the tailnet-wide view */
-	char *who;                 /* flows: the sources, named; nodes: the owner */
-	char *what;                /* flows: "tcp/443, udp/443, icmp"; routes: the prefix */
+	char *who;                 /* flows: the sources, named; nodes: the owner; peers: the peer */
+	char *what;                /* flows: "tcp/443, udp/443, icmp"; routes, peers: prefixes */
 	char *where;               /* flows: the destinations, named */
 	struct ir_box *boxes;      /* flows: the canonical boxes this line stands for */
 	size_t nboxes;

@@ -33,6 +33,10 @@ static const char *cause_verb(enum diff_kind kind)
 	case DIFF_LOSS: return "was allowed by";
 	case DIFF_ROUTE_ADDED: return "approved by";
 	case DIFF_ROUTE_REMOVED: return "was approved by";
+	case DIFF_PEER_ADDED:
+	case DIFF_PEER_IPS_ADDED: return "connected by";
+	case DIFF_PEER_REMOVED:
+	case DIFF_PEER_IPS_REMOVED: return "was connected by";
 	case DIFF_NODE_ADDED: return "listed in";
 	default: return "was listed in";
 	}
@@ -51,6 +55,16 @@ static void write_sentence(FILE *out, const struct diff_change *c)
 	case DIFF_ROUTE_REMOVED:
 		fprintf(out, "%s %s route %s\n", c->node, c->kind == DIFF_ROUTE_ADDED ? "now serves" : "no longer serves",
 			c->what);
+		return;
+	case DIFF_PEER_ADDED:
+	case DIFF_PEER_REMOVED:
+		fprintf(out, "%s %s peer %s (%s)\n", c->node, c->kind == DIFF_PEER_ADDED ? "now sees" : "no longer sees",
+			c->who, c->what);
+		return;
+	case DIFF_PEER_IPS_ADDED:
+	case DIFF_PEER_IPS_REMOVED:
+		fprintf(out, "%s %s %s through peer %s\n", c->node,
+			c->kind == DIFF_PEER_IPS_ADDED ? "now reaches" : "no longer reaches", c->what, c->who);
 		return;
 	default:
 		fprintf(out, "%s %s %s to %s%s%s\n", c->who, c->kind == DIFF_GAIN ? "gains" : "loses", c->what, c->where,
@@ -88,11 +102,16 @@ int diff_write_text(FILE *out, const struct diff_result *r)
 		[DIFF_NODE_REMOVED] = { "node leaves", "nodes leave" },
 		[DIFF_ROUTE_ADDED] = { "route added", "routes added" },
 		[DIFF_ROUTE_REMOVED] = { "route withdrawn", "routes withdrawn" },
+		[DIFF_PEER_ADDED] = { "peer shown", "peers shown" },
+		[DIFF_PEER_REMOVED] = { "peer hidden", "peers hidden" },
+		[DIFF_PEER_IPS_ADDED] = { "peer route added", "peer routes added" },
+		[DIFF_PEER_IPS_REMOVED] = { "peer route removed", "peer routes removed" },
 		[DIFF_GAIN] = { "gain", "gains" },
 		[DIFF_LOSS] = { "loss", "losses" },
 	};
-	static const int order[] = { DIFF_GAIN, DIFF_LOSS, DIFF_ROUTE_ADDED, DIFF_ROUTE_REMOVED, DIFF_NODE_ADDED,
-				     DIFF_NODE_REMOVED };
+	static const int order[] = { DIFF_GAIN, DIFF_LOSS, DIFF_ROUTE_ADDED, DIFF_ROUTE_REMOVED, DIFF_PEER_ADDED,
+				     DIFF_PEER_REMOVED, DIFF_PEER_IPS_ADDED, DIFF_PEER_IPS_REMOVED,
+				     DIFF_NODE_ADDED, DIFF_NODE_REMOVED };
 	fprintf(out, "%zu change%s", r->n, r->n == 1 ? "" : "s");
 	if (r->nodes_changed)
 		fprintf(out, " on %zu node%s", r->nodes_changed, r->nodes_changed == 1 ? "" : "s");
@@ -113,6 +132,10 @@ static const char *kind_name(enum diff_kind kind)
 	case DIFF_NODE_REMOVED: return "node-removed";
 	case DIFF_ROUTE_ADDED: return "route-added";
 	case DIFF_ROUTE_REMOVED: return "route-removed";
+	case DIFF_PEER_ADDED: return "peer-added";
+	case DIFF_PEER_REMOVED: return "peer-removed";
+	case DIFF_PEER_IPS_ADDED: return "peer-route-added";
+	case DIFF_PEER_IPS_REMOVED: return "peer-route-removed";
 	case DIFF_GAIN: return "gain";
 	default: return "loss";
 	}
@@ -187,7 +210,16 @@ static cJSON *change_json(const struct diff_change *c)
 		break;
 	case DIFF_ROUTE_ADDED:
 	case DIFF_ROUTE_REMOVED:
+	case DIFF_PEER_IPS_ADDED:
+	case DIFF_PEER_IPS_REMOVED:
 		cJSON_AddStringToObject(o, "route", c->what);
+		if (c->kind == DIFF_PEER_IPS_ADDED || c->kind == DIFF_PEER_IPS_REMOVED)
+			cJSON_AddStringToObject(o, "peer", c->who);
+		break;
+	case DIFF_PEER_ADDED:
+	case DIFF_PEER_REMOVED:
+		cJSON_AddStringToObject(o, "peer", c->who);
+		cJSON_AddStringToObject(o, "allowed_ips", c->what);
 		break;
 	default:
 		add_string_or_null(o, "owner", c->who);
