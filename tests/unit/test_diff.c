@@ -209,7 +209,7 @@ static void random_range(unsigned *lo, unsigned *hi)
 
 static void random_flows(struct ir_flows *f)
 {
-	unsigned n = rnd(6);
+	unsigned n = rnd(10);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned plo, phi, dlo, dhi, slo, shi;
 		random_range(&plo, &phi);
