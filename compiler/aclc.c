@@ -11,14 +11,15 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
-	{ "check", cli_check, "check POLICY [--nodes FILE]\n"
-	  "                           check a policy (and inventory); say ok or print every error" },
-	{ "test", cli_test, "test POLICY --nodes FILE\n"
-	  "                           run the policy's tests; print each failing assertion" },
-	{ "compile", cli_compile, "compile POLICY --nodes FILE [--format tailscale|ir|routes] [--node NAME] [-o FILE]\n"
-	  "                           every node's packet filter (Tailscale FilterRule JSON, the IR) or peers" },
-	{ "diff", cli_diff, "diff OLD NEW [--nodes FILE] [--nodes-new FILE] [--node NAME] [--format text|json]\n"
-	  "                           who gains and who loses access from OLD to NEW; exit 0 same, 1 changed" },
+	{ "check", cli_check, "check POLICY [--nodes NODES]\n"
+			      "                      check a policy (and inventory): say ok, or print every error" },
+	{ "test", cli_test, "test POLICY --nodes NODES\n"
+			    "                      run the policy's tests; print each failing assertion" },
+	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
+				  "          [--iface IF] [--table NAME] [--no-snat]\n"
+				  "                      compile POLICY (nft: the node's ruleset)" },
+	{ "diff", cli_diff, "diff OLD NEW [--nodes NODES] [--nodes-new NODES] [--node NAME] [--format text|json]\n"
+			    "                      who gains and who loses access; exit 0 no change, 1 changes" },
 };
 
 static int usage(FILE *out, int rc)
@@ -26,6 +27,7 @@ static int usage(FILE *out, int rc)
 	fprintf(out, "usage: aclc [-h] COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  aclc %s\n", commands[i].synopsis);
+	fprintf(out, "  aclc POLICY [compile options]   short for aclc compile POLICY ...\n");
 	fprintf(out, "\nFILE may be '-' for standard input.  See aclc(1).\n");
 	return rc;
 }
@@ -39,6 +41,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
+	/* The short form: a policy file where a command would be. */
+	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/')))
+		return cli_compile(argc, argv);
 	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
 	return usage(stderr, CLI_USAGE);
 }

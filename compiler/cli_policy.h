@@ -1,8 +1,6 @@
-/* cli_policy: what aclc's compile, check and test share: option parsing
- * (POLICY [--nodes FILE] [--format F] [--node NAME] [-o FILE]), loading the
- * policy and the inventory with every diagnostic printed, compiling, and
- * writing output atomically (a temporary file renamed into place, nothing
- * written when the policy is rejected). */
+/* cli_policy: what aclc's check and test share: option parsing (POLICY
+ * [--nodes FILE]), loading the policy and the inventory with every
+ * diagnostic printed, and compiling the filters. */
 #ifndef CLI_POLICY_H
 #define CLI_POLICY_H
 #include <stdio.h>
@@ -14,7 +12,7 @@
 #include "pol.h"
 
 struct cli_opts {
-	const char *policy, *nodes, *format, *node, *output;
+	const char *policy, *nodes;
 };
 
 struct cli_loaded {
@@ -33,8 +31,4 @@ int cli_opts_parse(int argc, char **argv, struct cli_opts *o, const char *usage)
  * Diagnostics (warnings too) go to stderr.  CLI_OK or CLI_ERR. */
 int cli_load(const struct cli_opts *o, struct cli_loaded *l);
 void cli_loaded_free(struct cli_loaded *l);
-/* Write what FN prints to PATH (or standard output when NULL or "-")
- * all or nothing.  CLI_OK or CLI_ERR. */
-int cli_write_atomic(const char *path, int (*fn)(FILE *out, void *arg), void *arg);
-
 #endif

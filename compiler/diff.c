@@ -299,8 +299,6 @@ static int aset_remove(struct ir_aset *s, uint8_t family, ir_u128 lo, ir_u128 hi
 
 /* ---- naming sources: principals of one side ---- */
 
-enum { PR_PRIMARY, PR_NODE };   /* categories: named principals first, nodes last */
-
 struct principal {
 	char *name;               /* as a policy writes it: "group:eng" */
 	char *text;               /* with members: "group:eng (alice, bob)" */
@@ -329,10 +327,13 @@ static void namer_free(struct namer *nm)
  * tagged nodes by name; a user principal lists its devices. */
 static char *members_text(const struct inv *inv, const struct ir_aset *addrs, bool devices)
 {
-	char *out = NULL;
+	char *out = strdup("");
 	bool *seen = calloc(inv->nusers + 1, sizeof(*seen));
-	if (!seen)
+	if (!seen || !out) {
+		free(seen);
+		free(out);
 		return NULL;
+	}
 	for (size_t i = 0; i < inv->nnodes; i++) {
 		const struct inv_node *n = &inv->nodes[i];
 		if (!node_has(n, addrs))

@@ -12,8 +12,8 @@ echo
 echo "== aclc test: the policy's own tests (alice reaches the API on 443, carol does not)"
 "$build/aclc" test examples/relay.hujson --nodes examples/relay-nodes.json
 echo
-echo "== aclc compile --format ir: what each node accepts, canonical"
-"$build/aclc" compile examples/relay.hujson --nodes examples/relay-nodes.json --format ir
+echo "== aclc compile --format ir --node relay-1: what the relay accepts, canonical"
+"$build/aclc" compile examples/relay.hujson --nodes examples/relay-nodes.json --node relay-1 --format ir
 echo
 echo "== aclc compile: Tailscale FilterRule JSON for every node"
 "$build/aclc" compile examples/relay.hujson --nodes examples/relay-nodes.json --format tailscale

@@ -158,6 +158,28 @@ static void test_selectors(void)
 	diag_list_free(&d);
 }
 
+static void test_registration_order(void)
+{
+	static const char json[] =
+		"{\"users\": [], \"nodes\": ["
+		" {\"name\": \"c\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.3\", \"created\": \"2026-04-10T21:06:42.9Z\"},"
+		" {\"name\": \"a\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\", \"created\": \"2026-04-10T21:06:42.83Z\"},"
+		" {\"name\": \"b\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.2\", \"created\": \"2026-04-10T21:06:42.830233003Z\"},"
+		" {\"name\": \"d\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.4\", \"created\": \"2026-04-10T21:06:42.9Z\"}]}";
+	struct diag_list d = { 0 };
+	struct diag_src *src = diag_src_from_mem("nodes.json", "", 0);
+	cJSON *j = cJSON_Parse(json);
+	struct inv *inv = inv_from_json(src, cJSON_GetObjectItem(j, "users"), cJSON_GetObjectItem(j, "nodes"), &d);
+	char order[8] = "";
+	for (size_t i = 0; inv && i < inv->nnodes && i < 7; i++)
+		order[i] = inv->nodes[i].name[0];
+	T_STREQ(order, "abcd", "inv: nodes ordered by \"created\" (fractions numerically, ties in file order)");
+	inv_free(inv);
+	cJSON_Delete(j);
+	diag_list_free(&d);
+	diag_src_free(src);
+}
+
 static void test_inventory(void)
 {
 	static const struct {
@@ -183,6 +205,8 @@ static void test_inventory(void)
 		{ "{\"users\": [], \"nodes\": {}}", 1, "nodes not an array is one error" },
 		{ "{\"users\": [], \"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\", "
 		  "\"approved_routes\": [\"10.0.0.1/8\"]}]}", 1, "a route with host bits is one error" },
+		{ "{\"users\": [], \"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\", "
+		  "\"created\": \"yesterday\"}]}", 1, "a malformed created time is one error" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct diag_list d = { 0 };
@@ -205,5 +229,6 @@ int main(void)
 	test_split_dst();
 	test_selectors();
 	test_inventory();
+	test_registration_order();
 	T_DONE();
 }

@@ -1,0 +1,205 @@
+/* nftt: print the model of keygate's table as an nft -f file. */
+#include "nftt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const header_text =
+	"# This file replaces one table, and only it: the first two commands create\n"
+	"# the table if it is missing and delete it, so that loading this file with\n"
+	"# `nft -f` swaps the old table for the new one in a single transaction.\n"
+	"# It never flushes the ruleset and never touches another table.\n"
+	"#\n"
+	"# Traffic that arrives on the tunnel interface, to this node or to a route\n"
+	"# it serves, passes only as the node's policy filter says: established and\n"
+	"# related flows first, invalid ones dropped, new flows looked up in the\n"
+	"# allow sets, everything else from the tunnel dropped.  Traffic that does\n"
+	"# not arrive on the tunnel is not this table's business (policy accept).\n"
+	"# Forwarded tunnel traffic to a served route is masqueraded to the address\n"
+	"# of the interface it leaves by (unless compiled with --no-snat).\n"
+	"#\n"
+	"# CAVEAT: an accept here is final only within this table's base chain.\n"
+	"# Every table's chains on the same hook see the packet in priority order,\n"
+	"# and a drop in any of them wins.  A drop here is final everywhere.\n"
+	"#\n"
+	"# The policy lives in the sets below, not in rules: the cost per packet is\n"
+	"# a few set lookups whatever the policy's size, and a policy change\n"
+	"# (a device joining a group, say) is a few element updates.\n";
+
+static unsigned be_uint(const uint8_t *p, size_t w)
+{
+	unsigned v = 0;
+	for (size_t i = 0; i < w; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void nftt_range(char *buf, enum nftm_field f, const struct nftm_range *r)
+{
+	size_t w = nftm_field_width(f);
+	if (f == NFTM_F_L4PROTO || f == NFTM_F_DPORT) {
+		unsigned lo = be_uint(r->lo, w), hi = be_uint(r->hi, w);
+		if (lo == hi)
+			snprintf(buf, NFTT_RANGE_MAX, "%u", lo);
+		else
+			snprintf(buf, NFTT_RANGE_MAX, "%u-%u", lo, hi);
+		return;
+	}
+	ir_u128 lo = 0, hi = 0;
+	for (size_t i = 0; i < w; i++) {
+		lo = lo << 8 | r->lo[i];
+		hi = hi << 8 | r->hi[i];
+	}
+	char tmp[IR_RANGE_STRLEN];
+	snprintf(buf, NFTT_RANGE_MAX, "%s", ir_range_format(w == 4 ? IR_V4 : IR_V6, lo, hi, tmp));
+}
+
+static const char *field_type(enum nftm_field f)
+{
+	switch (f) {
+	case NFTM_F_SADDR4: case NFTM_F_DADDR4: return "ipv4_addr";
+	case NFTM_F_SADDR6: case NFTM_F_DADDR6: return "ipv6_addr";
+	case NFTM_F_L4PROTO: return "inet_proto";
+	case NFTM_F_DPORT: return "inet_service";
+	}
+	return "?";
+}
+
+static const char *field_expr(enum nftm_field f)
+{
+	switch (f) {
+	case NFTM_F_SADDR4: return "ip saddr";
+	case NFTM_F_DADDR4: return "ip daddr";
+	case NFTM_F_SADDR6: return "ip6 saddr";
+	case NFTM_F_DADDR6: return "ip6 daddr";
+	case NFTM_F_L4PROTO: return "meta l4proto";
+	case NFTM_F_DPORT: return "th dport";
+	}
+	return "?";
+}
+
+static void print_key(FILE *out, const struct nftm_set *s, const char *(*name)(enum nftm_field))
+{
+	for (size_t i = 0; i < s->nkey; i++)
+		fprintf(out, "%s%s", i ? " . " : "", name(s->key[i]));
+}
+
+static void print_set(FILE *out, const struct nftm_set *s)
+{
+	fprintf(out, "\t# %s: %zu element%s\n", s->comment ? s->comment : s->name, s->n, s->n == 1 ? "" : "s");
+	fprintf(out, "\tset %s {\n\t\ttype ", s->name);
+	print_key(out, s, field_type);
+	fprintf(out, "\n");
+	if (s->flags & NFTM_SET_INTERVAL)
+		fprintf(out, "\t\tflags interval\n");
+	if (s->n) {
+		fprintf(out, "\t\telements = {\n");
+		for (size_t e = 0; e < s->n; e++) {
+			fprintf(out, "\t\t\t");
+			for (size_t i = 0; i < s->nkey; i++) {
+				char buf[NFTT_RANGE_MAX];
+				nftt_range(buf, s->key[i], &s->elems[e].k[i]);
+				fprintf(out, "%s%s", i ? " . " : "", buf);
+			}
+			fprintf(out, "%s\n", e + 1 < s->n ? "," : "");
+		}
+		fprintf(out, "\t\t}\n");
+	}
+	fprintf(out, "\t}\n\n");
+}
+
+static const char *hook_name(enum nftm_hook h)
+{
+	switch (h) {
+	case NFTM_HOOK_INPUT: return "input";
+	case NFTM_HOOK_FORWARD: return "forward";
+	case NFTM_HOOK_POSTROUTING: return "postrouting";
+	case NFTM_HOOK_NONE: break;
+	}
+	return "?";
+}
+
+static void print_priority(FILE *out, const struct nftm_chain *c)
+{
+	const char *base = c->type == NFTM_CHAIN_NAT ? "srcnat" : "filter";
+	int off = c->priority - (c->type == NFTM_CHAIN_NAT ? 100 : 0);
+	if (off == 0)
+		fprintf(out, "%s", base);
+	else
+		fprintf(out, "%s %c %d", base, off < 0 ? '-' : '+', abs(off));
+}
+
+static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_rule *r)
+{
+	if (r->comment)
+		fprintf(out, "\t\t# %s\n", r->comment);
+	fprintf(out, "\t\t");
+	switch (r->kind) {
+	case NFTM_R_IIF_JUMP:
+		fprintf(out, "iifname \"%s\" jump %s", t->iface, t->chains[r->chain].name);
+		break;
+	case NFTM_R_CT_ACCEPT:
+		fprintf(out, "ct state established,related accept");
+		break;
+	case NFTM_R_CT_INVALID_DROP:
+		fprintf(out, "ct state invalid drop");
+		break;
+	case NFTM_R_LOOKUP_ACCEPT:
+		print_key(out, &t->sets[r->set], field_expr);
+		fprintf(out, " @%s accept", t->sets[r->set].name);
+		break;
+	case NFTM_R_DROP:
+		fprintf(out, "drop");
+		break;
+	case NFTM_R_IIF_MASQ:
+		fprintf(out, "iifname \"%s\" oifname != \"%s\" ", t->iface, t->iface);
+		print_key(out, &t->sets[r->set], field_expr);
+		fprintf(out, " @%s masquerade", t->sets[r->set].name);
+		break;
+	}
+	fprintf(out, "\n");
+}
+
+static void print_chain(FILE *out, const struct nftm_table *t, const struct nftm_chain *c)
+{
+	fprintf(out, "\tchain %s {\n", c->name);
+	if (c->hook != NFTM_HOOK_NONE) {
+		fprintf(out, "\t\ttype %s hook %s priority ", c->type == NFTM_CHAIN_NAT ? "nat" : "filter",
+			hook_name(c->hook));
+		print_priority(out, c);
+		fprintf(out, "; policy %s;\n", c->policy == NFTM_POLICY_DROP ? "drop" : "accept");
+	}
+	for (size_t i = 0; i < c->nrules; i++)
+		print_rule(out, t, &c->rules[i]);
+	fprintf(out, "\t}\n");
+}
+
+int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *origin)
+{
+	fprintf(out, "#!/usr/sbin/nft -f\n");
+	fprintf(out, "# keygate: table inet %s", t->name);
+	if (origin && origin->node)
+		fprintf(out, " for node %s", origin->node);
+	if (origin && origin->policy)
+		fprintf(out, ", compiled by aclc from %s", origin->policy);
+	fprintf(out, "\n# tunnel interface %s, source NAT %s, %zu set elements.\n#\n",
+		t->iface, t->snat ? "on (masquerade)" : "off", nftm_elem_count(t));
+	fputs(header_text, out);
+	fprintf(out, "\ntable inet %s\ndelete table inet %s\n\ntable inet %s {\n", t->name, t->name, t->name);
+	for (size_t i = 0; i < t->nsets; i++)
+		print_set(out, &t->sets[i]);
+	for (size_t i = 0; i < t->nchains; i++) {
+		if (i)
+			fprintf(out, "\n");
+		print_chain(out, t, &t->chains[i]);
+	}
+	fprintf(out, "}\n");
+	return ferror(out) ? -EIO : 0;
+}
+
+int nftt_write_job(FILE *out, void *job)
+{
+	const struct nftt_job *j = job;
+	return nftt_write(out, j->table, &j->origin);
+}
