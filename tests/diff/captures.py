@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""aclc diff against aclc compile on the recorded Tailscale cases.
+"""aclc diff against aclc compile's filters on the recorded Tailscale cases.
 
 For successive accepted cases of each folder (acl, routes, grant), policy i
 and policy i+1 are compiled against case i's inventory and diffed.  For every
 node the changed flows `aclc diff --format json` reports must be exactly the
-set difference of the two canonical IRs `aclc compile --format ir` prints:
+set difference of the packets the filters `aclc compile --format tailscale`
+writes accept (read here as plain unions of FilterRules, not through the IR):
 every corner of a gained box is accepted by NEW and not by OLD (losses the
 other way round), and every corner of a NEW box that OLD does not accept
-lies in a gained box (losses: OLD boxes).  Each diff is run both ways, and
+lies in a gained box (losses: OLD boxes); ports count only for protocols
+that have them.  Each diff is run both ways, and
 every policy against itself must be "no change" (exit 0).
 
 usage: captures.py ACLC CAPTURES_DIR TMPDIR   (prints ok/not ok lines)
@@ -39,23 +41,26 @@ def addr_range(text):
     return int(net.network_address), int(net.broadcast_address)
 
 
-def parse_ir(text):
-    """{node: [(family, proto, plo, phi, dlo, dhi, slo, shi)]} from --format ir."""
-    nodes, cur = {}, None
-    for line in text.splitlines():
-        if line.startswith("node "):
-            cur = nodes.setdefault(line[5:line.rindex(":")], [])
-            continue
-        w = line.split()
-        fam, proto = int(w[0][1]), int(PROTOS.get(w[1], w[1]) if not w[1].isdigit() else w[1])
-        if w[2] == "dst":
-            plo, phi, rest = 0, 65535, w[2:]
-        else:
-            p = w[2]
-            plo, phi = (0, 65535) if p == "*" else (tuple(map(int, p.split("-"))) if "-" in p else (int(p), int(p)))
-            rest = w[3:]
-        d, s = addr_range(rest[1]), addr_range(rest[3])
-        cur.append((fam, proto, plo, phi, d[0], d[1], s[0], s[1]))
+def ranges(text):
+    """(family, lo, hi) for an address, prefix, a-b range or "*" (both families)."""
+    if text == "*":
+        return [(4, 0, 2**32 - 1), (6, 0, 2**128 - 1)]
+    lo, hi = addr_range(text)
+    return [(6 if ":" in text else 4, lo, hi)]
+
+
+def parse_filters(text):
+    """{node: [(family, proto, plo, phi, dlo, dhi, slo, shi)]} from Tailscale
+    FilterRule JSON (--format tailscale): not canonical, read as a union."""
+    nodes = {}
+    for node, rules in json.loads(text).items():
+        boxes = nodes.setdefault(node, [])
+        for r in rules:
+            for src, dp, proto in itertools.product(r.get("SrcIPs", []), r.get("DstPorts", []),
+                                                    r.get("IPProto") or [6, 17, 1, 58]):
+                for (sf, slo, shi), (df, dlo, dhi) in itertools.product(ranges(src), ranges(dp["IP"])):
+                    if sf == df:
+                        boxes.append((sf, proto, dp["Ports"]["First"], dp["Ports"]["Last"], dlo, dhi, slo, shi))
     return nodes
 
 
@@ -64,10 +69,13 @@ def box_of_flow(f):
     return (f["family"], f["proto_number"], f["ports"][0], f["ports"][1], d[0], d[1], s[0], s[1])
 
 
+PORTED = {6, 17, 33, 132, 136}   # protocols whose destination port means something
+
+
 def has(boxes, pkt):
     fam, proto, port, dst, src = pkt
-    return any(b[0] == fam and b[1] == proto and b[2] <= port <= b[3] and b[4] <= dst <= b[5] and b[6] <= src <= b[7]
-               for b in boxes)
+    return any(b[0] == fam and b[1] == proto and (proto not in PORTED or b[2] <= port <= b[3]) and
+               b[4] <= dst <= b[5] and b[6] <= src <= b[7] for b in boxes)
 
 
 def corners(b):
@@ -82,8 +90,8 @@ def run(*args):
 
 def check_pair(name, pa, pb, inv):
     rc, fwd, err = run("diff", pa, pb, "--nodes", inv, "--format", "json")
-    crc_a, ir_a, _ = run("compile", pa, "--nodes", inv, "--format", "ir")
-    crc_b, ir_b, _ = run("compile", pb, "--nodes", inv, "--format", "ir")
+    crc_a, ir_a, _ = run("compile", pa, "--nodes", inv, "--format", "tailscale")
+    crc_b, ir_b, _ = run("compile", pb, "--nodes", inv, "--format", "tailscale")
     if crc_a != 0 or crc_b != 0:
         report(rc == 2, f"{name}: a side does not compile, diff exits 2 (got {rc})")
         return None
@@ -91,7 +99,7 @@ def check_pair(name, pa, pb, inv):
         report(False, f"{name}: diff exits {rc}: {err.strip()[:200]}")
         return None
     doc = json.loads(fwd)
-    old, new = parse_ir(ir_a), parse_ir(ir_b)
+    old, new = parse_filters(ir_a), parse_filters(ir_b)
     gained, lost = {}, {}
     for c in doc["changes"]:
         if c["kind"] in ("gain", "loss"):
