@@ -491,17 +491,18 @@ static bool cause_rule_names(const struct pol_policy *p, const struct diff_cause
 	return false;
 }
 
-/* Name the source addresses S of FAMILY exactly: principals whose addresses
- * in FAMILY all lie in S, those the causing rules name first, then the
- * broadest; what no principal covers as address ranges. */
-static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_aset *s,
-			      const struct diff_cause *causes, size_t ncauses)
+/* Cover the addresses S of FAMILY exactly: principals whose addresses in
+ * FAMILY all lie in S, those the causing rules name first, then the
+ * broadest; what no principal covers as address ranges.  *NPARTS counts
+ * the principals, *NLEFT the ranges. */
+static char *cover(struct namer *nm, uint8_t family, const struct ir_aset *s, const struct diff_cause *causes,
+		   size_t ncauses, size_t *nparts, size_t *nleft)
 {
 	char *out = strdup("");
 	struct ir_aset left = { 0 };
-	bool *used = NULL;
-	if (!out || (!nm->built && namer_build(nm) < 0) || ir_aset_add_all(&left, s) < 0 ||
-	    !(used = calloc(nm->n + 1, sizeof(*used))))
+	bool *used = calloc(nm->n + 1, sizeof(*used));
+	*nparts = 0;
+	if (!out || !used || ir_aset_add_all(&left, s) < 0)
 		goto fail;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nm->n; i++) {
@@ -513,6 +514,7 @@ static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_
 			if (pass == 0 && !cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
 				continue;
 			used[i] = true;
+			(*nparts)++;
 			if (!(out = join(out, pr->text)))
 				goto fail;
 			for (size_t k = 0; k < pr->addrs.n; k++)
@@ -520,6 +522,7 @@ static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_
 				    aset_remove(&left, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi) < 0)
 					goto fail;
 		}
+	*nleft = left.n;
 	for (size_t k = 0; k < left.n; k++) {
 		char r[IR_RANGE_STRLEN];
 		if (!(out = join(out, ir_range_format(left.v[k].family, left.v[k].lo, left.v[k].hi, r))))
@@ -533,6 +536,59 @@ fail:
 	ir_aset_free(&left);
 	free(out);
 	return NULL;
+}
+
+/* "C except R": principal C holds S in FAMILY and what it holds beyond S
+ * is covered by at most two principals, nothing left over.  NULL if no
+ * principal does (or out of memory). */
+static char *cover_by_exception(struct namer *nm, uint8_t family, const struct ir_aset *s,
+				const struct diff_cause *causes, size_t ncauses)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nm->n; i++) {
+			const struct principal *pr = &nm->v[i];
+			bool holds = s->n > 0;
+			for (size_t k = 0; holds && k < s->n; k++)
+				holds = s->v[k].family != family || ir_aset_contains(&pr->addrs, family, s->v[k].lo, s->v[k].hi);
+			if (!holds || (pass == 0) != cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
+				continue;
+			struct ir_aset rest = { 0 };
+			int rc = 0;
+			for (size_t k = 0; rc == 0 && k < pr->addrs.n; k++)
+				if (pr->addrs.v[k].family == family)
+					rc = ir_aset_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi);
+			for (size_t k = 0; rc == 0 && k < s->n; k++)
+				if (s->v[k].family == family)
+					rc = aset_remove(&rest, family, s->v[k].lo, s->v[k].hi);
+			size_t nparts = 0, nleft = 1;
+			char *r = rc == 0 && rest.n ? cover(nm, family, &rest, NULL, 0, &nparts, &nleft) : NULL, *t = NULL;
+			ir_aset_free(&rest);
+			if (r && nleft == 0 && nparts <= 2 && asprintf(&t, "%s except %s", pr->text, r) < 0)
+				t = NULL;
+			free(r);
+			if (t)
+				return t;
+		}
+	return NULL;
+}
+
+/* Name the source addresses S of FAMILY exactly: directly by principals,
+ * or, when that leaves raw ranges or takes more than two principals, as a
+ * principal with exceptions if one fits. */
+static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_aset *s,
+			      const struct diff_cause *causes, size_t ncauses)
+{
+	size_t nparts, nleft;
+	if (!nm->built && namer_build(nm) < 0)
+		return NULL;
+	char *direct = cover(nm, family, s, causes, ncauses, &nparts, &nleft);
+	if (!direct || (nleft == 0 && nparts <= 2))
+		return direct;
+	char *other = cover_by_exception(nm, family, s, causes, ncauses);
+	if (!other)
+		return direct;
+	free(direct);
+	return other;
 }
 
 /* ---- naming destinations ---- */
@@ -950,6 +1006,8 @@ static int emit_rows(struct diff_result *out, const char *node, struct rows *rs)
 		if (!where)
 			return -ENOMEM;
 		rc = emit(out, r->kind, node, r->who, r->what, where, &r->boxes, r->causes, r->ncauses);
+		if (rc == 0)
+			out->v[out->n - 1].to_node = node && r->where.n == 1 && strcmp(r->where.v[0].name, node) == 0;
 		r->who = r->what = NULL;
 		r->causes = NULL;
 		r->ncauses = 0;

@@ -71,6 +71,7 @@ struct diff_change {
 	char *who;                 /* flows: the sources, named; nodes: the owner; peers: the peer */
 	char *what;                /* flows: "tcp/443, udp/443, icmp"; routes, peers: prefixes */
 	char *where;               /* flows: the destinations, named */
+	bool to_node;              /* flows: the destination is the node itself */
 	struct ir_box *boxes;      /* flows: the canonical boxes this line stands for */
 	size_t nboxes;
 	struct diff_cause *causes;

@@ -44,7 +44,7 @@ static const char *cause_verb(enum diff_kind kind)
 
 static void write_sentence(FILE *out, const struct diff_change *c)
 {
-	const char *via = c->node ? c->node : "";
+	const char *via = c->node && !c->to_node ? c->node : "";
 	switch (c->kind) {
 	case DIFF_NODE_ADDED:
 	case DIFF_NODE_REMOVED:
