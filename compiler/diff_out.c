@@ -42,7 +42,8 @@ static const char *cause_verb(enum diff_kind kind)
 	}
 }
 
-static void write_sentence(FILE *out, const struct diff_change *c)
+/* C and the RUN - 1 changes after it are one sentence (peers only). */
+static void write_sentence(FILE *out, const struct diff_change *c, size_t run)
 {
 	const char *via = c->node && !c->to_node ? c->node : "";
 	switch (c->kind) {
@@ -58,8 +59,11 @@ static void write_sentence(FILE *out, const struct diff_change *c)
 		return;
 	case DIFF_PEER_ADDED:
 	case DIFF_PEER_REMOVED:
-		fprintf(out, "%s %s peer %s (%s)\n", c->node, c->kind == DIFF_PEER_ADDED ? "now sees" : "no longer sees",
-			c->who, c->what);
+		fprintf(out, "%s %s peer%s ", c->node, c->kind == DIFF_PEER_ADDED ? "now sees" : "no longer sees",
+			run > 1 ? "s" : "");
+		for (size_t i = 0; i < run; i++)
+			fprintf(out, "%s%s (%s)", i ? ", " : "", c[i].who, c[i].what);
+		fprintf(out, "\n");
 		return;
 	case DIFF_PEER_IPS_ADDED:
 	case DIFF_PEER_IPS_REMOVED:
@@ -72,13 +76,29 @@ static void write_sentence(FILE *out, const struct diff_change *c)
 	}
 }
 
+/* Peers a node is now (no longer) told about for the same reasons: one
+ * sentence in text. */
+static bool same_peer_sentence(const struct diff_change *a, const struct diff_change *b)
+{
+	if ((a->kind != DIFF_PEER_ADDED && a->kind != DIFF_PEER_REMOVED) || b->kind != a->kind ||
+	    strcmp(a->node, b->node) != 0 || a->ncauses != b->ncauses)
+		return false;
+	for (size_t k = 0; k < a->ncauses; k++)
+		if (a->causes[k].loc.src != b->causes[k].loc.src || a->causes[k].loc.line != b->causes[k].loc.line ||
+		    a->causes[k].loc.col != b->causes[k].loc.col)
+			return false;
+	return true;
+}
+
 int diff_write_text(FILE *out, const struct diff_result *r)
 {
 	size_t count[DIFF_LOSS + 1] = { 0 };
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0, run; i < r->n; i += run) {
 		const struct diff_change *c = &r->v[i];
-		count[c->kind]++;
-		write_sentence(out, c);
+		for (run = 1; i + run < r->n && same_peer_sentence(c, &r->v[i + run]); run++)
+			;
+		count[c->kind] += run;
+		write_sentence(out, c, run);
 		for (size_t k = 0; k < c->ncauses; k++) {
 			const struct diag_loc *loc = &c->causes[k].loc;
 			int len;
