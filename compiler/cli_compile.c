@@ -146,26 +146,26 @@ static int fmt_tailscale(struct compile *c, struct diag_list *diags)
 
 struct routes_job {
 	const struct inv *inv;
-	const struct routes_view *v;
+	const struct routes_set *rs;
+	const char *only;
 };
 
 static int write_routes(FILE *out, void *arg)
 {
 	const struct routes_job *j = arg;
-	return routes_write(out, j->inv, j->v);
+	return routes_write(out, j->inv, j->rs, j->only);
 }
 
 static int fmt_routes(struct compile *c, struct diag_list *diags)
 {
-	struct routes_view *v = NULL;
-	int rc = routes_compute(c->inv, &c->fs, &v);
+	struct routes_set rs;
+	int rc = routes_compute(c->policy, c->inv, &c->fs, &rs, diags);
 	if (rc == 0) {
-		struct routes_job job = { c->inv, v };
+		struct routes_job job = { c->inv, &rs, c->node_name };
 		if ((rc = outf_write(c->out, write_routes, &job)) < 0)
 			diag_error(diags, NULL, "cannot write %s: %s", c->out, strerror(-rc));
-	} else
-		diag_error(diags, NULL, "cannot compute the peers: %s", strerror(-rc));
-	routes_free(v, v ? c->inv->nnodes : 0);
+		routes_set_free(&rs);
+	}
 	return rc;
 }
 

@@ -1,233 +1,478 @@
-/* routes: peers, allowed IPs and primary routes per node. */
+/* routes: peers, allowed IPs and primary routes per node.
+ *
+ * The rules below were learnt from the recordings of Tailscale's control
+ * server in testdata/tailscale-captures (the `peers` of all 435 accepted
+ * cases) and each was checked against all of them with small scripts.
+ * "Filter" means a node's own filter as filter_compile reduces it (the
+ * rules whose destinations are its addresses or the subnet routes it
+ * serves), app-capability grants included (cap_only rules: they make
+ * peers, not packets).
+ *
+ *  1. Serving.  A node serves an advertised route that an administrator
+ *     approved (approved_routes) or that autoApprovers approve for it:
+ *     "routes" entries approve subnet routes inside their prefix, never an
+ *     exit route (0.0.0.0/0, ::/0, even under a "0.0.0.0/0" entry);
+ *     "exitNode" approves exit routes.  A node's reach is its addresses
+ *     plus the subnet routes it serves (all of them, primary or not).
+ *  2. Peers.  A sees B (A != B) when B's filter has a rule whose sources
+ *     overlap A's reach, or A's filter one whose sources overlap B's reach:
+ *     either may send to the other, from its addresses or its subnets.
+ *     Exit routes add nothing to reach (see 5 for autogroup:internet); a
+ *     node no rule connects sees nobody.
+ *  3. Primary.  Of the nodes serving the same prefix (exactly: parent and
+ *     child prefixes are different routes), the one registered first
+ *     (inventory order, which is `created` order in the recordings) is the
+ *     primary.  A non-primary router advertises nothing to anyone: its
+ *     peers see only its addresses.
+ *  4. Which route a viewer A is shown, per subnet route R:
+ *     - A serves R itself: the primary's R, unless A is the primary (then
+ *       no other router's R);
+ *     - else, when A may send to R through some router of R (that router's
+ *       filter has a rule from A's reach to R; with "via" only the via-tagged
+ *       routers carry such rules): R at the first such router in
+ *       registration order.  With via this may be a non-primary router, so
+ *       different viewers are shown different routers for one prefix;
+ *     - else, when A's own filter accepts packets from R (R must be routed
+ *       back): R at the primary;
+ *     - else R is not shown.
+ *     R is shown only if that router is a peer of A.  primary_routes lists
+ *     exactly the subnet routes shown in allowed_ips.
+ *  5. Exit routes that a node serves are in its allowed_ips for every peer
+ *     that sees it, and never in primary_routes.  The recordings serve exit
+ *     routes only under a "*" -> "*:*" rule, so the next is ours, after
+ *     Tailscale's documentation (autogroup:internet is reached through exit
+ *     nodes): a rule whose destination is autogroup:internet makes its
+ *     sources peers of every exit node (of the via-tagged ones with "via").
+ *     No recording contradicts it: where a source is granted
+ *     autogroup:internet, no node serves an exit route.
+ *  6. allowed_ips: the peer's addresses (/32, /128), then the subnet routes
+ *     shown (in the order it advertises them), then its exit routes.
+ * Not modelled: HA failover (a primary going offline): the recordings have
+ * every node online. */
 #include "routes.h"
-#include "ts.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_exit(const struct ir_range *r)
+/* A rule as the route logic needs it: who may send, to what. */
+struct prule {
+	struct ir_aset src, dst;
+	bool src_all, dst_any;
+};
+
+struct node_info {
+	struct ir_aset addrs;      /* /32 and /128 */
+	struct ir_aset reach;      /* addresses and served subnet routes */
+	struct ir_aset subnets;    /* served subnet routes, advertised order */
+	size_t *subnet_route;      /* per subnet: index into ctx.routes */
+	struct ir_aset exits;      /* served exit routes */
+	struct prule *rules;
+	size_t nrules, caprules;
+};
+
+struct route {                     /* one prefix and the nodes serving it */
+	struct ir_range r;
+	size_t *servers;           /* registration order */
+	size_t nservers;
+};
+
+struct ctx {
+	const struct pol_policy *p;
+	const struct inv *inv;
+	const struct filter_set *fs;
+	struct node_info *ni;
+	struct route *routes;
+	size_t nroutes, caproutes;
+};
+
+#define NONE ((size_t)-1)
+
+static bool range_is_exit(const struct ir_range *r)
 {
 	return r->lo == 0 && r->hi == ir_family_max(r->family);
 }
 
-/* Does a rule source in FN overlap node N's addresses or served subnets? */
-static bool filter_admits(const struct filter_node *fn, const struct filter_node *n)
+static bool aset_overlaps_aset(const struct ir_aset *a, const struct ir_aset *b)
 {
-	const struct inv_node *node = n->node;
-	for (size_t i = 0; i < fn->nrules; i++) {
-		const struct filter_rule *r = &fn->rules[i];
-		if (r->src_all)
+	for (size_t i = 0; i < b->n; i++)
+		if (ir_aset_overlaps(a, b->v[i].family, b->v[i].lo, b->v[i].hi))
 			return true;
-		if ((node->has_v4 && ir_aset_overlaps(&r->src, IR_V4, node->v4, node->v4)) ||
-		    (node->has_v6 && ir_aset_overlaps(&r->src, IR_V6, node->v6, node->v6)))
-			return true;
-		for (size_t k = 0; k < n->served.n; k++) {
-			const struct ir_range *s = &n->served.v[k];
-			if (!is_exit(s) && ir_aset_overlaps(&r->src, s->family, s->lo, s->hi))
-				return true;
-		}
-	}
 	return false;
 }
 
-/* Is node I the primary for its served route R: no earlier node serves it? */
-static bool is_primary(const struct filter_set *s, size_t i, const struct ir_range *r)
+static int node_addrs(const struct inv_node *n, struct ir_aset *out)
 {
-	for (size_t j = 0; j < i; j++)
-		for (size_t k = 0; k < s->nodes[j].served.n; k++) {
-			const struct ir_range *o = &s->nodes[j].served.v[k];
-			if (o->family == r->family && o->lo == r->lo && o->hi == r->hi)
-				return false;
-		}
+	int rc = 0;
+	if (n->has_v4)
+		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	return rc;
+}
+
+/* Room for one more element in *V (N used of *CAP, SIZE bytes each). */
+static bool grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return true;
+	size_t ncap = *cap ? 2 * *cap : 8;
+	void *nv = realloc(*v, ncap * size);
+	if (!nv)
+		return false;
+	*v = nv;
+	*cap = ncap;
 	return true;
 }
 
-/* Does source set SRC cover node VIEWER: its addresses or a subnet route it serves? */
-static bool src_covers(const struct filter_rule *fr, const struct filter_node *viewer)
+static struct prule *push_prule(struct node_info *ni)
 {
-	const struct inv_node *n = viewer->node;
-	if (fr->src_all || (n->has_v4 && ir_aset_overlaps(&fr->src, IR_V4, n->v4, n->v4)) ||
-	    (n->has_v6 && ir_aset_overlaps(&fr->src, IR_V6, n->v6, n->v6)))
-		return true;
-	for (size_t k = 0; k < viewer->served.n; k++) {
-		const struct ir_range *s = &viewer->served.v[k];
-		if (!is_exit(s) && ir_aset_overlaps(&fr->src, s->family, s->lo, s->hi))
-			return true;
-	}
-	return false;
+	if (!grow((void **)&ni->rules, ni->nrules, &ni->caprules, sizeof(*ni->rules)))
+		return NULL;
+	struct prule *r = &ni->rules[ni->nrules++];
+	memset(r, 0, sizeof(*r));
+	return r;
 }
 
-/* May VIEWER reach route R through its server FN: a rule there with a
- * source covering the viewer and a destination overlapping R? */
-static bool route_reachable(const struct filter_node *fn, const struct filter_node *viewer,
-			    const struct ir_range *r)
+static void prule_free(struct prule *r)
 {
-	for (size_t i = 0; i < fn->nrules; i++) {
-		const struct filter_rule *fr = &fn->rules[i];
-		if (!src_covers(fr, viewer))
-			continue;
-		for (size_t k = 0; k < fr->ndst; k++) {
-			const struct filter_dst *d = &fr->dst[k];
-			if (d->any || (d->family == r->family && d->lo <= r->hi && r->lo <= d->hi))
-				return true;
-		}
-	}
-	return false;
+	ir_aset_free(&r->src);
+	ir_aset_free(&r->dst);
 }
 
-/* Does the viewer's own filter FN accept packets from route R? */
-static bool route_admitted(const struct filter_node *fn, const struct ir_range *r)
+/* Node I's compiled filter rules, cap_only ones included. */
+static int rules_from_filter(struct ctx *c, size_t i)
 {
-	for (size_t i = 0; i < fn->nrules; i++)
-		if (fn->rules[i].src_all || ir_aset_overlaps(&fn->rules[i].src, r->family, r->lo, r->hi))
-			return true;
-	return false;
-}
-
-/* Does FN serve exactly prefix R too (a secondary router of the same route)? */
-static bool serves_exactly(const struct filter_node *fn, const struct ir_range *r)
-{
-	for (size_t k = 0; k < fn->served.n; k++)
-		if (fn->served.v[k].family == r->family && fn->served.v[k].lo == r->lo && fn->served.v[k].hi == r->hi)
-			return true;
-	return false;
-}
-
-/* With "via", a viewer's router for route R is chosen by the policy: the
- * first node serving R whose filter holds a via rule from the viewer to R.
- * -1 when no via rule applies (the route's primary serves it). */
-static bool rule_to_route(const struct filter_rule *fr, const struct filter_node *viewer, const struct ir_range *r)
-{
-	if (!src_covers(fr, viewer))
-		return false;
-	for (size_t k = 0; k < fr->ndst; k++)
-		if (!fr->dst[k].any && fr->dst[k].family == r->family && fr->dst[k].lo <= r->hi &&
-		    r->lo <= fr->dst[k].hi)
-			return true;
-	return false;
-}
-
-static long via_router(const struct filter_set *s, const struct filter_node *viewer, const struct ir_range *r)
-{
-	long found = -1;
-	for (size_t j = 0; j < s->nnodes; j++) {
-		if (!serves_exactly(&s->nodes[j], r))
-			continue;
-		const struct filter_node *fn = &s->nodes[j];
-		for (size_t i = 0; i < fn->nrules; i++) {
-			const struct filter_rule *fr = &fn->rules[i];
-			if (!fr->from || !rule_to_route(fr, viewer, r))
-				continue;
-			if (!fr->from->nvia)
-				return -1;   /* a rule without via: the primary serves it */
-			if (found < 0)
-				found = (long)j;
-		}
-	}
-	return found;
-}
-
-static int make_peer(const struct filter_set *s, size_t viewer, size_t j, struct routes_peer *p)
-{
-	const struct inv_node *n = s->nodes[j].node;
+	const struct filter_node *fn = &c->fs->nodes[i];
 	int rc = 0;
-	p->node = j;
-	if (n->has_v4)
-		rc = ir_aset_add(&p->allowed_ips, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(&p->allowed_ips, IR_V6, n->v6, n->v6);
-	for (size_t k = 0; rc == 0 && k < s->nodes[j].served.n; k++) {
-		const struct ir_range *r = &s->nodes[j].served.v[k];
-		if (is_exit(r)) {
-			/* An exit node's /0 routes: to viewers it forwards for. */
-			if (route_reachable(&s->nodes[j], &s->nodes[viewer], r))
-				rc = ir_aset_add(&p->allowed_ips, r->family, r->lo, r->hi);
-			continue;
+	for (size_t k = 0; rc == 0 && k < fn->nrules; k++) {
+		const struct filter_rule *fr = &fn->rules[k];
+		struct prule *r = push_prule(&c->ni[i]);
+		if (!r)
+			return -ENOMEM;
+		r->src_all = fr->src_all;
+		rc = ir_aset_add_all(&r->src, &fr->src);
+		for (size_t d = 0; rc == 0 && d < fr->ndst; d++) {
+			if (fr->dst[d].any)
+				r->dst_any = true;
+			else
+				rc = ir_aset_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi);
 		}
-		long via = via_router(s, &s->nodes[viewer], r);
-		if (via >= 0 && via != (long)j)
-			continue;
-		if ((via < 0 && !is_primary(s, j, r)) ||
-		    !(route_reachable(&s->nodes[j], &s->nodes[viewer], r) || route_admitted(&s->nodes[viewer], r) ||
-		      serves_exactly(&s->nodes[viewer], r)))
-			continue;
-		rc = ir_aset_add(&p->allowed_ips, r->family, r->lo, r->hi);
-		if (rc == 0)
-			rc = ir_aset_add(&p->primary_routes, r->family, r->lo, r->hi);
 	}
 	return rc;
 }
 
-int routes_compute(const struct inv *inv, const struct filter_set *s, struct routes_view **out)
+static bool has_via_tag(const struct pol_rule *pr, const struct inv_node *n)
 {
-	struct routes_view *v = calloc(inv->nnodes + 1, sizeof(*v));
-	int rc = v ? 0 : -ENOMEM;
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
-		v[i].peers = calloc(inv->nnodes + 1, sizeof(*v[i].peers));
-		if (!v[i].peers) {
+	if (pr->nvia == 0)
+		return true;
+	for (size_t i = 0; i < pr->nvia; i++)
+		if (inv_node_has_tag(n, pr->via[i]))
+			return true;
+	return false;
+}
+
+/* The sources of policy rule PR into R. */
+static void rule_sources(const struct ctx *c, const struct pol_rule *pr, struct prule *r)
+{
+	for (size_t s = 0; s < pr->nsrc; s++) {
+		if (pr->src[s].kind == PA_DANGER_ALL)
+			r->src_all = true;
+		else
+			filter_alias_addrs(c->p, c->inv, c->fs, &pr->src[s], &r->src);
+	}
+}
+
+/* autogroup:internet is reached through exit nodes: a rule granting it
+ * lets its sources use every exit node (with "via", the via-tagged ones),
+ * so node I, when it serves exit routes, takes packets from them there.
+ * filter_compile keeps no filter rule for autogroup:internet. */
+static int rules_for_internet(struct ctx *c, size_t i)
+{
+	const struct inv_node *n = &c->inv->nodes[i];
+	int rc = 0;
+	for (size_t g = 0; rc == 0 && c->ni[i].exits.n && g < c->p->nrules; g++) {
+		const struct pol_rule *pr = &c->p->rules[g];
+		bool internet = false;
+		for (size_t d = 0; d < pr->ndst; d++)
+			internet |= pr->dst[d].alias.kind == PA_INTERNET;
+		if (!internet || !has_via_tag(pr, n))
+			continue;
+		struct prule *r = push_prule(&c->ni[i]);
+		if (!r)
+			return -ENOMEM;
+		rule_sources(c, pr, r);
+		rc = ir_aset_add_all(&r->dst, &c->ni[i].exits);
+	}
+	return rc;
+}
+
+/* Node I's addresses, served routes and reach. */
+static int node_setup(struct ctx *c, size_t i)
+{
+	const struct inv_node *n = &c->inv->nodes[i];
+	struct node_info *ni = &c->ni[i];
+	const struct ir_aset *served = &c->fs->nodes[i].served;
+	int rc = node_addrs(n, &ni->addrs);
+	if (rc == 0)
+		rc = ir_aset_add_all(&ni->reach, &ni->addrs);
+	for (size_t k = 0; rc == 0 && k < served->n; k++) {
+		const struct ir_range *r = &served->v[k];
+		bool exit = range_is_exit(r);
+		struct ir_aset *to = exit ? &ni->exits : &ni->subnets;
+		if (ir_aset_contains(to, r->family, r->lo, r->hi))
+			continue;
+		rc = ir_aset_add(to, r->family, r->lo, r->hi);
+		if (rc == 0 && !exit)
+			rc = ir_aset_add(&ni->reach, r->family, r->lo, r->hi);
+	}
+	if (rc == 0 && ni->subnets.n) {
+		ni->subnet_route = calloc(ni->subnets.n, sizeof(*ni->subnet_route));
+		if (!ni->subnet_route)
 			rc = -ENOMEM;
-			break;
-		}
-		for (size_t j = 0; rc == 0 && j < inv->nnodes; j++) {
-			if (j == i || !(filter_admits(&s->nodes[j], &s->nodes[i]) ||
-					filter_admits(&s->nodes[i], &s->nodes[j])))
-				continue;
-			rc = make_peer(s, i, j, &v[i].peers[v[i].npeers++]);
-		}
 	}
-	if (rc < 0) {
-		routes_free(v, v ? inv->nnodes : 0);
-		return rc;
+	return rc;
+}
+
+/* Register node I as a server of each of its subnet routes. */
+static int index_routes(struct ctx *c, size_t i)
+{
+	struct node_info *ni = &c->ni[i];
+	for (size_t k = 0; k < ni->subnets.n; k++) {
+		const struct ir_range *r = &ni->subnets.v[k];
+		size_t j = 0;
+		while (j < c->nroutes && !(c->routes[j].r.family == r->family && c->routes[j].r.lo == r->lo &&
+					   c->routes[j].r.hi == r->hi))
+			j++;
+		if (j == c->nroutes) {
+			if (!grow((void **)&c->routes, c->nroutes, &c->caproutes, sizeof(*c->routes)))
+				return -ENOMEM;
+			c->routes[j] = (struct route){ .r = *r };
+			c->routes[j].servers = calloc(c->inv->nnodes, sizeof(size_t));
+			if (!c->routes[j].servers)
+				return -ENOMEM;
+			c->nroutes++;
+		}
+		c->routes[j].servers[c->routes[j].nservers++] = i;
+		ni->subnet_route[k] = j;
 	}
-	*out = v;
 	return 0;
 }
 
-void routes_free(struct routes_view *v, size_t n)
+/* Does a rule of node I take packets from FROM (to TO, when not NULL)? */
+static bool takes(const struct node_info *ni, const struct ir_aset *from, const struct ir_range *to)
 {
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < v[i].npeers; j++) {
-			ir_aset_free(&v[i].peers[j].allowed_ips);
-			ir_aset_free(&v[i].peers[j].primary_routes);
-		}
-		free(v[i].peers);
+	for (size_t k = 0; k < ni->nrules; k++) {
+		const struct prule *r = &ni->rules[k];
+		if (!r->src_all && !aset_overlaps_aset(&r->src, from))
+			continue;
+		if (!to || r->dst_any || ir_aset_overlaps(&r->dst, to->family, to->lo, to->hi))
+			return true;
 	}
-	free(v);
+	return false;
 }
 
-static cJSON *prefixes_json(const struct ir_aset *a)
+static bool takes_from_range(const struct node_info *ni, const struct ir_range *r)
+{
+	struct ir_aset one = { .v = (struct ir_range *)r, .n = 1, .cap = 1 };
+	return takes(ni, &one, NULL);
+}
+
+/* Which router viewer A is shown route RT at, or NONE (rule 4). */
+static size_t shown_at(const struct ctx *c, size_t a, const struct route *rt)
+{
+	size_t primary = rt->servers[0];
+	for (size_t s = 0; s < rt->nservers; s++)
+		if (rt->servers[s] == a)
+			return a == primary ? NONE : primary;
+	for (size_t s = 0; s < rt->nservers; s++)
+		if (takes(&c->ni[rt->servers[s]], &c->ni[a].reach, &rt->r))
+			return rt->servers[s];
+	return takes_from_range(&c->ni[a], &rt->r) ? primary : NONE;
+}
+
+static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t *chosen)
+{
+	if (!grow((void **)&v->peers, v->npeers, &v->cap, sizeof(*v->peers)))
+		return -ENOMEM;
+	struct routes_peer *pe = &v->peers[v->npeers++];
+	memset(pe, 0, sizeof(*pe));
+	pe->node = b;
+	const struct node_info *ni = &c->ni[b];
+	int rc = ir_aset_add_all(&pe->allowed_ips, &ni->addrs);
+	for (size_t k = 0; rc == 0 && k < ni->subnets.n; k++) {
+		if (chosen[ni->subnet_route[k]] != b)
+			continue;
+		const struct ir_range *r = &ni->subnets.v[k];
+		rc = ir_aset_add(&pe->allowed_ips, r->family, r->lo, r->hi);
+		if (rc == 0)
+			rc = ir_aset_add(&pe->primary_routes, r->family, r->lo, r->hi);
+	}
+	if (rc == 0)
+		rc = ir_aset_add_all(&pe->allowed_ips, &ni->exits);
+	return rc;
+}
+
+/* Viewer A: its peers (rule 2) and what each shows it (rules 4-6). */
+static int view(struct ctx *c, size_t a, struct routes_view *v, size_t *chosen)
+{
+	int rc = 0;
+	for (size_t r = 0; r < c->nroutes; r++)
+		chosen[r] = shown_at(c, a, &c->routes[r]);
+	for (size_t b = 0; rc == 0 && b < c->inv->nnodes; b++) {
+		if (b == a)
+			continue;
+		if (takes(&c->ni[b], &c->ni[a].reach, NULL) || takes(&c->ni[a], &c->ni[b].reach, NULL))
+			rc = add_peer(c, v, b, chosen);
+	}
+	return rc;
+}
+
+static void ctx_free(struct ctx *c)
+{
+	for (size_t i = 0; c->ni && i < c->inv->nnodes; i++) {
+		struct node_info *ni = &c->ni[i];
+		ir_aset_free(&ni->addrs);
+		ir_aset_free(&ni->reach);
+		ir_aset_free(&ni->subnets);
+		ir_aset_free(&ni->exits);
+		free(ni->subnet_route);
+		for (size_t k = 0; k < ni->nrules; k++)
+			prule_free(&ni->rules[k]);
+		free(ni->rules);
+	}
+	free(c->ni);
+	for (size_t r = 0; r < c->nroutes; r++)
+		free(c->routes[r].servers);
+	free(c->routes);
+}
+
+int routes_compute(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		   struct routes_set *out, struct diag_list *diags)
+{
+	struct ctx c = { .p = p, .inv = inv, .fs = fs };
+	size_t *chosen = NULL;
+	int rc = -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (fs->nnodes != inv->nnodes) {
+		rc = -EINVAL;
+		goto out;
+	}
+	c.ni = calloc(inv->nnodes + 1, sizeof(*c.ni));
+	out->views = calloc(inv->nnodes + 1, sizeof(*out->views));
+	if (!c.ni || !out->views)
+		goto out;
+	out->nviews = inv->nnodes;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
+		rc = node_setup(&c, i);
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
+		rc = rules_from_filter(&c, i);
+		if (rc == 0)
+			rc = rules_for_internet(&c, i);
+		if (rc == 0)
+			rc = index_routes(&c, i);
+	}
+	if (rc == 0) {
+		chosen = calloc(c.nroutes + 1, sizeof(*chosen));
+		if (!chosen)
+			rc = -ENOMEM;
+	}
+	for (size_t a = 0; rc == 0 && a < inv->nnodes; a++)
+		rc = view(&c, a, &out->views[a], chosen);
+out:
+	free(chosen);
+	ctx_free(&c);
+	if (rc < 0) {
+		diag_error(diags, NULL, "computing the route sets: %s", strerror(-rc));
+		routes_set_free(out);
+	}
+	return rc;
+}
+
+void routes_set_free(struct routes_set *rs)
+{
+	for (size_t i = 0; rs->views && i < rs->nviews; i++) {
+		struct routes_view *v = &rs->views[i];
+		for (size_t k = 0; k < v->npeers; k++) {
+			ir_aset_free(&v->peers[k].allowed_ips);
+			ir_aset_free(&v->peers[k].primary_routes);
+		}
+		free(v->peers);
+	}
+	free(rs->views);
+	memset(rs, 0, sizeof(*rs));
+}
+
+const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer, size_t peer)
+{
+	if (viewer >= rs->nviews)
+		return NULL;
+	const struct routes_view *v = &rs->views[viewer];
+	for (size_t k = 0; k < v->npeers; k++)
+		if (v->peers[k].node == peer)
+			return &v->peers[k];
+	return NULL;
+}
+
+char *routes_prefix_format(const struct ir_range *r, char *buf)
+{
+	unsigned len = r->family == IR_V4 ? 32 : 128;
+	char a[IR_ADDR_STRLEN];
+	if (!ir_range_is_prefix(r->family, r->lo, r->hi, &len))
+		return ir_range_format(r->family, r->lo, r->hi, buf);
+	snprintf(buf, IR_RANGE_STRLEN, "%s/%u", ir_addr_format(r->family, r->lo, a), len);
+	return buf;
+}
+
+static cJSON *prefixes_json(const struct ir_aset *s)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char buf[IR_RANGE_STRLEN], addr[IR_ADDR_STRLEN];
-	unsigned len;
-	for (size_t i = 0; arr && i < a->n; i++) {
-		const struct ir_range *r = &a->v[i];
-		if (ir_range_is_prefix(r->family, r->lo, r->hi, &len))
-			snprintf(buf, sizeof(buf), "%s/%u", ir_addr_format(r->family, r->lo, addr), len);
-		else
-			ir_range_format(r->family, r->lo, r->hi, buf);
-		cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-	}
+	char buf[IR_RANGE_STRLEN];
+	for (size_t i = 0; arr && i < s->n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(routes_prefix_format(&s->v[i], buf)));
 	return arr;
 }
 
-int routes_write(FILE *out, const struct inv *inv, const struct routes_view *v)
+int routes_write(FILE *out, const struct inv *inv, const struct routes_set *rs, const char *only)
 {
 	cJSON *root = cJSON_CreateObject();
+	int rc = -ENOMEM;
 	if (!root)
 		return -ENOMEM;
-	for (size_t i = 0; i < inv->nnodes; i++) {
+	for (size_t i = 0; i < rs->nviews; i++) {
+		if (only && strcmp(only, inv->nodes[i].name) != 0)
+			continue;
 		cJSON *node = cJSON_AddObjectToObject(root, inv->nodes[i].name);
-		for (size_t j = 0; node && j < v[i].npeers; j++) {
-			const struct routes_peer *p = &v[i].peers[j];
-			cJSON *po = cJSON_AddObjectToObject(node, inv->nodes[p->node].name);
-			cJSON_AddItemToObject(po, "allowed_ips", prefixes_json(&p->allowed_ips));
-			cJSON_AddItemToObject(po, "primary_routes", prefixes_json(&p->primary_routes));
+		for (size_t k = 0; node && k < rs->views[i].npeers; k++) {
+			const struct routes_peer *pe = &rs->views[i].peers[k];
+			cJSON *peer = cJSON_AddObjectToObject(node, inv->nodes[pe->node].name);
+			if (!peer)
+				break;
+			cJSON_AddItemToObject(peer, "allowed_ips", prefixes_json(&pe->allowed_ips));
+			cJSON_AddItemToObject(peer, "primary_routes", prefixes_json(&pe->primary_routes));
 		}
 	}
-	return ts_print_json(out, root);
+	char *text = cJSON_Print(root);
+	if (text)
+		rc = fprintf(out, "%s\n", text) < 0 ? -EIO : 0;
+	free(text);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int routes_print(FILE *out, const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		 const char *only)
+{
+	struct diag_list diags = { 0 };
+	struct routes_set rs;
+	int rc = routes_compute(p, inv, fs, &rs, &diags);
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	if (rc == 0) {
+		rc = routes_write(out, inv, &rs, only);
+		routes_set_free(&rs);
+	}
+	return rc;
 }

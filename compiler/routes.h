@@ -1,41 +1,53 @@
-/* routes: what each node is told about its peers (`aclc compile --format
- * routes`), as Tailscale's control server does it:
- *  - two nodes are peers when a rule in either one's filter (packet rules
- *    and app-capability grants alike) has a source covering the other's
- *    addresses or a subnet route the other serves;
- *  - a peer's allowed_ips are its addresses (/32, /128) plus the subnet
- *    routes it is primary for and that matter to the viewer: it may reach
- *    the route through the peer (a rule in the peer's filter from the
- *    viewer to the route) or its own filter accepts packets from the route;
- *    primary_routes lists those routes;
- *  - of the nodes serving the same prefix, the one registered first
- *    (inventory order) is primary, unless only grants with "via" let this
- *    viewer reach the route: then the first router carrying such a rule is
- *    the one the viewer is told about;
- *  - exit routes (/0) are never in allowed_ips or primary_routes. */
+/* routes: what every node is told about its peers (`aclc compile --format
+ * routes`): which peers it sees, each peer's allowed IPs (its addresses and
+ * the routes it serves to this node) and primary routes, as Tailscale's
+ * control server computes them.  The rules, learnt from the recordings,
+ * are written out at the top of routes.c. */
 #ifndef ROUTES_H
 #define ROUTES_H
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
+#include "diag.h"
 #include "filter.h"
 #include "inv.h"
 #include "ir.h"
+#include "pol.h"
 
 struct routes_peer {
-	size_t node;                 /* index in the inventory */
-	struct ir_aset allowed_ips;  /* in output order: addresses, then routes */
-	struct ir_aset primary_routes;
+	size_t node;                   /* index into the inventory */
+	struct ir_aset allowed_ips;    /* addresses, then subnet routes, then exit routes */
+	struct ir_aset primary_routes; /* the subnet routes of allowed_ips */
 };
 
-struct routes_view {
-	struct routes_peer *peers;   /* in inventory order */
-	size_t npeers;
+struct routes_view {                   /* what one node is told */
+	struct routes_peer *peers;     /* in inventory order */
+	size_t npeers, cap;
 };
 
-/* One view per inventory node.  0 or -errno. */
-int routes_compute(const struct inv *inv, const struct filter_set *s, struct routes_view **out);
-void routes_free(struct routes_view *v, size_t n);
-/* {"NODE": {"PEER": {"allowed_ips": [...], "primary_routes": [...]}}}. */
-int routes_write(FILE *out, const struct inv *inv, const struct routes_view *v);
+struct routes_set {
+	struct routes_view *views;     /* one per inventory node, same order */
+	size_t nviews;
+};
+
+/* Compute every node's view from the policy, the inventory and the
+ * compiled filters (filter_compile of the same two).  0, or -errno with
+ * the reason in DIAGS. */
+int routes_compute(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		   struct routes_set *out, struct diag_list *diags);
+void routes_set_free(struct routes_set *rs);
+/* VIEWER's entry for PEER (inventory indexes), or NULL: not a peer. */
+const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer, size_t peer);
+/* "A/LEN" into BUF (IR_RANGE_STRLEN); R must be a prefix. */
+char *routes_prefix_format(const struct ir_range *r, char *buf);
+/* {"NODE": {"PEER": {"allowed_ips": [...], "primary_routes": [...]}}},
+ * nodes and peers in inventory order; only node ONLY when not NULL.
+ * 0 or -errno. */
+int routes_write(FILE *out, const struct inv *inv, const struct routes_set *rs, const char *only);
+/* routes_compute, then routes_write: for aclc compile.  0 or -errno
+ * (errors printed to stderr). */
+int routes_print(FILE *out, const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		 const char *only);
 
 #endif

@@ -75,9 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_ir(&f);
 				ir_free(&f);
 			}
-			struct routes_view *v = NULL;
-			if (routes_compute(inv, &fs, &v) == 0)
-				routes_free(v, inv->nnodes);
+			struct routes_set rs;
+			if (routes_compute(p, inv, &fs, &rs, &diags) == 0)
+				routes_set_free(&rs);
 			FILE *null = fopen("/dev/null", "w");
 			ptest_run(p, inv, &fs, null);
 			fclose(null);

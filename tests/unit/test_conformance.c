@@ -321,13 +321,13 @@ static bool run_case(const char *path, const char *folder, char *why, size_t why
 	const cJSON *peers = cJSON_GetObjectItem(c, "peers");
 	size_t peers_checked = 0;
 	if (peers && !cJSON_IsNull(peers)) {
-		struct routes_view *v = NULL;
-		if (routes_compute(inv, &fs, &v) < 0) {
+		struct routes_set rs;
+		if (routes_compute(p, inv, &fs, &rs, &diags) < 0) {
 			snprintf(why, whylen, "routes failed");
 			goto out;
 		}
-		bool same = compare_peers(path, inv, v, peers, &peers_checked, why, whylen);
-		routes_free(v, inv->nnodes);
+		bool same = compare_peers(path, inv, rs.views, peers, &peers_checked, why, whylen);
+		routes_set_free(&rs);
 		if (!same)
 			goto out;
 	}

@@ -1,0 +1,254 @@
+/* Route sets: primary-route selection and exit-node handling, table-driven.
+ * Each case is a policy, a small inventory (IPv4 only, registration order
+ * as listed) and what one viewer is told about one peer: its allowed_ips
+ * and primary_routes in output order, or "-" when it is not a peer. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "hj.h"
+#include "inv.h"
+#include "pol.h"
+#include "routes.h"
+#include "t.h"
+
+/* Nodes: "NAME OWNER IPV4 [adv=P,P] [appr=P,P] [at=TIME]"; OWNER is a user
+ * name or a tag ("tag:a+tag:b" for several); TIME is "created". */
+#define MAXN 6
+struct tcase {
+	const char *what, *policy, *nodes[MAXN], *viewer, *peer, *allowed, *primary;
+};
+
+#define ALL "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}]"
+#define OWNERS "\"tagOwners\": {\"tag:r\": [\"alice@example.com\"], \"tag:a\": [\"alice@example.com\"], " \
+	"\"tag:b\": [\"alice@example.com\"], \"tag:exit\": [\"alice@example.com\"], " \
+	"\"tag:c\": [\"alice@example.com\"]}"
+
+static const struct tcase cases[] = {
+	/* Primary selection. */
+	{ "two routers, one prefix: the first registered is primary", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8",
+	    "c alice 100.64.0.9" },
+	  "c", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "two routers, one prefix: the second advertises nothing", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8",
+	    "c alice 100.64.0.9" },
+	  "c", "r2", "100.64.0.2/32", "" },
+	{ "registration order, not name, decides", ALL ", " OWNERS "}",
+	  { "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8", "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8",
+	    "c alice 100.64.0.9" },
+	  "c", "r2", "100.64.0.2/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "\"created\", not the order of the file, decides", ALL ", " OWNERS "}",
+	  { "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8 at=2026-04-10T21:00:02Z",
+	    "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8 at=2026-04-10T21:00:01Z",
+	    "c alice 100.64.0.9 at=2026-04-10T21:00:03Z" },
+	  "c", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "a secondary router is shown the primary's route", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8" },
+	  "r2", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "the primary is not shown the secondary's route", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8" },
+	  "r1", "r2", "100.64.0.2/32", "" },
+	{ "parent and child prefixes are different routes, each primary", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:r 100.64.0.2 adv=10.1.0.0/16 appr=10.1.0.0/16",
+	    "c alice 100.64.0.9" },
+	  "c", "r2", "100.64.0.2/32 10.1.0.0/16", "10.1.0.0/16" },
+	{ "an unapproved route is not served", ALL ", " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8", "c alice 100.64.0.9" },
+	  "c", "r1", "100.64.0.1/32", "" },
+	{ "autoApprovers approve a route inside their prefix",
+	  ALL ", " OWNERS ", \"autoApprovers\": {\"routes\": {\"10.0.0.0/8\": [\"tag:r\"]}}}",
+	  { "r1 tag:r 100.64.0.1 adv=10.1.0.0/16", "c alice 100.64.0.9" },
+	  "c", "r1", "100.64.0.1/32 10.1.0.0/16", "10.1.0.0/16" },
+	{ "an unapproved first advertiser does not take the primary",
+	  ALL ", " OWNERS ", \"autoApprovers\": {\"routes\": {\"10.0.0.0/8\": [\"tag:b\"]}}}",
+	  { "r1 tag:a 100.64.0.1 adv=10.0.0.0/8", "r2 tag:b 100.64.0.2 adv=10.0.0.0/8", "c alice 100.64.0.9" },
+	  "c", "r2", "100.64.0.2/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "a viewer that may reach only the router's address is not shown the route",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:r:22\"]}], " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "c alice 100.64.0.9" },
+	  "c", "r1", "100.64.0.1/32", "" },
+	{ "a route that may send to the viewer is shown (return path)",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"10.0.0.0/8\"], \"dst\": [\"alice@example.com:22\"]}], " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "c alice 100.64.0.9" },
+	  "c", "r1", "100.64.0.1/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "no rule between them: not peers",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:c:22\"]}], " OWNERS "}",
+	  { "r1 tag:r 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "c alice 100.64.0.9", "s tag:c 100.64.0.5" },
+	  "c", "r1", "-", "-" },
+	{ "via: a viewer is shown the route at its via router, even a non-primary",
+	  "{\"grants\": [{\"src\": [\"alice@example.com\"], \"dst\": [\"10.0.0.0/8\"], \"ip\": [\"*\"], "
+	  "\"via\": [\"tag:b\"]}], " OWNERS "}",
+	  { "r1 tag:a 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:b 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8",
+	    "c alice 100.64.0.9" },
+	  "c", "r2", "100.64.0.2/32 10.0.0.0/8", "10.0.0.0/8" },
+	{ "via: the router not named is not a peer",
+	  "{\"grants\": [{\"src\": [\"alice@example.com\"], \"dst\": [\"10.0.0.0/8\"], \"ip\": [\"*\"], "
+	  "\"via\": [\"tag:b\"]}], " OWNERS "}",
+	  { "r1 tag:a 100.64.0.1 adv=10.0.0.0/8 appr=10.0.0.0/8", "r2 tag:b 100.64.0.2 adv=10.0.0.0/8 appr=10.0.0.0/8",
+	    "c alice 100.64.0.9" },
+	  "c", "r1", "-", "-" },
+	{ "an app grant makes peers without packets",
+	  "{\"grants\": [{\"src\": [\"alice@example.com\"], \"dst\": [\"tag:c\"], "
+	  "\"app\": {\"example.com/cap/x\": [{}]}}], " OWNERS "}",
+	  { "c alice 100.64.0.9", "s tag:c 100.64.0.5" },
+	  "s", "c", "100.64.0.9/32", "" },
+
+	/* Exit nodes. */
+	{ "an approved exit node: its exit routes in allowed_ips, not primary", ALL ", " OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32 0.0.0.0/0 ::/0", "" },
+	{ "an unapproved exit node: addresses only", ALL ", " OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32", "" },
+	{ "a \"routes\" autoApprover for 0.0.0.0/0 does not approve an exit route",
+	  ALL ", " OWNERS ", \"autoApprovers\": {\"routes\": {\"0.0.0.0/0\": [\"tag:exit\"], \"::/0\": [\"tag:exit\"]}}}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32", "" },
+	{ "autoApprovers.exitNode approves exit routes",
+	  ALL ", " OWNERS ", \"autoApprovers\": {\"exitNode\": [\"tag:exit\"]}}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32 0.0.0.0/0 ::/0", "" },
+	{ "exitNode approves only the tagged node",
+	  ALL ", " OWNERS ", \"autoApprovers\": {\"exitNode\": [\"tag:exit\"]}}",
+	  { "e tag:r 100.64.0.3 adv=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32", "" },
+	{ "an exit node with a subnet route: subnet primary, exit routes after it", ALL ", " OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=172.16.0.0/24,0.0.0.0/0,::/0 appr=0.0.0.0/0,172.16.0.0/24,::/0",
+	    "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32 172.16.0.0/24 0.0.0.0/0 ::/0", "172.16.0.0/24" },
+	{ "two exit nodes: both offer their exit routes (no primary for /0)", ALL ", " OWNERS "}",
+	  { "e1 tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0",
+	    "e2 tag:exit 100.64.0.4 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e2", "100.64.0.4/32 0.0.0.0/0 ::/0", "" },
+	{ "an exit node no rule names is no peer: exit routes add no reach",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:c:22\"]}], " OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0", "c alice 100.64.0.9", "s tag:c 100.64.0.5" },
+	  "c", "e", "-", "-" },
+	{ "autogroup:internet makes the exit node a peer",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"autogroup:internet:*\"]}], "
+	  OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "100.64.0.3/32 0.0.0.0/0 ::/0", "" },
+	{ "autogroup:internet: the exit node sees its user too",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"autogroup:internet:*\"]}], "
+	  OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0 appr=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "e", "c", "100.64.0.9/32", "" },
+	{ "autogroup:internet with no exit node approved: no peer",
+	  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"autogroup:internet:*\"]}], "
+	  OWNERS "}",
+	  { "e tag:exit 100.64.0.3 adv=0.0.0.0/0,::/0", "c alice 100.64.0.9" },
+	  "c", "e", "-", "-" },
+};
+
+/* "a,b" into a JSON array of strings. */
+static cJSON *list_json(const char *csv)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *copy = strdup(csv), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+	free(copy);
+	return arr;
+}
+
+static cJSON *node_json(const char *spec)
+{
+	char name[64], owner[128], ip[64], opt[3][256] = { "", "", "" };
+	cJSON *n = cJSON_CreateObject();
+	int got = sscanf(spec, "%63s %127s %63s %255s %255s %255s", name, owner, ip, opt[0], opt[1], opt[2]);
+	cJSON_AddStringToObject(n, "name", name);
+	cJSON *tags = cJSON_AddArrayToObject(n, "tags");
+	if (strncmp(owner, "tag:", 4) == 0) {
+		cJSON_AddNullToObject(n, "user");
+		char *save = NULL;
+		for (char *t = strtok_r(owner, "+", &save); t; t = strtok_r(NULL, "+", &save))
+			cJSON_AddItemToArray(tags, cJSON_CreateString(t));
+	} else {
+		cJSON_AddStringToObject(n, "user", owner);
+	}
+	cJSON_AddStringToObject(n, "ipv4", ip);
+	cJSON_AddItemToObject(n, "advertised_routes", cJSON_CreateArray());
+	cJSON_AddItemToObject(n, "approved_routes", cJSON_CreateArray());
+	for (int i = 0; i + 3 < got; i++) {
+		if (strncmp(opt[i], "at=", 3) == 0) {
+			cJSON_AddStringToObject(n, "created", opt[i] + 3);
+			continue;
+		}
+		const char *key = strncmp(opt[i], "adv=", 4) == 0 ? "advertised_routes" : "approved_routes";
+		cJSON_ReplaceItemInObject(n, key, list_json(strchr(opt[i], '=') + 1));
+	}
+	return n;
+}
+
+static void join(const struct ir_aset *s, char *out, size_t len)
+{
+	char buf[IR_RANGE_STRLEN];
+	out[0] = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t l = strlen(out);
+		snprintf(out + l, len - l, "%s%s", i ? " " : "", routes_prefix_format(&s->v[i], buf));
+	}
+}
+
+static int index_of(const struct inv *inv, const char *name)
+{
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if (strcmp(inv->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void run(const struct tcase *tc)
+{
+	struct diag_list diags = { 0 };
+	struct diag_src *src = diag_src_from_mem("policy.hujson", tc->policy, strlen(tc->policy));
+	struct diag_src *isrc = diag_src_from_mem("nodes.json", "", 0);
+	struct hj_value *root = hj_parse(src, &diags);
+	struct pol_policy *p = root ? pol_load(root, &diags) : NULL;
+	cJSON *users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
+				   " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
+	cJSON *nodes = cJSON_CreateArray();
+	for (size_t i = 0; i < MAXN && tc->nodes[i]; i++)
+		cJSON_AddItemToArray(nodes, node_json(tc->nodes[i]));
+	struct inv *inv = p ? inv_from_json(isrc, users, nodes, &diags) : NULL;
+	struct filter_set fs = { 0 };
+	struct routes_set rs = { 0 };
+	bool compiled = inv && filter_compile(p, inv, &fs, &diags) == 0;
+	if (!compiled || routes_compute(p, inv, &fs, &rs, &diags) < 0) {
+		T_CHECK(false, "%s: setup failed: %s", tc->what, diags.n ? diags.items[0].msg : "?");
+		goto out;
+	}
+	int v = index_of(inv, tc->viewer), pe = index_of(inv, tc->peer);
+	const struct routes_peer *peer = v >= 0 && pe >= 0 ? routes_find(&rs, (size_t)v, (size_t)pe) : NULL;
+	char allowed[512] = "-", primary[512] = "-";
+	if (peer) {
+		join(&peer->allowed_ips, allowed, sizeof(allowed));
+		join(&peer->primary_routes, primary, sizeof(primary));
+	}
+	T_STREQ(allowed, tc->allowed, "%s: %s sees %s with allowed_ips [%s]", tc->what, tc->viewer, tc->peer,
+		tc->allowed);
+	T_STREQ(primary, tc->primary, "%s: %s sees %s with primary_routes [%s]", tc->what, tc->viewer, tc->peer,
+		tc->primary);
+out:
+	routes_set_free(&rs);
+	if (compiled)
+		filter_set_free(&fs);
+	inv_free(inv);
+	cJSON_Delete(users);
+	cJSON_Delete(nodes);
+	pol_free(p);
+	hj_free(root);
+	diag_list_free(&diags);
+	diag_src_free(src);
+	diag_src_free(isrc);
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run(&cases[i]);
+	T_DONE();
+}
