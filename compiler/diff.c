@@ -1230,7 +1230,7 @@ static int peer_changes(struct diff_result *out, const char *viewer, const struc
 
 struct run {
 	const struct diff_side *before, *after;
-	struct routes_view *vb, *va;   /* per inventory node, NULL without inventory */
+	struct routes_set vb, va;      /* no views without an inventory */
 	struct namer nb, na;
 	struct diff_result *out;
 };
@@ -1258,10 +1258,13 @@ static int diff_node(struct run *run, const char *name, const struct filter_node
 	if (rc == 0 && bf)
 		rc = route_changes(run->out, name, DIFF_ROUTE_REMOVED, run->before, bf, af);
 	/* Peers of a node that stays (one joining or leaving is news enough). */
-	if (rc == 0 && bi >= 0 && ai >= 0 && run->va && run->vb)
-		rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va[ai], run->before, &run->vb[bi], true);
-	if (rc == 0 && bi >= 0 && ai >= 0 && run->va && run->vb)
-		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb[bi], run->after, &run->va[ai], false);
+	bool views = bi >= 0 && ai >= 0 && (size_t)ai < run->va.nviews && (size_t)bi < run->vb.nviews;
+	if (rc == 0 && views)
+		rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], run->before,
+				  &run->vb.views[bi], true);
+	if (rc == 0 && views)
+		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
+				  &run->va.views[ai], false);
 	if (rc == 0)
 		rc = node_ir(bf, &irb);
 	if (rc == 0)
@@ -1310,9 +1313,9 @@ int diff_compute(const struct diff_side *before, const struct diff_side *after, 
 		rc = diff_node(&run, NULL, &before->fs.global, &after->fs.global, -1, -1);
 	} else {
 		if (before->have_inv)
-			rc = routes_compute(before->inv, &before->fs, &run.vb);
+			rc = routes_compute(before->pol, before->inv, &before->fs, &run.vb, diags);
 		if (rc == 0 && after->have_inv)
-			rc = routes_compute(after->inv, &after->fs, &run.va);
+			rc = routes_compute(after->pol, after->inv, &after->fs, &run.va, diags);
 		for (size_t i = 0; rc == 0 && i < after->inv->nnodes; i++) {
 			const char *name = after->inv->nodes[i].name;
 			int j = node_index(before->inv, name);
@@ -1328,8 +1331,8 @@ int diff_compute(const struct diff_side *before, const struct diff_side *after, 
 	}
 	namer_free(&run.nb);
 	namer_free(&run.na);
-	routes_free(run.vb, run.vb ? before->inv->nnodes : 0);
-	routes_free(run.va, run.va ? after->inv->nnodes : 0);
+	routes_set_free(&run.vb);
+	routes_set_free(&run.va);
 	/* Nodes joining and leaving first, the rest in node order. */
 	struct diff_change *v = rc == 0 && out->n ? malloc(out->n * sizeof(*v)) : NULL;
 	if (rc == 0 && out->n && !v)
