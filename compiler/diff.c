@@ -651,7 +651,8 @@ static const char *dst_name_at(const struct diff_side *s, uint8_t family, ir_u12
 	return best;
 }
 
-/* The first named range starting within (AT, HI]; HI + 1 if none. */
+/* The last address of [AT, HI] before the next named range starting after
+ * AT: HI when none does. */
 static ir_u128 dst_next_named(const struct diff_side *s, uint8_t family, ir_u128 at, ir_u128 hi)
 {
 	ir_u128 next = hi, end;
@@ -809,12 +810,13 @@ static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows
 			rc = describe_dst(nm->s, b0->family, b0->dst_lo, b0->dst_hi, &r.where);
 		ir_aset_free(&src);
 		struct row *v = rc == 0 ? realloc(rs->v, (rs->n + 1) * sizeof(*v)) : NULL;
-		if (!v) {
+		if (rc == 0 && !v)
+			rc = -ENOMEM;
+		if (rc == 0) {
+			rs->v = v;
+			rs->v[rs->n++] = r;
+		} else
 			row_free(&r);
-			return rc < 0 ? rc : -ENOMEM;
-		}
-		rs->v = v;
-		rs->v[rs->n++] = r;
 	}
 	return rc;
 }
@@ -947,14 +949,14 @@ static int cmp_cause(const void *pa, const void *pb)
 	return a->loc.col < b->loc.col ? -1 : a->loc.col > b->loc.col;
 }
 
-/* A change for OUT, taking WHO, WHAT, WHERE and CAUSES (freed on failure). */
-static int emit(struct diff_result *out, enum diff_kind kind, const char *node, char *who, char *what, char *where,
-		const struct ir_flows *boxes, struct diff_cause *causes, size_t ncauses)
+/* A change for OUT, taking WHO, WHAT, WHERE and CAUSES: freed on failure,
+ * and when RC (the caller's status so far) is already -errno. */
+static int emit(struct diff_result *out, int rc, enum diff_kind kind, const char *node, char *who, char *what,
+		char *where, const struct ir_flows *boxes, struct diff_cause *causes, size_t ncauses)
 {
 	struct diff_change c = { .kind = kind, .who = who, .what = what, .where = where,
 				 .causes = causes, .ncauses = ncauses };
-	int rc = 0;
-	if (boxes && boxes->nrules) {
+	if (rc == 0 && boxes && boxes->nrules) {
 		if ((c.boxes = calloc(boxes->nrules, sizeof(*c.boxes))))
 			for (size_t i = 0; i < boxes->nrules; i++)
 				c.boxes[c.nboxes++] = boxes->rules[i].box;
@@ -1003,9 +1005,8 @@ static int emit_rows(struct diff_result *out, const char *node, struct rows *rs)
 	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
 		struct row *r = &rs->v[i];
 		char *where = items_text(&r->where, true);
-		if (!where)
-			return -ENOMEM;
-		rc = emit(out, r->kind, node, r->who, r->what, where, &r->boxes, r->causes, r->ncauses);
+		rc = emit(out, where ? 0 : -ENOMEM, r->kind, node, r->who, r->what, where, &r->boxes, r->causes,
+			  r->ncauses);
 		if (rc == 0)
 			out->v[out->n - 1].to_node = node && r->where.n == 1 && strcmp(r->where.v[0].name, node) == 0;
 		r->who = r->what = NULL;
@@ -1074,12 +1075,7 @@ static int route_changes(struct diff_result *out, const char *node, enum diff_ki
 		struct diff_cause *causes = NULL;
 		size_t ncauses = 0;
 		rc = what ? route_causes(s, have->node, r, kind == DIFF_ROUTE_REMOVED, &causes, &ncauses) : -ENOMEM;
-		if (rc == 0)
-			rc = emit(out, kind, node, NULL, what, NULL, NULL, causes, ncauses);
-		else {
-			free(what);
-			free(causes);
-		}
+		rc = emit(out, rc, kind, node, NULL, what, NULL, NULL, causes, ncauses);
 	}
 	return rc;
 }
@@ -1104,12 +1100,7 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 	struct diag_loc loc = { s->nodes_src, 0, 0 };
 	if (s->nodes_src)
 		rc = cause_add(&causes, &ncauses, &loc, kind == DIFF_NODE_REMOVED);
-	if (rc == 0)
-		return emit(out, kind, n->name, who, what, NULL, NULL, causes, ncauses);
-	free(who);
-	free(what);
-	free(causes);
-	return rc;
+	return emit(out, rc, kind, n->name, who, what, NULL, NULL, causes, ncauses);
 }
 
 /* ---- peers: what each node is told (routes_compute) ---- */
@@ -1212,13 +1203,7 @@ static int peer_changes(struct diff_result *out, const char *viewer, const struc
 						     &ncauses);
 			enum diff_kind kind = q ? (added ? DIFF_PEER_IPS_ADDED : DIFF_PEER_IPS_REMOVED)
 						: (added ? DIFF_PEER_ADDED : DIFF_PEER_REMOVED);
-			if (rc == 0)
-				rc = emit(out, kind, viewer, who, what, NULL, NULL, causes, ncauses);
-			else {
-				free(who);
-				free(what);
-				free(causes);
-			}
+			rc = emit(out, rc, kind, viewer, who, what, NULL, NULL, causes, ncauses);
 			if (!q)
 				break;   /* a new peer: one change with all its allowed_ips */
 		}
