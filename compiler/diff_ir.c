@@ -67,48 +67,33 @@ static int for_candidates(const struct ir_flows *f, const struct ir_box *a,
 	return 0;
 }
 
+/* Peel off what of CUR lies below and above B in one dimension, into OUT. */
+#define PEEL(lo_f, hi_f)                                    \
+	do {                                                \
+		if (rc == 0 && cur.lo_f < b->lo_f) {        \
+			struct ir_box p = cur;              \
+			p.hi_f = b->lo_f - 1;               \
+			cur.lo_f = b->lo_f;                 \
+			rc = ir_add(out, &p, NULL);         \
+		}                                           \
+		if (rc == 0 && cur.hi_f > b->hi_f) {        \
+			struct ir_box p = cur;              \
+			p.lo_f = b->hi_f + 1;               \
+			cur.hi_f = b->hi_f;                 \
+			rc = ir_add(out, &p, NULL);         \
+		}                                           \
+	} while (0)
+
 /* Append to OUT the parts of A outside B (they overlap): peel off what
  * lies below and above B in each dimension in turn; what stays is A and B
  * together, and is dropped. */
 static int box_cut(const struct ir_box *a, const struct ir_box *b, struct ir_flows *out)
 {
-	struct ir_box cur = *a, p;
+	struct ir_box cur = *a;
 	int rc = 0;
-	if (cur.port_lo < b->port_lo) {
-		p = cur;
-		p.port_hi = (uint16_t)(b->port_lo - 1);
-		cur.port_lo = b->port_lo;
-		rc = ir_add(out, &p, NULL);
-	}
-	if (rc == 0 && cur.port_hi > b->port_hi) {
-		p = cur;
-		p.port_lo = (uint16_t)(b->port_hi + 1);
-		cur.port_hi = b->port_hi;
-		rc = ir_add(out, &p, NULL);
-	}
-	if (rc == 0 && cur.dst_lo < b->dst_lo) {
-		p = cur;
-		p.dst_hi = b->dst_lo - 1;
-		cur.dst_lo = b->dst_lo;
-		rc = ir_add(out, &p, NULL);
-	}
-	if (rc == 0 && cur.dst_hi > b->dst_hi) {
-		p = cur;
-		p.dst_lo = b->dst_hi + 1;
-		cur.dst_hi = b->dst_hi;
-		rc = ir_add(out, &p, NULL);
-	}
-	if (rc == 0 && cur.src_lo < b->src_lo) {
-		p = cur;
-		p.src_hi = b->src_lo - 1;
-		cur.src_lo = b->src_lo;
-		rc = ir_add(out, &p, NULL);
-	}
-	if (rc == 0 && cur.src_hi > b->src_hi) {
-		p = cur;
-		p.src_lo = b->src_hi + 1;
-		rc = ir_add(out, &p, NULL);
-	}
+	PEEL(port_lo, port_hi);
+	PEEL(dst_lo, dst_hi);
+	PEEL(src_lo, src_hi);
 	return rc;
 }
 
