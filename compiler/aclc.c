@@ -19,6 +19,8 @@ static const struct command {
 	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
 				  "          [--iface IF] [--table NAME] [--no-snat]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },
+	{ "diff", cli_diff, "diff OLD NEW [--nodes NODES] [--nodes-new NODES] [--node NAME] [--format text|json]\n"
+			    "                      who gains and who loses access; exit 0 no change, 1 changes" },
 };
 
 static int usage(FILE *out, int rc)

@@ -10,6 +10,8 @@ int cli_parse(int argc, char **argv);
 int cli_compile(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_test(int argc, char **argv);
+/* diff: exit 0 no change, 1 changes, 2 trouble (as diff(1)). */
+int cli_diff(int argc, char **argv);
 
 /* compile's pipeline for one node, for tools and tests: the canonical flow
  * IR of NODE (NULL: the tailnet-wide view) and its facts, its own addresses
