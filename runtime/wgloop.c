@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->buf)
-		memset(c->buf, 0, c->cap);
+		sodium_memzero(c->buf, c->cap);
 	free(c->buf);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -248,7 +249,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			}
 			if (c->buf) {
 				memcpy(nb, c->buf, c->len);
-				memset(c->buf, 0, c->cap);
+				sodium_memzero(c->buf, c->cap);
 				free(c->buf);
 			}
 			c->buf = nb;
@@ -292,7 +293,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			sync_udp(l);
 			rc = reply.failed ? -ENOMEM : conn_write(c->fd, reply.data, reply.len);
 			uapi_buf_free(&reply);
-			memset(c->buf, 0, reqlen);
+			sodium_memzero(c->buf, reqlen);
 			memmove(c->buf, c->buf + reqlen, c->len - reqlen);
 			c->len -= reqlen;
 			c->resume = 0;
