@@ -59,7 +59,7 @@ MANPAGES   = $(wildcard man/*.[158])
 DEB_PKGS = build-essential pkg-config flex bison clang \
 	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev \
 	nftables iproute2 wireguard-tools wireguard-go iperf3 procps \
-	python3 valgrind
+	python3 valgrind busybox
 DEB_TOOLS = cc pkg-config flex bison clang nft ip wg wireguard-go iperf3 python3
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update
