@@ -118,8 +118,8 @@ check "$IMPL_A dump: latest handshake is recent ($hs_a)" test $((now - hs_a)) -l
 # 2. TCP both ways, checksummed.
 tcp() { # tcp SERVER-NS-FN SERVER-IP CLIENT-NS-FN LABEL
 	local out=$WORK/tcp.$4
-	$1 $TOOL tcp-serve "$2" 5001 "$out" &
-	local sp=$!
+	bg_ready "$WORK/tcp.ready" $1 $TOOL tcp-serve "$2" 5001 "$out"
+	local sp=$BG
 	local sent; sent=$($3 $TOOL tcp-send "$2" 5001 4000000)
 	wait $sp
 	[ -n "$sent" ] && [ "$sent" = "$(cat "$out" 2>/dev/null)" ]
@@ -192,6 +192,7 @@ ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint "[fd77
 inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32,fd09::1/128 endpoint "[fd77::1]:$PORT_A"
 check "IPv6 inside, IPv6 outside: ping keygated -> $IMPL_A" ping_ok inb fd09::1 3 6
 check "IPv6 inside, IPv6 outside: ping $IMPL_A -> keygated" ping_ok ina fd09::2 3 6
+check "TCP 4 MB over IPv6 $IMPL_A -> keygated, sha256 matches (merged for the TUN)" tcp inb fd09::2 ina v6
 check "wg show lists keygated's IPv6 endpoint and allowed IP" \
 	test "$(dump_field inb "$IFB" 3) $(dump_field inb "$IFB" 4)" = "[fd77::1]:$PORT_A 10.9.0.1/32,fd09::1/128"
 inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32 endpoint "$ADDR_A:$PORT_A"
