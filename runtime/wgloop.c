@@ -160,6 +160,11 @@ static int read_tun(struct loop *l)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
+			if (errno == EBADFD) {
+				/* `ip link delete` (wg-quick down): a normal end */
+				log_info("%s: interface removed: shutting down", l->dev->ifname);
+				return 1;
+			}
 			log_err("%s: tun read: %m", l->dev->ifname);
 			return -errno;
 		}
@@ -341,8 +346,10 @@ int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
 			uint32_t tag = (uint32_t)evs[i].data.u64;
 			switch (tag) {
 			case TAG_TUN:
-				if ((rc = read_tun(&l)) != 0)
+				if ((rc = read_tun(&l)) != 0) {
+					rc = rc > 0 ? 0 : rc;
 					goto out;
+				}
 				break;
 			case TAG_UDP4:
 				read_udp(&l, dev->udp4);
