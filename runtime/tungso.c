@@ -143,15 +143,38 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 	return 0;
 }
 
-/* Header length of a coalescable IPv4 TCP packet, or 0. */
-static size_t tcp4_run_hl(const uint8_t *p, size_t len)
+/* IP header length (20: IPv4 without options, 40: IPv6 without extension
+ * headers) of a packet that may join a TCP run, with *HL the IP + TCP
+ * header length; 0 when it may not. */
+static size_t tcp_run_hl(const uint8_t *p, size_t len, size_t *hl)
 {
-	if (len < 40 || p[0] != 0x45 || p[9] != 6 || (get16(p + 6) & 0x3fff) || get16(p + 2) != len)
+	size_t ipl;
+	if (len >= 40 && p[0] == 0x45 && p[9] == 6 && !(get16(p + 6) & 0x3fff) && get16(p + 2) == len)
+		ipl = 20;
+	else if (len >= 60 && p[0] >> 4 == 6 && p[6] == 6 && (size_t)get16(p + 4) + 40 == len)
+		ipl = 40;
+	else
 		return 0;
-	size_t hl = 20 + (size_t)(p[20 + 12] >> 4) * 4;
-	if (hl < 40 || hl >= len || (p[20 + 13] & (0x02 | 0x01 | 0x04 | 0x20)) || !(p[20 + 13] & 0x10))
+	const uint8_t *t = p + ipl;
+	*hl = ipl + (size_t)(t[12] >> 4) * 4;
+	if (*hl < ipl + 20 || *hl >= len || (t[13] & (0x02 | 0x01 | 0x04 | 0x20)) || !(t[13] & 0x10))
 		return 0;
-	return hl;
+	return ipl;
+}
+
+/* Q continues the flow of FIRST (same IP header fields but lengths/ids,
+ * same ports, ack, window and options). */
+static int same_flow(const uint8_t *q, const uint8_t *first, size_t ipl, size_t hl)
+{
+	if (ipl == 20) {
+		if (q[1] != first[1] || q[8] != first[8] || memcmp(q + 12, first + 12, 8) != 0)
+			return 0;
+	} else if (memcmp(q, first, 4) != 0 || q[7] != first[7] || memcmp(q + 8, first + 8, 32) != 0) {
+		return 0;
+	}
+	const uint8_t *a = q + ipl, *b = first + ipl;
+	return memcmp(a, b, 4) == 0 && memcmp(a + 8, b + 8, 4) == 0 && memcmp(a + 14, b + 14, 2) == 0 &&
+	       memcmp(a + 20, b + 20, hl - ipl - 20) == 0 && (a[13] & ~0x08) == (b[13] & ~0x08);
 }
 
 size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8_t *out, size_t outcap,
@@ -160,59 +183,61 @@ size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8
 	struct virtio_net_hdr vh;
 	memset(&vh, 0, sizeof vh);
 	const uint8_t *first = pkts[0];
-	size_t hl = tcp4_run_hl(first, lens[0]);
-	size_t mss = hl ? lens[0] - hl : 0;
+	size_t hl = 0, ipl = tcp_run_hl(first, lens[0], &hl);
+	size_t mss = ipl ? lens[0] - hl : 0;
 	size_t total = lens[0], k = 1;
-	if (hl && !(first[33] & 0x08)) {
-		uint32_t next_seq = get32(first + 24) + (uint32_t)mss;
+	if (ipl && !(first[ipl + 13] & 0x08)) {
+		uint32_t next_seq = get32(first + ipl + 4) + (uint32_t)mss;
 		for (; k < n && k < TUNGSO_MAX_SEGS; k++) {
 			const uint8_t *q = pkts[k];
-			size_t qhl = tcp4_run_hl(q, lens[k]);
+			size_t qhl = 0, qipl = tcp_run_hl(q, lens[k], &qhl);
 			size_t qlen = lens[k] - qhl;
-			/* same addresses, ports, tos, ttl, ack, window, options */
-			if (qhl != hl || qlen > mss || total + qlen + TUNGSO_HDR_LEN > outcap || total + qlen > 65535 ||
-			    q[1] != first[1] || q[8] != first[8] || memcmp(q + 12, first + 12, 8) != 0 ||
-			    memcmp(q + 20, first + 20, 4) != 0 || get32(q + 24) != next_seq ||
-			    memcmp(q + 28, first + 28, 4) != 0 || memcmp(q + 34, first + 34, 2) != 0 ||
-			    memcmp(q + 40, first + 40, hl - 40) != 0 || (q[33] & ~0x08) != (first[33] & ~0x08))
+			if (qipl != ipl || qhl != hl || qlen > mss || total + qlen + TUNGSO_HDR_LEN > outcap ||
+			    total + qlen > 65535 || get32(q + ipl + 4) != next_seq || !same_flow(q, first, ipl, hl))
 				break;
 			total += qlen;
 			next_seq += (uint32_t)qlen;
-			if (qlen < mss || (q[33] & 0x08)) {
+			if (qlen < mss || (q[ipl + 13] & 0x08)) {
 				k++;
 				break;
 			}
 		}
 	}
 	uint8_t *f = out + TUNGSO_HDR_LEN;
+	memcpy(f, first, lens[0]);
 	if (k == 1) {
-		memcpy(f, first, lens[0]);
 		memcpy(out, &vh, sizeof vh);
 		*used = 1;
 		return TUNGSO_HDR_LEN + lens[0];
 	}
-	memcpy(f, first, lens[0]);
 	size_t off = lens[0];
 	for (size_t i = 1; i < k; i++) {
 		memcpy(f + off, pkts[i] + hl, lens[i] - hl);
 		off += lens[i] - hl;
 	}
-	f[33] |= pkts[k - 1][33] & 0x08; /* PSH of the last */
-	put16(f + 2, (uint16_t)off);
-	f[10] = f[11] = 0;
-	uint16_t c = tungso_csum_fold(tungso_csum_add(0, f, 20));
-	memcpy(f + 10, &c, 2);
-	/* CHECKSUM_PARTIAL: the TCP field holds the folded pseudo-header sum */
+	f[ipl + 13] |= pkts[k - 1][ipl + 13] & 0x08; /* PSH of the last */
 	uint8_t ph[8] = { 0 };
-	size_t l4len = off - 20;
+	size_t l4len = off - ipl;
 	ph[2] = (uint8_t)(l4len >> 8); ph[3] = (uint8_t)l4len; ph[7] = 6;
-	uint16_t pc = (uint16_t)~tungso_csum_fold(tungso_csum_add(tungso_csum_add(0, f + 12, 8), ph, 8));
-	memcpy(f + 36, &pc, 2);
+	uint32_t sum;
+	if (ipl == 20) {
+		put16(f + 2, (uint16_t)off);
+		f[10] = f[11] = 0;
+		uint16_t c = tungso_csum_fold(tungso_csum_add(0, f, 20));
+		memcpy(f + 10, &c, 2);
+		sum = tungso_csum_add(0, f + 12, 8);
+	} else {
+		put16(f + 4, (uint16_t)l4len);
+		sum = tungso_csum_add(0, f + 8, 32);
+	}
+	/* CHECKSUM_PARTIAL: the TCP field holds the folded pseudo-header sum */
+	uint16_t pc = (uint16_t)~tungso_csum_fold(tungso_csum_add(sum, ph, 8));
+	memcpy(f + ipl + 16, &pc, 2);
 	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	vh.gso_type = ipl == 20 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
 	vh.hdr_len = (uint16_t)hl;
 	vh.gso_size = (uint16_t)mss;
-	vh.csum_start = 20;
+	vh.csum_start = (uint16_t)ipl;
 	vh.csum_offset = 16;
 	memcpy(out, &vh, sizeof vh);
 	*used = k;

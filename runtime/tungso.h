@@ -27,7 +27,8 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 /* The other direction: PKTS[0..N) are plain IP packets to write to the TUN
  * device.  Writes to OUT (OUTCAP bytes, at least 64 KiB + header) one frame:
  * a virtio_net_hdr and either PKTS[0] alone or, when PKTS[0] starts a run
- * of in-order segments of one IPv4 TCP flow (same headers and options, no
+ * of in-order segments of one TCP flow (IPv4 without options, IPv6 without
+ * extension headers) (same headers and options, no
  * SYN/FIN/RST/URG, equal sizes but the last), all of them merged into one
  * GSO super-packet that the kernel's TCP stack takes in one go.  Returns the
  * frame length; *USED gets how many packets it covers (at least 1). */

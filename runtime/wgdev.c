@@ -411,7 +411,8 @@ static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return;
-	memcpy(copy, data, len);
+	if (len)
+		memcpy(copy, data, len);
 	p->staged[p->n_staged].data = copy;
 	p->staged[p->n_staged].len = len;
 	p->n_staged++;
@@ -646,7 +647,6 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	bool promoted = noise_keypairs_received(&p->kps, kp, dropped, &ndropped);
 	idx_del_list(dev, dropped, ndropped);
 	if (promoted) {
-		kp = p->kps.current;
 		handshake_complete(dev, p, now);
 		send_staged(dev, p, now);
 	}

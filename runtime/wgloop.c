@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,11 @@ static int read_tun(struct loop *l)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
+			if (errno == EBADFD) {
+				/* `ip link delete` (wg-quick down): a normal end */
+				log_info("%s: interface removed: shutting down", l->dev->ifname);
+				return 1;
+			}
 			log_err("%s: tun read: %m", l->dev->ifname);
 			return -errno;
 		}
@@ -184,7 +190,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->buf)
-		memset(c->buf, 0, c->cap);
+		sodium_memzero(c->buf, c->cap);
 	free(c->buf);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -248,7 +254,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			}
 			if (c->buf) {
 				memcpy(nb, c->buf, c->len);
-				memset(c->buf, 0, c->cap);
+				sodium_memzero(c->buf, c->cap);
 				free(c->buf);
 			}
 			c->buf = nb;
@@ -292,7 +298,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			sync_udp(l);
 			rc = reply.failed ? -ENOMEM : conn_write(c->fd, reply.data, reply.len);
 			uapi_buf_free(&reply);
-			memset(c->buf, 0, reqlen);
+			sodium_memzero(c->buf, reqlen);
 			memmove(c->buf, c->buf + reqlen, c->len - reqlen);
 			c->len -= reqlen;
 			c->resume = 0;
@@ -340,8 +346,10 @@ int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
 			uint32_t tag = (uint32_t)evs[i].data.u64;
 			switch (tag) {
 			case TAG_TUN:
-				if ((rc = read_tun(&l)) != 0)
+				if ((rc = read_tun(&l)) != 0) {
+					rc = rc > 0 ? 0 : rc;
 					goto out;
+				}
 				break;
 			case TAG_UDP4:
 				read_udp(&l, dev->udp4);

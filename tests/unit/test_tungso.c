@@ -29,6 +29,26 @@ static size_t make_tcp4(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags,
 	return len;
 }
 
+/* The same over IPv6 fd00::1 -> fd00::2 (no extension headers). */
+static size_t make_tcp6(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags)
+{
+	uint8_t t4[2000];
+	size_t len4 = make_tcp4(t4, payload, seq, flags, 1);
+	size_t l4 = len4 - 20, len = 40 + l4;
+	memset(p, 0, 40);
+	p[0] = 0x60; p[4] = (uint8_t)(l4 >> 8); p[5] = (uint8_t)l4; p[6] = 6; p[7] = 64;
+	p[8] = 0xfd; p[23] = 1; p[24] = 0xfd; p[39] = 2;
+	memcpy(p + 40, t4 + 20, l4);
+	return len;
+}
+
+static int tcp6_ok(const uint8_t *p, size_t len)
+{
+	uint8_t ph[8] = { 0, 0, (uint8_t)((len - 40) >> 8), (uint8_t)(len - 40), 0, 0, 0, 6 };
+	uint32_t s = tungso_csum_add(tungso_csum_add(0, p + 8, 32), ph, 8);
+	return tungso_csum_fold(tungso_csum_add(s, p + 40, len - 40)) == 0;
+}
+
 static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 static int ip_ok(const uint8_t *p) { return tungso_csum_fold(tungso_csum_add(0, p, 20)) == 0; }
@@ -88,6 +108,33 @@ int main(void)
 	ln[0] = make_tcp4(a, 100, 5000, 0x12, 1);
 	tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
 	T_CHECK(used == 1, "a SYN is never merged");
+
+	/* IPv6: split a TSO6 packet, then merge the segments back. */
+	struct virtio_net_hdr v6 = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+				     .hdr_len = 72, .gso_size = 200, .csum_start = 40, .csum_offset = 16 };
+	memcpy(frame, &v6, sizeof v6);
+	len = make_tcp6(frame + TUNGSO_HDR_LEN, 500, 77, 0x18);
+	T_CHECK(tungso_split(frame, len + TUNGSO_HDR_LEN, out, sizeof out, &segs) == 0 && segs.n == 3,
+		"IPv6: 500 bytes at mss 200 split into 3 segments (%zu)", segs.n);
+	int v6ok = segs.n == 3;
+	for (size_t i = 0; i < segs.n; i++) {
+		const uint8_t *sg = segs.data[i];
+		size_t pl = i < 2 ? 200 : 100;
+		v6ok &= segs.len[i] == 72 + pl && (size_t)(sg[4] << 8 | sg[5]) == 32 + pl &&
+			tcp6_ok(sg, segs.len[i]) && get32(sg + 44) == 77 + 200 * i;
+	}
+	T_CHECK(v6ok, "IPv6 segments: payload lengths, TCP checksums and sequence numbers right");
+	flen = tungso_coalesce(segs.data, segs.len, segs.n, merged, sizeof merged, &used);
+	memcpy(&mh, merged, sizeof mh);
+	T_CHECK(used == 3 && flen == TUNGSO_HDR_LEN + len && mh.gso_type == VIRTIO_NET_HDR_GSO_TCPV6 &&
+		mh.gso_size == 200 && mh.csum_start == 40, "IPv6 segments merge back into one TCPV6 frame");
+	T_CHECK(memcmp(merged + TUNGSO_HDR_LEN + 72, frame + TUNGSO_HDR_LEN + 72, 500) == 0 &&
+		(size_t)(merged[TUNGSO_HDR_LEN + 4] << 8 | merged[TUNGSO_HDR_LEN + 5]) == 532,
+		"IPv6 merged payload and payload length");
+	uint8_t *mix[2] = { segs.data[0], a };
+	size_t mixl[2] = { segs.len[0], ln[0] };
+	tungso_coalesce(mix, mixl, 2, merged, sizeof merged, &used);
+	T_CHECK(used == 1, "IPv6 and IPv4 packets never merge");
 
 	/* Checksum completion for a plain packet, and malformed frames. */
 	struct virtio_net_hdr ch = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 16 };

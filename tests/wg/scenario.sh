@@ -13,16 +13,17 @@ NA=${U}na NB=${U}nb IFA=${U}a IFB=${U}b
 TOOL="timeout 20 python3 $KG_TOP/tests/wg/wgtool.py"
 KGD=$KG_BUILD/keygated
 WORK=$(mktemp -d)
-PID_A= PID_B=
+PID_A= PID_B= PID_D=
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 cleanup() {
 	[ -n "$PID_A" ] && kill "$PID_A" 2>/dev/null
 	[ -n "$PID_B" ] && kill "$PID_B" 2>/dev/null
+	[ -n "$PID_D" ] && kill "$PID_D" 2>/dev/null
 	sleep 0.3
 	ip netns del "$NA" 2>/dev/null
 	ip netns del "$NB" 2>/dev/null
-	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
+	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock" "/var/run/wireguard/${U}d.sock"
 	[ -n "${KG_WG_KEEP:-}" ] && cp -r "$WORK" "$KG_WG_KEEP"
 	rm -rf "$WORK"
 }
@@ -117,8 +118,8 @@ check "$IMPL_A dump: latest handshake is recent ($hs_a)" test $((now - hs_a)) -l
 # 2. TCP both ways, checksummed.
 tcp() { # tcp SERVER-NS-FN SERVER-IP CLIENT-NS-FN LABEL
 	local out=$WORK/tcp.$4
-	$1 $TOOL tcp-serve "$2" 5001 "$out" &
-	local sp=$!
+	bg_ready "$WORK/tcp.ready" $1 $TOOL tcp-serve "$2" 5001 "$out"
+	local sp=$BG
 	local sent; sent=$($3 $TOOL tcp-send "$2" 5001 4000000)
 	wait $sp
 	[ -n "$sent" ] && [ "$sent" = "$(cat "$out" 2>/dev/null)" ]
@@ -191,6 +192,7 @@ ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint "[fd77
 inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32,fd09::1/128 endpoint "[fd77::1]:$PORT_A"
 check "IPv6 inside, IPv6 outside: ping keygated -> $IMPL_A" ping_ok inb fd09::1 3 6
 check "IPv6 inside, IPv6 outside: ping $IMPL_A -> keygated" ping_ok ina fd09::2 3 6
+check "TCP 4 MB over IPv6 $IMPL_A -> keygated, sha256 matches (merged for the TUN)" tcp inb fd09::2 ina v6
 check "wg show lists keygated's IPv6 endpoint and allowed IP" \
 	test "$(dump_field inb "$IFB" 3) $(dump_field inb "$IFB" 4)" = "[fd77::1]:$PORT_A 10.9.0.1/32,fd09::1/128"
 inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32 endpoint "$ADDR_A:$PORT_A"
@@ -240,4 +242,17 @@ check "rekey: $IMPL_A saw a new handshake ($hs1 -> $hs2)" test "$hs2" -gt "$hs1"
 check "rekey: traffic continued across rekeys ($got of 40 pings)" test "${got:-0}" -ge 36
 
 check "keygated exits 0 on SIGTERM" stop_b
+
+# 11. Without -f: keygated returns once the interface and socket exist and
+#     keeps running detached.
+IFD=${U}d
+check "keygated without -f returns 0 at once" timeout 5 ip netns exec "$NB" "$KGD" "$IFD"
+check "the detached daemon answers wg show" test -n "$(inb wg show "$IFD" listen-port)"
+dpid=$(inb ss -xlpn | grep -F "/var/run/wireguard/$IFD.sock" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+check "the detached daemon runs in its own session (pid ${dpid:-none})" \
+	test -n "$dpid" -a "$(ps -o sid= -p "${dpid:-1}" | tr -d ' ')" = "${dpid:-x}"
+PID_D=$dpid
+[ -n "$dpid" ] && kill "$dpid"
+for _ in $(seq 30); do [ -e "/var/run/wireguard/$IFD.sock" ] || { PID_D=; break; }; sleep 0.1; done
+check "the detached daemon removes its socket on SIGTERM" test ! -e "/var/run/wireguard/$IFD.sock"
 t_done

@@ -8,9 +8,9 @@ def ready():
         open(os.environ["KG_READY"], "w").close()
 
 def tcp_serve(addr, port, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port))); s.listen(1); s.settimeout(15)
+    s.bind((addr, int(port))); s.listen(1); s.settimeout(15); ready()
     c, _ = s.accept(); c.settimeout(15)
     h = hashlib.sha256(); n = 0
     while True:
