@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "outf.h"
@@ -65,6 +66,36 @@ int main(void)
 	T_CHECK(entries(dir) == 1, "... and no temporary file is left behind");
 	T_CHECK(outf_write(bad, write_text, "x\n") == -ENOENT, "a directory that does not exist: -ENOENT");
 
+	char link[300], fifo[300];
+	snprintf(link, sizeof(link), "%s/link.nft", dir);
+	T_CHECK(symlink("rules.nft", link) == 0 && outf_write(link, write_text, "third\n") == 0,
+		"a symbolic link is written through");
+	struct stat lst;
+	T_CHECK(lstat(link, &lst) == 0 && S_ISLNK(lst.st_mode), "... and stays a link");
+	T_STREQ(slurp(path), "third\n", "... its target has the new text");
+
+	/* /dev/null must stay a device: renaming over it once broke the machine. */
+	T_CHECK(outf_write("/dev/null", write_text, "gone\n") == 0, "/dev/null is written to");
+	T_CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "... and is still a character device");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	T_CHECK(mkfifo(fifo, 0600) == 0, "a FIFO");
+	pid_t writer = fork();
+	if (writer == 0)
+		_exit(outf_write(fifo, write_text, "piped\n") == 0 ? 0 : 1);
+	FILE *reader = fopen(fifo, "r");
+	char got[32] = "";
+	if (reader) {
+		if (!fgets(got, sizeof(got), reader))
+			got[0] = 0;
+		fclose(reader);
+	}
+	int status = -1;
+	T_CHECK(writer > 0 && waitpid(writer, &status, 0) == writer && status == 0, "... the writer succeeded");
+	T_STREQ(got, "piped\n", "... is written in place, the reader gets the text");
+	T_CHECK(lstat(fifo, &lst) == 0 && S_ISFIFO(lst.st_mode), "... and is still a FIFO");
+
+	unlink(fifo);
+	unlink(link);
 	unlink(path);
 	rmdir(dir);
 	T_DONE();
