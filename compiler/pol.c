@@ -590,11 +590,12 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 		}
 		struct pol_dst *d = &r->dst[r->ndst];
 		struct pol_ipspec spec = base;
-		bool okd = pol_alias_parse(l->p, alias, it, POL_DST, &d->alias, l->diags);
+		/* Ports first: "autogroup:self" without ports is a bad port "self". */
+		bool okp = pol_ports_parse(ports, it, &spec.ports, &spec.nports, l->diags);
+		bool okd = okp && pol_alias_parse(l->p, alias, it, POL_DST, &d->alias, l->diags);
 		free(alias);
-		if (!okd || !pol_ports_parse(ports, it, &spec.ports, &spec.nports, l->diags)) {
-			if (okd)
-				pol_alias_clear(&d->alias);
+		if (!okd) {
+			free(spec.ports);
 			l->ok = false;
 			continue;
 		}
