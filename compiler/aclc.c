@@ -11,6 +11,8 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
+	{ "apply", cli_apply, "apply POLICY --nodes NODES --node NAME [--dry-run] [-v]\n"
+			      "                      make the kernel's nftables table the node's, in one transaction" },
 };
 
 static int usage(FILE *out, int rc)

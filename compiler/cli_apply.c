@@ -1,0 +1,260 @@
+/* cli_apply: `aclc apply POLICY --nodes NODES --node NAME [--dry-run]
+ * [--table NAME] [--iface IF] [--no-snat] [--full] [-v]`.
+ *
+ * Compiles the node's table (policy, inventory, filter, flow IR, nftm) and
+ * makes the kernel hold it through the netlink backend (nftb): one
+ * transaction, only the difference when the kernel's table has the same
+ * shape.  Exit status as diff(1): 0 nothing changed, 1 changed (or would
+ * change, with --dry-run), 2 trouble.
+ *
+ * Test hooks (environment): KG_APPLY_RACE_CMD, a shell command run once
+ * between reading the kernel's table and sending the batch (a concurrent
+ * change: the batch must fail on the generation id and be retried);
+ * KG_APPLY_FAULT=SET:INDEX, send that added element inverted (the kernel
+ * rejects it: the error is reported at the policy rule behind it). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "filter.h"
+#include "hj.h"
+#include "inv.h"
+#include "ir.h"
+#include "nftb.h"
+#include "nftm.h"
+#include "nftt.h"
+#include "pol.h"
+
+enum { APPLY_SAME = 0, APPLY_CHANGED = 1, APPLY_TROUBLE = 2 };
+
+struct apply {
+	const char *policy_path, *nodes_path, *node_name;
+	struct nftm_opts nft;
+	bool dry_run, full, verbose;
+	/* pipeline */
+	struct diag_src *psrc, *nsrc;
+	struct hj_value *root;
+	struct pol_policy *policy;
+	struct inv *inv;
+	struct filter_set fs;
+	bool fs_made;
+	const struct filter_node *fn;
+	struct ir_flows flows;
+	struct ir_aset self, routes;
+	struct nftm_table *table;
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: aclc apply POLICY --nodes NODES --node NAME [--dry-run] [--table NAME]\n"
+			"                  [--iface IF] [--no-snat] [--full] [-v]\n");
+	return APPLY_TROUBLE;
+}
+
+static int parse_args(struct apply *a, int argc, char **argv)
+{
+	enum { O_NODES = 256, O_NODE, O_DRY, O_TABLE, O_IFACE, O_NO_SNAT, O_FULL };
+	static const struct option longopts[] = {
+		{ "nodes", required_argument, NULL, O_NODES }, { "node", required_argument, NULL, O_NODE },
+		{ "dry-run", no_argument, NULL, O_DRY }, { "table", required_argument, NULL, O_TABLE },
+		{ "iface", required_argument, NULL, O_IFACE }, { "no-snat", no_argument, NULL, O_NO_SNAT },
+		{ "full", no_argument, NULL, O_FULL }, { "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case O_NODES: a->nodes_path = optarg; break;
+		case O_NODE: a->node_name = optarg; break;
+		case O_DRY: a->dry_run = true; break;
+		case O_TABLE: a->nft.table = optarg; break;
+		case O_IFACE: a->nft.iface = optarg; break;
+		case O_NO_SNAT: a->nft.no_snat = true; break;
+		case O_FULL: a->full = true; break;
+		case 'v': a->verbose = true; break;
+		default: return -EINVAL;
+		}
+	}
+	if (argc - optind != 1 || !a->nodes_path || !a->node_name)
+		return -EINVAL;
+	a->policy_path = argv[optind];
+	return 0;
+}
+
+/* Policy and inventory to the node's table.  0, or -1 with DIAGS. */
+static int build(struct apply *a, struct diag_list *diags)
+{
+	const char *why;
+	if (nftm_opts_check(&a->nft, &why) < 0) {
+		diag_error(diags, NULL, "%s", why);
+		return -1;
+	}
+	a->psrc = diag_src_load(a->policy_path, diags);
+	a->root = a->psrc ? hj_parse(a->psrc, diags) : NULL;
+	a->policy = a->root ? pol_load(a->root, diags) : NULL;
+	a->inv = a->policy ? inv_load(a->nodes_path, &a->nsrc, diags) : NULL;
+	if (!a->inv || filter_compile(a->policy, a->inv, &a->fs, diags) < 0)
+		return -1;
+	a->fs_made = true;
+	for (size_t i = 0; i < a->fs.nnodes; i++)
+		if (strcmp(a->fs.nodes[i].node->name, a->node_name) == 0)
+			a->fn = &a->fs.nodes[i];
+	if (!a->fn) {
+		diag_error(diags, NULL, "%s: no node named '%s'", a->nodes_path, a->node_name);
+		return -1;
+	}
+	const struct inv_node *n = a->fn->node;
+	int rc = filter_node_ir(a->fn, &a->flows);
+	if (rc == 0 && n->has_v4)
+		rc = ir_aset_add(&a->self, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(&a->self, IR_V6, n->v6, n->v6);
+	if (rc == 0)
+		rc = ir_aset_add_all(&a->routes, &a->fn->served);
+	if (rc == 0) {
+		struct nftm_node node = { &a->self, &a->routes };
+		a->table = nftm_build(&a->nft, &node, &a->flows);
+		if (!a->table)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		diag_error(diags, NULL, "cannot build the ruleset for node %s: %s", a->node_name, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void done(struct apply *a)
+{
+	nftm_free(a->table);
+	ir_aset_free(&a->self);
+	ir_aset_free(&a->routes);
+	ir_free(&a->flows);
+	if (a->fs_made)
+		filter_set_free(&a->fs);
+	inv_free(a->inv);
+	pol_free(a->policy);
+	hj_free(a->root);
+	diag_src_free(a->nsrc);
+	diag_src_free(a->psrc);
+}
+
+static void print_elems(const struct nftm_set *s, const struct nftm_elem *e, size_t n, char sign)
+{
+	for (size_t i = 0; i < n; i++) {
+		printf("    %c ", sign);
+		for (size_t k = 0; k < s->nkey; k++) {
+			char buf[NFTT_RANGE_MAX];
+			nftt_range(buf, s->key[k], &e[i].k[k]);
+			printf("%s%s", k ? " . " : "", buf);
+		}
+		printf("\n");
+	}
+}
+
+static void print_result(const struct apply *a, const struct nftb_result *r)
+{
+	const struct nftm_table *t = a->table;
+	const char *would = a->dry_run ? "would be " : "";
+	if (!r->changed) {
+		printf("table inet %s: up to date (%zu elements)\n", t->name, nftm_elem_count(t));
+		return;
+	}
+	if (r->full)
+		printf("table inet %s: %s%s (%s), %zu elements\n", t->name, would, r->existed ? "replaced" : "created",
+		       r->why_full, nftm_elem_count(t));
+	else
+		printf("table inet %s: %supdated, %zu element%s added, %zu removed\n", t->name, would, r->nadd,
+		       r->nadd == 1 ? "" : "s", r->ndel);
+	for (size_t i = 0; i < t->nsets; i++) {
+		const struct nftm_delta *d = &r->delta[i];
+		if (!d->nadd && !d->ndel)
+			continue;
+		printf("  set %s: +%zu -%zu\n", t->sets[i].name, d->nadd, d->ndel);
+		/* Element by element for an update; a whole table is nft text. */
+		if (!r->full) {
+			print_elems(&t->sets[i], d->del, d->ndel, '-');
+			print_elems(&t->sets[i], d->add, d->nadd, '+');
+		}
+	}
+	if (r->full) {
+		printf("  chains %screated:", would);
+		for (size_t i = 0; i < t->nchains; i++)
+			printf(" %s", t->chains[i].name);
+		printf("\n");
+	}
+	if (a->dry_run)
+		printf("dry run: the kernel checked the batch (%zu messages) and committed nothing\n", r->msgs);
+}
+
+struct race {
+	const char *cmd;
+	bool ran;
+};
+
+static void race_hook(void *arg, unsigned attempt)
+{
+	struct race *rc = arg;
+	if (attempt == 0 && rc->cmd && !rc->ran) {
+		rc->ran = true;
+		if (system(rc->cmd) != 0)
+			fprintf(stderr, "aclc apply: test hook KG_APPLY_RACE_CMD failed\n");
+	}
+}
+
+int cli_apply(int argc, char **argv)
+{
+	struct apply a;
+	struct diag_list diags = { 0 };
+	struct nftb_result res;
+	struct nftb *nb = NULL;
+	int rc = APPLY_TROUBLE;
+
+	memset(&a, 0, sizeof(a));
+	memset(&res, 0, sizeof(res));
+	if (parse_args(&a, argc, argv) < 0)
+		return usage();
+	if (build(&a, &diags) < 0)
+		goto out;
+	nb = nftb_open();
+	if (!nb) {
+		diag_error(&diags, NULL, "cannot open a netlink socket to nf_tables: %s", strerror(errno));
+		goto out;
+	}
+	struct race race = { getenv("KG_APPLY_RACE_CMD"), false };
+	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .flows = &a.flows,
+				  .before_send = race_hook, .hook_arg = &race };
+	char fault[NFTM_NAME_MAX] = "";
+	const char *fenv = getenv("KG_APPLY_FAULT"), *colon = fenv ? strchr(fenv, ':') : NULL;
+	if (colon && (size_t)(colon - fenv) < sizeof(fault)) {
+		memcpy(fault, fenv, (size_t)(colon - fenv));
+		opts.fault_set = fault;
+		opts.fault_index = strtoul(colon + 1, NULL, 10);
+	}
+	int err = nftb_apply(nb, a.table, &opts, &res, &diags);
+	if (a.verbose)
+		fprintf(stderr,
+			"aclc apply: genid %u, %u retr%s after generation changes; batch %zu messages "
+			"(%zu element messages), %zu bytes in %zu page%s; elements +%zu -%zu\n",
+			res.genid, res.retries, res.retries == 1 ? "y" : "ies", res.msgs, res.elem_msgs, res.bytes,
+			res.pages, res.pages == 1 ? "" : "s", res.nadd, res.ndel);
+	if (err < 0)
+		goto out;
+	print_result(&a, &res);
+	rc = res.changed ? APPLY_CHANGED : APPLY_SAME;
+out:
+	diag_print(stderr, &diags);
+	if (fflush(stdout) != 0)
+		rc = APPLY_TROUBLE;
+	nftb_result_free(&res);
+	nftb_close(nb);
+	diag_list_free(&diags);
+	done(&a);
+	return rc;
+}

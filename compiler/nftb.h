@@ -1,0 +1,105 @@
+/* nftb: the netlink backend.  Applies the model of keygate's table (nftm)
+ * to the kernel through libnftnl and libmnl, as ONE nfnetlink batch
+ * (BEGIN .. END): the kernel holds the old ruleset or the new one, never a
+ * mix, and nothing outside our table is ever touched.
+ *
+ *  - The kernel's copy of our table is read back first.  When it has the
+ *    model's shape (same sets, chains and rules), the batch holds only the
+ *    element additions and deletions; otherwise it deletes the table and
+ *    creates it anew, in the same transaction.
+ *  - The batch carries the ruleset generation id read before the kernel's
+ *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
+ *    ours fail with ERESTART, and nftb_apply() reads again and retries
+ *    (bounded) instead of overwriting it.
+ *  - Every message has a sequence number mapped to the model object it came
+ *    from; kernel errors (with extended ack) become diagnostics at the
+ *    policy's file:line:col when the object is an element built from policy
+ *    rules (OPTS->flows gives the provenance).
+ *  - A dry run sends the batch without its END message: the kernel checks
+ *    every message and aborts (as `nft -c` does).
+ *  - Big batches: paged buffers (nftnl_batch) sent with one sendmsg, socket
+ *    buffers sized to the batch.
+ * The relay daemon calls the same code on every policy update; nftb_monitor
+ * tells it when someone else edited the ruleset. */
+#ifndef NFTB_H
+#define NFTB_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "ir.h"
+#include "nftm.h"
+
+struct nftb;   /* a netlink socket to nf_tables */
+
+/* Open a socket (in the caller's network namespace).  NULL with errno. */
+struct nftb *nftb_open(void);
+void nftb_close(struct nftb *nb);
+/* The socket's netlink port id: events it caused carry it. */
+uint32_t nftb_portid(const struct nftb *nb);
+/* The current ruleset generation id.  0 or -errno. */
+int nftb_genid(struct nftb *nb, uint32_t *genid);
+
+struct nftb_opts {
+	bool dry_run;              /* let the kernel check the batch, never commit */
+	bool force_full;           /* replace the table even when the shapes match */
+	unsigned max_retries;      /* genid races retried; 0: NFTB_DEFAULT_RETRIES */
+	const struct ir_flows *flows;   /* provenance of the allow sets' elements, or NULL */
+	/* Test hook: called after the generation id and the kernel's table
+	 * were read, before the batch is sent (ATTEMPT counts from 0). */
+	void (*before_send)(void *arg, unsigned attempt);
+	void *hook_arg;
+	/* Test hook: when FAULT_SET is a set's name, the FAULT_INDEX-th element
+	 * added to it is sent with its range inverted (first key field's end
+	 * below its start), which the kernel rejects: shows error mapping. */
+	const char *fault_set;
+	size_t fault_index;
+};
+#define NFTB_DEFAULT_RETRIES 5
+
+/* What an apply did (or would do, in a dry run). */
+struct nftb_result {
+	bool existed;              /* our table was in the kernel */
+	bool full;                 /* table (re)created as a whole */
+	const char *why_full;      /* static text, when full */
+	bool changed;              /* the batch held any change */
+	unsigned retries;          /* generation id mismatches retried */
+	uint32_t genid;            /* the generation the last batch was checked against */
+	size_t msgs, bytes, pages; /* the last batch, BEGIN/END excluded from msgs */
+	size_t elem_msgs;          /* of which element messages */
+	size_t chains, rules, sets;   /* objects the batch creates */
+	/* Element changes per set of the model (model elements, not kernel
+	 * interval halves); the arrays are owned (nftb_result_free). */
+	struct nftm_delta delta[NFTM_MAX_SETS];
+	size_t nadd, ndel;
+};
+void nftb_result_free(struct nftb_result *r);
+
+/* Make the kernel's table T (or check that it could, with OPTS->dry_run).
+ * 0 on success, else -errno with the reasons in DIAGS (kernel errors
+ * located at the policy where known). */
+int nftb_apply(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
+	       struct nftb_result *res, struct diag_list *diags);
+
+/* Read the kernel's copy of a table shaped like WANT: a model with WANT's
+ * shape and the kernel's elements in *HAVE (NULL when the table is absent).
+ * *SAME_SHAPE false when sets, chains or rules differ (or *HAVE is NULL).
+ * 0 or -errno. */
+int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftm_table **have, bool *same_shape,
+	      const char **why);
+
+/* Events: a socket on NFNLGRP_NFTABLES. */
+struct nftb_monitor;
+/* Watch table inet TABLE; events caused by port IGNORE_PORTID (our own
+ * applies: nftb_portid) are not counted.  NULL with errno. */
+struct nftb_monitor *nftb_monitor_open(const char *table, uint32_t ignore_portid);
+int nftb_monitor_fd(const struct nftb_monitor *m);
+/* Read what is pending, waiting at most TIMEOUT_MS (0: do not wait).
+ * Returns how many events touched the table (or flushed it: a ruleset
+ * flush deletes every table) from another process, or -errno.  When WHAT
+ * is not NULL it receives a short description of the last one. */
+int nftb_monitor_read(struct nftb_monitor *m, int timeout_ms, char *what, size_t whatlen);
+void nftb_monitor_close(struct nftb_monitor *m);
+
+#endif
