@@ -13,6 +13,9 @@ static const struct command {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
 	{ "apply", cli_apply, "apply POLICY --nodes NODES --node NAME [--dry-run] [-v]\n"
 			      "                      make the kernel's nftables table the node's, in one transaction" },
+	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale] [-o FILE]\n"
+				  "          [--iface IF] [--table NAME] [--no-snat]\n"
+				  "                      compile POLICY (nft: the node's ruleset)" },
 };
 
 static int usage(FILE *out, int rc)
@@ -20,6 +23,7 @@ static int usage(FILE *out, int rc)
 	fprintf(out, "usage: aclc [-h] COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  aclc %s\n", commands[i].synopsis);
+	fprintf(out, "  aclc POLICY [compile options]   short for aclc compile POLICY ...\n");
 	fprintf(out, "\nFILE may be '-' for standard input.  See aclc(1).\n");
 	return rc;
 }
@@ -33,6 +37,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
+	/* The short form: a policy file where a command would be. */
+	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/')))
+		return cli_compile(argc, argv);
 	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
 	return usage(stderr, CLI_USAGE);
 }

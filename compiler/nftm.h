@@ -64,7 +64,7 @@ enum nftm_rule_kind {
 	NFTM_R_CT_INVALID_DROP, /* ct state invalid drop */
 	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET accept */
 	NFTM_R_DROP,            /* drop */
-	NFTM_R_IIF_MASQ,        /* iifname IFNAME <SET's key fields> @SET masquerade */
+	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME <SET's key fields> @SET masquerade */
 };
 
 struct nftm_rule {

@@ -2,11 +2,8 @@
 #include "nftt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const char *const header_text =
 	"# This file replaces one table, and only it: the first two commands create\n"
@@ -156,7 +153,7 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 		fprintf(out, "drop");
 		break;
 	case NFTM_R_IIF_MASQ:
-		fprintf(out, "iifname \"%s\" ", t->iface);
+		fprintf(out, "iifname \"%s\" oifname != \"%s\" ", t->iface, t->iface);
 		print_key(out, &t->sets[r->set], field_expr);
 		fprintf(out, " @%s masquerade", t->sets[r->set].name);
 		break;
@@ -201,45 +198,8 @@ int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *
 	return ferror(out) ? -EIO : 0;
 }
 
-int nftt_write_path(const char *path, const struct nftm_table *t, const struct nftt_origin *origin)
+int nftt_write_job(FILE *out, void *job)
 {
-	if (strcmp(path, "-") == 0) {
-		int rc = nftt_write(stdout, t, origin);
-		if (fflush(stdout) != 0 && rc == 0)
-			rc = -errno;
-		return rc;
-	}
-	char *tmp = NULL;
-	FILE *f = NULL;
-	int fd = -1, rc = 0;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
-		rc = -ENOMEM;
-		goto out;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	/* A ruleset is no secret, but mkstemp's 0600 would surprise: 0644. */
-	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
-		rc = -errno;
-		close(fd);
-		goto out_unlink;
-	}
-	rc = nftt_write(f, t, origin);
-	if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-out_unlink:
-	if (rc < 0)
-		unlink(tmp);
-out_free:
-	free(tmp);
-out:
-	return rc;
+	const struct nftt_job *j = job;
+	return nftt_write(out, j->table, &j->origin);
 }

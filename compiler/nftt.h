@@ -16,10 +16,12 @@ struct nftt_origin {
 /* Write T to OUT.  0 or -errno. */
 int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *origin);
 
-/* Write T to PATH ("-": standard output) through a temporary file in the
- * same directory, renamed into place only when complete, so that PATH holds
- * the old ruleset or the new one, never a truncated one.  0 or -errno. */
-int nftt_write_path(const char *path, const struct nftm_table *t, const struct nftt_origin *origin);
+/* For outf_write(): JOB is a struct nftt_job. */
+struct nftt_job {
+	const struct nftm_table *table;
+	struct nftt_origin origin;
+};
+int nftt_write_job(FILE *out, void *job);
 
 /* Format one range of field F into BUF (at least NFTT_RANGE_MAX bytes):
  * an address, prefix or lo-hi range; a number or lo-hi. */

@@ -9,8 +9,10 @@
  *   bench_nftprobe pump --tun IF --ms MS --src A --dst B --proto P [--dport N]
  *       write one packet again and again for MS milliseconds; prints packets/s
  *
- * SOURCE is --random SEED: a generated policy (groups of tailnet sources,
- * rules to the relay and to the routes it serves, every protocol kind).
+ * SOURCE is --policy FILE --nodes FILE --node NAME: the node's flow IR and
+ * facts through aclc's own pipeline (cli_node_flows), or --random SEED: a
+ * flow IR made up here (groups of tailnet sources, rules to the relay, to
+ * the routes it serves and beyond, every protocol kind, "any protocol").
  *
  * Verdicts: the test script loads a second table, inet kgprobe, whose chains
  * sit on the input, forward and postrouting hooks before and after ours and
@@ -32,9 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "diag.h"
 #include "ir.h"
 #include "nftm.h"
 #include "nftt.h"
+#include "outf.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -145,6 +150,20 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	ir_aset_add_all(&sc->dests, &sc->self);
 	ir_aset_add_all(&sc->dests, &sc->routes);
 	ir_aset_merge(&sc->dests);
+}
+
+static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node)
+{
+	struct diag_list diags = { 0 };
+	int rc = cli_node_flows(policy, nodes, node, &sc->flows, &sc->self, &sc->routes, &diags);
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	if (rc < 0)
+		return rc;
+	ir_aset_add_all(&sc->dests, &sc->self);
+	ir_aset_add_all(&sc->dests, &sc->routes);
+	ir_aset_merge(&sc->dests);
+	return 0;
 }
 
 static void scenario_free(struct scenario *sc)
@@ -404,7 +423,7 @@ static int read_set(const char *name, unsigned char *seen, size_t max)
 }
 
 struct args {
-	const char *tun, *other, *out, *src, *dst;
+	const char *tun, *other, *out, *src, *dst, *policy, *nodes, *node;
 	unsigned seed, count, ms, proto, dport;
 	bool random, no_snat;
 	int rseed;
@@ -417,7 +436,8 @@ static int cmd_emit(const struct args *a, const struct scenario *sc)
 	struct nftm_table *t = nftm_build(&o, &node, &sc->flows);
 	if (!t)
 		return 2;
-	int rc = nftt_write_path(a->out ? a->out : "-", t, &(struct nftt_origin){ .node = "generated relay" });
+	struct nftt_job job = { t, { .node = "generated relay" } };
+	int rc = outf_write(a->out ? a->out : "-", nftt_write_job, &job);
 	nftm_free(t);
 	return rc < 0 ? 2 : 0;
 }
@@ -553,6 +573,9 @@ int main(int argc, char **argv)
 			goto usage;
 		i++;
 		if (!strcmp(o, "--random")) a.random = true, a.rseed = atoi(v);
+		else if (!strcmp(o, "--policy")) a.policy = v;
+		else if (!strcmp(o, "--nodes")) a.nodes = v;
+		else if (!strcmp(o, "--node")) a.node = v;
 		else if (!strcmp(o, "--tun")) a.tun = v;
 		else if (!strcmp(o, "--other")) a.other = v;
 		else if (!strcmp(o, "-o")) a.out = v;
@@ -569,9 +592,15 @@ int main(int argc, char **argv)
 		return a.tun ? cmd_pump(&a) : 2;
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
-	if (!a.random)
+	if (a.random)
+		random_scenario(&sc, (unsigned)a.rseed);
+	else if (!a.policy)
 		goto usage;
-	random_scenario(&sc, (unsigned)a.rseed);
+	else if (policy_scenario(&sc, a.policy, a.nodes, a.node) < 0) {
+		fprintf(stderr, "bench_nftprobe: cannot compile %s\n", a.policy);
+		scenario_free(&sc);
+		return 2;
+	}
 	int rc = 2;
 	if (!strcmp(argv[1], "emit"))
 		rc = cmd_emit(&a, &sc);

@@ -199,7 +199,7 @@ static void test_build(void)
 		"\t\tip6 saddr . ip6 daddr . meta l4proto @allow6_proto accept\n",
 		"\t\tdrop\n\t}\n",
 		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		"\t\tiifname \"keygate0\" ip daddr @snat4 masquerade\n",
+		"\t\tiifname \"keygate0\" oifname != \"keygate0\" ip daddr @snat4 masquerade\n",
 		"an accept here is final only within this table's base chain",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

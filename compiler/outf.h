@@ -1,0 +1,14 @@
+/* outf: write an output file whole or not at all.  The text goes to a
+ * temporary file in the same directory, which is flushed, synced and renamed
+ * over PATH only when complete: PATH holds the old contents or the new,
+ * never a truncated file (a ruleset cut short is a different ruleset). */
+#ifndef OUTF_H
+#define OUTF_H
+#include <stdio.h>
+
+/* Call WRITE(f, ARG) on a temporary file and rename it to PATH ("-":
+ * WRITE on standard output).  WRITE returns 0 or -errno.  New files get
+ * mode 0644.  0 or -errno; on error PATH is untouched. */
+int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg);
+
+#endif

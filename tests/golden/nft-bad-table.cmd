@@ -1,0 +1,1 @@
+aclc compile examples/relay.hujson --table "kg table"
