@@ -283,7 +283,7 @@ static struct nftnl_expr *e_verdict(int verdict, const char *chain)
 	return e;
 }
 
-static void r_iifname(struct nftnl_rule *r, const char *iface, uint32_t op, uint32_t key, bool *ok)
+static void r_ifname(struct nftnl_rule *r, const char *iface, uint32_t op, uint32_t key, bool *ok)
 {
 	char name[NFTM_IFNAME_MAX] = { 0 };
 	snprintf(name, sizeof(name), "%s", iface);
@@ -360,6 +360,8 @@ static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, s->name);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set_index + 1);
+		/* The kernel reports flags 0; saying so keeps the shape check exact. */
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
 	}
 	add_expr(r, e, ok);
 }
@@ -377,7 +379,7 @@ static struct nftnl_rule *make_rule(const struct nftm_table *t, size_t ci, size_
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	switch (mr->kind) {
 	case NFTM_R_IIF_JUMP:
-		r_iifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
 		add_expr(r, e_verdict(NFT_JUMP, t->chains[mr->chain].name), &ok);
 		break;
 	case NFTM_R_CT_ACCEPT:
@@ -396,7 +398,8 @@ static struct nftnl_rule *make_rule(const struct nftm_table *t, size_t ci, size_
 		add_expr(r, e_verdict(NF_DROP, NULL), &ok);
 		break;
 	case NFTM_R_IIF_MASQ:
-		r_iifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
 		add_expr(r, nftnl_expr_alloc("masq"), &ok);
 		break;
@@ -814,6 +817,8 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, bool *same
 			struct nftnl_rule *mine = make_rule(want, ci, ri);
 			char *sig = mine ? rule_sig(mine) : NULL;
 			bool eq = sig && strcmp(sig, rc.sigs[ci][ri]) == 0;
+			if (!eq && getenv("KG_NFTB_DEBUG"))
+				fprintf(stderr, "mine:   %s\nkernel: %s\n", sig, rc.sigs[ci][ri]);
 			if (mine)
 				nftnl_rule_free(mine);
 			free(sig);
