@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "diag.h"
@@ -36,6 +37,7 @@ struct apply {
 	const char *policy_path, *nodes_path, *node_name;
 	struct nftm_opts nft;
 	bool dry_run, full, verbose;
+	int watch_ms;             /* after applying, report others' edits for this long */
 	/* pipeline */
 	struct diag_src *psrc, *nsrc;
 	struct hj_value *root;
@@ -52,18 +54,19 @@ struct apply {
 static int usage(void)
 {
 	fprintf(stderr, "usage: aclc apply POLICY --nodes NODES --node NAME [--dry-run] [--table NAME]\n"
-			"                  [--iface IF] [--no-snat] [--full] [-v]\n");
+			"                  [--iface IF] [--no-snat] [--full] [--watch MS] [-v]\n");
 	return APPLY_TROUBLE;
 }
 
 static int parse_args(struct apply *a, int argc, char **argv)
 {
-	enum { O_NODES = 256, O_NODE, O_DRY, O_TABLE, O_IFACE, O_NO_SNAT, O_FULL };
+	enum { O_NODES = 256, O_NODE, O_DRY, O_TABLE, O_IFACE, O_NO_SNAT, O_FULL, O_WATCH };
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, O_NODES }, { "node", required_argument, NULL, O_NODE },
 		{ "dry-run", no_argument, NULL, O_DRY }, { "table", required_argument, NULL, O_TABLE },
 		{ "iface", required_argument, NULL, O_IFACE }, { "no-snat", no_argument, NULL, O_NO_SNAT },
 		{ "full", no_argument, NULL, O_FULL }, { "verbose", no_argument, NULL, 'v' },
+		{ "watch", required_argument, NULL, O_WATCH },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -78,6 +81,7 @@ static int parse_args(struct apply *a, int argc, char **argv)
 		case O_NO_SNAT: a->nft.no_snat = true; break;
 		case O_FULL: a->full = true; break;
 		case 'v': a->verbose = true; break;
+		case O_WATCH: a->watch_ms = atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
@@ -193,6 +197,13 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		printf("dry run: the kernel checked the batch (%zu messages) and committed nothing\n", r->msgs);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 struct race {
 	const char *cmd;
 	bool ran;
@@ -220,8 +231,10 @@ int cli_apply(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	if (parse_args(&a, argc, argv) < 0)
 		return usage();
+	double t0 = now_ms();
 	if (build(&a, &diags) < 0)
 		goto out;
+	double t1 = now_ms();
 	nb = nftb_open();
 	if (!nb) {
 		diag_error(&diags, NULL, "cannot open a netlink socket to nf_tables: %s", strerror(errno));
@@ -237,17 +250,37 @@ int cli_apply(int argc, char **argv)
 		opts.fault_set = fault;
 		opts.fault_index = strtoul(colon + 1, NULL, 10);
 	}
+	/* Watch from before the apply: our own events are told apart by port. */
+	struct nftb_monitor *mon = a.watch_ms > 0 ? nftb_monitor_open(a.table->name, nftb_portid(nb)) : NULL;
+	if (a.watch_ms > 0 && !mon) {
+		diag_error(&diags, NULL, "cannot listen for nftables events: %s", strerror(errno));
+		goto out;
+	}
 	int err = nftb_apply(nb, a.table, &opts, &res, &diags);
+	double t2 = now_ms();
 	if (a.verbose)
 		fprintf(stderr,
 			"aclc apply: genid %u, %u retr%s after generation changes; batch %zu messages "
-			"(%zu element messages), %zu bytes in %zu page%s; elements +%zu -%zu\n",
+			"(%zu element messages), %zu bytes in %zu page%s; elements +%zu -%zu; "
+			"compile %.1f ms, kernel read+apply %.1f ms\n",
 			res.genid, res.retries, res.retries == 1 ? "y" : "ies", res.msgs, res.elem_msgs, res.bytes,
-			res.pages, res.pages == 1 ? "" : "s", res.nadd, res.ndel);
-	if (err < 0)
-		goto out;
-	print_result(&a, &res);
-	rc = res.changed ? APPLY_CHANGED : APPLY_SAME;
+			res.pages, res.pages == 1 ? "" : "s", res.nadd, res.ndel, t1 - t0, t2 - t1);
+	if (err == 0) {
+		print_result(&a, &res);
+		rc = res.changed ? APPLY_CHANGED : APPLY_SAME;
+	}
+	if (mon && err == 0) {
+		char what[160] = "";
+		int n = nftb_monitor_read(mon, a.watch_ms, what, sizeof(what));
+		if (n < 0)
+			diag_error(&diags, NULL, "reading nftables events: %s", strerror(-n));
+		else if (n > 0)
+			printf("watch: %d event%s in table inet %s from another process (last: %s)\n", n,
+			       n == 1 ? "" : "s", a.table->name, what);
+		else
+			printf("watch: no change by another process in %d ms\n", a.watch_ms);
+	}
+	nftb_monitor_close(mon);
 out:
 	diag_print(stderr, &diags);
 	if (fflush(stdout) != 0)
