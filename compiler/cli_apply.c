@@ -170,9 +170,14 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		printf("table inet %s: up to date (%zu elements)\n", t->name, nftm_elem_count(t));
 		return;
 	}
-	if (r->full)
-		printf("table inet %s: %s%s (%s), %zu elements\n", t->name, would, r->existed ? "replaced" : "created",
-		       r->why_full, nftm_elem_count(t));
+	if (r->full && r->existed)
+		printf("table inet %s: %srewritten (%s): %zu chain%s and %zu set%s deleted, %zu chain%s and %zu set%s "
+		       "created, %zu rules added, %zu elements added, %zu removed\n",
+		       t->name, would, r->why_full, r->chains_deleted, r->chains_deleted == 1 ? "" : "s", r->sets_deleted,
+		       r->sets_deleted == 1 ? "" : "s", r->chains, r->chains == 1 ? "" : "s", r->sets,
+		       r->sets == 1 ? "" : "s", r->rules, r->nadd, r->ndel);
+	else if (r->full)
+		printf("table inet %s: %screated, %zu elements\n", t->name, would, nftm_elem_count(t));
 	else
 		printf("table inet %s: %supdated, %zu element%s added, %zu removed\n", t->name, would, r->nadd,
 		       r->nadd == 1 ? "" : "s", r->ndel);
@@ -187,7 +192,7 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 			print_elems(&t->sets[i], d->add, d->nadd, '+');
 		}
 	}
-	if (r->full) {
+	if (r->full && !r->existed) {
 		printf("  chains %screated:", would);
 		for (size_t i = 0; i < t->nchains; i++)
 			printf(" %s", t->chains[i].name);

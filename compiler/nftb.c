@@ -533,47 +533,66 @@ static struct nftnl_set_elem *make_elem(const struct nftm_set *s, const struct k
 
 /* ---- reading the kernel's table ---- */
 
-struct rd_sets {
+static int names_add(struct nftb_names *l, const char *name)
+{
+	char (*v)[NFTB_KNAME] = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	snprintf(v[l->n++], NFTB_KNAME, "%s", name);
+	return 0;
+}
+
+static void names_free(struct nftb_names *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void nftb_view_free(struct nftb_view *v)
+{
+	names_free(&v->chains);
+	names_free(&v->del_chains);
+	names_free(&v->del_sets);
+	nftm_free(v->have);
+	memset(v, 0, sizeof(*v));
+}
+
+/* What the dumps collect. */
+struct rd {
 	const struct nftm_table *want;
-	size_t found;
-	bool bad;
+	struct nftb_view *v;
+	char **sigs[NFTM_MAX_CHAINS];   /* kernel rules per chain, as signatures */
+	size_t nsigs[NFTM_MAX_CHAINS];
+	bool alien_rules;               /* rules in chains the model lacks */
+	int err;
 };
 
 static int sets_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct rd_sets *rs = data;
+	struct rd *rd = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
 		return MNL_CB_ERROR;
 	if (nftnl_set_nlmsg_parse(nlh, s) == 0 &&
-	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), rs->want->name) == 0) {
+	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), rd->want->name) == 0) {
 		const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 		size_t i;
-		for (i = 0; i < rs->want->nsets; i++)
-			if (strcmp(rs->want->sets[i].name, name) == 0)
+		for (i = 0; i < rd->want->nsets; i++)
+			if (strcmp(rd->want->sets[i].name, name) == 0)
 				break;
-		if (i == rs->want->nsets)
-			rs->bad = true;   /* a set the model does not have */
-		else {
-			const struct nftm_set *ws = &rs->want->sets[i];
-			rs->found++;
-			if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) != set_flags(ws) ||
-			    nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) != key_type(ws) ||
-			    nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) != key_len(ws))
-				rs->bad = true;
-		}
+		const struct nftm_set *ws = i < rd->want->nsets ? &rd->want->sets[i] : NULL;
+		if (ws && nftnl_set_get_u32(s, NFTNL_SET_FLAGS) == set_flags(ws) &&
+		    nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) == key_type(ws) &&
+		    nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) == key_len(ws))
+			rd->v->set_ok[i] = true;
+		else if (names_add(&rd->v->del_sets, name) < 0)
+			rd->err = -ENOMEM;
 	}
 	nftnl_set_free(s);
-	return MNL_CB_OK;
+	return rd->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
-
-struct rd_chains {
-	const struct nftm_table *want;
-	size_t found;
-	bool bad;
-	char **sigs[NFTM_MAX_CHAINS];   /* kernel rules per chain, as signatures */
-	size_t nsigs[NFTM_MAX_CHAINS];
-};
 
 static ssize_t chain_index(const struct nftm_table *t, const char *name)
 {
@@ -583,60 +602,61 @@ static ssize_t chain_index(const struct nftm_table *t, const char *name)
 	return -1;
 }
 
+static bool chain_same(const struct nftm_chain *w, struct nftnl_chain *c)
+{
+	bool base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	if (base != (w->hook != NFTM_HOOK_NONE))
+		return false;
+	return !base || (nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == hook_num(w->hook) &&
+			 nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == w->priority &&
+			 strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), w->type == NFTM_CHAIN_NAT ? "nat" : "filter") == 0 &&
+			 nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == (w->policy == NFTM_POLICY_DROP ? NF_DROP : NF_ACCEPT));
+}
+
 static int chains_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct rd_chains *rc = data;
+	struct rd *rd = data;
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	if (!c)
 		return MNL_CB_ERROR;
 	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
-	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), rc->want->name) == 0) {
-		ssize_t i = chain_index(rc->want, nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
-		if (i < 0) {
-			rc->bad = true;
-		} else {
-			const struct nftm_chain *w = &rc->want->chains[i];
-			bool base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
-			rc->found++;
-			if (base != (w->hook != NFTM_HOOK_NONE))
-				rc->bad = true;
-			else if (base && (nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != hook_num(w->hook) ||
-					  nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) != w->priority ||
-					  strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
-						 w->type == NFTM_CHAIN_NAT ? "nat" : "filter") ||
-					  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) !=
-						  (w->policy == NFTM_POLICY_DROP ? NF_DROP : NF_ACCEPT)))
-				rc->bad = true;
-		}
+	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), rd->want->name) == 0) {
+		const char *name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		ssize_t i = chain_index(rd->want, name);
+		if (names_add(&rd->v->chains, name) < 0)
+			rd->err = -ENOMEM;
+		if (i >= 0 && chain_same(&rd->want->chains[i], c))
+			rd->v->chain_ok[i] = true;
+		else if (names_add(&rd->v->del_chains, name) < 0)
+			rd->err = -ENOMEM;
 	}
 	nftnl_chain_free(c);
-	return MNL_CB_OK;
+	return rd->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 static int rules_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct rd_chains *rc = data;
+	struct rd *rd = data;
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	int ret = MNL_CB_OK;
 	if (!r)
 		return MNL_CB_ERROR;
 	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
-	    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), rc->want->name) == 0) {
-		ssize_t i = chain_index(rc->want, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+	    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), rd->want->name) == 0) {
+		ssize_t i = chain_index(rd->want, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 		char *sig = i < 0 ? NULL : rule_sig(r);
-		char **v = sig ? realloc(rc->sigs[i], (rc->nsigs[i] + 1) * sizeof(*v)) : NULL;
+		char **v = sig ? realloc(rd->sigs[i], (rd->nsigs[i] + 1) * sizeof(*v)) : NULL;
 		if (i < 0) {
-			rc->bad = true;
+			rd->alien_rules = true;
 		} else if (!v) {
 			free(sig);
-			ret = MNL_CB_ERROR;
+			rd->err = -ENOMEM;
 		} else {
-			v[rc->nsigs[i]++] = sig;
-			rc->sigs[i] = v;
+			v[rd->nsigs[i]++] = sig;
+			rd->sigs[i] = v;
 		}
 	}
 	nftnl_rule_free(r);
-	return ret;
+	return rd->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 struct rd_elems {
@@ -743,11 +763,14 @@ static struct nlmsghdr *get_hdr(struct nftb *nb, char *buf, uint16_t type, uint1
 	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, ++nb->seq);
 }
 
-static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nftm_table *have)
+static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftm_table *have = v->have;
 	int rc = 0;
 	for (size_t i = 0; i < have->nsets && rc == 0; i++) {
+		if (!v->set_ok[i])
+			continue;
 		struct nftnl_set *s = nftnl_set_alloc();
 		struct rd_elems re = { &have->sets[i], NULL, 0, 0 };
 		if (!s)
@@ -768,11 +791,30 @@ static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nft
 	return rc;
 }
 
-static int read_shape(struct nftb *nb, const struct nftm_table *want, bool *same, const char **why)
+/* Do the kernel's rules in the model's chains equal the model's? */
+static bool rules_same(const struct nftm_table *want, const struct rd *rd)
+{
+	for (size_t ci = 0; ci < want->nchains; ci++) {
+		if (rd->nsigs[ci] != want->chains[ci].nrules)
+			return false;
+		for (size_t ri = 0; ri < want->chains[ci].nrules; ri++) {
+			struct nftnl_rule *mine = make_rule(want, ci, ri);
+			char *sig = mine ? rule_sig(mine) : NULL;
+			bool eq = sig && strcmp(sig, rd->sigs[ci][ri]) == 0;
+			if (mine)
+				nftnl_rule_free(mine);
+			free(sig);
+			if (!eq)
+				return false;
+		}
+	}
+	return true;
+}
+
+static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct rd_sets rs = { want, 0, false };
-	struct rd_chains rc = { .want = want };
+	struct rd rd = { .want = want, .v = v };
 	int err;
 
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -782,10 +824,10 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, bool *same
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSET, NLM_F_DUMP);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	if ((err = talk(nb, nlh, sets_cb, &rs)) < 0)
+	if ((err = talk(nb, nlh, sets_cb, &rd)) < 0)
 		goto out;
 	nlh = get_hdr(nb, buf, NFT_MSG_GETCHAIN, NLM_F_DUMP);
-	if ((err = talk(nb, nlh, chains_cb, &rc)) < 0)
+	if ((err = talk(nb, nlh, chains_cb, &rd)) < 0)
 		goto out;
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r) {
@@ -796,46 +838,30 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, bool *same
 	nlh = get_hdr(nb, buf, NFT_MSG_GETRULE, NLM_F_DUMP);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	if ((err = talk(nb, nlh, rules_cb, &rc)) < 0)
+	if ((err = talk(nb, nlh, rules_cb, &rd)) < 0)
 		goto out;
 
-	*same = false;
-	if (rs.bad || rs.found != want->nsets) {
-		*why = "its sets differ from the policy's";
-		goto out;
-	}
-	if (rc.bad || rc.found != want->nchains) {
-		*why = "its chains differ from the policy's";
-		goto out;
-	}
-	for (size_t ci = 0; ci < want->nchains; ci++) {
-		if (rc.nsigs[ci] != want->chains[ci].nrules) {
-			*why = "its rules differ from the policy's";
-			goto out;
-		}
-		for (size_t ri = 0; ri < want->chains[ci].nrules; ri++) {
-			struct nftnl_rule *mine = make_rule(want, ci, ri);
-			char *sig = mine ? rule_sig(mine) : NULL;
-			bool eq = sig && strcmp(sig, rc.sigs[ci][ri]) == 0;
-			if (!eq && getenv("KG_NFTB_DEBUG"))
-				fprintf(stderr, "mine:   %s\nkernel: %s\n", sig, rc.sigs[ci][ri]);
-			if (mine)
-				nftnl_rule_free(mine);
-			free(sig);
-			if (!eq) {
-				*why = "its rules differ from the policy's";
-				goto out;
-			}
-		}
-	}
-	*same = true;
+	bool sets = v->del_sets.n == 0, chains = v->del_chains.n == 0;
+	for (size_t i = 0; i < want->nsets; i++)
+		sets = sets && v->set_ok[i];
+	for (size_t i = 0; i < want->nchains; i++)
+		chains = chains && v->chain_ok[i];
+	v->same_shape = false;
+	if (!sets)
+		v->why = "its sets differ from the policy's";
+	else if (!chains)
+		v->why = "its chains differ from the policy's";
+	else if (rd.alien_rules || !rules_same(want, &rd))
+		v->why = "its rules differ from the policy's";
+	else
+		v->same_shape = true;
 out:
 	for (size_t ci = 0; ci < NFTM_MAX_CHAINS; ci++) {
-		for (size_t k = 0; k < rc.nsigs[ci]; k++)
-			free(rc.sigs[ci][k]);
-		free(rc.sigs[ci]);
+		for (size_t k = 0; k < rd.nsigs[ci]; k++)
+			free(rd.sigs[ci][k]);
+		free(rd.sigs[ci]);
 	}
-	return err;
+	return err ? err : rd.err;
 }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
@@ -845,14 +871,11 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftm_table **have, bool *same_shape,
-	      const char **why)
+int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	bool exists = false;
-	*have = NULL;
-	*same_shape = false;
-	*why = "it does not exist";
+	memset(v, 0, sizeof(*v));
+	v->why = "it does not exist";
 
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
@@ -861,28 +884,25 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftm_table 
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETTABLE, 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	int err = talk(nb, nlh, table_cb, &exists);
-	if (err == -ENOENT)
+	int err = talk(nb, nlh, table_cb, &v->exists);
+	if (err == -ENOENT) {
+		v->exists = false;
 		return 0;
-	if (err < 0)
-		return err;
-	struct nftm_table *h = shape_copy(want);
-	if (!h)
-		return -ENOMEM;
-	err = read_shape(nb, want, same_shape, why);
-	if (err == 0 && *same_shape)
-		err = read_elems(nb, want, h);
-	if (err < 0) {
-		nftm_free(h);
-		return err;
 	}
-	*have = h;
-	return 0;
+	if (err == 0 && !(v->have = shape_copy(want)))
+		err = -ENOMEM;
+	if (err == 0)
+		err = read_shape(nb, want, v);
+	if (err == 0)
+		err = read_elems(nb, want, v);
+	if (err < 0)
+		nftb_view_free(v);
+	return err;
 }
 
 /* ---- the batch ---- */
 
-enum msg_kind { M_TABLE, M_DELTABLE, M_SET, M_CHAIN, M_RULE, M_ELEMS };
+enum msg_kind { M_TABLE, M_FLUSH, M_DELCHAIN, M_DELSET, M_SET, M_CHAIN, M_RULE, M_ELEMS };
 
 struct msgref {
 	uint32_t seq;
@@ -892,6 +912,7 @@ struct msgref {
 	const struct nftm_elem *elems;   /* M_ELEMS: the model elements in it */
 	size_t nelems;
 	const struct nlmsghdr *nlh;
+	char name[NFTB_KNAME];           /* M_FLUSH, M_DELCHAIN, M_DELSET */
 };
 
 struct batch {
@@ -1003,15 +1024,75 @@ static void put_elems(struct batch *bt, const struct nftm_table *t, size_t si, c
 	}
 }
 
-static void put_full(struct batch *bt, const struct nftm_table *t, struct nftb_result *res,
-		     const struct nftb_opts *opts)
+/* A message naming one chain or set of ours by its kernel name: flush a
+ * chain's rules, delete a chain, delete a set. */
+static void put_named(struct batch *bt, const char *table, const char *name, enum msg_kind kind)
 {
-	/* Create the table if missing, delete it, create it anew: one
-	 * transaction swaps the old table for the new, nothing else touched. */
-	put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE);
-	put_table(bt, t->name, NFT_MSG_DELTABLE, 0, M_DELTABLE);
-	put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE);
+	struct msgref *r = batch_ref(bt, kind);
+	if (!r)
+		return;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	if (kind == M_DELSET) {
+		struct nftnl_set *s = nftnl_set_alloc();
+		if (!s) {
+			bt->oom = true;
+			return;
+		}
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+		nftnl_set_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_DELSET, 0), s);
+		nftnl_set_free(s);
+	} else if (kind == M_FLUSH) {
+		struct nftnl_rule *ru = nftnl_rule_alloc();
+		if (!ru) {
+			bt->oom = true;
+			return;
+		}
+		nftnl_rule_set_u32(ru, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, table);
+		nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, name);
+		nftnl_rule_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_DELRULE, 0), ru);
+		nftnl_rule_free(ru);
+	} else {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+		if (!c) {
+			bt->oom = true;
+			return;
+		}
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+		nftnl_chain_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_DELCHAIN, 0), c);
+		nftnl_chain_free(c);
+	}
+	batch_next(bt);
+}
+
+/* Rewrite the table's chains and rules (or make the table): flush every
+ * chain of ours, delete what the model lacks or has otherwise, create what
+ * is missing, bring kept sets up to date element by element, add every
+ * rule.  Sets that stay are never recreated, so a packet both the old and
+ * the new policy allow finds its element at every instant. */
+static void put_rewrite(struct batch *bt, const struct nftm_table *t, const struct nftb_view *v,
+			struct nftb_result *res, const struct nftb_opts *opts)
+{
+	if (!v->exists)
+		put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE);
+	for (size_t i = 0; i < v->chains.n; i++)
+		put_named(bt, t->name, v->chains.v[i], M_FLUSH);
+	for (size_t i = 0; i < v->del_chains.n; i++)
+		put_named(bt, t->name, v->del_chains.v[i], M_DELCHAIN);
+	for (size_t i = 0; i < v->del_sets.n; i++)
+		put_named(bt, t->name, v->del_sets.v[i], M_DELSET);
+	res->chains_deleted = v->del_chains.n;
+	res->sets_deleted = v->del_sets.n;
 	for (size_t i = 0; i < t->nsets && !bt->oom; i++) {
+		if (v->set_ok[i]) {
+			put_elems(bt, t, i, res->delta[i].del, res->delta[i].ndel, true, opts);
+			put_elems(bt, t, i, res->delta[i].add, res->delta[i].nadd, false, opts);
+			continue;
+		}
 		struct msgref *r = batch_ref(bt, M_SET);
 		struct nftnl_set *ns = make_set(t, i);
 		if (!r || !ns) {
@@ -1028,6 +1109,8 @@ static void put_full(struct batch *bt, const struct nftm_table *t, struct nftb_r
 		put_elems(bt, t, i, t->sets[i].elems, t->sets[i].n, false, opts);
 	}
 	for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++) {
+		if (v->chain_ok[ci])
+			continue;
 		struct msgref *r = batch_ref(bt, M_CHAIN);
 		struct nftnl_chain *c = make_chain(t, ci);
 		if (!r || !c) {
@@ -1180,7 +1263,9 @@ static const char *kind_text(const struct nftm_table *t, const struct msgref *r,
 {
 	switch (r->kind) {
 	case M_TABLE: snprintf(buf, len, "creating table inet %s", t->name); break;
-	case M_DELTABLE: snprintf(buf, len, "deleting the old table inet %s", t->name); break;
+	case M_FLUSH: snprintf(buf, len, "flushing chain %s", r->name); break;
+	case M_DELCHAIN: snprintf(buf, len, "deleting chain %s", r->name); break;
+	case M_DELSET: snprintf(buf, len, "deleting set %s", r->name); break;
 	case M_SET: snprintf(buf, len, "creating set %s", t->sets[r->set].name); break;
 	case M_CHAIN: snprintf(buf, len, "creating chain %s", t->chains[r->chain].name); break;
 	case M_RULE: snprintf(buf, len, "adding rule %zu of chain %s", r->rule + 1, t->chains[r->chain].name); break;
@@ -1194,7 +1279,7 @@ static const char *kind_text(const struct nftm_table *t, const struct msgref *r,
 
 static void report(struct ack *ak, const struct msgref *r, int err, const char *kmsg, uint32_t offset)
 {
-	char what[160], detail[300] = "";
+	char what[NFTB_KNAME + 64], detail[300] = "";
 	const struct diag_loc *loc = NULL;
 	if (kmsg && *kmsg)
 		snprintf(detail, sizeof(detail), " (kernel: %s)", kmsg);
@@ -1352,9 +1437,7 @@ void nftb_result_free(struct nftb_result *r)
 static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
 		   struct nftb_result *res, unsigned n, struct diag_list *diags)
 {
-	struct nftm_table *have = NULL;
-	bool same = false;
-	const char *why = NULL;
+	struct nftb_view v;
 	struct batch bt = { 0 };
 	int rc;
 	unsigned retries = res->retries;
@@ -1365,21 +1448,21 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = nftb_read(nb, t, &have, &same, &why)) < 0) {
+	if ((rc = nftb_read(nb, t, &v)) < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
 	}
-	res->existed = have != NULL;
-	res->full = !same || opts->force_full;
-	res->why_full = !same ? why : opts->force_full ? "a full replace was asked for" : NULL;
+	res->existed = v.exists;
+	res->full = !v.same_shape || opts->force_full;
+	res->why_full = !v.same_shape ? v.why : opts->force_full ? "a rewrite was asked for" : NULL;
 	for (size_t i = 0; i < t->nsets; i++) {
-		if (res->full) {
-			/* Report the whole model as additions. */
+		if (!v.set_ok[i]) {
+			/* A set made anew: the whole model's set is added. */
 			struct nftm_set empty = t->sets[i];
 			empty.n = 0;
 			rc = nftm_set_diff(&empty, &t->sets[i], &res->delta[i]);
 		} else {
-			rc = nftm_set_diff(&have->sets[i], &t->sets[i], &res->delta[i]);
+			rc = nftm_set_diff(&v.have->sets[i], &t->sets[i], &res->delta[i]);
 		}
 		if (rc < 0)
 			goto out;
@@ -1402,7 +1485,7 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 	bt.seq0 = nb->seq += 1;
 	put_begin(&bt, res->genid);
 	if (res->full) {
-		put_full(&bt, t, res, opts);
+		put_rewrite(&bt, t, &v, res, opts);
 	} else {
 		/* Deletions first: an element whose range changed is deleted and
 		 * added again in the same transaction. */
@@ -1433,7 +1516,7 @@ out:
 	if (bt.b)
 		nftnl_batch_free(bt.b);
 	free(bt.refs);
-	nftm_free(have);
+	nftb_view_free(&v);
 	return rc;
 }
 
@@ -1514,7 +1597,12 @@ int nftb_monitor_read(struct nftb_monitor *m, int timeout_ms, char *what, size_t
 	int count = 0;
 	if (!buf)
 		return -ENOMEM;
-	for (int wait = timeout_ms;; wait = 0) {
+	struct timespec t0, tn;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &tn);
+		long spent = (tn.tv_sec - t0.tv_sec) * 1000 + (tn.tv_nsec - t0.tv_nsec) / 1000000;
+		int wait = timeout_ms > spent ? (int)(timeout_ms - spent) : 0;
 		struct pollfd p = { mnl_socket_get_fd(m->nl), POLLIN, 0 };
 		int pr = poll(&p, 1, wait);
 		if (pr <= 0)

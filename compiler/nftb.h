@@ -5,8 +5,15 @@
  *
  *  - The kernel's copy of our table is read back first.  When it has the
  *    model's shape (same sets, chains and rules), the batch holds only the
- *    element additions and deletions; otherwise it deletes the table and
- *    creates it anew, in the same transaction.
+ *    element additions and deletions.  Otherwise the batch flushes our
+ *    chains, deletes the chains and sets the model lacks (or has with
+ *    another hook or key), creates the missing ones and adds every rule
+ *    again; sets that stay keep their elements and get only the
+ *    difference.  The table itself is never deleted: in one nf_tables
+ *    transaction, rules become live before the elements of a set created
+ *    in it are committed, so deleting and recreating the table (what
+ *    `nft -f` of a "delete table" file does) can drop, for an instant,
+ *    packets both the old and the new policy allow.
  *  - The batch carries the ruleset generation id read before the kernel's
  *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
  *    ours fail with ERESTART, and nftb_apply() reads again and retries
@@ -61,8 +68,9 @@ struct nftb_opts {
 /* What an apply did (or would do, in a dry run). */
 struct nftb_result {
 	bool existed;              /* our table was in the kernel */
-	bool full;                 /* table (re)created as a whole */
+	bool full;                 /* chains and rules (re)written, not only elements */
 	const char *why_full;      /* static text, when full */
+	size_t chains_deleted, sets_deleted;
 	bool changed;              /* the batch held any change */
 	unsigned retries;          /* generation id mismatches retried */
 	uint32_t genid;            /* the generation the last batch was checked against */
@@ -82,12 +90,26 @@ void nftb_result_free(struct nftb_result *r);
 int nftb_apply(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
 	       struct nftb_result *res, struct diag_list *diags);
 
-/* Read the kernel's copy of a table shaped like WANT: a model with WANT's
- * shape and the kernel's elements in *HAVE (NULL when the table is absent).
- * *SAME_SHAPE false when sets, chains or rules differ (or *HAVE is NULL).
- * 0 or -errno. */
-int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftm_table **have, bool *same_shape,
-	      const char **why);
+/* The kernel's copy of a table shaped like WANT, as nftb_read finds it. */
+#define NFTB_KNAME 256   /* NFT_NAME_MAXLEN: names in the kernel may be longer than ours */
+struct nftb_names {
+	char (*v)[NFTB_KNAME];
+	size_t n;
+};
+struct nftb_view {
+	bool exists;
+	bool same_shape;                 /* sets, chains and rules all as WANT's */
+	const char *why;                 /* static text, when not */
+	bool set_ok[NFTM_MAX_SETS];      /* WANT's set I is there with its key and flags */
+	bool chain_ok[NFTM_MAX_CHAINS];  /* WANT's chain I is there with its hook */
+	struct nftb_names chains;        /* every chain of the table in the kernel */
+	struct nftb_names del_chains;    /* of those, the ones WANT lacks or has otherwise */
+	struct nftb_names del_sets;      /* sets WANT lacks or has otherwise */
+	struct nftm_table *have;         /* WANT's shape with the kernel's elements (set_ok sets) */
+};
+/* 0 or -errno. */
+int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v);
+void nftb_view_free(struct nftb_view *v);
 
 /* Events: a socket on NFNLGRP_NFTABLES. */
 struct nftb_monitor;
