@@ -46,6 +46,11 @@
 struct nftb {
 	struct mnl_socket *nl;
 	uint32_t portid, seq;
+	/* The model our last commit made the kernel hold, and the generation
+	 * that commit produced: while the generation is still that, nobody
+	 * has changed the ruleset since and the kernel holds exactly LAST. */
+	struct nftm_table *last;
+	uint32_t last_genid;
 };
 
 struct nftb *nftb_open(void)
@@ -78,6 +83,7 @@ void nftb_close(struct nftb *nb)
 {
 	if (!nb)
 		return;
+	nftm_free(nb->last);
 	mnl_socket_close(nb->nl);
 	free(nb);
 }
@@ -1433,6 +1439,31 @@ void nftb_result_free(struct nftb_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A deep copy of T (elements included).  NULL when out of memory. */
+static struct nftm_table *table_copy(const struct nftm_table *t)
+{
+	struct nftm_table *c = shape_copy(t);
+	for (size_t i = 0; c && i < t->nsets; i++) {
+		if (!t->sets[i].n)
+			continue;
+		c->sets[i].elems = malloc(t->sets[i].n * sizeof(*t->sets[i].elems));
+		if (!c->sets[i].elems) {
+			nftm_free(c);
+			return NULL;
+		}
+		memcpy(c->sets[i].elems, t->sets[i].elems, t->sets[i].n * sizeof(*t->sets[i].elems));
+		c->sets[i].n = c->sets[i].cap = t->sets[i].n;
+	}
+	return c;
+}
+
 /* One attempt: read, plan, send.  -ERESTART when the generation moved. */
 static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
 		   struct nftb_result *res, unsigned n, struct diag_list *diags)
@@ -1448,7 +1479,18 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = nftb_read(nb, t, &v)) < 0) {
+	if (nb->last && nb->last_genid == res->genid && !opts->force_full && nftm_same_shape(nb->last, t)) {
+		/* Nothing committed since our last apply: no need to read back. */
+		memset(&v, 0, sizeof(v));
+		v.exists = v.same_shape = true;
+		for (size_t i = 0; i < t->nsets; i++)
+			v.set_ok[i] = true;
+		for (size_t i = 0; i < t->nchains; i++)
+			v.chain_ok[i] = true;
+		v.have = nb->last;
+		nb->last = NULL;
+		res->cached = true;
+	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
 	}
@@ -1509,8 +1551,17 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 	for (size_t i = 0; i < bt.nrefs; i++)
 		res->elem_msgs += bt.refs[i].kind == M_ELEMS;
 	struct ack ak = { .t = t, .opts = opts, .bt = &bt, .diags = diags };
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	rc = send_batch(nb, &ak, &res->bytes, &res->pages);
+	res->send_ms = ms_since(&ts);
 out:
+	/* Remember what the kernel now holds (our model, one generation on),
+	 * or forget: after a failure it holds what it held before. */
+	nftm_free(nb->last);
+	nb->last = NULL;
+	if (rc == 0 && !opts->dry_run && (res->changed || v.exists) && (nb->last = table_copy(t)))
+		nb->last_genid = res->changed ? res->genid + 1 : res->genid;
 	if (rc == -ENOMEM)
 		diag_error(diags, NULL, "out of memory building the batch for table inet %s", t->name);
 	if (bt.b)

@@ -22,6 +22,10 @@
  *    from; kernel errors (with extended ack) become diagnostics at the
  *    policy's file:line:col when the object is an element built from policy
  *    rules (OPTS->flows gives the provenance).
+ *  - An nftb handle remembers the model its last commit made the kernel
+ *    hold and the generation that commit produced; while the generation
+ *    is unchanged (nobody committed anything since), the read-back is
+ *    skipped.  That is what a daemon applying update after update gets.
  *  - A dry run sends the batch without its END message: the kernel checks
  *    every message and aborts (as `nft -c` does).
  *  - Big batches: paged buffers (nftnl_batch) sent with one sendmsg, socket
@@ -76,6 +80,8 @@ struct nftb_result {
 	uint32_t genid;            /* the generation the last batch was checked against */
 	size_t msgs, bytes, pages; /* the last batch, BEGIN/END excluded from msgs */
 	size_t elem_msgs;          /* of which element messages */
+	bool cached;               /* the kernel's table known from our last commit (generation unchanged) */
+	double send_ms;            /* sending the batch and reading every answer */
 	size_t chains, rules, sets;   /* objects the batch creates */
 	/* Element changes per set of the model (model elements, not kernel
 	 * interval halves); the arrays are owned (nftb_result_free). */
