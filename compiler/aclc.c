@@ -2,6 +2,7 @@
  * of subcommands; each subcommand lives in compiler/cli_*.c. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -11,9 +12,13 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "parse", cli_parse, "parse [-c] FILE     print HuJSON FILE as standard JSON" },
+	{ "check", cli_check, "check POLICY [--nodes NODES]\n"
+			      "                      check a policy (and inventory): say ok, or print every error" },
+	{ "test", cli_test, "test POLICY --nodes NODES\n"
+			    "                      run the policy's tests; print each failing assertion" },
 	{ "apply", cli_apply, "apply POLICY --nodes NODES --node NAME [--dry-run] [-v]\n"
 			      "                      make the kernel's nftables table the node's, in one transaction" },
-	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale] [-o FILE]\n"
+	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
 				  "          [--iface IF] [--table NAME] [--no-snat]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },
 };
@@ -38,7 +43,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 	/* The short form: a policy file where a command would be. */
-	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/')))
+	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/') || access(argv[1], F_OK) == 0))
 		return cli_compile(argc, argv);
 	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
 	return usage(stderr, CLI_USAGE);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_policy.h"
 #include "diag.h"
 #include "filter.h"
 #include "hj.h"
@@ -38,13 +39,10 @@ struct apply {
 	struct nftm_opts nft;
 	bool dry_run, full, verbose;
 	int watch_ms;             /* after applying, report others' edits for this long */
-	/* pipeline */
-	struct diag_src *psrc, *nsrc;
-	struct hj_value *root;
-	struct pol_policy *policy;
-	struct inv *inv;
-	struct filter_set fs;
-	bool fs_made;
+	/* pipeline: aclc's loader (the policy's source stays loaded, so that
+	 * kernel errors can point into it) */
+	struct cli_loaded ld;
+	bool loaded;
 	const struct filter_node *fn;
 	struct ir_flows flows;
 	struct ir_aset self, routes;
@@ -91,7 +89,8 @@ static int parse_args(struct apply *a, int argc, char **argv)
 	return 0;
 }
 
-/* Policy and inventory to the node's table.  0, or -1 with DIAGS. */
+/* Policy and inventory to the node's table.  0, or -1 with the reasons in
+ * DIAGS or already printed. */
 static int build(struct apply *a, struct diag_list *diags)
 {
 	const char *why;
@@ -99,16 +98,13 @@ static int build(struct apply *a, struct diag_list *diags)
 		diag_error(diags, NULL, "%s", why);
 		return -1;
 	}
-	a->psrc = diag_src_load(a->policy_path, diags);
-	a->root = a->psrc ? hj_parse(a->psrc, diags) : NULL;
-	a->policy = a->root ? pol_load(a->root, diags) : NULL;
-	a->inv = a->policy ? inv_load(a->nodes_path, &a->nsrc, diags) : NULL;
-	if (!a->inv || filter_compile(a->policy, a->inv, &a->fs, diags) < 0)
+	struct cli_opts o = { a->policy_path, a->nodes_path };
+	a->loaded = true;
+	if (cli_load(&o, &a->ld) != CLI_OK)
 		return -1;
-	a->fs_made = true;
-	for (size_t i = 0; i < a->fs.nnodes; i++)
-		if (strcmp(a->fs.nodes[i].node->name, a->node_name) == 0)
-			a->fn = &a->fs.nodes[i];
+	for (size_t i = 0; i < a->ld.fs.nnodes; i++)
+		if (strcmp(a->ld.fs.nodes[i].node->name, a->node_name) == 0)
+			a->fn = &a->ld.fs.nodes[i];
 	if (!a->fn) {
 		diag_error(diags, NULL, "%s: no node named '%s'", a->nodes_path, a->node_name);
 		return -1;
@@ -140,13 +136,8 @@ static void done(struct apply *a)
 	ir_aset_free(&a->self);
 	ir_aset_free(&a->routes);
 	ir_free(&a->flows);
-	if (a->fs_made)
-		filter_set_free(&a->fs);
-	inv_free(a->inv);
-	pol_free(a->policy);
-	hj_free(a->root);
-	diag_src_free(a->nsrc);
-	diag_src_free(a->psrc);
+	if (a->loaded)
+		cli_loaded_free(&a->ld);
 }
 
 static void print_elems(const struct nftm_set *s, const struct nftm_elem *e, size_t n, char sign)

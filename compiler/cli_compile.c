@@ -1,5 +1,5 @@
 /* cli_compile: `aclc compile POLICY [--nodes NODES] [--node NAME]
- * [--format nft|ir|tailscale] [-o FILE] [--iface IF] [--table NAME]
+ * [--format nft|ir|tailscale|routes] [-o FILE] [--iface IF] [--table NAME]
  * [--no-snat]`, and the short form `aclc POLICY [options]`.
  *
  * Policy and inventory go through the one pipeline (parse, resolve, per-node
@@ -24,6 +24,7 @@
 #include "nftt.h"
 #include "outf.h"
 #include "pol.h"
+#include "routes.h"
 #include "ts.h"
 
 struct compile {
@@ -44,6 +45,7 @@ typedef int (*format_fn)(struct compile *c, struct diag_list *diags);
 static int fmt_nft(struct compile *c, struct diag_list *diags);
 static int fmt_ir(struct compile *c, struct diag_list *diags);
 static int fmt_tailscale(struct compile *c, struct diag_list *diags);
+static int fmt_routes(struct compile *c, struct diag_list *diags);
 
 static const struct format {
 	const char *name;
@@ -53,6 +55,7 @@ static const struct format {
 	{ "nft", fmt_nft, "the node's nftables ruleset (nft -f)" },
 	{ "ir", fmt_ir, "the node's canonical flow IR, one box a line" },
 	{ "tailscale", fmt_tailscale, "every node's Tailscale FilterRule JSON" },
+	{ "routes", fmt_routes, "every node's peers: allowed_ips, primary_routes (JSON)" },
 };
 
 static int usage(void)
@@ -86,7 +89,8 @@ static int fmt_nft(struct compile *c, struct diag_list *diags)
 	struct ir_flows flows = { 0 };
 	struct ir_aset self = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
-	int rc = filter_node_ir(c->fn, &flows);
+	/* nftm decomposes the rules itself (by identity): no canonical IR needed. */
+	int rc = filter_node_rules(c->fn, &flows);
 	if (rc == 0)
 		rc = node_facts(c, &self, &routes);
 	if (rc == 0) {
@@ -138,6 +142,31 @@ static int fmt_tailscale(struct compile *c, struct diag_list *diags)
 	int rc = outf_write(c->out, write_ts, &c->fs);
 	if (rc < 0)
 		diag_error(diags, NULL, "cannot write %s: %s", c->out, strerror(-rc));
+	return rc;
+}
+
+struct routes_job {
+	const struct inv *inv;
+	const struct routes_view *v;
+};
+
+static int write_routes(FILE *out, void *arg)
+{
+	const struct routes_job *j = arg;
+	return routes_write(out, j->inv, j->v);
+}
+
+static int fmt_routes(struct compile *c, struct diag_list *diags)
+{
+	struct routes_view *v = NULL;
+	int rc = routes_compute(c->inv, &c->fs, &v);
+	if (rc == 0) {
+		struct routes_job job = { c->inv, v };
+		if ((rc = outf_write(c->out, write_routes, &job)) < 0)
+			diag_error(diags, NULL, "cannot write %s: %s", c->out, strerror(-rc));
+	} else
+		diag_error(diags, NULL, "cannot compute the peers: %s", strerror(-rc));
+	routes_free(v, v ? c->inv->nnodes : 0);
 	return rc;
 }
 
@@ -214,17 +243,29 @@ static void compile_done(struct compile *c)
 	diag_src_free(c->psrc);
 }
 
-int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+static int node_flows(const char *policy, const char *nodes, const char *node, bool canonical,
+		      struct ir_flows *flows, struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
 {
 	struct compile c = { .policy_path = policy, .nodes_path = nodes, .node_name = node };
 	int rc = compile_load(&c, diags) < 0 ? -EINVAL : 0;
 	if (rc == 0)
-		rc = filter_node_ir(c.fn, flows);
+		rc = canonical ? filter_node_ir(c.fn, flows) : filter_node_rules(c.fn, flows);
 	if (rc == 0)
 		rc = node_facts(&c, self, routes);
 	compile_done(&c);
 	return rc;
+}
+
+int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+{
+	return node_flows(policy, nodes, node, true, flows, self, routes, diags);
+}
+
+int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+{
+	return node_flows(policy, nodes, node, false, flows, self, routes, diags);
 }
 
 int cli_compile(int argc, char **argv)

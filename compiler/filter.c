@@ -117,7 +117,8 @@ static int served_routes(const struct ctx *c, const struct inv_node *n, struct i
 		for (size_t j = 0; !ok && j < n->napproved; j++)
 			ok = n->approved[j].family == r->family && n->approved[j].lo == r->lo &&
 			     n->approved[j].hi == r->hi;
-		for (size_t j = 0; !ok && j < p->nroute_approvers; j++) {
+		/* Exit routes are approved by "exitNode", not by "routes". */
+		for (size_t j = 0; !ok && !inv_prefix_is_exit(r) && j < p->nroute_approvers; j++) {
 			const struct pol_named *a = &p->route_approvers[j];
 			ok = prefix_within(r, a->family, a->lo, a->hi) && any_matches(c, a->items, a->nitems, n);
 		}
@@ -293,7 +294,8 @@ static int rule_sources(const struct ctx *c, const struct pol_rule *pr, struct f
 /* Reduce rule R (global) to node FN: keep the destinations that concern it. */
 static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 {
-	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from };
+	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
+				   .cap_only = r->cap_only };
 	memcpy(out.protos, r->protos, sizeof(out.protos));
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->ndst; i++)
@@ -313,7 +315,7 @@ static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 /* autogroup:self destinations of rule PR with protocols PROTOS: for each
  * user, the marked sources among that user's nodes to those nodes. */
 static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec_shared,
-		     const bool *src_marks)
+		     const bool *src_marks, bool cap_only)
 {
 	int rc = 0;
 	for (size_t u = 0; rc == 0 && u < c->inv->nusers; u++) {
@@ -322,7 +324,7 @@ static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_
 			if (pd->alias.kind != PA_SELF)
 				continue;
 			const struct pol_ipspec *spec = spec_shared ? spec_shared : pd->specs;
-			struct filter_rule r = { .from = pr, .nprotos = spec->nprotos };
+			struct filter_rule r = { .from = pr, .nprotos = spec->nprotos, .cap_only = cap_only };
 			memcpy(r.protos, spec->protos, sizeof(r.protos));
 			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
 				const struct inv_node *n = &c->inv->nodes[i];
@@ -358,11 +360,12 @@ static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_
 
 /* One FilterRule (global) for rule PR: with a grant's SPEC, or (SPEC NULL)
  * an ACL's destinations each with its own ports. */
-static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec)
+static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec,
+			bool cap_only)
 {
 	int rc = -ENOMEM;
 	bool *src_marks = calloc(c->inv->nnodes + 1, sizeof(*src_marks));
-	struct filter_rule r = { .from = pr };
+	struct filter_rule r = { .from = pr, .cap_only = cap_only };
 	if (!src_marks)
 		return -ENOMEM;
 	const struct pol_ipspec *first = spec ? spec : (pr->ndst ? pr->dst[0].specs : NULL);
@@ -381,7 +384,7 @@ static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct p
 	for (size_t i = 0; rc == 0 && i < c->s->nnodes; i++)
 		rc = emit_reduced(&c->s->nodes[i], &r);
 	if (rc == 0)
-		rc = emit_self(c, pr, spec, src_marks);
+		rc = emit_self(c, pr, spec, src_marks, cap_only);
 	rule_free(&r);
 	free(src_marks);
 	return rc;
@@ -418,9 +421,15 @@ int filter_compile(const struct pol_policy *p, const struct inv *inv, struct fil
 	for (size_t i = 0; rc == 0 && i < p->nrules; i++) {
 		const struct pol_rule *pr = &p->rules[i];
 		if (pr->kind == POL_ACL)
-			rc = compile_part(&c, pr, NULL);
+			rc = compile_part(&c, pr, NULL, false);
 		for (size_t k = 0; rc == 0 && pr->kind == POL_GRANT && k < pr->nspecs; k++)
-			rc = compile_part(&c, pr, &pr->specs[k]);
+			rc = compile_part(&c, pr, &pr->specs[k], false);
+		if (rc == 0 && pr->has_app) {
+			/* Capabilities: peers see each other, no packet passes. */
+			struct pol_ports all = { 0, 65535 };
+			struct pol_ipspec any = { .ports = &all, .nports = 1 };
+			rc = compile_part(&c, pr, &any, true);
+		}
 	}
 out:
 	free(c.marks);
@@ -451,8 +460,16 @@ void filter_set_free(struct filter_set *s)
 
 int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
 {
+	int rc = filter_node_rules(fn, out);
+	return rc < 0 ? rc : ir_canonicalize(out);
+}
+
+int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
+{
 	for (size_t i = 0; i < fn->nrules; i++) {
 		const struct filter_rule *r = &fn->rules[i];
+		if (r->cap_only)
+			continue;
 		const uint8_t *protos = r->nprotos ? r->protos : default_protos;
 		size_t np = r->nprotos ? r->nprotos : sizeof(default_protos);
 		struct ir_aset all = { 0 };
@@ -487,7 +504,7 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
 			}
 		ir_aset_free(&all);
 	}
-	return ir_canonicalize(out);
+	return 0;
 }
 
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,

@@ -121,6 +121,43 @@ static bool get_addr(struct ctx *c, const cJSON *obj, const char *key, enum ir_f
 	return ok;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS[.fraction]Z" */
+static bool created_valid(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return false;
+	const char *p = s + sizeof(shape) - 1;
+	if (*p == '.') {
+		size_t n = strspn(p + 1, "0123456789");
+		if (n == 0 || n > 9)
+			return false;
+		p += 1 + n;
+	}
+	return strcmp(p, "Z") == 0;
+}
+
+/* Registration order: by the time, fraction compared as a number; ties and
+ * equal times keep file order. */
+static int cmp_created(const void *pa, const void *pb)
+{
+	const struct inv_node *a = pa, *b = pb;
+	int c = strncmp(a->created, b->created, 19);
+	if (c)
+		return c;
+	char fa[10] = "000000000", fb[10] = "000000000";
+	const char *da = a->created + 19, *db = b->created + 19;
+	if (*da == '.')
+		memcpy(fa, da + 1, strspn(da + 1, "0123456789"));
+	if (*db == '.')
+		memcpy(fb, db + 1, strspn(db + 1, "0123456789"));
+	c = strcmp(fa, fb);
+	if (c)
+		return c;
+	return a->file_index < b->file_index ? -1 : a->file_index > b->file_index;
+}
+
 static bool load_node(struct ctx *c, const cJSON *jn, struct inv_node *n)
 {
 	bool ok = true;
@@ -168,6 +205,11 @@ static bool load_node(struct ctx *c, const cJSON *jn, struct inv_node *n)
 	ok &= get_addr(c, jn, "ipv6", IR_V6, &n->has_v6, &n->v6);
 	if (ok && !n->has_v4 && !n->has_v6) {
 		INV_ERR(c, "a node needs \"ipv4\" or \"ipv6\"%s", "");
+		ok = false;
+	}
+	ok &= get_str(c, jn, "created", false, &n->created);
+	if (n->created && !created_valid(n->created)) {
+		INV_ERR(c, "\"created\": \"%s\" is not an RFC 3339 UTC time (2026-04-10T21:06:42.83Z)", n->created);
 		ok = false;
 	}
 	ok &= get_prefixes(c, jn, "advertised_routes", &n->advertised, &n->nadvertised);
@@ -218,6 +260,7 @@ struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const 
 		cJSON_ArrayForEach(jn, nodes) {
 			snprintf(c.what, sizeof(c.what), "node %zu", inv->nnodes + 1);
 			struct inv_node *n = &inv->nodes[inv->nnodes++];
+			n->file_index = inv->nnodes - 1;
 			ok &= load_node(&c, jn, n);
 			for (size_t j = 0; n->name && j + 1 < inv->nnodes; j++)
 				if (inv->nodes[j].name && strcmp(inv->nodes[j].name, n->name) == 0) {
@@ -230,6 +273,11 @@ struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const 
 		inv_free(inv);
 		return NULL;
 	}
+	bool all_created = inv->nnodes > 0;
+	for (size_t i = 0; i < inv->nnodes; i++)
+		all_created &= inv->nodes[i].created != NULL;
+	if (all_created)
+		qsort(inv->nodes, inv->nnodes, sizeof(*inv->nodes), cmp_created);
 	return inv;
 }
 
@@ -280,6 +328,7 @@ void inv_free(struct inv *inv)
 	for (size_t i = 0; i < inv->nnodes; i++) {
 		struct inv_node *n = &inv->nodes[i];
 		free(n->name);
+		free(n->created);
 		for (size_t j = 0; j < n->ntags; j++)
 			free(n->tags[j]);
 		free(n->tags);

@@ -4,7 +4,9 @@
  *    "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
  *               "advertised_routes", "approved_routes", "created"}]}
  * `user` is a user's name, or null for a tagged node.  Nodes are kept in
- * file order, which is registration order (oldest first). */
+ * registration order, oldest first: by "created" (an RFC 3339 UTC time,
+ * "2026-04-10T21:06:42.83Z") when every node has one, else in file order.
+ * Of several nodes serving one route, the oldest is its primary. */
 #ifndef INV_H
 #define INV_H
 #include <stdbool.h>
@@ -34,6 +36,8 @@ struct inv_node {
 	ir_u128 v4, v6;
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
+	char *created;            /* NULL when not given */
+	size_t file_index;        /* position in the file, 0-based */
 };
 
 struct inv {

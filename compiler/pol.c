@@ -7,17 +7,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
+/* The location of byte P of string AT's text: inside the quotes when the
+ * source spells the string without escapes up to P, else the string itself. */
+static struct diag_loc loc_within(const struct hj_value *at, const char *p)
+{
+	struct diag_loc loc = at->loc;
+	if (at->kind != HJ_STRING || !p || p < at->u.str.s || p > at->u.str.s + at->u.str.len || !loc.src ||
+	    loc.line == 0)
+		return loc;
+	size_t off = (size_t)(p - at->u.str.s);
+	const char *text = loc.src->text, *end = text + loc.src->len, *line = text;
+	for (unsigned n = 1; n < loc.line && line; n++) {
+		line = memchr(line, '\n', (size_t)(end - line));
+		if (line)
+			line++;
+	}
+	if (!line || (size_t)(end - line) < loc.col + off || line[loc.col - 1] != '"' ||
+	    memcmp(line + loc.col, at->u.str.s, off) != 0 || memchr(at->u.str.s, '\\', off) ||
+	    memchr(line + loc.col, '\n', off))
+		return loc;
+	loc.col += 1 + (unsigned)off;
+	return loc;
+}
+
+static void error_vat(struct diag_list *diags, const struct hj_value *at, const char *p, const char *fmt,
+		      va_list ap)
 {
 	char *msg;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	struct diag_loc loc = at ? loc_within(at, p) : (struct diag_loc){ 0 };
+	diag_error(diags, at ? &loc : NULL, "%s", msg);
+	free(msg);
+}
+
+void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = vasprintf(&msg, fmt, ap);
+	error_vat(diags, at, NULL, fmt, ap);
 	va_end(ap);
-	if (rc < 0)
-		return;
-	diag_error(diags, at ? &at->loc : NULL, "%s", msg);
-	free(msg);
+}
+
+/* The same, pointing at byte P inside string AT. */
+static void __attribute__((format(printf, 4, 5)))
+error_in(struct diag_list *diags, const struct hj_value *at, const char *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	error_vat(diags, at, p, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- protocols and ports ---- */
@@ -89,19 +128,19 @@ bool pol_ports_parse(const char *text, const struct hj_value *at, struct pol_por
 		const char *dash = memchr(s, '-', (size_t)(e - s));
 		unsigned lo, hi;
 		if (!port_num(s, dash ? dash : e, &lo) || (dash && !port_num(dash + 1, e, &hi))) {
-			pol_error_at(diags, at, "bad port \"%.*s\" in \"%s\": a port is a number 1-65535, "
-				     "a range N-M, a list N,M or *", (int)(e - s), s, text);
+			error_in(diags, at, s, "bad port \"%.*s\": a port is a number 1-65535, "
+				 "a range N-M, a list N,M or *", (int)(e - s), s);
 			goto fail;
 		}
 		if (!dash)
 			hi = lo;
 		if (lo == 0 || hi > 65535 || lo > 65535) {
-			pol_error_at(diags, at, "port %u out of range in \"%s\": ports are 1-65535 "
-				     "(use * for every port)", lo == 0 ? 0 : (lo > 65535 ? lo : hi), text);
+			error_in(diags, at, s, "port %u out of range: ports are 1-65535 (use * for every port)",
+				 lo == 0 ? 0 : (lo > 65535 ? lo : hi));
 			goto fail;
 		}
 		if (lo > hi) {
-			pol_error_at(diags, at, "port range %u-%u in \"%s\" is backwards", lo, hi, text);
+			error_in(diags, at, s, "port range %u-%u is backwards", lo, hi);
 			goto fail;
 		}
 		(*out)[(*n)++] = (struct pol_ports){ (uint16_t)lo, (uint16_t)hi };

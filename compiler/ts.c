@@ -6,6 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ts_print_json(FILE *out, struct cJSON *root)
+{
+	char *text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return -ENOMEM;
+	int rc = fprintf(out, "%s\n", text) < 0 ? -EIO : 0;
+	free(text);
+	return rc;
+}
+
 static cJSON *rule_json(const struct filter_rule *r)
 {
 	cJSON *o = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(o, "SrcIPs");
@@ -42,15 +53,10 @@ int ts_write(FILE *out, const struct filter_set *s)
 	for (size_t i = 0; i < s->nnodes; i++) {
 		cJSON *arr = cJSON_AddArrayToObject(root, s->nodes[i].node->name);
 		for (size_t j = 0; arr && j < s->nodes[i].nrules; j++)
-			cJSON_AddItemToArray(arr, rule_json(&s->nodes[i].rules[j]));
+			if (!s->nodes[i].rules[j].cap_only)
+				cJSON_AddItemToArray(arr, rule_json(&s->nodes[i].rules[j]));
 	}
-	char *text = cJSON_Print(root);
-	cJSON_Delete(root);
-	if (!text)
-		return -ENOMEM;
-	int rc = fprintf(out, "%s\n", text) < 0 ? -EIO : 0;
-	free(text);
-	return rc;
+	return ts_print_json(out, root);
 }
 
 /* "*" means both families entirely. */

@@ -18,4 +18,7 @@ int ts_write(FILE *out, const struct filter_set *s);
  * with a reason in ERR. */
 int ts_rules_to_ir(const struct cJSON *rules, struct ir_flows *f, char *err, size_t errlen);
 
+/* Print ROOT (taken over and freed) as indented JSON and a newline. */
+int ts_print_json(FILE *out, struct cJSON *root);
+
 #endif

@@ -1,0 +1,1 @@
+aclc compile examples/relay.hujson --nodes examples/relay-nodes.json --format tailscale
