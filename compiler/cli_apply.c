@@ -140,15 +140,26 @@ static void done(struct apply *a)
 		cli_loaded_free(&a->ld);
 }
 
-static void print_elems(const struct nftm_set *s, const struct nftm_elem *e, size_t n, char sign)
+/* At most PRINT_MAX elements a set and direction, then a count. */
+#define PRINT_MAX 20
+
+static void print_elems(const struct nftm_table *t, const struct nftm_set *s, const struct nftm_elem *e, size_t n,
+			char sign)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (i == PRINT_MAX) {
+			printf("    %c ... and %zu more\n", sign, n - i);
+			break;
+		}
 		printf("    %c ", sign);
 		for (size_t k = 0; k < s->nkey; k++) {
 			char buf[NFTT_RANGE_MAX];
 			nftt_range(buf, s->key[k], &e[i].k[k]);
 			printf("%s%s", k ? " . " : "", buf);
 		}
+		/* A deleted map element's target may be a chain the model lacks. */
+		if (s->vmap && sign == '+')
+			printf(" : jump %s", t->chains[e[i].jump].name);
 		printf("\n");
 	}
 }
@@ -177,10 +188,10 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		if (!d->nadd && !d->ndel)
 			continue;
 		printf("  set %s: +%zu -%zu\n", t->sets[i].name, d->nadd, d->ndel);
-		/* Element by element for an update; a whole table is nft text. */
-		if (!r->full) {
-			print_elems(&t->sets[i], d->del, d->ndel, '-');
-			print_elems(&t->sets[i], d->add, d->nadd, '+');
+		/* Element by element, unless the whole table is new. */
+		if (r->existed) {
+			print_elems(t, &t->sets[i], d->del, d->ndel, '-');
+			print_elems(t, &t->sets[i], d->add, d->nadd, '+');
 		}
 	}
 	if (r->full && !r->existed) {
@@ -257,10 +268,13 @@ int cli_apply(int argc, char **argv)
 	if (a.verbose)
 		fprintf(stderr,
 			"aclc apply: genid %u, %u retr%s after generation changes; batch %zu messages "
-			"(%zu element messages), %zu bytes in %zu page%s; elements +%zu -%zu; "
-			"compile %.1f ms, kernel read+apply %.1f ms\n",
-			res.genid, res.retries, res.retries == 1 ? "y" : "ies", res.msgs, res.elem_msgs, res.bytes,
-			res.pages, res.pages == 1 ? "" : "s", res.nadd, res.ndel, t1 - t0, t2 - t1);
+			"(%zu element messages) in %u transaction%s, %zu bytes in %zu page%s; elements +%zu -%zu; "
+			"%s; compile %.1f ms, kernel read+apply %.1f ms\n",
+			res.genid, res.retries, res.retries == 1 ? "y" : "ies", res.msgs, res.elem_msgs,
+			res.transactions, res.transactions == 1 ? "" : "s", res.bytes, res.pages,
+			res.pages == 1 ? "" : "s", res.nadd, res.ndel,
+			res.cached ? "kernel state known from our last commit" : "kernel state read back", t1 - t0,
+			t2 - t1);
 	if (err == 0) {
 		print_result(&a, &res);
 		rc = res.changed ? APPLY_CHANGED : APPLY_SAME;

@@ -194,6 +194,8 @@ static uint32_t set_flags(const struct nftm_set *s)
 		f |= NFT_SET_INTERVAL;
 	if (s->nkey > 1)
 		f |= NFT_SET_CONCAT;
+	if (s->vmap)
+		f |= NFT_SET_MAP;
 	return f;
 }
 
@@ -204,8 +206,10 @@ static void set_udata(const struct nftm_set *s, uint8_t *buf, size_t *len)
 {
 	static const uint8_t concat[] = { 0, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0 };
 	static const uint8_t single[] = { 0, 4, 2, 0, 0, 0 };
-	const uint8_t *u = s->nkey > 1 ? concat : single;
-	*len = s->nkey > 1 ? sizeof(concat) : sizeof(single);
+	/* A verdict map adds the data's byte order and interval flag, 0. */
+	static const uint8_t vmap[] = { 0, 4, 2, 0, 0, 0, 1, 4, 0, 0, 0, 0, 6, 4, 0, 0, 0, 0 };
+	const uint8_t *u = s->nkey > 1 ? concat : s->vmap ? vmap : single;
+	*len = s->nkey > 1 ? sizeof(concat) : s->vmap ? sizeof(vmap) : sizeof(single);
 	memcpy(buf, u, *len);
 }
 
@@ -224,6 +228,10 @@ static struct nftnl_set *make_set(const struct nftm_table *t, size_t i)
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, set_flags(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, key_type(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
+	if (s->vmap) {
+		nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
+	}
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, (uint32_t)i + 1);
 	nftnl_set_set_data(ns, NFTNL_SET_USERDATA, ud, (uint32_t)udlen);
 	if (s->nkey > 1) {
@@ -330,6 +338,7 @@ static uint32_t word_reg(size_t w)
  * (after a check of the packet's family). */
 static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_index, bool *ok)
 {
+	/* A verdict map's lookup writes the verdict register. */
 	bool v6 = s->key[0] == NFTM_F_SADDR6 || s->key[0] == NFTM_F_DADDR6;
 	uint8_t nfproto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 	add_expr(r, e_meta(NFT_META_NFPROTO, NFT_REG_1), ok);
@@ -368,6 +377,8 @@ static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set_index + 1);
 		/* The kernel reports flags 0; saying so keeps the shape check exact. */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+		if (s->vmap)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 	}
 	add_expr(r, e, ok);
 }
@@ -399,6 +410,9 @@ static struct nftnl_rule *make_rule(const struct nftm_table *t, size_t ci, size_
 	case NFTM_R_LOOKUP_ACCEPT:
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
 		add_expr(r, e_verdict(NF_ACCEPT, NULL), &ok);
+		break;
+	case NFTM_R_VMAP:
+		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
 		break;
 	case NFTM_R_DROP:
 		add_expr(r, e_verdict(NF_DROP, NULL), &ok);
@@ -475,6 +489,8 @@ static char *rule_sig(struct nftnl_rule *r)
 struct kelem {
 	uint8_t key[64], end[64];
 	bool has_end, iv_end;
+	const char *jump;   /* verdict maps: the chain a start element jumps to */
+	size_t jidx;        /* read back: that chain's index in the model */
 };
 
 static void place(const struct nftm_set *s, const struct nftm_elem *e, bool hi, uint8_t *out)
@@ -505,9 +521,12 @@ static void be_add(uint8_t *p, size_t w, int d)
 /* The kernel elements for model element E: one with a key end for a
  * concatenation; an interval start and (unless the range reaches the top)
  * an interval end one past it for a single field.  Returns how many. */
-static size_t to_kernel(const struct nftm_set *s, const struct nftm_elem *e, struct kelem out[2])
+static size_t to_kernel(const struct nftm_table *t, const struct nftm_set *s, const struct nftm_elem *e,
+			struct kelem out[2])
 {
 	memset(out, 0, 2 * sizeof(*out));
+	if (s->vmap && t)   /* T NULL: a deletion, which names the key only */
+		out[0].jump = t->chains[e->jump].name;
 	if (s->nkey > 1) {
 		place(s, e, false, out[0].key);
 		place(s, e, true, out[0].end);
@@ -524,7 +543,7 @@ static size_t to_kernel(const struct nftm_set *s, const struct nftm_elem *e, str
 	return 2;
 }
 
-static struct nftnl_set_elem *make_elem(const struct nftm_set *s, const struct kelem *k)
+static struct nftnl_set_elem *make_elem(const struct nftm_set *s, const struct kelem *k, bool del)
 {
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	if (!e)
@@ -534,6 +553,10 @@ static struct nftnl_set_elem *make_elem(const struct nftm_set *s, const struct k
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, k->end, (uint32_t)key_len(s));
 	if (k->iv_end)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	if (k->jump && !del) {
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_JUMP);
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, k->jump);
+	}
 	return e;
 }
 
@@ -561,6 +584,9 @@ void nftb_view_free(struct nftb_view *v)
 	names_free(&v->chains);
 	names_free(&v->del_chains);
 	names_free(&v->del_sets);
+	free(v->set_ok);
+	free(v->chain_ok);
+	free(v->rules_ok);
 	nftm_free(v->have);
 	memset(v, 0, sizeof(*v));
 }
@@ -569,8 +595,8 @@ void nftb_view_free(struct nftb_view *v)
 struct rd {
 	const struct nftm_table *want;
 	struct nftb_view *v;
-	char **sigs[NFTM_MAX_CHAINS];   /* kernel rules per chain, as signatures */
-	size_t nsigs[NFTM_MAX_CHAINS];
+	char ***sigs;                   /* [want->nchains]: kernel rules per chain, as signatures */
+	size_t *nsigs;
 	bool alien_rules;               /* rules in chains the model lacks */
 	int err;
 };
@@ -666,6 +692,7 @@ static int rules_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 struct rd_elems {
+	const struct nftm_table *want;
 	struct nftm_set *set;      /* gets the elements (concatenations) */
 	struct kelem *k;           /* single-field interval halves, collected */
 	size_t nk;
@@ -681,9 +708,18 @@ static int elem_each(struct nftnl_set_elem *e, void *data)
 	const uint8_t *end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
 	if (!key || klen != key_len(s) || klen > 64)
 		return 0;   /* not one of ours: the shape check has vouched for the key */
+	/* A jump to a chain the model lacks gets the placeholder past its
+	 * chains (shape_copy), so that it differs from every model element. */
+	size_t jidx = re->want->nchains;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
+		ssize_t ci = chain_index(re->want, nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+		if (ci >= 0)
+			jidx = (size_t)ci;
+	}
 	if (s->nkey > 1) {
 		struct nftm_elem m;
 		memset(&m, 0, sizeof(m));
+		m.jump = jidx;
 		for (size_t i = 0; i < s->nkey; i++) {
 			size_t w = nftm_field_width(s->key[i]), off = key_off(s, i);
 			memcpy(m.k[i].lo, key + off, w);
@@ -701,6 +737,7 @@ static int elem_each(struct nftnl_set_elem *e, void *data)
 	re->k = v;
 	memset(&v[re->nk], 0, sizeof(v[0]));
 	memcpy(v[re->nk].key, key, klen);
+	v[re->nk].jidx = jidx;
 	v[re->nk].iv_end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 	re->nk++;
@@ -738,6 +775,7 @@ static int pair_halves(struct nftm_set *s, struct kelem *k, size_t n)
 			continue;
 		struct nftm_elem m;
 		memset(&m, 0, sizeof(m));
+		m.jump = k[i].jidx;
 		memcpy(m.k[0].lo, k[i].key, w);
 		if (i + 1 < n && k[i + 1].iv_end) {
 			memcpy(m.k[0].hi, k[i + 1].key, w);
@@ -751,12 +789,27 @@ static int pair_halves(struct nftm_set *s, struct kelem *k, size_t n)
 	return 0;
 }
 
+/* WANT's sets and chains without elements, and one more chain with an
+ * empty name: the jump target of read-back elements that jump to a chain
+ * WANT lacks (nftm_set_diff compares targets by name). */
 static struct nftm_table *shape_copy(const struct nftm_table *want)
 {
-	struct nftm_table *t = malloc(sizeof(*t));
+	struct nftm_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	*t = *want;
+	t->sets = calloc(want->nsets ? want->nsets : 1, sizeof(*t->sets));
+	t->chains = calloc(want->nchains + 1, sizeof(*t->chains));
+	if (!t->sets || !t->chains) {
+		free(t->sets);
+		free(t->chains);
+		free(t);
+		return NULL;
+	}
+	memcpy(t->sets, want->sets, want->nsets * sizeof(*t->sets));
+	memcpy(t->chains, want->chains, want->nchains * sizeof(*t->chains));
+	t->capsets = want->nsets;
+	t->capchains = want->nchains + 1;
 	for (size_t i = 0; i < t->nsets; i++) {
 		t->sets[i].elems = NULL;
 		t->sets[i].n = t->sets[i].cap = 0;
@@ -778,7 +831,7 @@ static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nft
 		if (!v->set_ok[i])
 			continue;
 		struct nftnl_set *s = nftnl_set_alloc();
-		struct rd_elems re = { &have->sets[i], NULL, 0, 0 };
+		struct rd_elems re = { want, &have->sets[i], NULL, 0, 0 };
 		if (!s)
 			return -ENOMEM;
 		nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
@@ -797,22 +850,20 @@ static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nft
 	return rc;
 }
 
-/* Do the kernel's rules in the model's chains equal the model's? */
-static bool rules_same(const struct nftm_table *want, const struct rd *rd)
+/* Do the kernel's rules in the model's chain CI equal the model's? */
+static bool rules_same(const struct nftm_table *want, const struct rd *rd, size_t ci)
 {
-	for (size_t ci = 0; ci < want->nchains; ci++) {
-		if (rd->nsigs[ci] != want->chains[ci].nrules)
+	if (rd->nsigs[ci] != want->chains[ci].nrules)
+		return false;
+	for (size_t ri = 0; ri < want->chains[ci].nrules; ri++) {
+		struct nftnl_rule *mine = make_rule(want, ci, ri);
+		char *sig = mine ? rule_sig(mine) : NULL;
+		bool eq = sig && strcmp(sig, rd->sigs[ci][ri]) == 0;
+		if (mine)
+			nftnl_rule_free(mine);
+		free(sig);
+		if (!eq)
 			return false;
-		for (size_t ri = 0; ri < want->chains[ci].nrules; ri++) {
-			struct nftnl_rule *mine = make_rule(want, ci, ri);
-			char *sig = mine ? rule_sig(mine) : NULL;
-			bool eq = sig && strcmp(sig, rd->sigs[ci][ri]) == 0;
-			if (mine)
-				nftnl_rule_free(mine);
-			free(sig);
-			if (!eq)
-				return false;
-		}
 	}
 	return true;
 }
@@ -821,11 +872,15 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nft
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct rd rd = { .want = want, .v = v };
-	int err;
+	int err = 0;
 
-	struct nftnl_set *s = nftnl_set_alloc();
-	if (!s)
-		return -ENOMEM;
+	rd.sigs = calloc(want->nchains + 1, sizeof(*rd.sigs));
+	rd.nsigs = calloc(want->nchains + 1, sizeof(*rd.nsigs));
+	struct nftnl_set *s = rd.sigs && rd.nsigs ? nftnl_set_alloc() : NULL;
+	if (!s) {
+		err = -ENOMEM;
+		goto out;
+	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSET, NLM_F_DUMP);
 	nftnl_set_nlmsg_build_payload(nlh, s);
@@ -847,26 +902,25 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nft
 	if ((err = talk(nb, nlh, rules_cb, &rd)) < 0)
 		goto out;
 
-	bool sets = v->del_sets.n == 0, chains = v->del_chains.n == 0;
+	bool sets = v->del_sets.n == 0, chains = v->del_chains.n == 0, rules = !rd.alien_rules;
 	for (size_t i = 0; i < want->nsets; i++)
 		sets = sets && v->set_ok[i];
-	for (size_t i = 0; i < want->nchains; i++)
+	for (size_t i = 0; i < want->nchains; i++) {
 		chains = chains && v->chain_ok[i];
-	v->same_shape = false;
-	if (!sets)
-		v->why = "its sets differ from the policy's";
-	else if (!chains)
-		v->why = "its chains differ from the policy's";
-	else if (rd.alien_rules || !rules_same(want, &rd))
-		v->why = "its rules differ from the policy's";
-	else
-		v->same_shape = true;
+		v->rules_ok[i] = v->chain_ok[i] && rules_same(want, &rd, i);
+		rules = rules && v->rules_ok[i];
+	}
+	v->same_shape = sets && chains && rules;
+	v->why = !sets ? "its sets differ from the policy's" : !chains ? "its chains differ from the policy's"
+	       : !rules ? "its rules differ from the policy's" : NULL;
 out:
-	for (size_t ci = 0; ci < NFTM_MAX_CHAINS; ci++) {
+	for (size_t ci = 0; rd.sigs && rd.nsigs && ci < want->nchains; ci++) {
 		for (size_t k = 0; k < rd.nsigs[ci]; k++)
 			free(rd.sigs[ci][k]);
 		free(rd.sigs[ci]);
 	}
+	free(rd.sigs);
+	free(rd.nsigs);
 	return err ? err : rd.err;
 }
 
@@ -882,6 +936,13 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	memset(v, 0, sizeof(*v));
 	v->why = "it does not exist";
+	v->set_ok = calloc(want->nsets + 1, sizeof(*v->set_ok));
+	v->chain_ok = calloc(want->nchains + 1, sizeof(*v->chain_ok));
+	v->rules_ok = calloc(want->nchains + 1, sizeof(*v->rules_ok));
+	if (!v->set_ok || !v->chain_ok || !v->rules_ok) {
+		nftb_view_free(v);
+		return -ENOMEM;
+	}
 
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
@@ -893,7 +954,8 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	int err = talk(nb, nlh, table_cb, &v->exists);
 	if (err == -ENOENT) {
 		v->exists = false;
-		return 0;
+		v->have = shape_copy(want);
+		return v->have ? 0 : -ENOMEM;
 	}
 	if (err == 0 && !(v->have = shape_copy(want)))
 		err = -ENOMEM;
@@ -985,7 +1047,8 @@ static void put_table(struct batch *bt, const char *name, uint16_t type, uint16_
 static void put_elems(struct batch *bt, const struct nftm_table *t, size_t si, const struct nftm_elem *e,
 		      size_t n, bool del, const struct nftb_opts *opts)
 {
-	bool fault = !del && opts->fault_set && strcmp(opts->fault_set, t->sets[si].name) == 0;
+	bool fault = !del && opts->fault_set &&
+		     strncmp(opts->fault_set, t->sets[si].name, strlen(opts->fault_set)) == 0;
 	const struct nftm_set *s = &t->sets[si];
 	for (size_t base = 0; base < n && !bt->oom; base += ELEMS_PER_MSG) {
 		size_t cnt = n - base < ELEMS_PER_MSG ? n - base : ELEMS_PER_MSG;
@@ -1007,7 +1070,7 @@ static void put_elems(struct batch *bt, const struct nftm_table *t, size_t si, c
 		nftnl_set_set_u32(ns, NFTNL_SET_ID, (uint32_t)si + 1);
 		for (size_t i = 0; i < cnt; i++) {
 			struct kelem k[2];
-			size_t nk = to_kernel(s, &e[base + i], k);
+			size_t nk = to_kernel(del ? NULL : t, s, &e[base + i], k);
 			if (fault && base + i == opts->fault_index) {
 				/* Test hook: an inverted range in the first field. */
 				size_t w = nftm_field_width(s->key[0]);
@@ -1016,7 +1079,7 @@ static void put_elems(struct batch *bt, const struct nftm_table *t, size_t si, c
 				k[0].has_end = true;
 			}
 			for (size_t j = 0; j < nk; j++) {
-				struct nftnl_set_elem *ne = make_elem(s, &k[j]);
+				struct nftnl_set_elem *ne = make_elem(s, &k[j], del);
 				if (!ne)
 					bt->oom = true;
 				else
@@ -1075,80 +1138,106 @@ static void put_named(struct batch *bt, const char *table, const char *name, enu
 	batch_next(bt);
 }
 
-/* Rewrite the table's chains and rules (or make the table): flush every
- * chain of ours, delete what the model lacks or has otherwise, create what
- * is missing, bring kept sets up to date element by element, add every
- * rule.  Sets that stay are never recreated, so a packet both the old and
- * the new policy allow finds its element at every instant. */
-static void put_rewrite(struct batch *bt, const struct nftm_table *t, const struct nftb_view *v,
-			struct nftb_result *res, const struct nftb_opts *opts)
+static void put_new_set(struct batch *bt, const struct nftm_table *t, size_t i, struct nftb_result *res,
+			const struct nftb_opts *opts)
+{
+	struct msgref *r = batch_ref(bt, M_SET);
+	struct nftnl_set *ns = make_set(t, i);
+	if (!r || !ns) {
+		bt->oom = true;
+		if (ns)
+			nftnl_set_free(ns);
+		return;
+	}
+	r->set = i;
+	nftnl_set_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_NEWSET, NLM_F_CREATE), ns);
+	nftnl_set_free(ns);
+	batch_next(bt);
+	res->sets++;
+	put_elems(bt, t, i, t->sets[i].elems, t->sets[i].n, false, opts);
+}
+
+static void put_new_chain(struct batch *bt, const struct nftm_table *t, size_t ci, struct nftb_result *res)
+{
+	struct msgref *r = batch_ref(bt, M_CHAIN);
+	struct nftnl_chain *c = make_chain(t, ci);
+	if (!r || !c) {
+		bt->oom = true;
+		if (c)
+			nftnl_chain_free(c);
+		return;
+	}
+	r->chain = ci;
+	nftnl_chain_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_NEWCHAIN, NLM_F_CREATE), c);
+	nftnl_chain_free(c);
+	batch_next(bt);
+	res->chains++;
+}
+
+static void put_rules(struct batch *bt, const struct nftm_table *t, size_t ci, struct nftb_result *res)
+{
+	for (size_t ri = 0; ri < t->chains[ci].nrules && !bt->oom; ri++) {
+		struct msgref *r = batch_ref(bt, M_RULE);
+		struct nftnl_rule *nr = make_rule(t, ci, ri);
+		if (!r || !nr) {
+			bt->oom = true;
+			if (nr)
+				nftnl_rule_free(nr);
+			return;
+		}
+		r->chain = ci;
+		r->rule = ri;
+		nftnl_rule_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), nr);
+		nftnl_rule_free(nr);
+		batch_next(bt);
+		res->rules++;
+	}
+}
+
+/* The batch: flush the chains whose rules change and those that go,
+ * element deletions (a map element jumping to a chain that goes goes
+ * first), chains and sets deleted, the rest created, element additions,
+ * rules.  The table itself is never deleted and kept sets are never
+ * recreated. */
+static void put_changes(struct batch *bt, const struct nftm_table *t, const struct nftb_view *v,
+		       struct nftb_result *res, const struct nftb_opts *opts)
 {
 	if (!v->exists)
 		put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE);
-	for (size_t i = 0; i < v->chains.n; i++)
-		put_named(bt, t->name, v->chains.v[i], M_FLUSH);
+	for (size_t ci = 0; ci < t->nchains; ci++)
+		if (v->chain_ok[ci] && !v->rules_ok[ci]) {
+			put_named(bt, t->name, t->chains[ci].name, M_FLUSH);
+			res->chains_rewritten++;
+		}
+	for (size_t i = 0; i < v->del_chains.n; i++)
+		put_named(bt, t->name, v->del_chains.v[i], M_FLUSH);
+	for (size_t i = 0; i < t->nsets && !bt->oom; i++)
+		if (v->set_ok[i])
+			put_elems(bt, t, i, res->delta[i].del, res->delta[i].ndel, true, opts);
 	for (size_t i = 0; i < v->del_chains.n; i++)
 		put_named(bt, t->name, v->del_chains.v[i], M_DELCHAIN);
 	for (size_t i = 0; i < v->del_sets.n; i++)
 		put_named(bt, t->name, v->del_sets.v[i], M_DELSET);
 	res->chains_deleted = v->del_chains.n;
 	res->sets_deleted = v->del_sets.n;
-	for (size_t i = 0; i < t->nsets && !bt->oom; i++) {
-		if (v->set_ok[i]) {
-			put_elems(bt, t, i, res->delta[i].del, res->delta[i].ndel, true, opts);
+	/* Chains before sets: map elements jump to chains.  Identities'
+	 * objects before the fixed ones, as nftt prints them (nft lists
+	 * objects in the order they were made). */
+	for (int fixed = 0; fixed < 2; fixed++)
+		for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
+			if (t->chains[ci].fixed == fixed && !v->chain_ok[ci])
+				put_new_chain(bt, t, ci, res);
+	for (int fixed = 0; fixed < 2; fixed++)
+		for (size_t i = 0; i < t->nsets && !bt->oom; i++)
+			if (t->sets[i].fixed == fixed && !v->set_ok[i])
+				put_new_set(bt, t, i, res, opts);
+	for (size_t i = 0; i < t->nsets && !bt->oom; i++)
+		if (v->set_ok[i])
 			put_elems(bt, t, i, res->delta[i].add, res->delta[i].nadd, false, opts);
-			continue;
-		}
-		struct msgref *r = batch_ref(bt, M_SET);
-		struct nftnl_set *ns = make_set(t, i);
-		if (!r || !ns) {
-			bt->oom = true;
-			if (ns)
-				nftnl_set_free(ns);
-			break;
-		}
-		r->set = i;
-		nftnl_set_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_NEWSET, NLM_F_CREATE), ns);
-		nftnl_set_free(ns);
-		batch_next(bt);
-		res->sets++;
-		put_elems(bt, t, i, t->sets[i].elems, t->sets[i].n, false, opts);
-	}
-	for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++) {
-		if (v->chain_ok[ci])
-			continue;
-		struct msgref *r = batch_ref(bt, M_CHAIN);
-		struct nftnl_chain *c = make_chain(t, ci);
-		if (!r || !c) {
-			bt->oom = true;
-			if (c)
-				nftnl_chain_free(c);
-			break;
-		}
-		r->chain = ci;
-		nftnl_chain_nlmsg_build_payload(batch_hdr(bt, r, NFT_MSG_NEWCHAIN, NLM_F_CREATE), c);
-		nftnl_chain_free(c);
-		batch_next(bt);
-		res->chains++;
-	}
-	for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
-		for (size_t ri = 0; ri < t->chains[ci].nrules && !bt->oom; ri++) {
-			struct msgref *r = batch_ref(bt, M_RULE);
-			struct nftnl_rule *nr = make_rule(t, ci, ri);
-			if (!r || !nr) {
-				bt->oom = true;
-				if (nr)
-					nftnl_rule_free(nr);
-				break;
-			}
-			r->chain = ci;
-			r->rule = ri;
-			nftnl_rule_nlmsg_build_payload(
-				batch_hdr(bt, r, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), nr);
-			nftnl_rule_free(nr);
-			batch_next(bt);
-			res->rules++;
-		}
+	for (int fixed = 0; fixed < 2; fixed++)
+		for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
+			if (t->chains[ci].fixed == fixed && !v->rules_ok[ci])
+				put_rules(bt, t, ci, res);
 }
 
 static void put_begin(struct batch *bt, uint32_t genid)
@@ -1190,19 +1279,56 @@ static ir_u128 be_val(const uint8_t *p, size_t w)
 	return v;
 }
 
-static const struct diag_loc *elem_loc(const struct nftm_set *s, const struct nftm_elem *e,
-				       const struct ir_flows *flows, size_t *nrules)
+/* Where in the policy element E of set SI of T came from: for a sources
+ * map element, the first rule with that source; for an element of an
+ * identity's set, the first rule accepting its lowest packet from a
+ * source of that identity.  NULL when unknown (served routes come from
+ * the inventory). */
+static const struct diag_loc *elem_loc(const struct nftm_table *t, size_t si, const struct nftm_elem *e,
+				       const struct ir_flows *flows)
 {
-	struct first_loc fl = { NULL, 0 };
-	*nrules = 0;
-	if (!flows || !flows->canonical || s->nkey < 3)
+	const struct nftm_set *s = &t->sets[si];
+	if (!flows || !s->nkey)
 		return NULL;
-	enum ir_family fam = nftm_field_width(s->key[0]) == 4 ? IR_V4 : IR_V6;
-	size_t aw = fam == IR_V4 ? 4 : 16;
-	unsigned port = s->nkey > 3 ? (unsigned)be_val(e->k[3].lo, 2) : 0;
-	ir_explain(flows, fam, e->k[2].lo[0], be_val(e->k[0].lo, aw), be_val(e->k[1].lo, aw), port, first_loc_fn, &fl);
-	*nrules = fl.n;
-	return fl.loc;
+	size_t aw = nftm_field_width(s->key[0]);
+	enum ir_family fam = aw == 4 ? IR_V4 : IR_V6;
+	if (s->vmap) {
+		ir_u128 src = be_val(e->k[0].lo, aw);
+		for (size_t i = 0; i < flows->nrules; i++) {
+			const struct ir_rule *r = &flows->rules[i];
+			if (r->box.family == fam && r->box.src_lo <= src && src <= r->box.src_hi && r->loc.line)
+				return &r->loc;
+		}
+		return NULL;
+	}
+	if (s->nkey < 2 || s->key[1] != NFTM_F_L4PROTO || !flows->canonical)
+		return NULL;
+	/* The identity: the chain that looks this set up; a source: any map
+	 * element jumping there. */
+	for (size_t ci = 0; ci < t->nchains; ci++) {
+		const struct nftm_chain *c = &t->chains[ci];
+		bool uses = false;
+		for (size_t ri = 0; ri < c->nrules; ri++)
+			uses = uses || (c->rules[ri].kind == NFTM_R_LOOKUP_ACCEPT && c->rules[ri].set == si);
+		if (!uses)
+			continue;
+		for (size_t mi = 0; mi < t->nsets; mi++) {
+			const struct nftm_set *m = &t->sets[mi];
+			if (!m->vmap || nftm_field_width(m->key[0]) != aw)
+				continue;
+			for (size_t k = 0; k < m->n; k++) {
+				if (m->elems[k].jump != ci)
+					continue;
+				struct first_loc fl = { NULL, 0 };
+				unsigned port = s->nkey > 2 ? (unsigned)be_val(e->k[2].lo, 2) : 0;
+				ir_explain(flows, fam, e->k[1].lo[0], be_val(m->elems[k].k[0].lo, aw), be_val(e->k[0].lo, aw),
+					   port, first_loc_fn, &fl);
+				if (fl.loc)
+					return fl.loc;
+			}
+		}
+	}
+	return NULL;
 }
 
 static void elem_text(const struct nftm_set *s, const struct nftm_elem *e, char *buf, size_t len)
@@ -1238,7 +1364,7 @@ static ssize_t elem_at(const struct nftm_table *t, const struct msgref *r, uint3
 	/* Kernel elements back to model elements (1 or 2 per element). */
 	for (size_t i = 0; i < r->nelems; i++) {
 		struct kelem k[2];
-		size_t nk = to_kernel(&t->sets[r->set], &r->elems[i], k);
+		size_t nk = to_kernel(NULL, &t->sets[r->set], &r->elems[i], k);
 		if (raw < nk)
 			return (ssize_t)i;
 		raw -= nk;
@@ -1299,20 +1425,18 @@ static void report(struct ack *ak, const struct msgref *r, int err, const char *
 		ssize_t i = elem_at(ak->t, r, offset);
 		if (i >= 0) {
 			char et[4 * NFTT_RANGE_MAX];
-			size_t nrules = 0;
 			elem_text(s, &r->elems[i], et, sizeof(et));
-			loc = r->del ? NULL : elem_loc(s, &r->elems[i], ak->opts->flows, &nrules);
+			loc = r->del ? NULL : elem_loc(ak->t, r->set, &r->elems[i], ak->opts->flows);
 			diag_error(ak->diags, loc, "kernel rejected %s element %s of set %s%s: %s%s",
 				   r->del ? "deleting" : "adding", et, s->name,
-				   loc ? ", made from this rule" : (r->set >= NFTM_SET_SNAT4 ? " (a served route)" : ""),
+				   loc ? ", made from this rule"
+				       : (r->set == NFTM_SET_SNAT4 || r->set == NFTM_SET_SNAT6) ? " (a served route)" : "",
 				   strerror(-err), detail);
 			return;
 		}
 		/* No offset: name the first element of the message with a location. */
-		for (size_t k = 0; k < r->nelems && !loc && !r->del; k++) {
-			size_t nrules;
-			loc = elem_loc(s, &r->elems[k], ak->opts->flows, &nrules);
-		}
+		for (size_t k = 0; k < r->nelems && !loc && !r->del; k++)
+			loc = elem_loc(ak->t, r->set, &r->elems[k], ak->opts->flows);
 	}
 	diag_error(ak->diags, loc, "kernel rejected %s: %s%s", kind_text(ak->t, r, what, sizeof(what)),
 		   strerror(-err), detail);
@@ -1434,8 +1558,9 @@ out:
 
 void nftb_result_free(struct nftb_result *r)
 {
-	for (size_t i = 0; i < NFTM_MAX_SETS; i++)
+	for (size_t i = 0; r->delta && i < r->ndelta; i++)
 		nftm_delta_free(&r->delta[i]);
+	free(r->delta);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1464,78 +1589,22 @@ static struct nftm_table *table_copy(const struct nftm_table *t)
 	return c;
 }
 
-/* One attempt: read, plan, send.  -ERESTART when the generation moved. */
-static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
-		   struct nftb_result *res, unsigned n, struct diag_list *diags)
+/* Build the batch (BEGIN, the changes, END unless a dry run) checked
+ * against GENID, send it, read the answers.  0, -ERESTART, or -errno with
+ * DIAGS. */
+static int one_batch(struct nftb *nb, const struct nftm_table *t, const struct nftb_view *v,
+		     struct nftb_result *res, const struct nftb_opts *opts, uint32_t genid, struct diag_list *diags)
 {
-	struct nftb_view v;
 	struct batch bt = { 0 };
 	int rc;
-	unsigned retries = res->retries;
-
-	nftb_result_free(res);
-	res->retries = retries;
-	if ((rc = nftb_genid(nb, &res->genid)) < 0) {
-		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
-		return rc;
-	}
-	if (nb->last && nb->last_genid == res->genid && !opts->force_full && nftm_same_shape(nb->last, t)) {
-		/* Nothing committed since our last apply: no need to read back. */
-		memset(&v, 0, sizeof(v));
-		v.exists = v.same_shape = true;
-		for (size_t i = 0; i < t->nsets; i++)
-			v.set_ok[i] = true;
-		for (size_t i = 0; i < t->nchains; i++)
-			v.chain_ok[i] = true;
-		v.have = nb->last;
-		nb->last = NULL;
-		res->cached = true;
-	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
-		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
-		return rc;
-	}
-	res->existed = v.exists;
-	res->full = !v.same_shape || opts->force_full;
-	res->why_full = !v.same_shape ? v.why : opts->force_full ? "a rewrite was asked for" : NULL;
-	for (size_t i = 0; i < t->nsets; i++) {
-		if (!v.set_ok[i]) {
-			/* A set made anew: the whole model's set is added. */
-			struct nftm_set empty = t->sets[i];
-			empty.n = 0;
-			rc = nftm_set_diff(&empty, &t->sets[i], &res->delta[i]);
-		} else {
-			rc = nftm_set_diff(&v.have->sets[i], &t->sets[i], &res->delta[i]);
-		}
-		if (rc < 0)
-			goto out;
-		res->nadd += res->delta[i].nadd;
-		res->ndel += res->delta[i].ndel;
-	}
-	res->changed = res->full || res->nadd || res->ndel;
-	if (opts->before_send)
-		opts->before_send(opts->hook_arg, n);
-	if (!res->changed) {
-		rc = 0;
-		goto out;
-	}
-
 	bt.b = nftnl_batch_alloc(PAGE_BYTES, OVERRUN_BYTES);
 	if (!bt.b) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	bt.seq0 = nb->seq += 1;
-	put_begin(&bt, res->genid);
-	if (res->full) {
-		put_rewrite(&bt, t, &v, res, opts);
-	} else {
-		/* Deletions first: an element whose range changed is deleted and
-		 * added again in the same transaction. */
-		for (size_t i = 0; i < t->nsets; i++)
-			put_elems(&bt, t, i, res->delta[i].del, res->delta[i].ndel, true, opts);
-		for (size_t i = 0; i < t->nsets; i++)
-			put_elems(&bt, t, i, res->delta[i].add, res->delta[i].nadd, false, opts);
-	}
+	put_begin(&bt, genid);
+	put_changes(&bt, t, v, res, opts);
 	nb->seq += (uint32_t)bt.nrefs + 1;
 	if (!opts->dry_run) {
 		/* A dry run leaves the END out: the kernel checks every message,
@@ -1547,26 +1616,106 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		rc = -ENOMEM;
 		goto out;
 	}
-	res->msgs = bt.nrefs;
+	res->msgs += bt.nrefs;
 	for (size_t i = 0; i < bt.nrefs; i++)
 		res->elem_msgs += bt.refs[i].kind == M_ELEMS;
 	struct ack ak = { .t = t, .opts = opts, .bt = &bt, .diags = diags };
 	struct timespec ts;
+	size_t bytes = 0, pages = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	rc = send_batch(nb, &ak, &res->bytes, &res->pages);
-	res->send_ms = ms_since(&ts);
+	rc = send_batch(nb, &ak, &bytes, &pages);
+	res->send_ms += ms_since(&ts);
+	res->bytes += bytes;
+	res->pages += pages;
+	res->transactions++;
 out:
-	/* Remember what the kernel now holds (our model, one generation on),
-	 * or forget: after a failure it holds what it held before. */
-	nftm_free(nb->last);
-	nb->last = NULL;
-	if (rc == 0 && !opts->dry_run && (res->changed || v.exists) && (nb->last = table_copy(t)))
-		nb->last_genid = res->changed ? res->genid + 1 : res->genid;
 	if (rc == -ENOMEM)
 		diag_error(diags, NULL, "out of memory building the batch for table inet %s", t->name);
 	if (bt.b)
 		nftnl_batch_free(bt.b);
 	free(bt.refs);
+	return rc;
+}
+
+/* The view of the kernel's table from our last commit, while the
+ * generation is the one it produced.  0, or -ENOENT (read it back). */
+static int cached_view(struct nftb *nb, const struct nftm_table *t, uint32_t genid, struct nftb_view *v)
+{
+	if (!nb->last || nb->last_genid != genid || !nftm_same_shape(nb->last, t))
+		return -ENOENT;
+	memset(v, 0, sizeof(*v));
+	v->set_ok = calloc(t->nsets + 1, sizeof(*v->set_ok));
+	v->chain_ok = calloc(t->nchains + 1, sizeof(*v->chain_ok));
+	v->rules_ok = calloc(t->nchains + 1, sizeof(*v->rules_ok));
+	if (!v->set_ok || !v->chain_ok || !v->rules_ok) {
+		nftb_view_free(v);
+		return -ENOENT;
+	}
+	v->exists = v->same_shape = true;
+	for (size_t i = 0; i < t->nsets; i++)
+		v->set_ok[i] = true;
+	for (size_t i = 0; i < t->nchains; i++)
+		v->chain_ok[i] = v->rules_ok[i] = true;
+	v->have = nb->last;
+	nb->last = NULL;
+	return 0;
+}
+
+/* One attempt: read, plan, send.  -ERESTART when the generation moved. */
+static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
+		   struct nftb_result *res, unsigned n, struct diag_list *diags)
+{
+	struct nftb_view v;
+	int rc;
+	unsigned retries = res->retries;
+
+	nftb_result_free(res);
+	res->retries = retries;
+	if ((rc = nftb_genid(nb, &res->genid)) < 0) {
+		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
+		return rc;
+	}
+	if (!opts->force_full && cached_view(nb, t, res->genid, &v) == 0) {
+		res->cached = true;   /* nothing committed since our last apply */
+	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
+		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
+		return rc;
+	}
+	if (opts->force_full)
+		for (size_t ci = 0; ci < t->nchains; ci++)
+			v.rules_ok[ci] = false;
+	res->existed = v.exists;
+	res->full = !v.same_shape || opts->force_full;
+	res->why_full = !v.same_shape ? v.why : opts->force_full ? "a rewrite was asked for" : NULL;
+	res->ndelta = t->nsets;
+	if (!(res->delta = calloc(t->nsets + 1, sizeof(*res->delta)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < t->nsets; i++) {
+		/* A set made anew gets the whole model's set. */
+		struct nftm_set empty = t->sets[i];
+		empty.n = 0;
+		const struct nftm_set *old = v.set_ok[i] ? &v.have->sets[i] : &empty;
+		if ((rc = nftm_set_diff(v.have, old, t, &t->sets[i], &res->delta[i])) < 0)
+			goto out;
+		res->nadd += res->delta[i].nadd;
+		res->ndel += res->delta[i].ndel;
+	}
+	res->changed = res->full || res->nadd || res->ndel;
+	if (opts->before_send)
+		opts->before_send(opts->hook_arg, n);
+	if (!res->changed)
+		goto out;
+
+	rc = one_batch(nb, t, &v, res, opts, res->genid, diags);
+out:
+	/* Remember what the kernel now holds (our model, one generation on
+	 * per transaction), or forget: after a failure, read back. */
+	nftm_free(nb->last);
+	nb->last = NULL;
+	if (rc == 0 && !opts->dry_run && (nb->last = table_copy(t)))
+		nb->last_genid = res->genid + res->transactions;
 	nftb_view_free(&v);
 	return rc;
 }
