@@ -1637,28 +1637,78 @@ out:
 	return rc;
 }
 
-/* The view of the kernel's table from our last commit, while the
- * generation is the one it produced.  0, or -ENOENT (read it back). */
-static int cached_view(struct nftb *nb, const struct nftm_table *t, uint32_t genid, struct nftb_view *v)
+static bool set_same(const struct nftm_set *x, const struct nftm_set *y)
 {
-	if (!nb->last || nb->last_genid != genid || !nftm_same_shape(nb->last, t))
-		return -ENOENT;
+	return x->nkey == y->nkey && x->flags == y->flags && x->vmap == y->vmap &&
+	       memcmp(x->key, y->key, x->nkey * sizeof(x->key[0])) == 0;
+}
+
+static bool rules_equal(const struct nftm_table *a, const struct nftm_chain *x, const struct nftm_table *b,
+			const struct nftm_chain *y)
+{
+	if (x->nrules != y->nrules || strcmp(a->iface, b->iface))
+		return false;
+	for (size_t r = 0; r < x->nrules; r++) {
+		const struct nftm_rule *p = &x->rules[r], *q = &y->rules[r];
+		bool has_set = p->kind == NFTM_R_VMAP || p->kind == NFTM_R_LOOKUP_ACCEPT || p->kind == NFTM_R_IIF_MASQ;
+		if (p->kind != q->kind || (has_set && strcmp(a->sets[p->set].name, b->sets[q->set].name)) ||
+		    (p->kind == NFTM_R_IIF_JUMP && strcmp(a->chains[p->chain].name, b->chains[q->chain].name)))
+			return false;
+	}
+	return true;
+}
+
+/* The view of the kernel's table from LAST, the model our last commit
+ * made it hold, while the generation is the one that commit produced
+ * (nobody has committed anything since).  0 or -ENOMEM. */
+static int model_view(const struct nftm_table *last, const struct nftm_table *t, struct nftb_view *v)
+{
+	int rc = -ENOMEM;
 	memset(v, 0, sizeof(*v));
 	v->set_ok = calloc(t->nsets + 1, sizeof(*v->set_ok));
 	v->chain_ok = calloc(t->nchains + 1, sizeof(*v->chain_ok));
 	v->rules_ok = calloc(t->nchains + 1, sizeof(*v->rules_ok));
-	if (!v->set_ok || !v->chain_ok || !v->rules_ok) {
-		nftb_view_free(v);
-		return -ENOENT;
+	if (!v->set_ok || !v->chain_ok || !v->rules_ok || !(v->have = shape_copy(t)))
+		goto fail;
+	v->exists = true;
+	for (size_t j = 0; j < last->nchains; j++) {
+		const struct nftm_chain *y = &last->chains[j];
+		ssize_t ci = chain_index(t, y->name);
+		const struct nftm_chain *x = ci >= 0 ? &t->chains[ci] : NULL;
+		if (x && x->hook == y->hook && x->type == y->type && x->priority == y->priority && x->policy == y->policy) {
+			v->chain_ok[ci] = true;
+			v->rules_ok[ci] = rules_equal(t, x, last, y);
+		} else if (names_add(&v->del_chains, y->name) < 0) {
+			goto fail;
+		}
 	}
-	v->exists = v->same_shape = true;
-	for (size_t i = 0; i < t->nsets; i++)
+	for (size_t j = 0; j < last->nsets; j++) {
+		const struct nftm_set *y = &last->sets[j];
+		const struct nftm_set *x = nftm_set_find(t, y->name);
+		if (!x || !set_same(x, y)) {
+			if (names_add(&v->del_sets, y->name) < 0)
+				goto fail;
+			continue;
+		}
+		size_t i = (size_t)(x - t->sets);
+		struct nftm_set *h = &v->have->sets[i];
 		v->set_ok[i] = true;
-	for (size_t i = 0; i < t->nchains; i++)
-		v->chain_ok[i] = v->rules_ok[i] = true;
-	v->have = nb->last;
-	nb->last = NULL;
+		for (size_t k = 0; k < y->n; k++) {
+			struct nftm_elem e = y->elems[k];
+			if (y->vmap) {   /* jump targets by name, into T's chains */
+				ssize_t ci = chain_index(t, last->chains[e.jump].name);
+				e.jump = ci >= 0 ? (size_t)ci : t->nchains;
+			}
+			if (nftm_set_add(h, &e) < 0)
+				goto fail;
+		}
+	}
+	v->same_shape = nftm_same_shape(last, t);
+	v->why = v->same_shape ? NULL : "its identities differ from the policy's";
 	return 0;
+fail:
+	nftb_view_free(v);
+	return rc;
 }
 
 /* One attempt: read, plan, send.  -ERESTART when the generation moved. */
@@ -1675,8 +1725,13 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
 		return rc;
 	}
-	if (!opts->force_full && cached_view(nb, t, res->genid, &v) == 0) {
-		res->cached = true;   /* nothing committed since our last apply */
+	if (!opts->force_full && nb->last && nb->last_genid == res->genid) {
+		/* Nothing committed since our last apply: no need to read back. */
+		if ((rc = model_view(nb->last, t, &v)) < 0) {
+			diag_error(diags, NULL, "out of memory planning table inet %s", t->name);
+			return rc;
+		}
+		res->cached = true;
 	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
