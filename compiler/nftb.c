@@ -1138,6 +1138,14 @@ static void put_named(struct batch *bt, const char *table, const char *name, enu
 	batch_next(bt);
 }
 
+static bool name_in(const struct nftb_names *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void put_new_set(struct batch *bt, const struct nftm_table *t, size_t i, struct nftb_result *res,
 			const struct nftb_opts *opts)
 {
@@ -1194,6 +1202,44 @@ static void put_rules(struct batch *bt, const struct nftm_table *t, size_t ci, s
 	}
 }
 
+/* What goes first, in a transaction of its own, when our table exists:
+ * the sets (with their elements) and regular chains (with their rules)
+ * the model adds and nothing refers to yet: a new identity.  In nf_tables
+ * the new rules of a transaction become live before the elements of a set
+ * made in the same transaction are committed (the set's commit comes
+ * after the generation flip), so a source pointed at a brand-new identity
+ * could miss for an instant; measured: 3 of 287,000 packets every policy
+ * allowed were dropped over 100 swaps done in one transaction.  Made
+ * first, the identity is complete when the second transaction points
+ * sources at it; until then nothing refers to it, so the kernel's
+ * behaviour is the old ruleset's, then the new one's. */
+static bool early_set(const struct nftm_table *t, const struct nftb_view *v, size_t i)
+{
+	return v->exists && !v->set_ok[i] && !name_in(&v->del_sets, t->sets[i].name);
+}
+
+static bool early_chain(const struct nftm_table *t, const struct nftb_view *v, size_t ci)
+{
+	return v->exists && !v->chain_ok[ci] && t->chains[ci].hook == NFTM_HOOK_NONE &&
+	       !name_in(&v->del_chains, t->chains[ci].name);
+}
+
+static bool put_phase1(struct batch *bt, const struct nftm_table *t, const struct nftb_view *v,
+		       struct nftb_result *res, const struct nftb_opts *opts)
+{
+	size_t before = bt->nrefs;
+	for (size_t i = 0; i < t->nsets && !bt->oom; i++)
+		if (early_set(t, v, i))
+			put_new_set(bt, t, i, res, opts);
+	for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
+		if (early_chain(t, v, ci))
+			put_new_chain(bt, t, ci, res);
+	for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
+		if (early_chain(t, v, ci))
+			put_rules(bt, t, ci, res);
+	return bt->nrefs > before;
+}
+
 /* The batch: flush the chains whose rules change and those that go,
  * element deletions (a map element jumping to a chain that goes goes
  * first), chains and sets deleted, the rest created, element additions,
@@ -1225,18 +1271,18 @@ static void put_changes(struct batch *bt, const struct nftm_table *t, const stru
 	 * objects in the order they were made). */
 	for (int fixed = 0; fixed < 2; fixed++)
 		for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
-			if (t->chains[ci].fixed == fixed && !v->chain_ok[ci])
+			if (t->chains[ci].fixed == fixed && !v->chain_ok[ci] && !early_chain(t, v, ci))
 				put_new_chain(bt, t, ci, res);
 	for (int fixed = 0; fixed < 2; fixed++)
 		for (size_t i = 0; i < t->nsets && !bt->oom; i++)
-			if (t->sets[i].fixed == fixed && !v->set_ok[i])
+			if (t->sets[i].fixed == fixed && !v->set_ok[i] && !early_set(t, v, i))
 				put_new_set(bt, t, i, res, opts);
 	for (size_t i = 0; i < t->nsets && !bt->oom; i++)
 		if (v->set_ok[i])
 			put_elems(bt, t, i, res->delta[i].add, res->delta[i].nadd, false, opts);
 	for (int fixed = 0; fixed < 2; fixed++)
 		for (size_t ci = 0; ci < t->nchains && !bt->oom; ci++)
-			if (t->chains[ci].fixed == fixed && !v->rules_ok[ci])
+			if (t->chains[ci].fixed == fixed && !v->rules_ok[ci] && !early_chain(t, v, ci))
 				put_rules(bt, t, ci, res);
 }
 
@@ -1593,7 +1639,8 @@ static struct nftm_table *table_copy(const struct nftm_table *t)
  * against GENID, send it, read the answers.  0, -ERESTART, or -errno with
  * DIAGS. */
 static int one_batch(struct nftb *nb, const struct nftm_table *t, const struct nftb_view *v,
-		     struct nftb_result *res, const struct nftb_opts *opts, uint32_t genid, struct diag_list *diags)
+		     struct nftb_result *res, const struct nftb_opts *opts, uint32_t genid, int phases,
+		     struct diag_list *diags)
 {
 	struct batch bt = { 0 };
 	int rc;
@@ -1604,7 +1651,10 @@ static int one_batch(struct nftb *nb, const struct nftm_table *t, const struct n
 	}
 	bt.seq0 = nb->seq += 1;
 	put_begin(&bt, genid);
-	put_changes(&bt, t, v, res, opts);
+	if (phases & 1)
+		put_phase1(&bt, t, v, res, opts);
+	if (phases & 2)
+		put_changes(&bt, t, v, res, opts);
 	nb->seq += (uint32_t)bt.nrefs + 1;
 	if (!opts->dry_run) {
 		/* A dry run leaves the END out: the kernel checks every message,
@@ -1763,7 +1813,19 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 	if (!res->changed)
 		goto out;
 
-	rc = one_batch(nb, t, &v, res, opts, res->genid, diags);
+	bool early = false;
+	for (size_t i = 0; i < t->nsets && !early; i++)
+		early = early_set(t, &v, i);
+	for (size_t ci = 0; ci < t->nchains && !early; ci++)
+		early = early_chain(t, &v, ci);
+	if (early && !opts->dry_run) {
+		/* New identities first (put_phase1), then everything else,
+		 * against the generation the first one made. */
+		if ((rc = one_batch(nb, t, &v, res, opts, res->genid, 1, diags)) == 0)
+			rc = one_batch(nb, t, &v, res, opts, res->genid + 1, 2, diags);
+	} else {
+		rc = one_batch(nb, t, &v, res, opts, res->genid, 3, diags);
+	}
 out:
 	/* Remember what the kernel now holds (our model, one generation on
 	 * per transaction), or forget: after a failure, read back. */
