@@ -59,8 +59,8 @@ MANPAGES   = $(wildcard man/*.[158])
 DEB_PKGS = build-essential pkg-config flex bison clang \
 	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev \
 	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
-	python3 valgrind
-DEB_TOOLS = cc pkg-config flex bison clang nft ip ping wg wireguard-go iperf3 python3
+	python3 valgrind busybox
+DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update
 all: $(PROGS)

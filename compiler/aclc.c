@@ -2,6 +2,7 @@
  * of subcommands; each subcommand lives in compiler/cli_*.c. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -18,6 +19,8 @@ static const struct command {
 	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
 				  "          [--iface IF] [--table NAME] [--no-snat]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },
+	{ "diff", cli_diff, "diff OLD NEW [--nodes NODES] [--nodes-new NODES] [--node NAME] [--format text|json]\n"
+			    "                      who gains and who loses access; exit 0 no change, 1 changes" },
 };
 
 static int usage(FILE *out, int rc)
@@ -40,7 +43,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 	/* The short form: a policy file where a command would be. */
-	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/')))
+	if (argv[1][0] != '-' && (strchr(argv[1], '.') || strchr(argv[1], '/') || access(argv[1], F_OK) == 0))
 		return cli_compile(argc, argv);
 	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
 	return usage(stderr, CLI_USAGE);

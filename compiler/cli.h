@@ -10,6 +10,8 @@ int cli_parse(int argc, char **argv);
 int cli_compile(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_test(int argc, char **argv);
+/* diff: exit 0 no change, 1 changes, 2 trouble (as diff(1)). */
+int cli_diff(int argc, char **argv);
 
 /* compile's pipeline for one node, for tools and tests: the canonical flow
  * IR of NODE (NULL: the tailnet-wide view) and its facts, its own addresses
@@ -20,6 +22,9 @@ struct ir_flows;
 struct ir_aset;
 struct diag_list;
 int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
+/* The same with FLOWS holding the rules only, not canonicalised. */
+int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
 		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
 
 #endif

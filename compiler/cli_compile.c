@@ -89,7 +89,8 @@ static int fmt_nft(struct compile *c, struct diag_list *diags)
 	struct ir_flows flows = { 0 };
 	struct ir_aset self = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
-	int rc = filter_node_ir(c->fn, &flows);
+	/* nftm decomposes the rules itself (by identity): no canonical IR needed. */
+	int rc = filter_node_rules(c->fn, &flows);
 	if (rc == 0)
 		rc = node_facts(c, &self, &routes);
 	if (rc == 0) {
@@ -242,17 +243,29 @@ static void compile_done(struct compile *c)
 	diag_src_free(c->psrc);
 }
 
-int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+static int node_flows(const char *policy, const char *nodes, const char *node, bool canonical,
+		      struct ir_flows *flows, struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
 {
 	struct compile c = { .policy_path = policy, .nodes_path = nodes, .node_name = node };
 	int rc = compile_load(&c, diags) < 0 ? -EINVAL : 0;
 	if (rc == 0)
-		rc = filter_node_ir(c.fn, flows);
+		rc = canonical ? filter_node_ir(c.fn, flows) : filter_node_rules(c.fn, flows);
 	if (rc == 0)
 		rc = node_facts(&c, self, routes);
 	compile_done(&c);
 	return rc;
+}
+
+int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+{
+	return node_flows(policy, nodes, node, true, flows, self, routes, diags);
+}
+
+int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
+		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+{
+	return node_flows(policy, nodes, node, false, flows, self, routes, diags);
 }
 
 int cli_compile(int argc, char **argv)

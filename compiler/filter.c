@@ -460,6 +460,12 @@ void filter_set_free(struct filter_set *s)
 
 int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
 {
+	int rc = filter_node_rules(fn, out);
+	return rc < 0 ? rc : ir_canonicalize(out);
+}
+
+int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
+{
 	for (size_t i = 0; i < fn->nrules; i++) {
 		const struct filter_rule *r = &fn->rules[i];
 		if (r->cap_only)
@@ -498,7 +504,7 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
 			}
 		ir_aset_free(&all);
 	}
-	return ir_canonicalize(out);
+	return 0;
 }
 
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,

@@ -63,6 +63,9 @@ int filter_compile(const struct pol_policy *p, const struct inv *inv, struct fil
 void filter_set_free(struct filter_set *s);
 /* The packets a node (or the global view) accepts, canonical. 0 or -errno. */
 int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
+/* The same packets as rules only (ir_add each, not canonicalised): for
+ * backends that decompose the flows their own way.  0 or -errno. */
+int filter_node_rules(const struct filter_node *fn, struct ir_flows *out);
 /* The addresses an alias names (nodes' addresses plus ranges): for tests.
  * false when it names no address at all. */
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,

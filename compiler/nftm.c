@@ -1,4 +1,5 @@
-/* nftm: build the model of keygate's table from a node's filter. */
+/* nftm: build the identity-first model of keygate's table from a node's
+ * filter.  See nftm.h for the shape. */
 #include "nftm.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ int nftm_opts_check(const struct nftm_opts *opts, const char **why)
 	return 0;
 }
 
+/* ---- sets and elements ---- */
+
 int nftm_elem_cmp(const struct nftm_set *s, const struct nftm_elem *a, const struct nftm_elem *b)
 {
 	for (size_t i = 0; i < s->nkey; i++) {
@@ -89,8 +92,7 @@ int nftm_set_add(struct nftm_set *s, const struct nftm_elem *e)
 	return 0;
 }
 
-/* qsort has no context argument; the widths of a set's key are few, so the
- * comparator reads them from here while one sort runs. */
+/* qsort has no context argument: the set being sorted, for its key widths. */
 static __thread const struct nftm_set *sort_set;
 
 static int elem_qcmp(const void *a, const void *b)
@@ -112,7 +114,7 @@ void nftm_set_finish(struct nftm_set *s)
 	s->n = out;
 }
 
-bool nftm_set_match(const struct nftm_set *s, const uint8_t *const vals[NFTM_MAX_KEY])
+const struct nftm_elem *nftm_set_match(const struct nftm_set *s, const uint8_t *const vals[NFTM_MAX_KEY])
 {
 	for (size_t e = 0; e < s->n; e++) {
 		size_t i;
@@ -123,19 +125,62 @@ bool nftm_set_match(const struct nftm_set *s, const uint8_t *const vals[NFTM_MAX
 				break;
 		}
 		if (i == s->nkey)
-			return true;
+			return &s->elems[e];
 	}
-	return false;
+	return NULL;
+}
+
+const struct nftm_set *nftm_set_find(const struct nftm_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nsets; i++)
+		if (strcmp(t->sets[i].name, name) == 0)
+			return &t->sets[i];
+	return NULL;
+}
+
+/* ---- table construction ---- */
+
+/* Append a zeroed set or chain; NULL on ENOMEM.  Pointers into the arrays
+ * are not kept across these calls. */
+static struct nftm_set *new_set(struct nftm_table *t)
+{
+	if (t->nsets == t->capsets) {
+		size_t cap = t->capsets ? 2 * t->capsets : 8;
+		struct nftm_set *s = realloc(t->sets, cap * sizeof(*s));
+		if (!s)
+			return NULL;
+		t->sets = s;
+		t->capsets = cap;
+	}
+	struct nftm_set *s = &t->sets[t->nsets++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+static struct nftm_chain *new_chain(struct nftm_table *t)
+{
+	if (t->nchains == t->capchains) {
+		size_t cap = t->capchains ? 2 * t->capchains : 8;
+		struct nftm_chain *c = realloc(t->chains, cap * sizeof(*c));
+		if (!c)
+			return NULL;
+		t->chains = c;
+		t->capchains = cap;
+	}
+	struct nftm_chain *c = &t->chains[t->nchains++];
+	memset(c, 0, sizeof(*c));
+	return c;
 }
 
 static void set_init(struct nftm_set *s, const char *name, const char *comment,
-		     const enum nftm_field *key, size_t nkey)
+		     const enum nftm_field *key, size_t nkey, bool fixed)
 {
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->comment = comment;
 	memcpy(s->key, key, nkey * sizeof(*key));
 	s->nkey = nkey;
 	s->flags = NFTM_SET_INTERVAL;
+	s->fixed = fixed;
 }
 
 static void add_rule(struct nftm_chain *c, enum nftm_rule_kind kind, size_t set, size_t chain,
@@ -148,59 +193,51 @@ static void add_rule(struct nftm_chain *c, enum nftm_rule_kind kind, size_t set,
 	r->comment = comment;
 }
 
-/* Chains: input and forward send what comes from the tunnel to one regular
- * chain that holds the whole filter; postrouting masquerades forwarded
- * tunnel traffic to served routes. */
-enum { CH_INPUT, CH_FORWARD, CH_TUNNEL, CH_POSTROUTING };
+static const enum nftm_field k_s4[] = { NFTM_F_SADDR4 }, k_s6[] = { NFTM_F_SADDR6 };
+static const enum nftm_field k_d4[] = { NFTM_F_DADDR4, NFTM_F_L4PROTO, NFTM_F_DPORT };
+static const enum nftm_field k_d6[] = { NFTM_F_DADDR6, NFTM_F_L4PROTO, NFTM_F_DPORT };
 
-static void make_shape(struct nftm_table *t)
+/* The fixed part: input and forward send what comes from the tunnel to
+ * from_tunnel, which sends each source to its identity; postrouting
+ * masquerades forwarded tunnel traffic to served routes. */
+static int make_fixed(struct nftm_table *t)
 {
-	static const enum nftm_field k4p[] = { NFTM_F_SADDR4, NFTM_F_DADDR4, NFTM_F_L4PROTO, NFTM_F_DPORT };
-	static const enum nftm_field k6p[] = { NFTM_F_SADDR6, NFTM_F_DADDR6, NFTM_F_L4PROTO, NFTM_F_DPORT };
-	static const enum nftm_field d4[] = { NFTM_F_DADDR4 }, d6[] = { NFTM_F_DADDR6 };
-	set_init(&t->sets[NFTM_SET_ALLOW4_PORTS], "allow4_ports",
-		 "IPv4 flows with ports: source . destination . protocol . port", k4p, 4);
-	set_init(&t->sets[NFTM_SET_ALLOW4_PROTO], "allow4_proto",
-		 "IPv4 flows of protocols without ports: source . destination . protocol", k4p, 3);
-	set_init(&t->sets[NFTM_SET_ALLOW6_PORTS], "allow6_ports",
-		 "IPv6 flows with ports: source . destination . protocol . port", k6p, 4);
-	set_init(&t->sets[NFTM_SET_ALLOW6_PROTO], "allow6_proto",
-		 "IPv6 flows of protocols without ports: source . destination . protocol", k6p, 3);
-	set_init(&t->sets[NFTM_SET_SNAT4], "snat4", "served IPv4 routes", d4, 1);
-	set_init(&t->sets[NFTM_SET_SNAT6], "snat6", "served IPv6 routes", d6, 1);
-	t->nsets = 6;
+	for (int i = 0; i < NFTM_FIXED_SETS; i++)
+		if (!new_set(t))
+			return -ENOMEM;
+	set_init(&t->sets[NFTM_SET_SOURCES4], "sources4", "IPv4 source ranges -> identity", k_s4, 1, true);
+	set_init(&t->sets[NFTM_SET_SOURCES6], "sources6", "IPv6 source ranges -> identity", k_s6, 1, true);
+	t->sets[NFTM_SET_SOURCES4].vmap = t->sets[NFTM_SET_SOURCES6].vmap = true;
+	set_init(&t->sets[NFTM_SET_SNAT4], "snat4", "served IPv4 routes, source-NATed", k_d4, 1, true);
+	set_init(&t->sets[NFTM_SET_SNAT6], "snat6", "served IPv6 routes, source-NATed", k_d6, 1, true);
 
-	struct nftm_chain *c = &t->chains[CH_INPUT];
-	snprintf(c->name, sizeof(c->name), "input");
-	c->hook = NFTM_HOOK_INPUT;
-	add_rule(c, NFTM_R_IIF_JUMP, 0, CH_TUNNEL, NULL);
-
-	c = &t->chains[CH_FORWARD];
-	snprintf(c->name, sizeof(c->name), "forward");
-	c->hook = NFTM_HOOK_FORWARD;
-	add_rule(c, NFTM_R_IIF_JUMP, 0, CH_TUNNEL, NULL);
-
-	c = &t->chains[CH_TUNNEL];
-	snprintf(c->name, sizeof(c->name), "from_tunnel");
+	static const char *const names[] = { "input", "forward", "from_tunnel", "postrouting" };
+	static const enum nftm_hook hooks[] = { NFTM_HOOK_INPUT, NFTM_HOOK_FORWARD, NFTM_HOOK_NONE,
+						NFTM_HOOK_POSTROUTING };
+	for (int i = 0; i < (t->snat ? 4 : 3); i++) {
+		struct nftm_chain *c = new_chain(t);
+		if (!c)
+			return -ENOMEM;
+		snprintf(c->name, sizeof(c->name), "%s", names[i]);
+		c->hook = hooks[i];
+		c->fixed = true;
+	}
+	add_rule(&t->chains[NFTM_CHAIN_INPUT], NFTM_R_IIF_JUMP, 0, NFTM_CHAIN_TUNNEL, NULL);
+	add_rule(&t->chains[NFTM_CHAIN_FORWARD], NFTM_R_IIF_JUMP, 0, NFTM_CHAIN_TUNNEL, NULL);
+	struct nftm_chain *c = &t->chains[NFTM_CHAIN_TUNNEL];
 	add_rule(c, NFTM_R_CT_ACCEPT, 0, 0, NULL);
 	add_rule(c, NFTM_R_CT_INVALID_DROP, 0, 0, NULL);
-	add_rule(c, NFTM_R_LOOKUP_ACCEPT, NFTM_SET_ALLOW4_PORTS, 0, NULL);
-	add_rule(c, NFTM_R_LOOKUP_ACCEPT, NFTM_SET_ALLOW4_PROTO, 0, NULL);
-	add_rule(c, NFTM_R_LOOKUP_ACCEPT, NFTM_SET_ALLOW6_PORTS, 0, NULL);
-	add_rule(c, NFTM_R_LOOKUP_ACCEPT, NFTM_SET_ALLOW6_PROTO, 0, NULL);
+	add_rule(c, NFTM_R_VMAP, NFTM_SET_SOURCES4, 0, "each source to its identity's chain");
+	add_rule(c, NFTM_R_VMAP, NFTM_SET_SOURCES6, 0, NULL);
 	add_rule(c, NFTM_R_DROP, 0, 0, "the tunnel reaches only what the policy allows");
-	t->nchains = 3;
-
 	if (t->snat) {
-		c = &t->chains[CH_POSTROUTING];
-		snprintf(c->name, sizeof(c->name), "postrouting");
-		c->hook = NFTM_HOOK_POSTROUTING;
+		c = &t->chains[NFTM_CHAIN_POSTROUTING];
 		c->type = NFTM_CHAIN_NAT;
 		c->priority = 100;
 		add_rule(c, NFTM_R_IIF_MASQ, NFTM_SET_SNAT4, 0, NULL);
 		add_rule(c, NFTM_R_IIF_MASQ, NFTM_SET_SNAT6, 0, NULL);
-		t->nchains = 4;
 	}
+	return 0;
 }
 
 static void put_addr(struct nftm_range *r, enum ir_family fam, ir_u128 lo, ir_u128 hi)
@@ -209,80 +246,498 @@ static void put_addr(struct nftm_range *r, enum ir_family fam, ir_u128 lo, ir_u1
 	ir_addr_to_bytes(fam, hi, r->hi);
 }
 
-static void put_u16(uint8_t *p, uint16_t v)
+static void put_u16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-/* Add box B, its destination clipped to [DLO, DHI], to the allow set of its
- * family that fits its protocol. */
-static int add_box(struct nftm_table *t, const struct ir_box *b, ir_u128 dlo, ir_u128 dhi)
+/* ---- rights: what one source may reach ---- */
+
+/* One flow of a rule, destination already clipped to the node. */
+struct rflow {
+	ir_u128 dlo, dhi;
+	uint16_t plo, phi;
+	uint8_t proto;
+};
+
+struct rvec {
+	struct rflow *v;
+	size_t n, cap;
+};
+
+static int rvec_push(struct rvec *r, const struct rflow *f)
 {
-	bool v4 = b->family == IR_V4, ports = ir_proto_has_ports(b->proto);
-	struct nftm_set *s = &t->sets[v4 ? (ports ? NFTM_SET_ALLOW4_PORTS : NFTM_SET_ALLOW4_PROTO)
-					 : (ports ? NFTM_SET_ALLOW6_PORTS : NFTM_SET_ALLOW6_PROTO)];
-	struct nftm_elem e;
-	memset(&e, 0, sizeof(e));
-	put_addr(&e.k[0], b->family, b->src_lo, b->src_hi);
-	put_addr(&e.k[1], b->family, dlo, dhi);
-	e.k[2].lo[0] = e.k[2].hi[0] = b->proto;
-	put_u16(e.k[3].lo, b->port_lo);
-	put_u16(e.k[3].hi, b->port_hi);
-	return nftm_set_add(s, &e);
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct rflow *v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = *f;
+	return 0;
 }
 
-/* Big-endian V + 1 == W, in WIDTH bytes. */
-static bool be_next(const uint8_t *v, const uint8_t *w, size_t width)
+static int u128_cmp(ir_u128 a, ir_u128 b)
 {
-	uint8_t t[16];
-	memcpy(t, v, width);
-	for (size_t i = width; i-- > 0;)
-		if (++t[i] != 0)
-			return memcmp(t, w, width) == 0;
-	return false; /* V was the largest value */
+	return a < b ? -1 : a > b;
 }
 
-/* In a sorted set, join elements equal in every field but the last whose
- * last ranges touch.  The canonical IR cuts a box wherever another box has
- * an edge (a TCP rule for every port is sliced at 443 if another rule names
- * 443); joining undoes that for the set, and makes a rule for every
- * protocol six elements of the protocol set, not 251. */
-static void join_last(struct nftm_set *s)
+static int rflow_cmp(const void *pa, const void *pb)
 {
-	if (s->n < 2)
-		return;
-	size_t last = s->nkey - 1, out = 0;
-	size_t w = nftm_field_width(s->key[last]);
+	const struct rflow *a = pa, *b = pb;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	int c = u128_cmp(a->dlo, b->dlo);
+	return c ? c : a->plo < b->plo ? -1 : a->plo > b->plo;
+}
+
+static int port_cmp(const void *pa, const void *pb)
+{
+	const struct rflow *a = pa, *b = pb;
+	return a->plo < b->plo ? -1 : a->plo > b->plo;
+}
+
+static int cut_cmp(const void *pa, const void *pb)
+{
+	return u128_cmp(*(const ir_u128 *)pa, *(const ir_u128 *)pb);
+}
+
+/* Port ranges active on one destination slice, merged. */
+static size_t merge_ports(struct rflow *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(p, n, sizeof(*p), port_cmp);
+	size_t out = 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((unsigned)p[i].plo <= (unsigned)p[out].phi + 1u) {
+			if (p[i].phi > p[out].phi)
+				p[out].phi = p[i].phi;
+		} else {
+			p[++out] = p[i];
+		}
+	}
+	return out + 1;
+}
+
+static bool same_ports(const struct rflow *a, size_t na, const struct rflow *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].plo != b[i].plo || a[i].phi != b[i].phi)
+			return false;
+	return true;
+}
+
+static int emit_run(struct rvec *out, uint8_t proto, ir_u128 lo, ir_u128 hi, const struct rflow *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct rflow f = { .dlo = lo, .dhi = hi, .plo = p[i].plo, .phi = p[i].phi, .proto = proto };
+		if (rvec_push(out, &f) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The canonical decomposition of the union of IN (N flows, reordered):
+ * by protocol, then destination slices (maximal runs with the same ports),
+ * then merged port ranges.  Appended to OUT, sorted.  0 or -ENOMEM. */
+static int rights_canon(struct rflow *in, size_t n, struct rvec *out)
+{
+	int rc = -ENOMEM;
+	ir_u128 *cuts = malloc((2 * n + 1) * sizeof(*cuts));
+	struct rflow *act = malloc((n + 1) * sizeof(*act)), *prev = malloc((n + 1) * sizeof(*prev));
+	if (!cuts || !act || !prev)
+		goto out;
+	qsort(in, n, sizeof(*in), rflow_cmp);
+	for (size_t g = 0; g < n;) {
+		size_t ge = g;
+		while (ge < n && in[ge].proto == in[g].proto)
+			ge++;
+		size_t nc = 0;
+		for (size_t i = g; i < ge; i++) {
+			cuts[nc++] = in[i].dlo;
+			if (in[i].dhi != ~(ir_u128)0)
+				cuts[nc++] = in[i].dhi + 1;
+		}
+		qsort(cuts, nc, sizeof(*cuts), cut_cmp);
+		size_t nprev = 0;
+		ir_u128 run_lo = 0, run_hi = 0;
+		bool have = false;
+		for (size_t c = 0; c < nc; c++) {
+			if (c && cuts[c] == cuts[c - 1])
+				continue;
+			ir_u128 at = cuts[c];
+			size_t c2 = c + 1;
+			while (c2 < nc && cuts[c2] == at)
+				c2++;
+			ir_u128 end = c2 < nc ? cuts[c2] - 1 : ~(ir_u128)0;
+			size_t na = 0;
+			/* IN is sorted by dlo within the protocol: flows starting
+			 * after AT cannot cover it. */
+			for (size_t i = g; i < ge && in[i].dlo <= at; i++)
+				if (in[i].dhi >= at)
+					act[na++] = in[i];
+			na = merge_ports(act, na);
+			if (have && na && run_hi + 1 == at && same_ports(prev, nprev, act, na)) {
+				run_hi = end;
+				continue;
+			}
+			if (have && emit_run(out, in[g].proto, run_lo, run_hi, prev, nprev) < 0)
+				goto out;
+			have = na > 0;
+			memcpy(prev, act, na * sizeof(*act));
+			nprev = na;
+			run_lo = at;
+			run_hi = end;
+		}
+		if (have && emit_run(out, in[g].proto, run_lo, run_hi, prev, nprev) < 0)
+			goto out;
+		g = ge;
+	}
+	rc = 0;
+out:
+	free(cuts);
+	free(act);
+	free(prev);
+	return rc;
+}
+
+/* In a sorted protocol set (destination . protocol), join elements with
+ * the same destination and neighbouring protocol numbers: a rule for every
+ * protocol is six elements (0-5, 7-16, ...), not 251. */
+static void join_protocols(struct nftm_set *s)
+{
+	size_t w = nftm_field_width(s->key[0]), out = 0;
 	for (size_t i = 1; i < s->n; i++) {
 		struct nftm_elem *prev = &s->elems[out], *cur = &s->elems[i];
-		bool same = true;
-		for (size_t k = 0; k < last && same; k++) {
-			size_t kw = nftm_field_width(s->key[k]);
-			same = memcmp(prev->k[k].lo, cur->k[k].lo, kw) == 0 && memcmp(prev->k[k].hi, cur->k[k].hi, kw) == 0;
-		}
-		if (same && be_next(prev->k[last].hi, cur->k[last].lo, w))
-			memcpy(prev->k[last].hi, cur->k[last].hi, w);
+		if (!memcmp(prev->k[0].lo, cur->k[0].lo, w) && !memcmp(prev->k[0].hi, cur->k[0].hi, w) &&
+		    prev->k[1].hi[0] + 1 == cur->k[1].lo[0])
+			prev->k[1].hi[0] = cur->k[1].hi[0];
 		else
 			s->elems[++out] = *cur;
 	}
-	s->n = out + 1;
+	if (s->n)
+		s->n = out + 1;
+}
+
+/* ---- identities ---- */
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t rights_hash(const struct rflow *v, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		h = fnv(&v[i].dlo, sizeof(v[i].dlo), h);
+		h = fnv(&v[i].dhi, sizeof(v[i].dhi), h);
+		h = fnv(&v[i].plo, sizeof(v[i].plo), h);
+		h = fnv(&v[i].phi, sizeof(v[i].phi), h);
+		h = fnv(&v[i].proto, 1, h);
+	}
+	return h;
+}
+
+struct ident {
+	struct rflow *rights;
+	size_t n;
+	uint64_t hash;
+	size_t chain;               /* index in the table */
+};
+
+/* One family's worth of work. */
+struct fam {
+	enum ir_family f;
+	/* clipped rules: source range and flow */
+	ir_u128 *slo, *shi;
+	struct rflow *fl;
+	size_t n, cap;
+	/* identities */
+	struct ident *ids;
+	size_t nids, capids;
+};
+
+static int fam_push(struct fam *F, ir_u128 slo, ir_u128 shi, const struct rflow *f)
+{
+	if (F->n == F->cap) {
+		size_t cap = F->cap ? 2 * F->cap : 64;
+		ir_u128 *a = realloc(F->slo, cap * sizeof(*a));
+		if (a)
+			F->slo = a;
+		ir_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
+		if (b)
+			F->shi = b;
+		struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
+		if (!c)
+			return -ENOMEM;
+		F->fl = c;
+		F->cap = cap;
+	}
+	F->slo[F->n] = slo;
+	F->shi[F->n] = shi;
+	F->fl[F->n++] = *f;
+	return 0;
 }
 
 /* The first range of D (merged: sorted by family and address, disjoint)
- * of B's family that ends at or after B's lowest destination. */
-static size_t first_dest(const struct ir_aset *d, const struct ir_box *b)
+ * of FAM that ends at or after LO. */
+static size_t first_range(const struct ir_aset *d, enum ir_family fam, ir_u128 lo)
 {
-	size_t lo = 0, hi = d->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t a = 0, b = d->n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
 		const struct ir_range *r = &d->v[mid];
-		if (r->family < b->family || (r->family == b->family && r->hi < b->dst_lo))
-			lo = mid + 1;
+		if (r->family < fam || (r->family == fam && r->hi < lo))
+			a = mid + 1;
 		else
-			hi = mid;
+			b = mid;
 	}
-	return lo;
+	return a;
+}
+
+/* Every rule of FLOWS of F's family, its destination clipped to DESTS. */
+static int collect(struct fam *F, const struct ir_flows *flows, const struct ir_aset *dests)
+{
+	for (size_t i = 0; i < flows->nrules; i++) {
+		const struct ir_box *b = &flows->rules[i].box;
+		if (b->family != F->f)
+			continue;
+		for (size_t j = first_range(dests, F->f, b->dst_lo);
+		     j < dests->n && dests->v[j].family == F->f && dests->v[j].lo <= b->dst_hi; j++) {
+			struct rflow f = {
+				.dlo = dests->v[j].lo > b->dst_lo ? dests->v[j].lo : b->dst_lo,
+				.dhi = dests->v[j].hi < b->dst_hi ? dests->v[j].hi : b->dst_hi,
+				.plo = ir_proto_has_ports(b->proto) ? b->port_lo : 0,
+				.phi = ir_proto_has_ports(b->proto) ? b->port_hi : 65535,
+				.proto = b->proto,
+			};
+			if (fam_push(F, b->src_lo, b->src_hi, &f) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static bool rights_equal(const struct rflow *a, const struct rflow *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].dlo != b[i].dlo || a[i].dhi != b[i].dhi || a[i].plo != b[i].plo || a[i].phi != b[i].phi ||
+		    a[i].proto != b[i].proto)
+			return false;
+	return true;
+}
+
+/* The identity with rights R (canonical), made if new.  -1 on ENOMEM. */
+static long ident_of(struct fam *F, struct rvec *r)
+{
+	uint64_t h = rights_hash(r->v, r->n);
+	for (size_t i = 0; i < F->nids; i++)
+		if (F->ids[i].hash == h && F->ids[i].n == r->n && rights_equal(F->ids[i].rights, r->v, r->n))
+			return (long)i;
+	if (F->nids == F->capids) {
+		size_t cap = F->capids ? 2 * F->capids : 16;
+		struct ident *v = realloc(F->ids, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		F->ids = v;
+		F->capids = cap;
+	}
+	struct ident *id = &F->ids[F->nids];
+	id->rights = r->v;
+	id->n = r->n;
+	id->hash = h;
+	memset(r, 0, sizeof(*r)); /* the identity owns the vector now */
+	return (long)F->nids++;
+}
+
+/* Per source range: the list of rules that cover it, and the identity of
+ * that list (lists repeat; computed once per distinct list). */
+struct memo {
+	uint32_t *rules;
+	size_t n;
+	uint64_t hash;
+	long ident;
+};
+
+/* Cut the sources of F's rules into elementary ranges, find each range's
+ * identity, and emit the identities' chains and sets and the source map. */
+static int build_family(struct nftm_table *t, struct fam *F)
+{
+	int rc = -ENOMEM;
+	size_t n = F->n, ncuts = 0, nmemo = 0;
+	ir_u128 *cuts = malloc((2 * n + 1) * sizeof(*cuts));
+	size_t *cover = NULL, *start = NULL;
+	uint32_t *lists = NULL;
+	struct memo *memo = NULL;
+	long *range_id = NULL;
+	struct rflow *tmp = malloc((n + 1) * sizeof(*tmp));
+	struct rvec rv = { 0 };
+	if (!cuts || !tmp)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		cuts[ncuts++] = F->slo[i];
+		if (F->shi[i] != ir_family_max(F->f))
+			cuts[ncuts++] = F->shi[i] + 1;
+	}
+	qsort(cuts, ncuts, sizeof(*cuts), cut_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < ncuts; i++)
+		if (i == 0 || cuts[i] != cuts[i - 1])
+			cuts[k++] = cuts[i];
+	ncuts = k;
+	/* Range r is [cuts[r], cuts[r+1] - 1] (the last one to the family's end).
+	 * Count, then fill, the rules covering each range. */
+	cover = calloc(ncuts + 1, sizeof(*cover));
+	start = calloc(ncuts + 1, sizeof(*start));
+	range_id = malloc((ncuts + 1) * sizeof(*range_id));
+	memo = calloc(ncuts + 1, sizeof(*memo));
+	if (!cover || !start || !range_id || !memo)
+		goto out;
+	size_t total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			ir_u128 *a = bsearch(&F->slo[i], cuts, ncuts, sizeof(*cuts), cut_cmp);
+			for (size_t r = (size_t)(a - cuts); r < ncuts && cuts[r] <= F->shi[i]; r++) {
+				if (pass == 0)
+					cover[r]++;
+				else
+					lists[start[r] + cover[r]++] = (uint32_t)i;
+			}
+		}
+		if (pass == 0) {
+			for (size_t r = 0; r < ncuts; r++) {
+				start[r] = total;
+				total += cover[r];
+				cover[r] = 0;
+			}
+			lists = malloc((total + 1) * sizeof(*lists));
+			if (!lists)
+				goto out;
+		}
+	}
+	/* Identity of each range: by its list of rules, memoised. */
+	for (size_t r = 0; r < ncuts; r++) {
+		range_id[r] = -1;
+		if (!cover[r])
+			continue;
+		uint32_t *l = &lists[start[r]];
+		uint64_t h = fnv(l, cover[r] * sizeof(*l), 0xcbf29ce484222325ull);
+		size_t m;
+		for (m = 0; m < nmemo; m++)
+			if (memo[m].hash == h && memo[m].n == cover[r] && !memcmp(memo[m].rules, l, cover[r] * sizeof(*l)))
+				break;
+		if (m == nmemo) {
+			for (size_t i = 0; i < cover[r]; i++)
+				tmp[i] = F->fl[l[i]];
+			rv.n = 0;
+			if (rights_canon(tmp, cover[r], &rv) < 0)
+				goto out;
+			long id = ident_of(F, &rv);
+			if (id < 0)
+				goto out;
+			memo[nmemo++] = (struct memo){ l, cover[r], h, id };
+		}
+		range_id[r] = memo[m].ident;
+	}
+	/* The identities' sets and chains, named by a hash of their rights so
+	 * that the same rights keep the same name from one compile to the next. */
+	bool v4 = F->f == IR_V4;
+	for (size_t i = 0; i < F->nids; i++) {
+		struct ident *id = &F->ids[i];
+		char base[32]; /* "id4_" + 12 hex digits, perhaps "_N" */
+		snprintf(base, sizeof(base), "id%d_%012llx", v4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
+		for (size_t j = 0; j < i; j++) /* a hash collision: keep names unique */
+			if (F->ids[j].hash >> 16 == id->hash >> 16)
+				snprintf(base + strlen(base), sizeof(base) - strlen(base), "_%zu", i);
+		size_t sets[2] = { 0, 0 };
+		for (int ports = 1; ports >= 0; ports--) {
+			struct nftm_set *s = NULL;
+			for (size_t j = 0; j < id->n; j++) {
+				if (ir_proto_has_ports(id->rights[j].proto) != (ports == 1))
+					continue;
+				if (!s) {
+					if (!(s = new_set(t)))
+						goto out;
+					char name[NFTM_NAME_MAX];
+					snprintf(name, sizeof(name), "%s_%s", base, ports ? "ports" : "proto");
+					set_init(s, name, NULL, v4 ? k_d4 : k_d6, ports ? 3 : 2, false);
+					sets[ports] = t->nsets - 1;
+				}
+				struct nftm_elem e;
+				memset(&e, 0, sizeof(e));
+				put_addr(&e.k[0], F->f, id->rights[j].dlo, id->rights[j].dhi);
+				e.k[1].lo[0] = e.k[1].hi[0] = id->rights[j].proto;
+				put_u16(e.k[2].lo, id->rights[j].plo);
+				put_u16(e.k[2].hi, id->rights[j].phi);
+				if (nftm_set_add(s, &e) < 0)
+					goto out;
+			}
+			if (s) {
+				nftm_set_finish(s);
+				if (!ports)
+					join_protocols(s);
+			}
+		}
+		struct nftm_chain *c = new_chain(t);
+		if (!c)
+			goto out;
+		snprintf(c->name, sizeof(c->name), "%s", base);
+		for (int ports = 1; ports >= 0; ports--)
+			if (sets[ports])
+				add_rule(c, NFTM_R_LOOKUP_ACCEPT, sets[ports], 0, NULL);
+		id->chain = t->nchains - 1;
+	}
+	t->identities[v4 ? 0 : 1] = F->nids;
+	/* The source map: maximal runs of ranges with the same identity. */
+	struct nftm_set *map = &t->sets[v4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6];
+	for (size_t r = 0; r < ncuts;) {
+		if (range_id[r] < 0) {
+			r++;
+			continue;
+		}
+		size_t e = r + 1;
+		while (e < ncuts && range_id[e] == range_id[r])
+			e++;
+		struct nftm_elem el;
+		memset(&el, 0, sizeof(el));
+		put_addr(&el.k[0], F->f, cuts[r], e < ncuts ? cuts[e] - 1 : ir_family_max(F->f));
+		el.jump = F->ids[range_id[r]].chain;
+		if (nftm_set_add(map, &el) < 0)
+			goto out;
+		r = e;
+	}
+	nftm_set_finish(map);
+	rc = 0;
+out:
+	free(rv.v);
+	free(tmp);
+	free(cuts);
+	free(cover);
+	free(start);
+	free(lists);
+	free(memo);
+	free(range_id);
+	return rc;
+}
+
+static void fam_free(struct fam *F)
+{
+	for (size_t i = 0; i < F->nids; i++)
+		free(F->ids[i].rights);
+	free(F->ids);
+	free(F->slo);
+	free(F->shi);
+	free(F->fl);
 }
 
 struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_node *node,
@@ -290,10 +745,11 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 {
 	const char *why;
 	struct ir_aset dests = { 0 }, routes = { 0 };
+	struct fam fams[2] = { { .f = IR_V4 }, { .f = IR_V6 } };
 	struct nftm_table *t = NULL;
 	int err = 0;
 
-	if (nftm_opts_check(opts, &why) < 0 || !flows->canonical) {
+	if (nftm_opts_check(opts, &why) < 0) {
 		err = EINVAL;
 		goto out;
 	}
@@ -305,9 +761,8 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	snprintf(t->name, sizeof(t->name), "%s", opts->table ? opts->table : NFTM_DEFAULT_TABLE);
 	snprintf(t->iface, sizeof(t->iface), "%s", opts->iface ? opts->iface : NFTM_DEFAULT_IFACE);
 	t->snat = !opts->no_snat;
-	make_shape(t);
-
-	if ((node->self && ir_aset_add_all(&dests, node->self) < 0) ||
+	if (make_fixed(t) < 0 ||
+	    (node->self && ir_aset_add_all(&dests, node->self) < 0) ||
 	    (node->routes && ir_aset_add_all(&dests, node->routes) < 0) ||
 	    (node->routes && ir_aset_add_all(&routes, node->routes) < 0)) {
 		err = ENOMEM;
@@ -315,18 +770,11 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	}
 	ir_aset_merge(&dests);
 	ir_aset_merge(&routes);
-	for (size_t i = 0; i < flows->nboxes; i++) {
-		const struct ir_box *b = &flows->boxes[i];
-		for (size_t j = first_dest(&dests, b); j < dests.n && dests.v[j].family == b->family &&
-						       dests.v[j].lo <= b->dst_hi; j++) {
-			ir_u128 lo = dests.v[j].lo > b->dst_lo ? dests.v[j].lo : b->dst_lo;
-			ir_u128 hi = dests.v[j].hi < b->dst_hi ? dests.v[j].hi : b->dst_hi;
-			if (add_box(t, b, lo, hi) < 0) {
-				err = ENOMEM;
-				goto out;
-			}
+	for (int f = 0; f < 2; f++)
+		if (collect(&fams[f], flows, &dests) < 0 || build_family(t, &fams[f]) < 0) {
+			err = ENOMEM;
+			goto out;
 		}
-	}
 	for (size_t i = 0; i < routes.n; i++) {
 		struct nftm_elem e;
 		memset(&e, 0, sizeof(e));
@@ -336,11 +784,11 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < t->nsets; i++)
-		nftm_set_finish(&t->sets[i]);
-	for (size_t i = NFTM_SET_ALLOW4_PORTS; i <= NFTM_SET_ALLOW6_PROTO; i++)
-		join_last(&t->sets[i]);
+	nftm_set_finish(&t->sets[NFTM_SET_SNAT4]);
+	nftm_set_finish(&t->sets[NFTM_SET_SNAT6]);
 out:
+	fam_free(&fams[0]);
+	fam_free(&fams[1]);
 	ir_aset_free(&dests);
 	ir_aset_free(&routes);
 	if (err) {
@@ -357,7 +805,35 @@ void nftm_free(struct nftm_table *t)
 		return;
 	for (size_t i = 0; i < t->nsets; i++)
 		free(t->sets[i].elems);
+	free(t->sets);
+	free(t->chains);
 	free(t);
+}
+
+bool nftm_eval(const struct nftm_table *t, enum ir_family family, unsigned proto, ir_u128 src,
+	       ir_u128 dst, unsigned dport)
+{
+	uint8_t s[16], d[16], p = (uint8_t)proto, port[2];
+	ir_addr_to_bytes(family, src, s);
+	ir_addr_to_bytes(family, dst, d);
+	put_u16(port, dport);
+	const uint8_t *svals[NFTM_MAX_KEY] = { s };
+	const struct nftm_elem *e =
+		nftm_set_match(&t->sets[family == IR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6], svals);
+	if (!e)
+		return false;
+	const struct nftm_chain *c = &t->chains[e->jump];
+	const uint8_t *dvals[NFTM_MAX_KEY] = { d, &p, port };
+	for (size_t r = 0; r < c->nrules; r++) {
+		const struct nftm_set *set = &t->sets[c->rules[r].set];
+		/* `th dport` reads a port only where the protocol has one; the
+		 * protocol set's key stops before it. */
+		if (set->nkey == 3 && !ir_proto_has_ports(proto))
+			continue;
+		if (nftm_set_match(set, dvals))
+			return true;
+	}
+	return false;
 }
 
 bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
@@ -367,7 +843,7 @@ bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 		return false;
 	for (size_t i = 0; i < a->nsets; i++) {
 		const struct nftm_set *x = &a->sets[i], *y = &b->sets[i];
-		if (strcmp(x->name, y->name) || x->nkey != y->nkey || x->flags != y->flags ||
+		if (strcmp(x->name, y->name) || x->nkey != y->nkey || x->flags != y->flags || x->vmap != y->vmap ||
 		    memcmp(x->key, y->key, x->nkey * sizeof(x->key[0])))
 			return false;
 	}
@@ -377,8 +853,9 @@ bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 		    x->priority != y->priority || x->policy != y->policy || x->nrules != y->nrules)
 			return false;
 		for (size_t r = 0; r < x->nrules; r++)
-			if (x->rules[r].kind != y->rules[r].kind || x->rules[r].set != y->rules[r].set ||
-			    x->rules[r].chain != y->rules[r].chain)
+			if (x->rules[r].kind != y->rules[r].kind ||
+			    strcmp(a->sets[x->rules[r].set].name, b->sets[y->rules[r].set].name) ||
+			    strcmp(a->chains[x->rules[r].chain].name, b->chains[y->rules[r].chain].name))
 				return false;
 	}
 	return true;
@@ -398,12 +875,21 @@ static int delta_push(struct nftm_elem **arr, size_t *n, const struct nftm_elem 
 	return 0;
 }
 
-int nftm_set_diff(const struct nftm_set *old, const struct nftm_set *new_, struct nftm_delta *d)
+int nftm_set_diff(const struct nftm_table *told, const struct nftm_set *old, const struct nftm_table *tnew,
+		  const struct nftm_set *new_, struct nftm_delta *d)
 {
 	size_t i = 0, j = 0;
 	memset(d, 0, sizeof(*d));
 	while (i < old->n || j < new_->n) {
 		int c = i == old->n ? 1 : j == new_->n ? -1 : nftm_elem_cmp(old, &old->elems[i], &new_->elems[j]);
+		if (c == 0 && old->vmap &&
+		    strcmp(told->chains[old->elems[i].jump].name, tnew->chains[new_->elems[j].jump].name)) {
+			/* same key, another identity: delete and add */
+			if (delta_push(&d->del, &d->ndel, &old->elems[i++]) < 0 ||
+			    delta_push(&d->add, &d->nadd, &new_->elems[j++]) < 0)
+				goto nomem;
+			continue;
+		}
 		int rc = 0;
 		if (c < 0)
 			rc = delta_push(&d->del, &d->ndel, &old->elems[i++]);
@@ -411,12 +897,13 @@ int nftm_set_diff(const struct nftm_set *old, const struct nftm_set *new_, struc
 			rc = delta_push(&d->add, &d->nadd, &new_->elems[j++]);
 		else
 			i++, j++;
-		if (rc < 0) {
-			nftm_delta_free(d);
-			return rc;
-		}
+		if (rc < 0)
+			goto nomem;
 	}
 	return 0;
+nomem:
+	nftm_delta_free(d);
+	return -ENOMEM;
 }
 
 void nftm_delta_free(struct nftm_delta *d)

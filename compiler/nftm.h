@@ -1,14 +1,28 @@
 /* nftm: the backend-neutral model of keygate's own nftables table.
  *
- * One table (`inet keygate` unless renamed) with fixed chains and fixed rules;
- * the policy lives only in the elements of its sets.  The text backend (nftt)
- * prints this model as an `nft -f` file; a netlink backend serialises the same
- * model into one BEGIN..END batch, and nftm_set_diff() turns two models of the
- * same shape into element additions and deletions.
+ * One table (`inet keygate` unless renamed).  Fixed chains hook input,
+ * forward and postrouting; the policy lives in maps and sets, organised by
+ * identity, as Cilium and kube-proxy do it:
  *
- * Everything here is data: a rule is one of a few known kinds with its
- * operands, a set is its key (a list of packet fields), its flags and its
- * sorted elements, each element one closed range per key field. */
+ *   - an identity is a set of source addresses with exactly the same
+ *     rights (the same destination . protocol . port flows);
+ *   - the map sources4/sources6 sends a packet from the tunnel, by source
+ *     address, to its identity's chain (`ip saddr vmap @sources4`);
+ *   - an identity's chain holds two lookups, in its own sets of
+ *     destination . protocol . port (protocols with ports) and destination
+ *     . protocol (the others), and accepts on a hit.
+ *
+ * Per packet: one interval-map lookup (logarithmic in the number of source
+ * ranges) and at most two lookups in one identity's sets, whose size is that
+ * identity's rights, not the policy's.  A device joining a group is a map
+ * element or two (its address moves to an identity); a rule change touches
+ * the sets of the identities it names.
+ *
+ * The text backend (nftt) prints this model; a netlink backend serialises
+ * the same model into one BEGIN..END batch.  Everything is data: a rule is
+ * one of a few kinds with operands, a set is its key (a list of packet
+ * fields), flags, and sorted elements (one closed range per key field, plus
+ * a jump target in a verdict map). */
 #ifndef NFTM_H
 #define NFTM_H
 #include <stdbool.h>
@@ -38,6 +52,7 @@ struct nftm_range {
 
 struct nftm_elem {
 	struct nftm_range k[NFTM_MAX_KEY];
+	size_t jump;                  /* verdict maps: index of the chain to jump to */
 };
 
 #define NFTM_SET_INTERVAL 0x1u
@@ -47,8 +62,10 @@ struct nftm_set {
 	enum nftm_field key[NFTM_MAX_KEY];
 	size_t nkey;
 	unsigned flags;
-	const char *comment;          /* static text */
-	struct nftm_elem *elems;      /* sorted, no duplicates (nftm_finish) */
+	bool vmap;                    /* a verdict map: each element jumps */
+	bool fixed;                   /* part of every table (else an identity's) */
+	const char *comment;          /* static text, or NULL */
+	struct nftm_elem *elems;      /* sorted, no duplicates (nftm_set_finish) */
 	size_t n, cap;
 };
 
@@ -56,12 +73,13 @@ enum nftm_hook { NFTM_HOOK_NONE, NFTM_HOOK_INPUT, NFTM_HOOK_FORWARD, NFTM_HOOK_P
 enum nftm_chain_type { NFTM_CHAIN_FILTER, NFTM_CHAIN_NAT };
 enum nftm_policy { NFTM_POLICY_ACCEPT, NFTM_POLICY_DROP };
 
-/* The few rule shapes the table uses.  IFNAME, SET and CHAIN are operands
- * as indexes into the table's arrays or the interface name. */
+/* The few rule shapes the table uses; operands are indexes into the
+ * table's sets and chains, and the table's interface name. */
 enum nftm_rule_kind {
 	NFTM_R_IIF_JUMP,        /* iifname IFNAME jump CHAIN */
 	NFTM_R_CT_ACCEPT,       /* ct state established,related accept */
 	NFTM_R_CT_INVALID_DROP, /* ct state invalid drop */
+	NFTM_R_VMAP,            /* <SET's key fields> vmap @SET */
 	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET accept */
 	NFTM_R_DROP,            /* drop */
 	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME <SET's key fields> @SET masquerade */
@@ -69,7 +87,7 @@ enum nftm_rule_kind {
 
 struct nftm_rule {
 	enum nftm_rule_kind kind;
-	size_t set;             /* LOOKUP_ACCEPT, IIF_MASQ */
+	size_t set;             /* VMAP, LOOKUP_ACCEPT, IIF_MASQ */
 	size_t chain;           /* IIF_JUMP */
 	const char *comment;    /* static text, or NULL */
 };
@@ -82,31 +100,33 @@ struct nftm_chain {
 	enum nftm_chain_type type;
 	int priority;                 /* filter 0, srcnat 100 */
 	enum nftm_policy policy;
+	bool fixed;                   /* part of every table (else an identity's) */
 	struct nftm_rule rules[NFTM_MAX_RULES];
 	size_t nrules;
 };
-
-#define NFTM_MAX_CHAINS 4
-#define NFTM_MAX_SETS 6
 
 struct nftm_table {
 	char name[NFTM_NAME_MAX];     /* family is always inet */
 	char iface[NFTM_IFNAME_MAX];  /* the tunnel interface */
 	bool snat;
-	struct nftm_chain chains[NFTM_MAX_CHAINS];
-	size_t nchains;
-	struct nftm_set sets[NFTM_MAX_SETS];
-	size_t nsets;
+	struct nftm_chain *chains;    /* fixed ones first (enum nftm_chain_id) */
+	size_t nchains, capchains;
+	struct nftm_set *sets;        /* fixed ones first (enum nftm_set_id) */
+	size_t nsets, capsets;
+	size_t identities[2];         /* IPv4, IPv6 */
 };
 
-/* Indexes of the fixed sets in every table nftm_build makes. */
+/* Indexes of the fixed sets and chains in every table nftm_build makes. */
 enum nftm_set_id {
-	NFTM_SET_ALLOW4_PORTS,  /* saddr . daddr . l4proto . dport, IPv4 */
-	NFTM_SET_ALLOW4_PROTO,  /* saddr . daddr . l4proto, protocols without ports */
-	NFTM_SET_ALLOW6_PORTS,
-	NFTM_SET_ALLOW6_PROTO,
+	NFTM_SET_SOURCES4,      /* verdict map: IPv4 source -> identity chain */
+	NFTM_SET_SOURCES6,
 	NFTM_SET_SNAT4,         /* served IPv4 routes: forwarded flows are masqueraded */
 	NFTM_SET_SNAT6,
+	NFTM_FIXED_SETS
+};
+enum nftm_chain_id {
+	NFTM_CHAIN_INPUT, NFTM_CHAIN_FORWARD, NFTM_CHAIN_TUNNEL,
+	NFTM_CHAIN_POSTROUTING, /* only with source NAT */
 };
 
 /* Backend options: the table's name, the tunnel interface, SNAT on or off. */
@@ -130,16 +150,24 @@ size_t nftm_field_width(enum nftm_field f);
  * quote.  0 or -EINVAL with a reason in WHY (static text). */
 int nftm_opts_check(const struct nftm_opts *opts, const char **why);
 
-/* Build the table for NODE from the node's filter FLOWS (canonical IR).
- * Each box becomes one element of the allow set of its family: the port set
- * for protocols with ports (ir_proto_has_ports), the protocol set for the
- * others.  Elements equal but for touching port ranges (or neighbouring
- * protocol numbers, in the protocol sets) are joined into one.  Destinations are clipped to the node's own addresses and served
- * routes.  NULL with errno (EINVAL: bad options or FLOWS not canonical;
- * ENOMEM). */
+/* Build the table for NODE from the node's filter FLOWS (its rules, as
+ * added; canonical or not).  Destinations are clipped to the node's own
+ * addresses and served routes.  Sources are cut into maximal ranges of
+ * equal rights; each distinct set of rights is one identity, its rights
+ * decomposed canonically (protocol, then destination, then merged port
+ * ranges), so two filters that allow the same packets give the same table.
+ * NULL with errno (EINVAL: bad options; ENOMEM). */
 struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_node *node,
 			      const struct ir_flows *flows);
 void nftm_free(struct nftm_table *t);
+
+/* What the table does with a new packet from the tunnel (ct state new),
+ * evaluated on the model: true for accept.  For tests. */
+bool nftm_eval(const struct nftm_table *t, enum ir_family family, unsigned proto, ir_u128 src,
+	       ir_u128 dst, unsigned dport);
+
+/* The set named NAME, or NULL. */
+const struct nftm_set *nftm_set_find(const struct nftm_table *t, const char *name);
 
 /* Append one element to S (unsorted until nftm_set_finish).  0 or -ENOMEM. */
 int nftm_set_add(struct nftm_set *s, const struct nftm_elem *e);
@@ -147,21 +175,25 @@ int nftm_set_add(struct nftm_set *s, const struct nftm_elem *e);
 void nftm_set_finish(struct nftm_set *s);
 int nftm_elem_cmp(const struct nftm_set *s, const struct nftm_elem *a, const struct nftm_elem *b);
 
-/* Would a packet with these field values (big-endian, per key field) match
- * an element of S?  Linear; for tests and the differential harness. */
-bool nftm_set_match(const struct nftm_set *s, const uint8_t *const vals[NFTM_MAX_KEY]);
+/* The first element of S a packet with these field values (big-endian, per
+ * key field) matches, or NULL.  Linear; for tests. */
+const struct nftm_elem *nftm_set_match(const struct nftm_set *s, const uint8_t *const vals[NFTM_MAX_KEY]);
 
-/* True when A and B differ only in set elements (same name, chains, rules,
- * set keys and flags): then an update is element additions and deletions. */
+/* True when A and B have the same chains and sets (names, rules, keys,
+ * flags): then an update is set element additions and deletions only.  A
+ * new identity adds a chain and its sets; otherwise policy and inventory
+ * changes keep the shape. */
 bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b);
 
-/* Elements to add to and delete from OLD to get NEW, for one set of the
- * same shape.  Arrays are malloc'd (free them); 0 or -ENOMEM. */
+/* Elements to add to and delete from set OLD of table TOLD to get set NEW
+ * of TNEW (same key; jump targets compared by chain name).  Arrays are
+ * malloc'd (nftm_delta_free); 0 or -ENOMEM. */
 struct nftm_delta {
 	struct nftm_elem *add, *del;
 	size_t nadd, ndel;
 };
-int nftm_set_diff(const struct nftm_set *old, const struct nftm_set *new_, struct nftm_delta *d);
+int nftm_set_diff(const struct nftm_table *told, const struct nftm_set *old, const struct nftm_table *tnew,
+		  const struct nftm_set *new_, struct nftm_delta *d);
 void nftm_delta_free(struct nftm_delta *d);
 
 /* Total elements over every set of T. */

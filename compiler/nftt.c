@@ -13,19 +13,23 @@ static const char *const header_text =
 	"#\n"
 	"# Traffic that arrives on the tunnel interface, to this node or to a route\n"
 	"# it serves, passes only as the node's policy filter says: established and\n"
-	"# related flows first, invalid ones dropped, new flows looked up in the\n"
-	"# allow sets, everything else from the tunnel dropped.  Traffic that does\n"
-	"# not arrive on the tunnel is not this table's business (policy accept).\n"
-	"# Forwarded tunnel traffic to a served route is masqueraded to the address\n"
-	"# of the interface it leaves by (unless compiled with --no-snat).\n"
+	"# related flows first, invalid ones dropped, then the source address picks\n"
+	"# the sender's identity (map sources4/sources6) and the identity's chain\n"
+	"# accepts the flows in its sets (destination . protocol . port, or\n"
+	"# destination . protocol for protocols without ports); everything else\n"
+	"# from the tunnel is dropped.  Traffic that does not arrive on the tunnel is\n"
+	"# not this table's business (policy accept).  Forwarded tunnel traffic to\n"
+	"# a served route is masqueraded to the address of the interface it leaves\n"
+	"# by (unless compiled with --no-snat).\n"
 	"#\n"
 	"# CAVEAT: an accept here is final only within this table's base chain.\n"
 	"# Every table's chains on the same hook see the packet in priority order,\n"
 	"# and a drop in any of them wins.  A drop here is final everywhere.\n"
 	"#\n"
-	"# The policy lives in the sets below, not in rules: the cost per packet is\n"
-	"# a few set lookups whatever the policy's size, and a policy change\n"
-	"# (a device joining a group, say) is a few element updates.\n";
+	"# An identity is a set of sources with exactly the same rights.  Per\n"
+	"# packet: one map lookup by source, one jump, at most two lookups in that\n"
+	"# identity's sets, whatever the size of the policy.  A device joining a\n"
+	"# group moves its address to another identity: a map element or two.\n";
 
 static unsigned be_uint(const uint8_t *p, size_t w)
 {
@@ -85,12 +89,13 @@ static void print_key(FILE *out, const struct nftm_set *s, const char *(*name)(e
 		fprintf(out, "%s%s", i ? " . " : "", name(s->key[i]));
 }
 
-static void print_set(FILE *out, const struct nftm_set *s)
+static void print_set(FILE *out, const struct nftm_table *t, const struct nftm_set *s)
 {
-	fprintf(out, "\t# %s: %zu element%s\n", s->comment ? s->comment : s->name, s->n, s->n == 1 ? "" : "s");
-	fprintf(out, "\tset %s {\n\t\ttype ", s->name);
+	if (s->comment)
+		fprintf(out, "\t# %s: %zu element%s\n", s->comment, s->n, s->n == 1 ? "" : "s");
+	fprintf(out, "\t%s %s {\n\t\ttype ", s->vmap ? "map" : "set", s->name);
 	print_key(out, s, field_type);
-	fprintf(out, "\n");
+	fprintf(out, "%s\n", s->vmap ? " : verdict" : "");
 	if (s->flags & NFTM_SET_INTERVAL)
 		fprintf(out, "\t\tflags interval\n");
 	if (s->n) {
@@ -102,6 +107,8 @@ static void print_set(FILE *out, const struct nftm_set *s)
 				nftt_range(buf, s->key[i], &s->elems[e].k[i]);
 				fprintf(out, "%s%s", i ? " . " : "", buf);
 			}
+			if (s->vmap)
+				fprintf(out, " : jump %s", t->chains[s->elems[e].jump].name);
 			fprintf(out, "%s\n", e + 1 < s->n ? "," : "");
 		}
 		fprintf(out, "\t\t}\n");
@@ -149,6 +156,10 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 		print_key(out, &t->sets[r->set], field_expr);
 		fprintf(out, " @%s accept", t->sets[r->set].name);
 		break;
+	case NFTM_R_VMAP:
+		print_key(out, &t->sets[r->set], field_expr);
+		fprintf(out, " vmap @%s", t->sets[r->set].name);
+		break;
 	case NFTM_R_DROP:
 		fprintf(out, "drop");
 		break;
@@ -175,6 +186,16 @@ static void print_chain(FILE *out, const struct nftm_table *t, const struct nftm
 	fprintf(out, "\t}\n");
 }
 
+/* How many source ranges map to chain C. */
+static size_t sources_of(const struct nftm_table *t, size_t c)
+{
+	size_t n = 0;
+	for (int m = NFTM_SET_SOURCES4; m <= NFTM_SET_SOURCES6; m++)
+		for (size_t e = 0; e < t->sets[m].n; e++)
+			n += t->sets[m].elems[e].jump == c;
+	return n;
+}
+
 int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *origin)
 {
 	fprintf(out, "#!/usr/sbin/nft -f\n");
@@ -183,15 +204,33 @@ int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *
 		fprintf(out, " for node %s", origin->node);
 	if (origin && origin->policy)
 		fprintf(out, ", compiled by aclc from %s", origin->policy);
-	fprintf(out, "\n# tunnel interface %s, source NAT %s, %zu set elements.\n#\n",
-		t->iface, t->snat ? "on (masquerade)" : "off", nftm_elem_count(t));
+	fprintf(out, "\n# tunnel interface %s, source NAT %s, %zu + %zu identities, %zu set elements.\n#\n",
+		t->iface, t->snat ? "on (masquerade)" : "off", t->identities[0], t->identities[1],
+		nftm_elem_count(t));
 	fputs(header_text, out);
 	fprintf(out, "\ntable inet %s\ndelete table inet %s\n\ntable inet %s {\n", t->name, t->name, t->name);
+	/* Identities first: each one's sets, then its chain, so that every
+	 * name is defined before the map that jumps to it. */
+	for (size_t c = 0; c < t->nchains; c++) {
+		const struct nftm_chain *ch = &t->chains[c];
+		if (ch->fixed)
+			continue;
+		fprintf(out, "\t# identity %s: %zu source range%s\n", ch->name, sources_of(t, c),
+			sources_of(t, c) == 1 ? "" : "s");
+		for (size_t r = 0; r < ch->nrules; r++)
+			print_set(out, t, &t->sets[ch->rules[r].set]);
+		print_chain(out, t, ch);
+		fprintf(out, "\n");
+	}
 	for (size_t i = 0; i < t->nsets; i++)
-		print_set(out, &t->sets[i]);
-	for (size_t i = 0; i < t->nchains; i++) {
-		if (i)
+		if (t->sets[i].fixed)
+			print_set(out, t, &t->sets[i]);
+	for (size_t i = 0, first = 1; i < t->nchains; i++) {
+		if (!t->chains[i].fixed)
+			continue;
+		if (!first)
 			fprintf(out, "\n");
+		first = 0;
 		print_chain(out, t, &t->chains[i]);
 	}
 	fprintf(out, "}\n");

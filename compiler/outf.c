@@ -7,14 +7,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg)
+/* Flush and close F, keeping the first error; 0 or -errno. */
+static int finish(FILE *f, int rc, bool sync)
 {
-	if (strcmp(path, "-") == 0) {
-		int rc = write(stdout, arg);
-		if (fflush(stdout) != 0 && rc == 0)
-			rc = -errno;
-		return rc;
-	}
+	if (rc == 0 && (fflush(f) != 0 || (sync && fsync(fileno(f)) != 0)))
+		rc = -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* A device, FIFO or socket (/dev/null, a pipe, a terminal) is written in
+ * place: renaming over it would replace the device with a regular file. */
+static int write_in_place(const char *path, int (*write)(FILE *f, void *arg), void *arg)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	return finish(f, write(f, arg), false);
+}
+
+/* Write to a temporary file beside PATH, then rename it over PATH. */
+static int write_and_rename(const char *path, int (*write)(FILE *f, void *arg), void *arg)
+{
 	char *tmp = NULL;
 	FILE *f = NULL;
 	int fd, rc = 0;
@@ -31,11 +46,7 @@ int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg)
 		close(fd);
 		goto out_unlink;
 	}
-	rc = write(f, arg);
-	if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
+	rc = finish(f, write(f, arg), true);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 out_unlink:
@@ -43,5 +54,27 @@ out_unlink:
 		unlink(tmp);
 out_free:
 	free(tmp);
+	return rc;
+}
+
+int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg)
+{
+	if (strcmp(path, "-") == 0) {
+		int rc = write(stdout, arg);
+		if (fflush(stdout) != 0 && rc == 0)
+			rc = -errno;
+		return rc;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? write_and_rename(path, write, arg) : -errno;
+	if (!S_ISREG(st.st_mode))
+		return write_in_place(path, write, arg);
+	/* Through a symbolic link, replace the file it names, not the link. */
+	char *target = realpath(path, NULL);
+	if (!target)
+		return -errno;
+	int rc = write_and_rename(target, write, arg);
+	free(target);
 	return rc;
 }

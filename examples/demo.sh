@@ -22,3 +22,10 @@ echo "== a mistake is located: a group that does not exist"
 sed 's/"src":    \["group:eng"\]/"src":    ["group:engineers"]/' examples/relay.hujson >"${TMPDIR:-/tmp}/relay-typo.hujson"
 "$build/aclc" check "${TMPDIR:-/tmp}/relay-typo.hujson" || echo "(exit $?: rejected, nothing compiled)"
 rm -f "${TMPDIR:-/tmp}/relay-typo.hujson"
+echo
+echo "== aclc diff: the database is added and the dba group let in (exit 1: something changed)"
+"$build/aclc" diff examples/relay.hujson examples/relay-v2.hujson \
+	--nodes examples/relay-nodes.json --nodes-new examples/relay-nodes-v2.json || echo "(exit $?)"
+echo
+echo "== aclc diff: the same policy reordered and reformatted (exit 0: no change)"
+"$build/aclc" diff examples/relay-v4.hujson examples/relay-v5.hujson --nodes examples/relay-nodes-v2.json

@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 		log_err("libsodium failed to initialise");
 		return 1;
 	}
-	int tun = tun_open(ifname, WGDEV_MTU, err, sizeof err);
+	bool offload = !getenv("KEYGATED_NO_OFFLOAD");
+	int tun = tun_open(ifname, WGDEV_MTU, &offload, err, sizeof err);
 	if (tun < 0) {
 		log_err("%s", err);
 		return 1;
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	struct wgdev *dev = wgdev_new(ifname, tun);
+	struct wgdev *dev = wgdev_new(ifname, tun, offload);
 	if (sigfd < 0 || !dev) {
 		log_err("setup failed: %m");
 		goto free_dev;

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int tun_open(const char *name, int mtu, char *err, size_t errlen)
+int tun_open(const char *name, int mtu, bool *offload, char *err, size_t errlen)
 {
 	struct ifreq ifr;
 	int rc, sock;
@@ -27,11 +27,15 @@ int tun_open(const char *name, int mtu, char *err, size_t errlen)
 	}
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (*offload ? IFF_VNET_HDR : 0);
 	if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "TUNSETIFF %s: %s", name, strerror(errno));
 		goto close_fd;
+	}
+	if (*offload && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) != 0) {
+		/* A header without offloads is harmless: every packet is plain. */
+		ioctl(fd, TUNSETOFFLOAD, 0);
 	}
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0) {

@@ -3,11 +3,13 @@
 #include "wgdev.h"
 #include "log.h"
 #include "transport.h"
+#include "tungso.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
+#include <netinet/udp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,8 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark);
+	/* Coalesced receive: the loop splits by the segment size it reports. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
 	union uapi_sockaddr sa;
 	memset(&sa, 0, sizeof sa);
 	socklen_t salen;
@@ -171,9 +175,82 @@ static void send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *dat
 	p->tx_bytes += len;
 }
 
+static void tun_write(struct wgdev *dev, const uint8_t *frame, size_t len)
+{
+	if (write(dev->tun_fd, frame, len) < 0 && errno != EAGAIN)
+		log_debug("%s: tun write: %m", dev->ifname);
+}
+
+/* Write the decrypted packets, TCP runs merged when the TUN takes GSO. */
+static void flush_rx(struct wgdev *dev)
+{
+	size_t n = dev->n_rx;
+	dev->n_rx = 0;
+	for (size_t i = 0; i < n;) {
+		if (!dev->tun_vnet_hdr) {
+			tun_write(dev, dev->rx_pkt[i], dev->rx_len[i]);
+			i++;
+			continue;
+		}
+		size_t used;
+		size_t flen = tungso_coalesce(dev->rx_pkt + i, dev->rx_len + i, n - i, dev->grobuf,
+					      sizeof dev->grobuf, &used);
+		tun_write(dev, dev->grobuf, flen);
+		i += used;
+	}
+}
+
+void wgdev_flush(struct wgdev *dev)
+{
+	flush_rx(dev);
+	struct wgpeer *p = dev->gso.peer;
+	size_t n = dev->gso.nseg;
+	dev->gso.nseg = 0;
+	dev->gso.closed = false;
+	size_t len = dev->gso.len;
+	dev->gso.len = 0;
+	if (!n || !p || !p->has_endpoint)
+		return;
+	if (n == 1 || dev->gso.disabled) {
+		for (size_t off = 0; off < len; off += dev->gso.segsize) {
+			size_t seg = len - off < dev->gso.segsize ? len - off : dev->gso.segsize;
+			send_to_peer(dev, p, dev->gsobuf + off, seg);
+		}
+		return;
+	}
+	const union uapi_sockaddr *to = &p->endpoint;
+	int fd = to->sa.sa_family == AF_INET ? dev->udp4 : dev->udp6;
+	if (fd < 0)
+		return;
+	char ctrl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+	struct iovec iov = { .iov_base = dev->gsobuf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_name = (void *)&to->sa,
+		.msg_namelen = to->sa.sa_family == AF_INET ? sizeof to->in : sizeof to->in6,
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl,
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t segsize = (uint16_t)dev->gso.segsize;
+	memcpy(CMSG_DATA(cm), &segsize, sizeof segsize);
+	if (sendmsg(fd, &mh, 0) >= 0) {
+		p->tx_bytes += len;
+		return;
+	}
+	if (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP) {
+		log_warn("%s: UDP GSO refused (%m); sending one datagram at a time", dev->ifname);
+		dev->gso.disabled = true;
+		dev->gso.nseg = n;
+		dev->gso.len = len;
+		wgdev_flush(dev);
+	}
+}
+
 /* ---- device and peers ---- */
 
-struct wgdev *wgdev_new(const char *ifname, int tun_fd)
+struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 {
 	struct wgdev *dev = calloc(1, sizeof *dev);
 	if (!dev)
@@ -185,6 +262,7 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd)
 	}
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
 	dev->tun_fd = tun_fd;
+	dev->tun_vnet_hdr = vnet_hdr;
 	dev->udp4 = dev->udp6 = -1;
 	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 128);
 	dev->clock_rate = env_uint("KEYGATED_CLOCK_RATE", 1);
@@ -216,9 +294,12 @@ static void peer_zero_keys(struct wgdev *dev, struct wgpeer *p)
 
 static void peer_free(struct wgdev *dev, struct wgpeer *p)
 {
+	if (dev->gso.peer == p)
+		wgdev_flush(dev);
 	peer_zero_keys(dev, p);
 	allowedips_remove_peer(dev->aips, p);
 	peer_clear_staged(p);
+	free(p->staged);
 	timers_stop(&p->timers);
 	noise_peer_wipe(&p->np);
 	sodium_memzero(p, sizeof *p);
@@ -293,10 +374,22 @@ static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *d
 	size_t out_len;
 	if (!kp || !p->has_endpoint || len > WGDEV_PKT_MAX)
 		return false;
-	memcpy(dev->buf + TRANSPORT_HEADER_LEN, data, len);
-	if (transport_encrypt(kp, dev->buf, sizeof dev->buf, len, WGDEV_MTU, now, &out_len) != 0)
+	size_t need = transport_padded_len(len, WGDEV_MTU) + TRANSPORT_OVERHEAD;
+	if (dev->gso.nseg && (dev->gso.peer != p || dev->gso.closed || dev->gso.nseg == WGDEV_GSO_SEGS ||
+			      dev->gso.len + need > WGDEV_GSO_MAX || need > dev->gso.segsize))
+		wgdev_flush(dev);
+	uint8_t *out = dev->gsobuf + dev->gso.len;
+	memcpy(out + TRANSPORT_HEADER_LEN, data, len);
+	if (transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len) != 0)
 		return false;
-	send_to_peer(dev, p, dev->buf, out_len);
+	if (!dev->gso.nseg) {
+		dev->gso.peer = p;
+		dev->gso.segsize = out_len;
+	} else if (out_len < dev->gso.segsize) {
+		dev->gso.closed = true;
+	}
+	dev->gso.len += out_len;
+	dev->gso.nseg++;
 	if (len)
 		timers_data_sent(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
@@ -308,6 +401,8 @@ static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *d
 
 static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
 {
+	if (!p->staged && !(p->staged = calloc(WGDEV_STAGED_MAX, sizeof *p->staged)))
+		return;
 	if (p->n_staged == WGDEV_STAGED_MAX) {
 		free(p->staged[0].data);
 		memmove(p->staged, p->staged + 1, (WGDEV_STAGED_MAX - 1) * sizeof p->staged[0]);
@@ -316,7 +411,8 @@ static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return;
-	memcpy(copy, data, len);
+	if (len)
+		memcpy(copy, data, len);
 	p->staged[p->n_staged].data = copy;
 	p->staged[p->n_staged].len = len;
 	p->n_staged++;
@@ -551,7 +647,6 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	bool promoted = noise_keypairs_received(&p->kps, kp, dropped, &ndropped);
 	idx_del_list(dev, dropped, ndropped);
 	if (promoted) {
-		kp = p->kps.current;
 		handshake_complete(dev, p, now);
 		send_staged(dev, p, now);
 	}
@@ -570,8 +665,11 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 		dev->stats.rx_dropped_allowedips++;
 		return;
 	}
-	if (write(dev->tun_fd, plain, ilen) < 0 && errno != EAGAIN)
-		log_debug("%s: tun write: %m", dev->ifname);
+	if (dev->n_rx == WGDEV_RX_BATCH)
+		flush_rx(dev);
+	dev->rx_pkt[dev->n_rx] = plain;
+	dev->rx_len[dev->n_rx] = ilen;
+	dev->n_rx++;
 }
 
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now)

@@ -19,6 +19,10 @@
 #define WGDEV_IDX_BUCKETS 4096
 /* Largest UDP payload we handle: a 64 KiB inner packet plus headers. */
 #define WGDEV_PKT_MAX (65536 + 64)
+/* At most this many bytes and messages in one UDP GSO send. */
+#define WGDEV_GSO_MAX 60000
+#define WGDEV_GSO_SEGS 64
+#define WGDEV_RX_BATCH 1024
 
 struct wgdev_staged {
 	size_t len;
@@ -36,7 +40,7 @@ struct wgpeer {
 	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
 	struct timers timers;
 	size_t n_staged;
-	struct wgdev_staged staged[WGDEV_STAGED_MAX];
+	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
 };
 
 struct wgdev_idx {
@@ -53,6 +57,7 @@ struct wgdev_stats {
 struct wgdev {
 	char ifname[IFNAMSIZ];
 	int tun_fd, udp4, udp6;
+	bool tun_vnet_hdr;	/* TUN reads and writes carry a virtio_net_hdr */
 	uint16_t listen_port;
 	uint32_t fwmark;
 	struct noise_local local;
@@ -65,15 +70,30 @@ struct wgdev {
 	unsigned load_count, load_threshold;
 	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
 	struct wgdev_stats stats;
-	uint8_t buf[WGDEV_PKT_MAX + 64];	/* encryption scratch */
+	/* Transport messages to one peer waiting to go out in one UDP GSO send
+	 * (equal sizes, the last may be shorter). */
+	struct {
+		struct wgpeer *peer;
+		size_t len, segsize, nseg;
+		bool closed;		/* a short message ended the run */
+		bool disabled;		/* the kernel refused UDP_SEGMENT */
+	} gso;
+	uint8_t gsobuf[WGDEV_GSO_MAX + WGDEV_PKT_MAX + 64];
+	/* Decrypted packets waiting to be written to the TUN device (pointers
+	 * into the caller's receive buffers, valid until wgdev_flush). */
+	size_t n_rx;
+	uint8_t *rx_pkt[WGDEV_RX_BATCH];
+	size_t rx_len[WGDEV_RX_BATCH];
+	uint8_t grobuf[WGDEV_PKT_MAX + 64];
 };
 
 /* Protocol time: monotonic nanoseconds, times the device's clock rate. */
 uint64_t wgdev_now(const struct wgdev *dev);
 
-/* A device for interface IFNAME writing to TUN_FD (not owned).  Tunables
+/* A device for interface IFNAME writing to TUN_FD (not owned; VNET_HDR: the
+ * fd was opened with offloads).  Tunables
  * come from the environment (see keygated(8)).  NULL on out-of-memory. */
-struct wgdev *wgdev_new(const char *ifname, int tun_fd);
+struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr);
 void wgdev_free(struct wgdev *dev);
 /* Bind the UDP sockets to PORT (0: pick one).  0 or -errno. */
 int wgdev_bind(struct wgdev *dev, uint16_t port);
@@ -82,10 +102,12 @@ int wgdev_bind(struct wgdev *dev, uint16_t port);
  * blank line); the reply ends in "errno=N\n\n". */
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply);
 
-/* One UDP datagram from SRC. */
+/* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush. */
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
+/* Send what is waiting in the GSO batch; the loop calls it after every event. */
+void wgdev_flush(struct wgdev *dev);
 /* Run the timers that are due. */
 void wgdev_tick(struct wgdev *dev, uint64_t now);
 

@@ -2,10 +2,13 @@
  * connections are non-blocking and framed with uapi_frame. */
 #include "wgloop.h"
 #include "log.h"
+#include "tungso.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/udp.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +24,14 @@
 #define BATCH 32
 #define MAX_CONNS 32
 #define TICK_MS 20
+/* 64 KiB of payload in segments, each with up to 120 bytes of headers */
+#define SEGBUF_LEN (WGDEV_PKT_MAX + TUNGSO_MAX_SEGS * 128)
 
 enum { TAG_TUN = 1, TAG_UDP4, TAG_UDP6, TAG_UAPI, TAG_SIG, TAG_TIMER, TAG_CONN };
 
 struct conn {
 	int fd;
+	uint64_t last_active;	/* for evicting the idlest when all slots are taken */
 	char *buf;
 	size_t len, cap, resume;
 };
@@ -36,6 +42,7 @@ struct loop {
 	int reg_udp4, reg_udp6;
 	struct conn conns[MAX_CONNS];
 	uint8_t (*bufs)[WGDEV_PKT_MAX];
+	uint8_t *segbuf;	/* TCP segments of one TUN super-packet */
 };
 
 int wgloop_uapi_listen(const char *ifname, char *path, size_t pathlen, char *err, size_t errlen)
@@ -110,6 +117,7 @@ static void read_udp(struct loop *l, int fd)
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	union uapi_sockaddr src[BATCH];
+	char ctrl[BATCH][CMSG_SPACE(sizeof(int))];
 	for (int round = 0; round < 8; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i].iov_base = l->bufs[i];
@@ -119,13 +127,27 @@ static void read_udp(struct loop *l, int fd)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &src[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof src[i];
+			msgs[i].msg_hdr.msg_control = ctrl[i];
+			msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
 		}
 		int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
 		uint64_t now = wgdev_now(l->dev);
-		for (int i = 0; i < n; i++)
-			wgdev_udp_input(l->dev, l->bufs[i], msgs[i].msg_len, &src[i], now);
+		for (int i = 0; i < n; i++) {
+			size_t len = msgs[i].msg_len, seg = len;
+			struct msghdr *mh = &msgs[i].msg_hdr;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+					int gso;
+					memcpy(&gso, CMSG_DATA(cm), sizeof gso);
+					if (gso > 0)
+						seg = (size_t)gso;
+				}
+			for (size_t off = 0; off < len; off += seg)
+				wgdev_udp_input(l->dev, l->bufs[i] + off, len - off < seg ? len - off : seg, &src[i], now);
+		}
+		wgdev_flush(l->dev);
 		if (n < BATCH)
 			return;
 	}
@@ -138,10 +160,27 @@ static int read_tun(struct loop *l)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
+			if (errno == EBADFD) {
+				/* `ip link delete` (wg-quick down): a normal end */
+				log_info("%s: interface removed: shutting down", l->dev->ifname);
+				return 1;
+			}
 			log_err("%s: tun read: %m", l->dev->ifname);
 			return -errno;
 		}
-		wgdev_tun_input(l->dev, l->bufs[0], (size_t)n, wgdev_now(l->dev));
+		uint64_t now = wgdev_now(l->dev);
+		if (!l->dev->tun_vnet_hdr) {
+			wgdev_tun_input(l->dev, l->bufs[0], (size_t)n, now);
+			continue;
+		}
+		struct tungso_segs segs;
+		if (tungso_split(l->bufs[0], (size_t)n, l->segbuf, SEGBUF_LEN, &segs) != 0) {
+			log_debug("%s: dropped a malformed TUN frame of %zd bytes", l->dev->ifname, n);
+			continue;
+		}
+		for (size_t k = 0; k < segs.n; k++)
+			wgdev_tun_input(l->dev, segs.data[k], segs.len[k], now);
+		wgdev_flush(l->dev);
 	}
 	return 0;
 }
@@ -151,7 +190,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->buf)
-		memset(c->buf, 0, c->cap);
+		sodium_memzero(c->buf, c->cap);
 	free(c->buf);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -182,17 +221,25 @@ static void accept_conn(struct loop *l)
 	int fd = accept4(l->uapi_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	for (int i = 0; i < MAX_CONNS; i++) {
-		if (l->conns[i].fd >= 0)
-			continue;
-		l->conns[i].fd = fd;
-		if (ep_add(l, fd, TAG_CONN + (uint32_t)i) == 0)
-			return;
-		l->conns[i].fd = -1;
-		break;
+	int slot = -1, idlest = 0;
+	for (int i = 0; i < MAX_CONNS && slot < 0; i++) {
+		if (l->conns[i].fd < 0)
+			slot = i;
+		else if (l->conns[i].last_active < l->conns[idlest].last_active)
+			idlest = i;
 	}
-	log_warn("%s: too many API connections; closing one", l->dev->ifname);
-	close(fd);
+	if (slot < 0) {
+		/* A client that connects and says nothing must not lock out wg(8). */
+		log_warn("%s: %d API connections open; closing the idlest", l->dev->ifname, MAX_CONNS);
+		conn_close(l, &l->conns[idlest]);
+		slot = idlest;
+	}
+	l->conns[slot].fd = fd;
+	l->conns[slot].last_active = wgdev_now(l->dev);
+	if (ep_add(l, fd, TAG_CONN + (uint32_t)slot) != 0) {
+		l->conns[slot].fd = -1;
+		close(fd);
+	}
 }
 
 static void serve_conn(struct loop *l, struct conn *c)
@@ -207,7 +254,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			}
 			if (c->buf) {
 				memcpy(nb, c->buf, c->len);
-				memset(c->buf, 0, c->cap);
+				sodium_memzero(c->buf, c->cap);
 				free(c->buf);
 			}
 			c->buf = nb;
@@ -224,6 +271,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			return;
 		}
 		c->len += (size_t)n;
+		c->last_active = wgdev_now(l->dev);
 		for (;;) {
 			enum uapi_op op;
 			size_t reqlen;
@@ -250,7 +298,7 @@ static void serve_conn(struct loop *l, struct conn *c)
 			sync_udp(l);
 			rc = reply.failed ? -ENOMEM : conn_write(c->fd, reply.data, reply.len);
 			uapi_buf_free(&reply);
-			memset(c->buf, 0, reqlen);
+			sodium_memzero(c->buf, reqlen);
 			memmove(c->buf, c->buf + reqlen, c->len - reqlen);
 			c->len -= reqlen;
 			c->resume = 0;
@@ -269,9 +317,10 @@ int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
 	for (int i = 0; i < MAX_CONNS; i++)
 		l.conns[i].fd = -1;
 	l.bufs = malloc(sizeof(*l.bufs) * BATCH);
+	l.segbuf = malloc(SEGBUF_LEN);
 	l.ep = epoll_create1(EPOLL_CLOEXEC);
 	l.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (!l.bufs || l.ep < 0 || l.timerfd < 0) {
+	if (!l.bufs || !l.segbuf || l.ep < 0 || l.timerfd < 0) {
 		rc = -ENOMEM;
 		log_err("%s: cannot set up the event loop: %m", dev->ifname);
 		goto out;
@@ -297,8 +346,10 @@ int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
 			uint32_t tag = (uint32_t)evs[i].data.u64;
 			switch (tag) {
 			case TAG_TUN:
-				if ((rc = read_tun(&l)) != 0)
+				if ((rc = read_tun(&l)) != 0) {
+					rc = rc > 0 ? 0 : rc;
 					goto out;
+				}
 				break;
 			case TAG_UDP4:
 				read_udp(&l, dev->udp4);
@@ -327,6 +378,7 @@ int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
 				if (tag >= TAG_CONN && tag < TAG_CONN + MAX_CONNS && l.conns[tag - TAG_CONN].fd >= 0)
 					serve_conn(&l, &l.conns[tag - TAG_CONN]);
 			}
+			wgdev_flush(dev);
 		}
 	}
 out:
@@ -338,5 +390,6 @@ out:
 	if (l.ep >= 0)
 		close(l.ep);
 	free(l.bufs);
+	free(l.segbuf);
 	return rc;
 }

@@ -10,8 +10,9 @@
 /* Creates /var/run/wireguard/IFNAME.sock (PATH gets the path; PATHLEN
  * bytes) and returns the listening fd, or -errno with ERR filled. */
 int wgloop_uapi_listen(const char *ifname, char *path, size_t pathlen, char *err, size_t errlen);
-/* Runs until SIGINT or SIGTERM (blocked by the caller and passed as SIGFD).
- * Returns 0 on a clean stop, -errno on a fatal error (TUN gone). */
+/* Runs until SIGINT or SIGTERM (blocked by the caller and passed as SIGFD)
+ * or until the interface is deleted.  Returns 0 on a clean stop, -errno on a
+ * fatal error. */
 int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd);
 
 #endif

@@ -8,6 +8,19 @@
  *       from the kgprobe table and compared with the flow IR's ir_match
  *   bench_nftprobe pump --tun IF --ms MS --src A --dst B --proto P [--dport N]
  *       write one packet again and again for MS milliseconds; prints packets/s
+ *   bench_nftprobe linear SOURCE -o FILE
+ *       the same flows as a linear ruleset (reference for the benchmark):
+ *       table inet keygate with one rule per destination and port range of
+ *       the node's rules, sources and protocols in anonymous sets
+ *   bench_nftprobe pick SOURCE
+ *       print "SRC DST PORT-ALLOWED PORT-DENIED": a UDP flow to a served
+ *       route that the IR allows, and the same with a port it does not
+ *   bench_nftprobe delta --policy A --policy2 B --nodes N --node NAME
+ *       what an update from policy A to B costs in the identity model:
+ *       elements added and deleted, sets and chains added and removed
+ *   bench_nftprobe stages SOURCE
+ *       time compile's stages for the node: policy to rules, rules to model,
+ *       model to text (to /dev/null)
  *
  * SOURCE is --policy FILE --nodes FILE --node NAME: the node's flow IR and
  * facts through aclc's own pipeline (cli_node_flows), or --random SEED: a
@@ -152,10 +165,14 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	ir_aset_merge(&sc->dests);
 }
 
-static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node)
+/* CANONICAL: the IR as ir_match needs it (the oracle); else rules only,
+ * which is all the linear reference and the model need. */
+static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node,
+			   bool canonical)
 {
 	struct diag_list diags = { 0 };
-	int rc = cli_node_flows(policy, nodes, node, &sc->flows, &sc->self, &sc->routes, &diags);
+	int rc = (canonical ? cli_node_flows : cli_node_rules)(policy, nodes, node, &sc->flows, &sc->self,
+								  &sc->routes, &diags);
 	diag_print(stderr, &diags);
 	diag_list_free(&diags);
 	if (rc < 0)
@@ -350,15 +367,28 @@ static bool sendable(unsigned proto, enum ir_family fam)
 	       proto == 112 || proto == (fam == IR_V4 ? IR_PROTO_ICMP : IR_PROTO_ICMPV6);
 }
 
-/* Half the probes start inside a random box of the filter and may then be
- * pushed out along one dimension; the rest are random. */
+/* The oracle: ir_match on the canonical IR, or with --oracle-rules (for
+ * policies whose canonical form is too slow to compute here) ir_explain,
+ * the IR's membership over its rules as added. */
+static bool oracle_rules;
+
+static bool ir_accepts(const struct ir_flows *f, const struct probe *p)
+{
+	return oracle_rules ? ir_explain(f, p->fam, p->proto, p->src, p->dst, p->dport, NULL, NULL) > 0
+			    : ir_match(f, p->fam, p->proto, p->src, p->dst, p->dport);
+}
+
+/* Half the probes start inside a random box of the filter (a rule, with
+ * --oracle-rules) and may then be pushed out along one dimension; the rest
+ * are random. */
 static void make_probe(struct probe *p, const struct scenario *sc)
 {
 	const struct ir_flows *f = &sc->flows;
+	size_t nb = oracle_rules ? f->nrules : f->nboxes;
 	memset(p, 0, sizeof(*p));
 	p->sport = 1024 + (unsigned)(rnd() % 60000);
-	if (f->nboxes && rnd() % 2) {
-		const struct ir_box *b = &f->boxes[rnd() % f->nboxes];
+	if (nb && rnd() % 2) {
+		const struct ir_box *b = oracle_rules ? &f->rules[rnd() % nb].box : &f->boxes[rnd() % nb];
 		p->fam = b->family;
 		p->proto = sendable(b->proto, p->fam) ? b->proto : random_proto(p->fam);
 		p->dport = b->port_lo + (unsigned)(rnd() % ((unsigned)b->port_hi - b->port_lo + 1));
@@ -385,8 +415,7 @@ static void make_probe(struct probe *p, const struct scenario *sc)
 		p->dst = random_addr(p->fam, false, sc);
 	}
 	/* The oracle: the node's filter, for packets to the node or its routes. */
-	p->expect = ir_match(f, p->fam, p->proto, p->src, p->dst, p->dport) &&
-		    ir_aset_overlaps(&sc->dests, p->fam, p->dst, p->dst);
+	p->expect = ir_accepts(f, p) && ir_aset_overlaps(&sc->dests, p->fam, p->dst, p->dst);
 	p->forwarded = !ir_aset_overlaps(&sc->self, p->fam, p->dst, p->dst) &&
 		       p->dst != addr(p->fam == IR_V4 ? "192.0.2.1" : "2001:db8:ffff::1");
 }
@@ -423,9 +452,9 @@ static int read_set(const char *name, unsigned char *seen, size_t max)
 }
 
 struct args {
-	const char *tun, *other, *out, *src, *dst, *policy, *nodes, *node;
+	const char *tun, *other, *out, *src, *dst, *policy, *policy2, *nodes, *node;
 	unsigned seed, count, ms, proto, dport;
-	bool random, no_snat;
+	bool random, no_snat, explain;
 	int rseed;
 };
 
@@ -478,7 +507,7 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 		return 2;
 	}
 	size_t lost = 0, mism = 0, acc = 0, drop = 0, fwd_acc = 0, nat_missing = 0, other_bad = 0;
-	size_t by_proto[4][2] = { { 0 } };
+	size_t by_proto[4][2] = { { 0 } }, by_fam[2][2] = { { 0 } };
 	for (size_t i = 1; i <= total; i++) {
 		const struct probe *p = &pr[i];
 		bool v4 = p->fam == IR_V4;
@@ -497,6 +526,7 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 		int k = p->proto == IR_PROTO_TCP ? 0 : p->proto == IR_PROTO_UDP ? 1 :
 			(p->proto == IR_PROTO_ICMP || p->proto == IR_PROTO_ICMPV6) ? 2 : 3;
 		by_proto[k][post]++;
+		by_fam[!v4][post]++;
 		post ? acc++ : drop++;
 		if (post != p->expect) {
 			mism++;
@@ -521,6 +551,8 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 	printf("by protocol accepted/dropped: tcp %zu/%zu udp %zu/%zu icmp %zu/%zu other %zu/%zu\n",
 	       by_proto[0][1], by_proto[0][0], by_proto[1][1], by_proto[1][0], by_proto[2][1], by_proto[2][0],
 	       by_proto[3][1], by_proto[3][0]);
+	printf("by family accepted/dropped: IPv4 %zu/%zu IPv6 %zu/%zu\n", by_fam[0][1], by_fam[0][0], by_fam[1][1],
+	       by_fam[1][0]);
 	printf("forwarded accepted %zu, %s %zu; not-from-tunnel dropped %zu\n", fwd_acc,
 	       a->no_snat ? "source-NATed anyway" : "without source NAT", nat_missing, other_bad);
 	close(fd);
@@ -528,6 +560,210 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 	free(pr);
 	free(pre4), free(pre6), free(post4), free(post6), free(nat4), free(nat6);
 	return lost || mism || nat_missing || other_bad ? 1 : 0;
+}
+
+/* Rules sorted by what a linear rule is written for. */
+static int lin_cmp(const void *pa, const void *pb)
+{
+	const struct ir_box *a = &((const struct ir_rule *)pa)->box, *b = &((const struct ir_rule *)pb)->box;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->dst_lo != b->dst_lo)
+		return a->dst_lo < b->dst_lo ? -1 : 1;
+	if (a->dst_hi != b->dst_hi)
+		return a->dst_hi < b->dst_hi ? -1 : 1;
+	bool pa_ = ir_proto_has_ports(a->proto), pb_ = ir_proto_has_ports(b->proto);
+	if (pa_ != pb_)
+		return pa_ ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
+}
+
+static int cmd_linear(const struct args *a, const struct scenario *sc)
+{
+	const struct ir_flows *f = &sc->flows;
+	struct ir_rule *r = malloc((f->nrules + 1) * sizeof(*r));
+	FILE *out = a->out ? fopen(a->out, "w") : NULL;
+	if (!r || !out)
+		return 2;
+	memcpy(r, f->rules, f->nrules * sizeof(*r));
+	qsort(r, f->nrules, sizeof(*r), lin_cmp);
+	fprintf(out, "# the linear reference: one rule per destination and ports\n"
+		     "table inet keygate\ndelete table inet keygate\ntable inet keygate {\n"
+		     "\tchain input { type filter hook input priority filter; policy accept; iifname \"keygate0\" jump from_tunnel; }\n"
+		     "\tchain forward { type filter hook forward priority filter; policy accept; iifname \"keygate0\" jump from_tunnel; }\n"
+		     "\tchain postrouting { type nat hook postrouting priority srcnat; policy accept; iifname \"keygate0\" oifname != \"keygate0\" masquerade; }\n"
+		     "\tchain from_tunnel {\n\t\tct state established,related accept\n\t\tct state invalid drop\n");
+	size_t nrules = 0;
+	for (size_t i = 0; i < f->nrules;) {
+		size_t j = i + 1;
+		while (j < f->nrules && lin_cmp(&r[i], &r[j]) == 0)
+			j++;
+		const struct ir_box *b = &r[i].box;
+		bool v4 = b->family == IR_V4, ports = ir_proto_has_ports(b->proto);
+		/* the destination clipped to what the node has or serves */
+		for (size_t d = 0; d < sc->dests.n; d++) {
+			const struct ir_range *dr = &sc->dests.v[d];
+			if (dr->family != b->family || dr->hi < b->dst_lo || dr->lo > b->dst_hi)
+				continue;
+			struct ir_aset srcs = { 0 };
+			bool proto[256] = { false };
+			for (size_t k = i; k < j; k++) {
+				ir_aset_add(&srcs, b->family, r[k].box.src_lo, r[k].box.src_hi);
+				proto[r[k].box.proto] = true;
+			}
+			ir_aset_merge(&srcs);
+			char buf[IR_RANGE_STRLEN];
+			fprintf(out, "\t\t%s saddr { ", v4 ? "ip" : "ip6");
+			for (size_t k = 0; k < srcs.n; k++)
+				fprintf(out, "%s%s", k ? ", " : "", ir_range_format(b->family, srcs.v[k].lo, srcs.v[k].hi, buf));
+			fprintf(out, " } %s daddr %s meta l4proto { ", v4 ? "ip" : "ip6",
+				ir_range_format(b->family, dr->lo > b->dst_lo ? dr->lo : b->dst_lo,
+						dr->hi < b->dst_hi ? dr->hi : b->dst_hi, buf));
+			for (unsigned p = 0, first = 1; p < 256; p++)
+				if (proto[p]) {
+					fprintf(out, "%s%u", first ? "" : ", ", p);
+					first = 0;
+				}
+			fprintf(out, " }");
+			if (ports)
+				fprintf(out, " th dport %u-%u", b->port_lo, b->port_hi);
+			fprintf(out, " accept\n");
+			nrules++;
+			ir_aset_free(&srcs);
+		}
+		i = j;
+	}
+	fprintf(out, "\t\tdrop\n\t}\n}\n");
+	free(r);
+	int rc = fclose(out) == 0 ? 0 : 2;
+	fprintf(stderr, "%zu linear rules\n", nrules);
+	return rc;
+}
+
+static int cmd_pick(const struct scenario *sc)
+{
+	const struct ir_flows *f = &sc->flows;
+	struct nftm_opts o = { 0 };
+	struct nftm_node node = { &sc->self, &sc->routes };
+	struct nftm_table *t = nftm_build(&o, &node, f);
+	if (!t)
+		return 2;
+	/* From the middle of the rules: a UDP flow to a served route, not to
+	 * the node itself, from a tailnet address; verdicts from the model
+	 * (the unit and differential tests hold it equal to ir_match). */
+	int rc = 1;
+	for (size_t k = 0; k < f->nrules && rc; k++) {
+		const struct ir_box *b = &f->rules[(k + f->nrules / 2) % f->nrules].box;
+		if (b->family != IR_V4 || b->proto != IR_PROTO_UDP || ir_aset_overlaps(&sc->self, IR_V4, b->dst_lo, b->dst_lo) ||
+		    !ir_aset_overlaps(&sc->routes, IR_V4, b->dst_lo, b->dst_lo) || b->src_lo >> 22 != addr("100.64.0.0") >> 22 ||
+		    !nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, b->port_lo))
+			continue;
+		unsigned deny;
+		for (deny = 9999; deny < 65535 && nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, deny); deny++)
+			;
+		char s[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
+		printf("%s %s %u %u\n", ir_addr_format(IR_V4, b->src_lo, s), ir_addr_format(IR_V4, b->dst_lo, d),
+		       b->port_lo, deny);
+		rc = 0;
+	}
+	nftm_free(t);
+	return rc;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmd_stages(const struct args *a)
+{
+	struct scenario sc;
+	memset(&sc, 0, sizeof(sc));
+	struct diag_list diags = { 0 };
+	double t0 = now();
+	int rc = cli_node_rules(a->policy, a->nodes, a->node, &sc.flows, &sc.self, &sc.routes, &diags);
+	double t1 = now();
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	if (rc < 0)
+		return 2;
+	struct nftm_opts o = { 0 };
+	struct nftm_node node = { &sc.self, &sc.routes };
+	struct nftm_table *t = nftm_build(&o, &node, &sc.flows);
+	double t2 = now();
+	struct nftt_job job = { t, { NULL, NULL } };
+	rc = t ? outf_write("/dev/null", nftt_write_job, &job) : -1;
+	double t3 = now();
+	printf("policy+inventory to the node's rules %.3f s (%zu rules); rules to nft model %.3f s "
+	       "(%zu+%zu identities, %zu elements); model to text %.3f s\n",
+	       t1 - t0, sc.flows.nrules, t2 - t1, t ? t->identities[0] : 0, t ? t->identities[1] : 0,
+	       t ? nftm_elem_count(t) : 0, t3 - t2);
+	nftm_free(t);
+	scenario_free(&sc);
+	return rc < 0 ? 2 : 0;
+}
+
+static struct nftm_table *model_of(const char *policy, const struct args *a)
+{
+	struct scenario sc;
+	memset(&sc, 0, sizeof(sc));
+	struct nftm_table *t = NULL;
+	if (policy_scenario(&sc, policy, a->nodes, a->node, false) == 0) {
+		struct nftm_opts o = { 0 };
+		struct nftm_node node = { &sc.self, &sc.routes };
+		t = nftm_build(&o, &node, &sc.flows);
+	}
+	scenario_free(&sc);
+	return t;
+}
+
+static bool has_chain(const struct nftm_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nchains; i++)
+		if (!strcmp(t->chains[i].name, name))
+			return true;
+	return false;
+}
+
+static int cmd_delta(const struct args *a)
+{
+	struct nftm_table *ta = model_of(a->policy, a), *tb = model_of(a->policy2, a);
+	if (!ta || !tb)
+		return 2;
+	size_t map_add = 0, map_del = 0, el_add = 0, el_del = 0, sets_add = 0, sets_del = 0, ch_add = 0, ch_del = 0;
+	for (size_t i = 0; i < tb->nsets; i++) {
+		const struct nftm_set *sb = &tb->sets[i], *sa = nftm_set_find(ta, sb->name);
+		if (!sa) {
+			sets_add++;
+			el_add += sb->n;
+			continue;
+		}
+		struct nftm_delta d;
+		if (nftm_set_diff(ta, sa, tb, sb, &d) < 0)
+			return 2;
+		if (sb->vmap)
+			map_add += d.nadd, map_del += d.ndel;
+		else
+			el_add += d.nadd, el_del += d.ndel;
+		nftm_delta_free(&d);
+	}
+	for (size_t i = 0; i < ta->nsets; i++)
+		if (!nftm_set_find(tb, ta->sets[i].name))
+			sets_del++, el_del += ta->sets[i].n;
+	for (size_t i = 0; i < tb->nchains; i++)
+		ch_add += !has_chain(ta, tb->chains[i].name);
+	for (size_t i = 0; i < ta->nchains; i++)
+		ch_del += !has_chain(tb, ta->chains[i].name);
+	printf("source map elements +%zu -%zu; identity chains +%zu -%zu, sets +%zu -%zu, set elements +%zu -%zu "
+	       "(of %zu elements in all)\n", map_add, map_del, ch_add, ch_del, sets_add, sets_del, el_add, el_del,
+	       nftm_elem_count(tb));
+	nftm_free(ta);
+	nftm_free(tb);
+	return 0;
 }
 
 static int cmd_pump(const struct args *a)
@@ -569,11 +805,16 @@ int main(int argc, char **argv)
 			a.no_snat = true;
 			continue;
 		}
+		if (!strcmp(o, "--oracle-rules")) {
+			a.explain = true;
+			continue;
+		}
 		if (!v)
 			goto usage;
 		i++;
 		if (!strcmp(o, "--random")) a.random = true, a.rseed = atoi(v);
 		else if (!strcmp(o, "--policy")) a.policy = v;
+		else if (!strcmp(o, "--policy2")) a.policy2 = v;
 		else if (!strcmp(o, "--nodes")) a.nodes = v;
 		else if (!strcmp(o, "--node")) a.node = v;
 		else if (!strcmp(o, "--tun")) a.tun = v;
@@ -590,13 +831,18 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "pump"))
 		return a.tun ? cmd_pump(&a) : 2;
+	if (!strcmp(argv[1], "stages"))
+		return a.policy ? cmd_stages(&a) : 2;
+	if (!strcmp(argv[1], "delta"))
+		return a.policy && a.policy2 ? cmd_delta(&a) : 2;
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
+	oracle_rules = a.explain;
 	if (a.random)
 		random_scenario(&sc, (unsigned)a.rseed);
 	else if (!a.policy)
 		goto usage;
-	else if (policy_scenario(&sc, a.policy, a.nodes, a.node) < 0) {
+	else if (policy_scenario(&sc, a.policy, a.nodes, a.node, !strcmp(argv[1], "probe") && !a.explain) < 0) {
 		fprintf(stderr, "bench_nftprobe: cannot compile %s\n", a.policy);
 		scenario_free(&sc);
 		return 2;
@@ -606,6 +852,10 @@ int main(int argc, char **argv)
 		rc = cmd_emit(&a, &sc);
 	else if (!strcmp(argv[1], "probe") && a.tun && a.other)
 		rc = cmd_probe(&a, &sc);
+	else if (!strcmp(argv[1], "linear") && a.out)
+		rc = cmd_linear(&a, &sc);
+	else if (!strcmp(argv[1], "pick"))
+		rc = cmd_pick(&sc);
 	scenario_free(&sc);
 	return rc;
 usage:

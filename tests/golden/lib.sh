@@ -1,4 +1,4 @@
-# Golden tests: every tests/golden/NAME.cmd holds one command line, run from
+# Golden tests: every tests/golden/NAME.cmd (or AREA/NAME.cmd) holds one command line, run from
 # the repository's top with the built programs first on PATH; NAME.out holds
 # what it must print (standard output, then standard error, then
 # "exit N" when N is not 0).  `tests/golden/update BUILD` regenerates them.

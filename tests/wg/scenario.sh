@@ -13,16 +13,17 @@ NA=${U}na NB=${U}nb IFA=${U}a IFB=${U}b
 TOOL="timeout 20 python3 $KG_TOP/tests/wg/wgtool.py"
 KGD=$KG_BUILD/keygated
 WORK=$(mktemp -d)
-PID_A= PID_B=
+PID_A= PID_B= PID_D=
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 cleanup() {
 	[ -n "$PID_A" ] && kill "$PID_A" 2>/dev/null
 	[ -n "$PID_B" ] && kill "$PID_B" 2>/dev/null
+	[ -n "$PID_D" ] && kill "$PID_D" 2>/dev/null
 	sleep 0.3
 	ip netns del "$NA" 2>/dev/null
 	ip netns del "$NB" 2>/dev/null
-	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
+	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock" "/var/run/wireguard/${U}d.sock"
 	[ -n "${KG_WG_KEEP:-}" ] && cp -r "$WORK" "$KG_WG_KEEP"
 	rm -rf "$WORK"
 }
@@ -82,6 +83,16 @@ pings() {
 	$fn busybox ping -q -c "$c" -i 0.2 -w "$w" "$dst" 2>/dev/null | sed -n 's/.* \([0-9]*\) packets received.*/\1/p'
 }
 ping_ok() { local n; n=$(pings "$@"); [ "${n:-0}" -ge 1 ]; }
+# bg_ready FILE CMD...: start CMD in the background (pid in BG) and wait
+# until it has bound its socket (wgtool touches FILE), at most 10 s.
+bg_ready() {
+	local f=$1; shift
+	rm -f "$f"
+	KG_READY=$f "$@" &
+	BG=$!
+	for _ in $(seq 100); do [ -e "$f" ] && return 0; sleep 0.1; done
+	return 1
+}
 # dump_field NS-FN IFNAME N: field N of the peer line of `wg show IF dump`.
 dump_field() { $1 wg show "$2" dump | sed -n 2p | cut -f"$3"; }
 
@@ -107,8 +118,8 @@ check "$IMPL_A dump: latest handshake is recent ($hs_a)" test $((now - hs_a)) -l
 # 2. TCP both ways, checksummed.
 tcp() { # tcp SERVER-NS-FN SERVER-IP CLIENT-NS-FN LABEL
 	local out=$WORK/tcp.$4
-	$1 $TOOL tcp-serve "$2" 5001 "$out" &
-	local sp=$!
+	bg_ready "$WORK/tcp.ready" $1 $TOOL tcp-serve "$2" 5001 "$out"
+	local sp=$BG
 	local sent; sent=$($3 $TOOL tcp-send "$2" 5001 4000000)
 	wait $sp
 	[ -n "$sent" ] && [ "$sent" = "$(cat "$out" 2>/dev/null)" ]
@@ -139,11 +150,10 @@ check "pre-shared keys matched again: traffic resumes" ping_ok ina 10.9.0.2 3 8
 
 # 5. Inner source outside the sender's allowed IPs is dropped.
 ina ip addr add 10.9.0.99/32 dev "$IFA"
-inb $TOOL udp-count 10.9.0.2 6001 2.5 SPOOF >"$WORK/spoof" &
-sp1=$!
-inb $TOOL udp-count 10.9.0.2 6002 2.5 LEGIT >"$WORK/legit" &
-sp2=$!
-sleep 0.5
+bg_ready "$WORK/r1" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6001 3 SPOOF >"$WORK/spoof"
+sp1=$BG
+bg_ready "$WORK/r2" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6002 3 LEGIT >"$WORK/legit"
+sp2=$BG
 for _ in 1 2 3; do ina $TOOL udp-send 10.9.0.99 10.9.0.2 6001 SPOOF; ina $TOOL udp-send 10.9.0.1 10.9.0.2 6002 LEGIT; done
 wait $sp1 $sp2
 check "packets from 10.9.0.99 (outside A's allowed IPs) dropped by keygated ($(cat "$WORK/spoof") of 3 arrived)" \
@@ -151,11 +161,10 @@ check "packets from 10.9.0.99 (outside A's allowed IPs) dropped by keygated ($(c
 check "packets from 10.9.0.1 (allowed) delivered ($(cat "$WORK/legit") of 3)" test "$(cat "$WORK/legit")" = 3
 
 # 6. A captured transport packet sent again is not delivered twice.
-inb $TOOL udp-count 10.9.0.2 6003 3 REPLAY >"$WORK/replay" &
-sp1=$!
-inb $TOOL sniff-replay "${U}vb" 51821 168 192.168.77.2 3 0.2 >"$WORK/sniff" &
-sp2=$!
-sleep 0.5
+bg_ready "$WORK/r1" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6003 4 REPLAY >"$WORK/replay"
+sp1=$BG
+bg_ready "$WORK/r2" ip netns exec "$NB" $TOOL sniff-replay "${U}vb" 51821 168 192.168.77.2 3 0.2 >"$WORK/sniff"
+sp2=$BG
 ina $TOOL udp-send - 10.9.0.2 6003 REPLAY 100
 wait $sp1 $sp2
 check "replay: a real transport packet was captured and sent 3 more times" grep -q replayed "$WORK/sniff"
@@ -169,10 +178,25 @@ check "API: unknown key answered errno=-22" test "$(sed -n 1p "$WORK/uapi")" = "
 check "API: out-of-range port answered errno=-22" test "$(sed -n 2p "$WORK/uapi")" = "errno=-22"
 check "API: line without '=' answered errno=-22" test "$(sed -n 3p "$WORK/uapi")" = "errno=-22"
 check "API: 1 MB of unknown lines answered errno=-22" test "$(sed -n 8p "$WORK/uapi")" = "errno=-22"
+check "API: 40 silent connections do not lock out a get=1" \
+	test "$($TOOL uapi-hog "/var/run/wireguard/$IFB.sock" 40)" = "errno=0"
 check "keygated survived UDP and API garbage" kill -0 "$PID_B"
 check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
 check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 check "configuration intact after API garbage" test "$(inb wg show "$IFB" allowed-ips | cut -f2)" = 10.9.0.1/32
+
+# 7b. IPv6: inner addresses and an IPv6 outer endpoint.
+ina ip addr add fd77::1/64 dev "${U}va" nodad; inb ip addr add fd77::2/64 dev "${U}vb" nodad
+ina ip addr add fd09::1/64 dev "$IFA" nodad; inb ip addr add fd09::2/64 dev "$IFB" nodad
+ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint "[fd77::2]:51821"
+inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32,fd09::1/128 endpoint "[fd77::1]:$PORT_A"
+check "IPv6 inside, IPv6 outside: ping keygated -> $IMPL_A" ping_ok inb fd09::1 3 6
+check "IPv6 inside, IPv6 outside: ping $IMPL_A -> keygated" ping_ok ina fd09::2 3 6
+check "TCP 4 MB over IPv6 $IMPL_A -> keygated, sha256 matches (merged for the TUN)" tcp inb fd09::2 ina v6
+check "wg show lists keygated's IPv6 endpoint and allowed IP" \
+	test "$(dump_field inb "$IFB" 3) $(dump_field inb "$IFB" 4)" = "[fd77::1]:$PORT_A 10.9.0.1/32,fd09::1/128"
+inb wg set "$IFB" peer "$PA" allowed-ips 10.9.0.1/32 endpoint "$ADDR_A:$PORT_A"
+ina wg set "$IFA" peer "$PB" allowed-ips 10.9.0.2/32 endpoint 192.168.77.2:51821
 
 # 8. Roaming: A's outer address and port change (a new address, a rebound
 #    socket, as behind a NAT); keygated follows authenticated packets.
@@ -191,7 +215,11 @@ stop_b
 check "SIGTERM: keygated exits cleanly and removes its API socket" test ! -e "/var/run/wireguard/$IFB.sock"
 check "SIGTERM: the interface goes away with the process" sh -c "! ip netns exec $NB ip link show $IFB >/dev/null 2>&1"
 start_b KEYGATED_LOAD_THRESHOLD=20
-conf_b; up_links; reset_a
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.9.0.1/32\nEndpoint = %s:%s\n' \
+	"$KB" "$PA" "$ADDR_A" "$PORT_A" >"$WORK/b.conf"
+check "wg setconf configures the restarted keygated" inb wg setconf "$IFB" "$WORK/b.conf"
+check "wg showconf gives back what setconf set" sh -c "ip netns exec $NB wg showconf $IFB | grep -qx 'AllowedIPs = 10.9.0.1/32'"
+up_links; reset_a
 ina $TOOL flood 192.168.77.2 51821 "$PB" 300 5 >"$WORK/flood" &
 fp=$!
 sleep 0.5
@@ -214,4 +242,17 @@ check "rekey: $IMPL_A saw a new handshake ($hs1 -> $hs2)" test "$hs2" -gt "$hs1"
 check "rekey: traffic continued across rekeys ($got of 40 pings)" test "${got:-0}" -ge 36
 
 check "keygated exits 0 on SIGTERM" stop_b
+
+# 11. Without -f: keygated returns once the interface and socket exist and
+#     keeps running detached.
+IFD=${U}d
+check "keygated without -f returns 0 at once" timeout 5 ip netns exec "$NB" "$KGD" "$IFD"
+check "the detached daemon answers wg show" test -n "$(inb wg show "$IFD" listen-port)"
+dpid=$(inb ss -xlpn | grep -F "/var/run/wireguard/$IFD.sock" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+check "the detached daemon runs in its own session (pid ${dpid:-none})" \
+	test -n "$dpid" -a "$(ps -o sid= -p "${dpid:-1}" | tr -d ' ')" = "${dpid:-x}"
+PID_D=$dpid
+[ -n "$dpid" ] && kill "$dpid"
+for _ in $(seq 30); do [ -e "/var/run/wireguard/$IFD.sock" ] || { PID_D=; break; }; sleep 0.1; done
+check "the detached daemon removes its socket on SIGTERM" test ! -e "/var/run/wireguard/$IFD.sock"
 t_done

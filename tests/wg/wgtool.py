@@ -2,10 +2,15 @@
 """Traffic helpers for the WireGuard namespace tests (test inputs only)."""
 import base64, hashlib, os, random, socket, struct, sys, time
 
+def ready():
+    """Tell the test script the socket is bound (KG_READY names a file)."""
+    if os.environ.get("KG_READY"):
+        open(os.environ["KG_READY"], "w").close()
+
 def tcp_serve(addr, port, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port))); s.listen(1); s.settimeout(15)
+    s.bind((addr, int(port))); s.listen(1); s.settimeout(15); ready()
     c, _ = s.accept(); c.settimeout(15)
     h = hashlib.sha256(); n = 0
     while True:
@@ -27,7 +32,7 @@ def tcp_send(addr, port, nbytes):
 def udp_count(addr, port, seconds, marker):
     """Count datagrams carrying MARKER for SECONDS; print the count."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, int(port))); s.settimeout(0.2)
+    s.bind((addr, int(port))); s.settimeout(0.2); ready()
     end = time.time() + float(seconds); n = 0
     while time.time() < end:
         try:
@@ -46,7 +51,7 @@ def sniff_replay(ifname, port, udplen, dst, count, delay):
     """Capture one incoming WireGuard transport packet of UDP length UDPLEN
     to PORT on IFNAME, then send its payload again COUNT times to DST:PORT."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3))
-    s.bind((ifname, 0)); s.settimeout(10)
+    s.bind((ifname, 0)); s.settimeout(10); ready()
     end = time.time() + 10
     while time.time() < end:
         f = s.recv(65535)
@@ -126,6 +131,22 @@ def uapi_garbage(path):
             r = "closed(%s)" % e.__class__.__name__
         print(r or "closed")
         s.close()
+
+def uapi_hog(path, n):
+    """Open N silent connections to the API socket, then ask get=1 on a new
+    one; print the first reply line (the daemon must evict an idle one)."""
+    hogs = []
+    for _ in range(int(n)):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(path); hogs.append(s)
+    time.sleep(0.2)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(5); s.connect(path)
+    s.sendall(b"get=1\n\n")
+    data = b""
+    while not data.endswith(b"\n\n"):
+        d = s.recv(65536)
+        if not d: break
+        data += d
+    print(data.decode().strip().split("\n")[-1])
 
 if __name__ == "__main__":
     globals()[sys.argv[1].replace("-", "_")](*sys.argv[2:])

@@ -1,0 +1,1159 @@
+/* diff: the changes between two policies (and inventories), described
+ * with the names of the inventory; set operations live in diff_ir.c. */
+#include "diff.h"
+#include "routes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- loading one side ---- */
+
+int diff_side_load(struct diff_side *s, const char *policy, const char *nodes, struct diag_list *diags)
+{
+	memset(s, 0, sizeof(*s));
+	s->src = diag_src_load(policy, diags);
+	if (!s->src)
+		return -ENOENT;
+	s->root = hj_parse(s->src, diags);
+	if (!s->root)
+		return -EINVAL;
+	s->pol = pol_load(s->root, diags);
+	if (!s->pol)
+		return -EINVAL;
+	if (nodes) {
+		s->inv = inv_load(nodes, &s->nodes_src, diags);
+		if (!s->inv)
+			return -EINVAL;
+		s->have_inv = true;
+	} else if (!(s->inv = calloc(1, sizeof(*s->inv)))) {
+		diag_error(diags, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = filter_compile(s->pol, s->inv, &s->fs, diags);
+	s->compiled = rc == 0;
+	return rc;
+}
+
+void diff_side_free(struct diff_side *s)
+{
+	if (s->compiled)
+		filter_set_free(&s->fs);
+	inv_free(s->inv);
+	pol_free(s->pol);
+	hj_free(s->root);
+	diag_src_free(s->nodes_src);
+	diag_src_free(s->src);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- small helpers: text and address sets ---- */
+
+/* "A, B": A and B joined (either may be NULL or empty); A is freed. */
+static char *join(char *a, const char *b)
+{
+	char *s = NULL;
+	if (!a || !*a) {
+		s = strdup(b ? b : "");
+	} else if (!b || !*b) {
+		return a;
+	} else if (asprintf(&s, "%s, %s", a, b) < 0)
+		s = NULL;
+	free(a);
+	return s;
+}
+
+static bool node_has(const struct inv_node *n, const struct ir_aset *s)
+{
+	return (n->has_v4 && ir_aset_contains(s, IR_V4, n->v4, n->v4)) ||
+	       (n->has_v6 && ir_aset_contains(s, IR_V6, n->v6, n->v6));
+}
+
+/* Is every range of A in FAMILY inside S?  Does A have any in FAMILY? */
+static bool aset_within(const struct ir_aset *a, uint8_t family, const struct ir_aset *s, bool *any)
+{
+	*any = false;
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->v[i].family != family)
+			continue;
+		*any = true;
+		if (!ir_aset_contains(s, family, a->v[i].lo, a->v[i].hi))
+			return false;
+	}
+	return true;
+}
+
+static bool aset_overlaps_aset(const struct ir_aset *a, uint8_t family, const struct ir_aset *s)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].family == family && ir_aset_overlaps(s, family, a->v[i].lo, a->v[i].hi))
+			return true;
+	return false;
+}
+
+/* S minus [LO, HI] of FAMILY, in place. */
+static int aset_remove(struct ir_aset *s, uint8_t family, ir_u128 lo, ir_u128 hi)
+{
+	struct ir_aset out = { 0 };
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < s->n; i++) {
+		const struct ir_range *r = &s->v[i];
+		if (r->family != family || r->hi < lo || r->lo > hi) {
+			rc = ir_aset_add(&out, r->family, r->lo, r->hi);
+			continue;
+		}
+		if (r->lo < lo)
+			rc = ir_aset_add(&out, family, r->lo, lo - 1);
+		if (rc == 0 && r->hi > hi)
+			rc = ir_aset_add(&out, family, hi + 1, r->hi);
+	}
+	if (rc < 0) {
+		ir_aset_free(&out);
+		return rc;
+	}
+	ir_aset_free(s);
+	*s = out;
+	return 0;
+}
+
+/* ---- naming sources: principals of one side ---- */
+
+struct principal {
+	char *name;               /* as a policy writes it: "group:eng" */
+	char *text;               /* with members: "group:eng (alice, bob)" */
+	struct ir_aset addrs;     /* merged */
+};
+
+struct namer {
+	const struct diff_side *s;
+	struct principal *v;
+	size_t n;
+	bool built;
+};
+
+static void namer_free(struct namer *nm)
+{
+	for (size_t i = 0; i < nm->n; i++) {
+		free(nm->v[i].name);
+		free(nm->v[i].text);
+		ir_aset_free(&nm->v[i].addrs);
+	}
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* The members of a principal for people: users by name (untagged nodes),
+ * tagged nodes by name; a user principal lists its devices. */
+static char *members_text(const struct inv *inv, const struct ir_aset *addrs, bool devices)
+{
+	char *out = strdup("");
+	bool *seen = calloc(inv->nusers + 1, sizeof(*seen));
+	if (!seen || !out) {
+		free(seen);
+		free(out);
+		return NULL;
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *n = &inv->nodes[i];
+		if (!node_has(n, addrs))
+			continue;
+		const char *name = n->name;
+		if (!devices && !inv_node_tagged(n) && n->user >= 0) {
+			if (seen[n->user])
+				continue;
+			seen[n->user] = true;
+			name = inv->users[n->user].name;
+		}
+		out = join(out, name);
+		if (!out)
+			break;
+	}
+	free(seen);
+	return out;
+}
+
+static int namer_add(struct namer *nm, const char *name, const struct pol_alias *a, const struct ir_aset *given,
+		     const char *members)
+{
+	struct principal pr = { 0 };
+	int rc = 0;
+	if (given) {
+		rc = ir_aset_add_all(&pr.addrs, given);
+	} else if (!filter_alias_addrs(nm->s->pol, nm->s->inv, &nm->s->fs, a, &pr.addrs)) {
+		ir_aset_free(&pr.addrs);
+		return 0;   /* names no address: never a description */
+	}
+	ir_aset_merge(&pr.addrs);
+	char *mem = members ? strdup(members)
+			    : members_text(nm->s->inv, &pr.addrs, a && (a->kind == PA_USER || a->kind == PA_USER_GLOB));
+	pr.name = strdup(name);
+	if (rc < 0 || !pr.name || !mem)
+		goto fail;
+	if (*mem)
+		rc = asprintf(&pr.text, "%s (%s)", name, mem);
+	else
+		pr.text = strdup(name);
+	if (rc < 0 || !pr.text)
+		goto fail;
+	struct principal *v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
+	if (!v)
+		goto fail;
+	nm->v = v;
+	nm->v[nm->n++] = pr;
+	free(mem);
+	return 0;
+fail:
+	free(mem);
+	free(pr.name);
+	free(pr.text);
+	ir_aset_free(&pr.addrs);
+	return -ENOMEM;
+}
+
+static int namer_add_alias(struct namer *nm, enum pol_alias_kind kind, const char *name, const char *members)
+{
+	struct pol_alias a = { .kind = kind, .name = (char *)name };
+	return namer_add(nm, name, &a, NULL, members);
+}
+
+static bool tag_listed(const struct pol_policy *p, const char *tag)
+{
+	for (size_t i = 0; i < p->ntag_owners; i++)
+		if (strcmp(p->tag_owners[i].name, tag) == 0)
+			return true;
+	return false;
+}
+
+/* Candidates, broadest kinds first: "*", autogroups, groups, tags, users,
+ * ipsets, hosts, then single nodes. */
+static int namer_build(struct namer *nm)
+{
+	const struct pol_policy *p = nm->s->pol;
+	const struct inv *inv = nm->s->inv;
+	int rc = namer_add_alias(nm, PA_ANY, "*", "anyone");
+	if (rc == 0)
+		rc = namer_add_alias(nm, PA_MEMBER, "autogroup:member", NULL);
+	if (rc == 0)
+		rc = namer_add_alias(nm, PA_TAGGED, "autogroup:tagged", NULL);
+	for (size_t i = 0; rc == 0 && i < p->ngroups; i++)
+		rc = namer_add_alias(nm, PA_GROUP, p->groups[i].name, NULL);
+	for (size_t i = 0; rc == 0 && i < p->ntag_owners; i++)
+		rc = namer_add_alias(nm, PA_TAG, p->tag_owners[i].name, NULL);
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
+		for (size_t t = 0; rc == 0 && t < inv->nodes[i].ntags; t++) {
+			const char *tag = inv->nodes[i].tags[t];
+			bool dup = tag_listed(p, tag);
+			for (size_t j = 0; !dup && j < nm->n; j++)
+				dup = strcmp(nm->v[j].name, tag) == 0;
+			if (!dup)
+				rc = namer_add_alias(nm, PA_TAG, tag, NULL);
+		}
+	for (size_t i = 0; rc == 0 && i < inv->nusers; i++) {
+		char *name = NULL;
+		if (inv->users[i].email)
+			name = strdup(inv->users[i].email);
+		else if (asprintf(&name, "%s@", inv->users[i].name) < 0)
+			name = NULL;
+		rc = name ? namer_add_alias(nm, PA_USER, name, NULL) : -ENOMEM;
+		free(name);
+	}
+	for (size_t i = 0; rc == 0 && i < p->nipsets; i++)
+		rc = namer_add_alias(nm, PA_IPSET, p->ipsets[i].name, NULL);
+	for (size_t i = 0; rc == 0 && i < p->nhosts; i++) {
+		char r[IR_RANGE_STRLEN];
+		struct pol_alias a = { .kind = PA_HOST, .name = p->hosts[i].name, .family = p->hosts[i].family,
+				       .lo = p->hosts[i].lo, .hi = p->hosts[i].hi };
+		rc = namer_add(nm, a.name, &a, NULL, ir_range_format(a.family, a.lo, a.hi, r));
+	}
+	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
+		const struct inv_node *n = &inv->nodes[i];
+		struct ir_aset addrs = { 0 };
+		char *mem = NULL;
+		if (n->has_v4)
+			rc = ir_aset_add(&addrs, IR_V4, n->v4, n->v4);
+		if (rc == 0 && n->has_v6)
+			rc = ir_aset_add(&addrs, IR_V6, n->v6, n->v6);
+		for (size_t t = 0; rc == 0 && t < n->ntags; t++)
+			if (!(mem = join(mem, n->tags[t])))
+				rc = -ENOMEM;
+		if (rc == 0 && n->ntags == 0 && n->user >= 0 &&
+		    asprintf(&mem, "%s's device", inv->users[n->user].name) < 0) {
+			mem = NULL;
+			rc = -ENOMEM;
+		}
+		if (rc == 0 && addrs.n > 0)
+			rc = namer_add(nm, n->name, NULL, &addrs, mem ? mem : "");
+		free(mem);
+		ir_aset_free(&addrs);
+	}
+	nm->built = true;
+	return rc;
+}
+
+/* The policy rules behind CAUSES (locations of destination entries). */
+static bool cause_rule_names(const struct pol_policy *p, const struct diff_cause *causes, size_t ncauses,
+			     const char *name)
+{
+	for (size_t c = 0; c < ncauses; c++)
+		for (size_t i = 0; i < p->nrules; i++) {
+			const struct pol_rule *r = &p->rules[i];
+			bool hit = false;
+			for (size_t d = 0; !hit && d < r->ndst; d++) {
+				const struct hj_value *at = r->dst[d].alias.at;
+				hit = at && at->loc.src == causes[c].loc.src && at->loc.line == causes[c].loc.line &&
+				      at->loc.col == causes[c].loc.col;
+			}
+			for (size_t k = 0; hit && k < r->nsrc; k++)
+				if (r->src[k].name && strcmp(r->src[k].name, name) == 0)
+					return true;
+		}
+	return false;
+}
+
+/* Cover the addresses S of FAMILY exactly: principals whose addresses in
+ * FAMILY all lie in S, those the causing rules name first, then the
+ * broadest; what no principal covers as address ranges.  *NPARTS counts
+ * the principals, *NLEFT the ranges. */
+static char *cover(struct namer *nm, uint8_t family, const struct ir_aset *s, const struct diff_cause *causes,
+		   size_t ncauses, size_t *nparts, size_t *nleft)
+{
+	char *out = strdup("");
+	struct ir_aset left = { 0 };
+	bool *used = calloc(nm->n + 1, sizeof(*used));
+	*nparts = 0;
+	if (!out || !used || ir_aset_add_all(&left, s) < 0)
+		goto fail;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nm->n; i++) {
+			const struct principal *pr = &nm->v[i];
+			bool any;
+			if (used[i] || !aset_within(&pr->addrs, family, s, &any) || !any ||
+			    !aset_overlaps_aset(&pr->addrs, family, &left))
+				continue;
+			if (pass == 0 && !cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
+				continue;
+			used[i] = true;
+			(*nparts)++;
+			if (!(out = join(out, pr->text)))
+				goto fail;
+			for (size_t k = 0; k < pr->addrs.n; k++)
+				if (pr->addrs.v[k].family == family &&
+				    aset_remove(&left, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi) < 0)
+					goto fail;
+		}
+	*nleft = left.n;
+	for (size_t k = 0; k < left.n; k++) {
+		char r[IR_RANGE_STRLEN];
+		if (!(out = join(out, ir_range_format(left.v[k].family, left.v[k].lo, left.v[k].hi, r))))
+			goto fail;
+	}
+	free(used);
+	ir_aset_free(&left);
+	return out;
+fail:
+	free(used);
+	ir_aset_free(&left);
+	free(out);
+	return NULL;
+}
+
+/* "C except R": principal C holds S in FAMILY and what it holds beyond S
+ * is covered by at most two principals, nothing left over.  NULL if no
+ * principal does (or out of memory). */
+static char *cover_by_exception(struct namer *nm, uint8_t family, const struct ir_aset *s,
+				const struct diff_cause *causes, size_t ncauses)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nm->n; i++) {
+			const struct principal *pr = &nm->v[i];
+			bool holds = s->n > 0;
+			for (size_t k = 0; holds && k < s->n; k++)
+				holds = s->v[k].family != family || ir_aset_contains(&pr->addrs, family, s->v[k].lo, s->v[k].hi);
+			if (!holds || (pass == 0) != cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
+				continue;
+			struct ir_aset rest = { 0 };
+			int rc = 0;
+			for (size_t k = 0; rc == 0 && k < pr->addrs.n; k++)
+				if (pr->addrs.v[k].family == family)
+					rc = ir_aset_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi);
+			for (size_t k = 0; rc == 0 && k < s->n; k++)
+				if (s->v[k].family == family)
+					rc = aset_remove(&rest, family, s->v[k].lo, s->v[k].hi);
+			size_t nparts = 0, nleft = 1;
+			char *r = rc == 0 && rest.n ? cover(nm, family, &rest, NULL, 0, &nparts, &nleft) : NULL, *t = NULL;
+			ir_aset_free(&rest);
+			if (r && nleft == 0 && nparts <= 2 && asprintf(&t, "%s except %s", pr->text, r) < 0)
+				t = NULL;
+			free(r);
+			if (t)
+				return t;
+		}
+	return NULL;
+}
+
+/* Name the source addresses S of FAMILY exactly: directly by principals,
+ * or, when that leaves raw ranges or takes more than two principals, as a
+ * principal with exceptions if one fits. */
+static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_aset *s,
+			      const struct diff_cause *causes, size_t ncauses)
+{
+	size_t nparts, nleft;
+	if (!nm->built && namer_build(nm) < 0)
+		return NULL;
+	char *direct = cover(nm, family, s, causes, ncauses, &nparts, &nleft);
+	if (!direct || (nleft == 0 && nparts <= 2))
+		return direct;
+	char *other = cover_by_exception(nm, family, s, causes, ncauses);
+	if (!other)
+		return direct;
+	free(direct);
+	return other;
+}
+
+/* ---- naming destinations ---- */
+
+struct item {
+	char *name;     /* host, node, "*", or a range as text */
+	char *addrs;    /* for a host or node: its addresses; NULL otherwise */
+};
+
+struct items {
+	struct item *v;
+	size_t n;
+};
+
+static void items_free(struct items *it)
+{
+	for (size_t i = 0; i < it->n; i++) {
+		free(it->v[i].name);
+		free(it->v[i].addrs);
+	}
+	free(it->v);
+	memset(it, 0, sizeof(*it));
+}
+
+static int items_push(struct items *it, const char *name, const char *addrs)
+{
+	struct item *v = realloc(it->v, (it->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	it->v = v;
+	struct item x = { strdup(name), addrs ? strdup(addrs) : NULL };
+	if (!x.name || (addrs && !x.addrs)) {
+		free(x.name);
+		free(x.addrs);
+		return -ENOMEM;
+	}
+	it->v[it->n++] = x;
+	return 0;
+}
+
+/* A named range starting at AT and ending within HI: the widest host, else
+ * a node's address.  Sets *END; NULL if none. */
+static const char *dst_name_at(const struct diff_side *s, uint8_t family, ir_u128 at, ir_u128 hi, ir_u128 *end)
+{
+	const char *best = NULL;
+	for (size_t i = 0; i < s->pol->nhosts; i++) {
+		const struct pol_named *h = &s->pol->hosts[i];
+		if (h->family == family && h->lo == at && h->hi <= hi && (!best || h->hi > *end)) {
+			best = h->name;
+			*end = h->hi;
+		}
+	}
+	for (size_t i = 0; !best && i < s->inv->nnodes; i++) {
+		const struct inv_node *n = &s->inv->nodes[i];
+		if ((family == IR_V4 && n->has_v4 && n->v4 == at) || (family == IR_V6 && n->has_v6 && n->v6 == at)) {
+			best = n->name;
+			*end = at;
+		}
+	}
+	return best;
+}
+
+/* The last address of [AT, HI] before the next named range starting after
+ * AT: HI when none does. */
+static ir_u128 dst_next_named(const struct diff_side *s, uint8_t family, ir_u128 at, ir_u128 hi)
+{
+	ir_u128 next = hi, end;
+	for (size_t i = 0; i < s->pol->nhosts; i++) {
+		const struct pol_named *h = &s->pol->hosts[i];
+		if (h->family == family && h->lo > at && h->lo <= next && dst_name_at(s, family, h->lo, hi, &end))
+			next = h->lo - 1;
+	}
+	for (size_t i = 0; i < s->inv->nnodes; i++) {
+		const struct inv_node *n = &s->inv->nodes[i];
+		bool has = family == IR_V4 ? n->has_v4 : n->has_v6;
+		ir_u128 a = family == IR_V4 ? n->v4 : n->v6;
+		if (has && a > at && a <= next)
+			next = a - 1;
+	}
+	return next;   /* the last address before the next named one, or HI */
+}
+
+static int describe_dst(const struct diff_side *s, uint8_t family, ir_u128 lo, ir_u128 hi, struct items *out)
+{
+	char r[IR_RANGE_STRLEN];
+	if (lo == 0 && hi == ir_family_max(family))
+		return items_push(out, "*", NULL);
+	for (;;) {
+		ir_u128 end = lo;
+		const char *name = dst_name_at(s, family, lo, hi, &end);
+		int rc;
+		if (name)
+			rc = items_push(out, name, ir_range_format(family, lo, end, r));
+		else {
+			end = dst_next_named(s, family, lo, hi);
+			rc = items_push(out, ir_range_format(family, lo, end, r), NULL);
+		}
+		if (rc < 0)
+			return rc;
+		if (end >= hi)
+			return 0;
+		lo = end + 1;
+	}
+}
+
+/* ---- rows: the changes of one node, being grouped ---- */
+
+struct row {
+	enum diff_kind kind;
+	char *who, *what;
+	struct items where;
+	struct ir_flows boxes;     /* as rules */
+	struct diff_cause *causes;
+	size_t ncauses;
+};
+
+struct rows {
+	struct row *v;
+	size_t n;
+};
+
+static void row_free(struct row *r)
+{
+	free(r->who);
+	free(r->what);
+	items_free(&r->where);
+	ir_free(&r->boxes);
+	free(r->causes);
+	memset(r, 0, sizeof(*r));
+}
+
+static void rows_free(struct rows *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		row_free(&rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static int cause_add(struct diff_cause **v, size_t *n, const struct diag_loc *loc, bool old)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].loc.src == loc->src && (*v)[i].loc.line == loc->line && (*v)[i].loc.col == loc->col)
+			return 0;
+	struct diff_cause *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[(*n)++] = (struct diff_cause){ .loc = *loc, .old = old };
+	return 0;
+}
+
+struct explain {
+	struct row *row;
+	bool old;
+	int rc;
+};
+
+static void explain_cb(const struct ir_rule *rule, void *arg)
+{
+	struct explain *ex = arg;
+	if (ex->rc == 0 && rule->loc.src)
+		ex->rc = cause_add(&ex->row->causes, &ex->row->ncauses, &rule->loc, ex->old);
+}
+
+static bool same_slab(const struct ir_box *a, const struct ir_box *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->port_lo == b->port_lo &&
+	       a->port_hi == b->port_hi && a->dst_lo == b->dst_lo && a->dst_hi == b->dst_hi;
+}
+
+static char *service_text(const struct ir_box *b)
+{
+	char pb[8], *s = NULL;
+	const char *proto = ir_proto_name(b->proto, pb);
+	int rc;
+	if (!ir_proto_has_ports(b->proto))
+		rc = asprintf(&s, "%s", proto);
+	else if (b->port_lo == 0 && b->port_hi == 65535)
+		rc = asprintf(&s, "%s/*", proto);
+	else if (b->port_lo == b->port_hi)
+		rc = asprintf(&s, "%s/%u", proto, b->port_lo);
+	else
+		rc = asprintf(&s, "%s/%u-%u", proto, b->port_lo, b->port_hi);
+	return rc < 0 ? NULL : s;
+}
+
+/* One row per slab of DELTA (boxes equal but for their sources), its causes
+ * the rules of SIDE_IR that accept a representative packet of each box. */
+static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows *delta,
+		     const struct ir_flows *side_ir, struct namer *nm)
+{
+	int rc = 0;
+	size_t i = 0;
+	while (rc == 0 && i < delta->nboxes) {
+		const struct ir_box *b0 = &delta->boxes[i];
+		struct row r = { .kind = kind };
+		struct explain ex = { .row = &r, .old = kind == DIFF_LOSS };
+		struct ir_aset src = { 0 };
+		size_t j = i;
+		for (; rc == 0 && j < delta->nboxes && same_slab(b0, &delta->boxes[j]); j++) {
+			const struct ir_box *b = &delta->boxes[j];
+			rc = ir_aset_add(&src, b->family, b->src_lo, b->src_hi);
+			if (rc == 0)
+				rc = ir_add(&r.boxes, b, NULL);
+			/* The box lies in SIDE_IR: some rule accepts its first packet. */
+			if (rc == 0 && ir_explain(side_ir, b->family, b->proto, b->src_lo, b->dst_lo, b->port_lo,
+						  explain_cb, &ex) == 0)
+				rc = -EPROTO;
+			if (rc == 0)
+				rc = ex.rc;
+		}
+		i = j;
+		ir_aset_merge(&src);
+		if (rc == 0 && (!(r.who = describe_sources(nm, b0->family, &src, r.causes, r.ncauses)) ||
+				!(r.what = service_text(b0))))
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = describe_dst(nm->s, b0->family, b0->dst_lo, b0->dst_hi, &r.where);
+		ir_aset_free(&src);
+		struct row *v = rc == 0 ? realloc(rs->v, (rs->n + 1) * sizeof(*v)) : NULL;
+		if (rc == 0 && !v)
+			rc = -ENOMEM;
+		if (rc == 0) {
+			rs->v = v;
+			rs->v[rs->n++] = r;
+		} else
+			row_free(&r);
+	}
+	return rc;
+}
+
+/* NAME: names joined (for comparing); TEXT: "name (addresses), name". */
+static char *items_text(const struct items *it, bool with_addrs)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < it->n; i++) {
+		fprintf(f, "%s%s", i ? (with_addrs ? ", " : "\x1f") : "", it->v[i].name);
+		if (with_addrs && it->v[i].addrs)
+			fprintf(f, " (%s)", it->v[i].addrs);
+	}
+	return fclose(f) == 0 ? s : (free(s), NULL);
+}
+
+/* Move J's boxes and causes into I, free J, close the gap. */
+static int rows_absorb(struct rows *rs, size_t i, size_t j)
+{
+	struct row *a = &rs->v[i], *b = &rs->v[j];
+	int rc = 0;
+	rc = ir_add_all(&a->boxes, &b->boxes);
+	for (size_t k = 0; rc == 0 && k < b->ncauses; k++)
+		rc = cause_add(&a->causes, &a->ncauses, &b->causes[k].loc, b->causes[k].old);
+	row_free(b);
+	memmove(&rs->v[j], &rs->v[j + 1], (rs->n - j - 1) * sizeof(*rs->v));
+	rs->n--;
+	return rc;
+}
+
+enum { MERGE_FAMILIES, MERGE_SERVICES, MERGE_DESTINATIONS };
+
+/* Two rows that say the same but for one part: may they become one line
+ * without claiming more than both?  FAMILIES: same sources, service and
+ * destination names (addresses of another family added to the names);
+ * SERVICES: same sources and destinations; DESTINATIONS: same sources and
+ * services. */
+static int rows_key(const struct row *r, int how, char **key)
+{
+	char *k = NULL, *w = items_text(&r->where, how != MERGE_FAMILIES);
+	int rc = -ENOMEM;
+	if (!w)
+		return rc;
+	if (how == MERGE_FAMILIES)
+		rc = asprintf(&k, "%d\x1e%s\x1e%s\x1e%s", r->kind, r->who, r->what, w);
+	else if (how == MERGE_SERVICES)
+		rc = asprintf(&k, "%d\x1e%s\x1e%s", r->kind, r->who, w);
+	else
+		rc = asprintf(&k, "%d\x1e%s\x1e%s", r->kind, r->who, r->what);
+	free(w);
+	*key = rc < 0 ? NULL : k;
+	return rc < 0 ? -ENOMEM : 0;
+}
+
+static int rows_merge(struct rows *rs, int how)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+		char *ki = NULL;
+		rc = rows_key(&rs->v[i], how, &ki);
+		for (size_t j = i + 1; rc == 0 && j < rs->n;) {
+			char *kj = NULL;
+			rc = rows_key(&rs->v[j], how, &kj);
+			bool same = rc == 0 && strcmp(ki, kj) == 0;
+			free(kj);
+			if (!same) {
+				j++;
+				continue;
+			}
+			struct row *a = &rs->v[i], *b = &rs->v[j];
+			for (size_t k = 0; rc == 0 && how == MERGE_FAMILIES && k < a->where.n; k++)
+				if (b->where.v[k].addrs && !(a->where.v[k].addrs = join(a->where.v[k].addrs,
+										  b->where.v[k].addrs)))
+					rc = -ENOMEM;
+			if (rc == 0 && how == MERGE_SERVICES && !(a->what = join(a->what, b->what)))
+				rc = -ENOMEM;
+			for (size_t k = 0; rc == 0 && how == MERGE_DESTINATIONS && k < b->where.n; k++)
+				rc = items_push(&a->where, b->where.v[k].name, b->where.v[k].addrs);
+			if (rc == 0)
+				rc = rows_absorb(rs, i, j);
+		}
+		free(ki);
+	}
+	return rc;
+}
+
+/* ---- the result ---- */
+
+static int change_push(struct diff_result *out, const struct diff_change *c)
+{
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? 2 * out->cap : 16;
+		struct diff_change *v = realloc(out->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		out->v = v;
+		out->cap = cap;
+	}
+	out->v[out->n++] = *c;
+	return 0;
+}
+
+static void change_free(struct diff_change *c)
+{
+	free(c->node);
+	free(c->who);
+	free(c->what);
+	free(c->where);
+	free(c->boxes);
+	free(c->causes);
+}
+
+void diff_result_free(struct diff_result *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		change_free(&r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_cause(const void *pa, const void *pb)
+{
+	const struct diff_cause *a = pa, *b = pb;
+	if (a->loc.line != b->loc.line)
+		return a->loc.line < b->loc.line ? -1 : 1;
+	return a->loc.col < b->loc.col ? -1 : a->loc.col > b->loc.col;
+}
+
+/* A change for OUT, taking WHO, WHAT, WHERE and CAUSES: freed on failure,
+ * and when RC (the caller's status so far) is already -errno. */
+static int emit(struct diff_result *out, int rc, enum diff_kind kind, const char *node, char *who, char *what,
+		char *where, const struct ir_flows *boxes, struct diff_cause *causes, size_t ncauses)
+{
+	struct diff_change c = { .kind = kind, .who = who, .what = what, .where = where,
+				 .causes = causes, .ncauses = ncauses };
+	if (rc == 0 && boxes && boxes->nrules) {
+		if ((c.boxes = calloc(boxes->nrules, sizeof(*c.boxes))))
+			for (size_t i = 0; i < boxes->nrules; i++)
+				c.boxes[c.nboxes++] = boxes->rules[i].box;
+		else
+			rc = -ENOMEM;
+	}
+	qsort(c.causes, c.ncauses, sizeof(*c.causes), cmp_cause);
+	if (rc == 0 && node && !(c.node = strdup(node)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = change_push(out, &c);
+	if (rc < 0)
+		change_free(&c);
+	return rc;
+}
+
+/* TCP and UDP before the other protocols: people read services first. */
+static unsigned proto_rank(unsigned proto)
+{
+	return proto == IR_PROTO_TCP ? 0 : proto == IR_PROTO_UDP ? 1 : 2 + proto;
+}
+
+static int cmp_row(const void *pa, const void *pb)
+{
+	const struct row *ra = pa, *rb = pb;
+	const struct ir_box *a = &ra->boxes.rules[0].box, *b = &rb->boxes.rules[0].box;
+	if (ra->kind != rb->kind)
+		return ra->kind < rb->kind ? -1 : 1;
+	if (proto_rank(a->proto) != proto_rank(b->proto))
+		return proto_rank(a->proto) < proto_rank(b->proto) ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return a->dst_lo < b->dst_lo ? -1 : a->dst_lo > b->dst_lo;
+}
+
+static int emit_rows(struct diff_result *out, const char *node, struct rows *rs)
+{
+	qsort(rs->v, rs->n, sizeof(*rs->v), cmp_row);
+	int rc = rows_merge(rs, MERGE_FAMILIES);
+	if (rc == 0)
+		rc = rows_merge(rs, MERGE_SERVICES);
+	if (rc == 0)
+		rc = rows_merge(rs, MERGE_DESTINATIONS);
+	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+		struct row *r = &rs->v[i];
+		char *where = items_text(&r->where, true);
+		rc = emit(out, where ? 0 : -ENOMEM, r->kind, node, r->who, r->what, where, &r->boxes, r->causes,
+			  r->ncauses);
+		if (rc == 0)
+			out->v[out->n - 1].to_node = node && r->where.n == 1 && strcmp(r->where.v[0].name, node) == 0;
+		r->who = r->what = NULL;
+		r->causes = NULL;
+		r->ncauses = 0;
+	}
+	return rc;
+}
+
+/* ---- routes and nodes ---- */
+
+static bool range_in(const struct ir_aset *s, const struct ir_range *r)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].family == r->family && s->v[i].lo == r->lo && s->v[i].hi == r->hi)
+			return true;
+	return false;
+}
+
+static bool node_in_alias_list(const struct diff_side *s, const struct inv_node *n, const struct pol_alias *v,
+			       size_t nv)
+{
+	bool hit = false;
+	for (size_t i = 0; !hit && i < nv; i++) {
+		struct ir_aset a = { 0 };
+		if (filter_alias_addrs(s->pol, s->inv, &s->fs, &v[i], &a))
+			hit = node_has(n, &a);
+		ir_aset_free(&a);
+	}
+	return hit;
+}
+
+/* What approved route R of node N on side S: the autoApprovers entry, or
+ * the inventory's approved_routes. */
+static int route_causes(const struct diff_side *s, const struct inv_node *n, const struct ir_range *r, bool old,
+			struct diff_cause **causes, size_t *ncauses)
+{
+	int rc = 0;
+	const struct pol_policy *p = s->pol;
+	for (size_t i = 0; rc == 0 && i < p->nroute_approvers; i++) {
+		const struct pol_named *a = &p->route_approvers[i];
+		if (a->family == r->family && a->lo <= r->lo && r->hi <= a->hi &&
+		    node_in_alias_list(s, n, a->items, a->nitems))
+			rc = cause_add(causes, ncauses, &a->at->loc, old);
+	}
+	if (rc == 0 && r->lo == 0 && r->hi == ir_family_max(r->family) && p->exit_approvers.at &&
+	    node_in_alias_list(s, n, p->exit_approvers.items, p->exit_approvers.nitems))
+		rc = cause_add(causes, ncauses, &p->exit_approvers.at->loc, old);
+	for (size_t i = 0; rc == 0 && i < n->napproved; i++)
+		if (n->approved[i].family == r->family && n->approved[i].lo == r->lo && n->approved[i].hi == r->hi) {
+			struct diag_loc loc = { s->nodes_src, 0, 0 };
+			rc = cause_add(causes, ncauses, &loc, old);
+		}
+	return rc;
+}
+
+static int route_changes(struct diff_result *out, const char *node, enum diff_kind kind, const struct diff_side *s,
+			 const struct filter_node *have, const struct filter_node *other)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < have->served.n; i++) {
+		const struct ir_range *r = &have->served.v[i];
+		if (other && range_in(&other->served, r))
+			continue;
+		char buf[IR_RANGE_STRLEN], *what = strdup(ir_range_format(r->family, r->lo, r->hi, buf));
+		struct diff_cause *causes = NULL;
+		size_t ncauses = 0;
+		rc = what ? route_causes(s, have->node, r, kind == DIFF_ROUTE_REMOVED, &causes, &ncauses) : -ENOMEM;
+		rc = emit(out, rc, kind, node, NULL, what, NULL, NULL, causes, ncauses);
+	}
+	return rc;
+}
+
+/* A node in one inventory only: who owns it, and its addresses. */
+static int node_change(struct diff_result *out, enum diff_kind kind, const struct diff_side *s,
+		       const struct inv_node *n)
+{
+	char a[IR_ADDR_STRLEN], *who = NULL, *what = NULL;
+	int rc = 0;
+	if (n->ntags == 0 && n->user >= 0)
+		who = strdup(s->inv->users[n->user].name);
+	for (size_t t = 0; t < n->ntags; t++)
+		if (!(who = join(who, n->tags[t])))
+			break;
+	if (n->has_v4)
+		what = join(what, ir_addr_format(IR_V4, n->v4, a));
+	if (n->has_v6)
+		what = join(what, ir_addr_format(IR_V6, n->v6, a));
+	struct diff_cause *causes = NULL;
+	size_t ncauses = 0;
+	struct diag_loc loc = { s->nodes_src, 0, 0 };
+	if (s->nodes_src)
+		rc = cause_add(&causes, &ncauses, &loc, kind == DIFF_NODE_REMOVED);
+	return emit(out, rc, kind, n->name, who, what, NULL, NULL, causes, ncauses);
+}
+
+/* ---- peers: what each node is told (routes_compute) ---- */
+
+/* A node's identity for peering: its addresses and the subnets it serves. */
+static int peer_identity(const struct filter_node *fn, struct ir_aset *out)
+{
+	const struct inv_node *n = fn->node;
+	int rc = 0;
+	if (n->has_v4)
+		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	for (size_t k = 0; rc == 0 && k < fn->served.n; k++) {
+		const struct ir_range *r = &fn->served.v[k];
+		if (r->lo != 0 || r->hi != ir_family_max(r->family))
+			rc = ir_aset_add(out, r->family, r->lo, r->hi);
+	}
+	return rc;
+}
+
+static bool rule_reaches(const struct filter_rule *r, const struct ir_range *route)
+{
+	for (size_t d = 0; d < r->ndst; d++)
+		if (r->dst[d].any || (r->dst[d].family == route->family && r->dst[d].lo <= route->hi &&
+				      route->lo <= r->dst[d].hi))
+			return true;
+	return false;
+}
+
+/* The rules in HOLDER's filter admitting OTHER (its addresses and subnets),
+ * by their first sources.  With ROUTE: only rules that reach ROUTE through
+ * HOLDER (REACH) or, in the viewer's own filter, whose sources overlap it. */
+static int admitting_rules(const struct filter_node *holder, const struct filter_node *other,
+			   const struct ir_range *route, bool reach, bool old, struct diff_cause **causes,
+			   size_t *ncauses)
+{
+	struct ir_aset id = { 0 };
+	int rc = route && !reach ? ir_aset_add(&id, route->family, route->lo, route->hi) : peer_identity(other, &id);
+	for (size_t i = 0; rc == 0 && i < holder->nrules; i++) {
+		const struct filter_rule *r = &holder->rules[i];
+		bool hit = r->src_all;
+		for (int f = IR_V4; !hit && f <= IR_V6; f += IR_V6 - IR_V4)
+			hit = aset_overlaps_aset(&id, (uint8_t)f, &r->src);
+		if (route && reach)
+			hit = hit && rule_reaches(r, route);
+		const struct pol_rule *pr = r->from;
+		const struct hj_value *at = pr && pr->nsrc && pr->src[0].at ? pr->src[0].at : pr ? pr->at : NULL;
+		if (hit && at)
+			rc = cause_add(causes, ncauses, &at->loc, old);
+	}
+	ir_aset_free(&id);
+	return rc;
+}
+
+static const struct routes_peer *peer_by_name(const struct diff_side *s, const struct routes_view *v,
+					      const char *name)
+{
+	for (size_t i = 0; v && i < v->npeers; i++)
+		if (strcmp(s->inv->nodes[v->peers[i].node].name, name) == 0)
+			return &v->peers[i];
+	return NULL;
+}
+
+static char *aset_text(const struct ir_aset *a)
+{
+	char *s = strdup(""), buf[IR_RANGE_STRLEN];
+	for (size_t i = 0; s && i < a->n; i++)
+		s = join(s, ir_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
+	return s;
+}
+
+/* Peers of viewer VI (index in S's inventory) in view HAVE and not in
+ * OTHER (of side O), or ranges of their allowed_ips missing there. */
+static int peer_changes(struct diff_result *out, const char *viewer, const struct diff_side *s, size_t vi,
+			const struct routes_view *have, const struct diff_side *o, const struct routes_view *other,
+			bool added)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < have->npeers; i++) {
+		const struct routes_peer *p = &have->peers[i];
+		const char *pname = s->inv->nodes[p->node].name;
+		const struct routes_peer *q = peer_by_name(o, other, pname);
+		for (size_t k = 0; rc == 0 && k < p->allowed_ips.n; k++) {
+			const struct ir_range *r = &p->allowed_ips.v[k];
+			if (q && range_in(&q->allowed_ips, r))
+				continue;
+			char buf[IR_RANGE_STRLEN];
+			char *who = strdup(pname), *what = q ? strdup(ir_range_format(r->family, r->lo, r->hi, buf))
+							      : aset_text(&p->allowed_ips);
+			struct diff_cause *causes = NULL;
+			size_t ncauses = 0;
+			/* A new peer: the rules joining the two; a new range: the
+			 * rules reaching it through the peer or from it. */
+			const struct ir_range *route = q ? r : NULL;
+			rc = who && what ? admitting_rules(&s->fs.nodes[vi], &s->fs.nodes[p->node], route, false, !added,
+							   &causes, &ncauses) : -ENOMEM;
+			if (rc == 0)
+				rc = admitting_rules(&s->fs.nodes[p->node], &s->fs.nodes[vi], route, true, !added, &causes,
+						     &ncauses);
+			enum diff_kind kind = q ? (added ? DIFF_PEER_IPS_ADDED : DIFF_PEER_IPS_REMOVED)
+						: (added ? DIFF_PEER_ADDED : DIFF_PEER_REMOVED);
+			rc = emit(out, rc, kind, viewer, who, what, NULL, NULL, causes, ncauses);
+			if (!q)
+				break;   /* a new peer: one change with all its allowed_ips */
+		}
+	}
+	return rc;
+}
+
+/* ---- one node, and all of them ---- */
+
+struct run {
+	const struct diff_side *before, *after;
+	struct routes_set vb, va;      /* no views without an inventory */
+	struct namer nb, na;
+	struct diff_result *out;
+};
+
+static int node_ir(const struct filter_node *fn, struct ir_flows *f)
+{
+	return fn ? filter_node_ir(fn, f) : ir_canonicalize(f);
+}
+
+/* Every change on the node named NAME (NULL: the tailnet-wide view), seen
+ * as BF before and AF after (either NULL: not in that inventory). */
+static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af,
+		     int bi, int ai)
+{
+	struct ir_flows irb = { 0 }, ira = { 0 }, gained = { 0 }, lost = { 0 };
+	struct rows rs = { 0 };
+	size_t before_n = run->out->n;
+	int rc = 0;
+	if (!bf && af)
+		rc = node_change(run->out, DIFF_NODE_ADDED, run->after, af->node);
+	if (bf && !af)
+		rc = node_change(run->out, DIFF_NODE_REMOVED, run->before, bf->node);
+	if (rc == 0 && af)
+		rc = route_changes(run->out, name, DIFF_ROUTE_ADDED, run->after, af, bf);
+	if (rc == 0 && bf)
+		rc = route_changes(run->out, name, DIFF_ROUTE_REMOVED, run->before, bf, af);
+	/* Peers of a node that stays (one joining or leaving is news enough). */
+	bool views = bi >= 0 && ai >= 0 && (size_t)ai < run->va.nviews && (size_t)bi < run->vb.nviews;
+	if (rc == 0 && views)
+		rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], run->before,
+				  &run->vb.views[bi], true);
+	if (rc == 0 && views)
+		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
+				  &run->va.views[ai], false);
+	if (rc == 0)
+		rc = node_ir(bf, &irb);
+	if (rc == 0)
+		rc = node_ir(af, &ira);
+	if (rc == 0)
+		rc = diff_ir_subtract(&ira, &irb, &gained);
+	if (rc == 0)
+		rc = diff_ir_subtract(&irb, &ira, &lost);
+	if (rc == 0)
+		rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
+	if (rc == 0)
+		rc = add_slabs(&rs, DIFF_LOSS, &lost, &irb, &run->nb);
+	if (rc == 0)
+		rc = emit_rows(run->out, name, &rs);
+	if (rc == 0 && run->out->n > before_n)
+		run->out->nodes_changed++;
+	rows_free(&rs);
+	ir_free(&lost);
+	ir_free(&gained);
+	ir_free(&ira);
+	ir_free(&irb);
+	return rc;
+}
+
+static int node_index(const struct inv *inv, const char *name)
+{
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if (strcmp(inv->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool diff_has_node(const struct diff_side *before, const struct diff_side *after, const char *name)
+{
+	return node_index(before->inv, name) >= 0 || node_index(after->inv, name) >= 0;
+}
+
+int diff_compute(const struct diff_side *before, const struct diff_side *after, const char *only_node,
+		 struct diff_result *out, struct diag_list *diags)
+{
+	struct run run = { .before = before, .after = after, .nb = { .s = before }, .na = { .s = after },
+			   .out = out };
+	int rc = 0;
+	memset(out, 0, sizeof(*out));
+	if (!before->have_inv && !after->have_inv) {
+		rc = diff_node(&run, NULL, &before->fs.global, &after->fs.global, -1, -1);
+	} else {
+		if (before->have_inv)
+			rc = routes_compute(before->pol, before->inv, &before->fs, &run.vb, diags);
+		if (rc == 0 && after->have_inv)
+			rc = routes_compute(after->pol, after->inv, &after->fs, &run.va, diags);
+		for (size_t i = 0; rc == 0 && i < after->inv->nnodes; i++) {
+			const char *name = after->inv->nodes[i].name;
+			int j = node_index(before->inv, name);
+			if (!only_node || strcmp(only_node, name) == 0)
+				rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j,
+					       (int)i);
+		}
+		for (size_t j = 0; rc == 0 && j < before->inv->nnodes; j++) {
+			const char *name = before->inv->nodes[j].name;
+			if (node_index(after->inv, name) < 0 && (!only_node || strcmp(only_node, name) == 0))
+				rc = diff_node(&run, name, &before->fs.nodes[j], NULL, (int)j, -1);
+		}
+	}
+	namer_free(&run.nb);
+	namer_free(&run.na);
+	routes_set_free(&run.vb);
+	routes_set_free(&run.va);
+	/* Nodes joining and leaving first, the rest in node order. */
+	struct diff_change *v = rc == 0 && out->n ? malloc(out->n * sizeof(*v)) : NULL;
+	if (rc == 0 && out->n && !v)
+		rc = -ENOMEM;
+	if (v) {
+		size_t k = 0;
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < out->n; i++)
+				if ((out->v[i].kind == DIFF_NODE_ADDED || out->v[i].kind == DIFF_NODE_REMOVED) == (pass == 0))
+					v[k++] = out->v[i];
+		memcpy(out->v, v, out->n * sizeof(*v));
+		free(v);
+	}
+	if (rc < 0) {
+		diag_error(diags, NULL, "computing the differences: %s",
+			   rc == -EPROTO ? "a changed flow has no rule behind it (internal error)" : strerror(-rc));
+		diff_result_free(out);
+	}
+	return rc;
+}

@@ -1,0 +1,1 @@
+aclc diff examples/relay.hujson examples/relay-v2.hujson

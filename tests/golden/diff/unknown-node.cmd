@@ -1,0 +1,1 @@
+aclc diff examples/relay-v2.hujson examples/relay-v3.hujson --nodes examples/relay-nodes-v2.json --node nosuch
