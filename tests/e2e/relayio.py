@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Traffic for the relay scenario (a test tool, not part of the product).
+
+serve READYFILE LOGFILE PORT...
+    Listen on 0.0.0.0:PORT for each PORT.  Per connection: read until the
+    client half-closes, then answer one line
+        peer ADDRESS port PORT bytes N sha256 HEX
+    followed by the received bytes echoed back.  Each connection is also
+    logged to LOGFILE as "PORT ADDRESS".  READYFILE is written once every
+    port is bound.
+
+connect DST PORT NBYTES TIMEOUT
+    Connect (giving up after TIMEOUT seconds), send NBYTES random bytes,
+    half-close, read the answer.  Prints one line:
+        peer=ADDRESS bytes=N sha256=ok            exit 0
+        peer=ADDRESS bytes=N sha256=MISMATCH ...  exit 2 (data damaged)
+        no connection: REASON                     exit 1
+    sha256=ok means the server's digest of what it received and the digest
+    of the echo both equal the digest of what was sent.
+"""
+import hashlib, os, socket, sys, threading
+
+
+def handle(conn, peer, port, log, lock):
+    try:
+        conn.settimeout(10)
+        h = hashlib.sha256()
+        buf = bytearray()
+        while True:
+            d = conn.recv(65536)
+            if not d:
+                break
+            h.update(d)
+            buf += d
+        with lock:
+            with open(log, "a") as f:
+                f.write("%d %s\n" % (port, peer))
+        conn.sendall(("peer %s port %d bytes %d sha256 %s\n"
+                      % (peer, port, len(buf), h.hexdigest())).encode() + bytes(buf))
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def accept_loop(sock, port, log, lock):
+    while True:
+        conn, addr = sock.accept()
+        threading.Thread(target=handle, args=(conn, addr[0], port, log, lock),
+                         daemon=True).start()
+
+
+def serve(ready, log, ports):
+    lock = threading.Lock()
+    socks = []
+    for p in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", int(p)))
+        s.listen(16)
+        socks.append((s, int(p)))
+    open(log, "a").close()
+    with open(ready, "w") as f:
+        f.write("ready\n")
+    threads = [threading.Thread(target=accept_loop, args=(s, p, log, lock), daemon=True)
+               for s, p in socks]
+    for t in threads:
+        t.start()
+    threading.Event().wait()
+
+
+def connect(dst, port, nbytes, timeout):
+    data = os.urandom(int(nbytes))
+    try:
+        s = socket.create_connection((dst, int(port)), timeout=float(timeout))
+    except OSError as e:
+        print("no connection: %s" % (e.strerror or e))
+        return 1
+    try:
+        s.settimeout(10)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        resp = bytearray()
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            resp += d
+    except OSError as e:
+        print("no connection: broken after connect: %s" % (e.strerror or e))
+        return 1
+    finally:
+        s.close()
+    head, _, echo = bytes(resp).partition(b"\n")
+    f = head.decode(errors="replace").split()
+    if len(f) != 8 or f[0] != "peer":
+        print("no connection: bad answer %r" % head[:80])
+        return 1
+    want = hashlib.sha256(data).hexdigest()
+    good = f[7] == want and int(f[5]) == len(data) and echo == data
+    print("peer=%s bytes=%d sha256=%s" % (f[1], len(data), "ok" if good else
+          "MISMATCH (server got %s bytes %s, echo %d bytes)" % (f[5], f[7][:16], len(echo))))
+    return 0 if good else 2
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "serve":
+        serve(argv[2], argv[3], argv[4:])
+        return 0
+    if len(argv) == 6 and argv[1] == "connect":
+        return connect(*argv[2:])
+    sys.stderr.write(__doc__)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
