@@ -45,7 +45,7 @@ RE_API=8.8.8.8 RE_API2=8.8.4.4
 RE_TUN_R=100.64.0.1 RE_TUN_A=100.64.0.2 RE_TUN_C=100.64.0.4
 RE_PORT=51820
 RE_WORK=${RE_WORK:-}
-RE_PIDS=() RE_PID_RELAY=
+RE_PIDS=() RE_PID_RELAY= RE_PID_CAROL=
 RE_IO="python3 $RE_TOP/tests/e2e/relayio.py"
 
 re_err() { echo "relay-env: $*" >&2; return 1; }
@@ -148,6 +148,7 @@ re_up() {
 	re_daemon alice wireguard-go "$RE_WG_A" || return 1
 	re_device alice "$RE_WG_A" "$RE_TUN_A" 198.51.100.1 || re_err "alice's device" || return 1
 	re_daemon carol keygated "$RE_WG_C" || return 1
+	RE_PID_CAROL=$!
 	re_device carol "$RE_WG_C" "$RE_TUN_C" 198.51.100.5 || re_err "carol's device" || return 1
 }
 
@@ -165,13 +166,13 @@ re_connect() {
 }
 
 re_down() {
+	# Safe under set -e (the demo): nothing here may stop the cleanup.
 	local p ns
-	for p in "${RE_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${RE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${RE_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
+	for p in "${RE_PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
 	RE_PIDS=()
-	for ns in "$RE_NS_ALI" "$RE_NS_CAR" "$RE_NS_RLY" "$RE_NS_SVC"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$RE_NS_ALI" "$RE_NS_CAR" "$RE_NS_RLY" "$RE_NS_SVC"; do ip netns del "$ns" 2>/dev/null || :; done
 	rm -f "/var/run/wireguard/$RE_WG_R.sock" "/var/run/wireguard/$RE_WG_A.sock" "/var/run/wireguard/$RE_WG_C.sock"
-	[ -n "$RE_WORK" ] && rm -rf "$RE_WORK"
+	if [ -n "$RE_WORK" ]; then rm -rf "$RE_WORK"; fi
 	RE_WORK=
-	return 0
 }
