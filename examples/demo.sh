@@ -36,7 +36,7 @@ RE_TOP=$PWD RE_BUILD=$(cd "$build" && pwd) RE_PREFIX=kgd$(($$ % 100000))
 source tests/e2e/relay-env.sh
 demo_down() { re_down; echo "-- cleaned up: daemons stopped, namespaces deleted"; }
 trap demo_down EXIT
-echo "service  partner-api $RE_API, partner-api-backup $RE_API2; TCP listeners on 443 and 22"
+echo "service  partner-api $RE_API, partner-api-backup $RE_API2; TCP and UDP listeners on 443 and 22"
 echo "relay    relay-1: keygated $RE_WG_R, tunnel $RE_TUN_R, public $RE_PUB, forwarding on"
 echo "alice    alice-laptop $RE_TUN_A, group:eng; WireGuard by wireguard-go"
 echo "carol    carol-laptop $RE_TUN_C, not in group:eng; WireGuard by keygated"

@@ -13,7 +13,7 @@
 #                 | veth
 #             192.0.2.2
 #   service: the partner API's addresses 8.8.8.8 and 8.8.4.4 (examples/relay.hujson),
-#            TCP listeners on 443 and 22 that report the peer address they see.
+#            TCP and UDP listeners on 443 and 22 that report the peer address they see.
 #
 # The service has a route back to 100.64.0.0/10 via the relay, so that a flow
 # the relay forwards without source NAT would still work: the SNAT checks look
@@ -33,6 +33,9 @@
 #                         WHO (alice|carol) opens a TCP connection to DST:PORT,
 #                         sends BYTES (default 1000), checks the echo; prints
 #                         relayio.py's line: exit 0 ok, 1 no connection, 2 damaged
+#   re_udp WHO DST PORT [TIMEOUT]
+#                         one UDP datagram and its answer: prints peer=ADDRESS
+#                         (exit 0) or "no answer: ..." (exit 1)
 #   re_in WHO CMD...      run CMD in WHO's namespace (service|relay|alice|carol)
 #   re_down               stop everything, delete the namespaces
 
@@ -121,7 +124,7 @@ re_up() {
 		ip -n "$RE_NS_SVC" addr add "$RE_API2/32" dev "${RE_PREFIX}s0" &&
 		ip -n "$RE_NS_SVC" route add 100.64.0.0/10 via "$RE_PUB" ||
 		re_err "service addresses" || return 1
-	ip netns exec "$RE_NS_SVC" $RE_IO serve "$RE_WORK/svc.ready" "$RE_WORK/svc.seen" 443 22 \
+	ip netns exec "$RE_NS_SVC" $RE_IO serve "$RE_WORK/svc.ready" "$RE_WORK/svc.seen" "$RE_API,$RE_API2" 443 22 \
 		2>"$RE_WORK/service.log" &
 	RE_PIDS+=($!)
 	re_wait_file "$RE_WORK/svc.ready" ||
@@ -163,6 +166,12 @@ re_connect() {
 	local ns
 	ns=$(re_ns "$1") || return 1
 	ip netns exec "$ns" $RE_IO connect "$2" "$3" "${4:-1000}" "${5:-2}"
+}
+
+re_udp() {
+	local ns
+	ns=$(re_ns "$1") || return 1
+	ip netns exec "$ns" $RE_IO udp "$2" "$3" "${4:-2}"
 }
 
 re_down() {

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Traffic for the relay scenario (a test tool, not part of the product).
 
-serve READYFILE LOGFILE PORT...
-    Listen on 0.0.0.0:PORT for each PORT.  Per connection: read until the
+serve READYFILE LOGFILE ADDR[,ADDR...] PORT...
+    Listen on every ADDR:PORT, TCP and UDP.  A UDP datagram is answered with
+    "peer ADDRESS port PORT" from the address it was sent to (one socket per
+    address: a wildcard socket would answer from the interface's address).  Per TCP connection: read until the
     client half-closes, then answer one line
         peer ADDRESS port PORT bytes N sha256 HEX
     followed by the received bytes echoed back.  Each connection is also
     logged to LOGFILE as "PORT ADDRESS".  READYFILE is written once every
     port is bound.
+
+udp DST PORT TIMEOUT
+    Send one datagram, wait TIMEOUT seconds for the answer.  Prints
+    "peer=ADDRESS" (exit 0) or "no answer: REASON" (exit 1).
 
 connect DST PORT NBYTES TIMEOUT
     Connect (giving up after TIMEOUT seconds), send NBYTES random bytes,
@@ -50,20 +56,36 @@ def accept_loop(sock, port, log, lock):
                          daemon=True).start()
 
 
-def serve(ready, log, ports):
+def udp_loop(sock, port, log, lock):
+    while True:
+        d, addr = sock.recvfrom(2048)
+        with lock:
+            with open(log, "a") as f:
+                f.write("%d/udp %s\n" % (port, addr[0]))
+        sock.sendto(("peer %s port %d" % (addr[0], port)).encode(), addr)
+
+
+def serve(ready, log, addrs, ports):
     lock = threading.Lock()
     socks = []
-    for p in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", int(p)))
-        s.listen(16)
-        socks.append((s, int(p)))
+    udps = []
+    for a in addrs.split(","):
+        for p in ports:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind((a, int(p)))
+            udps.append((u, int(p)))
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((a, int(p)))
+            s.listen(16)
+            socks.append((s, int(p)))
     open(log, "a").close()
     with open(ready, "w") as f:
         f.write("ready\n")
     threads = [threading.Thread(target=accept_loop, args=(s, p, log, lock), daemon=True)
                for s, p in socks]
+    threads += [threading.Thread(target=udp_loop, args=(u, p, log, lock), daemon=True)
+                for u, p in udps]
     for t in threads:
         t.start()
     threading.Event().wait()
@@ -103,10 +125,31 @@ def connect(dst, port, nbytes, timeout):
     return 0 if good else 2
 
 
+def udp(dst, port, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(float(timeout))
+    try:
+        s.sendto(b"hello", (dst, int(port)))
+        d, _ = s.recvfrom(2048)
+    except OSError as e:
+        print("no answer: %s" % (e.strerror or e))
+        return 1
+    finally:
+        s.close()
+    f = d.decode(errors="replace").split()
+    if len(f) != 4 or f[0] != "peer":
+        print("no answer: bad answer %r" % d[:80])
+        return 1
+    print("peer=%s" % f[1])
+    return 0
+
+
 def main(argv):
-    if len(argv) >= 4 and argv[1] == "serve":
-        serve(argv[2], argv[3], argv[4:])
+    if len(argv) >= 6 and argv[1] == "serve":
+        serve(argv[2], argv[3], argv[4], argv[5:])
         return 0
+    if len(argv) == 5 and argv[1] == "udp":
+        return udp(*argv[2:])
     if len(argv) == 6 and argv[1] == "connect":
         return connect(*argv[2:])
     sys.stderr.write(__doc__)
