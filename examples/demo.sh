@@ -58,6 +58,13 @@ try alice partner-api-backup "$RE_API2" 443
 try alice partner-api "$RE_API" 22
 try carol partner-api "$RE_API" 443
 try carol partner-api-backup "$RE_API2" 443
+# carol's device takes alice's address too: the key, not the address, counts.
+re_in carol ip addr add "$RE_TUN_A/32" dev "$RE_WG_C"
+if out=$(re_udp carol "$RE_API" 443 2 "$RE_TUN_A"); then
+	echo "carol as $RE_TUN_A -> partner-api:443/udp: allowed (${out})"
+else
+	echo "carol as $RE_TUN_A (alice's address) -> partner-api:443/udp: blocked: the relay takes $RE_TUN_A only from alice's key"
+fi
 echo "-- in the relay: nft delete table inet keygate (the negative control: no policy, no SNAT)"
 re_unload
 try carol partner-api "$RE_API" 443

@@ -33,9 +33,10 @@
 #                         WHO (alice|carol) opens a TCP connection to DST:PORT,
 #                         sends BYTES (default 1000), checks the echo; prints
 #                         relayio.py's line: exit 0 ok, 1 no connection, 2 damaged
-#   re_udp WHO DST PORT [TIMEOUT]
-#                         one UDP datagram and its answer: prints peer=ADDRESS
+#   re_udp WHO DST PORT [TIMEOUT [SRC]]
+#                         one UDP datagram (from SRC if given) and its answer: prints peer=ADDRESS
 #                         (exit 0) or "no answer: ..." (exit 1)
+#   re_seen               how many connections and datagrams the service has seen
 #   re_in WHO CMD...      run CMD in WHO's namespace (service|relay|alice|carol)
 #   re_down               stop everything, delete the namespaces
 
@@ -168,10 +169,12 @@ re_connect() {
 	ip netns exec "$ns" $RE_IO connect "$2" "$3" "${4:-1000}" "${5:-2}"
 }
 
+re_seen() { wc -l <"$RE_WORK/svc.seen"; }
+
 re_udp() {
 	local ns
 	ns=$(re_ns "$1") || return 1
-	ip netns exec "$ns" $RE_IO udp "$2" "$3" "${4:-2}"
+	ip netns exec "$ns" $RE_IO udp "$2" "$3" "${4:-2}" ${5:+"$5"}
 }
 
 re_down() {

@@ -11,8 +11,9 @@ serve READYFILE LOGFILE ADDR[,ADDR...] PORT...
     logged to LOGFILE as "PORT ADDRESS".  READYFILE is written once every
     port is bound.
 
-udp DST PORT TIMEOUT
-    Send one datagram, wait TIMEOUT seconds for the answer.  Prints
+udp DST PORT TIMEOUT [SRC]
+    Send one datagram (from the local address SRC if given), wait TIMEOUT
+    seconds for the answer.  Prints
     "peer=ADDRESS" (exit 0) or "no answer: REASON" (exit 1).
 
 connect DST PORT NBYTES TIMEOUT
@@ -125,10 +126,12 @@ def connect(dst, port, nbytes, timeout):
     return 0 if good else 2
 
 
-def udp(dst, port, timeout):
+def udp(dst, port, timeout, src=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(float(timeout))
     try:
+        if src:
+            s.bind((src, 0))
         s.sendto(b"hello", (dst, int(port)))
         d, _ = s.recvfrom(2048)
     except OSError as e:
@@ -148,7 +151,7 @@ def main(argv):
     if len(argv) >= 6 and argv[1] == "serve":
         serve(argv[2], argv[3], argv[4], argv[5:])
         return 0
-    if len(argv) == 5 and argv[1] == "udp":
+    if len(argv) in (5, 6) and argv[1] == "udp":
         return udp(*argv[2:])
     if len(argv) == 6 and argv[1] == "connect":
         return connect(*argv[2:])
