@@ -36,6 +36,8 @@
 #   re_udp WHO DST PORT [TIMEOUT [SRC]]
 #                         one UDP datagram (from SRC if given) and its answer: prints peer=ADDRESS
 #                         (exit 0) or "no answer: ..." (exit 1)
+#   re_ping WHO DST [TIMEOUT]
+#                         one ICMP echo: exit 0 when answered
 #   re_seen               how many connections and datagrams the service has seen
 #   re_in WHO CMD...      run CMD in WHO's namespace (service|relay|alice|carol)
 #   re_down               stop everything, delete the namespaces
@@ -169,6 +171,11 @@ re_connect() {
 	ip netns exec "$ns" $RE_IO connect "$2" "$3" "${4:-1000}" "${5:-2}"
 }
 
+re_ping() {
+	local ns
+	ns=$(re_ns "$1") || return 1
+	ip netns exec "$ns" $RE_IO ping "$2" "${3:-2}"
+}
 re_seen() { wc -l <"$RE_WORK/svc.seen"; }
 
 re_udp() {

@@ -16,6 +16,10 @@ udp DST PORT TIMEOUT [SRC]
     seconds for the answer.  Prints
     "peer=ADDRESS" (exit 0) or "no answer: REASON" (exit 1).
 
+ping DST TIMEOUT
+    One ICMP echo request (raw socket: root), wait TIMEOUT seconds for the
+    reply.  Prints "echo reply from DST" (exit 0) or "no echo reply" (exit 1).
+
 connect DST PORT NBYTES TIMEOUT
     Connect (giving up after TIMEOUT seconds), send NBYTES random bytes,
     half-close, read the answer.  Prints one line:
@@ -25,7 +29,7 @@ connect DST PORT NBYTES TIMEOUT
     sha256=ok means the server's digest of what it received and the digest
     of the echo both equal the digest of what was sent.
 """
-import hashlib, os, socket, sys, threading
+import hashlib, os, socket, struct, sys, threading, time
 
 
 def handle(conn, peer, port, log, lock):
@@ -147,12 +151,47 @@ def udp(dst, port, timeout, src=None):
     return 0
 
 
+def inet_sum(b):
+    if len(b) % 2:
+        b += b"\0"
+    n = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    n = (n >> 16) + (n & 0xffff)
+    n += n >> 16
+    return ~n & 0xffff
+
+
+def ping(dst, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident, payload = os.getpid() & 0xffff, os.urandom(16)
+    msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + payload
+    msg = msg[:2] + struct.pack("!H", inet_sum(msg)) + msg[4:]
+    end = time.time() + float(timeout)
+    try:
+        s.sendto(msg, (dst, 0))
+        while time.time() < end:
+            s.settimeout(max(end - time.time(), 0.01))
+            d, addr = s.recvfrom(2048)
+            icmp = d[(d[0] & 0x0f) * 4:]
+            if (addr[0] == dst and len(icmp) >= 8 and icmp[0] == 0
+                    and struct.unpack("!H", icmp[4:6])[0] == ident and icmp[8:] == payload):
+                print("echo reply from %s" % dst)
+                return 0
+    except OSError:
+        pass
+    finally:
+        s.close()
+    print("no echo reply")
+    return 1
+
+
 def main(argv):
     if len(argv) >= 6 and argv[1] == "serve":
         serve(argv[2], argv[3], argv[4], argv[5:])
         return 0
     if len(argv) in (5, 6) and argv[1] == "udp":
         return udp(*argv[2:])
+    if len(argv) == 4 and argv[1] == "ping":
+        return ping(*argv[2:])
     if len(argv) == 6 and argv[1] == "connect":
         return connect(*argv[2:])
     sys.stderr.write(__doc__)
