@@ -367,15 +367,28 @@ static bool sendable(unsigned proto, enum ir_family fam)
 	       proto == 112 || proto == (fam == IR_V4 ? IR_PROTO_ICMP : IR_PROTO_ICMPV6);
 }
 
-/* Half the probes start inside a random box of the filter and may then be
- * pushed out along one dimension; the rest are random. */
+/* The oracle: ir_match on the canonical IR, or with --oracle-rules (for
+ * policies whose canonical form is too slow to compute here) ir_explain,
+ * the IR's membership over its rules as added. */
+static bool oracle_rules;
+
+static bool ir_accepts(const struct ir_flows *f, const struct probe *p)
+{
+	return oracle_rules ? ir_explain(f, p->fam, p->proto, p->src, p->dst, p->dport, NULL, NULL) > 0
+			    : ir_match(f, p->fam, p->proto, p->src, p->dst, p->dport);
+}
+
+/* Half the probes start inside a random box of the filter (a rule, with
+ * --oracle-rules) and may then be pushed out along one dimension; the rest
+ * are random. */
 static void make_probe(struct probe *p, const struct scenario *sc)
 {
 	const struct ir_flows *f = &sc->flows;
+	size_t nb = oracle_rules ? f->nrules : f->nboxes;
 	memset(p, 0, sizeof(*p));
 	p->sport = 1024 + (unsigned)(rnd() % 60000);
-	if (f->nboxes && rnd() % 2) {
-		const struct ir_box *b = &f->boxes[rnd() % f->nboxes];
+	if (nb && rnd() % 2) {
+		const struct ir_box *b = oracle_rules ? &f->rules[rnd() % nb].box : &f->boxes[rnd() % nb];
 		p->fam = b->family;
 		p->proto = sendable(b->proto, p->fam) ? b->proto : random_proto(p->fam);
 		p->dport = b->port_lo + (unsigned)(rnd() % ((unsigned)b->port_hi - b->port_lo + 1));
@@ -402,8 +415,7 @@ static void make_probe(struct probe *p, const struct scenario *sc)
 		p->dst = random_addr(p->fam, false, sc);
 	}
 	/* The oracle: the node's filter, for packets to the node or its routes. */
-	p->expect = ir_match(f, p->fam, p->proto, p->src, p->dst, p->dport) &&
-		    ir_aset_overlaps(&sc->dests, p->fam, p->dst, p->dst);
+	p->expect = ir_accepts(f, p) && ir_aset_overlaps(&sc->dests, p->fam, p->dst, p->dst);
 	p->forwarded = !ir_aset_overlaps(&sc->self, p->fam, p->dst, p->dst) &&
 		       p->dst != addr(p->fam == IR_V4 ? "192.0.2.1" : "2001:db8:ffff::1");
 }
@@ -442,7 +454,7 @@ static int read_set(const char *name, unsigned char *seen, size_t max)
 struct args {
 	const char *tun, *other, *out, *src, *dst, *policy, *policy2, *nodes, *node;
 	unsigned seed, count, ms, proto, dport;
-	bool random, no_snat;
+	bool random, no_snat, explain;
 	int rseed;
 };
 
@@ -793,6 +805,10 @@ int main(int argc, char **argv)
 			a.no_snat = true;
 			continue;
 		}
+		if (!strcmp(o, "--oracle-rules")) {
+			a.explain = true;
+			continue;
+		}
 		if (!v)
 			goto usage;
 		i++;
@@ -821,11 +837,12 @@ int main(int argc, char **argv)
 		return a.policy && a.policy2 ? cmd_delta(&a) : 2;
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
+	oracle_rules = a.explain;
 	if (a.random)
 		random_scenario(&sc, (unsigned)a.rseed);
 	else if (!a.policy)
 		goto usage;
-	else if (policy_scenario(&sc, a.policy, a.nodes, a.node, !strcmp(argv[1], "probe")) < 0) {
+	else if (policy_scenario(&sc, a.policy, a.nodes, a.node, !strcmp(argv[1], "probe") && !a.explain) < 0) {
 		fprintf(stderr, "bench_nftprobe: cannot compile %s\n", a.policy);
 		scenario_free(&sc);
 		return 2;
