@@ -16,6 +16,8 @@ static const struct command {
 			      "                      check a policy (and inventory): say ok, or print every error" },
 	{ "test", cli_test, "test POLICY --nodes NODES\n"
 			    "                      run the policy's tests; print each failing assertion" },
+	{ "apply", cli_apply, "apply POLICY --nodes NODES --node NAME [--dry-run] [-v]\n"
+			      "                      make the kernel's nftables table the node's, in one transaction" },
 	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
 				  "          [--iface IF] [--table NAME] [--no-snat]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },

@@ -1,0 +1,161 @@
+/* The netlink backend (nftb) as the relay daemon uses it, in a network
+ * namespace of its own (unshare; skipped where that is not allowed): one
+ * handle applying update after update plans from the model it committed
+ * last (no read-back) and must leave the kernel exactly where a fresh
+ * handle, which reads the table back, finds nothing to do; a dry run
+ * commits nothing; the monitor ignores our own commits and sees another
+ * handle's. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nftb.h"
+#include "nftm.h"
+#include "t.h"
+
+static ir_u128 a128(const char *s)
+{
+	enum ir_family fam;
+	ir_u128 v = 0;
+	ir_addr_parse(s, &fam, &v);
+	return v;
+}
+
+/* One policy step: rules from sources to destinations (TCP, a port range),
+ * and the routes the node serves. */
+struct rule {
+	const char *slo, *shi, *dlo, *dhi;
+	unsigned plo, phi;
+};
+struct step {
+	const char *what;
+	struct rule rules[4];
+	const char *routes[3];
+};
+
+static const struct step steps[] = {
+	{ "two identities", { { "100.64.0.2", "100.64.0.3", "10.0.0.0", "10.0.0.255", 443, 443 },
+			      { "100.64.0.9", "100.64.0.9", "10.0.0.5", "10.0.0.5", 22, 22 } },
+	  { "10.0.0.0/24" } },
+	{ "a member joins (map element)", { { "100.64.0.2", "100.64.0.4", "10.0.0.0", "10.0.0.255", 443, 443 },
+					    { "100.64.0.9", "100.64.0.9", "10.0.0.5", "10.0.0.5", 22, 22 } },
+	  { "10.0.0.0/24" } },
+	{ "rights change (new identity)", { { "100.64.0.2", "100.64.0.4", "10.0.0.0", "10.0.0.255", 443, 444 },
+					    { "100.64.0.9", "100.64.0.9", "10.0.0.5", "10.0.0.5", 22, 22 } },
+	  { "10.0.0.0/24" } },
+	{ "a route added, an identity gone", { { "100.64.0.2", "100.64.0.4", "10.0.0.0", "10.0.1.255", 443, 444 } },
+	  { "10.0.0.0/24", "10.0.1.0/24" } },
+	{ "back to the start", { { "100.64.0.2", "100.64.0.3", "10.0.0.0", "10.0.0.255", 443, 443 },
+				 { "100.64.0.9", "100.64.0.9", "10.0.0.5", "10.0.0.5", 22, 22 } },
+	  { "10.0.0.0/24" } },
+};
+
+static struct nftm_table *model(const struct step *s)
+{
+	struct ir_flows f = { 0 };
+	struct ir_aset self = { 0 }, routes = { 0 };
+	struct nftm_table *t = NULL;
+	ir_aset_add(&self, IR_V4, a128("100.64.0.1"), a128("100.64.0.1"));
+	for (size_t i = 0; i < 3 && s->routes[i]; i++) {
+		enum ir_family fam;
+		ir_u128 lo, hi;
+		if (ir_range_parse(s->routes[i], false, &fam, &lo, &hi))
+			ir_aset_add(&routes, fam, lo, hi);
+	}
+	for (size_t i = 0; i < 4 && s->rules[i].slo; i++) {
+		const struct rule *r = &s->rules[i];
+		struct ir_box b = { .family = IR_V4, .proto = 6, .port_lo = (uint16_t)r->plo, .port_hi = (uint16_t)r->phi,
+				    .dst_lo = a128(r->dlo), .dst_hi = a128(r->dhi),
+				    .src_lo = a128(r->slo), .src_hi = a128(r->shi) };
+		ir_add(&f, &b, NULL);
+	}
+	if (ir_canonicalize(&f) == 0) {
+		struct nftm_opts o = { 0 };
+		struct nftm_node n = { &self, &routes };
+		t = nftm_build(&o, &n, &f);
+	}
+	ir_free(&f);
+	ir_aset_free(&self);
+	ir_aset_free(&routes);
+	return t;
+}
+
+static int apply(struct nftb *nb, const struct nftm_table *t, bool dry, struct nftb_result *r)
+{
+	struct diag_list d = { 0 };
+	struct nftb_opts o = { .dry_run = dry };
+	int rc = nftb_apply(nb, t, &o, r, &d);
+	if (rc < 0)
+		diag_print(stdout, &d);
+	diag_list_free(&d);
+	return rc;
+}
+
+int main(void)
+{
+	if (unshare(CLONE_NEWNET) < 0 && (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)) {
+		T_SKIP("nftb: cannot make a network namespace (%s)", strerror(errno));
+		T_DONE();
+	}
+	struct nftb *daemon = nftb_open();
+	if (!daemon) {
+		T_SKIP("nftb: no nf_tables netlink here (%s)", strerror(errno));
+		T_DONE();
+	}
+	struct nftb_monitor *mon = nftb_monitor_open(NFTM_DEFAULT_TABLE, nftb_portid(daemon));
+	T_CHECK(mon != NULL, "monitor on NFNLGRP_NFTABLES opens");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct nftm_table *t = model(&steps[i]);
+		struct nftb_result r = { 0 }, fresh = { 0 };
+		if (!t) {
+			T_CHECK(0, "step %zu (%s): model builds", i, steps[i].what);
+			continue;
+		}
+		int rc = apply(daemon, t, false, &r);
+		T_CHECK(rc == 0 && r.changed && r.cached == (i > 0),
+			"step %zu (%s): applied (+%zu -%zu, %zu messages, %s)", i, steps[i].what, r.nadd, r.ndel, r.msgs,
+			r.cached ? "planned from the last commit" : "read back");
+		/* A fresh handle reads the kernel back: nothing left to do. */
+		struct nftb *other = nftb_open();
+		rc = other ? apply(other, t, false, &fresh) : -1;
+		T_CHECK(rc == 0 && !fresh.changed && !fresh.cached,
+			"step %zu: a fresh handle reading the table back finds it up to date", i);
+		nftb_result_free(&fresh);
+		nftb_close(other);
+		if (mon) {
+			char what[160] = "";
+			T_CHECK(nftb_monitor_read(mon, 0, what, sizeof(what)) == 0,
+				"step %zu: the monitor ignores our own commit", i);
+		}
+		nftb_result_free(&r);
+		nftm_free(t);
+	}
+	/* A dry run by another handle commits nothing; its commit is seen. */
+	struct nftm_table *t0 = model(&steps[0]), *t3 = model(&steps[3]);
+	struct nftb *other = nftb_open();
+	struct nftb_result r = { 0 };
+	if (t0 && t3 && other) {
+		int rc = apply(other, t3, true, &r);
+		T_CHECK(rc == 0 && r.changed, "dry run of another model: would change (%zu messages checked)", r.msgs);
+		nftb_result_free(&r);
+		rc = apply(daemon, t0, false, &r);
+		T_CHECK(rc == 0 && !r.changed, "... and committed nothing: the daemon's table is still up to date");
+		nftb_result_free(&r);
+		rc = apply(other, t3, false, &r);
+		nftb_result_free(&r);
+		char what[160] = "";
+		int n = mon ? nftb_monitor_read(mon, 200, what, sizeof(what)) : -1;
+		T_CHECK(rc == 0 && n > 0, "the monitor sees another handle's commit (%d events, last: %s)", n, what);
+		rc = apply(daemon, t0, false, &r);
+		T_CHECK(rc == 0 && r.changed && !r.cached,
+			"after someone else's commit the daemon reads the table back (+%zu -%zu)", r.nadd, r.ndel);
+		nftb_result_free(&r);
+	}
+	nftm_free(t0);
+	nftm_free(t3);
+	nftb_close(other);
+	nftb_monitor_close(mon);
+	nftb_close(daemon);
+	T_DONE();
+}
