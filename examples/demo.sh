@@ -75,3 +75,9 @@ fi
 echo "-- in the relay: nft delete table inet keygate (the negative control: no policy, no SNAT)"
 re_unload
 try carol partner-api "$RE_API" 443
+if "$build/aclc" -h | grep -q 'aclc apply'; then
+	echo "-- in the relay: aclc apply (the same policy through netlink, one transaction)"
+	re_apply | sed 's/^/   /' || :
+	try carol partner-api "$RE_API" 443
+	try alice partner-api "$RE_API" 443
+fi

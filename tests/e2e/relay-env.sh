@@ -28,6 +28,8 @@
 #   re_up                 build the topology, start the daemons and listeners
 #   re_compile FILE       aclc compile the relay's ruleset into FILE
 #   re_load               compile and load it with nft -f in the relay
+#   re_apply [OPTS]       aclc apply the relay's ruleset in the relay (netlink);
+#                         exit 0 unchanged, 1 changed, 2 trouble
 #   re_unload             delete our table (inet keygate) in the relay
 #   re_connect WHO DST PORT [BYTES [TIMEOUT]]
 #                         WHO (alice|carol) opens a TCP connection to DST:PORT,
@@ -163,6 +165,10 @@ re_compile() {
 		--node relay-1 --iface "$RE_WG_R" -o "$1"
 }
 re_load() { re_compile "$RE_WORK/relay.nft" && ip netns exec "$RE_NS_RLY" nft -f "$RE_WORK/relay.nft"; }
+re_apply() {
+	ip netns exec "$RE_NS_RLY" "$RE_BUILD/aclc" apply "$RE_TOP/examples/relay.hujson" \
+		--nodes "$RE_TOP/examples/relay-nodes.json" --node relay-1 --iface "$RE_WG_R" "$@"
+}
 re_unload() { ip netns exec "$RE_NS_RLY" nft delete table inet keygate; }
 
 re_connect() {
