@@ -1039,11 +1039,6 @@ struct run {
 	struct diff_result *out;
 };
 
-static int node_ir(const struct filter_node *fn, struct ir_flows *f)
-{
-	return fn ? filter_node_ir(fn, f) : ir_canonicalize(f);
-}
-
 /* Every change on the node named NAME (NULL: the tailnet-wide view), seen
  * as BF before and AF after (either NULL: not in that inventory). */
 static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af,
@@ -1069,17 +1064,24 @@ static int diff_node(struct run *run, const char *name, const struct filter_node
 	if (rc == 0 && views)
 		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
 				  &run->va.views[ai], false);
-	if (rc == 0)
-		rc = node_ir(bf, &irb);
-	if (rc == 0)
-		rc = node_ir(af, &ira);
-	if (rc == 0)
+	if (rc == 0 && bf)
+		rc = filter_node_rules(bf, &irb);
+	if (rc == 0 && af)
+		rc = filter_node_rules(af, &ira);
+	/* The same rules in the same order accept the same packets: nothing
+	 * gained or lost, and no canonical form to build (most nodes, most edits). */
+	bool same = rc == 0 && ir_rules_same(&irb, &ira);
+	if (rc == 0 && !same)
+		rc = ir_canonicalize(&irb);
+	if (rc == 0 && !same)
+		rc = ir_canonicalize(&ira);
+	if (rc == 0 && !same)
 		rc = diff_ir_subtract(&ira, &irb, &gained);
-	if (rc == 0)
+	if (rc == 0 && !same)
 		rc = diff_ir_subtract(&irb, &ira, &lost);
-	if (rc == 0)
+	if (rc == 0 && !same)
 		rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
-	if (rc == 0)
+	if (rc == 0 && !same)
 		rc = add_slabs(&rs, DIFF_LOSS, &lost, &irb, &run->nb);
 	if (rc == 0)
 		rc = emit_rows(run->out, name, &rs);
@@ -1122,14 +1124,15 @@ int diff_compute(const struct diff_side *before, const struct diff_side *after, 
 			rc = routes_compute(after->pol, after->inv, &after->fs, &run.va, diags);
 		for (size_t i = 0; rc == 0 && i < after->inv->nnodes; i++) {
 			const char *name = after->inv->nodes[i].name;
+			if (only_node && strcmp(only_node, name) != 0)
+				continue;
 			int j = node_index(before->inv, name);
-			if (!only_node || strcmp(only_node, name) == 0)
-				rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j,
+			rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j,
 					       (int)i);
 		}
 		for (size_t j = 0; rc == 0 && j < before->inv->nnodes; j++) {
 			const char *name = before->inv->nodes[j].name;
-			if (node_index(after->inv, name) < 0 && (!only_node || strcmp(only_node, name) == 0))
+			if ((!only_node || strcmp(only_node, name) == 0) && node_index(after->inv, name) < 0)
 				rc = diff_node(&run, name, &before->fs.nodes[j], NULL, (int)j, -1);
 		}
 	}

@@ -306,6 +306,16 @@ bool ir_equal(const struct ir_flows *a, const struct ir_flows *b)
 	return true;
 }
 
+bool ir_rules_same(const struct ir_flows *a, const struct ir_flows *b)
+{
+	if (a->nrules != b->nrules)
+		return false;
+	for (size_t i = 0; i < a->nrules; i++)
+		if (!box_same(&a->rules[i].box, &b->rules[i].box))
+			return false;
+	return true;
+}
+
 static bool box_has(const struct ir_box *b, enum ir_family family, unsigned proto,
 		    ir_u128 src, ir_u128 dst, unsigned dport)
 {
@@ -552,6 +562,22 @@ bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo
 		if (s->v[i].family == family && s->v[i].lo <= lo && hi <= s->v[i].hi)
 			return true;
 	return false;
+}
+
+bool ir_aset_merged_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi)
+{
+	/* Merged: sorted by (family, lo), disjoint, so also by hi: find the
+	 * first range of FAMILY ending at or after LO. */
+	size_t a = 0, b = s->n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		const struct ir_range *r = &s->v[mid];
+		if (r->family < family || (r->family == family && r->hi < lo))
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < s->n && s->v[a].family == family && s->v[a].lo <= hi;
 }
 
 void ir_aset_free(struct ir_aset *s)

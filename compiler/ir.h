@@ -88,6 +88,9 @@ int ir_add_all(struct ir_flows *f, const struct ir_flows *from);
 int ir_canonicalize(struct ir_flows *f);
 /* Same set of packets.  Both must be canonical. */
 bool ir_equal(const struct ir_flows *a, const struct ir_flows *b);
+/* The same rules (boxes, locations aside) in the same order: then the same
+ * packets, without canonicalising.  (Different rules may still be equal.) */
+bool ir_rules_same(const struct ir_flows *a, const struct ir_flows *b);
 /* Does F (canonical) accept this packet?  DPORT is ignored for portless
  * protocols. */
 bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
@@ -137,6 +140,8 @@ void ir_aset_merge(struct ir_aset *s);
 /* Does [LO, HI] of FAMILY overlap any range of S?  Is it inside one? */
 bool ir_aset_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
 bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
+/* The same on a merged set (ir_aset_merge), by bisection. */
+bool ir_aset_merged_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
 void ir_aset_free(struct ir_aset *s);
 
 /* A canonical, line-per-box dump (the `--format ir` output):

@@ -70,12 +70,14 @@ struct node_info {
 	struct ir_aset exits;      /* served exit routes */
 	struct prule *rules;
 	size_t nrules, caprules;
+	struct prule all;          /* every rule's sources, merged: whom it takes from */
 };
 
 struct route {                     /* one prefix and the nodes serving it */
 	struct ir_range r;
 	size_t *servers;           /* registration order */
 	size_t nservers;
+	struct prule *to;          /* per server: sources of its rules to this route */
 };
 
 struct ctx {
@@ -85,6 +87,8 @@ struct ctx {
 	struct node_info *ni;
 	struct route *routes;
 	size_t nroutes, caproutes;
+	size_t *pairs;             /* (viewer, peer) pairs, sorted, unique */
+	size_t npairs, cappairs;
 };
 
 #define NONE ((size_t)-1)
@@ -97,7 +101,7 @@ static bool range_is_exit(const struct ir_range *r)
 static bool aset_overlaps_aset(const struct ir_aset *a, const struct ir_aset *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (ir_aset_overlaps(a, b->v[i].family, b->v[i].lo, b->v[i].hi))
+		if (ir_aset_merged_overlaps(a, b->v[i].family, b->v[i].lo, b->v[i].hi))
 			return true;
 	return false;
 }
@@ -159,6 +163,9 @@ static int rules_from_filter(struct ctx *c, size_t i)
 			else
 				rc = ir_aset_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi);
 		}
+		/* Only overlaps are asked of these (takes): merged, they bisect. */
+		ir_aset_merge(&r->src);
+		ir_aset_merge(&r->dst);
 	}
 	return rc;
 }
@@ -204,6 +211,8 @@ static int rules_for_internet(struct ctx *c, size_t i)
 			return -ENOMEM;
 		rule_sources(c, pr, r);
 		rc = ir_aset_add_all(&r->dst, &c->ni[i].exits);
+		ir_aset_merge(&r->src);
+		ir_aset_merge(&r->dst);
 	}
 	return rc;
 }
@@ -260,23 +269,150 @@ static int index_routes(struct ctx *c, size_t i)
 	return 0;
 }
 
-/* Does a rule of node I take packets from FROM (to TO, when not NULL)? */
-static bool takes(const struct node_info *ni, const struct ir_aset *from, const struct ir_range *to)
+/* Does a rule summarised in U (the union of some rules' sources) take
+ * packets from FROM? */
+static bool takes(const struct prule *u, const struct ir_aset *from)
 {
-	for (size_t k = 0; k < ni->nrules; k++) {
-		const struct prule *r = &ni->rules[k];
-		if (!r->src_all && !aset_overlaps_aset(&r->src, from))
-			continue;
-		if (!to || r->dst_any || ir_aset_overlaps(&r->dst, to->family, to->lo, to->hi))
-			return true;
-	}
-	return false;
+	return u->src_all || aset_overlaps_aset(&u->src, from);
 }
 
 static bool takes_from_range(const struct node_info *ni, const struct ir_range *r)
 {
 	struct ir_aset one = { .v = (struct ir_range *)r, .n = 1, .cap = 1 };
-	return takes(ni, &one, NULL);
+	return takes(&ni->all, &one);
+}
+
+/* Add rule R's sources to summary U. */
+static int summary_add(struct prule *u, const struct prule *r)
+{
+	u->src_all |= r->src_all;
+	return ir_aset_add_all(&u->src, &r->src);
+}
+
+/* Per node, the sources of all its rules; per route and server, the sources
+ * of the server's rules to that route: so that whether a node's filter
+ * takes packets from a set (rules 2 and 4) is one question, not one per rule. */
+static int summarise(struct ctx *c)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+		struct node_info *ni = &c->ni[i];
+		for (size_t k = 0; rc == 0 && k < ni->nrules; k++)
+			rc = summary_add(&ni->all, &ni->rules[k]);
+		ir_aset_merge(&ni->all.src);
+	}
+	for (size_t j = 0; rc == 0 && j < c->nroutes; j++) {
+		struct route *rt = &c->routes[j];
+		rt->to = calloc(rt->nservers + 1, sizeof(*rt->to));
+		if (!rt->to)
+			return -ENOMEM;
+		for (size_t s = 0; rc == 0 && s < rt->nservers; s++) {
+			const struct node_info *ni = &c->ni[rt->servers[s]];
+			for (size_t k = 0; rc == 0 && k < ni->nrules; k++) {
+				const struct prule *r = &ni->rules[k];
+				if (r->dst_any || ir_aset_merged_overlaps(&r->dst, rt->r.family, rt->r.lo, rt->r.hi))
+					rc = summary_add(&rt->to[s], r);
+			}
+			ir_aset_merge(&rt->to[s].src);
+		}
+	}
+	return rc;
+}
+
+static int pair_push(struct ctx *c, size_t a, size_t b)
+{
+	if (a == b)
+		return 0;
+	/* Room for two: capacities are even, pairs come two at a time. */
+	if (!grow((void **)&c->pairs, c->npairs + 1, &c->cappairs, sizeof(*c->pairs)))
+		return -ENOMEM;
+	c->pairs[c->npairs++] = a;
+	c->pairs[c->npairs++] = b;
+	return 0;
+}
+
+/* Node B takes packets from node A: each is the other's peer (rule 2). */
+static int peers_both(struct ctx *c, size_t a, size_t b)
+{
+	int rc = pair_push(c, a, b);
+	return rc < 0 ? rc : pair_push(c, b, a);
+}
+
+static int cmp_pair(const void *pa, const void *pb)
+{
+	const size_t *a = pa, *b = pb;
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+struct addr_node {
+	uint8_t family;
+	ir_u128 addr;
+	size_t node;
+};
+
+static int cmp_addr_node(const void *pa, const void *pb)
+{
+	const struct addr_node *a = pa, *b = pb;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Every (viewer, peer) pair of rule 2, found from the sources each node
+ * takes packets from: nodes by their addresses (bisection), and nodes
+ * serving subnet routes by their whole reach. */
+static int peer_pairs(struct ctx *c)
+{
+	size_t n = c->inv->nnodes, na = 0;
+	int rc = 0;
+	struct addr_node *idx = malloc((2 * n + 1) * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < c->ni[i].addrs.n; k++)
+			idx[na++] = (struct addr_node){ c->ni[i].addrs.v[k].family, c->ni[i].addrs.v[k].lo, i };
+	qsort(idx, na, sizeof(*idx), cmp_addr_node);
+	for (size_t b = 0; rc == 0 && b < n; b++) {
+		const struct prule *u = &c->ni[b].all;
+		if (u->src_all) {
+			for (size_t a = 0; rc == 0 && a < n; a++)
+				rc = peers_both(c, a, b);
+			continue;
+		}
+		for (size_t k = 0; rc == 0 && k < u->src.n; k++) {
+			const struct ir_range *r = &u->src.v[k];
+			size_t lo = 0, hi = na;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (idx[mid].family < r->family || (idx[mid].family == r->family && idx[mid].addr < r->lo))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; rc == 0 && lo < na && idx[lo].family == r->family && idx[lo].addr <= r->hi; lo++)
+				rc = peers_both(c, idx[lo].node, b);
+		}
+	}
+	for (size_t a = 0; rc == 0 && a < n; a++)
+		for (size_t b = 0; rc == 0 && c->ni[a].subnets.n && b < n; b++)
+			if (takes(&c->ni[b].all, &c->ni[a].reach))
+				rc = peers_both(c, a, b);
+	free(idx);
+	if (rc < 0 || c->npairs == 0)
+		return rc;
+	qsort(c->pairs, c->npairs / 2, 2 * sizeof(*c->pairs), cmp_pair);
+	size_t out = 2;
+	for (size_t i = 2; i < c->npairs; i += 2)
+		if (c->pairs[i] != c->pairs[out - 2] || c->pairs[i + 1] != c->pairs[out - 1]) {
+			c->pairs[out++] = c->pairs[i];
+			c->pairs[out++] = c->pairs[i + 1];
+		}
+	c->npairs = out;
+	return 0;
 }
 
 /* Which router viewer A is shown route RT at, or NONE (rule 4). */
@@ -287,7 +423,7 @@ static size_t shown_at(const struct ctx *c, size_t a, const struct route *rt)
 		if (rt->servers[s] == a)
 			return a == primary ? NONE : primary;
 	for (size_t s = 0; s < rt->nservers; s++)
-		if (takes(&c->ni[rt->servers[s]], &c->ni[a].reach, &rt->r))
+		if (takes(&rt->to[s], &c->ni[a].reach))
 			return rt->servers[s];
 	return takes_from_range(&c->ni[a], &rt->r) ? primary : NONE;
 }
@@ -315,17 +451,14 @@ static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t
 }
 
 /* Viewer A: its peers (rule 2) and what each shows it (rules 4-6). */
-static int view(struct ctx *c, size_t a, struct routes_view *v, size_t *chosen)
+static int view(struct ctx *c, size_t a, struct routes_view *v, size_t *chosen, size_t *pair)
 {
 	int rc = 0;
 	for (size_t r = 0; r < c->nroutes; r++)
 		chosen[r] = shown_at(c, a, &c->routes[r]);
-	for (size_t b = 0; rc == 0 && b < c->inv->nnodes; b++) {
-		if (b == a)
-			continue;
-		if (takes(&c->ni[b], &c->ni[a].reach, NULL) || takes(&c->ni[a], &c->ni[b].reach, NULL))
-			rc = add_peer(c, v, b, chosen);
-	}
+	/* The pairs are sorted: A's peers, ascending, start at *PAIR. */
+	for (; rc == 0 && *pair < c->npairs && c->pairs[*pair] == a; *pair += 2)
+		rc = add_peer(c, v, c->pairs[*pair + 1], chosen);
 	return rc;
 }
 
@@ -341,11 +474,17 @@ static void ctx_free(struct ctx *c)
 		for (size_t k = 0; k < ni->nrules; k++)
 			prule_free(&ni->rules[k]);
 		free(ni->rules);
+		prule_free(&ni->all);
 	}
 	free(c->ni);
-	for (size_t r = 0; r < c->nroutes; r++)
+	for (size_t r = 0; r < c->nroutes; r++) {
+		for (size_t s = 0; c->routes[r].to && s < c->routes[r].nservers; s++)
+			prule_free(&c->routes[r].to[s]);
+		free(c->routes[r].to);
 		free(c->routes[r].servers);
+	}
 	free(c->routes);
+	free(c->pairs);
 }
 
 int routes_compute(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
@@ -379,8 +518,13 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 		if (!chosen)
 			rc = -ENOMEM;
 	}
+	if (rc == 0)
+		rc = summarise(&c);
+	if (rc == 0)
+		rc = peer_pairs(&c);
+	size_t pair = 0;
 	for (size_t a = 0; rc == 0 && a < inv->nnodes; a++)
-		rc = view(&c, a, &out->views[a], chosen);
+		rc = view(&c, a, &out->views[a], chosen, &pair);
 out:
 	free(chosen);
 	ctx_free(&c);
