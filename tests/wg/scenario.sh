@@ -180,6 +180,9 @@ check "API: line without '=' answered errno=-22" test "$(sed -n 3p "$WORK/uapi")
 check "API: 1 MB of unknown lines answered errno=-22" test "$(sed -n 8p "$WORK/uapi")" = "errno=-22"
 check "API: 40 silent connections do not lock out a get=1" \
 	test "$($TOOL uapi-hog "/var/run/wireguard/$IFB.sock" 40)" = "errno=0"
+ms=$($TOOL uapi-slow "/var/run/wireguard/$IFB.sock")
+check "API: a client reading 192 KiB of replies slowly does not stall another's get=1 (${ms} ms)" \
+	test "$ms" -ge 0 -a "$ms" -lt 2000 2>/dev/null
 check "keygated survived UDP and API garbage" kill -0 "$PID_B"
 check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
 check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
