@@ -256,7 +256,10 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 	if (!dev)
 		return NULL;
 	dev->aips = allowedips_new();
-	if (!dev->aips) {
+	dev->rl = ratelimit_new();
+	if (!dev->aips || !dev->rl) {
+		allowedips_free(dev->aips);
+		ratelimit_free(dev->rl);
 		free(dev);
 		return NULL;
 	}
@@ -325,6 +328,7 @@ void wgdev_free(struct wgdev *dev)
 	remove_all_peers(dev);
 	free(dev->peers);
 	allowedips_free(dev->aips);
+	ratelimit_free(dev->rl);
 	noise_local_wipe(&dev->local);
 	if (dev->udp4 >= 0)
 		close(dev->udp4);
@@ -509,8 +513,13 @@ static bool cookie_gate(struct wgdev *dev, const uint8_t *msg, size_t len, const
 	int srclen = cookie_src_bytes(srcb, &src->sa);
 	if (srclen < 0)
 		return false;
-	if (cookie_check_mac2(&dev->local.cookie, msg, len, srcb, (size_t)srclen, now))
-		return true;
+	if (cookie_check_mac2(&dev->local.cookie, msg, len, srcb, (size_t)srclen, now)) {
+		/* A cookie costs one round trip: limit each source's handshakes. */
+		if (ratelimit_allow(dev->rl, &src->sa, now))
+			return true;
+		dev->stats.rx_dropped_ratelimit++;
+		return false;
+	}
 	if (cookie_create_reply(&dev->local.cookie, reply, msg, len, srcb, (size_t)srclen, now, NULL) == 0) {
 		send_to(dev, src, reply, sizeof reply);
 		dev->stats.cookies_sent++;

@@ -11,6 +11,7 @@
 
 #include "allowedips.h"
 #include "noise.h"
+#include "ratelimit.h"
 #include "timers.h"
 #include "uapi.h"
 
@@ -51,7 +52,7 @@ struct wgdev_idx {
 
 struct wgdev_stats {
 	uint64_t rx_dropped_garbage, rx_dropped_auth, rx_dropped_replay, rx_dropped_allowedips;
-	uint64_t cookies_sent, handshakes_done;
+	uint64_t rx_dropped_ratelimit, cookies_sent, handshakes_done;
 };
 
 struct wgdev {
@@ -68,6 +69,7 @@ struct wgdev {
 	/* load detection for cookie replies */
 	uint64_t load_window, under_load_until;
 	unsigned load_count, load_threshold;
+	struct ratelimit *rl;	/* handshakes per source under load */
 	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
 	struct wgdev_stats stats;
 	/* Transport messages to one peer waiting to go out in one UDP GSO send
