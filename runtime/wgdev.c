@@ -739,6 +739,11 @@ void wgdev_tick(struct wgdev *dev, uint64_t now)
 static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 {
 	int rc = 0;
+	/* wg syncconf/setconf send the key every time: the same key again
+	 * keeps the sessions, as the kernel and wireguard-go do. */
+	if (dev->local.has_identity ? sodium_memcmp(dev->local.private_key, priv, NOISE_KEY_LEN) == 0
+				    : wgkey_is_zero(priv))
+		return 0;
 	if (wgkey_is_zero(priv)) {
 		noise_local_wipe(&dev->local);
 	} else {

@@ -187,6 +187,9 @@ check "keygated survived UDP and API garbage" kill -0 "$PID_B"
 check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
 check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 check "configuration intact after API garbage" test "$(inb wg show "$IFB" allowed-ips | cut -f2)" = 10.9.0.1/32
+inb wg set "$IFB" private-key "$WORK/kb"
+check "the same private key set again: the session survives (ping keygated -> $IMPL_A)" ping_ok inb 10.9.0.1 2 4
+check "the same private key set again: no new handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 
 # 7b. IPv6: inner addresses and an IPv6 outer endpoint.
 ina ip addr add fd77::1/64 dev "${U}va" nodad; inb ip addr add fd77::2/64 dev "${U}vb" nodad
