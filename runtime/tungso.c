@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <string.h>
 
 uint32_t tungso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
@@ -162,6 +163,16 @@ static size_t tcp_run_hl(const uint8_t *p, size_t len, size_t *hl)
 	return ipl;
 }
 
+/* The packet's checksums (IPv4 header, TCP over the pseudo-header) are
+ * right.  A merged frame gets fresh ones, so each segment is checked
+ * before it joins, as wireguard-go's tcpChecksumValid. */
+static bool tcp_csum_ok(const uint8_t *p, size_t len, size_t ipl)
+{
+	if (ipl == 20 && tungso_csum_fold(tungso_csum_add(0, p, 20)) != 0)
+		return false;
+	return l4_csum(p, ipl == 40, 6, p + ipl, len - ipl) == 0;
+}
+
 /* Q continues the flow of FIRST (same IP header fields but lengths/ids,
  * same ports, ack, window and options). */
 static int same_flow(const uint8_t *q, const uint8_t *first, size_t ipl, size_t hl)
@@ -194,6 +205,8 @@ size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8
 			size_t qlen = lens[k] - qhl;
 			if (qipl != ipl || qhl != hl || qlen > mss || total + qlen + TUNGSO_HDR_LEN > outcap ||
 			    total + qlen > 65535 || get32(q + ipl + 4) != next_seq || !same_flow(q, first, ipl, hl))
+				break;
+			if ((k == 1 && !tcp_csum_ok(first, lens[0], ipl)) || !tcp_csum_ok(q, lens[k], ipl))
 				break;
 			total += qlen;
 			next_seq += (uint32_t)qlen;

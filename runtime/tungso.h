@@ -29,7 +29,8 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
  * a virtio_net_hdr and either PKTS[0] alone or, when PKTS[0] starts a run
  * of in-order segments of one TCP flow (IPv4 without options, IPv6 without
  * extension headers) (same headers and options, no
- * SYN/FIN/RST/URG, equal sizes but the last), all of them merged into one
+ * SYN/FIN/RST/URG, equal sizes but the last, every IPv4 header and TCP
+ * checksum valid: a corrupted segment goes alone, for the kernel to drop), all of them merged into one
  * GSO super-packet that the kernel's TCP stack takes in one go.  Returns the
  * frame length; *USED gets how many packets it covers (at least 1). */
 size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8_t *out, size_t outcap,
