@@ -61,7 +61,9 @@ static uint16_t l4_csum(const uint8_t *ip, int v6, uint8_t proto, const uint8_t 
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs)
 {
 	struct virtio_net_hdr vh;
+	size_t from = segs->from;
 	segs->n = 0;
+	segs->from = 0;
 	if (framelen < TUNGSO_HDR_LEN)
 		return -EINVAL;
 	memcpy(&vh, frame, sizeof vh);
@@ -105,18 +107,23 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 	uint32_t seq = get32(pkt + iphl + 4);
 	uint16_t id = v6 ? 0 : get16(pkt + 4);
 	uint8_t flags = pkt[iphl + 13];
-	size_t used = 0;
-	for (size_t off = 0; off < payload || (payload == 0 && segs->n == 0); off += mss) {
+	size_t used = 0, off = from;
+	for (; off < payload || (payload == 0 && segs->n == 0); off += mss) {
 		size_t chunk = payload - off < mss ? payload - off : mss;
-		if (segs->n == TUNGSO_MAX_SEGS || used + hl + chunk > outcap)
-			return -EINVAL;
+		if (segs->n == TUNGSO_MAX_SEGS || used + hl + chunk > outcap) {
+			if (segs->n == 0)
+				return -EINVAL;
+			segs->from = off; /* the rest in the next call */
+			return 0;
+		}
+		size_t index = off / mss;	/* of the segment in the whole frame */
 		uint8_t *s = out + used;
 		memcpy(s, pkt, hl);
 		memcpy(s + hl, pkt + hl + off, chunk);
 		int last = off + chunk >= payload;
 		if (!v6) {
 			put16(s + 2, (uint16_t)(hl + chunk));
-			put16(s + 4, (uint16_t)(id + segs->n));
+			put16(s + 4, (uint16_t)(id + index));
 			s[10] = s[11] = 0;
 			uint16_t c = tungso_csum_fold(tungso_csum_add(0, s, iphl));
 			memcpy(s + 10, &c, 2);
@@ -128,7 +135,7 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 		uint8_t f = flags;
 		if (!last)
 			f &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH only on the last */
-		if (segs->n)
+		if (index)
 			f &= (uint8_t)~0x80;          /* CWR only on the first */
 		tcp[13] = f;
 		tcp[16] = tcp[17] = 0;

@@ -12,6 +12,7 @@
 #define TUNGSO_MAX_SEGS 64
 
 struct tungso_segs {
+	size_t from;	/* payload offset to split from: 0 at first; set when more remains */
 	size_t n;
 	size_t len[TUNGSO_MAX_SEGS];
 	uint8_t *data[TUNGSO_MAX_SEGS];	/* into the caller's OUT buffer or the packet itself */
@@ -21,7 +22,9 @@ struct tungso_segs {
  * Fills SEGS with plain IP packets: the packet itself (checksum completed in
  * place when the header asks) or its TCP segments written to OUT (OUTCAP
  * bytes).  0, or -EINVAL for a header or packet that makes no sense (the
- * caller drops it). */
+ * caller drops it).  A frame needing more than TUNGSO_MAX_SEGS segments (or
+ * more than OUTCAP) is split in batches: set SEGS->from to 0 before the
+ * first call; while it is nonzero after one, call again for the rest. */
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs);
 
 /* The other direction: PKTS[0..N) are plain IP packets to write to the TUN

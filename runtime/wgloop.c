@@ -183,14 +183,16 @@ static int read_tun(struct loop *l)
 			wgdev_tun_input(l->dev, l->bufs[0], (size_t)n, now);
 			continue;
 		}
-		struct tungso_segs segs;
-		if (tungso_split(l->bufs[0], (size_t)n, l->segbuf, SEGBUF_LEN, &segs) != 0) {
-			log_debug("%s: dropped a malformed TUN frame of %zd bytes", l->dev->ifname, n);
-			continue;
-		}
-		for (size_t k = 0; k < segs.n; k++)
-			wgdev_tun_input(l->dev, segs.data[k], segs.len[k], now);
-		wgdev_flush(l->dev);
+		struct tungso_segs segs = { .from = 0 };
+		do {
+			if (tungso_split(l->bufs[0], (size_t)n, l->segbuf, SEGBUF_LEN, &segs) != 0) {
+				log_debug("%s: dropped a malformed TUN frame of %zd bytes", l->dev->ifname, n);
+				break;
+			}
+			for (size_t k = 0; k < segs.n; k++)
+				wgdev_tun_input(l->dev, segs.data[k], segs.len[k], now);
+			wgdev_flush(l->dev);	/* segbuf is reused by the next batch */
+		} while (segs.from);
 	}
 	return 0;
 }

@@ -71,7 +71,7 @@ static int tcp_ok(const uint8_t *p, size_t len)
 
 int main(void)
 {
-	struct tungso_segs segs;
+	struct tungso_segs segs = { .from = 0 };
 	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
 				     .hdr_len = 52, .gso_size = 100, .csum_start = 20, .csum_offset = 16 };
 	memcpy(frame, &vh, sizeof vh);
@@ -167,6 +167,40 @@ int main(void)
 	size_t mixl[2] = { segs.len[0], ln[0] };
 	tungso_coalesce(mix, mixl, 2, merged, sizeof merged, &used);
 	T_CHECK(used == 1, "IPv6 and IPv4 packets never merge");
+
+	/* A 64,000-byte TSO frame needs more than TUNGSO_MAX_SEGS segments at
+	 * small MSS: split in batches, the sequence continuing across them. */
+	static const size_t msses[] = { 900, 536, 88 };
+	for (size_t m = 0; m < sizeof msses / sizeof msses[0]; m++) {
+		struct virtio_net_hdr big = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					      .hdr_len = 52, .gso_size = (uint16_t)msses[m], .csum_start = 20,
+					      .csum_offset = 16 };
+		memcpy(frame, &big, sizeof big);
+		len = make_tcp4(frame + TUNGSO_HDR_LEN, 64000, 9, 0x18 | 0x80, 1); /* ACK PSH CWR */
+		size_t want = (64000 + msses[m] - 1) / msses[m], got = 0, batches = 0, bytes = 0;
+		int good = 1;
+		segs.from = 0;
+		do {
+			if (tungso_split(frame, len + TUNGSO_HDR_LEN, out, sizeof out, &segs) != 0) {
+				good = 0;
+				break;
+			}
+			batches++;
+			for (size_t i = 0; i < segs.n; i++, got++) {
+				const uint8_t *sg = segs.data[i];
+				size_t pl = segs.len[i] - 52;
+				int lastseg = got == want - 1;
+				good &= ip_ok(sg) && tcp_ok(sg, segs.len[i]) && get32(sg + 24) == 9 + got * msses[m] &&
+					(size_t)(sg[4] << 8 | sg[5]) == ((0x1234 + got) & 0xffff) &&
+					((sg[33] & 0x08) != 0) == lastseg && ((sg[33] & 0x80) != 0) == (got == 0) &&
+					sg[52] == (uint8_t)((9 + got * msses[m]) * 7);
+				bytes += pl;
+			}
+		} while (segs.from && batches < 100);
+		T_CHECK(good && got == want && bytes == 64000 && batches == (want + TUNGSO_MAX_SEGS - 1) / TUNGSO_MAX_SEGS,
+			"64,000 bytes at mss %zu: %zu segments in %zu batches, headers, ids, flags, checksums right",
+			msses[m], got, batches);
+	}
 
 	/* Checksum completion for a plain packet, and malformed frames. */
 	struct virtio_net_hdr ch = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 16 };
