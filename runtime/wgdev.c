@@ -571,6 +571,7 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 	send_to_peer(dev, p, resp, sizeof resp);
 	p->rx_bytes += len;
 	timers_session_derived(&p->timers, now);
+	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 }
@@ -655,11 +656,12 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	size_t ndropped = 0;
 	bool promoted = noise_keypairs_received(&p->kps, kp, dropped, &ndropped);
 	idx_del_list(dev, dropped, ndropped);
+	/* The endpoint first: after a roam, staged packets go to the new one. */
+	set_endpoint(p, src);
 	if (promoted) {
 		handshake_complete(dev, p, now);
 		send_staged(dev, p, now);
 	}
-	set_endpoint(p, src);
 	p->rx_bytes += len;
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
