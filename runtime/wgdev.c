@@ -263,6 +263,7 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 		free(dev);
 		return NULL;
 	}
+	randombytes_buf(dev->ptab_key, sizeof dev->ptab_key);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
 	dev->tun_fd = tun_fd;
 	dev->tun_vnet_hdr = vnet_hdr;
@@ -309,10 +310,63 @@ static void peer_free(struct wgdev *dev, struct wgpeer *p)
 	free(p);
 }
 
+/* ---- peers by public key: a hash table with chains, doubled as it fills ---- */
+
+static size_t peer_bucket(const struct wgdev *dev, const uint8_t *pub, size_t nb)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+	crypto_shorthash(h, pub, NOISE_KEY_LEN, dev->ptab_key);
+	memcpy(&v, h, sizeof v);
+	return (size_t)(v & (nb - 1));
+}
+
+static struct wgpeer *find_peer(const struct wgdev *dev, const uint8_t *pub)
+{
+	if (!dev->ptab)
+		return NULL;
+	for (struct wgpeer *p = dev->ptab[peer_bucket(dev, pub, dev->ptab_n)]; p; p = p->hnext)
+		if (sodium_memcmp(p->np.remote_static, pub, NOISE_KEY_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+/* Room for one more peer in the table: 0 or -ENOMEM. */
+static int ptab_reserve(struct wgdev *dev)
+{
+	if (dev->ptab && dev->n_peers < dev->ptab_n)
+		return 0;
+	size_t nb = dev->ptab ? dev->ptab_n * 2 : 64;
+	struct wgpeer **t = calloc(nb, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		struct wgpeer *p = dev->peers[i];
+		size_t b = peer_bucket(dev, p->np.remote_static, nb);
+		p->hnext = t[b];
+		t[b] = p;
+	}
+	free(dev->ptab);
+	dev->ptab = t;
+	dev->ptab_n = nb;
+	return 0;
+}
+
+static void remove_peer(struct wgdev *dev, struct wgpeer *p)
+{
+	struct wgpeer **s = &dev->ptab[peer_bucket(dev, p->np.remote_static, dev->ptab_n)];
+	while (*s != p)
+		s = &(*s)->hnext;
+	*s = p->hnext;
+	size_t i = p->slot;
+	dev->peers[i] = dev->peers[--dev->n_peers];
+	dev->peers[i]->slot = i;
+	peer_free(dev, p);
+}
+
 static void remove_peer_at(struct wgdev *dev, size_t i)
 {
-	peer_free(dev, dev->peers[i]);
-	dev->peers[i] = dev->peers[--dev->n_peers];
+	remove_peer(dev, dev->peers[i]);
 }
 
 static void remove_all_peers(struct wgdev *dev)
@@ -327,6 +381,7 @@ void wgdev_free(struct wgdev *dev)
 		return;
 	remove_all_peers(dev);
 	free(dev->peers);
+	free(dev->ptab);
 	allowedips_free(dev->aips);
 	ratelimit_free(dev->rl);
 	noise_local_wipe(&dev->local);
@@ -338,16 +393,10 @@ void wgdev_free(struct wgdev *dev)
 	free(dev);
 }
 
-static size_t find_peer(const struct wgdev *dev, const uint8_t *pub)
-{
-	for (size_t i = 0; i < dev->n_peers; i++)
-		if (sodium_memcmp(dev->peers[i]->np.remote_static, pub, NOISE_KEY_LEN) == 0)
-			return i;
-	return SIZE_MAX;
-}
-
 static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 {
+	if (ptab_reserve(dev) != 0)
+		return NULL;
 	if (dev->n_peers == dev->cap_peers) {
 		size_t ncap = dev->cap_peers ? dev->cap_peers * 2 : 16;
 		struct wgpeer **np = realloc(dev->peers, ncap * sizeof *np);
@@ -363,6 +412,10 @@ static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 		log_warn("%s: peer key gives an all-zero shared secret; handshakes with it will fail", dev->ifname);
 	noise_keypairs_init(&p->kps);
 	timers_init(&p->timers, 0);
+	size_t b = peer_bucket(dev, pub, dev->ptab_n);
+	p->hnext = dev->ptab[b];
+	dev->ptab[b] = p;
+	p->slot = dev->n_peers;
 	dev->peers[dev->n_peers++] = p;
 	return p;
 }
@@ -543,13 +596,12 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 		noise_initiation_wipe(&st);
 		return;
 	}
-	size_t i = find_peer(dev, st.remote_static);
-	if (i == SIZE_MAX) {
+	struct wgpeer *p = find_peer(dev, st.remote_static);
+	if (!p) {
 		noise_initiation_wipe(&st);
 		dev->stats.rx_dropped_auth++;
 		return;
 	}
-	struct wgpeer *p = dev->peers[i];
 	int rc = noise_initiation_accept(&p->np, &dev->local, &st, now);
 	if (rc) {
 		log_debug("%s: initiation refused: %s", dev->ifname, strerror(-rc));
@@ -753,9 +805,9 @@ static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 		if (rc)
 			return rc;
 		/* A peer with our own public key cannot exist. */
-		size_t self = find_peer(dev, dev->local.public_key);
-		if (self != SIZE_MAX)
-			remove_peer_at(dev, self);
+		struct wgpeer *self = find_peer(dev, dev->local.public_key);
+		if (self)
+			remove_peer(dev, self);
 	}
 	for (size_t i = 0; i < dev->n_peers; i++) {
 		peer_zero_keys(dev, dev->peers[i]);
@@ -768,15 +820,16 @@ static int apply_peer(struct wgdev *dev, const struct uapi_peer *up, uint64_t no
 {
 	if (dev->local.has_identity && sodium_memcmp(up->public_key, dev->local.public_key, NOISE_KEY_LEN) == 0)
 		return 0; /* ourselves: ignored, as wireguard-go does */
-	size_t i = find_peer(dev, up->public_key);
+	struct wgpeer *p = find_peer(dev, up->public_key);
 	if (up->remove) {
-		if (i != SIZE_MAX)
-			remove_peer_at(dev, i);
+		if (p)
+			remove_peer(dev, p);
 		return 0;
 	}
-	if (i == SIZE_MAX && up->update_only)
+	if (!p && up->update_only)
 		return 0;
-	struct wgpeer *p = i == SIZE_MAX ? add_peer(dev, up->public_key) : dev->peers[i];
+	if (!p)
+		p = add_peer(dev, up->public_key);
 	if (!p)
 		return -ENOMEM;
 	if (up->has_psk)

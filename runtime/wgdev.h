@@ -42,6 +42,8 @@ struct wgpeer {
 	struct timers timers;
 	size_t n_staged;
 	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
+	size_t slot;			/* index in wgdev.peers */
+	struct wgpeer *hnext;		/* chain in wgdev.ptab */
 };
 
 struct wgdev_idx {
@@ -65,6 +67,11 @@ struct wgdev {
 	struct allowedips *aips;
 	struct wgpeer **peers;
 	size_t n_peers, cap_peers;
+	/* peers by public key (SipHash with a random key), ptab_n buckets, a
+	 * power of two at least n_peers */
+	struct wgpeer **ptab;
+	size_t ptab_n;
+	uint8_t ptab_key[16];
 	struct wgdev_idx *idx[WGDEV_IDX_BUCKETS];
 	/* load detection for cookie replies */
 	uint64_t load_window, under_load_until;

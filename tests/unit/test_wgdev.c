@@ -180,6 +180,47 @@ int main(void)
 	wgkey_to_hex(otherhex, other);
 	T_CHECK(set(&a, "private_key=%s\n", otherhex) == 0 && !pb->kps.current && !pb->kps.next,
 		"a different private key drops them");
+	/* Many peers: lookups by public key through the table as it grows. */
+	enum { MANY = 3000 };
+	static uint8_t keys[MANY][32];
+	static char body[MANY * 80];
+	size_t len = 0;
+	for (int i = 0; i < MANY; i++) {
+		char hex[65];
+		randombytes_buf(keys[i], 32);
+		wgkey_to_hex(hex, keys[i]);
+		len += (size_t)snprintf(body + len, sizeof body - len, "public_key=%s\n", hex);
+	}
+	size_t before = a.dev->n_peers;
+	struct uapi_buf r = { 0 };
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY, "%d peers added in one set (%zu in all)", MANY, a.dev->n_peers);
+	memset(&r, 0, sizeof r);
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r); /* the same keys again: updates, no new peers */
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY, "the same %d keys again add nothing (%zu)", MANY, a.dev->n_peers);
+	len = 0;
+	for (int i = 0; i < MANY; i += 2) {
+		char hex[65];
+		wgkey_to_hex(hex, keys[i]);
+		len += (size_t)snprintf(body + len, sizeof body - len, "public_key=%s\nremove=true\n", hex);
+	}
+	memset(&r, 0, sizeof r);
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY / 2, "every other one removed by key (%zu left)", a.dev->n_peers);
+	int slots_ok = 1;
+	for (size_t i = 0; i < a.dev->n_peers; i++)
+		slots_ok &= a.dev->peers[i]->slot == i;
+	T_CHECK(slots_ok, "every peer knows its slot after the removals");
+	usleep(100000);
+	set(&a, "private_key=%s\n", a.privhex);
+	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t + 10 * NOISE_NS);
+	wgdev_flush(b.dev);
+	next_before = pb->kps.next;
+	pump(&a, t + 10 * NOISE_NS);
+	T_CHECK(pb->kps.next && pb->kps.next != next_before, "among them B is still found: its initiation is accepted");
 	side_free(&a);
 	side_free(&b);
 	T_DONE();
