@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -221,6 +222,22 @@ int main(void)
 	next_before = pb->kps.next;
 	pump(&a, t + 10 * NOISE_NS);
 	T_CHECK(pb->kps.next && pb->kps.next != next_before, "among them B is still found: its initiation is accepted");
+	/* Test knobs: honoured only within their ranges. */
+	static const struct { const char *rate, *thr; unsigned want_rate, want_thr; } knobs[] = {
+		{ "40", "20", 40, 20 }, { "100", "100000", 100, 100000 }, { "1000", "0", 1, 128 },
+		{ "-1", "x", 1, 128 }, { "99999999999999999999", "100001", 1, 128 },
+	};
+	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+		setenv("KEYGATED_CLOCK_RATE", knobs[i].rate, 1);
+		setenv("KEYGATED_LOAD_THRESHOLD", knobs[i].thr, 1);
+		struct wgdev *d = wgdev_new("kgtK", -1, false);
+		T_CHECK(d && d->clock_rate == knobs[i].want_rate && d->load_threshold == knobs[i].want_thr,
+			"KEYGATED_CLOCK_RATE=%s KEYGATED_LOAD_THRESHOLD=%s give rate %u, threshold %u", knobs[i].rate,
+			knobs[i].thr, knobs[i].want_rate, knobs[i].want_thr);
+		wgdev_free(d);
+	}
+	unsetenv("KEYGATED_CLOCK_RATE");
+	unsetenv("KEYGATED_LOAD_THRESHOLD");
 	side_free(&a);
 	side_free(&b);
 	T_DONE();
