@@ -98,11 +98,11 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.tab.h: grammar/hujson.y
+$(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.tab.h &: grammar/hujson.y
 	@mkdir -p $(dir $@)
 	@echo "  BISON   $<"
 	$(Q)bison -Werror --defines=$(BUILD)/gen/hujson.tab.h -o $(BUILD)/gen/hujson.tab.c $<
-$(BUILD)/gen/hujson.lex.c $(BUILD)/gen/hujson.lex.h: grammar/hujson.l $(BUILD)/gen/hujson.tab.h
+$(BUILD)/gen/hujson.lex.c $(BUILD)/gen/hujson.lex.h &: grammar/hujson.l $(BUILD)/gen/hujson.tab.h
 	@mkdir -p $(dir $@)
 	@echo "  FLEX    $<"
 	$(Q)flex --header-file=$(BUILD)/gen/hujson.lex.h -o $(BUILD)/gen/hujson.lex.c $<

@@ -18,11 +18,40 @@ static const struct {
 
 static const uint8_t default_protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP, IR_PROTO_ICMPV6 };
 
+/* A sorted list of node indices. */
+struct nlist {
+	size_t *v;
+	size_t n, cap;
+};
+
+/* What one alias (kind, name) names as nodes, computed once per compile. */
+struct memo {
+	int kind;
+	const char *name;
+	uint64_t hash;
+	struct nlist nodes;
+};
+
+struct addr_node {
+	ir_u128 addr;
+	size_t node;
+};
+
 struct ctx {
 	const struct pol_policy *p;
 	const struct inv *inv;
 	struct filter_set *s;
 	bool *marks;    /* scratch: one per node */
+	/* Resolution index, built on first use: */
+	struct memo *memo;        /* open addressing, kind 0 name NULL: free */
+	size_t nmemo, capmemo;
+	struct nlist *user_nodes; /* per user: the user's untagged nodes */
+	struct addr_node *by_addr[2]; /* nodes' v4 and v6 addresses, sorted */
+	size_t nby_addr[2];
+	struct nlist route_nodes; /* nodes serving a (non-exit) subnet route */
+	struct nlist pick;        /* scratch: (node, destination) pairs, see emit_nodes */
+	size_t *by_email, *by_name; /* open addressing of user index + 1, 0: free */
+	size_t capusers;
 };
 
 static const struct pol_named *named(const struct pol_named *v, size_t n, const char *name)
@@ -101,6 +130,212 @@ static bool any_matches(const struct ctx *c, const struct pol_alias *v, size_t n
 	return false;
 }
 
+/* ---- resolution index: each alias's nodes computed once ---- */
+
+static uint64_t str_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static int nlist_push(struct nlist *l, size_t i)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		size_t *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = i;
+	return 0;
+}
+
+static int cmp_size(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+static void nlist_sort_unique(struct nlist *l)
+{
+	if (l->n < 2)
+		return;
+	qsort(l->v, l->n, sizeof(*l->v), cmp_size);
+	size_t out = 1;
+	for (size_t i = 1; i < l->n; i++)
+		if (l->v[i] != l->v[out - 1])
+			l->v[out++] = l->v[i];
+	l->n = out;
+}
+
+/* Insert user U under key K (length LEN) into TABLE (capacity c->capusers). */
+static void user_hash_put(const struct ctx *c, size_t *table, const char *k, size_t len, size_t u)
+{
+	size_t mask = c->capusers - 1;
+	for (size_t i = str_hash(k, len) & mask;; i = (i + 1) & mask)
+		if (!table[i]) {
+			table[i] = u + 1;
+			return;
+		}
+}
+
+/* The per-user node lists and the email and name tables. */
+static int user_index(struct ctx *c)
+{
+	if (c->user_nodes)
+		return 0;
+	const struct inv *inv = c->inv;
+	size_t cap = 16;
+	while (cap < 2 * inv->nusers + 2)
+		cap *= 2;
+	c->capusers = cap;
+	c->by_email = calloc(cap, sizeof(*c->by_email));
+	c->by_name = calloc(cap, sizeof(*c->by_name));
+	c->user_nodes = calloc(inv->nusers + 1, sizeof(*c->user_nodes));
+	if (!c->by_email || !c->by_name || !c->user_nodes)
+		return -ENOMEM;
+	for (size_t u = 0; u < inv->nusers; u++) {
+		if (inv->users[u].email)
+			user_hash_put(c, c->by_email, inv->users[u].email, strlen(inv->users[u].email), u);
+		user_hash_put(c, c->by_name, inv->users[u].name, strlen(inv->users[u].name), u);
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *n = &inv->nodes[i];
+		if (n->user < 0 || (size_t)n->user >= inv->nusers || inv_node_tagged(n))
+			continue;
+		int rc = nlist_push(&c->user_nodes[n->user], i);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Add the nodes of every user that user_matches() accepts for A. */
+static int user_alias_nodes(struct ctx *c, const struct pol_alias *a, struct nlist *out)
+{
+	const struct inv *inv = c->inv;
+	int rc = 0;
+	if (a->kind == PA_USER_GLOB) {
+		size_t ld = strlen(a->name);
+		for (size_t u = 0; rc == 0 && u < inv->nusers; u++) {
+			const char *e = inv->users[u].email;
+			size_t le = e ? strlen(e) : 0;
+			if (le > ld && strcmp(e + le - ld, a->name) == 0)
+				for (size_t k = 0; rc == 0 && k < c->user_nodes[u].n; k++)
+					rc = nlist_push(out, c->user_nodes[u].v[k]);
+		}
+		return rc;
+	}
+	size_t mask = c->capusers - 1, len = strlen(a->name);
+	/* By email: every user with exactly this email.  By name: "login@". */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		const size_t *table = pass ? c->by_name : c->by_email;
+		size_t klen = len;
+		if (pass == 1) {
+			if (len == 0 || a->name[len - 1] != '@')
+				break;
+			klen = len - 1;
+		}
+		for (size_t i = str_hash(a->name, klen) & mask; rc == 0 && table[i]; i = (i + 1) & mask) {
+			size_t u = table[i] - 1;
+			const char *k = pass ? inv->users[u].name : inv->users[u].email;
+			if (strlen(k) != klen || memcmp(k, a->name, klen) != 0)
+				continue;
+			for (size_t j = 0; rc == 0 && j < c->user_nodes[u].n; j++)
+				rc = nlist_push(out, c->user_nodes[u].v[j]);
+		}
+	}
+	return rc;
+}
+
+/* Compute the nodes alias A names (as node_matches() would) into OUT, sorted. */
+static int alias_nodes_compute(struct ctx *c, const struct pol_alias *a, struct nlist *out)
+{
+	int rc = user_index(c);
+	switch (a->kind) {
+	case PA_USER:
+	case PA_USER_GLOB:
+		if (rc == 0)
+			rc = user_alias_nodes(c, a, out);
+		break;
+	case PA_GROUP: {
+		const struct pol_named *g = named(c->p->groups, c->p->ngroups, a->name);
+		for (size_t i = 0; rc == 0 && g && i < g->nitems; i++) {
+			/* Group members are users (user_matches semantics). */
+			struct pol_alias m = g->items[i];
+			if (m.kind != PA_USER_GLOB)
+				m.kind = PA_USER;
+			rc = user_alias_nodes(c, &m, out);
+		}
+		break;
+	}
+	default:
+		for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
+			if (node_matches(c, a, &c->inv->nodes[i]))
+				rc = nlist_push(out, i);
+		break;
+	}
+	nlist_sort_unique(out);
+	return rc;
+}
+
+/* The nodes alias A names, from the memo; NULL: out of memory. */
+static const struct nlist *alias_nodes(struct ctx *c, const struct pol_alias *a)
+{
+	const char *name = a->name ? a->name : "";
+	uint64_t h = str_hash(name, strlen(name)) * 31 + (uint64_t)a->kind;
+	if (2 * (c->nmemo + 1) > c->capmemo) {
+		size_t cap = c->capmemo ? 2 * c->capmemo : 64;
+		struct memo *m = calloc(cap, sizeof(*m));
+		if (!m)
+			return NULL;
+		for (size_t i = 0; i < c->capmemo; i++) {
+			if (!c->memo[i].name)
+				continue;
+			size_t j = c->memo[i].hash & (cap - 1);
+			while (m[j].name)
+				j = (j + 1) & (cap - 1);
+			m[j] = c->memo[i];
+		}
+		free(c->memo);
+		c->memo = m;
+		c->capmemo = cap;
+	}
+	size_t mask = c->capmemo - 1, i = h & mask;
+	for (; c->memo[i].name; i = (i + 1) & mask)
+		if (c->memo[i].hash == h && c->memo[i].kind == (int)a->kind && strcmp(c->memo[i].name, name) == 0)
+			return &c->memo[i].nodes;
+	struct memo e = { .kind = (int)a->kind, .name = name, .hash = h };
+	if (alias_nodes_compute(c, a, &e.nodes) < 0) {
+		free(e.nodes.v);
+		return NULL;
+	}
+	c->memo[i] = e;
+	c->nmemo++;
+	return &c->memo[i].nodes;
+}
+
+static void ctx_free(struct ctx *c)
+{
+	for (size_t i = 0; i < c->capmemo; i++)
+		free(c->memo[i].nodes.v);
+	free(c->memo);
+	for (size_t u = 0; c->user_nodes && u < c->inv->nusers; u++)
+		free(c->user_nodes[u].v);
+	free(c->user_nodes);
+	free(c->by_addr[0]);
+	free(c->by_addr[1]);
+	free(c->route_nodes.v);
+	free(c->pick.v);
+	free(c->by_email);
+	free(c->by_name);
+	free(c->marks);
+}
+
 static bool prefix_within(const struct inv_prefix *r, uint8_t family, ir_u128 lo, ir_u128 hi)
 {
 	return r->family == family && lo <= r->lo && r->hi <= hi;
@@ -149,12 +384,15 @@ static int add_node_addrs(struct ir_aset *out, const struct inv_node *n)
 }
 
 /* Mark the nodes A names and add the address ranges it names to ADDRS. */
-static int resolve(const struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
+static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
 {
-	for (size_t i = 0; i < c->inv->nnodes; i++)
-		if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET &&
-		    node_matches(c, a, &c->inv->nodes[i]))
-			marks[i] = true;
+	if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET) {
+		const struct nlist *l = alias_nodes(c, a);
+		if (!l)
+			return -ENOMEM;
+		for (size_t i = 0; i < l->n; i++)
+			marks[l->v[i]] = true;
+	}
 	switch (a->kind) {
 	case PA_ANY:
 		return ir_aset_add_all(addrs, &c->s->star);
@@ -234,7 +472,7 @@ static bool dst_concerns(const struct filter_node *fn, const struct filter_dst *
 }
 
 /* The destination entries of one policy destination with the given ports. */
-static int dst_entries(const struct ctx *c, const struct pol_dst *pd, const struct pol_ports *ports,
+static int dst_entries(struct ctx *c, const struct pol_dst *pd, const struct pol_ports *ports,
 		       struct filter_rule *r)
 {
 	struct filter_dst d = { .ports = *ports, .at = pd->alias.at };
@@ -275,7 +513,7 @@ static int dst_entries(const struct ctx *c, const struct pol_dst *pd, const stru
 }
 
 /* The sources of a rule: addresses of the nodes and ranges it names. */
-static int rule_sources(const struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
+static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
 {
 	int rc = 0;
 	memset(marks, 0, c->inv->nnodes * sizeof(*marks));
@@ -312,13 +550,145 @@ static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 	return rc;
 }
 
+static int cmp_addr_node(const void *pa, const void *pb)
+{
+	const struct addr_node *a = pa, *b = pb;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* The address and route index emit_nodes uses, built once. */
+static int node_index(struct ctx *c)
+{
+	if (c->by_addr[0] || c->inv->nnodes == 0)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		c->by_addr[f] = malloc((c->inv->nnodes + 1) * sizeof(*c->by_addr[f]));
+		if (!c->by_addr[f])
+			return -ENOMEM;
+	}
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+		const struct inv_node *n = &c->inv->nodes[i];
+		if (n->has_v4)
+			c->by_addr[0][c->nby_addr[0]++] = (struct addr_node){ n->v4, i };
+		if (n->has_v6)
+			c->by_addr[1][c->nby_addr[1]++] = (struct addr_node){ n->v6, i };
+		bool serves = false;
+		for (size_t j = 0; j < c->s->nodes[i].served.n; j++)
+			serves |= !is_exit_range(&c->s->nodes[i].served.v[j]);
+		if (serves)
+			rc = nlist_push(&c->route_nodes, i);
+	}
+	for (int f = 0; f < 2; f++)
+		qsort(c->by_addr[f], c->nby_addr[f], sizeof(*c->by_addr[f]), cmp_addr_node);
+	return rc;
+}
+
+/* Push the pair (node, destination D) into c->pick, flattened. */
+static int pick_push(struct ctx *c, size_t node, size_t d)
+{
+	int rc = nlist_push(&c->pick, node);
+	return rc < 0 ? rc : nlist_push(&c->pick, d);
+}
+
+static int cmp_pair(const void *pa, const void *pb)
+{
+	const size_t *a = pa, *b = pb;
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* Reduce rule R to the destinations D[0..ND) (ascending) for node FN. */
+static int emit_picked(struct filter_node *fn, const struct filter_rule *r, const size_t *d, size_t nd,
+		       size_t stride)
+{
+	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
+				   .cap_only = r->cap_only };
+	memcpy(out.protos, r->protos, sizeof(out.protos));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		rc = push_dst(&out, &r->dst[d[i * stride]]);
+	if (rc == 0)
+		rc = ir_aset_add_all(&out.src, &r->src);
+	if (rc == 0)
+		rc = push_rule(fn, &out);
+	if (rc < 0)
+		rule_free(&out);
+	return rc;
+}
+
+/* Reduce rule R to every node at once: the same result as emit_reduced()
+ * on each node in turn, but finding the nodes each destination concerns
+ * (dst_concerns) through the address index instead of asking every node. */
+static int emit_nodes(struct ctx *c, const struct filter_rule *r)
+{
+	if (r->src.n == 0 && !r->src_all)
+		return 0;
+	int rc = node_index(c);
+	c->pick.n = 0;
+	for (size_t d = 0; rc == 0 && d < r->ndst; d++) {
+		const struct filter_dst *fd = &r->dst[d];
+		if (fd->any) {
+			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
+				rc = pick_push(c, i, d);
+			continue;
+		}
+		int f = fd->family == IR_V4 ? 0 : 1;
+		const struct addr_node *v = c->by_addr[f];
+		size_t lo = 0, hi = c->nby_addr[f];
+		while (lo < hi) {   /* first address >= fd->lo */
+			size_t mid = lo + (hi - lo) / 2;
+			if (v[mid].addr < fd->lo)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t i = lo; rc == 0 && i < c->nby_addr[f] && v[i].addr <= fd->hi; i++)
+			rc = pick_push(c, v[i].node, d);
+		for (size_t k = 0; rc == 0 && k < c->route_nodes.n; k++) {
+			const struct ir_aset *sv = &c->s->nodes[c->route_nodes.v[k]].served;
+			bool hit = false;
+			for (size_t j = 0; !hit && j < sv->n; j++)
+				hit = !is_exit_range(&sv->v[j]) && sv->v[j].family == fd->family &&
+				      sv->v[j].lo <= fd->hi && fd->lo <= sv->v[j].hi;
+			if (hit)
+				rc = pick_push(c, c->route_nodes.v[k], d);
+		}
+	}
+	size_t np = c->pick.n / 2;
+	size_t *pv = c->pick.v;
+	if (rc == 0 && np > 1)
+		qsort(pv, np, 2 * sizeof(*pv), cmp_pair);
+	for (size_t i = 0; rc == 0 && i < np;) {
+		size_t node = pv[2 * i], j = i, nd = 0;
+		/* Unique destinations of this node, compacted in place. */
+		for (; j < np && pv[2 * j] == node; j++)
+			if (nd == 0 || pv[2 * (i + nd - 1) + 1] != pv[2 * j + 1])
+				pv[2 * (i + nd++) + 1] = pv[2 * j + 1];
+		struct filter_node *fn = &c->s->nodes[node];
+		bool via_ok = r->from->nvia == 0;
+		for (size_t k = 0; !via_ok && k < r->from->nvia; k++)
+			via_ok = inv_node_has_tag(fn->node, r->from->via[k]);
+		if (via_ok)
+			rc = emit_picked(fn, r, &pv[2 * i + 1], nd, 2);
+		i = j;
+	}
+	return rc;
+}
+
 /* autogroup:self destinations of rule PR with protocols PROTOS: for each
  * user, the marked sources among that user's nodes to those nodes. */
 static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec_shared,
 		     const bool *src_marks, bool cap_only)
 {
 	int rc = 0;
-	for (size_t u = 0; rc == 0 && u < c->inv->nusers; u++) {
+	bool has_self = false;
+	for (size_t di = 0; di < pr->ndst; di++)
+		has_self |= pr->dst[di].alias.kind == PA_SELF;
+	for (size_t u = 0; has_self && rc == 0 && u < c->inv->nusers; u++) {
 		for (size_t di = 0; rc == 0 && di < pr->ndst; di++) {
 			const struct pol_dst *pd = &pr->dst[di];
 			if (pd->alias.kind != PA_SELF)
@@ -381,8 +751,8 @@ static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct p
 	}
 	if (rc == 0)
 		rc = emit_reduced(&c->s->global, &r);
-	for (size_t i = 0; rc == 0 && i < c->s->nnodes; i++)
-		rc = emit_reduced(&c->s->nodes[i], &r);
+	if (rc == 0)
+		rc = emit_nodes(c, &r);
 	if (rc == 0)
 		rc = emit_self(c, pr, spec, src_marks, cap_only);
 	rule_free(&r);
@@ -432,7 +802,7 @@ int filter_compile(const struct pol_policy *p, const struct inv *inv, struct fil
 		}
 	}
 out:
-	free(c.marks);
+	ctx_free(&c);
 	if (rc < 0) {
 		diag_error(diags, NULL, "compiling the filters: %s", strerror(-rc));
 		filter_set_free(s);
@@ -514,10 +884,11 @@ bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const
 	bool *marks = calloc(inv->nnodes + 1, sizeof(*marks));
 	if (!marks)
 		return false;
+	c.marks = marks;
 	int rc = resolve(&c, a, marks, out);
 	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
 		if (marks[i])
 			rc = add_node_addrs(out, &inv->nodes[i]);
-	free(marks);
+	ctx_free(&c);
 	return rc == 0 && out->n > 0;
 }

@@ -41,12 +41,77 @@ int inv_user_by_name(const struct inv *inv, const char *name)
 }
 
 /* Errors name the file (no line: cJSON keeps none), the entry and the field. */
+/* Names seen so far (users' or nodes'), for lookups that stay linear in
+ * the inventory's size: open addressing of index + 1, 0 free, inserted in
+ * order, so the first equal name found on a probe is the earliest. */
+struct names {
+	size_t *slot;
+	size_t cap;
+};
+
 struct ctx {
 	struct inv *inv;
 	struct diag_list *diags;
 	struct diag_loc file;
 	char what[160];   /* "node 3 (\"relay-1\")" */
+	struct names users, nodes;
 };
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static bool names_init(struct names *t, size_t n)
+{
+	t->cap = 16;
+	while (t->cap < 2 * n + 2)
+		t->cap *= 2;
+	t->slot = calloc(t->cap, sizeof(*t->slot));
+	return t->slot != NULL;
+}
+
+/* How many of the names added (NAME_OF(i) for index i) equal NAME; *FIRST
+ * the earliest or -1.  Stops at the first unless COUNT_ALL. */
+static size_t names_find(const struct names *t, const char *name, const char *(*name_of)(const struct inv *, size_t),
+			 const struct inv *inv, bool count_all, int *first)
+{
+	size_t n = 0;
+	*first = -1;
+	if (!t->slot)
+		return 0;
+	for (size_t i = name_hash(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1)) {
+		const char *k = name_of(inv, t->slot[i] - 1);
+		if (k && strcmp(k, name) == 0) {
+			if (n++ == 0)
+				*first = (int)(t->slot[i] - 1);
+			if (!count_all)
+				break;
+		}
+	}
+	return n;
+}
+
+static void names_add(struct names *t, const char *name, size_t index)
+{
+	size_t i = name_hash(name) & (t->cap - 1);
+	while (t->slot[i])
+		i = (i + 1) & (t->cap - 1);
+	t->slot[i] = index + 1;
+}
+
+static const char *user_name_of(const struct inv *inv, size_t i)
+{
+	return inv->users[i].name;
+}
+
+static const char *node_name_of(const struct inv *inv, size_t i)
+{
+	return inv->nodes[i].name;
+}
 
 #define INV_ERR(c, fmt, ...) diag_error((c)->diags, &(c)->file, "%s: " fmt, (c)->what, __VA_ARGS__)
 
@@ -172,7 +237,7 @@ static bool load_node(struct ctx *c, const cJSON *jn, struct inv_node *n)
 		snprintf(c->what + strlen(c->what), sizeof(c->what) - strlen(c->what), " (\"%s\")", n->name);
 	ok &= get_str(c, jn, "user", false, &user);
 	if (user) {
-		n->user = inv_user_by_name(c->inv, user);
+		names_find(&c->users, user, user_name_of, c->inv, false, &n->user);
 		if (n->user < 0) {
 			INV_ERR(c, "\"user\": no user named \"%s\" in \"users\"", user);
 			ok = false;
@@ -231,6 +296,8 @@ struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const 
 		ok = false;
 	} else if (users) {
 		inv->users = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof(*inv->users));
+		if (!inv->users || !names_init(&c.users, (size_t)cJSON_GetArraySize(users)))
+			goto out_nomem;
 		const cJSON *u;
 		cJSON_ArrayForEach(u, users) {
 			struct inv_user *iu = &inv->users[inv->nusers];
@@ -243,10 +310,12 @@ struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const 
 				ok = false;
 				continue;
 			}
-			if (inv_user_by_name(inv, iu->name) >= 0) {
+			int first;
+			if (names_find(&c.users, iu->name, user_name_of, inv, false, &first) > 0) {
 				INV_ERR(&c, "duplicate user name \"%s\"", iu->name);
 				ok = false;
 			}
+			names_add(&c.users, iu->name, inv->nusers);
 			inv->nusers++;
 		}
 	}
@@ -256,19 +325,31 @@ struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const 
 		ok = false;
 	} else {
 		inv->nodes = calloc((size_t)cJSON_GetArraySize(nodes) + 1, sizeof(*inv->nodes));
+		if (!inv->nodes || !names_init(&c.nodes, (size_t)cJSON_GetArraySize(nodes)))
+			goto out_nomem;
 		const cJSON *jn;
 		cJSON_ArrayForEach(jn, nodes) {
 			snprintf(c.what, sizeof(c.what), "node %zu", inv->nnodes + 1);
 			struct inv_node *n = &inv->nodes[inv->nnodes++];
 			n->file_index = inv->nnodes - 1;
 			ok &= load_node(&c, jn, n);
-			for (size_t j = 0; n->name && j + 1 < inv->nnodes; j++)
-				if (inv->nodes[j].name && strcmp(inv->nodes[j].name, n->name) == 0) {
-					INV_ERR(&c, "duplicate node name \"%s\"", n->name);
-					ok = false;
-				}
+			if (!n->name)
+				continue;
+			int first;
+			for (size_t k = names_find(&c.nodes, n->name, node_name_of, inv, true, &first); k > 0; k--) {
+				INV_ERR(&c, "duplicate node name \"%s\"", n->name);
+				ok = false;
+			}
+			names_add(&c.nodes, n->name, inv->nnodes - 1);
 		}
 	}
+	if (0) {
+out_nomem:
+		diag_error(diags, &c.file, "reading the inventory: %s", strerror(ENOMEM));
+		ok = false;
+	}
+	free(c.users.slot);
+	free(c.nodes.slot);
 	if (!ok) {
 		inv_free(inv);
 		return NULL;

@@ -45,6 +45,8 @@ static void hjp_error(const HJP_LTYPE *loc, struct hj_state *st, const char *msg
 %token <val> T_TRUE "'true'" T_FALSE "'false'" T_NULL "'null'"
 %type <val> value object members array elements
 %destructor { hj_free($$); } <val>
+/* An object cut short by the end of input still has its keys checked. */
+%destructor { hj_free(hj_close(st, $$, &@$)); } members
 
 %%
 

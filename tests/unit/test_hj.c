@@ -304,6 +304,13 @@ static const struct {
 	{ "{\"a\": 1 \"b\": 2, \"a\": 3}", -1,
 	  E("1:9", "expected ',' or '}' after object member", "{\"a\": 1 \"b\": 2, \"a\": 3}", "        ")
 	  E("1:17", "duplicate key \"a\" (first at 1:2)", "{\"a\": 1 \"b\": 2, \"a\": 3}", "                ") },
+	{ "{\n  # hosts: see the wiki\n  \"a\": 1\n}", -1,
+	  E("2:3", "'#' does not start a comment (comments are // or /* */)", "  # hosts: see the wiki", "  ") },
+	/* an object cut short by the end of input still has its keys checked */
+	{ "{\"a\": 1, \"a\": 2, \"b\": [", -1,
+	  E("1:10", "duplicate key \"a\" (first at 1:2)", "{\"a\": 1, \"a\": 2, \"b\": [", "         ")
+	  E("1:24", "unexpected end of input: array opened at 1:23 is not closed", "{\"a\": 1, \"a\": 2, \"b\": [",
+	    "                       ") },
 	/* several errors in one run, in source order */
 	{ "{\n  \"a\": 01,\n  \"b\": [1 2],\n  \"a\": tru,\n}", -1,
 	  E("2:8", "invalid number '01': leading zeros are not allowed", "  \"a\": 01,", "       ")
