@@ -58,10 +58,75 @@ static uint16_t l4_csum(const uint8_t *ip, int v6, uint8_t proto, const uint8_t 
 	return tungso_csum_fold(tungso_csum_add(sum, l4, l4len));
 }
 
+/* A frame without GSO: complete its checksum if asked; one segment. */
+static int split_plain(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len, struct tungso_segs *segs)
+{
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		size_t start = vh->csum_start, off = vh->csum_offset;
+		if (start + off + 2 > len)
+			return -EINVAL;
+		uint16_t c = tungso_csum_fold(tungso_csum_add(0, pkt + start, len - start));
+		memcpy(pkt + start + off, &c, 2);
+	}
+	segs->n = 1;
+	segs->data[0] = pkt;
+	segs->len[0] = len;
+	return 0;
+}
+
+/* The headers of a TSO frame: true with *IPHL and *TCPHL when they make
+ * sense for segmentation. */
+static bool tso_headers(const uint8_t *pkt, size_t len, int v6, size_t *iphl, size_t *tcphl)
+{
+	if (!v6) {
+		if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != 6)
+			return false;
+		*iphl = (size_t)(pkt[0] & 15) * 4;
+	} else {
+		if (len < 40 || pkt[0] >> 4 != 6 || pkt[6] != 6)
+			return false; /* extension headers: not produced by the stack for TSO */
+		*iphl = 40;
+	}
+	if (len < *iphl + 20)
+		return false;
+	*tcphl = (size_t)(pkt[*iphl + 12] >> 4) * 4;
+	return *tcphl >= 20 && *iphl + *tcphl <= len;
+}
+
+/* Segment INDEX of a TSO frame, written at S: headers copied from PKT
+ * (HL bytes), CHUNK payload bytes from payload offset OFF, lengths, id,
+ * sequence, flags and checksums fixed. */
+static void emit_segment(uint8_t *s, const uint8_t *pkt, int v6, size_t iphl, size_t hl, size_t off,
+			 size_t chunk, size_t index, bool last)
+{
+	memcpy(s, pkt, hl);
+	memcpy(s + hl, pkt + hl + off, chunk);
+	if (!v6) {
+		put16(s + 2, (uint16_t)(hl + chunk));
+		put16(s + 4, (uint16_t)(get16(pkt + 4) + index));
+		s[10] = s[11] = 0;
+		uint16_t c = tungso_csum_fold(tungso_csum_add(0, s, iphl));
+		memcpy(s + 10, &c, 2);
+	} else {
+		put16(s + 4, (uint16_t)(hl - 40 + chunk));
+	}
+	uint8_t *tcp = s + iphl;
+	put32(tcp + 4, get32(pkt + iphl + 4) + (uint32_t)off);
+	uint8_t f = pkt[iphl + 13];
+	if (!last)
+		f &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH only on the last */
+	if (index)
+		f &= (uint8_t)~0x80;          /* CWR only on the first */
+	tcp[13] = f;
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = l4_csum(s, v6, 6, tcp, hl - iphl + chunk);
+	memcpy(tcp + 16, &c, 2);
+}
+
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs)
 {
 	struct virtio_net_hdr vh;
-	size_t from = segs->from;
+	size_t from = segs->from, iphl, tcphl;
 	segs->n = 0;
 	segs->from = 0;
 	if (framelen < TUNGSO_HDR_LEN)
@@ -70,45 +135,16 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 	uint8_t *pkt = frame + TUNGSO_HDR_LEN;
 	size_t len = framelen - TUNGSO_HDR_LEN;
 	uint8_t gso = vh.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
-		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-			size_t start = vh.csum_start, off = vh.csum_offset;
-			if (start + off + 2 > len)
-				return -EINVAL;
-			uint16_t c = tungso_csum_fold(tungso_csum_add(0, pkt + start, len - start));
-			memcpy(pkt + start + off, &c, 2);
-		}
-		segs->n = 1;
-		segs->data[0] = pkt;
-		segs->len[0] = len;
-		return 0;
-	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return split_plain(&vh, pkt, len, segs);
 	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6)
 		return -EINVAL;
 	int v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
-	size_t iphl;
-	if (!v6) {
-		if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != 6)
-			return -EINVAL;
-		iphl = (size_t)(pkt[0] & 15) * 4;
-	} else {
-		if (len < 40 || pkt[0] >> 4 != 6 || pkt[6] != 6)
-			return -EINVAL; /* extension headers: not produced by the stack for TSO */
-		iphl = 40;
-	}
-	if (len < iphl + 20)
-		return -EINVAL;
-	size_t tcphl = (size_t)(pkt[iphl + 12] >> 4) * 4;
-	size_t hl = iphl + tcphl;
 	size_t mss = vh.gso_size;
-	if (tcphl < 20 || hl > len || mss == 0)
+	if (!tso_headers(pkt, len, v6, &iphl, &tcphl) || mss == 0)
 		return -EINVAL;
-	size_t payload = len - hl;
-	uint32_t seq = get32(pkt + iphl + 4);
-	uint16_t id = v6 ? 0 : get16(pkt + 4);
-	uint8_t flags = pkt[iphl + 13];
-	size_t used = 0, off = from;
-	for (; off < payload || (payload == 0 && segs->n == 0); off += mss) {
+	size_t hl = iphl + tcphl, payload = len - hl, used = 0;
+	for (size_t off = from; off < payload || (payload == 0 && segs->n == 0); off += mss) {
 		size_t chunk = payload - off < mss ? payload - off : mss;
 		if (segs->n == TUNGSO_MAX_SEGS || used + hl + chunk > outcap) {
 			if (segs->n == 0)
@@ -116,32 +152,8 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
 			segs->from = off; /* the rest in the next call */
 			return 0;
 		}
-		size_t index = off / mss;	/* of the segment in the whole frame */
-		uint8_t *s = out + used;
-		memcpy(s, pkt, hl);
-		memcpy(s + hl, pkt + hl + off, chunk);
-		int last = off + chunk >= payload;
-		if (!v6) {
-			put16(s + 2, (uint16_t)(hl + chunk));
-			put16(s + 4, (uint16_t)(id + index));
-			s[10] = s[11] = 0;
-			uint16_t c = tungso_csum_fold(tungso_csum_add(0, s, iphl));
-			memcpy(s + 10, &c, 2);
-		} else {
-			put16(s + 4, (uint16_t)(hl - 40 + chunk));
-		}
-		uint8_t *tcp = s + iphl;
-		put32(tcp + 4, seq + (uint32_t)off);
-		uint8_t f = flags;
-		if (!last)
-			f &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH only on the last */
-		if (index)
-			f &= (uint8_t)~0x80;          /* CWR only on the first */
-		tcp[13] = f;
-		tcp[16] = tcp[17] = 0;
-		uint16_t c = l4_csum(s, v6, 6, tcp, tcphl + chunk);
-		memcpy(tcp + 16, &c, 2);
-		segs->data[segs->n] = s;
+		emit_segment(out + used, pkt, v6, iphl, hl, off, chunk, off / mss, off + chunk >= payload);
+		segs->data[segs->n] = out + used;
 		segs->len[segs->n] = hl + chunk;
 		segs->n++;
 		used += hl + chunk;

@@ -128,23 +128,25 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 	}
 	if (bind(fd, &sa.sa, salen) != 0 || getsockname(fd, &sa.sa, &salen) != 0) {
 		rc = -errno;
-		close(fd);
-		return rc;
+		goto close_fd;
 	}
 	*bound = ntohs(family == AF_INET ? sa.in.sin_port : sa.in6.sin6_port);
 	return fd;
+close_fd:
+	close(fd);
+	return rc;
 }
 
 int wgdev_bind(struct wgdev *dev, uint16_t port)
 {
 	uint16_t bound = 0, bound6 = 0;
-	int fd4 = udp_socket(AF_INET, port, dev->fwmark, &bound);
+	int rc, fd4 = udp_socket(AF_INET, port, dev->fwmark, &bound);
 	if (fd4 < 0)
 		return fd4;
 	int fd6 = udp_socket(AF_INET6, bound, dev->fwmark, &bound6);
 	if (fd6 < 0 && fd6 != -EAFNOSUPPORT) {
-		close(fd4);
-		return fd6;
+		rc = fd6;
+		goto close_fd4;
 	}
 	if (dev->udp4 >= 0)
 		close(dev->udp4);
@@ -154,6 +156,9 @@ int wgdev_bind(struct wgdev *dev, uint16_t port)
 	dev->udp6 = fd6 >= 0 ? fd6 : -1;
 	dev->listen_port = bound;
 	return 0;
+close_fd4:
+	close(fd4);
+	return rc;
 }
 
 static void set_fwmark(struct wgdev *dev, uint32_t mark)
@@ -265,12 +270,8 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 		return NULL;
 	dev->aips = allowedips_new();
 	dev->rl = ratelimit_new();
-	if (!dev->aips || !dev->rl) {
-		allowedips_free(dev->aips);
-		ratelimit_free(dev->rl);
-		free(dev);
-		return NULL;
-	}
+	if (!dev->aips || !dev->rl)
+		goto free_dev;
 	randombytes_buf(dev->ptab_key, sizeof dev->ptab_key);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
 	dev->tun_fd = tun_fd;
@@ -281,6 +282,11 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 128, 1, 100000);
 	dev->clock_rate = env_uint("KEYGATED_CLOCK_RATE", 1, 1, 100);
 	return dev;
+free_dev:
+	allowedips_free(dev->aips);
+	ratelimit_free(dev->rl);
+	free(dev);
+	return NULL;
 }
 
 static void peer_clear_staged(struct wgpeer *p)
@@ -432,21 +438,28 @@ static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 
 static void send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint64_t now);
 
-/* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and send. */
-static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len, uint64_t now)
+/* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and queue
+ * them for the next GSO send.  0, -ENOKEY without a session, -EDESTADDRREQ
+ * without an endpoint, -EMSGSIZE, or transport_encrypt's error. */
+static int send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len, uint64_t now)
 {
 	struct noise_keypair *kp = p->kps.current;
 	size_t out_len;
-	if (!kp || !p->has_endpoint || len > WGDEV_PKT_MAX)
-		return false;
+	if (!kp)
+		return -ENOKEY;
+	if (!p->has_endpoint)
+		return -EDESTADDRREQ;
+	if (len > WGDEV_PKT_MAX)
+		return -EMSGSIZE;
 	size_t need = transport_padded_len(len, WGDEV_MTU) + TRANSPORT_OVERHEAD;
 	if (dev->gso.nseg && (dev->gso.peer != p || dev->gso.closed || dev->gso.nseg == WGDEV_GSO_SEGS ||
 			      dev->gso.len + need > WGDEV_GSO_MAX || need > dev->gso.segsize))
 		wgdev_flush(dev);
 	uint8_t *out = dev->gsobuf + dev->gso.len;
 	memcpy(out + TRANSPORT_HEADER_LEN, data, len);
-	if (transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len) != 0)
-		return false;
+	int rc = transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len);
+	if (rc)
+		return rc;
 	if (!dev->gso.nseg) {
 		dev->gso.peer = p;
 		dev->gso.segsize = out_len;
@@ -461,26 +474,30 @@ static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *d
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	if (timers_want_rekey_on_send(&p->timers, kp, now))
 		send_initiation(dev, p, false, now);
-	return true;
+	return 0;
 }
 
-static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
+/* Keep a packet until a session exists (the oldest goes when full).
+ * 0 or -ENOMEM. */
+static int stage(struct wgpeer *p, const uint8_t *data, size_t len)
 {
 	if (!p->staged && !(p->staged = calloc(WGDEV_STAGED_MAX, sizeof *p->staged)))
-		return;
+		return -ENOMEM;
 	if (p->n_staged == WGDEV_STAGED_MAX) {
+		sodium_memzero(p->staged[0].data, p->staged[0].len);
 		free(p->staged[0].data);
 		memmove(p->staged, p->staged + 1, (WGDEV_STAGED_MAX - 1) * sizeof p->staged[0]);
 		p->n_staged--;
 	}
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
-		return;
+		return -ENOMEM;
 	if (len)
 		memcpy(copy, data, len);
 	p->staged[p->n_staged].data = copy;
 	p->staged[p->n_staged].len = len;
 	p->n_staged++;
+	return 0;
 }
 
 /* Send what is staged; without a usable session, start a handshake. */
@@ -496,14 +513,15 @@ static void send_staged(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 	p->n_staged = 0;
 	for (size_t i = 0; i < n; i++) {
 		send_transport(dev, p, p->staged[i].data, p->staged[i].len, now);
+		sodium_memzero(p->staged[i].data, p->staged[i].len);
 		free(p->staged[i].data);
 	}
 }
 
 static void send_keepalive(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 {
-	if (p->n_staged == 0)
-		stage(p, NULL, 0);
+	if (p->n_staged == 0 && stage(p, NULL, 0) != 0)
+		dev->stats.tx_dropped_nomem++;
 	send_staged(dev, p, now);
 }
 
@@ -772,9 +790,10 @@ void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t
 		p = allowedips_lookup(dev->aips, AF_INET6, pkt + 24);
 	if (!p)
 		return;
-	if (p->n_staged == 0 && send_transport(dev, p, pkt, len, now))
+	if (p->n_staged == 0 && send_transport(dev, p, pkt, len, now) == 0)
 		return;
-	stage(p, pkt, len);
+	if (stage(p, pkt, len) != 0)
+		dev->stats.tx_dropped_nomem++;
 	send_staged(dev, p, now);
 }
 

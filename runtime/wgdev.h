@@ -55,6 +55,7 @@ struct wgdev_idx {
 struct wgdev_stats {
 	uint64_t rx_dropped_garbage, rx_dropped_auth, rx_dropped_replay, rx_dropped_allowedips;
 	uint64_t rx_dropped_ratelimit, cookies_sent, handshakes_done;
+	uint64_t tx_dropped_nomem;	/* packets not staged: out of memory */
 };
 
 struct wgdev {

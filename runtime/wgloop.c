@@ -58,47 +58,48 @@ struct loop {
 int wgloop_uapi_listen(const char *ifname, char *path, size_t pathlen, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, rc;
+	int fd = -1, rc;
 	if (mkdir(SOCK_DIR, 0755) != 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", SOCK_DIR, strerror(errno));
-		return rc;
+		goto fail;
 	}
 	snprintf(path, pathlen, "%s/%s.sock", SOCK_DIR, ifname);
 	if (strlen(path) >= sizeof sun.sun_path) {
+		rc = -ENAMETOOLONG;
 		snprintf(err, errlen, "%s: path too long", path);
-		return -ENAMETOOLONG;
+		goto fail;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return rc;
-	}
 	/* A socket someone answers on belongs to a running daemon: refuse. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail_socket;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		rc = -EADDRINUSE;
 		snprintf(err, errlen, "%s: another daemon is listening there", path);
-		close(fd);
-		return -EADDRINUSE;
+		goto fail;
 	}
 	close(fd);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return rc;
-	}
+	if (fd < 0)
+		goto fail_socket;
 	mode_t old = umask(0077);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(fd, 16) == 0 ? 0 : -errno;
 	umask(old);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		close(fd);
-		return rc;
+		goto fail;
 	}
 	return fd;
+fail_socket:
+	rc = -errno;
+	snprintf(err, errlen, "socket: %s", strerror(errno));
+fail:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static int ep_add(struct loop *l, int fd, uint32_t tag)
@@ -410,86 +411,99 @@ static void accept_conn(struct loop *l)
 	}
 }
 
-int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
+/* Buffers, the epoll set and the tick timer: 0 or -errno. */
+static int loop_setup(struct loop *l)
 {
-	struct loop l = { .dev = dev, .uapi_fd = uapi_fd, .sigfd = sigfd, .reg_udp4 = -1, .reg_udp6 = -1 };
-	int rc = 0;
+	int rc;
 	for (int i = 0; i < MAX_CONNS; i++)
-		l.conns[i].fd = -1;
-	l.bufs = malloc(sizeof(*l.bufs) * BATCH);
-	l.segbuf = malloc(SEGBUF_LEN);
-	l.ep = epoll_create1(EPOLL_CLOEXEC);
-	l.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (!l.bufs || !l.segbuf || l.ep < 0 || l.timerfd < 0) {
-		rc = -ENOMEM;
-		log_err("%s: cannot set up the event loop: %m", dev->ifname);
-		goto out;
+		l->conns[i].fd = -1;
+	l->bufs = malloc(sizeof(*l->bufs) * BATCH);
+	l->segbuf = malloc(SEGBUF_LEN);
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!l->bufs || !l->segbuf || l->ep < 0 || l->timerfd < 0) {
+		log_err("%s: cannot set up the event loop: %m", l->dev->ifname);
+		return -ENOMEM;
 	}
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
-	timerfd_settime(l.timerfd, 0, &its, NULL);
-	if ((rc = ep_add(&l, dev->tun_fd, TAG_TUN)) || (rc = ep_add(&l, uapi_fd, TAG_UAPI)) ||
-	    (rc = ep_add(&l, sigfd, TAG_SIG)) || (rc = ep_add(&l, l.timerfd, TAG_TIMER))) {
-		log_err("%s: epoll: %s", dev->ifname, strerror(-rc));
-		goto out;
+	if (timerfd_settime(l->timerfd, 0, &its, NULL) != 0 || (rc = ep_add(l, l->dev->tun_fd, TAG_TUN)) ||
+	    (rc = ep_add(l, l->uapi_fd, TAG_UAPI)) || (rc = ep_add(l, l->sigfd, TAG_SIG)) ||
+	    (rc = ep_add(l, l->timerfd, TAG_TIMER))) {
+		rc = -errno;
+		log_err("%s: epoll: %s", l->dev->ifname, strerror(-rc));
+		return rc;
 	}
-	sync_udp(&l);
-	for (;;) {
+	sync_udp(l);
+	return 0;
+}
+
+static void loop_teardown(struct loop *l)
+{
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (l->conns[i].fd >= 0)
+			conn_close(l, &l->conns[i]);
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	if (l->ep >= 0)
+		close(l->ep);
+	free(l->bufs);
+	free(l->segbuf);
+}
+
+/* One ready fd: 0 to go on, 1 for a clean stop, -errno for a fatal error. */
+static int dispatch(struct loop *l, uint32_t tag)
+{
+	struct wgdev *dev = l->dev;
+	switch (tag) {
+	case TAG_TUN:
+		return read_tun(l);
+	case TAG_UDP4:
+		read_udp(l, dev->udp4);
+		return 0;
+	case TAG_UDP6:
+		read_udp(l, dev->udp6);
+		return 0;
+	case TAG_UAPI:
+		accept_conn(l);
+		return 0;
+	case TAG_SIG: {
+		struct signalfd_siginfo si;
+		if (read(l->sigfd, &si, sizeof si) != sizeof si)
+			return 0;
+		log_info("%s: signal %u: shutting down", dev->ifname, si.ssi_signo);
+		return 1;
+	}
+	case TAG_TIMER: {
+		uint64_t ticks;
+		if (read(l->timerfd, &ticks, sizeof ticks) > 0)
+			wgdev_tick(dev, wgdev_now(dev));
+		return 0;
+	}
+	default:
+		if (tag >= TAG_CONN && tag < TAG_CONN + MAX_CONNS && l->conns[tag - TAG_CONN].fd >= 0)
+			serve_conn(l, (int)(tag - TAG_CONN));
+		return 0;
+	}
+}
+
+int wgloop_run(struct wgdev *dev, int uapi_fd, int sigfd)
+{
+	struct loop l = { .dev = dev, .uapi_fd = uapi_fd, .sigfd = sigfd, .ep = -1, .timerfd = -1,
+			  .reg_udp4 = -1, .reg_udp6 = -1 };
+	int rc = loop_setup(&l);
+	while (rc == 0) {
 		struct epoll_event evs[16];
 		int n = epoll_wait(l.ep, evs, 16, -1);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
+			if (errno != EINTR)
+				rc = -errno;
+			continue;
 		}
-		for (int i = 0; i < n; i++) {
-			uint32_t tag = (uint32_t)evs[i].data.u64;
-			switch (tag) {
-			case TAG_TUN:
-				if ((rc = read_tun(&l)) != 0) {
-					rc = rc > 0 ? 0 : rc;
-					goto out;
-				}
-				break;
-			case TAG_UDP4:
-				read_udp(&l, dev->udp4);
-				break;
-			case TAG_UDP6:
-				read_udp(&l, dev->udp6);
-				break;
-			case TAG_UAPI:
-				accept_conn(&l);
-				break;
-			case TAG_SIG: {
-				struct signalfd_siginfo si;
-				if (read(sigfd, &si, sizeof si) == sizeof si) {
-					log_info("%s: signal %u: shutting down", dev->ifname, si.ssi_signo);
-					goto out;
-				}
-				break;
-			}
-			case TAG_TIMER: {
-				uint64_t ticks;
-				if (read(l.timerfd, &ticks, sizeof ticks) > 0)
-					wgdev_tick(dev, wgdev_now(dev));
-				break;
-			}
-			default:
-				if (tag >= TAG_CONN && tag < TAG_CONN + MAX_CONNS && l.conns[tag - TAG_CONN].fd >= 0)
-					serve_conn(&l, (int)(tag - TAG_CONN));
-			}
+		for (int i = 0; i < n && rc == 0; i++) {
+			rc = dispatch(&l, (uint32_t)evs[i].data.u64);
 			wgdev_flush(dev);
 		}
 	}
-out:
-	for (int i = 0; i < MAX_CONNS; i++)
-		if (l.conns[i].fd >= 0)
-			conn_close(&l, &l.conns[i]);
-	if (l.timerfd >= 0)
-		close(l.timerfd);
-	if (l.ep >= 0)
-		close(l.ep);
-	free(l.bufs);
-	free(l.segbuf);
-	return rc;
+	loop_teardown(&l);
+	return rc > 0 ? 0 : rc;
 }
