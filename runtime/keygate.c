@@ -10,7 +10,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "genkey", keytool_genkey, "print a new private key (base64) to stdout" },
-	{ "pubkey", keytool_pubkey, "read a private key on stdin, print its public key" },
+	{ "pubkey", keytool_pubkey, "[FILE]: read a private key (FILE or stdin), print its public key" },
 };
 
 static void usage(FILE *f)

@@ -95,8 +95,10 @@ int main(int argc, char **argv)
 		log_err("%s: cannot bind a UDP port: %s", ifname, strerror(-rc));
 		goto free_dev;
 	}
-	if ((rc = privdrop_keep_net()) != 0)
-		log_warn("cannot drop capabilities: %s", strerror(-rc));
+	if ((rc = privdrop_keep_net()) != 0) {
+		log_err("cannot drop privileges: %s", strerror(-rc));
+		goto free_dev;
+	}
 	if (!foreground) {
 		if ((rc = daemonize()) != 0) {
 			log_err("cannot daemonize: %s", strerror(-rc));

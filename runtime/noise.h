@@ -45,8 +45,6 @@
 
 #define NOISE_CONSTRUCTION "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
 #define NOISE_IDENTIFIER   "WireGuard v1 zx2c4 Jason@zx2c4.com"
-#define NOISE_LABEL_MAC1   "mac1----"
-#define NOISE_LABEL_COOKIE "cookie--"
 
 /* Protocol constants (whitepaper section 6.1); times in nanoseconds. */
 #define NOISE_NS                   1000000000ULL

@@ -4,7 +4,8 @@
 #ifndef PRIVDROP_H
 #define PRIVDROP_H
 
-/* 0 or -errno. */
+/* 0 or -errno; the caller must not go on after a failure.  The process
+ * stays uid 0 (see keygated(8) SECURITY for why and what that leaves). */
 int privdrop_keep_net(void);
 
 #endif

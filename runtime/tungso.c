@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <string.h>
 
 uint32_t tungso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
@@ -57,83 +58,102 @@ static uint16_t l4_csum(const uint8_t *ip, int v6, uint8_t proto, const uint8_t 
 	return tungso_csum_fold(tungso_csum_add(sum, l4, l4len));
 }
 
+/* A frame without GSO: complete its checksum if asked; one segment. */
+static int split_plain(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len, struct tungso_segs *segs)
+{
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		size_t start = vh->csum_start, off = vh->csum_offset;
+		if (start + off + 2 > len)
+			return -EINVAL;
+		uint16_t c = tungso_csum_fold(tungso_csum_add(0, pkt + start, len - start));
+		memcpy(pkt + start + off, &c, 2);
+	}
+	segs->n = 1;
+	segs->data[0] = pkt;
+	segs->len[0] = len;
+	return 0;
+}
+
+/* The headers of a TSO frame: true with *IPHL and *TCPHL when they make
+ * sense for segmentation. */
+static bool tso_headers(const uint8_t *pkt, size_t len, int v6, size_t *iphl, size_t *tcphl)
+{
+	if (!v6) {
+		if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != 6)
+			return false;
+		*iphl = (size_t)(pkt[0] & 15) * 4;
+	} else {
+		if (len < 40 || pkt[0] >> 4 != 6 || pkt[6] != 6)
+			return false; /* extension headers: not produced by the stack for TSO */
+		*iphl = 40;
+	}
+	if (len < *iphl + 20)
+		return false;
+	*tcphl = (size_t)(pkt[*iphl + 12] >> 4) * 4;
+	return *tcphl >= 20 && *iphl + *tcphl <= len;
+}
+
+/* Segment INDEX of a TSO frame, written at S: headers copied from PKT
+ * (HL bytes), CHUNK payload bytes from payload offset OFF, lengths, id,
+ * sequence, flags and checksums fixed. */
+static void emit_segment(uint8_t *s, const uint8_t *pkt, int v6, size_t iphl, size_t hl, size_t off,
+			 size_t chunk, size_t index, bool last)
+{
+	memcpy(s, pkt, hl);
+	memcpy(s + hl, pkt + hl + off, chunk);
+	if (!v6) {
+		put16(s + 2, (uint16_t)(hl + chunk));
+		put16(s + 4, (uint16_t)(get16(pkt + 4) + index));
+		s[10] = s[11] = 0;
+		uint16_t c = tungso_csum_fold(tungso_csum_add(0, s, iphl));
+		memcpy(s + 10, &c, 2);
+	} else {
+		put16(s + 4, (uint16_t)(hl - 40 + chunk));
+	}
+	uint8_t *tcp = s + iphl;
+	put32(tcp + 4, get32(pkt + iphl + 4) + (uint32_t)off);
+	uint8_t f = pkt[iphl + 13];
+	if (!last)
+		f &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH only on the last */
+	if (index)
+		f &= (uint8_t)~0x80;          /* CWR only on the first */
+	tcp[13] = f;
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = l4_csum(s, v6, 6, tcp, hl - iphl + chunk);
+	memcpy(tcp + 16, &c, 2);
+}
+
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs)
 {
 	struct virtio_net_hdr vh;
+	size_t from = segs->from, iphl, tcphl;
 	segs->n = 0;
+	segs->from = 0;
 	if (framelen < TUNGSO_HDR_LEN)
 		return -EINVAL;
 	memcpy(&vh, frame, sizeof vh);
 	uint8_t *pkt = frame + TUNGSO_HDR_LEN;
 	size_t len = framelen - TUNGSO_HDR_LEN;
 	uint8_t gso = vh.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
-		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-			size_t start = vh.csum_start, off = vh.csum_offset;
-			if (start + off + 2 > len)
-				return -EINVAL;
-			uint16_t c = tungso_csum_fold(tungso_csum_add(0, pkt + start, len - start));
-			memcpy(pkt + start + off, &c, 2);
-		}
-		segs->n = 1;
-		segs->data[0] = pkt;
-		segs->len[0] = len;
-		return 0;
-	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return split_plain(&vh, pkt, len, segs);
 	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6)
 		return -EINVAL;
 	int v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
-	size_t iphl;
-	if (!v6) {
-		if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != 6)
-			return -EINVAL;
-		iphl = (size_t)(pkt[0] & 15) * 4;
-	} else {
-		if (len < 40 || pkt[0] >> 4 != 6 || pkt[6] != 6)
-			return -EINVAL; /* extension headers: not produced by the stack for TSO */
-		iphl = 40;
-	}
-	if (len < iphl + 20)
-		return -EINVAL;
-	size_t tcphl = (size_t)(pkt[iphl + 12] >> 4) * 4;
-	size_t hl = iphl + tcphl;
 	size_t mss = vh.gso_size;
-	if (tcphl < 20 || hl > len || mss == 0)
+	if (!tso_headers(pkt, len, v6, &iphl, &tcphl) || mss == 0)
 		return -EINVAL;
-	size_t payload = len - hl;
-	uint32_t seq = get32(pkt + iphl + 4);
-	uint16_t id = v6 ? 0 : get16(pkt + 4);
-	uint8_t flags = pkt[iphl + 13];
-	size_t used = 0;
-	for (size_t off = 0; off < payload || (payload == 0 && segs->n == 0); off += mss) {
+	size_t hl = iphl + tcphl, payload = len - hl, used = 0;
+	for (size_t off = from; off < payload || (payload == 0 && segs->n == 0); off += mss) {
 		size_t chunk = payload - off < mss ? payload - off : mss;
-		if (segs->n == TUNGSO_MAX_SEGS || used + hl + chunk > outcap)
-			return -EINVAL;
-		uint8_t *s = out + used;
-		memcpy(s, pkt, hl);
-		memcpy(s + hl, pkt + hl + off, chunk);
-		int last = off + chunk >= payload;
-		if (!v6) {
-			put16(s + 2, (uint16_t)(hl + chunk));
-			put16(s + 4, (uint16_t)(id + segs->n));
-			s[10] = s[11] = 0;
-			uint16_t c = tungso_csum_fold(tungso_csum_add(0, s, iphl));
-			memcpy(s + 10, &c, 2);
-		} else {
-			put16(s + 4, (uint16_t)(hl - 40 + chunk));
+		if (segs->n == TUNGSO_MAX_SEGS || used + hl + chunk > outcap) {
+			if (segs->n == 0)
+				return -EINVAL;
+			segs->from = off; /* the rest in the next call */
+			return 0;
 		}
-		uint8_t *tcp = s + iphl;
-		put32(tcp + 4, seq + (uint32_t)off);
-		uint8_t f = flags;
-		if (!last)
-			f &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH only on the last */
-		if (segs->n)
-			f &= (uint8_t)~0x80;          /* CWR only on the first */
-		tcp[13] = f;
-		tcp[16] = tcp[17] = 0;
-		uint16_t c = l4_csum(s, v6, 6, tcp, tcphl + chunk);
-		memcpy(tcp + 16, &c, 2);
-		segs->data[segs->n] = s;
+		emit_segment(out + used, pkt, v6, iphl, hl, off, chunk, off / mss, off + chunk >= payload);
+		segs->data[segs->n] = out + used;
 		segs->len[segs->n] = hl + chunk;
 		segs->n++;
 		used += hl + chunk;
@@ -160,6 +180,16 @@ static size_t tcp_run_hl(const uint8_t *p, size_t len, size_t *hl)
 	if (*hl < ipl + 20 || *hl >= len || (t[13] & (0x02 | 0x01 | 0x04 | 0x20)) || !(t[13] & 0x10))
 		return 0;
 	return ipl;
+}
+
+/* The packet's checksums (IPv4 header, TCP over the pseudo-header) are
+ * right.  A merged frame gets fresh ones, so each segment is checked
+ * before it joins, as wireguard-go's tcpChecksumValid. */
+static bool tcp_csum_ok(const uint8_t *p, size_t len, size_t ipl)
+{
+	if (ipl == 20 && tungso_csum_fold(tungso_csum_add(0, p, 20)) != 0)
+		return false;
+	return l4_csum(p, ipl == 40, 6, p + ipl, len - ipl) == 0;
 }
 
 /* Q continues the flow of FIRST (same IP header fields but lengths/ids,
@@ -194,6 +224,8 @@ size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8
 			size_t qlen = lens[k] - qhl;
 			if (qipl != ipl || qhl != hl || qlen > mss || total + qlen + TUNGSO_HDR_LEN > outcap ||
 			    total + qlen > 65535 || get32(q + ipl + 4) != next_seq || !same_flow(q, first, ipl, hl))
+				break;
+			if ((k == 1 && !tcp_csum_ok(first, lens[0], ipl)) || !tcp_csum_ok(q, lens[k], ipl))
 				break;
 			total += qlen;
 			next_seq += (uint32_t)qlen;

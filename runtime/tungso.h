@@ -12,6 +12,7 @@
 #define TUNGSO_MAX_SEGS 64
 
 struct tungso_segs {
+	size_t from;	/* payload offset to split from: 0 at first; set when more remains */
 	size_t n;
 	size_t len[TUNGSO_MAX_SEGS];
 	uint8_t *data[TUNGSO_MAX_SEGS];	/* into the caller's OUT buffer or the packet itself */
@@ -21,7 +22,9 @@ struct tungso_segs {
  * Fills SEGS with plain IP packets: the packet itself (checksum completed in
  * place when the header asks) or its TCP segments written to OUT (OUTCAP
  * bytes).  0, or -EINVAL for a header or packet that makes no sense (the
- * caller drops it). */
+ * caller drops it).  A frame needing more than TUNGSO_MAX_SEGS segments (or
+ * more than OUTCAP) is split in batches: set SEGS->from to 0 before the
+ * first call; while it is nonzero after one, call again for the rest. */
 int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, struct tungso_segs *segs);
 
 /* The other direction: PKTS[0..N) are plain IP packets to write to the TUN
@@ -29,7 +32,8 @@ int tungso_split(uint8_t *frame, size_t framelen, uint8_t *out, size_t outcap, s
  * a virtio_net_hdr and either PKTS[0] alone or, when PKTS[0] starts a run
  * of in-order segments of one TCP flow (IPv4 without options, IPv6 without
  * extension headers) (same headers and options, no
- * SYN/FIN/RST/URG, equal sizes but the last), all of them merged into one
+ * SYN/FIN/RST/URG, equal sizes but the last, every IPv4 header and TCP
+ * checksum valid: a corrupted segment goes alone, for the kernel to drop), all of them merged into one
  * GSO super-packet that the kernel's TCP stack takes in one go.  Returns the
  * frame length; *USED gets how many packets it covers (at least 1). */
 size_t tungso_coalesce(uint8_t *const *pkts, const size_t *lens, size_t n, uint8_t *out, size_t outcap,

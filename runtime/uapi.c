@@ -148,15 +148,21 @@ static int parse_allowed_ip(struct uapi_allowed_ip *a, const char *s, size_t len
 	return 0;
 }
 
+/* ARR with room for one more element than N: a new array, the old one
+ * wiped (peers hold pre-shared keys) and freed; NULL on out-of-memory. */
 static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 {
 	if (n < *cap)
 		return arr;
 	size_t ncap = *cap ? *cap * 2 : 4;
-	void *p = realloc(arr, ncap * elem);
+	void *p = calloc(ncap, elem);
 	if (!p)
 		return NULL;
-	memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+	if (arr) {
+		memcpy(p, arr, *cap * elem);
+		sodium_memzero(arr, *cap * elem);
+		free(arr);
+	}
 	*cap = ncap;
 	return p;
 }
@@ -186,7 +192,7 @@ static int parse_device_line(struct uapi_set *set, const char *key, size_t klen,
 			return fail(err, errlen, -EINVAL, "replace_peers: only 'true' is valid");
 		set->replace_peers = true;
 	} else {
-		return fail(err, errlen, -EINVAL, "unknown device key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
+		return fail(err, errlen, -EINVAL, "unknown device key");
 	}
 	return 0;
 }
@@ -232,43 +238,52 @@ static int parse_peer_line(struct uapi_peer *p, const char *key, size_t klen, co
 		if (!(vlen == 1 && val[0] == '1'))
 			return fail(err, errlen, -EINVAL, "protocol_version: only 1 is supported");
 	} else {
-		return fail(err, errlen, -EINVAL, "unknown peer key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
+		return fail(err, errlen, -EINVAL, "unknown peer key");
 	}
 	return 0;
 }
 
+/* The line at *POS (advanced past it). */
+static int parse_line(struct uapi_set *set, const char *body, size_t len, size_t *pos, char *err, size_t errlen)
+{
+	const char *line = body + *pos;
+	const char *nl = memchr(line, '\n', len - *pos);
+	size_t llen = nl ? (size_t)(nl - line) : len - *pos;
+	*pos += llen + (nl ? 1 : 0);
+	const char *eq = memchr(line, '=', llen);
+	if (!eq)
+		return fail(err, errlen, -EINVAL, "no '=' in the line");
+	const char *key = line, *val = eq + 1;
+	size_t klen = (size_t)(eq - line), vlen = llen - klen - 1;
+	if (KEY_IS("public_key")) {
+		struct uapi_peer *p = grow(set->peers, &set->cap_peers, set->n_peers, sizeof *p);
+		if (!p)
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		set->peers = p;
+		if (wgkey_from_hex(p[set->n_peers].public_key, val, vlen) != 0)
+			return fail(err, errlen, -EINVAL, "public_key: not 64 hex digits");
+		set->n_peers++;
+		return 0;
+	}
+	if (set->n_peers)
+		return parse_peer_line(&set->peers[set->n_peers - 1], key, klen, val, vlen, err, errlen);
+	return parse_device_line(set, key, klen, val, vlen, err, errlen);
+}
+
+/* Messages name the line and the key, never echo a value or an unknown
+ * line: it may be key material and they go to syslog. */
 int uapi_parse_set(struct uapi_set *set, const char *body, size_t len, char *err, size_t errlen)
 {
-	size_t pos = 0;
+	size_t pos = 0, lineno = 0;
+	char msg[128];
 	int rc = 0;
-	while (pos < len) {
-		const char *line = body + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - line) : len - pos;
-		pos += llen + (nl ? 1 : 0);
-		const char *eq = memchr(line, '=', llen);
-		if (!eq)
-			return fail(err, errlen, -EINVAL, "line without '=': '%.*s'", (int)(llen > 64 ? 64 : llen), line);
-		const char *key = line, *val = eq + 1;
-		size_t klen = (size_t)(eq - line), vlen = llen - klen - 1;
-		if (KEY_IS("public_key")) {
-			struct uapi_peer *p = grow(set->peers, &set->cap_peers, set->n_peers, sizeof *p);
-			if (!p)
-				return fail(err, errlen, -ENOMEM, "out of memory");
-			set->peers = p;
-			if (wgkey_from_hex(p[set->n_peers].public_key, val, vlen) != 0)
-				return fail(err, errlen, -EINVAL, "public_key: not 64 hex digits");
-			set->n_peers++;
-			continue;
-		}
-		if (set->n_peers)
-			rc = parse_peer_line(&set->peers[set->n_peers - 1], key, klen, val, vlen, err, errlen);
-		else
-			rc = parse_device_line(set, key, klen, val, vlen, err, errlen);
-		if (rc)
-			return rc;
+	while (pos < len && !rc) {
+		lineno++;
+		rc = parse_line(set, body, len, &pos, msg, sizeof msg);
 	}
-	return 0;
+	if (rc)
+		snprintf(err, errlen, "line %zu: %s", lineno, msg);
+	return rc;
 }
 
 void uapi_set_free(struct uapi_set *set)

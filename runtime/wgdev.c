@@ -26,14 +26,22 @@ uint64_t wgdev_now(const struct wgdev *dev)
 	return ((uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec) * dev->clock_rate;
 }
 
-static unsigned env_uint(const char *name, unsigned def)
+/* A test knob from the environment: DEF unless set to a number in
+ * [MIN, MAX]; a value out of range is ignored with a warning. */
+static unsigned env_uint(const char *name, unsigned def, unsigned min, unsigned max)
 {
 	const char *v = getenv(name);
 	if (!v || !*v)
 		return def;
 	char *end;
+	errno = 0;
 	unsigned long n = strtoul(v, &end, 10);
-	return *end ? def : (unsigned)n;
+	if (*end || errno || n < min || n > max || *v == '-') {
+		log_warn("%s=%s ignored: not a number from %u to %u", name, v, min, max);
+		return def;
+	}
+	log_warn("%s=%lu: a test setting is in effect", name, n);
+	return (unsigned)n;
 }
 
 /* ---- index table ---- */
@@ -120,23 +128,25 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 	}
 	if (bind(fd, &sa.sa, salen) != 0 || getsockname(fd, &sa.sa, &salen) != 0) {
 		rc = -errno;
-		close(fd);
-		return rc;
+		goto close_fd;
 	}
 	*bound = ntohs(family == AF_INET ? sa.in.sin_port : sa.in6.sin6_port);
 	return fd;
+close_fd:
+	close(fd);
+	return rc;
 }
 
 int wgdev_bind(struct wgdev *dev, uint16_t port)
 {
 	uint16_t bound = 0, bound6 = 0;
-	int fd4 = udp_socket(AF_INET, port, dev->fwmark, &bound);
+	int rc, fd4 = udp_socket(AF_INET, port, dev->fwmark, &bound);
 	if (fd4 < 0)
 		return fd4;
 	int fd6 = udp_socket(AF_INET6, bound, dev->fwmark, &bound6);
 	if (fd6 < 0 && fd6 != -EAFNOSUPPORT) {
-		close(fd4);
-		return fd6;
+		rc = fd6;
+		goto close_fd4;
 	}
 	if (dev->udp4 >= 0)
 		close(dev->udp4);
@@ -146,6 +156,9 @@ int wgdev_bind(struct wgdev *dev, uint16_t port)
 	dev->udp6 = fd6 >= 0 ? fd6 : -1;
 	dev->listen_port = bound;
 	return 0;
+close_fd4:
+	close(fd4);
+	return rc;
 }
 
 static void set_fwmark(struct wgdev *dev, uint32_t mark)
@@ -256,19 +269,24 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 	if (!dev)
 		return NULL;
 	dev->aips = allowedips_new();
-	if (!dev->aips) {
-		free(dev);
-		return NULL;
-	}
+	dev->rl = ratelimit_new();
+	if (!dev->aips || !dev->rl)
+		goto free_dev;
+	randombytes_buf(dev->ptab_key, sizeof dev->ptab_key);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
 	dev->tun_fd = tun_fd;
 	dev->tun_vnet_hdr = vnet_hdr;
 	dev->udp4 = dev->udp6 = -1;
-	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 128);
-	dev->clock_rate = env_uint("KEYGATED_CLOCK_RATE", 1);
-	if (dev->clock_rate < 1 || dev->clock_rate > 1000)
-		dev->clock_rate = 1;
+	/* Test knobs (keygated(8)): at rate 100 the protocol clock, monotonic
+	 * nanoseconds since boot, still lasts 5.8 years in 64 bits. */
+	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 128, 1, 100000);
+	dev->clock_rate = env_uint("KEYGATED_CLOCK_RATE", 1, 1, 100);
 	return dev;
+free_dev:
+	allowedips_free(dev->aips);
+	ratelimit_free(dev->rl);
+	free(dev);
+	return NULL;
 }
 
 static void peer_clear_staged(struct wgpeer *p)
@@ -306,10 +324,63 @@ static void peer_free(struct wgdev *dev, struct wgpeer *p)
 	free(p);
 }
 
+/* ---- peers by public key: a hash table with chains, doubled as it fills ---- */
+
+static size_t peer_bucket(const struct wgdev *dev, const uint8_t *pub, size_t nb)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+	crypto_shorthash(h, pub, NOISE_KEY_LEN, dev->ptab_key);
+	memcpy(&v, h, sizeof v);
+	return (size_t)(v & (nb - 1));
+}
+
+static struct wgpeer *find_peer(const struct wgdev *dev, const uint8_t *pub)
+{
+	if (!dev->ptab)
+		return NULL;
+	for (struct wgpeer *p = dev->ptab[peer_bucket(dev, pub, dev->ptab_n)]; p; p = p->hnext)
+		if (sodium_memcmp(p->np.remote_static, pub, NOISE_KEY_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+/* Room for one more peer in the table: 0 or -ENOMEM. */
+static int ptab_reserve(struct wgdev *dev)
+{
+	if (dev->ptab && dev->n_peers < dev->ptab_n)
+		return 0;
+	size_t nb = dev->ptab ? dev->ptab_n * 2 : 64;
+	struct wgpeer **t = calloc(nb, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		struct wgpeer *p = dev->peers[i];
+		size_t b = peer_bucket(dev, p->np.remote_static, nb);
+		p->hnext = t[b];
+		t[b] = p;
+	}
+	free(dev->ptab);
+	dev->ptab = t;
+	dev->ptab_n = nb;
+	return 0;
+}
+
+static void remove_peer(struct wgdev *dev, struct wgpeer *p)
+{
+	struct wgpeer **s = &dev->ptab[peer_bucket(dev, p->np.remote_static, dev->ptab_n)];
+	while (*s != p)
+		s = &(*s)->hnext;
+	*s = p->hnext;
+	size_t i = p->slot;
+	dev->peers[i] = dev->peers[--dev->n_peers];
+	dev->peers[i]->slot = i;
+	peer_free(dev, p);
+}
+
 static void remove_peer_at(struct wgdev *dev, size_t i)
 {
-	peer_free(dev, dev->peers[i]);
-	dev->peers[i] = dev->peers[--dev->n_peers];
+	remove_peer(dev, dev->peers[i]);
 }
 
 static void remove_all_peers(struct wgdev *dev)
@@ -324,7 +395,9 @@ void wgdev_free(struct wgdev *dev)
 		return;
 	remove_all_peers(dev);
 	free(dev->peers);
+	free(dev->ptab);
 	allowedips_free(dev->aips);
+	ratelimit_free(dev->rl);
 	noise_local_wipe(&dev->local);
 	if (dev->udp4 >= 0)
 		close(dev->udp4);
@@ -334,16 +407,10 @@ void wgdev_free(struct wgdev *dev)
 	free(dev);
 }
 
-static size_t find_peer(const struct wgdev *dev, const uint8_t *pub)
-{
-	for (size_t i = 0; i < dev->n_peers; i++)
-		if (sodium_memcmp(dev->peers[i]->np.remote_static, pub, NOISE_KEY_LEN) == 0)
-			return i;
-	return SIZE_MAX;
-}
-
 static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 {
+	if (ptab_reserve(dev) != 0)
+		return NULL;
 	if (dev->n_peers == dev->cap_peers) {
 		size_t ncap = dev->cap_peers ? dev->cap_peers * 2 : 16;
 		struct wgpeer **np = realloc(dev->peers, ncap * sizeof *np);
@@ -359,6 +426,10 @@ static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 		log_warn("%s: peer key gives an all-zero shared secret; handshakes with it will fail", dev->ifname);
 	noise_keypairs_init(&p->kps);
 	timers_init(&p->timers, 0);
+	size_t b = peer_bucket(dev, pub, dev->ptab_n);
+	p->hnext = dev->ptab[b];
+	dev->ptab[b] = p;
+	p->slot = dev->n_peers;
 	dev->peers[dev->n_peers++] = p;
 	return p;
 }
@@ -367,21 +438,28 @@ static struct wgpeer *add_peer(struct wgdev *dev, const uint8_t *pub)
 
 static void send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint64_t now);
 
-/* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and send. */
-static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len, uint64_t now)
+/* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and queue
+ * them for the next GSO send.  0, -ENOKEY without a session, -EDESTADDRREQ
+ * without an endpoint, -EMSGSIZE, or transport_encrypt's error. */
+static int send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len, uint64_t now)
 {
 	struct noise_keypair *kp = p->kps.current;
 	size_t out_len;
-	if (!kp || !p->has_endpoint || len > WGDEV_PKT_MAX)
-		return false;
+	if (!kp)
+		return -ENOKEY;
+	if (!p->has_endpoint)
+		return -EDESTADDRREQ;
+	if (len > WGDEV_PKT_MAX)
+		return -EMSGSIZE;
 	size_t need = transport_padded_len(len, WGDEV_MTU) + TRANSPORT_OVERHEAD;
 	if (dev->gso.nseg && (dev->gso.peer != p || dev->gso.closed || dev->gso.nseg == WGDEV_GSO_SEGS ||
 			      dev->gso.len + need > WGDEV_GSO_MAX || need > dev->gso.segsize))
 		wgdev_flush(dev);
 	uint8_t *out = dev->gsobuf + dev->gso.len;
 	memcpy(out + TRANSPORT_HEADER_LEN, data, len);
-	if (transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len) != 0)
-		return false;
+	int rc = transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len);
+	if (rc)
+		return rc;
 	if (!dev->gso.nseg) {
 		dev->gso.peer = p;
 		dev->gso.segsize = out_len;
@@ -396,26 +474,30 @@ static bool send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *d
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	if (timers_want_rekey_on_send(&p->timers, kp, now))
 		send_initiation(dev, p, false, now);
-	return true;
+	return 0;
 }
 
-static void stage(struct wgpeer *p, const uint8_t *data, size_t len)
+/* Keep a packet until a session exists (the oldest goes when full).
+ * 0 or -ENOMEM. */
+static int stage(struct wgpeer *p, const uint8_t *data, size_t len)
 {
 	if (!p->staged && !(p->staged = calloc(WGDEV_STAGED_MAX, sizeof *p->staged)))
-		return;
+		return -ENOMEM;
 	if (p->n_staged == WGDEV_STAGED_MAX) {
+		sodium_memzero(p->staged[0].data, p->staged[0].len);
 		free(p->staged[0].data);
 		memmove(p->staged, p->staged + 1, (WGDEV_STAGED_MAX - 1) * sizeof p->staged[0]);
 		p->n_staged--;
 	}
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
-		return;
+		return -ENOMEM;
 	if (len)
 		memcpy(copy, data, len);
 	p->staged[p->n_staged].data = copy;
 	p->staged[p->n_staged].len = len;
 	p->n_staged++;
+	return 0;
 }
 
 /* Send what is staged; without a usable session, start a handshake. */
@@ -431,14 +513,15 @@ static void send_staged(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 	p->n_staged = 0;
 	for (size_t i = 0; i < n; i++) {
 		send_transport(dev, p, p->staged[i].data, p->staged[i].len, now);
+		sodium_memzero(p->staged[i].data, p->staged[i].len);
 		free(p->staged[i].data);
 	}
 }
 
 static void send_keepalive(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 {
-	if (p->n_staged == 0)
-		stage(p, NULL, 0);
+	if (p->n_staged == 0 && stage(p, NULL, 0) != 0)
+		dev->stats.tx_dropped_nomem++;
 	send_staged(dev, p, now);
 }
 
@@ -509,8 +592,13 @@ static bool cookie_gate(struct wgdev *dev, const uint8_t *msg, size_t len, const
 	int srclen = cookie_src_bytes(srcb, &src->sa);
 	if (srclen < 0)
 		return false;
-	if (cookie_check_mac2(&dev->local.cookie, msg, len, srcb, (size_t)srclen, now))
-		return true;
+	if (cookie_check_mac2(&dev->local.cookie, msg, len, srcb, (size_t)srclen, now)) {
+		/* A cookie costs one round trip: limit each source's handshakes. */
+		if (ratelimit_allow(dev->rl, &src->sa, now))
+			return true;
+		dev->stats.rx_dropped_ratelimit++;
+		return false;
+	}
 	if (cookie_create_reply(&dev->local.cookie, reply, msg, len, srcb, (size_t)srclen, now, NULL) == 0) {
 		send_to(dev, src, reply, sizeof reply);
 		dev->stats.cookies_sent++;
@@ -534,13 +622,12 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 		noise_initiation_wipe(&st);
 		return;
 	}
-	size_t i = find_peer(dev, st.remote_static);
-	if (i == SIZE_MAX) {
+	struct wgpeer *p = find_peer(dev, st.remote_static);
+	if (!p) {
 		noise_initiation_wipe(&st);
 		dev->stats.rx_dropped_auth++;
 		return;
 	}
-	struct wgpeer *p = dev->peers[i];
 	int rc = noise_initiation_accept(&p->np, &dev->local, &st, now);
 	if (rc) {
 		log_debug("%s: initiation refused: %s", dev->ifname, strerror(-rc));
@@ -562,6 +649,7 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 	send_to_peer(dev, p, resp, sizeof resp);
 	p->rx_bytes += len;
 	timers_session_derived(&p->timers, now);
+	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 }
@@ -646,11 +734,12 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	size_t ndropped = 0;
 	bool promoted = noise_keypairs_received(&p->kps, kp, dropped, &ndropped);
 	idx_del_list(dev, dropped, ndropped);
+	/* The endpoint first: after a roam, staged packets go to the new one. */
+	set_endpoint(p, src);
 	if (promoted) {
 		handshake_complete(dev, p, now);
 		send_staged(dev, p, now);
 	}
-	set_endpoint(p, src);
 	p->rx_bytes += len;
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
@@ -701,9 +790,10 @@ void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t
 		p = allowedips_lookup(dev->aips, AF_INET6, pkt + 24);
 	if (!p)
 		return;
-	if (p->n_staged == 0 && send_transport(dev, p, pkt, len, now))
+	if (p->n_staged == 0 && send_transport(dev, p, pkt, len, now) == 0)
 		return;
-	stage(p, pkt, len);
+	if (stage(p, pkt, len) != 0)
+		dev->stats.tx_dropped_nomem++;
 	send_staged(dev, p, now);
 }
 
@@ -730,6 +820,11 @@ void wgdev_tick(struct wgdev *dev, uint64_t now)
 static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 {
 	int rc = 0;
+	/* wg syncconf/setconf send the key every time: the same key again
+	 * keeps the sessions, as the kernel and wireguard-go do. */
+	if (dev->local.has_identity ? sodium_memcmp(dev->local.private_key, priv, NOISE_KEY_LEN) == 0
+				    : wgkey_is_zero(priv))
+		return 0;
 	if (wgkey_is_zero(priv)) {
 		noise_local_wipe(&dev->local);
 	} else {
@@ -737,9 +832,9 @@ static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 		if (rc)
 			return rc;
 		/* A peer with our own public key cannot exist. */
-		size_t self = find_peer(dev, dev->local.public_key);
-		if (self != SIZE_MAX)
-			remove_peer_at(dev, self);
+		struct wgpeer *self = find_peer(dev, dev->local.public_key);
+		if (self)
+			remove_peer(dev, self);
 	}
 	for (size_t i = 0; i < dev->n_peers; i++) {
 		peer_zero_keys(dev, dev->peers[i]);
@@ -752,15 +847,16 @@ static int apply_peer(struct wgdev *dev, const struct uapi_peer *up, uint64_t no
 {
 	if (dev->local.has_identity && sodium_memcmp(up->public_key, dev->local.public_key, NOISE_KEY_LEN) == 0)
 		return 0; /* ourselves: ignored, as wireguard-go does */
-	size_t i = find_peer(dev, up->public_key);
+	struct wgpeer *p = find_peer(dev, up->public_key);
 	if (up->remove) {
-		if (i != SIZE_MAX)
-			remove_peer_at(dev, i);
+		if (p)
+			remove_peer(dev, p);
 		return 0;
 	}
-	if (i == SIZE_MAX && up->update_only)
+	if (!p && up->update_only)
 		return 0;
-	struct wgpeer *p = i == SIZE_MAX ? add_peer(dev, up->public_key) : dev->peers[i];
+	if (!p)
+		p = add_peer(dev, up->public_key);
 	if (!p)
 		return -ENOMEM;
 	if (up->has_psk)

@@ -11,6 +11,7 @@
 
 #include "allowedips.h"
 #include "noise.h"
+#include "ratelimit.h"
 #include "timers.h"
 #include "uapi.h"
 
@@ -41,6 +42,8 @@ struct wgpeer {
 	struct timers timers;
 	size_t n_staged;
 	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
+	size_t slot;			/* index in wgdev.peers */
+	struct wgpeer *hnext;		/* chain in wgdev.ptab */
 };
 
 struct wgdev_idx {
@@ -51,7 +54,8 @@ struct wgdev_idx {
 
 struct wgdev_stats {
 	uint64_t rx_dropped_garbage, rx_dropped_auth, rx_dropped_replay, rx_dropped_allowedips;
-	uint64_t cookies_sent, handshakes_done;
+	uint64_t rx_dropped_ratelimit, cookies_sent, handshakes_done;
+	uint64_t tx_dropped_nomem;	/* packets not staged: out of memory */
 };
 
 struct wgdev {
@@ -64,10 +68,16 @@ struct wgdev {
 	struct allowedips *aips;
 	struct wgpeer **peers;
 	size_t n_peers, cap_peers;
+	/* peers by public key (SipHash with a random key), ptab_n buckets, a
+	 * power of two at least n_peers */
+	struct wgpeer **ptab;
+	size_t ptab_n;
+	uint8_t ptab_key[16];
 	struct wgdev_idx *idx[WGDEV_IDX_BUCKETS];
 	/* load detection for cookie replies */
 	uint64_t load_window, under_load_until;
 	unsigned load_count, load_threshold;
+	struct ratelimit *rl;	/* handshakes per source under load */
 	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
 	struct wgdev_stats stats;
 	/* Transport messages to one peer waiting to go out in one UDP GSO send

@@ -45,42 +45,60 @@ bool wgkey_is_zero(const uint8_t key[WGKEY_LEN])
 	return sodium_is_zero(key, WGKEY_LEN);
 }
 
-int wgkey_read_file(uint8_t key[WGKEY_LEN], const char *path, char *err, size_t errlen)
+int wgkey_read_fd(uint8_t key[WGKEY_LEN], int fd, const char *name, bool need_file, char *err, size_t errlen)
 {
 	char buf[128];
-	ssize_t n = -1;
+	size_t n = 0;
 	int rc = 0;
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto close_fd;
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (need_file && !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "%s: not a regular file", name);
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
 		rc = -EPERM;
 		snprintf(err, errlen, "%s: key file is accessible to group or others (mode %04o); chmod 600 it",
-			 path, (unsigned)(st.st_mode & 07777));
-		goto close_fd;
+			 name, (unsigned)(st.st_mode & 07777));
+		goto out;
 	}
-	n = read(fd, buf, sizeof buf - 1);
-	if (n < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto close_fd;
+	/* Read to the end (or past any key's length): unbuffered, wiped. */
+	while (n < sizeof buf - 1) {
+		ssize_t got = read(fd, buf + n, sizeof buf - 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", name, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
 	}
-	if (wgkey_from_base64_text(key, buf, (size_t)n) != 0) {
+	if (wgkey_from_base64_text(key, buf, n) != 0) {
 		rc = -EINVAL;
-		snprintf(err, errlen, "%s: not a base64 WireGuard key", path);
+		snprintf(err, errlen, "%s: not a base64 WireGuard key", name);
 	}
-close_fd:
-	close(fd);
 out:
 	sodium_memzero(buf, sizeof buf);
+	return rc;
+}
+
+int wgkey_read_file(uint8_t key[WGKEY_LEN], const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	int rc = wgkey_read_fd(key, fd, path, true, err, errlen);
+	close(fd);
 	return rc;
 }

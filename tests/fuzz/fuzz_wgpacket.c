@@ -50,12 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wgdev_udp_input(dev, pkt, size, &src, now);
 	wgdev_flush(dev);
 
-	struct tungso_segs segs;
+	struct tungso_segs segs = { .from = 0 };
 	memcpy(pkt, data, size);
-	if (tungso_split(pkt, size, out, sizeof out, &segs) == 0)
+	do {
+		if (tungso_split(pkt, size, out, sizeof out, &segs) != 0)
+			break;
 		for (size_t i = 0; i < segs.n; i++)
 			wgdev_tun_input(dev, segs.data[i], segs.len[i], now);
-	wgdev_flush(dev);
+		wgdev_flush(dev);
+	} while (segs.from);
 
 	/* the same bytes cut into up to 8 IP packets, merged for the TUN */
 	uint8_t *pk[8];

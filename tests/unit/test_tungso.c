@@ -8,7 +8,10 @@
 
 static uint8_t frame[70000], out[80000], merged[70000];
 
-/* An IPv4 TCP packet SRC->DST with PAYLOAD bytes of pattern, seq SEQ. */
+static void put_csum(uint8_t *at, uint32_t sum) { uint16_t c = tungso_csum_fold(sum); memcpy(at, &c, 2); }
+
+/* An IPv4 TCP packet SRC->DST with PAYLOAD bytes of pattern, seq SEQ, both
+ * checksums valid. */
 static size_t make_tcp4(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags, uint8_t src_last)
 {
 	static const uint8_t opts[12] = { 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 }; /* NOP NOP TS */
@@ -26,6 +29,9 @@ static size_t make_tcp4(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags,
 	memcpy(t + 20, opts, sizeof opts);
 	for (size_t i = 0; i < payload; i++)
 		p[hl + i] = (uint8_t)((seq + i) * 7);
+	put_csum(p + 10, tungso_csum_add(0, p, 20));
+	uint8_t ph[8] = { 0, 0, (uint8_t)((len - 20) >> 8), (uint8_t)(len - 20), 0, 0, 0, 6 };
+	put_csum(t + 16, tungso_csum_add(tungso_csum_add(tungso_csum_add(0, p + 12, 8), ph, 8), t, len - 20));
 	return len;
 }
 
@@ -39,6 +45,9 @@ static size_t make_tcp6(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags)
 	p[0] = 0x60; p[4] = (uint8_t)(l4 >> 8); p[5] = (uint8_t)l4; p[6] = 6; p[7] = 64;
 	p[8] = 0xfd; p[23] = 1; p[24] = 0xfd; p[39] = 2;
 	memcpy(p + 40, t4 + 20, l4);
+	p[56] = p[57] = 0;
+	uint8_t ph[8] = { 0, 0, (uint8_t)(l4 >> 8), (uint8_t)l4, 0, 0, 0, 6 };
+	put_csum(p + 56, tungso_csum_add(tungso_csum_add(tungso_csum_add(0, p + 8, 32), ph, 8), p + 40, l4));
 	return len;
 }
 
@@ -62,7 +71,7 @@ static int tcp_ok(const uint8_t *p, size_t len)
 
 int main(void)
 {
-	struct tungso_segs segs;
+	struct tungso_segs segs = { .from = 0 };
 	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
 				     .hdr_len = 52, .gso_size = 100, .csum_start = 20, .csum_offset = 16 };
 	memcpy(frame, &vh, sizeof vh);
@@ -109,6 +118,29 @@ int main(void)
 	tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
 	T_CHECK(used == 1, "a SYN is never merged");
 
+	/* Corrupted segments are never merged (the merged frame would get a
+	 * fresh checksum): they go to the kernel alone, which drops them. */
+	ln[0] = make_tcp4(a, 100, 5000, 0x10, 1);
+	T_CHECK(tcp_ok(a, ln[0]) && tcp_ok(b, ln[1]) && ip_ok(a), "test packets carry valid checksums");
+	b[60] ^= 0x40;
+	flen = tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
+	memcpy(&mh, merged, sizeof mh);
+	T_CHECK(used == 1 && mh.flags == 0, "a segment with a bad TCP checksum does not join the run");
+	flen = tungso_coalesce(pk + 1, ln + 1, 1, merged, sizeof merged, &used);
+	T_CHECK(used == 1 && !tcp_ok(merged + TUNGSO_HDR_LEN, flen - TUNGSO_HDR_LEN),
+		"it is passed on alone with its bad checksum");
+	b[60] ^= 0x40;
+	a[60] ^= 0x40;
+	tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
+	T_CHECK(used == 1, "a first segment with a bad TCP checksum starts no run");
+	a[60] ^= 0x40;
+	a[10] ^= 1; /* the IPv4 header checksum no longer matches */
+	tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
+	T_CHECK(used == 1, "a first segment with a bad IPv4 header checksum starts no run");
+	a[10] ^= 1;
+	tungso_coalesce(pk, ln, 2, merged, sizeof merged, &used);
+	T_CHECK(used == 2, "restored, the two merge");
+
 	/* IPv6: split a TSO6 packet, then merge the segments back. */
 	struct virtio_net_hdr v6 = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
 				     .hdr_len = 72, .gso_size = 200, .csum_start = 40, .csum_offset = 16 };
@@ -135,6 +167,40 @@ int main(void)
 	size_t mixl[2] = { segs.len[0], ln[0] };
 	tungso_coalesce(mix, mixl, 2, merged, sizeof merged, &used);
 	T_CHECK(used == 1, "IPv6 and IPv4 packets never merge");
+
+	/* A 64,000-byte TSO frame needs more than TUNGSO_MAX_SEGS segments at
+	 * small MSS: split in batches, the sequence continuing across them. */
+	static const size_t msses[] = { 900, 536, 88 };
+	for (size_t m = 0; m < sizeof msses / sizeof msses[0]; m++) {
+		struct virtio_net_hdr big = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					      .hdr_len = 52, .gso_size = (uint16_t)msses[m], .csum_start = 20,
+					      .csum_offset = 16 };
+		memcpy(frame, &big, sizeof big);
+		len = make_tcp4(frame + TUNGSO_HDR_LEN, 64000, 9, 0x18 | 0x80, 1); /* ACK PSH CWR */
+		size_t want = (64000 + msses[m] - 1) / msses[m], got = 0, batches = 0, bytes = 0;
+		int good = 1;
+		segs.from = 0;
+		do {
+			if (tungso_split(frame, len + TUNGSO_HDR_LEN, out, sizeof out, &segs) != 0) {
+				good = 0;
+				break;
+			}
+			batches++;
+			for (size_t i = 0; i < segs.n; i++, got++) {
+				const uint8_t *sg = segs.data[i];
+				size_t pl = segs.len[i] - 52;
+				int lastseg = got == want - 1;
+				good &= ip_ok(sg) && tcp_ok(sg, segs.len[i]) && get32(sg + 24) == 9 + got * msses[m] &&
+					(size_t)(sg[4] << 8 | sg[5]) == ((0x1234 + got) & 0xffff) &&
+					((sg[33] & 0x08) != 0) == lastseg && ((sg[33] & 0x80) != 0) == (got == 0) &&
+					sg[52] == (uint8_t)((9 + got * msses[m]) * 7);
+				bytes += pl;
+			}
+		} while (segs.from && batches < 100);
+		T_CHECK(good && got == want && bytes == 64000 && batches == (want + TUNGSO_MAX_SEGS - 1) / TUNGSO_MAX_SEGS,
+			"64,000 bytes at mss %zu: %zu segments in %zu batches, headers, ids, flags, checksums right",
+			msses[m], got, batches);
+	}
 
 	/* Checksum completion for a plain packet, and malformed frames. */
 	struct virtio_net_hdr ch = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 16 };

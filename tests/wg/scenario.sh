@@ -23,7 +23,7 @@ cleanup() {
 	sleep 0.3
 	ip netns del "$NA" 2>/dev/null
 	ip netns del "$NB" 2>/dev/null
-	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock" "/var/run/wireguard/${U}d.sock"
+	rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock" "/var/run/wireguard/${U}d.sock" "/var/run/wireguard/${U}p.sock"
 	[ -n "${KG_WG_KEEP:-}" ] && cp -r "$WORK" "$KG_WG_KEEP"
 	rm -rf "$WORK"
 }
@@ -107,6 +107,19 @@ check "wg set configures $IMPL_A" conf_a
 check "wg set configures keygated" conf_b
 up_links
 check "wg show reads keygated's listen port" test "$(inb wg show "$IFB" listen-port)" = 51821
+capf() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$PID_B/status"; }
+check "keygated keeps only CAP_NET_ADMIN+CAP_NET_BIND_SERVICE (CapEff $(capf CapEff) CapPrm $(capf CapPrm) CapBnd $(capf CapBnd) CapInh $(capf CapInh))" \
+	test "$(capf CapEff) $(capf CapPrm) $(capf CapBnd) $(capf CapInh) $(capf NoNewPrivs)" = \
+	"0000000000001400 0000000000001400 0000000000001400 0000000000000000 1"
+if command -v setpriv >/dev/null; then
+	timeout 5 ip netns exec "$NB" setpriv --bounding-set -setpcap "$KGD" -f "${U}p" 2>"$WORK/drop.log"
+	rc=$?
+	check "a failed privilege drop (no CAP_SETPCAP) is fatal: exit 1 ($rc), said so" \
+		sh -c "test $rc = 1 && grep -q 'cannot drop privileges' '$WORK/drop.log'"
+	check "... and the socket of the refused daemon is gone" test ! -e "/var/run/wireguard/${U}p.sock"
+else
+	skip "privilege drop failure: setpriv not installed"
+fi
 
 # 1. keygated initiates: it has data to send and no session.
 check "handshake initiated by keygated; ping keygated -> $IMPL_A" ping_ok inb 10.9.0.1 3 6
@@ -180,10 +193,16 @@ check "API: line without '=' answered errno=-22" test "$(sed -n 3p "$WORK/uapi")
 check "API: 1 MB of unknown lines answered errno=-22" test "$(sed -n 8p "$WORK/uapi")" = "errno=-22"
 check "API: 40 silent connections do not lock out a get=1" \
 	test "$($TOOL uapi-hog "/var/run/wireguard/$IFB.sock" 40)" = "errno=0"
+ms=$($TOOL uapi-slow "/var/run/wireguard/$IFB.sock")
+check "API: a client reading 192 KiB of replies slowly does not stall another's get=1 (${ms} ms)" \
+	test "$ms" -ge 0 -a "$ms" -lt 2000 2>/dev/null
 check "keygated survived UDP and API garbage" kill -0 "$PID_B"
 check "session undisturbed by garbage: traffic flows" ping_ok inb 10.9.0.1 3 6
 check "session undisturbed by garbage: same handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 check "configuration intact after API garbage" test "$(inb wg show "$IFB" allowed-ips | cut -f2)" = 10.9.0.1/32
+inb wg set "$IFB" private-key "$WORK/kb"
+check "the same private key set again: the session survives (ping keygated -> $IMPL_A)" ping_ok inb 10.9.0.1 2 4
+check "the same private key set again: no new handshake" test "$(dump_field inb "$IFB" 5)" = "$hs_before"
 
 # 7b. IPv6: inner addresses and an IPv6 outer endpoint.
 ina ip addr add fd77::1/64 dev "${U}va" nodad; inb ip addr add fd77::2/64 dev "${U}vb" nodad

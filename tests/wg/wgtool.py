@@ -148,5 +148,43 @@ def uapi_hog(path, n):
         data += d
     print(data.decode().strip().split("\n")[-1])
 
+def uapi_slow(path):
+    """One client queues 192 KiB of get=1 requests and reads its replies
+    slowly (128 KiB every 0.5 s); meanwhile a second client asks get=1.  Print
+    the second client's wait in milliseconds, or 'timeout' after 10 s."""
+    import threading
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.connect(path)
+    stop = threading.Event()
+    def slow_reader():
+        a.setblocking(False)
+        reqs = b"get=1\n\n" * (192 * 1024 // 7); sent = 0
+        while not stop.is_set():
+            try:
+                if sent < len(reqs): sent += a.send(reqs[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+            try:
+                a.recv(131072)
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+            time.sleep(0.5)
+    t = threading.Thread(target=slow_reader); t.start()
+    time.sleep(1)
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); b.settimeout(10); b.connect(path)
+    start = time.time(); data = b""
+    try:
+        b.sendall(b"get=1\n\n")
+        while not data.endswith(b"\n\n"):
+            d = b.recv(65536)
+            if not d: break
+            data += d
+        print("%d" % ((time.time() - start) * 1000) if data.endswith(b"errno=0\n\n") else "closed")
+    except socket.timeout:
+        print("timeout")
+    stop.set(); t.join(); a.close()
+
 if __name__ == "__main__":
     globals()[sys.argv[1].replace("-", "_")](*sys.argv[2:])

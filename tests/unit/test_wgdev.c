@@ -1,0 +1,244 @@
+/* wgdev in-process: two devices over real UDP sockets on 127.0.0.1 (the
+ * test drives their receive paths by hand), TUN fds replaced by datagram
+ * socketpairs.  Checks the device's composition of the protocol pieces:
+ * roaming before staged packets go out, timers on an initiation, an
+ * unchanged private key keeping sessions. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/ip.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "noise.h"
+#include "t.h"
+#include "wgdev.h"
+#include "wgkey.h"
+
+struct side {
+	struct wgdev *dev;
+	int tun[2];
+	uint8_t priv[32], pub[32];
+	char privhex[65], pubhex[65];
+};
+
+static int set(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set(struct side *s, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	struct uapi_buf r = { 0 };
+	wgdev_uapi(s->dev, UAPI_OP_SET, body, (size_t)n, &r);
+	int ok = r.data && strstr(r.data, "errno=0\n") != NULL;
+	uapi_buf_free(&r);
+	return ok ? 0 : -1;
+}
+
+static int side_init(struct side *s, const char *name)
+{
+	memset(s, 0, sizeof *s);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, s->tun) != 0)
+		return -1;
+	s->dev = wgdev_new(name, s->tun[0], false);
+	if (!s->dev || wgdev_bind(s->dev, 0) != 0)
+		return -1;
+	noise_keygen(s->priv);
+	noise_pubkey(s->pub, s->priv);
+	wgkey_to_hex(s->privhex, s->priv);
+	wgkey_to_hex(s->pubhex, s->pub);
+	return set(s, "private_key=%s\n", s->privhex);
+}
+
+static void side_free(struct side *s)
+{
+	wgdev_free(s->dev);
+	close(s->tun[0]);
+	close(s->tun[1]);
+}
+
+/* An IPv4 UDP-ish packet SRC -> DST of LEN bytes. */
+static size_t ip_packet(uint8_t *p, const char *src, const char *dst, size_t len)
+{
+	memset(p, 0, len);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[8] = 64;
+	p[9] = 17;
+	inet_pton(AF_INET, src, p + 12);
+	inet_pton(AF_INET, dst, p + 16);
+	return len;
+}
+
+static uint8_t buf[WGDEV_PKT_MAX];
+
+/* Deliver what waits on S's IPv4 socket to S; returns the message types
+ * seen as a bit set (1 << type). */
+static unsigned pump(struct side *s, uint64_t now)
+{
+	unsigned seen = 0;
+	for (;;) {
+		union uapi_sockaddr src;
+		socklen_t sl = sizeof src;
+		ssize_t n = recvfrom(s->dev->udp4, buf, sizeof buf, MSG_DONTWAIT, &src.sa, &sl);
+		if (n <= 0)
+			break;
+		seen |= 1u << (buf[0] & 7);
+		wgdev_udp_input(s->dev, buf, (size_t)n, &src, now);
+	}
+	wgdev_flush(s->dev);
+	return seen;
+}
+
+/* Message types waiting on FD, consumed. */
+static unsigned drain(int fd)
+{
+	unsigned seen = 0;
+	ssize_t n;
+	while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+		seen |= 1u << (buf[0] & 7);
+	return seen;
+}
+
+int main(void)
+{
+	struct side a, b;
+	uint8_t pkt[200];
+	uint64_t t = 1000 * NOISE_NS;
+	if (sodium_init() < 0 || side_init(&a, "kgtA") != 0 || side_init(&b, "kgtB") != 0) {
+		T_CHECK(0, "set up two devices on 127.0.0.1: %s", strerror(errno));
+		T_DONE();
+	}
+	T_CHECK(set(&a, "public_key=%s\nallowed_ip=10.0.0.2/32\n", b.pubhex) == 0 &&
+		set(&b, "public_key=%s\nallowed_ip=10.0.0.1/32\nendpoint=127.0.0.1:%u\n", a.pubhex,
+		    a.dev->listen_port) == 0, "configure A (responder, no endpoint) and B (initiator)");
+
+	/* B has data for A: initiation; A answers and holds a `next` keypair. */
+	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t);
+	wgdev_flush(b.dev);
+	T_CHECK(pump(&a, t) == 1u << 1, "A received B's initiation");
+	struct wgpeer *pb = a.dev->peers[0];
+	T_CHECK(pb->kps.next && !pb->kps.current, "A holds the new session as `next` until B confirms it");
+	/* A has data for B before B's first transport message: it is staged. */
+	wgdev_tun_input(a.dev, pkt, ip_packet(pkt, "10.0.0.1", "10.0.0.2", 120), t);
+	wgdev_flush(a.dev);
+	T_CHECK(pb->n_staged == 1, "A staged its packet (%zu)", pb->n_staged);
+
+	/* B takes the response, then moves to a new port (a NAT rebinding)
+	 * before its first transport message leaves. */
+	union uapi_sockaddr src;
+	socklen_t sl = sizeof src;
+	ssize_t n = recvfrom(b.dev->udp4, buf, sizeof buf, 0, &src.sa, &sl);
+	uint16_t old_port = b.dev->listen_port;
+	T_CHECK(n == NOISE_RESPONSE_LEN, "B received A's response");
+	wgdev_udp_input(b.dev, buf, (size_t)n, &src, t);
+	int old_sock = dup(b.dev->udp4);
+	T_CHECK(wgdev_bind(b.dev, 0) == 0 && b.dev->listen_port != old_port, "B rebound from port %u to %u",
+		old_port, b.dev->listen_port);
+	wgdev_flush(b.dev);
+	/* A gets B's data from the new port: the session is confirmed, the
+	 * endpoint roams, the staged packet goes out. */
+	T_CHECK(pump(&a, t) == 1u << 4, "A received B's transport message from the new port");
+	T_CHECK(pb->kps.current && pb->n_staged == 0, "A promoted the session and sent what was staged");
+	T_CHECK(ntohs(pb->endpoint.in.sin_port) == b.dev->listen_port, "A's endpoint for B is the new port");
+	unsigned at_new = drain(b.dev->udp4), at_old = drain(old_sock);
+	T_CHECK(at_new == 1u << 4 && !(at_old & (1u << 4)),
+		"the staged packet went to B's new port (types there 0x%x, at the old one 0x%x)", at_new, at_old);
+	close(old_sock);
+
+	/* A sent data and waits for an answer (new_handshake armed); an
+	 * initiation from B is authenticated traffic and disarms it, as in
+	 * wireguard-go. */
+	wgdev_tun_input(a.dev, pkt, ip_packet(pkt, "10.0.0.1", "10.0.0.2", 120), t + NOISE_NS);
+	wgdev_flush(a.dev);
+	drain(b.dev->udp4);
+	T_CHECK(pb->timers.new_handshake != 0, "A's data armed the new-handshake timer");
+	T_CHECK(set(&b, "public_key=%s\nremove=true\n", a.pubhex) == 0 &&
+		set(&b, "public_key=%s\nallowed_ip=10.0.0.1/32\nendpoint=127.0.0.1:%u\n", a.pubhex,
+		    a.dev->listen_port) == 0, "B forgets A and is configured again");
+	usleep(100000); /* TAI64N timestamps are whitened to 2^24 ns: the new one must be later */
+	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t + 2 * NOISE_NS);
+	wgdev_flush(b.dev);
+	struct noise_keypair *next_before = pb->kps.next;
+	T_CHECK(pump(&a, t + 2 * NOISE_NS) == 1u << 1 && pb->kps.next && pb->kps.next != next_before,
+		"A accepted B's new initiation (a new `next` session)");
+	T_CHECK(pb->timers.new_handshake == 0, "the initiation disarmed A's new-handshake timer");
+
+	/* The same private key again keeps A's sessions. */
+	struct noise_keypair *cur = pb->kps.current, *next = pb->kps.next;
+	T_CHECK(set(&a, "private_key=%s\n", a.privhex) == 0 && pb->kps.current == cur && pb->kps.next == next &&
+		(cur || next), "setting A's unchanged private key keeps its sessions");
+	uint8_t other[32];
+	char otherhex[65];
+	noise_keygen(other);
+	wgkey_to_hex(otherhex, other);
+	T_CHECK(set(&a, "private_key=%s\n", otherhex) == 0 && !pb->kps.current && !pb->kps.next,
+		"a different private key drops them");
+	/* Many peers: lookups by public key through the table as it grows. */
+	enum { MANY = 3000 };
+	static uint8_t keys[MANY][32];
+	static char body[MANY * 80];
+	size_t len = 0;
+	for (int i = 0; i < MANY; i++) {
+		char hex[65];
+		randombytes_buf(keys[i], 32);
+		wgkey_to_hex(hex, keys[i]);
+		len += (size_t)snprintf(body + len, sizeof body - len, "public_key=%s\n", hex);
+	}
+	size_t before = a.dev->n_peers;
+	struct uapi_buf r = { 0 };
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY, "%d peers added in one set (%zu in all)", MANY, a.dev->n_peers);
+	memset(&r, 0, sizeof r);
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r); /* the same keys again: updates, no new peers */
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY, "the same %d keys again add nothing (%zu)", MANY, a.dev->n_peers);
+	len = 0;
+	for (int i = 0; i < MANY; i += 2) {
+		char hex[65];
+		wgkey_to_hex(hex, keys[i]);
+		len += (size_t)snprintf(body + len, sizeof body - len, "public_key=%s\nremove=true\n", hex);
+	}
+	memset(&r, 0, sizeof r);
+	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
+	uapi_buf_free(&r);
+	T_CHECK(a.dev->n_peers == before + MANY / 2, "every other one removed by key (%zu left)", a.dev->n_peers);
+	int slots_ok = 1;
+	for (size_t i = 0; i < a.dev->n_peers; i++)
+		slots_ok &= a.dev->peers[i]->slot == i;
+	T_CHECK(slots_ok, "every peer knows its slot after the removals");
+	usleep(100000);
+	set(&a, "private_key=%s\n", a.privhex);
+	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t + 10 * NOISE_NS);
+	wgdev_flush(b.dev);
+	next_before = pb->kps.next;
+	pump(&a, t + 10 * NOISE_NS);
+	T_CHECK(pb->kps.next && pb->kps.next != next_before, "among them B is still found: its initiation is accepted");
+	/* Test knobs: honoured only within their ranges. */
+	static const struct { const char *rate, *thr; unsigned want_rate, want_thr; } knobs[] = {
+		{ "40", "20", 40, 20 }, { "100", "100000", 100, 100000 }, { "1000", "0", 1, 128 },
+		{ "-1", "x", 1, 128 }, { "99999999999999999999", "100001", 1, 128 },
+	};
+	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+		setenv("KEYGATED_CLOCK_RATE", knobs[i].rate, 1);
+		setenv("KEYGATED_LOAD_THRESHOLD", knobs[i].thr, 1);
+		struct wgdev *d = wgdev_new("kgtK", -1, false);
+		T_CHECK(d && d->clock_rate == knobs[i].want_rate && d->load_threshold == knobs[i].want_thr,
+			"KEYGATED_CLOCK_RATE=%s KEYGATED_LOAD_THRESHOLD=%s give rate %u, threshold %u", knobs[i].rate,
+			knobs[i].thr, knobs[i].want_rate, knobs[i].want_thr);
+		wgdev_free(d);
+	}
+	unsetenv("KEYGATED_CLOCK_RATE");
+	unsetenv("KEYGATED_LOAD_THRESHOLD");
+	side_free(&a);
+	side_free(&b);
+	T_DONE();
+}
