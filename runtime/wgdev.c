@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/udp.h>
@@ -279,7 +280,7 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 	dev->udp4 = dev->udp6 = -1;
 	/* Test knobs (keygated(8)): at rate 100 the protocol clock, monotonic
 	 * nanoseconds since boot, still lasts 5.8 years in 64 bits. */
-	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 128, 1, 100000);
+	dev->load_threshold = env_uint("KEYGATED_LOAD_THRESHOLD", 0, 1, 100000);
 	dev->clock_rate = env_uint("KEYGATED_CLOCK_RATE", 1, 1, 100);
 	return dev;
 free_dev:
@@ -566,13 +567,39 @@ static void handshake_complete(struct wgdev *dev, struct wgpeer *p, uint64_t now
 	dev->stats.handshakes_done++;
 }
 
+/* Is a UDP socket's receive queue backing up?  Handshake messages then
+ * arrive faster than the loop answers them: the counterpart of
+ * wireguard-go's "handshake queue at least 1/8 full".  The bound is in
+ * queued bytes (skb truesize), capped so that a large forced SO_RCVBUF does
+ * not let thousands of initiations wait before cookies start. */
+#define BACKLOG_MAX_BYTES (256u * 1024)
+static bool udp_backlogged(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof mem;
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+	    len < sizeof(uint32_t) * (SK_MEMINFO_RCVBUF + 1))
+		return false;
+	uint32_t limit = mem[SK_MEMINFO_RCVBUF] / 8;
+	if (limit > BACKLOG_MAX_BYTES)
+		limit = BACKLOG_MAX_BYTES;
+	return mem[SK_MEMINFO_RMEM_ALLOC] >= limit;
+}
+
+/* Under load for a second once the receive queue backs up, or (the test
+ * knob KEYGATED_LOAD_THRESHOLD) once more handshake messages than the
+ * threshold arrive in a second. */
 static bool under_load(struct wgdev *dev, uint64_t now)
 {
-	if (now - dev->load_window >= LOAD_WINDOW_NS) {
-		dev->load_window = now;
-		dev->load_count = 0;
+	bool over_rate = false;
+	if (dev->load_threshold) {
+		if (now - dev->load_window >= LOAD_WINDOW_NS) {
+			dev->load_window = now;
+			dev->load_count = 0;
+		}
+		over_rate = ++dev->load_count > dev->load_threshold;
 	}
-	if (++dev->load_count > dev->load_threshold)
+	if (over_rate || udp_backlogged(dev->udp4) || udp_backlogged(dev->udp6))
 		dev->under_load_until = now + NS;
 	return now < dev->under_load_until;
 }

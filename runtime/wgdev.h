@@ -76,7 +76,7 @@ struct wgdev {
 	struct wgdev_idx *idx[WGDEV_IDX_BUCKETS];
 	/* load detection for cookie replies */
 	uint64_t load_window, under_load_until;
-	unsigned load_count, load_threshold;
+	unsigned load_count, load_threshold;	/* threshold 0: no rate trigger (the default) */
 	struct ratelimit *rl;	/* handshakes per source under load */
 	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
 	struct wgdev_stats stats;
