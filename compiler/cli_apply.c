@@ -111,10 +111,8 @@ static int build(struct apply *a, struct diag_list *diags)
 	}
 	const struct inv_node *n = a->fn->node;
 	int rc = filter_node_ir(a->fn, &a->flows);
-	if (rc == 0 && n->has_v4)
-		rc = ir_aset_add(&a->self, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(&a->self, IR_V6, n->v6, n->v6);
+	if (rc == 0)
+		rc = inv_node_addrs(n, &a->self);
 	if (rc == 0)
 		rc = ir_aset_add_all(&a->routes, &a->fn->served);
 	if (rc == 0) {

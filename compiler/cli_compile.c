@@ -76,12 +76,7 @@ static int node_facts(const struct compile *c, struct ir_aset *self, struct ir_a
 	if (!n)
 		return ir_aset_add(routes, IR_V4, 0, ir_family_max(IR_V4)) ?:
 		       ir_aset_add(routes, IR_V6, 0, ir_family_max(IR_V6));
-	int rc = 0;
-	if (n->has_v4)
-		rc = ir_aset_add(self, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(self, IR_V6, n->v6, n->v6);
-	return rc ?: ir_aset_add_all(routes, &c->fn->served);
+	return inv_node_addrs(n, self) ?: ir_aset_add_all(routes, &c->fn->served);
 }
 
 static int fmt_nft(struct compile *c, struct diag_list *diags)

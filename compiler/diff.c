@@ -269,10 +269,7 @@ static int namer_build(struct namer *nm)
 		const struct inv_node *n = &inv->nodes[i];
 		struct ir_aset addrs = { 0 };
 		char *mem = NULL;
-		if (n->has_v4)
-			rc = ir_aset_add(&addrs, IR_V4, n->v4, n->v4);
-		if (rc == 0 && n->has_v6)
-			rc = ir_aset_add(&addrs, IR_V6, n->v6, n->v6);
+		rc = inv_node_addrs(n, &addrs);
 		for (size_t t = 0; rc == 0 && t < n->ntags; t++)
 			if (!(mem = join(mem, n->tags[t])))
 				rc = -ENOMEM;
@@ -927,12 +924,7 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 /* A node's identity for peering: its addresses and the subnets it serves. */
 static int peer_identity(const struct filter_node *fn, struct ir_aset *out)
 {
-	const struct inv_node *n = fn->node;
-	int rc = 0;
-	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	int rc = inv_node_addrs(fn->node, out);
 	for (size_t k = 0; rc == 0 && k < fn->served.n; k++) {
 		const struct ir_range *r = &fn->served.v[k];
 		if (r->lo != 0 || r->hi != ir_family_max(r->family))

@@ -373,16 +373,6 @@ static bool is_exit_range(const struct ir_range *r)
 	return r->lo == 0 && r->hi == ir_family_max(r->family);
 }
 
-static int add_node_addrs(struct ir_aset *out, const struct inv_node *n)
-{
-	int rc = 0;
-	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
-	return rc;
-}
-
 /* Mark the nodes A names and add the address ranges it names to ADDRS. */
 static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
 {
@@ -524,7 +514,7 @@ static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_
 	}
 	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
 		if (marks[i])
-			rc = add_node_addrs(&r->src, &c->inv->nodes[i]);
+			rc = inv_node_addrs(&c->inv->nodes[i], &r->src);
 	ir_aset_merge(&r->src);
 	return rc;
 }
@@ -701,7 +691,7 @@ static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_
 				if (n->user != (int)u || inv_node_tagged(n))
 					continue;
 				if (src_marks[i])
-					rc = add_node_addrs(&r.src, n);
+					rc = inv_node_addrs(n, &r.src);
 				for (size_t k = 0; rc == 0 && k < spec->nports; k++) {
 					struct filter_dst d = { .ports = spec->ports[k], .at = pd->alias.at };
 					if (n->has_v4) {
@@ -888,7 +878,7 @@ bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const
 	int rc = resolve(&c, a, marks, out);
 	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
 		if (marks[i])
-			rc = add_node_addrs(out, &inv->nodes[i]);
+			rc = inv_node_addrs(&inv->nodes[i], out);
 	ctx_free(&c);
 	return rc == 0 && out->n > 0;
 }

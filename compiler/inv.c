@@ -362,6 +362,16 @@ out_nomem:
 	return inv;
 }
 
+int inv_node_addrs(const struct inv_node *n, struct ir_aset *out)
+{
+	int rc = 0;
+	if (n->has_v4)
+		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+	if (rc == 0 && n->has_v6)
+		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+	return rc;
+}
+
 struct inv *inv_load(const char *path, struct diag_src **srcp, struct diag_list *diags)
 {
 	struct diag_src *src = diag_src_load(path, diags);

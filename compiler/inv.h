@@ -59,6 +59,8 @@ void inv_free(struct inv *inv);
 /* Lookups: index or -1. */
 int inv_user_by_email(const struct inv *inv, const char *email);
 int inv_user_by_name(const struct inv *inv, const char *name);
+/* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
+int inv_node_addrs(const struct inv_node *n, struct ir_aset *out);
 bool inv_node_tagged(const struct inv_node *n);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */

@@ -106,16 +106,6 @@ static bool aset_overlaps_aset(const struct ir_aset *a, const struct ir_aset *b)
 	return false;
 }
 
-static int node_addrs(const struct inv_node *n, struct ir_aset *out)
-{
-	int rc = 0;
-	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
-	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
-	return rc;
-}
-
 /* Room for one more element in *V (N used of *CAP, SIZE bytes each). */
 static bool grow(void **v, size_t n, size_t *cap, size_t size)
 {
@@ -223,7 +213,7 @@ static int node_setup(struct ctx *c, size_t i)
 	const struct inv_node *n = &c->inv->nodes[i];
 	struct node_info *ni = &c->ni[i];
 	const struct ir_aset *served = &c->fs->nodes[i].served;
-	int rc = node_addrs(n, &ni->addrs);
+	int rc = inv_node_addrs(n, &ni->addrs);
 	if (rc == 0)
 		rc = ir_aset_add_all(&ni->reach, &ni->addrs);
 	for (size_t k = 0; rc == 0 && k < served->n; k++) {
