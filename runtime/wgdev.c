@@ -738,6 +738,17 @@ static size_t inner_check(struct wgdev *dev, struct wgpeer *p, const uint8_t *pk
 	return 0;
 }
 
+/* -v: say which inner source a peer was not allowed to send from. */
+static void log_inner_drop(const struct wgdev *dev, const uint8_t *pkt, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	if (len >= sizeof(struct iphdr) && pkt[0] >> 4 == 4)
+		inet_ntop(AF_INET, pkt + 12, addr, sizeof addr);
+	else if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6)
+		inet_ntop(AF_INET6, pkt + 8, addr, sizeof addr);
+	log_debug("%s: dropped a packet from %s: not in the sending peer's allowed IPs", dev->ifname, addr);
+}
+
 static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const union uapi_sockaddr *src,
 			     uint64_t now)
 {
@@ -779,6 +790,7 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	size_t ilen = inner_check(dev, p, plain, plen);
 	if (!ilen) {
 		dev->stats.rx_dropped_allowedips++;
+		log_inner_drop(dev, plain, plen);
 		return;
 	}
 	if (dev->n_rx == WGDEV_RX_BATCH)

@@ -172,6 +172,7 @@ wait $sp1 $sp2
 check "packets from 10.9.0.99 (outside A's allowed IPs) dropped by keygated ($(cat "$WORK/spoof") of 3 arrived)" \
 	test "$(cat "$WORK/spoof")" = 0
 check "packets from 10.9.0.1 (allowed) delivered ($(cat "$WORK/legit") of 3)" test "$(cat "$WORK/legit")" = 3
+check "keygated -v logged the drop of 10.9.0.99" grep -q "dropped a packet from 10.9.0.99: not in the sending peer's allowed IPs" "$WORK/b.log"
 
 # 6. A captured transport packet sent again is not delivered twice.
 bg_ready "$WORK/r1" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6003 4 REPLAY >"$WORK/replay"
