@@ -3,9 +3,16 @@
  * them (filters and rejections; route sets). */
 #ifndef CAPTURES_H
 #define CAPTURES_H
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "diag.h"
+#include "filter.h"
+#include "hj.h"
+#include "inv.h"
+#include "pol.h"
 
 static int captures_cmp(const void *a, const void *b)
 {
@@ -35,6 +42,70 @@ static char **captures_case_names(const char *dir, size_t *n)
 	closedir(d);
 	qsort(names, *n, sizeof(*names), captures_cmp);
 	return names;
+}
+
+/* One recorded case on its way through the compiler: the case file, its
+ * policy parsed and loaded (POLICY NULL: rejected, the reasons in DIAGS),
+ * then its users and nodes as the inventory and every node's filter. */
+struct captures_case {
+	cJSON *json;
+	int status;               /* the service's answer: 200 or 400 */
+	struct diag_list diags;
+	struct diag_src *file, *src, *isrc;
+	struct hj_value *root;
+	struct pol_policy *policy;
+	struct inv *inv;
+	struct filter_set fs;
+	bool compiled;
+};
+
+/* Read the case at PATH and load its policy.  false when the case file
+ * itself is unreadable; captures_case_free() either way. */
+static bool captures_load(const char *path, struct captures_case *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->file = diag_src_load(path, &cc->diags);
+	cc->json = cc->file ? cJSON_ParseWithLength(cc->file->text, cc->file->len) : NULL;
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(cc->json, "status");
+	const cJSON *pj = cJSON_GetObjectItemCaseSensitive(cc->json, "policy");
+	if (!cJSON_IsNumber(status) || !pj)
+		return false;
+	cc->status = status->valueint;
+	char *ptext = cJSON_IsString(pj) ? strdup(pj->valuestring) : cJSON_Print(pj);
+	if (!ptext)
+		return false;
+	cc->src = diag_src_from_mem("policy.hujson", ptext, strlen(ptext));
+	free(ptext);
+	cc->isrc = diag_src_from_mem("nodes.json", "", 0);
+	cc->root = cc->src ? hj_parse(cc->src, &cc->diags) : NULL;
+	cc->policy = cc->root ? pol_load(cc->root, &cc->diags) : NULL;
+	return cc->src && cc->isrc;
+}
+
+/* The case's users and nodes as the inventory, then every node's filter.
+ * 0, or -1 with INV NULL (inventory rejected) or set (compile failed). */
+static int captures_compile(struct captures_case *cc)
+{
+	cc->inv = inv_from_json(cc->isrc, cJSON_GetObjectItemCaseSensitive(cc->json, "users"),
+				cJSON_GetObjectItemCaseSensitive(cc->json, "nodes"), &cc->diags);
+	if (!cc->inv || filter_compile(cc->policy, cc->inv, &cc->fs, &cc->diags) < 0)
+		return -1;
+	cc->compiled = true;
+	return 0;
+}
+
+static void captures_case_free(struct captures_case *cc)
+{
+	if (cc->compiled)
+		filter_set_free(&cc->fs);
+	inv_free(cc->inv);
+	pol_free(cc->policy);
+	hj_free(cc->root);
+	diag_list_free(&cc->diags);
+	diag_src_free(cc->isrc);
+	diag_src_free(cc->src);
+	diag_src_free(cc->file);
+	cJSON_Delete(cc->json);
 }
 
 #endif

@@ -21,24 +21,6 @@
 #include "ts.h"
 #include "captures.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t cap = 0;
-	FILE *m = open_memstream(&buf, &cap);
-	char chunk[65536];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, got, m);
-	fclose(f);
-	fclose(m);
-	*len = cap;
-	return buf;
-}
-
 /* Explain the first difference: a box one side has and the other lacks. */
 static void describe_diff(const char *node, const struct ir_flows *got, const struct ir_flows *want,
 			  char *out, size_t outlen)
@@ -114,63 +96,43 @@ struct tally {
 /* One case: true when we agree with the recording; WHY says what differs. */
 static bool run_case(const char *path, const char *folder, char *why, size_t whylen)
 {
-	size_t len;
-	char *text = slurp(path, &len);
-	cJSON *c = text ? cJSON_ParseWithLength(text, len) : NULL;
-	free(text);
+	struct captures_case cc;
 	bool ok = false;
-	struct diag_list diags = { 0 };
-	struct diag_src *src = NULL, *isrc = NULL;
-	struct hj_value *root = NULL;
-	struct pol_policy *p = NULL;
-	struct inv *inv = NULL;
-	struct filter_set fs = { 0 };
-	bool compiled = false;
-	if (!c) {
+	if (!captures_load(path, &cc)) {
 		snprintf(why, whylen, "case file unreadable");
 		goto out;
 	}
-	int status = cJSON_GetObjectItem(c, "status")->valueint;
-	const cJSON *pj = cJSON_GetObjectItem(c, "policy");
-	char *ptext = cJSON_IsString(pj) ? strdup(pj->valuestring) : cJSON_Print(pj);
-	src = diag_src_from_mem("policy.hujson", ptext, strlen(ptext));
-	free(ptext);
-	isrc = diag_src_from_mem("nodes.json", "", 0);
-	root = hj_parse(src, &diags);
-	p = root ? pol_load(root, &diags) : NULL;
+	int status = cc.status;
+	const char *recorded_error = cJSON_GetStringValue(cJSON_GetObjectItem(cc.json, "error"));
 	bool ptest_case = strcmp(folder, "policytest") == 0;
-	if (!p) {
+	if (!cc.policy) {
 		/* Rejected.  Right only for a 400 that is not about tests. */
 		const char *first = "?";
-		for (size_t i = 0; i < diags.n; i++)
-			if (diags.items[i].level == DIAG_ERROR) {
-				first = diags.items[i].msg;
+		for (size_t i = 0; i < cc.diags.n; i++)
+			if (cc.diags.items[i].level == DIAG_ERROR) {
+				first = cc.diags.items[i].msg;
 				break;
 			}
-		ok = status == 400 && !ptest_case &&
-		     same_meaning(cJSON_GetObjectItem(c, "error")->valuestring, first);
+		ok = status == 400 && !ptest_case && recorded_error && same_meaning(recorded_error, first);
 		snprintf(why, whylen, "rejected: %s%s%s", first, status == 400 ? "; recorded: " : "",
-			 status == 400 ? cJSON_GetObjectItem(c, "error")->valuestring : "");
+			 status == 400 && recorded_error ? recorded_error : "");
 		goto out;
 	}
 	if (status == 400 && !ptest_case) {
-		snprintf(why, whylen, "accepted, but Tailscale rejected it: %s",
-			 cJSON_GetObjectItem(c, "error")->valuestring);
+		snprintf(why, whylen, "accepted, but Tailscale rejected it: %s", recorded_error ? recorded_error : "?");
 		goto out;
 	}
-	inv = inv_from_json(isrc, cJSON_GetObjectItem(c, "users"), cJSON_GetObjectItem(c, "nodes"), &diags);
-	if (!inv) {
-		snprintf(why, whylen, "inventory rejected: %s", diags.n ? diags.items[diags.n - 1].msg : "?");
+	if (captures_compile(&cc) < 0) {
+		if (cc.inv)
+			snprintf(why, whylen, "compile failed");
+		else
+			snprintf(why, whylen, "inventory rejected: %s",
+				 cc.diags.n ? cc.diags.items[cc.diags.n - 1].msg : "?");
 		goto out;
 	}
-	if (filter_compile(p, inv, &fs, &diags) < 0) {
-		snprintf(why, whylen, "compile failed");
-		goto out;
-	}
-	compiled = true;
 	if (ptest_case) {
 		FILE *devnull = fopen("/dev/null", "w");
-		int failed = ptest_run(p, inv, &fs, devnull);
+		int failed = ptest_run(cc.policy, cc.inv, &cc.fs, devnull);
 		fclose(devnull);
 		if ((status == 400) != (failed > 0)) {
 			snprintf(why, whylen, "tests %s, Tailscale says %s", failed ? "failed" : "passed",
@@ -183,18 +145,18 @@ static bool run_case(const char *path, const char *folder, char *why, size_t why
 			goto out;
 		}
 	}
-	const cJSON *filters = cJSON_GetObjectItem(c, "filters");
+	const cJSON *filters = cJSON_GetObjectItem(cc.json, "filters");
 	size_t nodes_checked = 0;
-	for (size_t i = 0; i < fs.nnodes; i++) {
+	for (size_t i = 0; i < cc.fs.nnodes; i++) {
 		struct ir_flows got = { 0 }, want = { 0 };
 		char err[128] = "";
-		const char *name = fs.nodes[i].node->name;
+		const char *name = cc.fs.nodes[i].node->name;
 		const char *reason = skip_reason(path, name);
 		if (reason) {
 			T_SKIP("conformance %s: filter of %s not compared: %s", strrchr(path, '/') + 1, name, reason);
 			continue;
 		}
-		int rc = filter_node_ir(&fs.nodes[i], &got);
+		int rc = filter_node_ir(&cc.fs.nodes[i], &got);
 		if (rc == 0)
 			rc = ts_rules_to_ir(cJSON_GetObjectItem(filters, name), &want, err, sizeof(err));
 		if (rc == 0)
@@ -215,15 +177,7 @@ static bool run_case(const char *path, const char *folder, char *why, size_t why
 	ok = true;
 	snprintf(why, whylen, "%zu node filters equal as packet sets", nodes_checked);
 out:
-	if (compiled)
-		filter_set_free(&fs);
-	inv_free(inv);
-	pol_free(p);
-	hj_free(root);
-	diag_list_free(&diags);
-	diag_src_free(src);
-	diag_src_free(isrc);
-	cJSON_Delete(c);
+	captures_case_free(&cc);
 	return ok;
 }
 

@@ -140,55 +140,33 @@ static bool same_view(const struct inv *inv, const struct routes_set *rs, size_t
 /* One case.  -1: not a case for us (rejected, no peers); 0 differs; 1 agrees. */
 static int run_case(const char *path, char *why, size_t whylen, size_t *npeers)
 {
-	struct diag_list diags = { 0 };
-	struct diag_src *file = diag_src_load(path, &diags), *src = NULL, *isrc = NULL;
-	cJSON *c = file ? cJSON_ParseWithLength(file->text, file->len) : NULL;
-	struct hj_value *root = NULL;
-	struct pol_policy *p = NULL;
-	struct inv *inv = NULL;
-	struct filter_set fs = { 0 };
+	struct captures_case cc;
 	struct routes_set rs = { 0 };
-	bool compiled = false;
 	int res = 0;
-	const cJSON *status = cJSON_GetObjectItemCaseSensitive(c, "status");
-	const cJSON *peers = cJSON_GetObjectItemCaseSensitive(c, "peers");
-	if (!c || !cJSON_IsNumber(status)) {
+	if (!captures_load(path, &cc)) {
 		snprintf(why, whylen, "case file unreadable");
 		goto out;
 	}
-	if (status->valueint != 200 || !cJSON_IsObject(peers)) {
+	const cJSON *peers = cJSON_GetObjectItemCaseSensitive(cc.json, "peers");
+	if (cc.status != 200 || !cJSON_IsObject(peers)) {
 		res = -1;
 		goto out;
 	}
-	const cJSON *pj = cJSON_GetObjectItemCaseSensitive(c, "policy");
-	char *ptext = cJSON_IsString(pj) ? strdup(pj->valuestring) : cJSON_PrintUnformatted(pj);
-	if (ptext) {
-		src = diag_src_from_mem("policy.hujson", ptext, strlen(ptext));
-		free(ptext);
-	}
-	isrc = diag_src_from_mem("nodes.json", "", 0);
-	root = src ? hj_parse(src, &diags) : NULL;
-	p = root ? pol_load(root, &diags) : NULL;
-	if (p)
-		inv = inv_from_json(isrc, cJSON_GetObjectItemCaseSensitive(c, "users"),
-				    cJSON_GetObjectItemCaseSensitive(c, "nodes"), &diags);
-	if (!inv) {
-		snprintf(why, whylen, "policy or nodes rejected: %s", diags.n ? diags.items[0].msg : "?");
+	if (!cc.policy || captures_compile(&cc) < 0) {
+		if (cc.inv)
+			snprintf(why, whylen, "filters: compile failed");
+		else
+			snprintf(why, whylen, "policy or nodes rejected: %s", cc.diags.n ? cc.diags.items[0].msg : "?");
 		goto out;
 	}
-	if (filter_compile(p, inv, &fs, &diags) < 0) {
-		snprintf(why, whylen, "filters: compile failed");
-		goto out;
-	}
-	compiled = true;
-	if (routes_compute(p, inv, &fs, &rs, &diags) < 0) {
+	if (routes_compute(cc.policy, cc.inv, &cc.fs, &rs, &cc.diags) < 0) {
 		snprintf(why, whylen, "route sets: compute failed");
 		goto out;
 	}
 	*npeers = 0;
 	char uncaptured[256] = "";
-	for (size_t i = 0; i < inv->nnodes; i++) {
-		const char *name = inv->nodes[i].name;
+	for (size_t i = 0; i < cc.inv->nnodes; i++) {
+		const char *name = cc.inv->nodes[i].name;
 		const char *reason = skip_reason(path, name);
 		if (reason) {
 			T_SKIP("route conformance %s: view of %s not compared: %s", strrchr(path, '/') + 1, name,
@@ -200,8 +178,7 @@ static int run_case(const char *path, char *why, size_t whylen, size_t *npeers)
 			snprintf(uncaptured + l, sizeof(uncaptured) - l, "%s%s", l ? ", " : "", name);
 			continue;
 		}
-		if (!same_view(inv, &rs, i, cJSON_GetObjectItemCaseSensitive(peers, inv->nodes[i].name), why,
-			       whylen))
+		if (!same_view(cc.inv, &rs, i, cJSON_GetObjectItemCaseSensitive(peers, name), why, whylen))
 			goto out;
 		*npeers += rs.views[i].npeers;
 	}
@@ -211,16 +188,7 @@ static int run_case(const char *path, char *why, size_t whylen, size_t *npeers)
 		 uncaptured[0] ? ")" : "");
 out:
 	routes_set_free(&rs);
-	if (compiled)
-		filter_set_free(&fs);
-	inv_free(inv);
-	pol_free(p);
-	hj_free(root);
-	diag_list_free(&diags);
-	diag_src_free(src);
-	diag_src_free(isrc);
-	diag_src_free(file);
-	cJSON_Delete(c);
+	captures_case_free(&cc);
 	return res;
 }
 
