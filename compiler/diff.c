@@ -519,11 +519,12 @@ struct row {
 	struct ir_flows boxes;     /* as rules */
 	struct diff_cause *causes;
 	size_t ncauses;
+	bool absorbed;             /* merged into another row: dropped */
 };
 
 struct rows {
 	struct row *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void row_free(struct row *r)
@@ -570,12 +571,6 @@ static void explain_cb(const struct ir_rule *rule, void *arg)
 		ex->rc = cause_add(&ex->row->causes, &ex->row->ncauses, &rule->loc, ex->old);
 }
 
-static bool same_slab(const struct ir_box *a, const struct ir_box *b)
-{
-	return a->family == b->family && a->proto == b->proto && a->port_lo == b->port_lo &&
-	       a->port_hi == b->port_hi && a->dst_lo == b->dst_lo && a->dst_hi == b->dst_hi;
-}
-
 static char *service_text(const struct ir_box *b)
 {
 	char pb[8], *s = NULL;
@@ -592,46 +587,50 @@ static char *service_text(const struct ir_box *b)
 	return rc < 0 ? NULL : s;
 }
 
-/* One row per slab of DELTA (boxes equal but for their sources), its causes
+/* One row per cell of DELTA (boxes equal but for their sources), its causes
  * the rules of SIDE_IR that accept a representative packet of each box. */
 static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows *delta,
 		     const struct ir_flows *side_ir, struct namer *nm)
 {
 	int rc = 0;
-	size_t i = 0;
-	while (rc == 0 && i < delta->nboxes) {
-		const struct ir_box *b0 = &delta->boxes[i];
+	for (size_t c = 0; rc == 0 && c < delta->ncells; c++) {
+		const struct ir_cell *cell = &delta->cells[c];
 		struct row r = { .kind = kind };
 		struct explain ex = { .row = &r, .old = kind == DIFF_LOSS };
 		struct ir_aset src = { 0 };
-		size_t j = i;
-		for (; rc == 0 && j < delta->nboxes && same_slab(b0, &delta->boxes[j]); j++) {
-			const struct ir_box *b = &delta->boxes[j];
-			rc = ir_aset_add(&src, b->family, b->src_lo, b->src_hi);
+		struct ir_box b;
+		size_t n;
+		ir_set_spans(delta, cell->set, &n);
+		for (size_t k = 0; rc == 0 && k < n; k++) {
+			ir_cell_box(delta, c, k, &b);
+			rc = ir_aset_add(&src, b.family, b.src_lo, b.src_hi);
 			if (rc == 0)
-				rc = ir_add(&r.boxes, b, NULL);
+				rc = ir_add(&r.boxes, &b, NULL);
 			/* The box lies in SIDE_IR: some rule accepts its first packet. */
-			if (rc == 0 && ir_explain(side_ir, b->family, b->proto, b->src_lo, b->dst_lo, b->port_lo,
+			if (rc == 0 && ir_explain(side_ir, b.family, b.proto, b.src_lo, b.dst_lo, b.port_lo,
 						  explain_cb, &ex) == 0)
 				rc = -EPROTO;
 			if (rc == 0)
 				rc = ex.rc;
 		}
-		i = j;
-		ir_aset_merge(&src);
-		if (rc == 0 && (!(r.who = describe_sources(nm, b0->family, &src, r.causes, r.ncauses)) ||
-				!(r.what = service_text(b0))))
+		if (rc == 0 && (!(r.who = describe_sources(nm, cell->family, &src, r.causes, r.ncauses)) ||
+				!(r.what = service_text(&b))))
 			rc = -ENOMEM;
 		if (rc == 0)
-			rc = describe_dst(nm->s, b0->family, b0->dst_lo, b0->dst_hi, &r.where);
+			rc = describe_dst(nm->s, cell->family, cell->dst_lo, cell->dst_hi, &r.where);
 		ir_aset_free(&src);
-		struct row *v = rc == 0 ? realloc(rs->v, (rs->n + 1) * sizeof(*v)) : NULL;
-		if (rc == 0 && !v)
-			rc = -ENOMEM;
-		if (rc == 0) {
-			rs->v = v;
+		if (rc == 0 && rs->n == rs->cap) {
+			size_t cap = rs->cap ? 2 * rs->cap : 16;
+			struct row *v = realloc(rs->v, cap * sizeof(*v));
+			if (v) {
+				rs->v = v;
+				rs->cap = cap;
+			} else
+				rc = -ENOMEM;
+		}
+		if (rc == 0)
 			rs->v[rs->n++] = r;
-		} else
+		else
 			row_free(&r);
 	}
 	return rc;
@@ -653,17 +652,13 @@ static char *items_text(const struct items *it, bool with_addrs)
 	return fclose(f) == 0 ? s : (free(s), NULL);
 }
 
-/* Move J's boxes and causes into I, free J, close the gap. */
-static int rows_absorb(struct rows *rs, size_t i, size_t j)
+/* Move B's boxes and causes into A; free B. */
+static int row_absorb(struct row *a, struct row *b)
 {
-	struct row *a = &rs->v[i], *b = &rs->v[j];
-	int rc = 0;
-	rc = ir_add_all(&a->boxes, &b->boxes);
+	int rc = ir_add_all(&a->boxes, &b->boxes);
 	for (size_t k = 0; rc == 0 && k < b->ncauses; k++)
 		rc = cause_add(&a->causes, &a->ncauses, &b->causes[k].loc, b->causes[k].old);
 	row_free(b);
-	memmove(&rs->v[j], &rs->v[j + 1], (rs->n - j - 1) * sizeof(*rs->v));
-	rs->n--;
 	return rc;
 }
 
@@ -691,35 +686,60 @@ static int rows_key(const struct row *r, int how, char **key)
 	return rc < 0 ? -ENOMEM : 0;
 }
 
+struct keyed {
+	char *key;
+	size_t i;
+};
+
+static int cmp_keyed(const void *pa, const void *pb)
+{
+	const struct keyed *a = pa, *b = pb;
+	int c = strcmp(a->key, b->key);
+	return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* Every row absorbs the later rows with the same key (HOW), in order; the
+ * absorbing row keeps its place.  A merge never changes a row's key, so
+ * the rows are grouped by sorting the keys once. */
 static int rows_merge(struct rows *rs, int how)
 {
-	int rc = 0;
+	struct keyed *k = rs->n ? calloc(rs->n, sizeof(*k)) : NULL;
+	int rc = rs->n && !k ? -ENOMEM : 0;
 	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
-		char *ki = NULL;
-		rc = rows_key(&rs->v[i], how, &ki);
-		for (size_t j = i + 1; rc == 0 && j < rs->n;) {
-			char *kj = NULL;
-			rc = rows_key(&rs->v[j], how, &kj);
-			bool same = rc == 0 && strcmp(ki, kj) == 0;
-			free(kj);
-			if (!same) {
-				j++;
-				continue;
-			}
-			struct row *a = &rs->v[i], *b = &rs->v[j];
-			for (size_t k = 0; rc == 0 && how == MERGE_FAMILIES && k < a->where.n; k++)
-				if (b->where.v[k].addrs && !(a->where.v[k].addrs = join(a->where.v[k].addrs,
-										  b->where.v[k].addrs)))
+		k[i].i = i;
+		rc = rows_key(&rs->v[i], how, &k[i].key);
+	}
+	if (rc == 0 && rs->n > 1)
+		qsort(k, rs->n, sizeof(*k), cmp_keyed);
+	for (size_t g = 0; rc == 0 && g < rs->n;) {
+		size_t e = g + 1;
+		for (; rc == 0 && e < rs->n && strcmp(k[e].key, k[g].key) == 0; e++) {
+			struct row *a = &rs->v[k[g].i], *b = &rs->v[k[e].i];
+			for (size_t m = 0; rc == 0 && how == MERGE_FAMILIES && m < a->where.n; m++)
+				if (b->where.v[m].addrs && !(a->where.v[m].addrs = join(a->where.v[m].addrs,
+										  b->where.v[m].addrs)))
 					rc = -ENOMEM;
 			if (rc == 0 && how == MERGE_SERVICES && !(a->what = join(a->what, b->what)))
 				rc = -ENOMEM;
-			for (size_t k = 0; rc == 0 && how == MERGE_DESTINATIONS && k < b->where.n; k++)
-				rc = items_push(&a->where, b->where.v[k].name, b->where.v[k].addrs);
+			for (size_t m = 0; rc == 0 && how == MERGE_DESTINATIONS && m < b->where.n; m++)
+				rc = items_push(&a->where, b->where.v[m].name, b->where.v[m].addrs);
 			if (rc == 0)
-				rc = rows_absorb(rs, i, j);
+				rc = row_absorb(a, b);
+			b->absorbed = true;   /* after row_absorb freed it */
 		}
-		free(ki);
+		g = e;
 	}
+	size_t out = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (k)
+			free(k[i].key);
+		if (rs->v[i].absorbed)
+			row_free(&rs->v[i]);
+		else
+			rs->v[out++] = rs->v[i];
+	}
+	rs->n = out;
+	free(k);
 	return rc;
 }
 

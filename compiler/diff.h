@@ -3,7 +3,7 @@
  *
  * Never a text diff: for every node, the flow IR of the old and the new
  * side are subtracted both ways (NEW \ OLD: packets gained, OLD \ NEW:
- * packets lost), as canonical boxes.  The boxes are then described for a
+ * packets lost), as canonical cells.  The cells are then described for a
  * person: source addresses named back to the principals of the inventory
  * ("group:eng (alice, bob)"), destinations to hosts and nodes, protocols and
  * ports, the node that enforces them, and the policy entries behind each
@@ -29,8 +29,9 @@
 #include "pol.h"
 
 /* Set operations on canonical flows (A and B canonical, else -EINVAL).
- * OUT receives the result as rules without location, canonicalised: the
- * canonical boxes of A \ B, or of A intersected with B.  0 or -errno. */
+ * OUT (its rules untouched, none added) receives the canonical cells of
+ * A \ B, or of A intersected with B, computed cell by cell (no source is
+ * expanded).  0 or -errno. */
 int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
 int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
 

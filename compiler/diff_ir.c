@@ -1,170 +1,263 @@
 /* diff_ir: set operations on canonical flow IR (A \ B, A n B), the
- * ground under `aclc diff`. */
+ * ground under `aclc diff`.
+ *
+ * Both sides are co-swept cell by cell, per family and protocol: the port
+ * axis is cut at both sides' slice edges, and within each port piece the
+ * destination axis at both sides' cell edges.  Each resulting piece has a
+ * source set on side A, on side B, or both; the answer's source set there
+ * is the difference or intersection of two sorted range lists (a linear
+ * merge), memoised per pair of sets, and nothing when the two sets hold the
+ * same ranges.  The pieces arrive in canonical order and go through the IR
+ * builder, which coalesces them: the output is canonical. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "diff.h"
 
-static bool box_overlaps(const struct ir_box *a, const struct ir_box *b)
+#define NONE UINT32_MAX
+#define U128_MAX (~(ir_u128)0)
+
+/* Memo of (set of A, set of B or NONE) -> set of OUT or NONE (empty). */
+struct memo_entry {
+	uint64_t key;
+	uint32_t set;
+	bool used;
+};
+
+struct setop {
+	const struct ir_flows *a, *b;
+	struct ir_flows *out;
+	bool subtract;
+	struct memo_entry *memo;
+	size_t capmemo, nmemo;
+	struct ir_span *buf;
+	size_t capbuf;
+	struct ir_builder bld;
+};
+
+static uint64_t memo_hash(uint64_t x)
 {
-	return a->family == b->family && a->proto == b->proto &&
-	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi &&
-	       a->dst_lo <= b->dst_hi && b->dst_lo <= a->dst_hi &&
-	       a->src_lo <= b->src_hi && b->src_lo <= a->src_hi;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	return x ^ (x >> 33);
 }
 
-/* The boxes of canonical F that may overlap box A, each passed to FN (which
- * returns 0 to go on or -errno).  Canonical boxes are sorted by (family,
- * protocol, port_lo, dst_lo, src_lo); within one family and protocol the
- * port ranges are slabs that do not overlap, and within one port slab the
- * destination ranges do not either, so both are searched by bisection. */
-static int for_candidates(const struct ir_flows *f, const struct ir_box *a,
-			  int (*fn)(const struct ir_box *cand, void *arg), void *arg)
+static struct memo_entry *memo_slot(struct setop *o, uint64_t key)
 {
-	const struct ir_box *v = f->boxes;
-	size_t n = f->nboxes, lo = 0, hi = n;
-	while (lo < hi) {   /* the first box of A's family and protocol, or after */
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid].family < a->family || (v[mid].family == a->family && v[mid].proto < a->proto))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	size_t j = lo;
-	while (j < n && v[j].family == a->family && v[j].proto == a->proto && v[j].port_lo <= a->port_hi) {
-		size_t end = j + 1, step = 1;
-		while (end < n && v[end].family == a->family && v[end].proto == a->proto &&
-		       v[end].port_lo == v[j].port_lo) {   /* gallop to the end of the port slab */
-			end += step;
-			step *= 2;
-		}
-		if (end > n)
-			end = n;
-		for (lo = j + 1, hi = end; lo < hi;) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (v[mid].family == a->family && v[mid].proto == a->proto && v[mid].port_lo == v[j].port_lo)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		end = lo;
-		if (v[j].port_hi >= a->port_lo) {
-			size_t k = j;
-			for (hi = end; k < hi;) {   /* the first destination slab ending at or after A's */
-				size_t mid = k + (hi - k) / 2;
-				if (v[mid].dst_hi < a->dst_lo)
-					k = mid + 1;
-				else
-					hi = mid;
-			}
-			for (; k < end && v[k].dst_lo <= a->dst_hi; k++) {
-				int rc = box_overlaps(&v[k], a) ? fn(&v[k], arg) : 0;
-				if (rc < 0)
-					return rc;
-			}
-		}
-		j = end;
-	}
+	size_t k = memo_hash(key) & (o->capmemo - 1);
+	while (o->memo[k].used && o->memo[k].key != key)
+		k = (k + 1) & (o->capmemo - 1);
+	return &o->memo[k];
+}
+
+static int memo_reserve(struct setop *o)
+{
+	if ((o->nmemo + 1) * 2 <= o->capmemo)
+		return 0;
+	size_t cap = o->capmemo ? 2 * o->capmemo : 256;
+	struct memo_entry *old = o->memo, *nv = calloc(cap, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	size_t oldcap = o->capmemo;
+	o->memo = nv;
+	o->capmemo = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].used)
+			*memo_slot(o, old[i].key) = old[i];
+	free(old);
 	return 0;
 }
 
-/* Peel off what of CUR lies below and above B in one dimension, into OUT. */
-#define PEEL(lo_f, hi_f)                                    \
-	do {                                                \
-		if (rc == 0 && cur.lo_f < b->lo_f) {        \
-			struct ir_box p = cur;              \
-			p.hi_f = b->lo_f - 1;               \
-			cur.lo_f = b->lo_f;                 \
-			rc = ir_add(out, &p, NULL);         \
-		}                                           \
-		if (rc == 0 && cur.hi_f > b->hi_f) {        \
-			struct ir_box p = cur;              \
-			p.lo_f = b->hi_f + 1;               \
-			cur.hi_f = b->hi_f;                 \
-			rc = ir_add(out, &p, NULL);         \
-		}                                           \
-	} while (0)
-
-/* Append to OUT the parts of A outside B (they overlap): peel off what
- * lies below and above B in each dimension in turn; what stays is A and B
- * together, and is dropped. */
-static int box_cut(const struct ir_box *a, const struct ir_box *b, struct ir_flows *out)
+/* X \ Y or X n Y of two sorted, disjoint range lists, into O->buf. */
+static size_t spans_op(struct setop *o, const struct ir_span *x, size_t nx, const struct ir_span *y, size_t ny)
 {
-	struct ir_box cur = *a;
+	size_t n = 0, j = 0;
+	for (size_t i = 0; i < nx; i++) {
+		ir_u128 lo = x[i].lo, hi = x[i].hi;
+		bool more = true;
+		while (j < ny && y[j].hi < lo)   /* ranges of Y wholly before this one */
+			j++;
+		for (size_t k = j; more && k < ny && y[k].lo <= hi; k++) {
+			if (o->subtract) {
+				if (y[k].lo > lo)
+					o->buf[n++] = (struct ir_span){ lo, y[k].lo - 1 };
+				if (y[k].hi >= hi)
+					more = false;
+				else
+					lo = y[k].hi + 1;
+			} else
+				o->buf[n++] = (struct ir_span){ y[k].lo > lo ? y[k].lo : lo, y[k].hi < hi ? y[k].hi : hi };
+		}
+		if (o->subtract && more)
+			o->buf[n++] = (struct ir_span){ lo, hi };
+	}
+	return n;
+}
+
+/* The set of OUT for the piece where A has set SA and B set SB (NONE:
+ * B has nothing there); *SET NONE when the piece is empty. */
+static int piece_set(struct setop *o, uint32_t sa, uint32_t sb, uint32_t *set)
+{
+	uint64_t key = (uint64_t)sa << 32 | sb;
+	int rc = memo_reserve(o);
+	if (rc < 0)
+		return rc;
+	struct memo_entry *e = memo_slot(o, key);
+	if (e->used) {
+		*set = e->set;
+		return 0;
+	}
+	size_t nx, ny = 0, n;
+	const struct ir_span *x = ir_set_spans(o->a, sa, &nx), *y = sb == NONE ? NULL : ir_set_spans(o->b, sb, &ny);
+	*set = NONE;
+	if (sb != NONE && ir_set_equal(o->a, sa, o->b, sb))
+		n = o->subtract ? 0 : nx;
+	else {
+		/* Each range of X yields at most one more piece per range of Y. */
+		size_t need = nx + ny + 1;
+		if (need > o->capbuf) {
+			struct ir_span *nb = realloc(o->buf, need * sizeof(*nb));
+			if (!nb)
+				return -ENOMEM;
+			o->buf = nb;
+			o->capbuf = need;
+		}
+		n = spans_op(o, x, nx, y, ny);
+		x = o->buf;
+	}
+	if (n > 0 && (rc = ir_intern(o->out, x, n, set)) < 0)
+		return rc;
+	e = memo_slot(o, key);   /* (no growth since the reserve above) */
+	*e = (struct memo_entry){ .key = key, .set = *set, .used = true };
+	o->nmemo++;
+	return 0;
+}
+
+/* The end of the slice (cells of one port range) starting at cell I. */
+static size_t slab_end(const struct ir_flows *f, size_t i, size_t end)
+{
+	size_t j = i + 1;
+	while (j < end && f->cells[j].port_lo == f->cells[i].port_lo)
+		j++;
+	return j;
+}
+
+/* One port piece [PLO, PHI]: A's slice cells [A0, A1), B's [B0, B1)
+ * (empty: that side has nothing there).  Co-sweep the destinations. */
+static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, size_t a1, size_t b0, size_t b1)
+{
+	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
+	const struct ir_cell *any = a0 < a1 ? &ca[a0] : &cb[b0];
+	ir_u128 pos = 0;
 	int rc = 0;
-	PEEL(port_lo, port_hi);
-	PEEL(dst_lo, dst_hi);
-	PEEL(src_lo, src_hi);
+	for (;;) {
+		while (a0 < a1 && ca[a0].dst_hi < pos)
+			a0++;
+		while (b0 < b1 && cb[b0].dst_hi < pos)
+			b0++;
+		if (a0 == a1 || (!o->subtract && b0 == b1))
+			return rc;   /* nothing of A left, or nothing left to meet */
+		ir_u128 lo = ca[a0].dst_lo;
+		if (b0 < b1 && cb[b0].dst_lo < lo)
+			lo = cb[b0].dst_lo;
+		if (pos < lo)
+			pos = lo;
+		bool in_a = ca[a0].dst_lo <= pos, in_b = b0 < b1 && cb[b0].dst_lo <= pos;
+		ir_u128 end = in_a ? ca[a0].dst_hi : ca[a0].dst_lo - 1;
+		if (b0 < b1) {
+			ir_u128 e = in_b ? cb[b0].dst_hi : cb[b0].dst_lo - 1;
+			if (e < end)
+				end = e;
+		}
+		uint32_t set = NONE;
+		if (in_a && (in_b || o->subtract))
+			rc = piece_set(o, ca[a0].set, in_b ? cb[b0].set : NONE, &set);
+		if (rc == 0 && set != NONE)
+			rc = ir_build_cell(&o->bld, any->family, any->proto, (uint16_t)plo, (uint16_t)phi, pos, end, set);
+		if (rc < 0 || end == U128_MAX)
+			return rc;
+		pos = end + 1;
+	}
+}
+
+/* The cells [A0, A1) of A and [B0, B1) of B, of one family and protocol:
+ * co-sweep the port slices. */
+static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t b1)
+{
+	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
+	unsigned pos = 0;
+	int rc = 0;
+	while (rc == 0 && pos <= 65535) {
+		while (a0 < a1 && ca[a0].port_hi < pos)
+			a0 = slab_end(o->a, a0, a1);
+		while (b0 < b1 && cb[b0].port_hi < pos)
+			b0 = slab_end(o->b, b0, b1);
+		if (a0 == a1 || (!o->subtract && b0 == b1))
+			break;
+		unsigned lo = ca[a0].port_lo;
+		if (b0 < b1 && cb[b0].port_lo < lo)
+			lo = cb[b0].port_lo;
+		if (pos < lo)
+			pos = lo;
+		bool in_a = ca[a0].port_lo <= pos, in_b = b0 < b1 && cb[b0].port_lo <= pos;
+		unsigned end = in_a ? ca[a0].port_hi : ca[a0].port_lo - 1u;
+		if (b0 < b1) {
+			unsigned e = in_b ? cb[b0].port_hi : cb[b0].port_lo - 1u;
+			if (e < end)
+				end = e;
+		}
+		if (in_a) {
+			size_t ae = slab_end(o->a, a0, a1), be = in_b ? slab_end(o->b, b0, b1) : b0;
+			rc = dst_pieces(o, pos, end, a0, ae, b0, be);
+		}
+		pos = end + 1;
+	}
 	return rc;
 }
 
-/* The pieces of one box of A still outside B so far: CUR, NEXT scratch. */
-struct cutting {
-	struct ir_flows cur, next;
-};
-
-static int cut_one(const struct ir_box *cut, void *arg)
+static int group_cmp(const struct ir_cell *x, const struct ir_cell *y)
 {
-	struct cutting *c = arg;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return x->proto < y->proto ? -1 : x->proto > y->proto;
+}
+
+static int set_op(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out, bool subtract)
+{
+	if (!a->canonical || !b->canonical)
+		return -EINVAL;
+	struct setop o = { .a = a, .b = b, .out = out, .subtract = subtract };
 	int rc = 0;
-	c->next.nrules = 0;
-	for (size_t k = 0; rc == 0 && k < c->cur.nrules; k++)
-		rc = box_overlaps(&c->cur.rules[k].box, cut) ? box_cut(&c->cur.rules[k].box, cut, &c->next)
-							     : ir_add(&c->next, &c->cur.rules[k].box, NULL);
-	struct ir_flows t = c->cur;
-	c->cur = c->next;
-	c->next = t;
+	ir_build_begin(&o.bld, out);
+	size_t i = 0, j = 0;
+	while (rc == 0 && i < a->ncells) {
+		size_t i1 = i + 1, j1;
+		while (i1 < a->ncells && group_cmp(&a->cells[i1], &a->cells[i]) == 0)
+			i1++;
+		while (j < b->ncells && group_cmp(&b->cells[j], &a->cells[i]) < 0)
+			j++;
+		for (j1 = j; j1 < b->ncells && group_cmp(&b->cells[j1], &a->cells[i]) == 0; j1++)
+			;
+		rc = port_pieces(&o, i, i1, j, j1);
+		i = i1;
+		j = j1;
+	}
+	if (rc == 0)
+		ir_build_end(&o.bld);
+	else
+		ir_build_begin(&o.bld, out);
+	free(o.memo);
+	free(o.buf);
 	return rc;
 }
 
 int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
-	if (!a->canonical || !b->canonical)
-		return -EINVAL;
-	struct cutting c = { 0 };
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < a->nboxes; i++) {
-		c.cur.nrules = 0;
-		rc = ir_add(&c.cur, &a->boxes[i], NULL);
-		if (rc == 0)
-			rc = for_candidates(b, &a->boxes[i], cut_one, &c);
-		for (size_t k = 0; rc == 0 && k < c.cur.nrules; k++)
-			rc = ir_add(out, &c.cur.rules[k].box, NULL);
-	}
-	ir_free(&c.cur);
-	ir_free(&c.next);
-	return rc < 0 ? rc : ir_canonicalize(out);
-}
-
-#define MAX(x, y) ((x) > (y) ? (x) : (y))
-#define MIN(x, y) ((x) < (y) ? (x) : (y))
-
-struct meeting {
-	const struct ir_box *a;
-	struct ir_flows *out;
-};
-
-static int meet_one(const struct ir_box *y, void *arg)
-{
-	const struct meeting *m = arg;
-	const struct ir_box *x = m->a;
-	struct ir_box c = {
-		.family = x->family, .proto = x->proto,
-		.port_lo = MAX(x->port_lo, y->port_lo), .port_hi = MIN(x->port_hi, y->port_hi),
-		.dst_lo = MAX(x->dst_lo, y->dst_lo), .dst_hi = MIN(x->dst_hi, y->dst_hi),
-		.src_lo = MAX(x->src_lo, y->src_lo), .src_hi = MIN(x->src_hi, y->src_hi),
-	};
-	return ir_add(m->out, &c, NULL);
+	return set_op(a, b, out, true);
 }
 
 int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
-	if (!a->canonical || !b->canonical)
-		return -EINVAL;
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < a->nboxes; i++) {
-		struct meeting m = { &a->boxes[i], out };
-		rc = for_candidates(b, &a->boxes[i], meet_one, &m);
-	}
-	return rc < 0 ? rc : ir_canonicalize(out);
+	return set_op(a, b, out, false);
 }
-

@@ -1,5 +1,5 @@
-/* ir: the flow IR.  For one node, the set of packets it accepts, as a list of
- * boxes in a five-dimensional space:
+/* ir: the flow IR.  For one node, the set of packets it accepts, in a
+ * five-dimensional space:
  *
  *     family x protocol x destination port x destination address x source address
  *
@@ -15,19 +15,32 @@
  * the full range 0-65535; ir_add() widens it, so that a rule written with a
  * port for ICMP allows exactly what the same rule without the port allows.
  *
- * Canonical form (ir_canonicalize): the boxes are the unique decomposition
- * obtained by sweeping the dimensions in the fixed order
- *     family -> protocol -> port -> destination -> source,
- * cutting each dimension at every box edge and coalescing adjacent slices
- * whose remaining sub-structure is equal; the innermost (source) ranges are
- * merged where they touch or overlap.  The result depends only on the set of
- * packets, so two rule sets that allow the same packets give identical
- * canonical boxes (ir_equal compares them), sorted by (family, proto,
- * port_lo, dst_lo, src_lo), pairwise disjoint.
+ * Rules: what ir_add() was given, in the order added, each with the location
+ * of the policy entry that produced it (provenance: a later stage can name
+ * the policy line behind a flow).  Any boxes, overlapping or not.
  *
- * Provenance: the rules as added (before canonicalisation), each with the
- * location of the policy entry that produced it, stay in `rules`, so that a
- * later stage can name the policy line behind a flow. */
+ * Canonical form (ir_canonicalize), factorised: CELLS, each a (family,
+ * protocol, port range, destination range) pointing to a SOURCE SET, a
+ * sorted list of disjoint, non-adjacent source ranges.  The cells are the
+ * unique decomposition obtained by sweeping
+ *     family -> protocol -> port -> destination,
+ * cutting each dimension at every rule edge: a destination slice's source
+ * set is the merged union of the sources of the rules covering it; adjacent
+ * destination slices with equal source sets are coalesced, and so are
+ * adjacent port slices whose whole destination structure (ranges and source
+ * sets) is equal.  Cells are sorted by (family, proto, port_lo, dst_lo) and
+ * pairwise disjoint; all cells of one port slice share its port range.
+ * Source sets are interned (hash-consed) per ir_flows: two cells of one
+ * ir_flows hold equal sets iff they hold the same set index.  The result
+ * depends only on the set of packets, so two rule sets that allow the same
+ * packets give identical cells and, cell by cell, equal source sets
+ * (ir_equal compares them).
+ *
+ * Flattened, cell by cell and source range by source range, the cells give
+ * the boxes of the sweep family -> proto -> port -> dst -> src (what
+ * ir_dump prints, one line each, and ir_box_next iterates); nboxes counts
+ * them.  Nothing needs them expanded: relay-scale policies have tens of
+ * millions of such boxes but a few thousand cells and source sets. */
 #ifndef IR_H
 #define IR_H
 #include <stdbool.h>
@@ -65,11 +78,41 @@ struct ir_rule {
 	struct diag_loc loc;   /* line 0 / src NULL: no location */
 };
 
+/* A canonical cell: all packets of the family, protocol, port and
+ * destination ranges whose source is in source set SET. */
+struct ir_cell {
+	uint8_t family, proto;
+	uint16_t port_lo, port_hi;
+	ir_u128 dst_lo, dst_hi;
+	uint32_t set;              /* index into sets */
+};
+
+/* A source range, within the family of the cell that points to its set. */
+struct ir_span {
+	ir_u128 lo, hi;
+};
+
+/* An interned source set: spans[off .. off + n), sorted, disjoint and not
+ * touching; HASH of the content (ir_set_hash). */
+struct ir_srcset {
+	uint32_t off, n;
+	uint64_t hash;
+};
+
+struct ir_priv;   /* ir_canon.c: interning table, explanation index */
+
 struct ir_flows {
 	struct ir_rule *rules;   /* provenance, in the order added */
 	size_t nrules, caprules;
-	struct ir_box *boxes;    /* canonical boxes, valid once canonical */
-	size_t nboxes;
+	/* The canonical form, valid once canonical: */
+	struct ir_cell *cells;
+	size_t ncells, capcells;
+	struct ir_srcset *sets;
+	size_t nsets, capsets;
+	struct ir_span *spans;
+	size_t nspans, capspans;
+	size_t nboxes;           /* flattened (cell, source range) boxes */
+	struct ir_priv *priv;
 	bool canonical;          /* false again after every ir_add */
 };
 
@@ -84,7 +127,10 @@ bool ir_proto_has_ports(unsigned proto);
 int ir_add(struct ir_flows *f, const struct ir_box *box, const struct diag_loc *loc);
 /* Append every rule of FROM to F (provenance kept).  0 or -errno. */
 int ir_add_all(struct ir_flows *f, const struct ir_flows *from);
-/* Compute the canonical boxes from the rules.  0 or -errno. */
+/* Append every flattened box of canonical FROM to F as a rule without a
+ * location (tests; F's rules then hold FROM's packets).  0 or -errno. */
+int ir_add_boxes(struct ir_flows *f, const struct ir_flows *from);
+/* Compute the canonical cells from the rules.  0 or -errno. */
 int ir_canonicalize(struct ir_flows *f);
 /* Same set of packets.  Both must be canonical. */
 bool ir_equal(const struct ir_flows *a, const struct ir_flows *b);
@@ -96,12 +142,48 @@ bool ir_rules_same(const struct ir_flows *a, const struct ir_flows *b);
 bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
 	      ir_u128 src, ir_u128 dst, unsigned dport);
 /* Every rule that accepts this packet, for explanations: calls FN with each
- * matching rule (in the order added); returns how many matched. */
+ * matching rule (in the order added); returns how many matched.  On a
+ * canonical F an index built by ir_canonicalize is searched, else the
+ * rules one by one. */
 size_t ir_explain(const struct ir_flows *f, enum ir_family family, unsigned proto,
 		  ir_u128 src, ir_u128 dst, unsigned dport,
 		  void (*fn)(const struct ir_rule *rule, void *arg), void *arg);
-/* Iterate: for (i = 0; i < f->nboxes; i++) f->boxes[i] once canonical. */
 void ir_free(struct ir_flows *f);
+
+/* The source ranges of set SET of F: *N of them. */
+const struct ir_span *ir_set_spans(const struct ir_flows *f, uint32_t set, size_t *n);
+/* Do set SA of A and set SB of B hold the same ranges? */
+bool ir_set_equal(const struct ir_flows *a, uint32_t sa, const struct ir_flows *b, uint32_t sb);
+/* The flattened boxes of a canonical F, in canonical order:
+ *     struct ir_iter it = { 0 }; struct ir_box b;
+ *     while (ir_box_next(f, &it, &b)) ...
+ * For code that truly wants boxes (tests, JSON of small deltas). */
+struct ir_iter {
+	size_t cell, k;
+};
+bool ir_box_next(const struct ir_flows *f, struct ir_iter *it, struct ir_box *out);
+/* Box K (source range K of the cell's set) of cell C. */
+void ir_cell_box(const struct ir_flows *f, size_t c, size_t k, struct ir_box *out);
+
+/* Building a canonical F directly (the set operations of diff_ir.c do):
+ * ir_build_begin empties F's canonical part (rules kept); then the pieces,
+ * in canonical order (family, proto, port slice, then ascending disjoint
+ * destinations; all pieces of one port slice with its whole port range),
+ * with ir_build_cell; then ir_build_end.  The builder coalesces adjacent
+ * destinations with the same set, and adjacent port slices with the same
+ * destinations and sets, so the result is canonical.  ir_intern returns (in *SET) the
+ * index of the set holding V[0..N) (sorted, disjoint, not touching; N > 0),
+ * adding it if new.  0 or -errno. */
+struct ir_builder {
+	struct ir_flows *f;
+	size_t prev, cur;      /* first cell of the previous and the current slice */
+	bool have_prev;
+};
+void ir_build_begin(struct ir_builder *b, struct ir_flows *f);
+int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *set);
+int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t port_lo, uint16_t port_hi,
+		  ir_u128 dst_lo, ir_u128 dst_hi, uint32_t set);
+void ir_build_end(struct ir_builder *b);
 
 /* Addresses and ranges as text.  ir_addr_parse accepts dotted-quad IPv4 and
  * RFC 4291 IPv6 text (no zone, no v4-mapped rewriting); true on success. */
@@ -144,7 +226,8 @@ bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo
 bool ir_aset_merged_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
 void ir_aset_free(struct ir_aset *s);
 
-/* A canonical, line-per-box dump (the `--format ir` output):
+/* A canonical, line-per-box dump (the `--format ir` output), one line per
+ * (cell, source range), streamed from the cells:
  *   v4 tcp 443 dst 8.8.8.8 src 100.64.0.2
  * Ports shown only for protocols with ports. */
 #include <stdio.h>
