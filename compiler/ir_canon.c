@@ -606,17 +606,14 @@ static bool spans_have(const struct ir_span *v, size_t n, ir_u128 x)
 	return lo < n && v[lo].lo <= x;
 }
 
-/* Cells are sorted by (family, proto, port_lo, dst_lo): the last one at or
- * before (FAMILY, PROTO, PORT, DST) is the only one that may hold it. */
-static int cell_vs(const struct ir_cell *c, unsigned family, unsigned proto, unsigned port, ir_u128 dst)
+/* Cells are sorted by (family, proto, port_lo, dst_lo). */
+static int cell_vs(const struct ir_cell *c, unsigned family, unsigned proto, unsigned port)
 {
 	if (c->family != family)
 		return c->family < family ? -1 : 1;
 	if (c->proto != proto)
 		return c->proto < proto ? -1 : 1;
-	if (c->port_lo != port)
-		return c->port_lo < port ? -1 : 1;
-	return u128_cmp(c->dst_lo, dst);
+	return c->port_lo < port ? -1 : c->port_lo > port;
 }
 
 bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
@@ -624,10 +621,29 @@ bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
 {
 	if (!ir_proto_has_ports(proto))
 		dport = 0;
-	size_t lo = 0, hi = f->ncells;   /* the first cell after the packet */
+	/* The port slice: the last cell starting at or before DPORT ends it. */
+	size_t lo = 0, hi = f->ncells;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (cell_vs(&f->cells[mid], family, proto, dport, dst) <= 0)
+		if (cell_vs(&f->cells[mid], family, proto, dport) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return false;
+	const struct ir_cell *last = &f->cells[lo - 1];
+	if (last->family != family || last->proto != proto || dport > last->port_hi)
+		return false;
+	/* Within the slice (cells before LO with its port start), the last
+	 * cell starting at or before DST. */
+	size_t end = lo;
+	lo = 0;
+	hi = end;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cell_vs(&f->cells[mid], family, proto, last->port_lo);
+		if (c < 0 || (c == 0 && f->cells[mid].dst_lo <= dst))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -635,7 +651,7 @@ bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
 	if (lo == 0)
 		return false;
 	const struct ir_cell *c = &f->cells[lo - 1];
-	if (c->family != family || c->proto != proto || dport > c->port_hi || dst > c->dst_hi)
+	if (cell_vs(c, family, proto, last->port_lo) != 0 || dst < c->dst_lo || dst > c->dst_hi)
 		return false;
 	size_t n;
 	const struct ir_span *v = ir_set_spans(f, c->set, &n);

@@ -384,11 +384,16 @@ static bool ir_accepts(const struct ir_flows *f, const struct probe *p)
 static void make_probe(struct probe *p, const struct scenario *sc)
 {
 	const struct ir_flows *f = &sc->flows;
-	size_t nb = oracle_rules ? f->nrules : f->nboxes;
+	size_t nb = oracle_rules ? f->nrules : f->ncells;
 	memset(p, 0, sizeof(*p));
 	p->sport = 1024 + (unsigned)(rnd() % 60000);
 	if (nb && rnd() % 2) {
-		const struct ir_box *b = oracle_rules ? &f->rules[rnd() % nb].box : &f->boxes[rnd() % nb];
+		struct ir_box cb;
+		if (!oracle_rules) {   /* a random cell, a random source range of its set */
+			size_t c = rnd() % f->ncells;
+			ir_cell_box(f, c, rnd() % f->sets[f->cells[c].set].n, &cb);
+		}
+		const struct ir_box *b = oracle_rules ? &f->rules[rnd() % nb].box : &cb;
 		p->fam = b->family;
 		p->proto = sendable(b->proto, p->fam) ? b->proto : random_proto(p->fam);
 		p->dport = b->port_lo + (unsigned)(rnd() % ((unsigned)b->port_hi - b->port_lo + 1));

@@ -36,9 +36,8 @@ static const char inventory[] =
 static void check_ir(const struct ir_flows *f)
 {
 	struct ir_flows g = { 0 };
-	for (size_t i = 0; i < f->nboxes; i++)
-		if (ir_add(&g, &f->boxes[i], NULL) < 0)
-			abort();
+	if (ir_add_boxes(&g, f) < 0)
+		abort();
 	if (ir_canonicalize(&g) < 0 || !ir_equal(f, &g))
 		abort();
 	ir_free(&g);

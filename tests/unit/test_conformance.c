@@ -26,9 +26,11 @@ static void describe_diff(const char *node, const struct ir_flows *got, const st
 			  char *out, size_t outlen)
 {
 	const struct ir_flows *sides[2] = { got, want };
-	for (int s = 0; s < 2; s++)
-		for (size_t i = 0; i < sides[s]->nboxes; i++) {
-			const struct ir_box *b = &sides[s]->boxes[i];
+	for (int s = 0; s < 2; s++) {
+		struct ir_iter it = { 0 };
+		struct ir_box box;
+		while (ir_box_next(sides[s], &it, &box)) {
+			const struct ir_box *b = &box;
 			if (!ir_match(sides[1 - s], b->family, b->proto, b->src_lo, b->dst_lo, b->port_lo)) {
 				char a[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
 				snprintf(out, outlen, "%s: %s proto %u %s -> %s:%u", node,
@@ -38,6 +40,7 @@ static void describe_diff(const char *node, const struct ir_flows *got, const st
 				return;
 			}
 		}
+	}
 	snprintf(out, outlen, "%s: boxes differ", node);
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for the flow IR: canonical equality of differently written
  * equivalent rule sets, membership, range and prefix helpers. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ static int build(struct ir_flows *f, const struct trule *rules)
 }
 
 #define END { 0, 0, 0, NULL, NULL }
+#define NONE_SET UINT32_MAX
 
 static void test_equivalent(void)
 {
@@ -109,11 +111,8 @@ static void test_canonical_shape(void)
 	T_STREQ(buf, "v4 tcp 80 dst 10.0.0.0 src 1.1.1.1-1.1.1.2\nv4 tcp 80 dst 10.0.0.1 src 1.1.1.1\n",
 		"ir: canonical dump of an L-shaped set");
 	free(buf);
-	bool disjoint = true;
-	for (size_t i = 0; i + 1 < f.nboxes; i++)
-		if (f.boxes[i].dst_hi >= f.boxes[i + 1].dst_lo && f.boxes[i].src_hi >= f.boxes[i + 1].src_lo)
-			disjoint = false;
-	T_CHECK(f.nboxes == 2 && disjoint, "ir: canonical boxes are disjoint and sorted");
+	T_CHECK(f.ncells == 2 && f.nboxes == 2 && f.cells[0].dst_hi < f.cells[1].dst_lo && f.nsets == 2,
+		"ir: the L-shape is two cells (one per destination), two sets, two boxes");
 	T_CHECK(f.nrules == 2, "ir: provenance keeps both rules as written");
 	ir_free(&f);
 }
@@ -236,6 +235,20 @@ static void test_invalid(void)
 	ir_free(&f);
 }
 
+/* The oracle: does some rule of F (as added) accept the packet? */
+static bool rules_accept(const struct ir_flows *f, unsigned fam, unsigned proto, ir_u128 src, ir_u128 dst,
+			 unsigned port)
+{
+	for (size_t i = 0; i < f->nrules; i++) {
+		const struct ir_box *b = &f->rules[i].box;
+		if (b->family == fam && b->proto == proto && (!ir_proto_has_ports(proto) ||
+							      (port >= b->port_lo && port <= b->port_hi)) &&
+		    dst >= b->dst_lo && dst <= b->dst_hi && src >= b->src_lo && src <= b->src_hi)
+			return true;
+	}
+	return false;
+}
+
 /* Random rule sets over a small space: the canonical boxes accept exactly
  * the packets some rule accepts, re-canonicalising them changes nothing, and
  * splitting every rule in two gives the same canonical form. */
@@ -270,12 +283,11 @@ static void test_random(void)
 				for (unsigned d = 0; d < 12; d++)
 					for (unsigned s = 0; s < 12; s++) {
 						unsigned pr = proto ? 6 : 1;
-						bool raw = ir_explain(&f, IR_V4, pr, s, d, port, NULL, NULL) > 0;
+						bool raw = rules_accept(&f, IR_V4, pr, s, d, port);
 						if (raw != ir_match(&f, IR_V4, pr, s, d, port))
 							bad_member++;
 					}
-		for (size_t i = 0; i < f.nboxes; i++)
-			ir_add(&g, &f.boxes[i], NULL);
+		ir_add_boxes(&g, &f);
 		ir_canonicalize(&g);
 		bad_idem += !ir_equal(&f, &g);
 		bad_split += !ir_equal(&f, &h);
@@ -288,6 +300,254 @@ static void test_random(void)
 	T_CHECK(bad_split == 0, "ir: %d random sets: splitting rules gives the same canonical form (%u differ)", rounds, bad_split);
 }
 
+/* The cells as text, "proto ports dst #set; ...", sets numbered by index. */
+static char *cells_text(const struct ir_flows *f)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&s, &len);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < f->ncells; i++) {
+		const struct ir_cell *c = &f->cells[i];
+		char d[IR_RANGE_STRLEN];
+		fprintf(out, "%s%u %u-%u %s #%u", i ? "; " : "", c->proto, c->port_lo, c->port_hi,
+			ir_range_format(c->family, c->dst_lo, c->dst_hi, d), c->set);
+	}
+	fclose(out);
+	return s;
+}
+
+static void test_coalesce(void)
+{
+	static const struct {
+		const char *what;
+		struct trule rules[6];
+		const char *cells;
+	} cases[] = {
+		{ "adjacent destinations with the same sources are one cell",
+		  { { 6, 80, 80, "10.0.0.0-10.0.0.4", "1.1.1.1" }, { 6, 80, 80, "10.0.0.5-10.0.0.9", "1.1.1.1" }, END },
+		  "6 80-80 10.0.0.0-10.0.0.9 #0" },
+		{ "adjacent destinations with other sources stay two cells",
+		  { { 6, 80, 80, "10.0.0.0-10.0.0.4", "1.1.1.1" }, { 6, 80, 80, "10.0.0.5-10.0.0.9", "1.1.1.2" }, END },
+		  "6 80-80 10.0.0.0-10.0.0.4 #0; 6 80-80 10.0.0.5-10.0.0.9 #1" },
+		{ "adjacent ports with the same destinations and sources are one slice",
+		  { { 6, 80, 89, "10.0.0.0/24", "1.1.1.1" }, { 6, 90, 99, "10.0.0.0/24", "1.1.1.1" }, END },
+		  "6 80-99 10.0.0.0/24 #0" },
+		{ "ports apart are not coalesced",
+		  { { 6, 80, 80, "10.0.0.0/24", "1.1.1.1" }, { 6, 82, 82, "10.0.0.0/24", "1.1.1.1" }, END },
+		  "6 80-80 10.0.0.0/24 #0; 6 82-82 10.0.0.0/24 #0" },
+		{ "adjacent port slices with other destinations stay apart, sets shared",
+		  { { 6, 80, 80, "10.0.0.1", "1.1.1.1" }, { 6, 81, 81, "10.0.0.2", "1.1.1.1" }, END },
+		  "6 80-80 10.0.0.1 #0; 6 81-81 10.0.0.2 #0" },
+		{ "a slice folds only when every destination's set matches",
+		  { { 6, 80, 81, "10.0.0.1", "1.1.1.1" }, { 6, 80, 81, "10.0.0.2", "1.1.1.2" },
+		    { 6, 81, 81, "10.0.0.2", "1.1.1.3" }, { 6, 82, 82, "10.0.0.1-10.0.0.2", "1.1.1.1" }, END },
+		  "6 80-80 10.0.0.1 #0; 6 80-80 10.0.0.2 #1; 6 81-81 10.0.0.1 #0; 6 81-81 10.0.0.2 #2; "
+		  "6 82-82 10.0.0.1-10.0.0.2 #0" },
+		{ "overlapping rules: the union's set covers the overlap",
+		  { { 17, 53, 53, "10.0.0.0-10.0.0.9", "1.1.1.1" }, { 17, 53, 53, "10.0.0.5-10.0.0.14", "1.1.1.2" }, END },
+		  "17 53-53 10.0.0.0-10.0.0.4 #0; 17 53-53 10.0.0.5-10.0.0.9 #1; 17 53-53 10.0.0.10-10.0.0.14 #2" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ir_flows f = { 0 };
+		char *got = build(&f, cases[i].rules) == 0 ? cells_text(&f) : NULL;
+		T_STREQ(got ? got : "(failed)", cases[i].cells, "ir: %s", cases[i].what);
+		free(got);
+		ir_free(&f);
+	}
+}
+
+static void test_intern(void)
+{
+	/* {1.1.1.1, 1.1.1.3} reached two ways, for two services; 2.2.2.2 alone. */
+	static const struct trule rules[] = {
+		{ 6, 22, 22, "10.0.0.1", "1.1.1.1" }, { 6, 22, 22, "10.0.0.1", "1.1.1.3" },
+		{ 17, 53, 53, "10.0.0.9", "1.1.1.3" }, { 17, 53, 53, "10.0.0.9", "1.1.1.1" },
+		{ 6, 80, 80, "10.0.0.2", "2.2.2.2" }, END };
+	struct ir_flows f = { 0 };
+	T_CHECK(build(&f, rules) == 0 && f.ncells == 3 && f.nboxes == 5, "ir: three cells, five boxes");
+	if (f.ncells == 3) {
+		T_CHECK(f.nsets == 2 && f.nspans == 3, "ir: equal source sets stored once (%zu sets, %zu ranges)",
+			f.nsets, f.nspans);
+		T_CHECK(f.cells[0].set == f.cells[2].set && f.cells[0].set != f.cells[1].set,
+			"ir: tcp/22 and udp/53 share one set, tcp/80 has its own");
+	}
+	struct ir_span v[2] = { { 5, 9 }, { 20, 30 } }, w[1] = { { 5, 9 } };
+	uint32_t s1 = NONE_SET, s2 = NONE_SET, s3 = NONE_SET;
+	int rc = ir_intern(&f, v, 2, &s1) | ir_intern(&f, w, 1, &s2) | ir_intern(&f, v, 2, &s3);
+	T_CHECK(rc == 0 && s1 == s3 && s1 != s2 && f.nsets == 4, "ir: ir_intern gives one index per content");
+	T_CHECK(ir_intern(&f, v, 0, &s1) == -EINVAL, "ir: an empty source set is not interned");
+	ir_free(&f);
+}
+
+/* A random rule over the small universe: both families, three protocols. */
+static struct ir_box random_box(unsigned *seed)
+{
+	static const uint8_t protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP };
+	struct ir_box b = { .family = rand_r(seed) % 2 ? IR_V4 : IR_V6, .proto = protos[rand_r(seed) % 3] };
+	b.port_lo = (uint16_t)(rand_r(seed) % 10);
+	b.port_hi = (uint16_t)(b.port_lo + rand_r(seed) % 4);
+	b.dst_lo = rand_r(seed) % 10;
+	b.dst_hi = b.dst_lo + rand_r(seed) % 4;
+	b.src_lo = rand_r(seed) % 10;
+	b.src_hi = b.src_lo + rand_r(seed) % 4;
+	if (!ir_proto_has_ports(b.proto)) {
+		b.port_lo = 0;
+		b.port_hi = 65535;
+	}
+	return b;
+}
+
+/* The same packets written another way: every rule cut in two along a
+ * random dimension, pieces added in reverse order, some twice, plus
+ * random sub-boxes of the rules (already covered). */
+static void rewrite(const struct ir_flows *f, struct ir_flows *g, unsigned *seed)
+{
+	for (size_t i = f->nrules; i-- > 0;) {
+		struct ir_box b = f->rules[i].box, x = b, y = b;
+		int d = rand_r(seed) % 3;
+		bool cut = false;
+		if (d == 0 && b.port_lo < b.port_hi) {
+			x.port_hi = (uint16_t)(b.port_lo + rand_r(seed) % (b.port_hi - b.port_lo));
+			y.port_lo = (uint16_t)(x.port_hi + 1);
+			cut = true;
+		} else if (d == 1 && b.dst_lo < b.dst_hi) {
+			x.dst_hi = b.dst_lo + (ir_u128)(rand_r(seed) % (unsigned)(b.dst_hi - b.dst_lo));
+			y.dst_lo = x.dst_hi + 1;
+			cut = true;
+		} else if (d == 2 && b.src_lo < b.src_hi) {
+			x.src_hi = b.src_lo + (ir_u128)(rand_r(seed) % (unsigned)(b.src_hi - b.src_lo));
+			y.src_lo = x.src_hi + 1;
+			cut = true;
+		}
+		ir_add(g, &y, NULL);
+		if (cut)
+			ir_add(g, &x, NULL);
+		if (rand_r(seed) % 3 == 0)
+			ir_add(g, &x, NULL);
+		if (rand_r(seed) % 3 == 0) {   /* a sub-box: one point of the rule */
+			struct ir_box p = b;
+			p.dst_hi = p.dst_lo;
+			p.src_lo = p.src_hi;
+			if (ir_proto_has_ports(p.proto))
+				p.port_hi = p.port_lo;
+			ir_add(g, &p, NULL);
+		}
+	}
+}
+
+/* Canonical uniqueness, as a property: random rule sets and a rewriting of
+ * each (same packets) give identical cells, equal sets and the same dump;
+ * both accept exactly what the rules accept (brute force over the
+ * universe); sets are interned (same index iff same ranges); the indexed
+ * ir_explain finds the same rules as the plain scan. */
+static void test_unique(void)
+{
+	enum { ROUNDS = 300 };
+	unsigned seed = 777, same_cells = 0, same_dump = 0, member_ok = 0, intern_ok = 0, explain_ok = 0, coarse = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		struct ir_flows f = { 0 }, g = { 0 }, raw = { 0 };
+		int n = 1 + rand_r(&seed) % 10;
+		for (int i = 0; i < n; i++) {
+			struct ir_box b = random_box(&seed);
+			ir_add(&f, &b, NULL);
+		}
+		rewrite(&f, &g, &seed);
+		ir_add_all(&raw, &f);   /* rules only: ir_explain scans them */
+		ir_canonicalize(&f);
+		ir_canonicalize(&g);
+		bool cells = f.ncells == g.ncells;
+		for (size_t i = 0; cells && i < f.ncells; i++) {
+			const struct ir_cell *x = &f.cells[i], *y = &g.cells[i];
+			cells = x->family == y->family && x->proto == y->proto && x->port_lo == y->port_lo &&
+				x->port_hi == y->port_hi && x->dst_lo == y->dst_lo && x->dst_hi == y->dst_hi &&
+				ir_set_equal(&f, x->set, &g, y->set);
+		}
+		same_cells += cells && ir_equal(&f, &g) && ir_equal(&g, &f);
+		char *df = NULL, *dg = NULL;
+		size_t lf = 0, lg = 0;
+		FILE *of = open_memstream(&df, &lf), *og = open_memstream(&dg, &lg);
+		if (of && og) {
+			ir_dump(of, &f, "");
+			ir_dump(og, &g, "");
+		}
+		if (of)
+			fclose(of);
+		if (og)
+			fclose(og);
+		same_dump += df && dg && strcmp(df, dg) == 0;
+		free(df);
+		free(dg);
+		bool interned = true;
+		for (size_t i = 0; i < f.ncells; i++)
+			for (size_t j = 0; j < f.ncells; j++)
+				interned = interned && (f.cells[i].set == f.cells[j].set) ==
+							       ir_set_equal(&f, f.cells[i].set, &f, f.cells[j].set);
+		intern_ok += interned;
+		coarse += f.nsets < f.ncells;
+		bool member = true, explain = true;
+		for (unsigned fam = IR_V4; fam <= IR_V6; fam += 2)
+			for (unsigned pi = 0; pi < 3; pi++)
+				for (unsigned port = 0; port < 14; port++)
+					for (unsigned d = 0; d < 14; d++)
+						for (unsigned s = 0; s < 14; s++) {
+							unsigned pr = pi == 0 ? 6 : pi == 1 ? 17 : 1;
+							bool want = rules_accept(&raw, fam, pr, s, d, port);
+							member = member && ir_match(&f, fam, pr, s, d, port) == want &&
+								 ir_match(&g, fam, pr, s, d, port) == want;
+							explain = explain &&
+								  ir_explain(&f, fam, pr, s, d, port, NULL, NULL) ==
+									  ir_explain(&raw, fam, pr, s, d, port, NULL, NULL);
+						}
+		member_ok += member;
+		explain_ok += explain;
+		ir_free(&f);
+		ir_free(&g);
+		ir_free(&raw);
+	}
+	T_CHECK(same_cells == ROUNDS, "ir: %d random sets and rewritings: identical cells, equal sets (%u held)", ROUNDS,
+		same_cells);
+	T_CHECK(same_dump == ROUNDS, "ir: %d random sets and rewritings: identical dumps (%u held)", ROUNDS, same_dump);
+	T_CHECK(member_ok == ROUNDS, "ir: %d random sets: membership equals the rules' (brute force, both writings; %u held)",
+		ROUNDS, member_ok);
+	T_CHECK(intern_ok == ROUNDS, "ir: %d random sets: a set index is shared iff the ranges are equal (%u held)",
+		ROUNDS, intern_ok);
+	T_CHECK(explain_ok == ROUNDS, "ir: %d random sets: indexed ir_explain counts the rules the scan finds (%u held)",
+		ROUNDS, explain_ok);
+	T_CHECK(coarse > ROUNDS / 10, "ir: the random sets exercise sharing (%u of %d have fewer sets than cells)",
+		coarse, ROUNDS);
+}
+
+/* The indexed ir_explain calls back with the same rules, in the order
+ * added, as the scan of the rules. */
+struct seen {
+	const struct ir_rule *base;
+	char order[64];
+};
+
+static void seen_cb(const struct ir_rule *rule, void *arg)
+{
+	struct seen *s = arg;
+	size_t l = strlen(s->order);
+	snprintf(s->order + l, sizeof(s->order) - l, "%ld,", (long)(rule - s->base));
+}
+
+static void test_explain_order(void)
+{
+	static const struct trule rules[] = {
+		{ 6, 0, 65535, "10.0.0.0/8", "0.0.0.0/0" }, { 6, 443, 443, "10.0.0.5", "100.64.0.2" },
+		{ 6, 400, 500, "10.0.0.0/24", "100.64.0.0/10" }, { 6, 443, 443, "10.0.0.5", "100.64.0.2" },
+		{ 17, 443, 443, "10.0.0.5", "100.64.0.2" }, { 6, 443, 443, "10.0.0.5", "100.64.0.3" }, END };
+	struct ir_flows f = { 0 };
+	T_CHECK(build(&f, rules) == 0, "ir: explanation rules build");
+	struct seen s = { f.rules, "" };
+	size_t n = ir_explain(&f, IR_V4, 6, 0x64400002u, 0x0a000005u, 443, seen_cb, &s);
+	T_CHECK(n == 4 && strcmp(s.order, "0,1,2,3,") == 0,
+		"ir: indexed explain: the four rules accepting tcp 100.64.0.2 -> 10.0.0.5:443, in order (%s)", s.order);
+	ir_free(&f);
+}
+
 int main(void)
 {
 	test_random();
@@ -296,5 +556,9 @@ int main(void)
 	test_membership();
 	test_prefixes();
 	test_invalid();
+	test_coalesce();
+	test_intern();
+	test_unique();
+	test_explain_order();
 	T_DONE();
 }
