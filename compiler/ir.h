@@ -39,8 +39,9 @@
  * Flattened, cell by cell and source range by source range, the cells give
  * the boxes of the sweep family -> proto -> port -> dst -> src (what
  * ir_dump prints, one line each, and ir_box_next iterates); nboxes counts
- * them.  Nothing needs them expanded: relay-scale policies have tens of
- * millions of such boxes but a few thousand cells and source sets. */
+ * them.  Nothing needs them expanded: on the generated 5,000-node policy
+ * (tests/bench) relay-1 has 27 million such boxes, but 618,000 cells and
+ * 4,548 distinct source sets (647,000 ranges). */
 #ifndef IR_H
 #define IR_H
 #include <stdbool.h>
@@ -171,9 +172,9 @@ void ir_cell_box(const struct ir_flows *f, size_t c, size_t k, struct ir_box *ou
  * destinations; all pieces of one port slice with its whole port range),
  * with ir_build_cell; then ir_build_end.  The builder coalesces adjacent
  * destinations with the same set, and adjacent port slices with the same
- * destinations and sets, so the result is canonical.  ir_intern returns (in *SET) the
- * index of the set holding V[0..N) (sorted, disjoint, not touching; N > 0),
- * adding it if new.  0 or -errno. */
+ * destinations and sets, so the result is canonical.  ir_intern returns
+ * (in *SET) the index of the set holding V[0..N) (sorted, disjoint, not
+ * touching; N > 0), adding it if new.  0 or -errno. */
 struct ir_builder {
 	struct ir_flows *f;
 	size_t prev, cur;      /* first cell of the previous and the current slice */
