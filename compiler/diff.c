@@ -601,6 +601,7 @@ static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows
 		struct ir_box b;
 		size_t n;
 		ir_set_spans(delta, cell->set, &n);
+		ir_cell_box(delta, c, 0, &b);   /* a set holds at least one range */
 		for (size_t k = 0; rc == 0 && k < n; k++) {
 			ir_cell_box(delta, c, k, &b);
 			rc = ir_aset_add(&src, b.family, b.src_lo, b.src_hi);

@@ -40,7 +40,8 @@ static void htab_free(struct htab *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* Make room for one more entry; HASHES[i] is entry i's hash.  0 or -ENOMEM. */
+/* Make room for one more entry; entry i (of STRIDE bytes in ENTRIES) holds
+ * its hash at HASH_OFF.  0 or -ENOMEM. */
 static int htab_reserve(struct htab *h, const void *entries, size_t stride, size_t hash_off)
 {
 	if ((h->n + 1) * 2 <= h->cap)
