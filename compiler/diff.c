@@ -129,6 +129,7 @@ struct namer {
 	struct principal *v;
 	size_t n;
 	bool built;
+	struct filter_names *fnm;  /* while building */
 };
 
 static void namer_free(struct namer *nm)
@@ -179,7 +180,7 @@ static int namer_add(struct namer *nm, const char *name, const struct pol_alias 
 	int rc = 0;
 	if (given) {
 		rc = ir_aset_add_all(&pr.addrs, given);
-	} else if (!filter_alias_addrs(nm->s->pol, nm->s->inv, &nm->s->fs, a, &pr.addrs)) {
+	} else if (!filter_names_addrs(nm->fnm, a, &pr.addrs)) {
 		ir_aset_free(&pr.addrs);
 		return 0;   /* names no address: never a description */
 	}
@@ -230,6 +231,8 @@ static int namer_build(struct namer *nm)
 {
 	const struct pol_policy *p = nm->s->pol;
 	const struct inv *inv = nm->s->inv;
+	if (!(nm->fnm = filter_names_new(p, inv, &nm->s->fs)))
+		return -ENOMEM;
 	int rc = namer_add_alias(nm, PA_ANY, "*", "anyone");
 	if (rc == 0)
 		rc = namer_add_alias(nm, PA_MEMBER, "autogroup:member", NULL);
@@ -283,6 +286,8 @@ static int namer_build(struct namer *nm)
 		free(mem);
 		ir_aset_free(&addrs);
 	}
+	filter_names_free(nm->fnm);
+	nm->fnm = NULL;
 	nm->built = true;
 	return rc;
 }

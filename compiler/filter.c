@@ -309,8 +309,11 @@ static const struct nlist *alias_nodes(struct ctx *c, const struct pol_alias *a)
 	for (; c->memo[i].name; i = (i + 1) & mask)
 		if (c->memo[i].hash == h && c->memo[i].kind == (int)a->kind && strcmp(c->memo[i].name, name) == 0)
 			return &c->memo[i].nodes;
-	struct memo e = { .kind = (int)a->kind, .name = name, .hash = h };
-	if (alias_nodes_compute(c, a, &e.nodes) < 0) {
+	/* The memo keeps its own copy: a resolver (filter_names) outlives the
+	 * aliases it was asked about. */
+	struct memo e = { .kind = (int)a->kind, .name = strdup(name), .hash = h };
+	if (!e.name || alias_nodes_compute(c, a, &e.nodes) < 0) {
+		free((char *)e.name);
 		free(e.nodes.v);
 		return NULL;
 	}
@@ -321,8 +324,10 @@ static const struct nlist *alias_nodes(struct ctx *c, const struct pol_alias *a)
 
 static void ctx_free(struct ctx *c)
 {
-	for (size_t i = 0; i < c->capmemo; i++)
+	for (size_t i = 0; i < c->capmemo; i++) {
+		free((char *)c->memo[i].name);
 		free(c->memo[i].nodes.v);
+	}
 	free(c->memo);
 	for (size_t u = 0; c->user_nodes && u < c->inv->nusers; u++)
 		free(c->user_nodes[u].v);
@@ -867,18 +872,47 @@ int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
 	return 0;
 }
 
+struct filter_names {
+	struct ctx c;
+};
+
+struct filter_names *filter_names_new(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s)
+{
+	struct filter_names *fnm = calloc(1, sizeof(*fnm));
+	if (fnm && !(fnm->c.marks = calloc(inv->nnodes + 1, sizeof(*fnm->c.marks)))) {
+		free(fnm);
+		return NULL;
+	}
+	if (fnm)
+		fnm->c = (struct ctx){ .p = p, .inv = inv, .s = (struct filter_set *)s, .marks = fnm->c.marks };
+	return fnm;
+}
+
+bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct ir_aset *out)
+{
+	struct ctx *c = &fnm->c;
+	int rc = resolve(c, a, c->marks, out);
+	for (size_t i = 0; i < c->inv->nnodes; i++)
+		if (c->marks[i]) {
+			c->marks[i] = false;   /* clean for the next call */
+			if (rc == 0)
+				rc = inv_node_addrs(&c->inv->nodes[i], out);
+		}
+	return rc == 0 && out->n > 0;
+}
+
+void filter_names_free(struct filter_names *fnm)
+{
+	if (fnm)
+		ctx_free(&fnm->c);
+	free(fnm);
+}
+
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
 			const struct pol_alias *a, struct ir_aset *out)
 {
-	struct ctx c = { .p = p, .inv = inv, .s = (struct filter_set *)s };
-	bool *marks = calloc(inv->nnodes + 1, sizeof(*marks));
-	if (!marks)
-		return false;
-	c.marks = marks;
-	int rc = resolve(&c, a, marks, out);
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
-		if (marks[i])
-			rc = inv_node_addrs(&inv->nodes[i], out);
-	ctx_free(&c);
-	return rc == 0 && out->n > 0;
+	struct filter_names *fnm = filter_names_new(p, inv, s);
+	bool ok = fnm && filter_names_addrs(fnm, a, out);
+	filter_names_free(fnm);
+	return ok;
 }

@@ -67,8 +67,16 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
  * backends that decompose the flows their own way.  0 or -errno. */
 int filter_node_rules(const struct filter_node *fn, struct ir_flows *out);
 /* The addresses an alias names (nodes' addresses plus ranges): for tests.
- * false when it names no address at all. */
+ * false when it names no address at all (or on no memory). */
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
 			const struct pol_alias *a, struct ir_aset *out);
+/* The same for many aliases: a resolver keeps its indexes (users, nodes'
+ * addresses, what each alias named) from one call to the next, so naming
+ * every principal of a 5,000-node inventory is not 5,000 rebuilds.  P, INV
+ * and S must outlive it.  filter_names_new: NULL on no memory. */
+struct filter_names;
+struct filter_names *filter_names_new(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s);
+bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct ir_aset *out);
+void filter_names_free(struct filter_names *fnm);
 
 #endif
