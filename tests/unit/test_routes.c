@@ -1,7 +1,8 @@
 /* Route sets: primary-route selection and exit-node handling, table-driven.
  * Each case is a policy, a small inventory (IPv4 only, registration order
  * as listed) and what one viewer is told about one peer: its allowed_ips
- * and primary_routes in output order, or "-" when it is not a peer. */
+ * and primary_routes in output order, or "-" when it is not a peer.  Then
+ * the reusable name resolver (filter_names) against filter_alias_addrs. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,9 +247,75 @@ out:
 	diag_src_free(isrc);
 }
 
+/* filter_names (the reusable resolver diff's namer uses) answers what
+ * filter_alias_addrs answers, alias after alias, with the alias names
+ * freed between calls (its memo keeps its own copies) and asked twice. */
+static void test_names(void)
+{
+	static const char policy[] = "{\"groups\": {\"group:eng\": [\"alice@example.com\", \"bob@\"]}, "
+				     "\"hosts\": {\"db\": \"10.9.0.5\"}, \"acls\": [], " OWNERS "}";
+	static const struct {
+		enum pol_alias_kind kind;
+		const char *name;
+		const char *want;
+	} asks[] = {
+		{ PA_GROUP, "group:eng", "100.64.0.1/32 100.64.0.5/32 100.64.0.9/32" },
+		{ PA_USER, "alice@example.com", "100.64.0.1/32 100.64.0.5/32" },
+		{ PA_USER, "bob@", "100.64.0.9/32" },
+		{ PA_TAG, "tag:r", "100.64.0.20/32" },
+		{ PA_MEMBER, "autogroup:member", "100.64.0.1/32 100.64.0.5/32 100.64.0.9/32" },
+		{ PA_GROUP, "group:eng", "100.64.0.1/32 100.64.0.5/32 100.64.0.9/32" },
+		{ PA_USER, "carol@example.com", "" },
+	};
+	const char *specs[] = { "a1 alice 100.64.0.1", "a2 alice 100.64.0.5", "b1 bob 100.64.0.9",
+				"r1 tag:r 100.64.0.20" };
+	struct diag_list diags = { 0 };
+	struct diag_src *src = diag_src_from_mem("policy.hujson", policy, strlen(policy));
+	struct diag_src *isrc = diag_src_from_mem("nodes.json", "", 0);
+	struct hj_value *root = hj_parse(src, &diags);
+	struct pol_policy *p = root ? pol_load(root, &diags) : NULL;
+	cJSON *users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
+				   " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
+	cJSON *nodes = cJSON_CreateArray();
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+		cJSON_AddItemToArray(nodes, node_json(specs[i]));
+	struct inv *inv = p ? inv_from_json(isrc, users, nodes, &diags) : NULL;
+	struct filter_set fs = { 0 };
+	bool compiled = inv && filter_compile(p, inv, &fs, &diags) == 0;
+	struct filter_names *fnm = compiled ? filter_names_new(p, inv, &fs) : NULL;
+	T_CHECK(fnm != NULL, "names: setup (%s)", diags.n ? diags.items[0].msg : "no diagnostics");
+	for (size_t i = 0; fnm && i < sizeof(asks) / sizeof(asks[0]); i++) {
+		struct pol_alias a = { .kind = asks[i].kind, .name = strdup(asks[i].name) };
+		struct ir_aset once = { 0 }, kept = { 0 };
+		bool b1 = filter_alias_addrs(p, inv, &fs, &a, &once), b2 = filter_names_addrs(fnm, &a, &kept);
+		free(a.name);
+		ir_aset_merge(&once);
+		ir_aset_merge(&kept);
+		char t1[512], t2[512];
+		join(&once, t1, sizeof(t1));
+		join(&kept, t2, sizeof(t2));
+		T_CHECK(b1 == b2 && strcmp(t1, t2) == 0 && strcmp(t2, asks[i].want) == 0,
+			"names: %s (ask %zu): the resolver and the one-shot agree: [%s] [%s]", asks[i].name, i + 1, t2, t1);
+		ir_aset_free(&once);
+		ir_aset_free(&kept);
+	}
+	filter_names_free(fnm);
+	if (compiled)
+		filter_set_free(&fs);
+	inv_free(inv);
+	cJSON_Delete(users);
+	cJSON_Delete(nodes);
+	pol_free(p);
+	hj_free(root);
+	diag_list_free(&diags);
+	diag_src_free(src);
+	diag_src_free(isrc);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run(&cases[i]);
+	test_names();
 	T_DONE();
 }
