@@ -202,27 +202,58 @@ static int index_of(const struct inv *inv, const char *name)
 	return -1;
 }
 
+/* A policy and an inventory (node specs as in the cases), compiled. */
+struct world {
+	struct diag_list diags;
+	struct diag_src *src, *isrc;
+	struct hj_value *root;
+	struct pol_policy *p;
+	cJSON *users, *nodes;
+	struct inv *inv;
+	struct filter_set fs;
+	bool compiled;
+};
+
+static bool world_load(struct world *w, const char *policy, const char *const *specs, size_t nspecs)
+{
+	memset(w, 0, sizeof(*w));
+	w->src = diag_src_from_mem("policy.hujson", policy, strlen(policy));
+	w->isrc = diag_src_from_mem("nodes.json", "", 0);
+	w->root = hj_parse(w->src, &w->diags);
+	w->p = w->root ? pol_load(w->root, &w->diags) : NULL;
+	w->users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
+			       " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
+	w->nodes = cJSON_CreateArray();
+	for (size_t i = 0; i < nspecs && specs[i]; i++)
+		cJSON_AddItemToArray(w->nodes, node_json(specs[i]));
+	w->inv = w->p ? inv_from_json(w->isrc, w->users, w->nodes, &w->diags) : NULL;
+	w->compiled = w->inv && filter_compile(w->p, w->inv, &w->fs, &w->diags) == 0;
+	return w->compiled;
+}
+
+static void world_free(struct world *w)
+{
+	if (w->compiled)
+		filter_set_free(&w->fs);
+	inv_free(w->inv);
+	cJSON_Delete(w->users);
+	cJSON_Delete(w->nodes);
+	pol_free(w->p);
+	hj_free(w->root);
+	diag_list_free(&w->diags);
+	diag_src_free(w->src);
+	diag_src_free(w->isrc);
+}
+
 static void run(const struct tcase *tc)
 {
-	struct diag_list diags = { 0 };
-	struct diag_src *src = diag_src_from_mem("policy.hujson", tc->policy, strlen(tc->policy));
-	struct diag_src *isrc = diag_src_from_mem("nodes.json", "", 0);
-	struct hj_value *root = hj_parse(src, &diags);
-	struct pol_policy *p = root ? pol_load(root, &diags) : NULL;
-	cJSON *users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
-				   " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
-	cJSON *nodes = cJSON_CreateArray();
-	for (size_t i = 0; i < MAXN && tc->nodes[i]; i++)
-		cJSON_AddItemToArray(nodes, node_json(tc->nodes[i]));
-	struct inv *inv = p ? inv_from_json(isrc, users, nodes, &diags) : NULL;
-	struct filter_set fs = { 0 };
+	struct world w;
 	struct routes_set rs = { 0 };
-	bool compiled = inv && filter_compile(p, inv, &fs, &diags) == 0;
-	if (!compiled || routes_compute(p, inv, &fs, &rs, &diags) < 0) {
-		T_CHECK(false, "%s: setup failed: %s", tc->what, diags.n ? diags.items[0].msg : "?");
+	if (!world_load(&w, tc->policy, tc->nodes, MAXN) || routes_compute(w.p, w.inv, &w.fs, &rs, &w.diags) < 0) {
+		T_CHECK(false, "%s: setup failed: %s", tc->what, w.diags.n ? w.diags.items[0].msg : "?");
 		goto out;
 	}
-	int v = index_of(inv, tc->viewer), pe = index_of(inv, tc->peer);
+	int v = index_of(w.inv, tc->viewer), pe = index_of(w.inv, tc->peer);
 	const struct routes_peer *peer = v >= 0 && pe >= 0 ? routes_find(&rs, (size_t)v, (size_t)pe) : NULL;
 	char allowed[512] = "-", primary[512] = "-";
 	if (peer) {
@@ -235,16 +266,7 @@ static void run(const struct tcase *tc)
 		tc->primary);
 out:
 	routes_set_free(&rs);
-	if (compiled)
-		filter_set_free(&fs);
-	inv_free(inv);
-	cJSON_Delete(users);
-	cJSON_Delete(nodes);
-	pol_free(p);
-	hj_free(root);
-	diag_list_free(&diags);
-	diag_src_free(src);
-	diag_src_free(isrc);
+	world_free(&w);
 }
 
 /* filter_names (the reusable resolver diff's namer uses) answers what
@@ -267,27 +289,15 @@ static void test_names(void)
 		{ PA_GROUP, "group:eng", "100.64.0.1/32 100.64.0.5/32 100.64.0.9/32" },
 		{ PA_USER, "carol@example.com", "" },
 	};
-	const char *specs[] = { "a1 alice 100.64.0.1", "a2 alice 100.64.0.5", "b1 bob 100.64.0.9",
-				"r1 tag:r 100.64.0.20" };
-	struct diag_list diags = { 0 };
-	struct diag_src *src = diag_src_from_mem("policy.hujson", policy, strlen(policy));
-	struct diag_src *isrc = diag_src_from_mem("nodes.json", "", 0);
-	struct hj_value *root = hj_parse(src, &diags);
-	struct pol_policy *p = root ? pol_load(root, &diags) : NULL;
-	cJSON *users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
-				   " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
-	cJSON *nodes = cJSON_CreateArray();
-	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
-		cJSON_AddItemToArray(nodes, node_json(specs[i]));
-	struct inv *inv = p ? inv_from_json(isrc, users, nodes, &diags) : NULL;
-	struct filter_set fs = { 0 };
-	bool compiled = inv && filter_compile(p, inv, &fs, &diags) == 0;
-	struct filter_names *fnm = compiled ? filter_names_new(p, inv, &fs) : NULL;
-	T_CHECK(fnm != NULL, "names: setup (%s)", diags.n ? diags.items[0].msg : "no diagnostics");
+	static const char *const specs[] = { "a1 alice 100.64.0.1", "a2 alice 100.64.0.5", "b1 bob 100.64.0.9",
+					     "r1 tag:r 100.64.0.20" };
+	struct world w;
+	struct filter_names *fnm = world_load(&w, policy, specs, 4) ? filter_names_new(w.p, w.inv, &w.fs) : NULL;
+	T_CHECK(fnm != NULL, "names: setup (%s)", w.diags.n ? w.diags.items[0].msg : "no diagnostics");
 	for (size_t i = 0; fnm && i < sizeof(asks) / sizeof(asks[0]); i++) {
 		struct pol_alias a = { .kind = asks[i].kind, .name = strdup(asks[i].name) };
 		struct ir_aset once = { 0 }, kept = { 0 };
-		bool b1 = filter_alias_addrs(p, inv, &fs, &a, &once), b2 = filter_names_addrs(fnm, &a, &kept);
+		bool b1 = filter_alias_addrs(w.p, w.inv, &w.fs, &a, &once), b2 = filter_names_addrs(fnm, &a, &kept);
 		free(a.name);
 		ir_aset_merge(&once);
 		ir_aset_merge(&kept);
@@ -300,16 +310,7 @@ static void test_names(void)
 		ir_aset_free(&kept);
 	}
 	filter_names_free(fnm);
-	if (compiled)
-		filter_set_free(&fs);
-	inv_free(inv);
-	cJSON_Delete(users);
-	cJSON_Delete(nodes);
-	pol_free(p);
-	hj_free(root);
-	diag_list_free(&diags);
-	diag_src_free(src);
-	diag_src_free(isrc);
+	world_free(&w);
 }
 
 int main(void)
