@@ -94,7 +94,7 @@ struct ir_span {
 };
 
 /* An interned source set: spans[off .. off + n), sorted, disjoint and not
- * touching; HASH of the content (ir_set_hash). */
+ * touching; HASH of the content (for interning and quick inequality). */
 struct ir_srcset {
 	uint32_t off, n;
 	uint64_t hash;
