@@ -420,7 +420,6 @@ static struct nftnl_rule *make_rule(const struct nftm_table *t, size_t ci, size_
 	case NFTM_R_IIF_MASQ:
 		r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
 		r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
-		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
 		add_expr(r, nftnl_expr_alloc("masq"), &ok);
 		break;
 	}
@@ -1475,8 +1474,7 @@ static void report(struct ack *ak, const struct msgref *r, int err, const char *
 			loc = r->del ? NULL : elem_loc(ak->t, r->set, &r->elems[i], ak->opts->flows);
 			diag_error(ak->diags, loc, "kernel rejected %s element %s of set %s%s: %s%s",
 				   r->del ? "deleting" : "adding", et, s->name,
-				   loc ? ", made from this rule"
-				       : (r->set == NFTM_SET_SNAT4 || r->set == NFTM_SET_SNAT6) ? " (a served route)" : "",
+				   loc ? ", made from this rule" : "",
 				   strerror(-err), detail);
 			return;
 		}
@@ -1700,7 +1698,7 @@ static bool rules_equal(const struct nftm_table *a, const struct nftm_chain *x, 
 		return false;
 	for (size_t r = 0; r < x->nrules; r++) {
 		const struct nftm_rule *p = &x->rules[r], *q = &y->rules[r];
-		bool has_set = p->kind == NFTM_R_VMAP || p->kind == NFTM_R_LOOKUP_ACCEPT || p->kind == NFTM_R_IIF_MASQ;
+		bool has_set = p->kind == NFTM_R_VMAP || p->kind == NFTM_R_LOOKUP_ACCEPT;
 		if (p->kind != q->kind || (has_set && strcmp(a->sets[p->set].name, b->sets[q->set].name)) ||
 		    (p->kind == NFTM_R_IIF_JUMP && strcmp(a->chains[p->chain].name, b->chains[q->chain].name)))
 			return false;

@@ -14,8 +14,9 @@
  *    starting "delete table" does) let 36 to 51 of ~400,000 packets that
  *    both the old and the new policy allow be dropped over 100 swaps.
  *    A new identity (its chain and sets, which nothing refers to yet) is
- *    made in a transaction of its own first: a set made in a transaction
- *    is committed after that transaction's rules go live.
+ *    made in a transaction of its own first: the kernel publishes each
+ *    interval set's contents at its own commit step, after the
+ *    transaction's rules and map elements go live (aclc(1), TRANSACTIONS).
  *  - The batch carries the ruleset generation id read before the kernel's
  *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
  *    ours fail with ERESTART, and nftb_apply() reads again and retries

@@ -199,7 +199,11 @@ static const enum nftm_field k_d6[] = { NFTM_F_DADDR6, NFTM_F_L4PROTO, NFTM_F_DP
 
 /* The fixed part: input and forward send what comes from the tunnel to
  * from_tunnel, which sends each source to its identity; postrouting
- * masquerades forwarded tunnel traffic to served routes. */
+ * masquerades what is forwarded from the tunnel out of another interface.
+ * The filter lets through only traffic to the node itself or to a route it
+ * serves, so that is exactly the traffic to served routes, with no set of
+ * routes to keep in step: the sources maps are the only thing a policy
+ * change switches (see nftb.h on how the kernel commits sets). */
 static int make_fixed(struct nftm_table *t)
 {
 	for (int i = 0; i < NFTM_FIXED_SETS; i++)
@@ -208,8 +212,6 @@ static int make_fixed(struct nftm_table *t)
 	set_init(&t->sets[NFTM_SET_SOURCES4], "sources4", "IPv4 source ranges -> identity", k_s4, 1, true);
 	set_init(&t->sets[NFTM_SET_SOURCES6], "sources6", "IPv6 source ranges -> identity", k_s6, 1, true);
 	t->sets[NFTM_SET_SOURCES4].vmap = t->sets[NFTM_SET_SOURCES6].vmap = true;
-	set_init(&t->sets[NFTM_SET_SNAT4], "snat4", "served IPv4 routes, source-NATed", k_d4, 1, true);
-	set_init(&t->sets[NFTM_SET_SNAT6], "snat6", "served IPv6 routes, source-NATed", k_d6, 1, true);
 
 	static const char *const names[] = { "input", "forward", "from_tunnel", "postrouting" };
 	static const enum nftm_hook hooks[] = { NFTM_HOOK_INPUT, NFTM_HOOK_FORWARD, NFTM_HOOK_NONE,
@@ -234,8 +236,7 @@ static int make_fixed(struct nftm_table *t)
 		c = &t->chains[NFTM_CHAIN_POSTROUTING];
 		c->type = NFTM_CHAIN_NAT;
 		c->priority = 100;
-		add_rule(c, NFTM_R_IIF_MASQ, NFTM_SET_SNAT4, 0, NULL);
-		add_rule(c, NFTM_R_IIF_MASQ, NFTM_SET_SNAT6, 0, NULL);
+		add_rule(c, NFTM_R_IIF_MASQ, 0, 0, NULL);
 	}
 	return 0;
 }
@@ -744,7 +745,7 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 			      const struct ir_flows *flows)
 {
 	const char *why;
-	struct ir_aset dests = { 0 }, routes = { 0 };
+	struct ir_aset dests = { 0 };
 	struct fam fams[2] = { { .f = IR_V4 }, { .f = IR_V6 } };
 	struct nftm_table *t = NULL;
 	int err = 0;
@@ -763,34 +764,20 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	t->snat = !opts->no_snat;
 	if (make_fixed(t) < 0 ||
 	    (node->self && ir_aset_add_all(&dests, node->self) < 0) ||
-	    (node->routes && ir_aset_add_all(&dests, node->routes) < 0) ||
-	    (node->routes && ir_aset_add_all(&routes, node->routes) < 0)) {
+	    (node->routes && ir_aset_add_all(&dests, node->routes) < 0)) {
 		err = ENOMEM;
 		goto out;
 	}
 	ir_aset_merge(&dests);
-	ir_aset_merge(&routes);
 	for (int f = 0; f < 2; f++)
 		if (collect(&fams[f], flows, &dests) < 0 || build_family(t, &fams[f]) < 0) {
 			err = ENOMEM;
 			goto out;
 		}
-	for (size_t i = 0; i < routes.n; i++) {
-		struct nftm_elem e;
-		memset(&e, 0, sizeof(e));
-		put_addr(&e.k[0], routes.v[i].family, routes.v[i].lo, routes.v[i].hi);
-		if (nftm_set_add(&t->sets[routes.v[i].family == IR_V4 ? NFTM_SET_SNAT4 : NFTM_SET_SNAT6], &e) < 0) {
-			err = ENOMEM;
-			goto out;
-		}
-	}
-	nftm_set_finish(&t->sets[NFTM_SET_SNAT4]);
-	nftm_set_finish(&t->sets[NFTM_SET_SNAT6]);
 out:
 	fam_free(&fams[0]);
 	fam_free(&fams[1]);
 	ir_aset_free(&dests);
-	ir_aset_free(&routes);
 	if (err) {
 		nftm_free(t);
 		errno = err;

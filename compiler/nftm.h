@@ -82,12 +82,12 @@ enum nftm_rule_kind {
 	NFTM_R_VMAP,            /* <SET's key fields> vmap @SET */
 	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET accept */
 	NFTM_R_DROP,            /* drop */
-	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME <SET's key fields> @SET masquerade */
+	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME masquerade */
 };
 
 struct nftm_rule {
 	enum nftm_rule_kind kind;
-	size_t set;             /* VMAP, LOOKUP_ACCEPT, IIF_MASQ */
+	size_t set;             /* VMAP, LOOKUP_ACCEPT */
 	size_t chain;           /* IIF_JUMP */
 	const char *comment;    /* static text, or NULL */
 };
@@ -120,8 +120,6 @@ struct nftm_table {
 enum nftm_set_id {
 	NFTM_SET_SOURCES4,      /* verdict map: IPv4 source -> identity chain */
 	NFTM_SET_SOURCES6,
-	NFTM_SET_SNAT4,         /* served IPv4 routes: forwarded flows are masqueraded */
-	NFTM_SET_SNAT6,
 	NFTM_FIXED_SETS
 };
 enum nftm_chain_id {
@@ -138,7 +136,8 @@ struct nftm_opts {
 
 /* What the backend knows of the node: its own addresses and the routes it
  * serves (both families in each set).  Only traffic to these is ever
- * accepted from the tunnel; forwarded traffic to ROUTES is masqueraded. */
+ * accepted from the tunnel, so what it forwards from the tunnel out of
+ * another interface goes to ROUTES, and that is what is masqueraded. */
 struct nftm_node {
 	const struct ir_aset *self;
 	const struct ir_aset *routes;

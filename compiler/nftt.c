@@ -18,9 +18,10 @@ static const char *const header_text =
 	"# accepts the flows in its sets (destination . protocol . port, or\n"
 	"# destination . protocol for protocols without ports); everything else\n"
 	"# from the tunnel is dropped.  Traffic that does not arrive on the tunnel is\n"
-	"# not this table's business (policy accept).  Forwarded tunnel traffic to\n"
-	"# a served route is masqueraded to the address of the interface it leaves\n"
-	"# by (unless compiled with --no-snat).\n"
+	"# not this table's business (policy accept).  What is forwarded from the\n"
+	"# tunnel out of another interface (which the filter lets through only to a\n"
+	"# served route) is masqueraded to that interface's address (unless\n"
+	"# compiled with --no-snat).\n"
 	"#\n"
 	"# CAVEAT: an accept here is final only within this table's base chain.\n"
 	"# Every table's chains on the same hook see the packet in priority order,\n"
@@ -164,9 +165,7 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 		fprintf(out, "drop");
 		break;
 	case NFTM_R_IIF_MASQ:
-		fprintf(out, "iifname \"%s\" oifname != \"%s\" ", t->iface, t->iface);
-		print_key(out, &t->sets[r->set], field_expr);
-		fprintf(out, " @%s masquerade", t->sets[r->set].name);
+		fprintf(out, "iifname \"%s\" oifname != \"%s\" masquerade", t->iface, t->iface);
 		break;
 	}
 	fprintf(out, "\n");
