@@ -2,6 +2,7 @@
  * with the names of the inventory; set operations live in diff_ir.c. */
 #include "diff.h"
 #include "routes.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -625,15 +626,8 @@ static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows
 		if (rc == 0)
 			rc = describe_dst(nm->s, cell->family, cell->dst_lo, cell->dst_hi, &r.where);
 		ir_aset_free(&src);
-		if (rc == 0 && rs->n == rs->cap) {
-			size_t cap = rs->cap ? 2 * rs->cap : 16;
-			struct row *v = realloc(rs->v, cap * sizeof(*v));
-			if (v) {
-				rs->v = v;
-				rs->cap = cap;
-			} else
-				rc = -ENOMEM;
-		}
+		if (rc == 0)
+			rc = MEM_RESERVE(rs->v, rs->cap, rs->n + 1);
 		if (rc == 0)
 			rs->v[rs->n++] = r;
 		else
@@ -753,14 +747,8 @@ static int rows_merge(struct rows *rs, int how)
 
 static int change_push(struct diff_result *out, const struct diff_change *c)
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? 2 * out->cap : 16;
-		struct diff_change *v = realloc(out->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		out->v = v;
-		out->cap = cap;
-	}
+	if (MEM_RESERVE(out->v, out->cap, out->n + 1) < 0)
+		return -ENOMEM;
 	out->v[out->n++] = *c;
 	return 0;
 }

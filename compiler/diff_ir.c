@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "diff.h"
+#include "mem.h"
 
 #define NONE UINT32_MAX
 #define U128_MAX (~(ir_u128)0)
@@ -116,13 +117,8 @@ static int piece_set(struct setop *o, uint32_t sa, uint32_t sb, uint32_t *set)
 	else {
 		/* Each range of X yields at most one more piece per range of Y. */
 		size_t need = nx + ny + 1;
-		if (need > o->capbuf) {
-			struct ir_span *nb = realloc(o->buf, need * sizeof(*nb));
-			if (!nb)
-				return -ENOMEM;
-			o->buf = nb;
-			o->capbuf = need;
-		}
+		if (MEM_RESERVE(o->buf, o->capbuf, need) < 0)
+			return -ENOMEM;
 		n = spans_op(o, x, nx, y, ny);
 		x = o->buf;
 	}

@@ -1,5 +1,6 @@
 /* filter: from policy and inventory to per-node filters and flow IR. */
 #include "filter.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -142,14 +143,8 @@ static uint64_t str_hash(const char *s, size_t len)
 
 static int nlist_push(struct nlist *l, size_t i)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		size_t *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (MEM_RESERVE(l->v, l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = i;
 	return 0;
 }
@@ -410,28 +405,16 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 
 static int push_rule(struct filter_node *fn, struct filter_rule *r)
 {
-	if (fn->nrules == fn->caprules) {
-		size_t cap = fn->caprules ? 2 * fn->caprules : 8;
-		struct filter_rule *v = realloc(fn->rules, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		fn->rules = v;
-		fn->caprules = cap;
-	}
+	if (MEM_RESERVE(fn->rules, fn->caprules, fn->nrules + 1) < 0)
+		return -ENOMEM;
 	fn->rules[fn->nrules++] = *r;
 	return 0;
 }
 
 static int push_dst(struct filter_rule *r, const struct filter_dst *d)
 {
-	if (r->ndst == r->capdst) {
-		size_t cap = r->capdst ? 2 * r->capdst : 8;
-		struct filter_dst *v = realloc(r->dst, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->dst = v;
-		r->capdst = cap;
-	}
+	if (MEM_RESERVE(r->dst, r->capdst, r->ndst + 1) < 0)
+		return -ENOMEM;
 	r->dst[r->ndst++] = *d;
 	return 0;
 }

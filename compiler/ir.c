@@ -1,6 +1,7 @@
 /* ir: the flow IR's rules, address and range helpers, address sets (the
  * canonical form is ir_canon.c). */
 #include "ir.h"
+#include "mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,14 +34,8 @@ int ir_add(struct ir_flows *f, const struct ir_box *box, const struct diag_loc *
 	if (box->port_lo > box->port_hi || box->dst_lo > box->dst_hi || box->src_lo > box->src_hi ||
 	    box->dst_hi > max || box->src_hi > max)
 		return -EINVAL;
-	if (f->nrules == f->caprules) {
-		size_t cap = f->caprules ? 2 * f->caprules : 16;
-		struct ir_rule *r = realloc(f->rules, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		f->rules = r;
-		f->caprules = cap;
-	}
+	if (MEM_RESERVE(f->rules, f->caprules, f->nrules + 1) < 0)
+		return -ENOMEM;
 	struct ir_rule *r = &f->rules[f->nrules++];
 	memset(r, 0, sizeof(*r));
 	r->box = *box;
@@ -245,14 +240,8 @@ size_t ir_range_prefixes(enum ir_family family, ir_u128 lo, ir_u128 hi,
 
 int ir_aset_add(struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct ir_range *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (MEM_RESERVE(s->v, s->cap, s->n + 1) < 0)
+		return -ENOMEM;
 	s->v[s->n++] = (struct ir_range){ .family = (uint8_t)family, .lo = lo, .hi = hi };
 	return 0;
 }

@@ -2,6 +2,7 @@
  * interned source sets), its builder, and what works on it: equality,
  * membership, explanations, iteration and the `--format ir` dump. */
 #include "ir.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,21 +90,6 @@ static uint64_t spans_hash(const struct ir_span *v, size_t n)
 	return h;
 }
 
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 16;
-	while (c < need)
-		c *= 2;
-	void *nv = realloc(*v, c * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = c;
-	return 0;
-}
-
 static struct ir_priv *priv_of(struct ir_flows *f)
 {
 	if (!f->priv)
@@ -160,9 +146,9 @@ int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *s
 	}
 	if (f->nsets >= NONE || f->nspans + n >= NONE)
 		return -E2BIG;
-	int rc = grow((void **)&f->sets, &f->capsets, f->nsets + 1, sizeof(*f->sets));
+	int rc = MEM_RESERVE(f->sets, f->capsets, f->nsets + 1);
 	if (rc == 0)
-		rc = grow((void **)&f->spans, &f->capspans, f->nspans + n, sizeof(*f->spans));
+		rc = MEM_RESERVE(f->spans, f->capspans, f->nspans + n);
 	if (rc < 0)
 		return rc;
 	memcpy(f->spans + f->nspans, v, n * sizeof(*v));
@@ -238,7 +224,7 @@ int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t 
 			return 0;
 		}
 	}
-	int rc = grow((void **)&f->cells, &f->capcells, f->ncells + 1, sizeof(*f->cells));
+	int rc = MEM_RESERVE(f->cells, f->capcells, f->ncells + 1);
 	if (rc == 0)
 		f->cells[f->ncells++] = cell;
 	return rc;
@@ -372,7 +358,7 @@ static int make_keys(struct canon *c)
 			const struct ir_box *r = &f->rules[p->xorder[j]].box;
 			p->xmaxhi[j] = j > i && p->xmaxhi[j - 1] > r->src_hi ? p->xmaxhi[j - 1] : r->src_hi;
 		}
-		if ((rc = grow((void **)&c->buf, &c->capbuf, j - i, sizeof(*c->buf))) < 0)
+		if ((rc = MEM_RESERVE(c->buf, c->capbuf, j - i)) < 0)
 			break;
 		for (size_t k = i; k < j; k++) {
 			const struct ir_box *r = &f->rules[p->xorder[k]].box;
@@ -408,11 +394,11 @@ static int union_set(struct canon *c, const uint32_t *ids, size_t n, uint32_t *s
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += c->keysets.sets[ids[i]].n;
-	int rc = grow((void **)&c->buf, &c->capbuf, total, sizeof(*c->buf));
+	int rc = MEM_RESERVE(c->buf, c->capbuf, total);
 	if (rc == 0)
-		rc = grow((void **)&c->lists, &c->caplists, c->nlists + n, sizeof(*c->lists));
+		rc = MEM_RESERVE(c->lists, c->caplists, c->nlists + n);
 	if (rc == 0)
-		rc = grow((void **)&c->combos, &c->capcombos, c->ncombos + 1, sizeof(*c->combos));
+		rc = MEM_RESERVE(c->combos, c->capcombos, c->ncombos + 1);
 	if (rc < 0)
 		return rc;
 	size_t m = 0;
@@ -721,7 +707,7 @@ size_t ir_explain(const struct ir_flows *f, enum ir_family family, unsigned prot
 			uint32_t r = p->xorder[g->start + k];
 			if (f->rules[r].box.src_hi < src)
 				continue;
-			if (nhits == caphits && grow((void **)&hits, &caphits, nhits + 1, sizeof(*hits)) < 0) {
+			if (nhits == caphits && MEM_RESERVE(hits, caphits, nhits + 1) < 0) {
 				free(hits);   /* no memory for the index's answer: the slow way */
 				return explain_linear(f, family, proto, src, dst, dport, fn, arg);
 			}
@@ -789,7 +775,7 @@ static const char *src_text(struct srctext *t, const struct ir_flows *f, uint8_t
 		return NULL;
 	if (!(*at)[span]) {
 		size_t n = strlen(ir_range_format(family, f->spans[span].lo, f->spans[span].hi, buf)) + 1;
-		if (t->len + n >= NONE || grow((void **)&t->text, &t->cap, t->len + n, 1) < 0)
+		if (t->len + n >= NONE || MEM_RESERVE(t->text, t->cap, t->len + n) < 0)
 			return NULL;
 		memcpy(t->text + t->len, buf, n);
 		(*at)[span] = (uint32_t)t->len + 1;

@@ -50,6 +50,7 @@
  * Not modelled: HA failover (a primary going offline): the recordings have
  * every node online. */
 #include "routes.h"
+#include "mem.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -106,23 +107,9 @@ static bool aset_overlaps_aset(const struct ir_aset *a, const struct ir_aset *b)
 	return false;
 }
 
-/* Room for one more element in *V (N used of *CAP, SIZE bytes each). */
-static bool grow(void **v, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return true;
-	size_t ncap = *cap ? 2 * *cap : 8;
-	void *nv = realloc(*v, ncap * size);
-	if (!nv)
-		return false;
-	*v = nv;
-	*cap = ncap;
-	return true;
-}
-
 static struct prule *push_prule(struct node_info *ni)
 {
-	if (!grow((void **)&ni->rules, ni->nrules, &ni->caprules, sizeof(*ni->rules)))
+	if (MEM_RESERVE(ni->rules, ni->caprules, ni->nrules + 1) < 0)
 		return NULL;
 	struct prule *r = &ni->rules[ni->nrules++];
 	memset(r, 0, sizeof(*r));
@@ -245,7 +232,7 @@ static int index_routes(struct ctx *c, size_t i)
 					   c->routes[j].r.hi == r->hi))
 			j++;
 		if (j == c->nroutes) {
-			if (!grow((void **)&c->routes, c->nroutes, &c->caproutes, sizeof(*c->routes)))
+			if (MEM_RESERVE(c->routes, c->caproutes, c->nroutes + 1) < 0)
 				return -ENOMEM;
 			c->routes[j] = (struct route){ .r = *r };
 			c->routes[j].servers = calloc(c->inv->nnodes, sizeof(size_t));
@@ -313,8 +300,7 @@ static int pair_push(struct ctx *c, size_t a, size_t b)
 {
 	if (a == b)
 		return 0;
-	/* Room for two: capacities are even, pairs come two at a time. */
-	if (!grow((void **)&c->pairs, c->npairs + 1, &c->cappairs, sizeof(*c->pairs)))
+	if (MEM_RESERVE(c->pairs, c->cappairs, c->npairs + 2) < 0)
 		return -ENOMEM;
 	c->pairs[c->npairs++] = a;
 	c->pairs[c->npairs++] = b;
@@ -420,7 +406,7 @@ static size_t shown_at(const struct ctx *c, size_t a, const struct route *rt)
 
 static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t *chosen)
 {
-	if (!grow((void **)&v->peers, v->npeers, &v->cap, sizeof(*v->peers)))
+	if (MEM_RESERVE(v->peers, v->cap, v->npeers + 1) < 0)
 		return -ENOMEM;
 	struct routes_peer *pe = &v->peers[v->npeers++];
 	memset(pe, 0, sizeof(*pe));

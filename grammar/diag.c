@@ -1,5 +1,6 @@
 /* diag: queue and print located diagnostics. */
 #include "diag.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,14 +33,8 @@ static int diag_vadd(struct diag_list *l, enum diag_level level, const struct di
 		l->truncated = true;
 		return 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct diag *items = realloc(l->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		l->items = items;
-		l->cap = cap;
-	}
+	if (MEM_RESERVE(l->items, l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	char *msg;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return -ENOMEM;
