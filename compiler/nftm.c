@@ -723,6 +723,16 @@ static long ident_of(struct fam *F, struct rvec *r)
 	return (long)F->nids++;
 }
 
+/* Does right R need the port in its key?  Not for a protocol without
+ * ports, nor for one whose every port is allowed: the destination .
+ * protocol set says the same with one field less, which the kernel
+ * inserts more cheaply (measured: 40,000 elements with port range
+ * 0-65535 cost it 50 ms more than with one port). */
+static bool by_port(const struct rflow *r)
+{
+	return ir_proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
+}
+
 /* Per source range: the list of rules that cover it, and the identity of
  * that list (lists repeat; computed once per distinct list). */
 struct memo {
@@ -826,7 +836,7 @@ static int build_family(struct nftm_table *t, struct fam *F)
 		for (int ports = 1; ports >= 0; ports--) {
 			struct nftm_set *s = NULL;
 			for (size_t j = 0; j < id->n; j++) {
-				if (ir_proto_has_ports(id->rights[j].proto) != (ports == 1))
+				if (by_port(&id->rights[j]) != (ports == 1))
 					continue;
 				if (!s) {
 					if (!(s = new_set(t)))
@@ -840,8 +850,10 @@ static int build_family(struct nftm_table *t, struct fam *F)
 				memset(&e, 0, sizeof(e));
 				put_addr(&e.k[0], F->f, id->rights[j].dlo, id->rights[j].dhi);
 				e.k[1].lo[0] = e.k[1].hi[0] = id->rights[j].proto;
-				put_u16(e.k[2].lo, id->rights[j].plo);
-				put_u16(e.k[2].hi, id->rights[j].phi);
+				if (ports) {
+					put_u16(e.k[2].lo, id->rights[j].plo);
+					put_u16(e.k[2].hi, id->rights[j].phi);
+				}
 				if (nftm_set_add(s, &e) < 0)
 					goto out;
 			}
