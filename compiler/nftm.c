@@ -407,13 +407,34 @@ struct canon {
 	struct box2 *in, *act, *prev, *out;
 	ir_u128 *cuts;
 	size_t nout, capout;
-	bool oom;
+	/* The boxes of the slice emitted last (indexes into OUT, in MERGED
+	 * order) and where it ended: a slice right after it extends those
+	 * of its boxes with the same MERGED range instead of starting new
+	 * ones. */
+	size_t *last, *cur, nlast;
+	ir_u128 last_hi;
+	bool have_last, oom;
 	struct rvec dm, pm;
 };
 
+/* Emit slice [LO, HI] of the SWEEP axis with its merged ranges R[0..N):
+ * a range the slice just before also had grows that box; the others are
+ * new boxes.  Still a partition of the union, with fewer boxes than one a
+ * slice: a route on TCP 443 cut around a host that also has TCP 22 stays
+ * one box on 443. */
 static void emit_slice(struct canon *cx, ir_u128 lo, ir_u128 hi, const struct box2 *r, size_t n)
 {
+	bool next_to = cx->have_last && cx->last_hi + 1 == lo;
+	size_t j = 0;
 	for (size_t i = 0; i < n; i++) {
+		while (next_to && j < cx->nlast && cx->out[cx->last[j]].lo[MERGED] < r[i].lo[MERGED])
+			j++;
+		if (next_to && j < cx->nlast && cx->out[cx->last[j]].lo[MERGED] == r[i].lo[MERGED] &&
+		    cx->out[cx->last[j]].hi[MERGED] == r[i].hi[MERGED]) {
+			cx->out[cx->last[j]].hi[SWEEP] = hi;
+			cx->cur[i] = cx->last[j];
+			continue;
+		}
 		if (cx->nout == cx->capout) {
 			size_t cap = cx->capout ? 2 * cx->capout : 64;
 			struct box2 *v = realloc(cx->out, cap * sizeof(*v));
@@ -424,12 +445,19 @@ static void emit_slice(struct canon *cx, ir_u128 lo, ir_u128 hi, const struct bo
 			cx->out = v;
 			cx->capout = cap;
 		}
+		cx->cur[i] = cx->nout;
 		struct box2 *o = &cx->out[cx->nout++];
 		o->lo[SWEEP] = lo;
 		o->hi[SWEEP] = hi;
 		o->lo[MERGED] = r[i].lo[MERGED];
 		o->hi[MERGED] = r[i].hi[MERGED];
 	}
+	size_t *t = cx->last;
+	cx->last = cx->cur;
+	cx->cur = t;
+	cx->nlast = n;
+	cx->last_hi = hi;
+	cx->have_last = true;
 }
 
 /* Cut the SWEEP axis of CX->in[0..N) into maximal slices over which the
@@ -450,6 +478,7 @@ static void sweep(struct canon *cx, size_t n)
 	ir_u128 run_lo = 0, run_hi = 0;
 	bool have = false;
 	cx->nout = 0;
+	cx->have_last = false;
 	for (size_t c = 0; c < nc; c++) {
 		if (c && cuts[c] == cuts[c - 1])
 			continue;
@@ -531,7 +560,9 @@ static int rights_canon(struct rflow *in, size_t n, unsigned bits, struct rvec *
 	cx.in = malloc((n + 1) * sizeof(*cx.in));
 	cx.act = malloc((n + 1) * sizeof(*cx.act));
 	cx.prev = malloc((n + 1) * sizeof(*cx.prev));
-	if (!cx.cuts || !cx.in || !cx.act || !cx.prev)
+	cx.last = malloc((n + 1) * sizeof(*cx.last));
+	cx.cur = malloc((n + 1) * sizeof(*cx.cur));
+	if (!cx.cuts || !cx.in || !cx.act || !cx.prev || !cx.last || !cx.cur)
 		goto out;
 	qsort(in, n, sizeof(*in), rflow_cmp);
 	for (size_t g = 0; g < n;) {
@@ -564,6 +595,8 @@ out:
 	free(cx.in);
 	free(cx.act);
 	free(cx.prev);
+	free(cx.last);
+	free(cx.cur);
 	free(cx.out);
 	free(cx.dm.v);
 	free(cx.pm.v);
