@@ -695,24 +695,74 @@ struct rd_elems {
 	const struct nftm_table *want;
 	struct nftm_set *set;      /* gets the elements (concatenations) */
 	struct kelem *k;           /* single-field interval halves, collected */
-	size_t nk;
+	size_t nk, capk;
 	int err;
 };
 
-static int elem_each(struct nftnl_set_elem *e, void *data)
+/* One element of a dump: key, key end, flags and jump target, as the
+ * kernel sent them (pointers into the message). */
+struct kattrs {
+	const uint8_t *key, *end;
+	uint32_t klen, elen, flags;
+	const char *chain;
+};
+
+/* The bytes of an NFTA_DATA_VALUE inside nested data attribute A. */
+static const uint8_t *data_value(const struct nlattr *a, uint32_t *len)
 {
-	struct rd_elems *re = data;
+	const struct nlattr *v;
+	mnl_attr_for_each_nested(v, a)
+		if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+			*len = mnl_attr_get_payload_len(v);
+			return mnl_attr_get_payload(v);
+		}
+	return NULL;
+}
+
+/* The chain of a jump in nested data attribute A (NFTA_DATA_VERDICT). */
+static const char *verdict_chain(const struct nlattr *a)
+{
+	const struct nlattr *v, *c;
+	mnl_attr_for_each_nested(v, a) {
+		if (mnl_attr_get_type(v) != NFTA_DATA_VERDICT)
+			continue;
+		mnl_attr_for_each_nested(c, v)
+			if (mnl_attr_get_type(c) == NFTA_VERDICT_CHAIN && mnl_attr_validate(c, MNL_TYPE_NUL_STRING) == 0)
+				return mnl_attr_get_str(c);
+	}
+	return NULL;
+}
+
+static void elem_attrs(const struct nlattr *el, struct kattrs *k)
+{
+	const struct nlattr *a;
+	memset(k, 0, sizeof(*k));
+	mnl_attr_for_each_nested(a, el) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY: k->key = data_value(a, &k->klen); break;
+		case NFTA_SET_ELEM_KEY_END: k->end = data_value(a, &k->elen); break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_get_payload_len(a) == 4)
+				k->flags = ntohl(mnl_attr_get_u32(a));
+			break;
+		case NFTA_SET_ELEM_DATA: k->chain = verdict_chain(a); break;
+		}
+	}
+}
+
+/* Add one dumped element to the read-back set. */
+static void elem_each(struct rd_elems *re, const struct kattrs *ka)
+{
 	const struct nftm_set *s = re->set;
-	uint32_t klen = 0, elen = 0;
-	const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	const uint8_t *end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
+	const uint8_t *key = ka->key, *end = ka->end;
+	uint32_t klen = ka->klen, elen = ka->elen;
 	if (!key || klen != key_len(s) || klen > 64)
-		return 0;   /* not one of ours: the shape check has vouched for the key */
+		return;   /* not one of ours: the shape check has vouched for the key */
 	/* A jump to a chain the model lacks gets the placeholder past its
 	 * chains (shape_copy), so that it differs from every model element. */
 	size_t jidx = re->want->nchains;
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
-		ssize_t ci = chain_index(re->want, nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+	if (ka->chain) {
+		ssize_t ci = chain_index(re->want, ka->chain);
 		if (ci >= 0)
 			jidx = (size_t)ci;
 	}
@@ -727,32 +777,42 @@ static int elem_each(struct nftnl_set_elem *e, void *data)
 		}
 		if (nftm_set_add(re->set, &m) < 0)
 			re->err = -ENOMEM;
-		return 0;
+		return;
 	}
-	struct kelem *v = realloc(re->k, (re->nk + 1) * sizeof(*v));
-	if (!v) {
-		re->err = -ENOMEM;
-		return 0;
+	if (re->nk == re->capk) {
+		size_t cap = re->capk ? 2 * re->capk : 64;
+		struct kelem *v = realloc(re->k, cap * sizeof(*v));
+		if (!v) {
+			re->err = -ENOMEM;
+			return;
+		}
+		re->k = v;
+		re->capk = cap;
 	}
-	re->k = v;
-	memset(&v[re->nk], 0, sizeof(v[0]));
-	memcpy(v[re->nk].key, key, klen);
-	v[re->nk].jidx = jidx;
-	v[re->nk].iv_end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
-	re->nk++;
-	return 0;
+	struct kelem *k = &re->k[re->nk++];
+	memset(k, 0, sizeof(*k));
+	memcpy(k->key, key, klen);
+	k->jidx = jidx;
+	k->iv_end = (ka->flags & NFT_SET_ELEM_INTERVAL_END) != 0;
 }
 
+/* A dump message: the elements, parsed in place (libnftnl would copy
+ * each one into an allocated object first: a quarter of a read-back). */
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd_elems *re = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	if (!s)
-		return MNL_CB_ERROR;
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0)
-		nftnl_set_elem_foreach(s, elem_each, re);
-	nftnl_set_free(s);
+	const struct nlattr *a, *el;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, a) {
+			struct kattrs ka;
+			if (mnl_attr_get_type(el) != NFTA_LIST_ELEM)
+				continue;
+			elem_attrs(el, &ka);
+			elem_each(re, &ka);
+		}
+	}
 	return re->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
@@ -831,7 +891,7 @@ static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nft
 		if (!v->set_ok[i])
 			continue;
 		struct nftnl_set *s = nftnl_set_alloc();
-		struct rd_elems re = { want, &have->sets[i], NULL, 0, 0 };
+		struct rd_elems re = { want, &have->sets[i], NULL, 0, 0, 0 };
 		if (!s)
 			return -ENOMEM;
 		nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
