@@ -19,6 +19,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct nftb {
 	 * has changed the ruleset since and the kernel holds exactly LAST. */
 	struct nftm_table *last;
 	uint32_t last_genid;
+	struct nftb *helper;   /* a second socket for reading back, opened when first needed */
 };
 
 struct nftb *nftb_open(void)
@@ -84,6 +86,7 @@ void nftb_close(struct nftb *nb)
 	if (!nb)
 		return;
 	nftm_free(nb->last);
+	nftb_close(nb->helper);
 	mnl_socket_close(nb->nl);
 	free(nb);
 }
@@ -882,32 +885,66 @@ static struct nlmsghdr *get_hdr(struct nftb *nb, char *buf, uint16_t type, uint1
 	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, ++nb->seq);
 }
 
-static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v)
+/* Read the kernel's elements of the model's set I into HAVE's set I.  A
+ * set the kernel lacks reads as empty (the shape check says it is not
+ * there). */
+static int read_set(struct nftb *nb, const struct nftm_table *want, struct nftm_table *have, size_t i)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftm_table *have = v->have;
-	int rc = 0;
-	for (size_t i = 0; i < have->nsets && rc == 0; i++) {
-		if (!v->set_ok[i])
-			continue;
-		struct nftnl_set *s = nftnl_set_alloc();
-		struct rd_elems re = { want, &have->sets[i], NULL, 0, 0, 0 };
-		if (!s)
-			return -ENOMEM;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, want->sets[i].name);
-		struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
-		rc = talk(nb, nlh, elems_cb, &re);
-		if (rc == 0)
-			rc = re.err;
-		if (rc == 0 && have->sets[i].nkey == 1)
-			rc = pair_halves(&have->sets[i], re.k, re.nk);
-		free(re.k);
-		nftm_set_finish(&have->sets[i]);
-	}
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct rd_elems re = { want, &have->sets[i], NULL, 0, 0, 0 };
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, want->sets[i].name);
+	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	int rc = talk(nb, nlh, elems_cb, &re);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0)
+		rc = re.err;
+	if (rc == 0 && have->sets[i].nkey == 1)
+		rc = pair_halves(&have->sets[i], re.k, re.nk);
+	free(re.k);
+	nftm_set_finish(&have->sets[i]);
 	return rc;
+}
+
+/* The element dumps, shared out: each reader takes the next set not yet
+ * taken.  Most of a read-back is the kernel filling dumps, one set at a
+ * time per socket; two readers on two sockets do it on two cores. */
+struct readers {
+	const struct nftm_table *want;
+	struct nftm_table *have;
+	size_t next;        /* atomic: the next set to read */
+	int err;            /* atomic: the first failure */
+};
+
+static void read_sets(struct nftb *nb, struct readers *rs)
+{
+	for (;;) {
+		size_t i = __atomic_fetch_add(&rs->next, 1, __ATOMIC_RELAXED);
+		if (i >= rs->want->nsets || __atomic_load_n(&rs->err, __ATOMIC_RELAXED))
+			return;
+		int rc = read_set(nb, rs->want, rs->have, i);
+		int none = 0;
+		if (rc < 0)
+			__atomic_compare_exchange_n(&rs->err, &none, rc, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+}
+
+struct helper_arg {
+	struct nftb *nb;
+	struct readers *rs;
+};
+
+static void *read_sets_thread(void *arg)
+{
+	struct helper_arg *h = arg;
+	read_sets(h->nb, h->rs);
+	return NULL;
 }
 
 /* Do the kernel's rules in the model's chain CI equal the model's? */
@@ -1019,10 +1056,37 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	}
 	if (err == 0 && !(v->have = shape_copy(want)))
 		err = -ENOMEM;
+	if (err < 0)
+		goto out;
+	/* Every model set's elements are read while the shape is: a helper
+	 * thread on a second socket starts on them at once, this thread
+	 * joins in after the shape; the elements of sets the shape check
+	 * finds missing or different are dropped after. */
+	struct readers rs = { want, v->have, 0, 0 };
+	struct helper_arg ha = { NULL, &rs };
+	pthread_t th;
+	bool threaded = false;
+	if (!nb->helper)
+		nb->helper = nftb_open();
+	if (nb->helper) {
+		ha.nb = nb->helper;
+		threaded = pthread_create(&th, NULL, read_sets_thread, &ha) == 0;
+	}
+	err = read_shape(nb, want, v);
+	if (err < 0)
+		__atomic_store_n(&rs.err, err, __ATOMIC_RELAXED);
+	read_sets(nb, &rs);
+	if (threaded)
+		pthread_join(th, NULL);
 	if (err == 0)
-		err = read_shape(nb, want, v);
-	if (err == 0)
-		err = read_elems(nb, want, v);
+		err = rs.err;
+	for (size_t i = 0; err == 0 && i < want->nsets; i++)
+		if (!v->set_ok[i]) {
+			free(v->have->sets[i].elems);
+			v->have->sets[i].elems = NULL;
+			v->have->sets[i].n = v->have->sets[i].cap = 0;
+		}
+out:
 	if (err < 0)
 		nftb_view_free(v);
 	return err;
