@@ -34,7 +34,7 @@
  *    buffers sized to the batch.
  *  - Reading back is mostly the kernel filling one element dump per set:
  *    a helper thread on a second socket of the handle reads sets while
- *    this one reads the shape, then both share out the rest. */
+ *    this one reads the shape, then both share out the rest.
  * The relay daemon calls the same code on every policy update; nftb_monitor
  * tells it when someone else edited the ruleset. */
 #ifndef NFTB_H
