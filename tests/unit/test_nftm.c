@@ -143,6 +143,14 @@ static struct nftm_table *relay(const struct nftm_opts *o, const struct hbox *h,
 }
 
 
+/* TEXT holds each of LINES[0..N). */
+static void check_text(const char *text, const char *const *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		T_CHECK(text && strstr(text, lines[i]), "text holds expected fragment %zu: %.*s", i,
+			(int)strcspn(lines[i], "\n"), lines[i]);
+}
+
 static bool eval4(const struct nftm_table *t, const char *s, const char *d, unsigned proto, unsigned port)
 {
 	bool v6 = strchr(s, ':') != NULL;
@@ -206,9 +214,7 @@ static void test_build(void)
 		"\t\tiifname \"keygate0\" oifname != \"keygate0\" ip daddr @snat4 masquerade\n",
 		"an accept here is final only within this table's base chain",
 	};
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		T_CHECK(text && strstr(text, lines[i]), "text holds expected fragment %zu: %.*s", i,
-			(int)strcspn(lines[i], "\n"), lines[i]);
+	check_text(text, lines, sizeof(lines) / sizeof(lines[0]));
 	T_CHECK(text && !strstr(text, "1.1.1.1"), "text never names a destination the node does not serve");
 	T_CHECK(text && !strstr(text, "\nflush"), "text never flushes anything");
 	/* Every identity chain is defined before the map that jumps to it. */
@@ -417,9 +423,7 @@ static void test_decompose(void)
 		"\t\t\t10.1.0.0/16 . 6 . 443,\n\t\t\t10.1.2.77 . 6 . 22\n",
 		"\t\t\t8.8.8.8 . 17\n",
 	};
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		T_CHECK(text && strstr(text, lines[i]), "text holds expected fragment %zu: %.*s", i,
-			(int)strcspn(lines[i] + 3, "\n"), lines[i] + 3);
+	check_text(text, lines, sizeof(lines) / sizeof(lines[0]));
 	free(text);
 	static const struct { const char *d; unsigned proto, port; bool want; } probes[] = {
 		{ "10.1.2.77", 6, 22, true }, { "10.1.2.78", 6, 22, false }, { "10.1.2.76", 6, 22, false },
