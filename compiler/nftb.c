@@ -52,10 +52,10 @@ struct nftb {
 	 * has changed the ruleset since and the kernel holds exactly LAST. */
 	struct nftm_table *last;
 	uint32_t last_genid;
-	struct nftb *helper;   /* a second socket for reading back, opened when first needed */
+	struct nftb *helper;   /* a second socket for reading back, or NULL */
 };
 
-struct nftb *nftb_open(void)
+static struct nftb *open_one(void)
 {
 	struct nftb *nb = calloc(1, sizeof(*nb));
 	int one = 1, err = 0;
@@ -79,6 +79,17 @@ fail:
 	free(nb);
 	errno = err;
 	return NULL;
+}
+
+struct nftb *nftb_open(void)
+{
+	struct nftb *nb = open_one();
+	/* The read-back's second socket, opened now with the first (a daemon
+	 * opens what needs privilege before it drops any); without it, reading
+	 * back is done on one socket. */
+	if (nb)
+		nb->helper = open_one();
+	return nb;
 }
 
 void nftb_close(struct nftb *nb)
@@ -1066,8 +1077,6 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	struct helper_arg ha = { NULL, &rs };
 	pthread_t th;
 	bool threaded = false;
-	if (!nb->helper)
-		nb->helper = nftb_open();
 	if (nb->helper) {
 		ha.nb = nb->helper;
 		threaded = pthread_create(&th, NULL, read_sets_thread, &ha) == 0;
