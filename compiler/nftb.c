@@ -1964,7 +1964,7 @@ out:
 	 * per transaction), or forget: after a failure, read back. */
 	nftm_free(nb->last);
 	nb->last = NULL;
-	if (rc == 0 && !opts->dry_run && (nb->last = table_copy(t)))
+	if (rc == 0 && !opts->dry_run && !opts->once && (nb->last = table_copy(t)))
 		nb->last_genid = res->genid + res->transactions;
 	nftb_view_free(&v);
 	return rc;

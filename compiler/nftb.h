@@ -60,6 +60,7 @@ int nftb_genid(struct nftb *nb, uint32_t *genid);
 struct nftb_opts {
 	bool dry_run;              /* let the kernel check the batch, never commit */
 	bool force_full;           /* replace the table even when the shapes match */
+	bool once;                 /* the handle applies nothing after this: keep no copy of T */
 	unsigned max_retries;      /* genid races retried; 0: NFTB_DEFAULT_RETRIES */
 	const struct ir_flows *flows;   /* provenance of the allow sets' elements, or NULL */
 	/* Test hook: called after the generation id and the kernel's table

@@ -52,11 +52,12 @@ static struct nftm_table *compile(const char *policy, const char *nodes, const c
 	return t;
 }
 
-/* Apply T with NB; the elapsed time in *MS.  Exits on failure. */
-static void apply(struct nftb *nb, const struct nftm_table *t, struct nftb_result *res, double *ms)
+/* Apply T with NB (ONCE: as aclc apply, which closes the handle after);
+ * the elapsed time in *MS.  Exits on failure. */
+static void apply(struct nftb *nb, const struct nftm_table *t, bool once, struct nftb_result *res, double *ms)
 {
 	struct diag_list diags = { 0 };
-	struct nftb_opts opts = { 0 };
+	struct nftb_opts opts = { .once = once };
 	double t0 = now_ms();
 	int rc = nftb_apply(nb, t, &opts, res, &diags);
 	*ms = now_ms() - t0;
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
 	double ms, *v = calloc((size_t)rounds, sizeof(*v));
 	if (!v)
 		return 1;
-	apply(n1, a, &r, &ms);
+	apply(n1, a, false, &r, &ms);
 	line("full", ms, &r);
 	nftb_result_free(&r);
 	/* As the command line does it: a new handle each time, B, A, B, ... */
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		nftb_result_free(&last);
-		apply(nr, i % 2 ? a : b, &last, &v[i]);
+		apply(nr, i % 2 ? a : b, true, &last, &v[i]);
 		nftb_close(nr);
 		if (i == 0)
 			line("first", v[i], &last);
@@ -138,11 +139,11 @@ int main(int argc, char **argv)
 	printf("readback  min %.2f ms, median %.2f ms, max %.2f ms over %d updates by new handles\n", v[0],
 	       v[rounds / 2], v[rounds - 1], rounds);
 	nftb_result_free(&last);
-	apply(n2, b, &r, &ms);
+	apply(n2, b, false, &r, &ms);
 	nftb_result_free(&r);
 	for (int i = 0; i < rounds; i++) {
 		nftb_result_free(&last);
-		apply(n2, i % 2 ? b : a, &last, &v[i]);
+		apply(n2, i % 2 ? b : a, false, &last, &v[i]);
 	}
 	qsort(v, (size_t)rounds, sizeof(*v), dcmp);
 	line("cached", v[rounds / 2], &last);
