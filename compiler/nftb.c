@@ -904,6 +904,13 @@ static int read_set(struct nftb *nb, const struct nftm_table *want, struct nftm_
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct rd_elems re = { want, &have->sets[i], NULL, 0, 0, 0 };
+	struct nftm_set *hs = &have->sets[i];
+	/* Room for as many elements as the model's set: no copying while it grows. */
+	struct nftm_elem *room = want->sets[i].n > hs->cap ? realloc(hs->elems, want->sets[i].n * sizeof(*room)) : NULL;
+	if (room) {
+		hs->elems = room;
+		hs->cap = want->sets[i].n;
+	}
 	if (!s)
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
