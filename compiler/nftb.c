@@ -830,7 +830,9 @@ static int elems_cb(const struct nlmsghdr *nlh, void *data)
 	return re->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static size_t kelem_w;
+/* qsort has no context argument: the key width, per thread (the read-back
+ * pairs halves on two threads). */
+static __thread size_t kelem_w;
 static int kelem_cmp(const void *a, const void *b)
 {
 	const struct kelem *x = a, *y = b;
