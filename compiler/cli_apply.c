@@ -246,7 +246,7 @@ int cli_apply(int argc, char **argv)
 		goto out;
 	}
 	struct race race = { getenv("KG_APPLY_RACE_CMD"), false };
-	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .flows = &a.flows,
+	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .once = true, .flows = &a.flows,
 				  .before_send = race_hook, .hook_arg = &race };
 	char fault[NFTM_NAME_MAX] = "";
 	const char *fenv = getenv("KG_APPLY_FAULT"), *colon = fenv ? strchr(fenv, ':') : NULL;

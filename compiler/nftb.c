@@ -19,6 +19,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,10 @@ struct nftb {
 	 * has changed the ruleset since and the kernel holds exactly LAST. */
 	struct nftm_table *last;
 	uint32_t last_genid;
+	struct nftb *helper;   /* a second socket for reading back, or NULL */
 };
 
-struct nftb *nftb_open(void)
+static struct nftb *open_one(void)
 {
 	struct nftb *nb = calloc(1, sizeof(*nb));
 	int one = 1, err = 0;
@@ -79,11 +81,23 @@ fail:
 	return NULL;
 }
 
+struct nftb *nftb_open(void)
+{
+	struct nftb *nb = open_one();
+	/* The read-back's second socket, opened now with the first (a daemon
+	 * opens what needs privilege before it drops any); without it, reading
+	 * back is done on one socket. */
+	if (nb)
+		nb->helper = open_one();
+	return nb;
+}
+
 void nftb_close(struct nftb *nb)
 {
 	if (!nb)
 		return;
 	nftm_free(nb->last);
+	nftb_close(nb->helper);
 	mnl_socket_close(nb->nl);
 	free(nb);
 }
@@ -694,24 +708,74 @@ struct rd_elems {
 	const struct nftm_table *want;
 	struct nftm_set *set;      /* gets the elements (concatenations) */
 	struct kelem *k;           /* single-field interval halves, collected */
-	size_t nk;
+	size_t nk, capk;
 	int err;
 };
 
-static int elem_each(struct nftnl_set_elem *e, void *data)
+/* One element of a dump: key, key end, flags and jump target, as the
+ * kernel sent them (pointers into the message). */
+struct kattrs {
+	const uint8_t *key, *end;
+	uint32_t klen, elen, flags;
+	const char *chain;
+};
+
+/* The bytes of an NFTA_DATA_VALUE inside nested data attribute A. */
+static const uint8_t *data_value(const struct nlattr *a, uint32_t *len)
 {
-	struct rd_elems *re = data;
+	const struct nlattr *v;
+	mnl_attr_for_each_nested(v, a)
+		if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+			*len = mnl_attr_get_payload_len(v);
+			return mnl_attr_get_payload(v);
+		}
+	return NULL;
+}
+
+/* The chain of a jump in nested data attribute A (NFTA_DATA_VERDICT). */
+static const char *verdict_chain(const struct nlattr *a)
+{
+	const struct nlattr *v, *c;
+	mnl_attr_for_each_nested(v, a) {
+		if (mnl_attr_get_type(v) != NFTA_DATA_VERDICT)
+			continue;
+		mnl_attr_for_each_nested(c, v)
+			if (mnl_attr_get_type(c) == NFTA_VERDICT_CHAIN && mnl_attr_validate(c, MNL_TYPE_NUL_STRING) == 0)
+				return mnl_attr_get_str(c);
+	}
+	return NULL;
+}
+
+static void elem_attrs(const struct nlattr *el, struct kattrs *k)
+{
+	const struct nlattr *a;
+	memset(k, 0, sizeof(*k));
+	mnl_attr_for_each_nested(a, el) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY: k->key = data_value(a, &k->klen); break;
+		case NFTA_SET_ELEM_KEY_END: k->end = data_value(a, &k->elen); break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_get_payload_len(a) == 4)
+				k->flags = ntohl(mnl_attr_get_u32(a));
+			break;
+		case NFTA_SET_ELEM_DATA: k->chain = verdict_chain(a); break;
+		}
+	}
+}
+
+/* Add one dumped element to the read-back set. */
+static void elem_each(struct rd_elems *re, const struct kattrs *ka)
+{
 	const struct nftm_set *s = re->set;
-	uint32_t klen = 0, elen = 0;
-	const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	const uint8_t *end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
+	const uint8_t *key = ka->key, *end = ka->end;
+	uint32_t klen = ka->klen, elen = ka->elen;
 	if (!key || klen != key_len(s) || klen > 64)
-		return 0;   /* not one of ours: the shape check has vouched for the key */
+		return;   /* not one of ours: the shape check has vouched for the key */
 	/* A jump to a chain the model lacks gets the placeholder past its
 	 * chains (shape_copy), so that it differs from every model element. */
 	size_t jidx = re->want->nchains;
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
-		ssize_t ci = chain_index(re->want, nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+	if (ka->chain) {
+		ssize_t ci = chain_index(re->want, ka->chain);
 		if (ci >= 0)
 			jidx = (size_t)ci;
 	}
@@ -726,36 +790,48 @@ static int elem_each(struct nftnl_set_elem *e, void *data)
 		}
 		if (nftm_set_add(re->set, &m) < 0)
 			re->err = -ENOMEM;
-		return 0;
+		return;
 	}
-	struct kelem *v = realloc(re->k, (re->nk + 1) * sizeof(*v));
-	if (!v) {
-		re->err = -ENOMEM;
-		return 0;
+	if (re->nk == re->capk) {
+		size_t cap = re->capk ? 2 * re->capk : 64;
+		struct kelem *v = realloc(re->k, cap * sizeof(*v));
+		if (!v) {
+			re->err = -ENOMEM;
+			return;
+		}
+		re->k = v;
+		re->capk = cap;
 	}
-	re->k = v;
-	memset(&v[re->nk], 0, sizeof(v[0]));
-	memcpy(v[re->nk].key, key, klen);
-	v[re->nk].jidx = jidx;
-	v[re->nk].iv_end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
-	re->nk++;
-	return 0;
+	struct kelem *k = &re->k[re->nk++];
+	memset(k, 0, sizeof(*k));
+	memcpy(k->key, key, klen);
+	k->jidx = jidx;
+	k->iv_end = (ka->flags & NFT_SET_ELEM_INTERVAL_END) != 0;
 }
 
+/* A dump message: the elements, parsed in place (libnftnl would copy
+ * each one into an allocated object first: a quarter of a read-back). */
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd_elems *re = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	if (!s)
-		return MNL_CB_ERROR;
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0)
-		nftnl_set_elem_foreach(s, elem_each, re);
-	nftnl_set_free(s);
+	const struct nlattr *a, *el;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, a) {
+			struct kattrs ka;
+			if (mnl_attr_get_type(el) != NFTA_LIST_ELEM)
+				continue;
+			elem_attrs(el, &ka);
+			elem_each(re, &ka);
+		}
+	}
 	return re->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static size_t kelem_w;
+/* qsort has no context argument: the key width, per thread (the read-back
+ * pairs halves on two threads). */
+static __thread size_t kelem_w;
 static int kelem_cmp(const void *a, const void *b)
 {
 	const struct kelem *x = a, *y = b;
@@ -821,32 +897,73 @@ static struct nlmsghdr *get_hdr(struct nftb *nb, char *buf, uint16_t type, uint1
 	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, ++nb->seq);
 }
 
-static int read_elems(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v)
+/* Read the kernel's elements of the model's set I into HAVE's set I.  A
+ * set the kernel lacks reads as empty (the shape check says it is not
+ * there). */
+static int read_set(struct nftb *nb, const struct nftm_table *want, struct nftm_table *have, size_t i)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftm_table *have = v->have;
-	int rc = 0;
-	for (size_t i = 0; i < have->nsets && rc == 0; i++) {
-		if (!v->set_ok[i])
-			continue;
-		struct nftnl_set *s = nftnl_set_alloc();
-		struct rd_elems re = { want, &have->sets[i], NULL, 0, 0 };
-		if (!s)
-			return -ENOMEM;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, want->sets[i].name);
-		struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
-		rc = talk(nb, nlh, elems_cb, &re);
-		if (rc == 0)
-			rc = re.err;
-		if (rc == 0 && have->sets[i].nkey == 1)
-			rc = pair_halves(&have->sets[i], re.k, re.nk);
-		free(re.k);
-		nftm_set_finish(&have->sets[i]);
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct rd_elems re = { want, &have->sets[i], NULL, 0, 0, 0 };
+	struct nftm_set *hs = &have->sets[i];
+	/* Room for as many elements as the model's set: no copying while it grows. */
+	struct nftm_elem *room = want->sets[i].n > hs->cap ? realloc(hs->elems, want->sets[i].n * sizeof(*room)) : NULL;
+	if (room) {
+		hs->elems = room;
+		hs->cap = want->sets[i].n;
 	}
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, want->name);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, want->sets[i].name);
+	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	int rc = talk(nb, nlh, elems_cb, &re);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0)
+		rc = re.err;
+	if (rc == 0 && have->sets[i].nkey == 1)
+		rc = pair_halves(&have->sets[i], re.k, re.nk);
+	free(re.k);
+	nftm_set_finish(&have->sets[i]);
 	return rc;
+}
+
+/* The element dumps, shared out: each reader takes the next set not yet
+ * taken.  Most of a read-back is the kernel filling dumps, one set at a
+ * time per socket; two readers on two sockets do it on two cores. */
+struct readers {
+	const struct nftm_table *want;
+	struct nftm_table *have;
+	size_t next;        /* atomic: the next set to read */
+	int err;            /* atomic: the first failure */
+};
+
+static void read_sets(struct nftb *nb, struct readers *rs)
+{
+	for (;;) {
+		size_t i = __atomic_fetch_add(&rs->next, 1, __ATOMIC_RELAXED);
+		if (i >= rs->want->nsets || __atomic_load_n(&rs->err, __ATOMIC_RELAXED))
+			return;
+		int rc = read_set(nb, rs->want, rs->have, i);
+		int none = 0;
+		if (rc < 0)
+			__atomic_compare_exchange_n(&rs->err, &none, rc, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+}
+
+struct helper_arg {
+	struct nftb *nb;
+	struct readers *rs;
+};
+
+static void *read_sets_thread(void *arg)
+{
+	struct helper_arg *h = arg;
+	read_sets(h->nb, h->rs);
+	return NULL;
 }
 
 /* Do the kernel's rules in the model's chain CI equal the model's? */
@@ -958,10 +1075,35 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	}
 	if (err == 0 && !(v->have = shape_copy(want)))
 		err = -ENOMEM;
+	if (err < 0)
+		goto out;
+	/* Every model set's elements are read while the shape is: a helper
+	 * thread on a second socket starts on them at once, this thread
+	 * joins in after the shape; the elements of sets the shape check
+	 * finds missing or different are dropped after. */
+	struct readers rs = { want, v->have, 0, 0 };
+	struct helper_arg ha = { NULL, &rs };
+	pthread_t th;
+	bool threaded = false;
+	if (nb->helper) {
+		ha.nb = nb->helper;
+		threaded = pthread_create(&th, NULL, read_sets_thread, &ha) == 0;
+	}
+	err = read_shape(nb, want, v);
+	if (err < 0)
+		__atomic_store_n(&rs.err, err, __ATOMIC_RELAXED);
+	read_sets(nb, &rs);
+	if (threaded)
+		pthread_join(th, NULL);
 	if (err == 0)
-		err = read_shape(nb, want, v);
-	if (err == 0)
-		err = read_elems(nb, want, v);
+		err = rs.err;
+	for (size_t i = 0; err == 0 && i < want->nsets; i++)
+		if (!v->set_ok[i]) {
+			free(v->have->sets[i].elems);
+			v->have->sets[i].elems = NULL;
+			v->have->sets[i].n = v->have->sets[i].cap = 0;
+		}
+out:
 	if (err < 0)
 		nftb_view_free(v);
 	return err;
@@ -1829,7 +1971,7 @@ out:
 	 * per transaction), or forget: after a failure, read back. */
 	nftm_free(nb->last);
 	nb->last = NULL;
-	if (rc == 0 && !opts->dry_run && (nb->last = table_copy(t)))
+	if (rc == 0 && !opts->dry_run && !opts->once && (nb->last = table_copy(t)))
 		nb->last_genid = res->genid + res->transactions;
 	nftb_view_free(&v);
 	return rc;

@@ -33,6 +33,9 @@
  *    every message and aborts (as `nft -c` does).
  *  - Big batches: paged buffers (nftnl_batch) sent with one sendmsg, socket
  *    buffers sized to the batch.
+ *  - Reading back is mostly the kernel filling one element dump per set:
+ *    a helper thread on a second socket of the handle reads sets while
+ *    this one reads the shape, then both share out the rest.
  * The relay daemon calls the same code on every policy update; nftb_monitor
  * tells it when someone else edited the ruleset. */
 #ifndef NFTB_H
@@ -58,6 +61,7 @@ int nftb_genid(struct nftb *nb, uint32_t *genid);
 struct nftb_opts {
 	bool dry_run;              /* let the kernel check the batch, never commit */
 	bool force_full;           /* replace the table even when the shapes match */
+	bool once;                 /* the handle applies nothing after this: keep no copy of T */
 	unsigned max_retries;      /* genid races retried; 0: NFTB_DEFAULT_RETRIES */
 	const struct ir_flows *flows;   /* provenance of the allow sets' elements, or NULL */
 	/* Test hook: called after the generation id and the kernel's table

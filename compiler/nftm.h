@@ -10,13 +10,16 @@
  *     address, to its identity's chain (`ip saddr vmap @sources4`);
  *   - an identity's chain holds two lookups, in its own sets of
  *     destination . protocol . port (protocols with ports) and destination
- *     . protocol (the others), and accepts on a hit.
+ *     . protocol (the others, and protocols with ports where every port is
+ *     allowed), and accepts on a hit.
  *
  * Per packet: one interval-map lookup (logarithmic in the number of source
  * ranges) and at most two lookups in one identity's sets, whose size is that
- * identity's rights, not the policy's.  A device joining a group is a map
- * element or two (its address moves to an identity); a rule change touches
- * the sets of the identities it names.
+ * identity's rights, not the policy's.  Each identity's rights are cut, per
+ * protocol and run of destinations, by destination or by port, whichever
+ * costs the kernel less to insert (rights_canon in nftm.c).  A device
+ * joining a group is a map element or two (its address moves to an
+ * identity); a rule change touches the sets of the identities it names.
  *
  * The text backend (nftt) prints this model; a netlink backend serialises
  * the same model into one BEGIN..END batch.  Everything is data: a rule is

@@ -143,6 +143,14 @@ static struct nftm_table *relay(const struct nftm_opts *o, const struct hbox *h,
 }
 
 
+/* TEXT holds each of LINES[0..N). */
+static void check_text(const char *text, const char *const *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		T_CHECK(text && strstr(text, lines[i]), "text holds expected fragment %zu: %.*s", i,
+			(int)strcspn(lines[i], "\n"), lines[i]);
+}
+
 static bool eval4(const struct nftm_table *t, const char *s, const char *d, unsigned proto, unsigned port)
 {
 	bool v6 = strchr(s, ':') != NULL;
@@ -200,7 +208,7 @@ static void test_build(void)
 		"table inet keygate\ndelete table inet keygate\n\ntable inet keygate {\n",
 		"\t\ttype ipv4_addr . inet_proto . inet_service\n\t\tflags interval\n",
 		"\t\t\t8.8.4.4 . 6 . 443,\n\t\t\t8.8.8.8 . 6 . 443\n",
-		"\t\t\t100.64.0.1 . 0-5,\n",
+		"\t\t\t100.64.0.1 . 0-255\n",
 		"\t\t\tfd7a:115c:a1e0::1 . 58\n",
 		"\tmap sources4 {\n\t\ttype ipv4_addr : verdict\n\t\tflags interval\n\t\telements = {\n\t\t\t100.64.0.2/31 : jump id4_",
 		"\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"keygate0\" jump from_tunnel\n",
@@ -211,9 +219,7 @@ static void test_build(void)
 		"\t\tiifname \"keygate0\" oifname != \"keygate0\" masquerade\n",
 		"an accept here is final only within this table's base chain",
 	};
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		T_CHECK(text && strstr(text, lines[i]), "text holds expected fragment %zu: %.*s", i,
-			(int)strcspn(lines[i], "\n"), lines[i]);
+	check_text(text, lines, sizeof(lines) / sizeof(lines[0]));
 	T_CHECK(text && !strstr(text, "1.1.1.1"), "text never names a destination the node does not serve");
 	T_CHECK(text && !strstr(text, "\nflush"), "text never flushes anything");
 	/* Every identity chain is defined before the map that jumps to it. */
@@ -390,6 +396,52 @@ static void test_bad(void)
 	nftm_free(t);
 }
 
+/* The cheaper decomposition for the kernel: a /16 on TCP 443 and one host
+ * in it on TCP 22 as two elements (port-major), not the /16 cut around the
+ * host for each port (destination-major: four elements whose ranges split
+ * into dozens of prefixes); every port of UDP to a host in the protocol
+ * set, without a port field. */
+static void test_decompose(void)
+{
+	struct hbox b[] = {
+		{ "100.64.0.2", "100.64.0.2", "10.1.0.0", "10.1.255.255", 6, 6, 443, 443 },
+		{ "100.64.0.2", "100.64.0.2", "10.1.2.77", "10.1.2.77", 6, 6, 22, 22 },
+		{ "100.64.0.2", "100.64.0.2", "8.8.8.8", "8.8.8.8", 17, 17, 0, 65535 },
+	};
+	struct nftm_opts o = { 0 };
+	struct nftm_table *t = relay(&o, b, sizeof(b) / sizeof(b[0]));
+	T_CHECK(t != NULL, "model built from a route, a host in it and an any-port rule");
+	if (!t)
+		return;
+	const struct nftm_set *ports = NULL, *proto = NULL;
+	for (size_t i = 0; i < t->nsets; i++) {
+		if (strstr(t->sets[i].name, "_ports"))
+			ports = &t->sets[i];
+		if (strstr(t->sets[i].name, "_proto"))
+			proto = &t->sets[i];
+	}
+	T_CHECK(ports && ports->n == 2, "port-major: 2 elements in the ports set, not 4 (got %zu)", ports ? ports->n : 0);
+	T_CHECK(proto && proto->n == 1 && proto->nkey == 2, "UDP on every port: 1 element in the protocol set (got %zu)",
+		proto ? proto->n : 0);
+	char *text = render(t);
+	static const char *const lines[] = {
+		"\t\t\t10.1.0.0/16 . 6 . 443,\n\t\t\t10.1.2.77 . 6 . 22\n",
+		"\t\t\t8.8.8.8 . 17\n",
+	};
+	check_text(text, lines, sizeof(lines) / sizeof(lines[0]));
+	free(text);
+	static const struct { const char *d; unsigned proto, port; bool want; } probes[] = {
+		{ "10.1.2.77", 6, 22, true }, { "10.1.2.78", 6, 22, false }, { "10.1.2.76", 6, 22, false },
+		{ "10.1.2.77", 6, 443, true }, { "10.1.200.1", 6, 443, true }, { "10.1.200.1", 6, 444, false },
+		{ "8.8.8.8", 17, 5353, true }, { "8.8.8.8", 6, 53, false }, { "8.8.4.4", 17, 53, false },
+	};
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		T_CHECK(eval4(t, "100.64.0.2", probes[i].d, probes[i].proto, probes[i].port) == probes[i].want,
+			"model: 100.64.0.2 -> %s proto %u port %u %s", probes[i].d, probes[i].proto, probes[i].port,
+			probes[i].want ? "accepted" : "dropped");
+	nftm_free(t);
+}
+
 int main(void)
 {
 	test_ranges();
@@ -397,6 +449,7 @@ int main(void)
 	test_build();
 	test_random();
 	test_canonical();
+	test_decompose();
 	test_diff();
 	test_bad();
 	T_DONE();
