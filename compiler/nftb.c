@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "nftt.h"
+#include "mem.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -792,15 +793,9 @@ static void elem_each(struct rd_elems *re, const struct kattrs *ka)
 			re->err = -ENOMEM;
 		return;
 	}
-	if (re->nk == re->capk) {
-		size_t cap = re->capk ? 2 * re->capk : 64;
-		struct kelem *v = realloc(re->k, cap * sizeof(*v));
-		if (!v) {
-			re->err = -ENOMEM;
-			return;
-		}
-		re->k = v;
-		re->capk = cap;
+	if (MEM_RESERVE(re->k, re->capk, re->nk + 1) < 0) {
+		re->err = -ENOMEM;
+		return;
 	}
 	struct kelem *k = &re->k[re->nk++];
 	memset(k, 0, sizeof(*k));
@@ -1134,15 +1129,9 @@ struct batch {
 
 static struct msgref *batch_ref(struct batch *bt, enum msg_kind kind)
 {
-	if (bt->nrefs == bt->cap) {
-		size_t cap = bt->cap ? 2 * bt->cap : 64;
-		struct msgref *v = realloc(bt->refs, cap * sizeof(*v));
-		if (!v) {
-			bt->oom = true;
-			return NULL;
-		}
-		bt->refs = v;
-		bt->cap = cap;
+	if (MEM_RESERVE(bt->refs, bt->cap, bt->nrefs + 1) < 0) {
+		bt->oom = true;
+		return NULL;
 	}
 	struct msgref *r = &bt->refs[bt->nrefs++];
 	memset(r, 0, sizeof(*r));

@@ -1,6 +1,7 @@
 /* nftm: build the identity-first model of keygate's table from a node's
  * filter.  See nftm.h for the shape. */
 #include "nftm.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -80,14 +81,8 @@ int nftm_elem_cmp(const struct nftm_set *s, const struct nftm_elem *a, const str
 
 int nftm_set_add(struct nftm_set *s, const struct nftm_elem *e)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct nftm_elem *el = realloc(s->elems, cap * sizeof(*el));
-		if (!el)
-			return -ENOMEM;
-		s->elems = el;
-		s->cap = cap;
-	}
+	if (MEM_RESERVE(s->elems, s->cap, s->n + 1) < 0)
+		return -ENOMEM;
 	s->elems[s->n++] = *e;
 	return 0;
 }
@@ -148,14 +143,8 @@ const struct nftm_set *nftm_set_find(const struct nftm_table *t, const char *nam
  * are not kept across these calls. */
 static struct nftm_set *new_set(struct nftm_table *t)
 {
-	if (t->nsets == t->capsets) {
-		size_t cap = t->capsets ? 2 * t->capsets : 8;
-		struct nftm_set *s = realloc(t->sets, cap * sizeof(*s));
-		if (!s)
-			return NULL;
-		t->sets = s;
-		t->capsets = cap;
-	}
+	if (MEM_RESERVE(t->sets, t->capsets, t->nsets + 1) < 0)
+		return NULL;
 	struct nftm_set *s = &t->sets[t->nsets++];
 	memset(s, 0, sizeof(*s));
 	return s;
@@ -163,14 +152,8 @@ static struct nftm_set *new_set(struct nftm_table *t)
 
 static struct nftm_chain *new_chain(struct nftm_table *t)
 {
-	if (t->nchains == t->capchains) {
-		size_t cap = t->capchains ? 2 * t->capchains : 8;
-		struct nftm_chain *c = realloc(t->chains, cap * sizeof(*c));
-		if (!c)
-			return NULL;
-		t->chains = c;
-		t->capchains = cap;
-	}
+	if (MEM_RESERVE(t->chains, t->capchains, t->nchains + 1) < 0)
+		return NULL;
 	struct nftm_chain *c = &t->chains[t->nchains++];
 	memset(c, 0, sizeof(*c));
 	return c;
@@ -273,14 +256,8 @@ struct rvec {
 
 static int rvec_push(struct rvec *r, const struct rflow *f)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 16;
-		struct rflow *v = realloc(r->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->v = v;
-		r->cap = cap;
-	}
+	if (MEM_RESERVE(r->v, r->cap, r->n + 1) < 0)
+		return -ENOMEM;
 	r->v[r->n++] = *f;
 	return 0;
 }
@@ -442,15 +419,9 @@ static void emit_slice(struct canon *cx, ir_u128 lo, ir_u128 hi, const struct bo
 			cx->cur[i] = cx->last[j];
 			continue;
 		}
-		if (cx->nout == cx->capout) {
-			size_t cap = cx->capout ? 2 * cx->capout : 64;
-			struct box2 *v = realloc(cx->out, cap * sizeof(*v));
-			if (!v) {
-				cx->oom = true;
-				return;
-			}
-			cx->out = v;
-			cx->capout = cap;
+		if (MEM_RESERVE(cx->out, cx->capout, cx->nout + 1) < 0) {
+			cx->oom = true;
+			return;
 		}
 		cx->cur[i] = cx->nout;
 		struct box2 *o = &cx->out[cx->nout++];
@@ -747,14 +718,8 @@ static long ident_of(struct fam *F, struct rvec *r)
 	for (size_t i = 0; i < F->nids; i++)
 		if (F->ids[i].hash == h && F->ids[i].n == r->n && rights_equal(F->ids[i].rights, r->v, r->n))
 			return (long)i;
-	if (F->nids == F->capids) {
-		size_t cap = F->capids ? 2 * F->capids : 16;
-		struct ident *v = realloc(F->ids, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		F->ids = v;
-		F->capids = cap;
-	}
+	if (MEM_RESERVE(F->ids, F->capids, F->nids + 1) < 0)
+		return -1;
 	struct ident *id = &F->ids[F->nids];
 	id->rights = r->v;
 	id->n = r->n;
