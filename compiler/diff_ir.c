@@ -139,6 +139,27 @@ static size_t slab_end(const struct ir_flows *f, size_t i, size_t end)
 	return j;
 }
 
+/* One step of a co-sweep along one dimension.  A's current range [ALO, AHI]
+ * and B's [BLO, BHI] (HAS_B false: B has nothing left) each cover *POS or
+ * start after it.  Moves *POS to the first point either covers and returns
+ * where the piece starting there ends, with whether each side covers it. */
+static ir_u128 next_piece(ir_u128 *pos, ir_u128 alo, ir_u128 ahi, bool has_b, ir_u128 blo, ir_u128 bhi,
+			  bool *in_a, bool *in_b)
+{
+	ir_u128 lo = has_b && blo < alo ? blo : alo;
+	if (*pos < lo)
+		*pos = lo;
+	*in_a = alo <= *pos;
+	*in_b = has_b && blo <= *pos;
+	ir_u128 end = *in_a ? ahi : alo - 1;
+	if (has_b) {
+		ir_u128 e = *in_b ? bhi : blo - 1;
+		if (e < end)
+			end = e;
+	}
+	return end;
+}
+
 /* One port piece [PLO, PHI]: A's slice cells [A0, A1), B's [B0, B1)
  * (empty: that side has nothing there).  Co-sweep the destinations. */
 static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, size_t a1, size_t b0, size_t b1)
@@ -154,18 +175,9 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 			b0++;
 		if (a0 == a1 || (!o->subtract && b0 == b1))
 			return rc;   /* nothing of A left, or nothing left to meet */
-		ir_u128 lo = ca[a0].dst_lo;
-		if (b0 < b1 && cb[b0].dst_lo < lo)
-			lo = cb[b0].dst_lo;
-		if (pos < lo)
-			pos = lo;
-		bool in_a = ca[a0].dst_lo <= pos, in_b = b0 < b1 && cb[b0].dst_lo <= pos;
-		ir_u128 end = in_a ? ca[a0].dst_hi : ca[a0].dst_lo - 1;
-		if (b0 < b1) {
-			ir_u128 e = in_b ? cb[b0].dst_hi : cb[b0].dst_lo - 1;
-			if (e < end)
-				end = e;
-		}
+		bool in_a, in_b, has_b = b0 < b1;
+		ir_u128 end = next_piece(&pos, ca[a0].dst_lo, ca[a0].dst_hi, has_b, has_b ? cb[b0].dst_lo : 0,
+					 has_b ? cb[b0].dst_hi : 0, &in_a, &in_b);
 		uint32_t set = NONE;
 		if (in_a && (in_b || o->subtract))
 			rc = piece_set(o, ca[a0].set, in_b ? cb[b0].set : NONE, &set);
@@ -182,7 +194,7 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t b1)
 {
 	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
-	unsigned pos = 0;
+	ir_u128 pos = 0;   /* wide enough for 65536, the end of the sweep */
 	int rc = 0;
 	while (rc == 0 && pos <= 65535) {
 		while (a0 < a1 && ca[a0].port_hi < pos)
@@ -191,21 +203,12 @@ static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t 
 			b0 = slab_end(o->b, b0, b1);
 		if (a0 == a1 || (!o->subtract && b0 == b1))
 			break;
-		unsigned lo = ca[a0].port_lo;
-		if (b0 < b1 && cb[b0].port_lo < lo)
-			lo = cb[b0].port_lo;
-		if (pos < lo)
-			pos = lo;
-		bool in_a = ca[a0].port_lo <= pos, in_b = b0 < b1 && cb[b0].port_lo <= pos;
-		unsigned end = in_a ? ca[a0].port_hi : ca[a0].port_lo - 1u;
-		if (b0 < b1) {
-			unsigned e = in_b ? cb[b0].port_hi : cb[b0].port_lo - 1u;
-			if (e < end)
-				end = e;
-		}
+		bool in_a, in_b, has_b = b0 < b1;
+		ir_u128 end = next_piece(&pos, ca[a0].port_lo, ca[a0].port_hi, has_b, has_b ? cb[b0].port_lo : 0,
+					 has_b ? cb[b0].port_hi : 0, &in_a, &in_b);
 		if (in_a) {
 			size_t ae = slab_end(o->a, a0, a1), be = in_b ? slab_end(o->b, b0, b1) : b0;
-			rc = dst_pieces(o, pos, end, a0, ae, b0, be);
+			rc = dst_pieces(o, (unsigned)pos, (unsigned)end, a0, ae, b0, be);
 		}
 		pos = end + 1;
 	}

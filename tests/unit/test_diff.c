@@ -11,6 +11,7 @@
 
 #include "diff.h"
 #include "pol.h"
+#include "ir_test.h"
 #include "t.h"
 
 /* Boxes written as ir_dump prints them, ';' between boxes:
@@ -266,20 +267,6 @@ static bool disjoint_sorted(const struct ir_flows *f)
 				return false;
 	}
 	return true;
-}
-
-/* The oracle: does some rule of F (as added) accept the packet? */
-static bool rules_accept(const struct ir_flows *f, unsigned fam, unsigned proto, unsigned src, unsigned dst,
-			 unsigned port)
-{
-	for (size_t i = 0; i < f->nrules; i++) {
-		const struct ir_box *b = &f->rules[i].box;
-		if (b->family == fam && b->proto == proto && (!ir_proto_has_ports(proto) ||
-							      (port >= b->port_lo && port <= b->port_hi)) &&
-		    dst >= b->dst_lo && dst <= b->dst_hi && src >= b->src_lo && src <= b->src_hi)
-			return true;
-	}
-	return false;
 }
 
 static void test_property(void)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_test.h"
 #include "t.h"
 
 /* A rule in text: "v4 tcp 22-23 dst 10.0.0.0/8 src 1.2.3.4-1.2.3.9". */
@@ -233,20 +234,6 @@ static void test_invalid(void)
 	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: unknown family is refused");
 	T_CHECK(ir_canonicalize(&f) == 0 && f.nboxes == 0, "ir: empty flow set canonicalises to nothing");
 	ir_free(&f);
-}
-
-/* The oracle: does some rule of F (as added) accept the packet? */
-static bool rules_accept(const struct ir_flows *f, unsigned fam, unsigned proto, ir_u128 src, ir_u128 dst,
-			 unsigned port)
-{
-	for (size_t i = 0; i < f->nrules; i++) {
-		const struct ir_box *b = &f->rules[i].box;
-		if (b->family == fam && b->proto == proto && (!ir_proto_has_ports(proto) ||
-							      (port >= b->port_lo && port <= b->port_hi)) &&
-		    dst >= b->dst_lo && dst <= b->dst_hi && src >= b->src_lo && src <= b->src_hi)
-			return true;
-	}
-	return false;
 }
 
 /* Random rule sets over a small space: the canonical boxes accept exactly

@@ -12,15 +12,8 @@
 
 #include "nftb.h"
 #include "nftm.h"
+#include "ir_test.h"
 #include "t.h"
-
-static ir_u128 a128(const char *s)
-{
-	enum ir_family fam;
-	ir_u128 v = 0;
-	ir_addr_parse(s, &fam, &v);
-	return v;
-}
 
 /* One policy step: rules from sources to destinations (TCP, a port range),
  * and the routes the node serves. */

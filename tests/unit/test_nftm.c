@@ -8,15 +8,8 @@
 
 #include "nftm.h"
 #include "nftt.h"
+#include "ir_test.h"
 #include "t.h"
-
-static ir_u128 a128(const char *s)
-{
-	enum ir_family fam;
-	ir_u128 v = 0;
-	ir_addr_parse(s, &fam, &v);
-	return v;
-}
 
 /* A hand-written rule: a source range, a destination range, protocols
  * PLO..PHI (one IR box each), a port range. */
