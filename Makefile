@@ -21,8 +21,7 @@ LDFLAGS += $(SANFLAGS)
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-INCLUDES   = -Igrammar -Icompiler -Iruntime -I$(BUILD)/gen
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(INCLUDES) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 
 # Quiet unless V=1.
 ifeq ($(V),1)
@@ -31,29 +30,45 @@ else
 Q = @
 endif
 
-# Programs: one file with main() each; everything else in a directory is library.
-PROG_SRC     = compiler/aclc.c runtime/keygated.c runtime/keygate.c
-GRAMMAR_GEN  = $(if $(wildcard grammar/hujson.y),$(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.lex.c)
-GEN_HEADER   = $(if $(wildcard grammar/hujson.y),$(BUILD)/gen/hujson.tab.h)
-GRAMMAR_SRC  = $(wildcard grammar/*.c)
-COMPILER_SRC = $(filter-out $(PROG_SRC),$(wildcard compiler/*.c))
-RUNTIME_SRC  = $(filter-out $(PROG_SRC),$(wildcard runtime/*.c))
+# The layering.  Every folder below is a library (no main(), no exit(), no
+# options, no environment) or a program (its main(), options and dispatch).
+# A folder compiles with its own folder and the folders it uses on its include
+# path, nothing else, so an include of a layer above is a compile error.
+# use_DIR lists what DIR uses, highest layer first (the link order).
+LIB_DIRS  = grammar compiler/ir compiler/policy compiler/diff compiler/nft \
+	runtime/base runtime/tunnel
+PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate
+use_grammar         =
+use_compiler/ir     = grammar
+use_compiler/policy = compiler/ir grammar
+use_compiler/diff   = compiler/policy compiler/ir grammar
+use_compiler/nft    = compiler/ir grammar
+use_runtime/base    =
+use_runtime/tunnel  = runtime/base
+use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
+use_runtime/keygated = runtime/tunnel runtime/base
+use_runtime/keygate = runtime/tunnel runtime/base
+# Tests, benchmarks and fuzz targets see every library.
+use_tests = compiler/aclc compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
 
-obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-LIBACLC_OBJ = $(call obj,$(GRAMMAR_SRC) $(COMPILER_SRC)) $(GRAMMAR_GEN:.c=.o)
-LIBKG_OBJ   = $(call obj,$(RUNTIME_SRC))
-LIBACLC = $(BUILD)/libaclc.a
-LIBKG   = $(BUILD)/libkg.a
-LIBS    = $(LIBACLC) $(LIBKG)
+incs  = $(addprefix -I,$(1) $(use_$(1)))
+lib   = $(BUILD)/lib/lib$(notdir $(1)).a
+libs  = $(foreach d,$(use_$(1)),$(call lib,$(d)))
+obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+srcs  = $(wildcard $(1)/*.c)
 
-PROGS = $(foreach p,$(PROG_SRC),$(if $(wildcard $(p)),$(BUILD)/$(notdir $(p:.c=))))
+GRAMMAR_GEN = $(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.lex.c
+GEN_HEADER  = $(BUILD)/gen/hujson.tab.h
+LIBS        = $(foreach d,$(LIB_DIRS),$(call lib,$(d)))
+PROGS       = $(foreach d,$(PROG_DIRS),$(BUILD)/$(notdir $(d)))
+
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC  = $(wildcard tests/bench/bench_*.c)
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-MANPAGES   = $(wildcard man/*.[158])
+MANPAGES   = $(wildcard man/*.[1578])
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS = build-essential pkg-config flex bison clang \
@@ -66,37 +81,45 @@ DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go i
 all: $(PROGS)
 tests: all $(UNIT_BINS) $(BENCH_BINS)
 
-$(BUILD)/%: $(BUILD)/obj/compiler/%.o $(LIBS)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-$(BUILD)/%: $(BUILD)/obj/runtime/%.o $(LIBS)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+# One rule per library and per program, made from the lists above.
+define library
+$(call lib,$(1)): $(call obj,$(call srcs,$(1))) $(if $(filter grammar,$(1)),$(GRAMMAR_GEN:.c=.o))
+	@mkdir -p $$(dir $$@)
+	@echo "  AR      $$@"
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+define program
+$(BUILD)/$(notdir $(1)): $(call obj,$(call srcs,$(1))) $(call libs,$(1))
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(LDLIBS)
+endef
+$(foreach d,$(LIB_DIRS),$(eval $(call library,$(d))))
+$(foreach d,$(PROG_DIRS),$(eval $(call program,$(d))))
+
+TEST_LIBS = $(foreach d,$(filter $(LIB_DIRS),$(use_tests)),$(call lib,$(d)))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS)
+# Until the loading pipeline is a library: two benchmarks borrow aclc's.
+ACLC_BORROWED = $(call obj,$(filter-out compiler/aclc/aclc.c,$(call srcs,compiler/aclc)))
+$(BUILD)/bench/bench_apply $(BUILD)/bench/bench_nftprobe: $(ACLC_BORROWED)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(LDLIBS)
 
-$(LIBACLC): $(LIBACLC_OBJ)
-	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
-$(LIBKG): $(LIBKG_OBJ)
-	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
-
+# A source compiles with its folder's include path (tests: every library's).
 # Every object may include the generated parser header.
+dir_of = $(if $(filter tests/%,$(1)),tests,$(1))
 $(BUILD)/obj/%.o: %.c | $(GEN_HEADER)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(call incs,$(call dir_of,$(<D))) -I$(BUILD)/gen $(BASE_CFLAGS) -c -o $@ $<
 # Generated code is not ours to make warning-free in every detail.
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-missing-prototypes -c -o $@ $<
+	$(Q)$(CC) -Igrammar -I$(BUILD)/gen $(BASE_CFLAGS) -Wno-unused-function -Wno-missing-prototypes -c -o $@ $<
 
 $(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.tab.h &: grammar/hujson.y
 	@mkdir -p $(dir $@)
@@ -108,8 +131,8 @@ $(BUILD)/gen/hujson.lex.c $(BUILD)/gen/hujson.lex.h &: grammar/hujson.l $(BUILD)
 	$(Q)flex --header-file=$(BUILD)/gen/hujson.lex.h -o $(BUILD)/gen/hujson.lex.c $<
 
 # Fuzz targets: clang, libFuzzer, ASan+UBSan, built from the sources directly.
-FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(INCLUDES) -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(GRAMMAR_SRC) $(COMPILER_SRC) $(RUNTIME_SRC) $(GRAMMAR_GEN)
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(call incs,tests) -I$(BUILD)/gen -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(foreach d,$(LIB_DIRS),$(call srcs,$(d))) $(GRAMMAR_GEN)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZCC) $(FUZZ_CFLAGS) -Wno-unused-function -o $@ $^ $(PKG_LIBS)
