@@ -4,14 +4,9 @@
  * Compiles the node's table (policy, inventory, filter, flow IR, nftm) and
  * makes the kernel hold it through the netlink backend (nftb): one
  * transaction, only the difference when the kernel's table has the same
- * shape.  Exit status as diff(1): 0 nothing changed, 1 changed (or would
- * change, with --dry-run), 2 trouble.
- *
- * Test hooks (environment): KG_APPLY_RACE_CMD, a shell command run once
- * between reading the kernel's table and sending the batch (a concurrent
- * change: the batch must fail on the generation id and be retried);
- * KG_APPLY_FAULT=SET:INDEX, send that added element inverted (the kernel
- * rejects it: the error is reported at the policy rule behind it). */
+ * shape.  Exit status: 0 applied (changed or not), 2 trouble; with
+ * --dry-run, as diff(1): 0 nothing would change, 1 something would, 2
+ * trouble (as `terraform plan -detailed-exitcode`). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -21,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_apply.h"
 #include "cli_policy.h"
 #include "diag.h"
 #include "filter.h"
@@ -32,7 +28,9 @@
 #include "nftt.h"
 #include "pol.h"
 
-enum { APPLY_SAME = 0, APPLY_CHANGED = 1, APPLY_TROUBLE = 2 };
+/* A dry run that finds changes exits APPLY_WOULD_CHANGE; an apply that
+ * made them exits APPLY_OK. */
+enum { APPLY_OK = 0, APPLY_WOULD_CHANGE = 1, APPLY_TROUBLE = 2 };
 
 struct apply {
 	const char *policy_path, *nodes_path, *node_name;
@@ -209,22 +207,12 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-struct race {
-	const char *cmd;
-	bool ran;
-};
-
-static void race_hook(void *arg, unsigned attempt)
+int cli_apply(int argc, char **argv)
 {
-	struct race *rc = arg;
-	if (attempt == 0 && rc->cmd && !rc->ran) {
-		rc->ran = true;
-		if (system(rc->cmd) != 0)
-			fprintf(stderr, "aclc apply: test hook KG_APPLY_RACE_CMD failed\n");
-	}
+	return cli_apply_hooked(argc, argv, NULL);
 }
 
-int cli_apply(int argc, char **argv)
+int cli_apply_hooked(int argc, char **argv, const struct nftb_test_hooks *test)
 {
 	struct apply a;
 	struct diag_list diags = { 0 };
@@ -245,16 +233,8 @@ int cli_apply(int argc, char **argv)
 		diag_error(&diags, NULL, "cannot open a netlink socket to nf_tables: %s", strerror(errno));
 		goto out;
 	}
-	struct race race = { getenv("KG_APPLY_RACE_CMD"), false };
 	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .once = true, .flows = &a.flows,
-				  .before_send = race_hook, .hook_arg = &race };
-	char fault[NFTM_NAME_MAX] = "";
-	const char *fenv = getenv("KG_APPLY_FAULT"), *colon = fenv ? strchr(fenv, ':') : NULL;
-	if (colon && (size_t)(colon - fenv) < sizeof(fault)) {
-		memcpy(fault, fenv, (size_t)(colon - fenv));
-		opts.fault_set = fault;
-		opts.fault_index = strtoul(colon + 1, NULL, 10);
-	}
+				  .test = test };
 	/* Watch from before the apply: our own events are told apart by port. */
 	struct nftb_monitor *mon = a.watch_ms > 0 ? nftb_monitor_open(a.table->name, nftb_portid(nb)) : NULL;
 	if (a.watch_ms > 0 && !mon) {
@@ -275,7 +255,7 @@ int cli_apply(int argc, char **argv)
 			t2 - t1);
 	if (err == 0) {
 		print_result(&a, &res);
-		rc = res.changed ? APPLY_CHANGED : APPLY_SAME;
+		rc = a.dry_run && res.changed ? APPLY_WOULD_CHANGE : APPLY_OK;
 	}
 	if (mon && err == 0) {
 		char what[160] = "";

@@ -45,8 +45,7 @@ static void put_table(struct nftb_batch *bt, const char *name, uint16_t type, ui
 static void put_elems(struct nftb_batch *bt, const struct nftm_table *t, size_t si, const struct nftm_elem *e,
 		      size_t n, bool del, const struct nftb_opts *opts)
 {
-	bool fault = !del && opts->fault_set &&
-		     strncmp(opts->fault_set, t->sets[si].name, strlen(opts->fault_set)) == 0;
+	const struct nftb_test_hooks *test = del || !opts->test || !opts->test->edit_elem ? NULL : opts->test;
 	const struct nftm_set *s = &t->sets[si];
 	for (size_t base = 0; base < n && !bt->oom; base += ELEMS_PER_MSG) {
 		size_t cnt = n - base < ELEMS_PER_MSG ? n - base : ELEMS_PER_MSG;
@@ -69,13 +68,8 @@ static void put_elems(struct nftb_batch *bt, const struct nftm_table *t, size_t 
 		for (size_t i = 0; i < cnt; i++) {
 			struct nftb_kelem k[2];
 			size_t nk = nftb_to_kernel(del ? NULL : t, s, &e[base + i], k);
-			if (fault && base + i == opts->fault_index) {
-				/* Test hook: an inverted range in the first field. */
-				size_t w = nftm_field_width(s->key[0]);
-				memcpy(k[0].end, k[0].key, w);
-				nftb_be_add(k[0].end, w, -1);
-				k[0].has_end = true;
-			}
+			if (test)
+				test->edit_elem(test->arg, s, base + i, k[0].key, k[0].end, &k[0].has_end);
 			for (size_t j = 0; j < nk; j++) {
 				struct nftnl_set_elem *ne = nftb_make_elem(s, &k[j], del);
 				if (!ne)
@@ -490,8 +484,8 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		res->ndel += res->delta[i].ndel;
 	}
 	res->changed = res->full || res->nadd || res->ndel;
-	if (opts->before_send)
-		opts->before_send(opts->hook_arg, n);
+	if (opts->test && opts->test->before_send)
+		opts->test->before_send(opts->test->arg, n);
 	if (!res->changed)
 		goto out;
 

@@ -64,17 +64,28 @@ struct nftb_opts {
 	bool once;                 /* the handle applies nothing after this: keep no copy of T */
 	unsigned max_retries;      /* genid races retried; 0: NFTB_DEFAULT_RETRIES */
 	const struct ir_flows *flows;   /* provenance of the allow sets' elements, or NULL */
-	/* Test hook: called after the generation id and the kernel's table
-	 * were read, before the batch is sent (ATTEMPT counts from 0). */
-	void (*before_send)(void *arg, unsigned attempt);
-	void *hook_arg;
-	/* Test hook: in each set whose name starts with FAULT_SET, the
-	 * FAULT_INDEX-th element added is sent with its range inverted (first key field's end
-	 * below its start), which the kernel rejects: shows error mapping. */
-	const char *fault_set;
-	size_t fault_index;
+	const struct nftb_test_hooks *test;   /* test programs only; NULL */
 };
 #define NFTB_DEFAULT_RETRIES 5
+
+/* What test programs make happen at given points of an apply, to show
+ * what the backend does about it: a concurrent change between reading the
+ * kernel's table and sending the batch (the generation check), an element
+ * the kernel rejects (error mapping).  Programs users run leave
+ * nftb_opts.test NULL. */
+struct nftb_test_hooks {
+	/* Called after the generation id and the kernel's table were read,
+	 * before the batch is sent (ATTEMPT counts from 0).  May be NULL. */
+	void (*before_send)(void *arg, unsigned attempt);
+	/* Called for each element added to set S, INDEX counting the set's
+	 * elements this batch adds, with the first kernel element made from
+	 * it: KEY and END (S's key length each, the fields on 32-bit
+	 * boundaries) and whether END is sent.  It may change them.  May be
+	 * NULL. */
+	void (*edit_elem)(void *arg, const struct nftm_set *s, size_t index, uint8_t *key, uint8_t *end,
+			  bool *has_end);
+	void *arg;
+};
 
 /* What an apply did (or would do, in a dry run). */
 struct nftb_result {
