@@ -747,166 +747,242 @@ struct memo {
 	long ident;
 };
 
-/* Cut the sources of F's rules into elementary ranges, find each range's
- * identity, and emit the identities' chains and sets and the source map. */
-static int build_family(struct nftm_table *t, struct fam *F)
+/* F's source addresses cut into elementary ranges: range R is
+ * [cuts[R], cuts[R+1] - 1] (the last one to the family's end).  For each,
+ * the rules covering it (LISTS[START[R]] .. + COVER[R]) and its identity
+ * (IDENT[R], -1 when no rule covers it). */
+struct ranges {
+	ir_u128 *cuts;
+	size_t n;
+	size_t *cover, *start;
+	uint32_t *lists;
+	long *ident;
+};
+
+static void ranges_free(struct ranges *R)
 {
-	int rc = -ENOMEM;
-	size_t n = F->n, ncuts = 0, nmemo = 0;
-	ir_u128 *cuts = malloc((2 * n + 1) * sizeof(*cuts));
-	size_t *cover = NULL, *start = NULL;
-	uint32_t *lists = NULL;
-	struct memo *memo = NULL;
-	long *range_id = NULL;
-	struct rflow *tmp = malloc((n + 1) * sizeof(*tmp));
-	struct rvec rv = { 0 };
-	if (!cuts || !tmp)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		cuts[ncuts++] = F->slo[i];
+	free(R->cuts);
+	free(R->cover);
+	free(R->start);
+	free(R->lists);
+	free(R->ident);
+}
+
+/* Every rule's source range starts a range, and so does the address after
+ * it: the cuts, sorted, without repeats.  0 or -ENOMEM. */
+static int ranges_cut(const struct fam *F, struct ranges *R)
+{
+	size_t n = 0, k = 0;
+	R->cuts = malloc((2 * F->n + 1) * sizeof(*R->cuts));
+	if (!R->cuts)
+		return -ENOMEM;
+	for (size_t i = 0; i < F->n; i++) {
+		R->cuts[n++] = F->slo[i];
 		if (F->shi[i] != ir_family_max(F->f))
-			cuts[ncuts++] = F->shi[i] + 1;
+			R->cuts[n++] = F->shi[i] + 1;
 	}
-	qsort(cuts, ncuts, sizeof(*cuts), cut_cmp);
-	size_t k = 0;
-	for (size_t i = 0; i < ncuts; i++)
-		if (i == 0 || cuts[i] != cuts[i - 1])
-			cuts[k++] = cuts[i];
-	ncuts = k;
-	/* Range r is [cuts[r], cuts[r+1] - 1] (the last one to the family's end).
-	 * Count, then fill, the rules covering each range. */
-	cover = calloc(ncuts + 1, sizeof(*cover));
-	start = calloc(ncuts + 1, sizeof(*start));
-	range_id = malloc((ncuts + 1) * sizeof(*range_id));
-	memo = calloc(ncuts + 1, sizeof(*memo));
-	if (!cover || !start || !range_id || !memo)
-		goto out;
+	qsort(R->cuts, n, sizeof(*R->cuts), cut_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || R->cuts[i] != R->cuts[i - 1])
+			R->cuts[k++] = R->cuts[i];
+	R->n = k;
+	return 0;
+}
+
+/* The rules covering each range: counted in a first pass, listed in a
+ * second.  0 or -ENOMEM. */
+static int ranges_cover(const struct fam *F, struct ranges *R)
+{
 	size_t total = 0;
+	R->cover = calloc(R->n + 1, sizeof(*R->cover));
+	R->start = calloc(R->n + 1, sizeof(*R->start));
+	if (!R->cover || !R->start)
+		return -ENOMEM;
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			ir_u128 *a = bsearch(&F->slo[i], cuts, ncuts, sizeof(*cuts), cut_cmp);
-			for (size_t r = (size_t)(a - cuts); r < ncuts && cuts[r] <= F->shi[i]; r++) {
+		for (size_t i = 0; i < F->n; i++) {
+			ir_u128 *a = bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts), cut_cmp);
+			for (size_t r = (size_t)(a - R->cuts); r < R->n && R->cuts[r] <= F->shi[i]; r++) {
 				if (pass == 0)
-					cover[r]++;
+					R->cover[r]++;
 				else
-					lists[start[r] + cover[r]++] = (uint32_t)i;
+					R->lists[R->start[r] + R->cover[r]++] = (uint32_t)i;
 			}
 		}
 		if (pass == 0) {
-			for (size_t r = 0; r < ncuts; r++) {
-				start[r] = total;
-				total += cover[r];
-				cover[r] = 0;
+			for (size_t r = 0; r < R->n; r++) {
+				R->start[r] = total;
+				total += R->cover[r];
+				R->cover[r] = 0;
 			}
-			lists = malloc((total + 1) * sizeof(*lists));
-			if (!lists)
-				goto out;
+			R->lists = malloc((total + 1) * sizeof(*R->lists));
+			if (!R->lists)
+				return -ENOMEM;
 		}
 	}
-	/* Identity of each range: by its list of rules, memoised. */
-	for (size_t r = 0; r < ncuts; r++) {
-		range_id[r] = -1;
-		if (!cover[r])
+	return 0;
+}
+
+/* The identity of each range: that of its list of rules' rights,
+ * canonical, memoised by list (lists repeat).  0 or -ENOMEM. */
+static int ranges_identify(struct fam *F, struct ranges *R)
+{
+	int rc = -ENOMEM;
+	size_t nmemo = 0;
+	struct memo *memo = calloc(R->n + 1, sizeof(*memo));
+	struct rflow *tmp = malloc((F->n + 1) * sizeof(*tmp));
+	struct rvec rv = { 0 };
+	R->ident = malloc((R->n + 1) * sizeof(*R->ident));
+	if (!memo || !tmp || !R->ident)
+		goto out;
+	for (size_t r = 0; r < R->n; r++) {
+		R->ident[r] = -1;
+		if (!R->cover[r])
 			continue;
-		uint32_t *l = &lists[start[r]];
-		uint64_t h = fnv(l, cover[r] * sizeof(*l), 0xcbf29ce484222325ull);
+		uint32_t *l = &R->lists[R->start[r]];
+		size_t nl = R->cover[r];
+		uint64_t h = fnv(l, nl * sizeof(*l), 0xcbf29ce484222325ull);
 		size_t m;
 		for (m = 0; m < nmemo; m++)
-			if (memo[m].hash == h && memo[m].n == cover[r] && !memcmp(memo[m].rules, l, cover[r] * sizeof(*l)))
+			if (memo[m].hash == h && memo[m].n == nl && !memcmp(memo[m].rules, l, nl * sizeof(*l)))
 				break;
 		if (m == nmemo) {
-			for (size_t i = 0; i < cover[r]; i++)
+			for (size_t i = 0; i < nl; i++)
 				tmp[i] = F->fl[l[i]];
 			rv.n = 0;
-			if (rights_canon(tmp, cover[r], F->f == IR_V4 ? 32 : 128, &rv) < 0)
+			if (rights_canon(tmp, nl, F->f == IR_V4 ? 32 : 128, &rv) < 0)
 				goto out;
 			long id = ident_of(F, &rv);
 			if (id < 0)
 				goto out;
-			memo[nmemo++] = (struct memo){ l, cover[r], h, id };
+			memo[nmemo++] = (struct memo){ l, nl, h, id };
 		}
-		range_id[r] = memo[m].ident;
+		R->ident[r] = memo[m].ident;
 	}
-	/* The identities' sets and chains, named by a hash of their rights so
-	 * that the same rights keep the same name from one compile to the next. */
-	bool v4 = F->f == IR_V4;
-	for (size_t i = 0; i < F->nids; i++) {
-		struct ident *id = &F->ids[i];
-		char base[32]; /* "id4_" + 12 hex digits, perhaps "_N" */
-		snprintf(base, sizeof(base), "id%d_%012llx", v4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
-		for (size_t j = 0; j < i; j++) /* a hash collision: keep names unique */
-			if (F->ids[j].hash >> 16 == id->hash >> 16)
-				snprintf(base + strlen(base), sizeof(base) - strlen(base), "_%zu", i);
-		size_t sets[2] = { 0, 0 };
-		for (int ports = 1; ports >= 0; ports--) {
-			struct nftm_set *s = NULL;
-			for (size_t j = 0; j < id->n; j++) {
-				if (by_port(&id->rights[j]) != (ports == 1))
-					continue;
-				if (!s) {
-					if (!(s = new_set(t)))
-						goto out;
-					char name[NFTM_NAME_MAX];
-					snprintf(name, sizeof(name), "%s_%s", base, ports ? "ports" : "proto");
-					set_init(s, name, NULL, v4 ? k_d4 : k_d6, ports ? 3 : 2, false);
-					sets[ports] = t->nsets - 1;
-				}
-				struct nftm_elem e;
-				memset(&e, 0, sizeof(e));
-				put_addr(&e.k[0], F->f, id->rights[j].dlo, id->rights[j].dhi);
-				e.k[1].lo[0] = e.k[1].hi[0] = id->rights[j].proto;
-				if (ports) {
-					put_u16(e.k[2].lo, id->rights[j].plo);
-					put_u16(e.k[2].hi, id->rights[j].phi);
-				}
-				if (nftm_set_add(s, &e) < 0)
-					goto out;
-			}
-			if (s) {
-				nftm_set_finish(s);
-				if (!ports)
-					join_protocols(s);
-			}
-		}
-		struct nftm_chain *c = new_chain(t);
-		if (!c)
-			goto out;
-		snprintf(c->name, sizeof(c->name), "%s", base);
-		for (int ports = 1; ports >= 0; ports--)
-			if (sets[ports])
-				add_rule(c, NFTM_R_LOOKUP_ACCEPT, sets[ports], 0, NULL);
-		id->chain = t->nchains - 1;
-	}
-	t->identities[v4 ? 0 : 1] = F->nids;
-	/* The source map: maximal runs of ranges with the same identity. */
-	struct nftm_set *map = &t->sets[v4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6];
-	for (size_t r = 0; r < ncuts;) {
-		if (range_id[r] < 0) {
-			r++;
-			continue;
-		}
-		size_t e = r + 1;
-		while (e < ncuts && range_id[e] == range_id[r])
-			e++;
-		struct nftm_elem el;
-		memset(&el, 0, sizeof(el));
-		put_addr(&el.k[0], F->f, cuts[r], e < ncuts ? cuts[e] - 1 : ir_family_max(F->f));
-		el.jump = F->ids[range_id[r]].chain;
-		if (nftm_set_add(map, &el) < 0)
-			goto out;
-		r = e;
-	}
-	nftm_set_finish(map);
 	rc = 0;
 out:
 	free(rv.v);
 	free(tmp);
-	free(cuts);
-	free(cover);
-	free(start);
-	free(lists);
 	free(memo);
-	free(range_id);
+	return rc;
+}
+
+/* Identity I's name, from a hash of its rights, so that the same rights
+ * keep the same name from one compile to the next: "id4_" and 12 hex
+ * digits, and "_I" after a hash collision. */
+static void ident_name(const struct fam *F, size_t i, char *base, size_t len)
+{
+	const struct ident *id = &F->ids[i];
+	snprintf(base, len, "id%d_%012llx", F->f == IR_V4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
+	for (size_t j = 0; j < i; j++)
+		if (F->ids[j].hash >> 16 == id->hash >> 16)
+			snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
+}
+
+/* The set of identity ID's rights keyed by port (PORTS: BASE_ports,
+ * destination . protocol . port) or not (BASE_proto, destination .
+ * protocol), in *SET its index in T, 0 when it has no such rights.  0 or
+ * -ENOMEM. */
+static int ident_set(struct nftm_table *t, enum ir_family f, const struct ident *id, const char *base, int ports,
+		     size_t *set)
+{
+	struct nftm_set *s = NULL;
+	*set = 0;
+	for (size_t j = 0; j < id->n; j++) {
+		if (by_port(&id->rights[j]) != (ports == 1))
+			continue;
+		if (!s) {
+			if (!(s = new_set(t)))
+				return -ENOMEM;
+			char name[NFTM_NAME_MAX];
+			snprintf(name, sizeof(name), "%s_%s", base, ports ? "ports" : "proto");
+			set_init(s, name, NULL, f == IR_V4 ? k_d4 : k_d6, ports ? 3 : 2, false);
+			*set = t->nsets - 1;
+		}
+		struct nftm_elem e;
+		memset(&e, 0, sizeof(e));
+		put_addr(&e.k[0], f, id->rights[j].dlo, id->rights[j].dhi);
+		e.k[1].lo[0] = e.k[1].hi[0] = id->rights[j].proto;
+		if (ports) {
+			put_u16(e.k[2].lo, id->rights[j].plo);
+			put_u16(e.k[2].hi, id->rights[j].phi);
+		}
+		if (nftm_set_add(s, &e) < 0)
+			return -ENOMEM;
+	}
+	if (s) {
+		nftm_set_finish(s);
+		if (!ports)
+			join_protocols(s);
+	}
+	return 0;
+}
+
+/* Identity I's sets and its chain, which looks them up.  0 or -ENOMEM. */
+static int emit_identity(struct nftm_table *t, struct fam *F, size_t i)
+{
+	struct ident *id = &F->ids[i];
+	char base[32];
+	size_t sets[2];
+	ident_name(F, i, base, sizeof(base));
+	for (int ports = 1; ports >= 0; ports--)
+		if (ident_set(t, F->f, id, base, ports, &sets[ports]) < 0)
+			return -ENOMEM;
+	struct nftm_chain *c = new_chain(t);
+	if (!c)
+		return -ENOMEM;
+	snprintf(c->name, sizeof(c->name), "%s", base);
+	for (int ports = 1; ports >= 0; ports--)
+		if (sets[ports])
+			add_rule(c, NFTM_R_LOOKUP_ACCEPT, sets[ports], 0, NULL);
+	id->chain = t->nchains - 1;
+	return 0;
+}
+
+/* The source map: maximal runs of ranges with the same identity, each
+ * jumping to its chain.  0 or -ENOMEM. */
+static int emit_source_map(struct nftm_table *t, const struct fam *F, const struct ranges *R)
+{
+	struct nftm_set *map = &t->sets[F->f == IR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6];
+	for (size_t r = 0; r < R->n;) {
+		if (R->ident[r] < 0) {
+			r++;
+			continue;
+		}
+		size_t e = r + 1;
+		while (e < R->n && R->ident[e] == R->ident[r])
+			e++;
+		struct nftm_elem el;
+		memset(&el, 0, sizeof(el));
+		put_addr(&el.k[0], F->f, R->cuts[r], e < R->n ? R->cuts[e] - 1 : ir_family_max(F->f));
+		el.jump = F->ids[R->ident[r]].chain;
+		if (nftm_set_add(map, &el) < 0)
+			return -ENOMEM;
+		r = e;
+	}
+	nftm_set_finish(map);
+	return 0;
+}
+
+/* Cut the sources of F's rules into elementary ranges, find each range's
+ * identity, and emit the identities' chains and sets and the source map.
+ * 0 or -ENOMEM. */
+static int build_family(struct nftm_table *t, struct fam *F)
+{
+	struct ranges R = { 0 };
+	int rc;
+	if ((rc = ranges_cut(F, &R)) < 0)
+		goto out;
+	if ((rc = ranges_cover(F, &R)) < 0)
+		goto out;
+	if ((rc = ranges_identify(F, &R)) < 0)
+		goto out;
+	for (size_t i = 0; i < F->nids; i++)
+		if ((rc = emit_identity(t, F, i)) < 0)
+			goto out;
+	t->identities[F->f == IR_V4 ? 0 : 1] = F->nids;
+	rc = emit_source_map(t, F, &R);
+out:
+	ranges_free(&R);
 	return rc;
 }
 
