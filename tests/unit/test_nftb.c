@@ -4,7 +4,9 @@
  * last (no read-back) and must leave the kernel exactly where a fresh
  * handle, which reads the table back, finds nothing to do; a dry run
  * commits nothing; the monitor ignores our own commits and sees another
- * handle's. */
+ * handle's.  Through the test hooks: a commit by another handle between
+ * reading and sending is retried, and given up after max_retries; an
+ * element the kernel rejects is reported and leaves the table as it was. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -44,7 +46,7 @@ static const struct step steps[] = {
 	  { "10.0.0.0/24" } },
 };
 
-static struct nftm_table *model(const struct step *s)
+static struct nftm_table *model_named(const struct step *s, const char *table)
 {
 	struct ir_flows f = { 0 };
 	struct ir_aset self = { 0 }, routes = { 0 };
@@ -64,7 +66,7 @@ static struct nftm_table *model(const struct step *s)
 		ir_add(&f, &b, NULL);
 	}
 	if (ir_canonicalize(&f) == 0) {
-		struct nftm_opts o = { 0 };
+		struct nftm_opts o = { .table = table };
 		struct nftm_node n = { &self, &routes };
 		t = nftm_build(&o, &n, &f);
 	}
@@ -72,6 +74,11 @@ static struct nftm_table *model(const struct step *s)
 	ir_aset_free(&self);
 	ir_aset_free(&routes);
 	return t;
+}
+
+static struct nftm_table *model(const struct step *s)
+{
+	return model_named(s, NULL);
 }
 
 static int apply(struct nftb *nb, const struct nftm_table *t, bool dry, struct nftb_result *r)
@@ -83,6 +90,92 @@ static int apply(struct nftb *nb, const struct nftm_table *t, bool dry, struct n
 		diag_print(stdout, &d);
 	diag_list_free(&d);
 	return rc;
+}
+
+/* ---- the test hooks ---- */
+
+/* Another process committing between our read and our send: table
+ * "racer", two ways in turn, so that every race commits. */
+struct racer {
+	struct nftb *nb;
+	struct nftm_table *t[2];
+	unsigned races, done;
+};
+
+static void race(void *arg, unsigned attempt)
+{
+	struct racer *rc = arg;
+	struct nftb_result r = { 0 };
+	(void)attempt;
+	if (rc->done >= rc->races)
+		return;
+	apply(rc->nb, rc->t[rc->done++ % 2], false, &r);
+	nftb_result_free(&r);
+}
+
+/* The first element added to an identity's set, sent with its key end
+ * zero: below its start, which the kernel rejects. */
+static void zero_end(void *arg, const struct nftm_set *s, size_t index, uint8_t *key, uint8_t *end, bool *has_end)
+{
+	(void)arg;
+	(void)key;
+	if (index == 0 && strncmp(s->name, "id4_", 4) == 0) {
+		memset(end, 0, nftm_field_width(s->key[0]));
+		*has_end = true;
+	}
+}
+
+/* In order: each case starts from the table the one before left (steps[3]
+ * after the first). */
+static const struct hook_case {
+	const char *what;
+	int step;              /* the model applied */
+	unsigned races;        /* commits by the racer, one before each send */
+	unsigned max_retries;
+	bool fault;
+	int want_rc;
+	unsigned want_retries;
+	const char *want_diag;
+} hook_cases[] = {
+	{ "a commit between read and send: retried once, applied", 3, 1, 0, false, 0, 1, NULL },
+	{ "a commit before every send: given up after max_retries (2), nothing applied", 0, 10, 2, false,
+	  -ERESTART, 2, "the ruleset kept changing under us (3 attempts); nothing applied" },
+	{ "an element the kernel rejects: reported, nothing applied", 0, 0, 0, true, -EINVAL, 0,
+	  "kernel rejected adding element 10.0.0.0/24 . 6 . 443 of set id4_" },
+};
+
+static void check_hooks(struct nftb *nb, struct nftm_table *const models[], struct racer *racer)
+{
+	for (size_t i = 0; i < sizeof(hook_cases) / sizeof(hook_cases[0]); i++) {
+		const struct hook_case *c = &hook_cases[i];
+		struct nftb_test_hooks h = { race, c->fault ? zero_end : NULL, racer };
+		struct nftb_opts o = { .max_retries = c->max_retries, .test = &h };
+		struct nftb_result r = { 0 };
+		struct diag_list d = { 0 };
+		char *text = NULL;
+		size_t len = 0;
+		racer->races = racer->done + c->races;
+		int rc = nftb_apply(nb, models[c->step], &o, &r, &d);
+		FILE *f = open_memstream(&text, &len);
+		if (f) {
+			diag_print(f, &d);
+			fclose(f);
+		}
+		bool diag_ok = c->want_diag ? text && strstr(text, c->want_diag) : d.n == 0;
+		char *first = text ? strtok(text, "\n") : NULL;
+		T_CHECK(rc == c->want_rc && r.retries == c->want_retries && diag_ok, "%s (rc %d, %u retries%s%s)",
+			c->what, rc, r.retries, first ? ": " : "", first ? first : "");
+		free(text);
+		diag_list_free(&d);
+		nftb_result_free(&r);
+	}
+	/* The failed cases left the first case's table. */
+	struct nftb *fresh = nftb_open();
+	struct nftb_result r = { 0 };
+	int rc = fresh ? apply(fresh, models[3], true, &r) : -1;
+	T_CHECK(rc == 0 && !r.changed, "... the kernel still holds the table the first case applied");
+	nftb_result_free(&r);
+	nftb_close(fresh);
 }
 
 int main(void)
@@ -145,6 +238,12 @@ int main(void)
 			"after someone else's commit the daemon reads the table back (+%zu -%zu)", r.nadd, r.ndel);
 		nftb_result_free(&r);
 	}
+	struct racer racer = { other, { model_named(&steps[0], "racer"), model_named(&steps[3], "racer") }, 0, 0 };
+	struct nftm_table *models[] = { t0, NULL, NULL, t3 };
+	if (t0 && t3 && other && racer.t[0] && racer.t[1])
+		check_hooks(daemon, models, &racer);
+	nftm_free(racer.t[0]);
+	nftm_free(racer.t[1]);
 	nftm_free(t0);
 	nftm_free(t3);
 	nftb_close(other);
