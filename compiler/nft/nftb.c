@@ -278,6 +278,8 @@ static void put_changes(struct nftb_batch *bt, const struct nftm_table *t, const
 				put_rules(bt, t, ci, res);
 }
 
+/* ---- the transaction: plan, send, retry ---- */
+
 void nftb_result_free(struct nftb_result *r)
 {
 	for (size_t i = 0; r->delta && i < r->ndelta; i++)
