@@ -49,7 +49,7 @@ use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir gra
 use_runtime/keygated = runtime/tunnel runtime/base
 use_runtime/keygate = runtime/tunnel runtime/base
 # Tests, benchmarks and fuzz targets see every library.
-use_tests = compiler/aclc compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
+use_tests = compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
 
 incs  = $(addprefix -I,$(1) $(use_$(1)))
 lib   = $(BUILD)/lib/lib$(notdir $(1)).a
@@ -101,9 +101,6 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-# Until the loading pipeline is a library: two benchmarks borrow aclc's.
-ACLC_BORROWED = $(call obj,$(filter-out compiler/aclc/aclc.c,$(call srcs,compiler/aclc)))
-$(BUILD)/bench/bench_apply $(BUILD)/bench/bench_nftprobe: $(ACLC_BORROWED)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

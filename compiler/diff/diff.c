@@ -8,46 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- loading one side ---- */
-
-int diff_side_load(struct diff_side *s, const char *policy, const char *nodes, struct diag_list *diags)
-{
-	memset(s, 0, sizeof(*s));
-	s->src = diag_src_load(policy, diags);
-	if (!s->src)
-		return -ENOENT;
-	s->root = hj_parse(s->src, diags);
-	if (!s->root)
-		return -EINVAL;
-	s->pol = pol_load(s->root, diags);
-	if (!s->pol)
-		return -EINVAL;
-	if (nodes) {
-		s->inv = inv_load(nodes, &s->nodes_src, diags);
-		if (!s->inv)
-			return -EINVAL;
-		s->have_inv = true;
-	} else if (!(s->inv = calloc(1, sizeof(*s->inv)))) {
-		diag_error(diags, NULL, "out of memory");
-		return -ENOMEM;
-	}
-	int rc = filter_compile(s->pol, s->inv, &s->fs, diags);
-	s->compiled = rc == 0;
-	return rc;
-}
-
-void diff_side_free(struct diff_side *s)
-{
-	if (s->compiled)
-		filter_set_free(&s->fs);
-	inv_free(s->inv);
-	pol_free(s->pol);
-	hj_free(s->root);
-	diag_src_free(s->nodes_src);
-	diag_src_free(s->src);
-	memset(s, 0, sizeof(*s));
-}
-
 /* ---- small helpers: text and address sets ---- */
 
 /* "A, B": A and B joined (either may be NULL or empty); A is freed. */
@@ -126,7 +86,7 @@ struct principal {
 };
 
 struct namer {
-	const struct diff_side *s;
+	const struct load *s;
 	struct principal *v;
 	size_t n;
 	bool built;
@@ -453,7 +413,7 @@ static int items_push(struct items *it, const char *name, const char *addrs)
 
 /* A named range starting at AT and ending within HI: the widest host, else
  * a node's address.  Sets *END; NULL if none. */
-static const char *dst_name_at(const struct diff_side *s, uint8_t family, ir_u128 at, ir_u128 hi, ir_u128 *end)
+static const char *dst_name_at(const struct load *s, uint8_t family, ir_u128 at, ir_u128 hi, ir_u128 *end)
 {
 	const char *best = NULL;
 	for (size_t i = 0; i < s->pol->nhosts; i++) {
@@ -475,7 +435,7 @@ static const char *dst_name_at(const struct diff_side *s, uint8_t family, ir_u12
 
 /* The last address of [AT, HI] before the next named range starting after
  * AT: HI when none does. */
-static ir_u128 dst_next_named(const struct diff_side *s, uint8_t family, ir_u128 at, ir_u128 hi)
+static ir_u128 dst_next_named(const struct load *s, uint8_t family, ir_u128 at, ir_u128 hi)
 {
 	ir_u128 next = hi, end;
 	for (size_t i = 0; i < s->pol->nhosts; i++) {
@@ -493,7 +453,7 @@ static ir_u128 dst_next_named(const struct diff_side *s, uint8_t family, ir_u128
 	return next;   /* the last address before the next named one, or HI */
 }
 
-static int describe_dst(const struct diff_side *s, uint8_t family, ir_u128 lo, ir_u128 hi, struct items *out)
+static int describe_dst(const struct load *s, uint8_t family, ir_u128 lo, ir_u128 hi, struct items *out)
 {
 	char r[IR_RANGE_STRLEN];
 	if (lo == 0 && hi == ir_family_max(family))
@@ -856,7 +816,7 @@ static bool range_in(const struct ir_aset *s, const struct ir_range *r)
 	return false;
 }
 
-static bool node_in_alias_list(const struct diff_side *s, const struct inv_node *n, const struct pol_alias *v,
+static bool node_in_alias_list(const struct load *s, const struct inv_node *n, const struct pol_alias *v,
 			       size_t nv)
 {
 	bool hit = false;
@@ -871,7 +831,7 @@ static bool node_in_alias_list(const struct diff_side *s, const struct inv_node 
 
 /* What approved route R of node N on side S: the autoApprovers entry, or
  * the inventory's approved_routes. */
-static int route_causes(const struct diff_side *s, const struct inv_node *n, const struct ir_range *r, bool old,
+static int route_causes(const struct load *s, const struct inv_node *n, const struct ir_range *r, bool old,
 			struct diff_cause **causes, size_t *ncauses)
 {
 	int rc = 0;
@@ -887,13 +847,13 @@ static int route_causes(const struct diff_side *s, const struct inv_node *n, con
 		rc = cause_add(causes, ncauses, &p->exit_approvers.at->loc, old);
 	for (size_t i = 0; rc == 0 && i < n->napproved; i++)
 		if (n->approved[i].family == r->family && n->approved[i].lo == r->lo && n->approved[i].hi == r->hi) {
-			struct diag_loc loc = { s->nodes_src, 0, 0 };
+			struct diag_loc loc = { s->inv_src, 0, 0 };
 			rc = cause_add(causes, ncauses, &loc, old);
 		}
 	return rc;
 }
 
-static int route_changes(struct diff_result *out, const char *node, enum diff_kind kind, const struct diff_side *s,
+static int route_changes(struct diff_result *out, const char *node, enum diff_kind kind, const struct load *s,
 			 const struct filter_node *have, const struct filter_node *other)
 {
 	int rc = 0;
@@ -911,7 +871,7 @@ static int route_changes(struct diff_result *out, const char *node, enum diff_ki
 }
 
 /* A node in one inventory only: who owns it, and its addresses. */
-static int node_change(struct diff_result *out, enum diff_kind kind, const struct diff_side *s,
+static int node_change(struct diff_result *out, enum diff_kind kind, const struct load *s,
 		       const struct inv_node *n)
 {
 	char a[IR_ADDR_STRLEN], *who = NULL, *what = NULL;
@@ -927,8 +887,8 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 		what = join(what, ir_addr_format(IR_V6, n->v6, a));
 	struct diff_cause *causes = NULL;
 	size_t ncauses = 0;
-	struct diag_loc loc = { s->nodes_src, 0, 0 };
-	if (s->nodes_src)
+	struct diag_loc loc = { s->inv_src, 0, 0 };
+	if (s->inv_src)
 		rc = cause_add(&causes, &ncauses, &loc, kind == DIFF_NODE_REMOVED);
 	return emit(out, rc, kind, n->name, who, what, NULL, NULL, causes, ncauses);
 }
@@ -981,7 +941,7 @@ static int admitting_rules(const struct filter_node *holder, const struct filter
 	return rc;
 }
 
-static const struct routes_peer *peer_by_name(const struct diff_side *s, const struct routes_view *v,
+static const struct routes_peer *peer_by_name(const struct load *s, const struct routes_view *v,
 					      const char *name)
 {
 	for (size_t i = 0; v && i < v->npeers; i++)
@@ -1000,8 +960,8 @@ static char *aset_text(const struct ir_aset *a)
 
 /* Peers of viewer VI (index in S's inventory) in view HAVE and not in
  * OTHER (of side O), or ranges of their allowed_ips missing there. */
-static int peer_changes(struct diff_result *out, const char *viewer, const struct diff_side *s, size_t vi,
-			const struct routes_view *have, const struct diff_side *o, const struct routes_view *other,
+static int peer_changes(struct diff_result *out, const char *viewer, const struct load *s, size_t vi,
+			const struct routes_view *have, const struct load *o, const struct routes_view *other,
 			bool added)
 {
 	int rc = 0;
@@ -1039,7 +999,7 @@ static int peer_changes(struct diff_result *out, const char *viewer, const struc
 /* ---- one node, and all of them ---- */
 
 struct run {
-	const struct diff_side *before, *after;
+	const struct load *before, *after;
 	struct routes_set vb, va;      /* no views without an inventory */
 	struct namer nb, na;
 	struct diff_result *out;
@@ -1109,12 +1069,12 @@ static int node_index(const struct inv *inv, const char *name)
 	return -1;
 }
 
-bool diff_has_node(const struct diff_side *before, const struct diff_side *after, const char *name)
+bool diff_has_node(const struct load *before, const struct load *after, const char *name)
 {
 	return node_index(before->inv, name) >= 0 || node_index(after->inv, name) >= 0;
 }
 
-int diff_compute(const struct diff_side *before, const struct diff_side *after, const char *only_node,
+int diff_compute(const struct load *before, const struct load *after, const char *only_node,
 		 struct diff_result *out, struct diag_list *diags)
 {
 	struct run run = { .before = before, .after = after, .nb = { .s = before }, .na = { .s = after },

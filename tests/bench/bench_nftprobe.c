@@ -23,7 +23,7 @@
  *       model to text (to /dev/null)
  *
  * SOURCE is --policy FILE --nodes FILE --node NAME: the node's flow IR and
- * facts through aclc's own pipeline (cli_node_flows), or --random SEED: a
+ * facts through the load pipeline (as aclc compiles), or --random SEED: a
  * flow IR made up here (groups of tailnet sources, rules to the relay, to
  * the routes it serves and beyond, every protocol kind, "any protocol").
  *
@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "bench_load.h"
 #include "diag.h"
 #include "ir.h"
 #include "nftm.h"
@@ -170,11 +170,12 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node,
 			   bool canonical)
 {
-	struct diag_list diags = { 0 };
-	int rc = (canonical ? cli_node_flows : cli_node_rules)(policy, nodes, node, &sc->flows, &sc->self,
-								  &sc->routes, &diags);
-	diag_print(stderr, &diags);
-	diag_list_free(&diags);
+	struct load_facts f = { 0 };
+	int rc = bench_node_facts(policy, nodes, node, canonical ? LOAD_CANONICAL : LOAD_RULES, &f);
+	/* SC takes what was made, success or not: scenario_free() frees it. */
+	sc->flows = f.flows;
+	sc->self = f.self;
+	sc->routes = f.routes;
 	if (rc < 0)
 		return rc;
 	ir_aset_add_all(&sc->dests, &sc->self);
@@ -688,14 +689,13 @@ static int cmd_stages(const struct args *a)
 {
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
-	struct diag_list diags = { 0 };
 	double t0 = now();
-	int rc = cli_node_rules(a->policy, a->nodes, a->node, &sc.flows, &sc.self, &sc.routes, &diags);
+	int rc = policy_scenario(&sc, a->policy, a->nodes, a->node, false);
 	double t1 = now();
-	diag_print(stderr, &diags);
-	diag_list_free(&diags);
-	if (rc < 0)
+	if (rc < 0) {
+		scenario_free(&sc);
 		return 2;
+	}
 	struct nftm_opts o = { 0 };
 	struct nftm_node node = { &sc.self, &sc.routes };
 	struct nftm_table *t = nftm_build(&o, &node, &sc.flows);
