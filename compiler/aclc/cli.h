@@ -20,12 +20,12 @@ int cli_diff(int argc, char **argv);
  * nft format uses them.  NODES may be NULL.  0, or -errno with the reasons
  * in DIAGS. */
 struct ir_flows;
-struct ir_aset;
+struct addr_set;
 struct diag_list;
 int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
+		   struct addr_set *self, struct addr_set *routes, struct diag_list *diags);
 /* The same with FLOWS holding the rules only, not canonicalised. */
 int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
+		   struct addr_set *self, struct addr_set *routes, struct diag_list *diags);
 
 #endif

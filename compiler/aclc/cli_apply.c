@@ -45,7 +45,7 @@ struct apply {
 	bool loaded;
 	const struct filter_node *fn;
 	struct ir_flows flows;
-	struct ir_aset self, routes;
+	struct addr_set self, routes;
 	struct nftm_table *table;
 };
 
@@ -114,7 +114,7 @@ static int build(struct apply *a, struct diag_list *diags)
 	if (rc == 0)
 		rc = inv_node_addrs(n, &a->self);
 	if (rc == 0)
-		rc = ir_aset_add_all(&a->routes, &a->fn->served);
+		rc = addr_set_add_all(&a->routes, &a->fn->served);
 	if (rc == 0) {
 		struct nftm_node node = { &a->self, &a->routes };
 		a->table = nftm_build(&a->nft, &node, &a->flows);
@@ -131,8 +131,8 @@ static int build(struct apply *a, struct diag_list *diags)
 static void done(struct apply *a)
 {
 	nftm_free(a->table);
-	ir_aset_free(&a->self);
-	ir_aset_free(&a->routes);
+	addr_set_free(&a->self);
+	addr_set_free(&a->routes);
 	ir_free(&a->flows);
 	if (a->loaded)
 		cli_loaded_free(&a->ld);

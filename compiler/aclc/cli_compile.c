@@ -70,19 +70,19 @@ static int usage(void)
 
 /* The node's own addresses and the routes it serves; the global view has
  * no addresses and serves everything. */
-static int node_facts(const struct compile *c, struct ir_aset *self, struct ir_aset *routes)
+static int node_facts(const struct compile *c, struct addr_set *self, struct addr_set *routes)
 {
 	const struct inv_node *n = c->fn->node;
 	if (!n)
-		return ir_aset_add(routes, IR_V4, 0, ir_family_max(IR_V4)) ?:
-		       ir_aset_add(routes, IR_V6, 0, ir_family_max(IR_V6));
-	return inv_node_addrs(n, self) ?: ir_aset_add_all(routes, &c->fn->served);
+		return addr_set_add(routes, ADDR_V4, 0, addr_family_max(ADDR_V4)) ?:
+		       addr_set_add(routes, ADDR_V6, 0, addr_family_max(ADDR_V6));
+	return inv_node_addrs(n, self) ?: addr_set_add_all(routes, &c->fn->served);
 }
 
 static int fmt_nft(struct compile *c, struct diag_list *diags)
 {
 	struct ir_flows flows = { 0 };
-	struct ir_aset self = { 0 }, routes = { 0 };
+	struct addr_set self = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
 	/* nftm decomposes the rules itself (by identity): no canonical IR needed. */
 	int rc = filter_node_rules(c->fn, &flows);
@@ -103,8 +103,8 @@ static int fmt_nft(struct compile *c, struct diag_list *diags)
 		diag_error(diags, NULL, "cannot build the nftables ruleset: %s", strerror(-rc));
 	}
 	nftm_free(t);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
+	addr_set_free(&self);
+	addr_set_free(&routes);
 	ir_free(&flows);
 	return rc;
 }
@@ -239,7 +239,7 @@ static void compile_done(struct compile *c)
 }
 
 static int node_flows(const char *policy, const char *nodes, const char *node, bool canonical,
-		      struct ir_flows *flows, struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+		      struct ir_flows *flows, struct addr_set *self, struct addr_set *routes, struct diag_list *diags)
 {
 	struct compile c = { .policy_path = policy, .nodes_path = nodes, .node_name = node };
 	int rc = compile_load(&c, diags) < 0 ? -EINVAL : 0;
@@ -252,13 +252,13 @@ static int node_flows(const char *policy, const char *nodes, const char *node, b
 }
 
 int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+		   struct addr_set *self, struct addr_set *routes, struct diag_list *diags)
 {
 	return node_flows(policy, nodes, node, true, flows, self, routes, diags);
 }
 
 int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
+		   struct addr_set *self, struct addr_set *routes, struct diag_list *diags)
 {
 	return node_flows(policy, nodes, node, false, flows, self, routes, diags);
 }

@@ -12,12 +12,12 @@ static const struct {
 	uint8_t family;
 	const char *lo, *hi;
 } tailnet_ranges[] = {
-	{ IR_V4, "100.64.0.0", "100.115.91.255" },
-	{ IR_V4, "100.115.94.0", "100.127.255.255" },
-	{ IR_V6, "fd7a:115c:a1e0::", "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff" },
+	{ ADDR_V4, "100.64.0.0", "100.115.91.255" },
+	{ ADDR_V4, "100.115.94.0", "100.127.255.255" },
+	{ ADDR_V6, "fd7a:115c:a1e0::", "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff" },
 };
 
-static const uint8_t default_protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP, IR_PROTO_ICMPV6 };
+static const uint8_t default_protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 };
 
 /* A sorted list of node indices. */
 struct nlist {
@@ -34,7 +34,7 @@ struct memo {
 };
 
 struct addr_node {
-	ir_u128 addr;
+	addr_u128 addr;
 	size_t node;
 };
 
@@ -79,9 +79,9 @@ static bool user_matches(const struct inv *inv, const struct inv_node *n, const 
 	return strncmp(a->name, u->name, ln) == 0 && strcmp(a->name + ln, "@") == 0;
 }
 
-static bool node_in_range(const struct inv_node *n, uint8_t family, ir_u128 lo, ir_u128 hi)
+static bool node_in_range(const struct inv_node *n, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
-	if (family == IR_V4)
+	if (family == ADDR_V4)
 		return n->has_v4 && n->v4 >= lo && n->v4 <= hi;
 	return n->has_v6 && n->v6 >= lo && n->v6 <= hi;
 }
@@ -336,14 +336,14 @@ static void ctx_free(struct ctx *c)
 	free(c->marks);
 }
 
-static bool prefix_within(const struct inv_prefix *r, uint8_t family, ir_u128 lo, ir_u128 hi)
+static bool prefix_within(const struct inv_prefix *r, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
 	return r->family == family && lo <= r->lo && r->hi <= hi;
 }
 
 /* The routes node N serves: advertised, and approved by an administrator
  * or by autoApprovers. */
-static int served_routes(const struct ctx *c, const struct inv_node *n, struct ir_aset *out)
+static int served_routes(const struct ctx *c, const struct inv_node *n, struct addr_set *out)
 {
 	const struct pol_policy *p = c->p;
 	for (size_t i = 0; i < n->nadvertised; i++) {
@@ -360,7 +360,7 @@ static int served_routes(const struct ctx *c, const struct inv_node *n, struct i
 		if (!ok && inv_prefix_is_exit(r))
 			ok = any_matches(c, p->exit_approvers.items, p->exit_approvers.nitems, n);
 		if (ok) {
-			int rc = ir_aset_add(out, r->family, r->lo, r->hi);
+			int rc = addr_set_add(out, r->family, r->lo, r->hi);
 			if (rc < 0)
 				return rc;
 		}
@@ -368,13 +368,13 @@ static int served_routes(const struct ctx *c, const struct inv_node *n, struct i
 	return 0;
 }
 
-static bool is_exit_range(const struct ir_range *r)
+static bool is_exit_range(const struct addr_range *r)
 {
-	return r->lo == 0 && r->hi == ir_family_max(r->family);
+	return r->lo == 0 && r->hi == addr_family_max(r->family);
 }
 
 /* Mark the nodes A names and add the address ranges it names to ADDRS. */
-static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
+static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct addr_set *addrs)
 {
 	if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET) {
 		const struct nlist *l = alias_nodes(c, a);
@@ -385,10 +385,10 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 	}
 	switch (a->kind) {
 	case PA_ANY:
-		return ir_aset_add_all(addrs, &c->s->star);
+		return addr_set_add_all(addrs, &c->s->star);
 	case PA_HOST:
 	case PA_ADDR:
-		return ir_aset_add(addrs, a->family, a->lo, a->hi);
+		return addr_set_add(addrs, a->family, a->lo, a->hi);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
 		for (size_t i = 0; s && i < s->nitems; i++) {
@@ -421,7 +421,7 @@ static int push_dst(struct filter_rule *r, const struct filter_dst *d)
 
 static void rule_free(struct filter_rule *r)
 {
-	ir_aset_free(&r->src);
+	addr_set_free(&r->src);
 	free(r->dst);
 }
 
@@ -442,7 +442,7 @@ static bool dst_concerns(const struct filter_node *fn, const struct filter_dst *
 	if (node_in_range(fn->node, d->family, d->lo, d->hi))
 		return true;
 	for (size_t i = 0; i < fn->served.n; i++) {
-		const struct ir_range *r = &fn->served.v[i];
+		const struct addr_range *r = &fn->served.v[i];
 		if (!is_exit_range(r) && r->family == d->family && r->lo <= d->hi && d->lo <= r->hi)
 			return true;
 	}
@@ -461,7 +461,7 @@ static int dst_entries(struct ctx *c, const struct pol_dst *pd, const struct pol
 	if (pd->alias.kind == PA_INTERNET || pd->alias.kind == PA_SELF)
 		return 0;
 	int rc = 0;
-	struct ir_aset addrs = { 0 };
+	struct addr_set addrs = { 0 };
 	memset(c->marks, 0, c->inv->nnodes * sizeof(*c->marks));
 	rc = resolve(c, &pd->alias, c->marks, &addrs);
 	/* Nodes one by one, each address its own entry, then the ranges. */
@@ -470,12 +470,12 @@ static int dst_entries(struct ctx *c, const struct pol_dst *pd, const struct pol
 			continue;
 		const struct inv_node *n = &c->inv->nodes[i];
 		if (n->has_v4) {
-			d.family = IR_V4;
+			d.family = ADDR_V4;
 			d.lo = d.hi = n->v4;
 			rc = push_dst(r, &d);
 		}
 		if (rc == 0 && n->has_v6) {
-			d.family = IR_V6;
+			d.family = ADDR_V6;
 			d.lo = d.hi = n->v6;
 			rc = push_dst(r, &d);
 		}
@@ -486,7 +486,7 @@ static int dst_entries(struct ctx *c, const struct pol_dst *pd, const struct pol
 		d.hi = addrs.v[i].hi;
 		rc = push_dst(r, &d);
 	}
-	ir_aset_free(&addrs);
+	addr_set_free(&addrs);
 	return rc;
 }
 
@@ -503,7 +503,7 @@ static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_
 	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
 		if (marks[i])
 			rc = inv_node_addrs(&c->inv->nodes[i], &r->src);
-	ir_aset_merge(&r->src);
+	addr_set_merge(&r->src);
 	return rc;
 }
 
@@ -518,7 +518,7 @@ static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 		if (dst_concerns(fn, &r->dst[i], r->from))
 			rc = push_dst(&out, &r->dst[i]);
 	if (rc == 0 && out.ndst > 0 && (r->src.n > 0 || r->src_all)) {
-		rc = ir_aset_add_all(&out.src, &r->src);
+		rc = addr_set_add_all(&out.src, &r->src);
 		if (rc == 0)
 			rc = push_rule(fn, &out);
 		if (rc == 0)
@@ -590,7 +590,7 @@ static int emit_picked(struct filter_node *fn, const struct filter_rule *r, cons
 	for (size_t i = 0; rc == 0 && i < nd; i++)
 		rc = push_dst(&out, &r->dst[d[i * stride]]);
 	if (rc == 0)
-		rc = ir_aset_add_all(&out.src, &r->src);
+		rc = addr_set_add_all(&out.src, &r->src);
 	if (rc == 0)
 		rc = push_rule(fn, &out);
 	if (rc < 0)
@@ -614,7 +614,7 @@ static int emit_nodes(struct ctx *c, const struct filter_rule *r)
 				rc = pick_push(c, i, d);
 			continue;
 		}
-		int f = fd->family == IR_V4 ? 0 : 1;
+		int f = fd->family == ADDR_V4 ? 0 : 1;
 		const struct addr_node *v = c->by_addr[f];
 		size_t lo = 0, hi = c->nby_addr[f];
 		while (lo < hi) {   /* first address >= fd->lo */
@@ -627,7 +627,7 @@ static int emit_nodes(struct ctx *c, const struct filter_rule *r)
 		for (size_t i = lo; rc == 0 && i < c->nby_addr[f] && v[i].addr <= fd->hi; i++)
 			rc = pick_push(c, v[i].node, d);
 		for (size_t k = 0; rc == 0 && k < c->route_nodes.n; k++) {
-			const struct ir_aset *sv = &c->s->nodes[c->route_nodes.v[k]].served;
+			const struct addr_set *sv = &c->s->nodes[c->route_nodes.v[k]].served;
 			bool hit = false;
 			for (size_t j = 0; !hit && j < sv->n; j++)
 				hit = !is_exit_range(&sv->v[j]) && sv->v[j].family == fd->family &&
@@ -683,18 +683,18 @@ static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_
 				for (size_t k = 0; rc == 0 && k < spec->nports; k++) {
 					struct filter_dst d = { .ports = spec->ports[k], .at = pd->alias.at };
 					if (n->has_v4) {
-						d.family = IR_V4;
+						d.family = ADDR_V4;
 						d.lo = d.hi = n->v4;
 						rc = push_dst(&r, &d);
 					}
 					if (rc == 0 && n->has_v6) {
-						d.family = IR_V6;
+						d.family = ADDR_V6;
 						d.lo = d.hi = n->v6;
 						rc = push_dst(&r, &d);
 					}
 				}
 			}
-			ir_aset_merge(&r.src);
+			addr_set_merge(&r.src);
 			if (rc == 0)
 				rc = emit_reduced(&c->s->global, &r);
 			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
@@ -751,21 +751,21 @@ int filter_compile(const struct pol_policy *p, const struct inv *inv, struct fil
 	s->nnodes = inv->nnodes;
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof(tailnet_ranges) / sizeof(tailnet_ranges[0]); i++) {
-		enum ir_family f;
-		ir_u128 lo, hi;
-		ir_addr_parse(tailnet_ranges[i].lo, &f, &lo);
-		ir_addr_parse(tailnet_ranges[i].hi, &f, &hi);
-		rc = ir_aset_add(&s->star, f, lo, hi);
+		enum addr_family f;
+		addr_u128 lo, hi;
+		addr_parse(tailnet_ranges[i].lo, &f, &lo);
+		addr_parse(tailnet_ranges[i].hi, &f, &hi);
+		rc = addr_set_add(&s->star, f, lo, hi);
 	}
 	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
 		s->nodes[i].node = &inv->nodes[i];
 		rc = served_routes(&c, &inv->nodes[i], &s->nodes[i].served);
 		for (size_t j = 0; rc == 0 && j < s->nodes[i].served.n; j++)
 			if (!is_exit_range(&s->nodes[i].served.v[j]))
-				rc = ir_aset_add(&s->star, s->nodes[i].served.v[j].family,
+				rc = addr_set_add(&s->star, s->nodes[i].served.v[j].family,
 						 s->nodes[i].served.v[j].lo, s->nodes[i].served.v[j].hi);
 	}
-	ir_aset_merge(&s->star);
+	addr_set_merge(&s->star);
 	for (size_t i = 0; rc == 0 && i < p->nrules; i++) {
 		const struct pol_rule *pr = &p->rules[i];
 		if (pr->kind == POL_ACL)
@@ -793,7 +793,7 @@ static void node_free(struct filter_node *fn)
 	for (size_t i = 0; i < fn->nrules; i++)
 		rule_free(&fn->rules[i]);
 	free(fn->rules);
-	ir_aset_free(&fn->served);
+	addr_set_free(&fn->served);
 }
 
 void filter_set_free(struct filter_set *s)
@@ -802,7 +802,7 @@ void filter_set_free(struct filter_set *s)
 		node_free(&s->nodes[i]);
 	free(s->nodes);
 	node_free(&s->global);
-	ir_aset_free(&s->star);
+	addr_set_free(&s->star);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -820,12 +820,12 @@ int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
 			continue;
 		const uint8_t *protos = r->nprotos ? r->protos : default_protos;
 		size_t np = r->nprotos ? r->nprotos : sizeof(default_protos);
-		struct ir_aset all = { 0 };
-		const struct ir_aset *src = &r->src;
+		struct addr_set all = { 0 };
+		const struct addr_set *src = &r->src;
 		if (r->src_all) {
-			if (ir_aset_add(&all, IR_V4, 0, ir_family_max(IR_V4)) < 0 ||
-			    ir_aset_add(&all, IR_V6, 0, ir_family_max(IR_V6)) < 0) {
-				ir_aset_free(&all);
+			if (addr_set_add(&all, ADDR_V4, 0, addr_family_max(ADDR_V4)) < 0 ||
+			    addr_set_add(&all, ADDR_V6, 0, addr_family_max(ADDR_V6)) < 0) {
+				addr_set_free(&all);
 				return -ENOMEM;
 			}
 			src = &all;
@@ -840,17 +840,17 @@ int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
 						.family = src->v[s].family, .proto = protos[k],
 						.port_lo = fd->ports.lo, .port_hi = fd->ports.hi,
 						.dst_lo = fd->any ? 0 : fd->lo,
-						.dst_hi = fd->any ? ir_family_max(src->v[s].family) : fd->hi,
+						.dst_hi = fd->any ? addr_family_max(src->v[s].family) : fd->hi,
 						.src_lo = src->v[s].lo, .src_hi = src->v[s].hi,
 					};
 					int rc = ir_add(out, &b, fd->at ? &fd->at->loc : NULL);
 					if (rc < 0) {
-						ir_aset_free(&all);
+						addr_set_free(&all);
 						return rc;
 					}
 				}
 			}
-		ir_aset_free(&all);
+		addr_set_free(&all);
 	}
 	return 0;
 }
@@ -871,7 +871,7 @@ struct filter_names *filter_names_new(const struct pol_policy *p, const struct i
 	return fnm;
 }
 
-bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct ir_aset *out)
+bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct addr_set *out)
 {
 	struct ctx *c = &fnm->c;
 	int rc = resolve(c, a, c->marks, out);
@@ -892,7 +892,7 @@ void filter_names_free(struct filter_names *fnm)
 }
 
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
-			const struct pol_alias *a, struct ir_aset *out)
+			const struct pol_alias *a, struct addr_set *out)
 {
 	struct filter_names *fnm = filter_names_new(p, inv, s);
 	bool ok = fnm && filter_names_addrs(fnm, a, out);

@@ -21,7 +21,7 @@ bool inv_node_has_tag(const struct inv_node *n, const char *tag)
 
 bool inv_prefix_is_exit(const struct inv_prefix *p)
 {
-	return p->lo == 0 && p->hi == ir_family_max(p->family);
+	return p->lo == 0 && p->hi == addr_family_max(p->family);
 }
 
 int inv_user_by_email(const struct inv *inv, const char *email)
@@ -151,10 +151,10 @@ static bool get_prefixes(struct ctx *c, const cJSON *obj, const char *key,
 	bool ok = true;
 	cJSON_ArrayForEach(it, arr) {
 		struct inv_prefix *p = &(*out)[*n];
-		enum ir_family fam;
+		enum addr_family fam;
 		unsigned len;
-		if (!cJSON_IsString(it) || !ir_range_parse(it->valuestring, false, &fam, &p->lo, &p->hi) ||
-		    !ir_range_is_prefix(fam, p->lo, p->hi, &len) || !strchr(it->valuestring, '/')) {
+		if (!cJSON_IsString(it) || !addr_range_parse(it->valuestring, false, &fam, &p->lo, &p->hi) ||
+		    !addr_range_is_prefix(fam, p->lo, p->hi, &len) || !strchr(it->valuestring, '/')) {
 			INV_ERR(c, "\"%s\": %s%s%s is not a prefix (address/length, host bits zero)", key,
 				cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
 				cJSON_IsString(it) ? "\"" : "");
@@ -168,8 +168,8 @@ static bool get_prefixes(struct ctx *c, const cJSON *obj, const char *key,
 	return ok;
 }
 
-static bool get_addr(struct ctx *c, const cJSON *obj, const char *key, enum ir_family want,
-		     bool *has, ir_u128 *addr)
+static bool get_addr(struct ctx *c, const cJSON *obj, const char *key, enum addr_family want,
+		     bool *has, addr_u128 *addr)
 {
 	char *s;
 	*has = false;
@@ -177,8 +177,8 @@ static bool get_addr(struct ctx *c, const cJSON *obj, const char *key, enum ir_f
 		return false;
 	if (!s)
 		return true;
-	enum ir_family fam;
-	bool ok = ir_addr_parse(s, &fam, addr) && fam == want;
+	enum addr_family fam;
+	bool ok = addr_parse(s, &fam, addr) && fam == want;
 	if (!ok)
 		INV_ERR(c, "\"%s\": \"%s\" is not an IPv%d address", key, s, want);
 	*has = ok;
@@ -266,8 +266,8 @@ static bool load_node(struct ctx *c, const cJSON *jn, struct inv_node *n)
 		INV_ERR(c, "a node needs a \"user\" or at least one tag%s", "");
 		ok = false;
 	}
-	ok &= get_addr(c, jn, "ipv4", IR_V4, &n->has_v4, &n->v4);
-	ok &= get_addr(c, jn, "ipv6", IR_V6, &n->has_v6, &n->v6);
+	ok &= get_addr(c, jn, "ipv4", ADDR_V4, &n->has_v4, &n->v4);
+	ok &= get_addr(c, jn, "ipv6", ADDR_V6, &n->has_v6, &n->v6);
 	if (ok && !n->has_v4 && !n->has_v6) {
 		INV_ERR(c, "a node needs \"ipv4\" or \"ipv6\"%s", "");
 		ok = false;
@@ -362,13 +362,13 @@ out_nomem:
 	return inv;
 }
 
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out)
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out)
 {
 	int rc = 0;
 	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+		rc = addr_set_add(out, ADDR_V4, n->v4, n->v4);
 	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+		rc = addr_set_add(out, ADDR_V6, n->v6, n->v6);
 	return rc;
 }
 

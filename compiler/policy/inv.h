@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
-#include "ir.h"
+#include "addr.h"
 
 struct cJSON;
 
@@ -23,7 +23,7 @@ struct inv_user {
 
 struct inv_prefix {
 	uint8_t family;
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	char *text;
 };
 
@@ -33,7 +33,7 @@ struct inv_node {
 	char **tags;
 	size_t ntags;
 	bool has_v4, has_v6;
-	ir_u128 v4, v6;
+	addr_u128 v4, v6;
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
@@ -60,7 +60,7 @@ void inv_free(struct inv *inv);
 int inv_user_by_email(const struct inv *inv, const char *email);
 int inv_user_by_name(const struct inv *inv, const char *name);
 /* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out);
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out);
 bool inv_node_tagged(const struct inv_node *n);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */

@@ -36,7 +36,7 @@ static double now_ms(void)
 static struct nftm_table *compile(const char *policy, const char *nodes, const char *node)
 {
 	struct ir_flows flows = { 0 };
-	struct ir_aset self = { 0 }, routes = { 0 };
+	struct addr_set self = { 0 }, routes = { 0 };
 	struct diag_list diags = { 0 };
 	struct nftm_table *t = NULL;
 	struct nftm_opts opts = { 0 };
@@ -47,8 +47,8 @@ static struct nftm_table *compile(const char *policy, const char *nodes, const c
 	diag_print(stderr, &diags);
 	diag_list_free(&diags);
 	ir_free(&flows);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
+	addr_set_free(&self);
+	addr_set_free(&routes);
 	return t;
 }
 

@@ -23,7 +23,7 @@ static int parse_flows(const char *text, struct ir_flows *f)
 	for (char *box = copy ? strtok_r(copy, ";", &save) : NULL; rc == 0 && box; box = strtok_r(NULL, ";", &save)) {
 		char fam[8], proto[16], ports[32] = "*", dst[100], src[100];
 		struct ir_box b = { 0 };
-		enum ir_family fd, fs;
+		enum addr_family fd, fs;
 		int proto_n;
 		unsigned lo, hi;
 		if (sscanf(box, " %7s %15s dst %99s src %99s", fam, proto, dst, src) != 4 &&
@@ -40,8 +40,8 @@ static int parse_flows(const char *text, struct ir_flows *f)
 			b.port_lo = (uint16_t)lo;
 			b.port_hi = (uint16_t)hi;
 		}
-		if (proto_n < 0 || !ir_range_parse(dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
-		    !ir_range_parse(src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs ||
+		if (proto_n < 0 || !addr_range_parse(dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
+		    !addr_range_parse(src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs ||
 		    (unsigned)fd != (unsigned)(fam[1] - '0'))
 			rc = -1;
 		b.family = (uint8_t)fd;
@@ -180,7 +180,7 @@ static void test_table(void)
 		ir_free(&n);
 	}
 	struct ir_flows raw = { 0 }, out = { 0 };
-	struct ir_box box = { .family = IR_V4, .proto = IR_PROTO_TCP, .port_hi = 1 };
+	struct ir_box box = { .family = ADDR_V4, .proto = PROTO_TCP, .port_hi = 1 };
 	ir_add(&raw, &box, NULL);
 	T_CHECK(diff_ir_subtract(&raw, &raw, &out) == -EINVAL, "subtracting a set that is not canonical is -EINVAL");
 	ir_free(&raw);
@@ -200,8 +200,8 @@ static uint32_t rnd(uint32_t n)
 }
 
 #define U 8   /* ports, destinations and sources run over 0..U-1 */
-static const uint8_t protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP };
-static const uint8_t fams[] = { IR_V4, IR_V6 };
+static const uint8_t protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP };
+static const uint8_t fams[] = { ADDR_V4, ADDR_V6 };
 
 static void random_range(unsigned *lo, unsigned *hi)
 {
