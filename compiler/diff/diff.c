@@ -1,5 +1,5 @@
 /* diff: the changes between two policies (and inventories), described
- * with the names of the inventory; set operations live in diff_ir.c. */
+ * with the names of the inventory; set operations are the IR's (ir_setops.c). */
 #include "diff.h"
 #include "routes.h"
 #include "mem.h"
@@ -1082,9 +1082,9 @@ static int diff_node(struct run *run, const char *name, const struct filter_node
 	if (rc == 0 && !same)
 		rc = ir_canonicalize(&ira);
 	if (rc == 0 && !same)
-		rc = diff_ir_subtract(&ira, &irb, &gained);
+		rc = ir_subtract(&ira, &irb, &gained);
 	if (rc == 0 && !same)
-		rc = diff_ir_subtract(&irb, &ira, &lost);
+		rc = ir_subtract(&irb, &ira, &lost);
 	if (rc == 0 && !same)
 		rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
 	if (rc == 0 && !same)

@@ -1,4 +1,6 @@
-/* ir: the flow IR's rules (the canonical form is ir_canon.c). */
+/* ir: the flow IR's rules, as added.  The layers of the IR call one way:
+ * ir_setops.c builds with ir_canon.c, ir_canon.c reads the rules kept here,
+ * and this file calls neither. */
 #include "ir.h"
 #include "mem.h"
 
@@ -44,18 +46,6 @@ static bool box_same(const struct ir_box *a, const struct ir_box *b)
 	return a->family == b->family && a->proto == b->proto && a->port_lo == b->port_lo &&
 	       a->port_hi == b->port_hi && a->dst_lo == b->dst_lo && a->dst_hi == b->dst_hi &&
 	       a->src_lo == b->src_lo && a->src_hi == b->src_hi;
-}
-
-int ir_add_boxes(struct ir_flows *f, const struct ir_flows *from)
-{
-	struct ir_iter it = { 0 };
-	struct ir_box b;
-	while (ir_box_next(from, &it, &b)) {
-		int rc = ir_add(f, &b, NULL);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 bool ir_rules_same(const struct ir_flows *a, const struct ir_flows *b)

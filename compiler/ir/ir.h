@@ -150,7 +150,7 @@ bool ir_box_next(const struct ir_flows *f, struct ir_iter *it, struct ir_box *ou
 /* Box K (source range K of the cell's set) of cell C. */
 void ir_cell_box(const struct ir_flows *f, size_t c, size_t k, struct ir_box *out);
 
-/* Building a canonical F directly (the set operations of diff_ir.c do):
+/* Building a canonical F directly (the set operations of ir_setops.c do):
  * ir_build_begin empties F's canonical part (rules kept); then the pieces,
  * in canonical order (family, proto, port slice, then ascending disjoint
  * destinations; all pieces of one port slice with its whole port range),
@@ -169,6 +169,13 @@ int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *s
 int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t port_lo, uint16_t port_hi,
 		  addr_u128 dst_lo, addr_u128 dst_hi, uint32_t set);
 void ir_build_end(struct ir_builder *b);
+
+/* Set operations on canonical flows (A and B canonical, else -EINVAL).
+ * OUT (its rules untouched, none added) receives the canonical cells of
+ * A \ B, or of A intersected with B, computed cell by cell (no source is
+ * expanded).  0 or -errno. */
+int ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
+int ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
 
 /* A canonical, line-per-box dump (the `--format ir` output), one line per
  * (cell, source range), streamed from the cells:

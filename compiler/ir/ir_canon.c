@@ -1,6 +1,8 @@
 /* ir_canon: the flow IR's factorised canonical form (cells pointing to
  * interned source sets), its builder, and what works on it: equality,
- * membership, explanations, iteration and the `--format ir` dump. */
+ * membership, explanations, iteration, back to rules (ir_add_boxes) and the
+ * `--format ir` dump; ir_free, since the canonical part owns private
+ * indexes. */
 #include "ir.h"
 #include "mem.h"
 
@@ -735,6 +737,18 @@ bool ir_box_next(const struct ir_flows *f, struct ir_iter *it, struct ir_box *ou
 		return false;
 	ir_cell_box(f, it->cell, it->k++, out);
 	return true;
+}
+
+int ir_add_boxes(struct ir_flows *f, const struct ir_flows *from)
+{
+	struct ir_iter it = { 0 };
+	struct ir_box b;
+	while (ir_box_next(from, &it, &b)) {
+		int rc = ir_add(f, &b, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 void ir_free(struct ir_flows *f)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "diff.h"
+#include "ir.h"
 
 static double now(void)
 {
@@ -47,9 +47,9 @@ int main(int argc, char **argv)
 		double t0 = now();
 		ir_canonicalize(&new);
 		double t1 = now();
-		int rc = diff_ir_subtract(&new, &old, &gained);
+		int rc = ir_subtract(&new, &old, &gained);
 		if (rc == 0)
-			rc = diff_ir_subtract(&old, &new, &lost);
+			rc = ir_subtract(&old, &new, &lost);
 		double t2 = now();
 		if (rc < 0) {
 			fprintf(stderr, "bench_diff: %d\n", rc);

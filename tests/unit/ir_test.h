@@ -1,4 +1,4 @@
-/* ir_test.h: flow-IR helpers the unit tests share (test_ir, test_diff,
+/* ir_test.h: flow-IR helpers the unit tests share (test_ir, test_ir_setops,
  * test_nftm, test_nftb).  Inline, so a test that uses one of them only
  * does not warn about the others. */
 #ifndef IR_TEST_H

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
+#include "ir.h"
 #include "pol.h"
 #include "ir_test.h"
 #include "t.h"
@@ -169,9 +169,9 @@ static void test_table(void)
 		bool parsed = parse_flows(cases[i].a, &a) == 0 && parse_flows(cases[i].b, &b) == 0;
 		T_CHECK(parsed, "%s: inputs parse", cases[i].what);
 		if (parsed) {
-			T_CHECK(diff_ir_subtract(&a, &b, &d) == 0 && d.canonical, "%s: A \\ B computed", cases[i].what);
+			T_CHECK(ir_subtract(&a, &b, &d) == 0 && d.canonical, "%s: A \\ B computed", cases[i].what);
 			check_op(cases[i].what, "A \\ B", &d, cases[i].minus);
-			T_CHECK(diff_ir_intersect(&a, &b, &n) == 0 && n.canonical, "%s: A n B computed", cases[i].what);
+			T_CHECK(ir_intersect(&a, &b, &n) == 0 && n.canonical, "%s: A n B computed", cases[i].what);
 			check_op(cases[i].what, "A n B", &n, cases[i].inter);
 		}
 		ir_free(&a);
@@ -182,7 +182,7 @@ static void test_table(void)
 	struct ir_flows raw = { 0 }, out = { 0 };
 	struct ir_box box = { .family = ADDR_V4, .proto = PROTO_TCP, .port_hi = 1 };
 	ir_add(&raw, &box, NULL);
-	T_CHECK(diff_ir_subtract(&raw, &raw, &out) == -EINVAL, "subtracting a set that is not canonical is -EINVAL");
+	T_CHECK(ir_subtract(&raw, &raw, &out) == -EINVAL, "subtracting a set that is not canonical is -EINVAL");
 	ir_free(&raw);
 	ir_free(&out);
 }
@@ -280,12 +280,12 @@ static void test_property(void)
 			edited_flows(&a, &b);
 		else
 			random_flows(&b);
-		bool ok = diff_ir_subtract(&a, &b, &d) == 0 && diff_ir_intersect(&a, &b, &n) == 0;
+		bool ok = ir_subtract(&a, &b, &d) == 0 && ir_intersect(&a, &b, &n) == 0;
 		/* (A \ B) u (A n B) == A, canonically. */
 		ok = ok && ir_add_boxes(&u, &d) == 0 && ir_add_boxes(&u, &n) == 0 && ir_canonicalize(&u) == 0;
 		union_ok += ok && ir_equal(&u, &a);
 		/* ... and A \ B, B have nothing in common; the results are canonical. */
-		ok = ok && diff_ir_intersect(&d, &b, &back) == 0;
+		ok = ok && ir_intersect(&d, &b, &back) == 0;
 		disjoint_ok += ok && back.nboxes == 0 && disjoint_sorted(&d) && disjoint_sorted(&n);
 		nonempty += d.nboxes > 0 && n.nboxes > 0;
 		/* Every packet of the universe: in A \ B iff in A and not in B. */

@@ -1,4 +1,4 @@
-/* diff_ir: set operations on canonical flow IR (A \ B, A n B), the
+/* ir_setops: set operations on canonical flow IR (A \ B, A n B), the
  * ground under `aclc diff`.
  *
  * Both sides are co-swept cell by cell, per family and protocol: the port
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
+#include "ir.h"
 #include "mem.h"
 
 #define NONE UINT32_MAX
@@ -250,12 +250,12 @@ static int set_op(const struct ir_flows *a, const struct ir_flows *b, struct ir_
 	return rc;
 }
 
-int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
+int ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
 	return set_op(a, b, out, true);
 }
 
-int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
+int ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
 	return set_op(a, b, out, false);
 }
