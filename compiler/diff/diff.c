@@ -1,5 +1,5 @@
 /* diff: the changes between two policies (and inventories), described
- * with the names of the inventory; set operations live in diff_ir.c. */
+ * with the names of the inventory; set operations are the IR's (ir_setops.c). */
 #include "diff.h"
 #include "routes.h"
 #include "mem.h"
@@ -24,55 +24,55 @@ static char *join(char *a, const char *b)
 	return s;
 }
 
-static bool node_has(const struct inv_node *n, const struct ir_aset *s)
+static bool node_has(const struct inv_node *n, const struct addr_set *s)
 {
-	return (n->has_v4 && ir_aset_contains(s, IR_V4, n->v4, n->v4)) ||
-	       (n->has_v6 && ir_aset_contains(s, IR_V6, n->v6, n->v6));
+	return (n->has_v4 && addr_set_contains(s, ADDR_V4, n->v4, n->v4)) ||
+	       (n->has_v6 && addr_set_contains(s, ADDR_V6, n->v6, n->v6));
 }
 
 /* Is every range of A in FAMILY inside S?  Does A have any in FAMILY? */
-static bool aset_within(const struct ir_aset *a, uint8_t family, const struct ir_aset *s, bool *any)
+static bool aset_within(const struct addr_set *a, uint8_t family, const struct addr_set *s, bool *any)
 {
 	*any = false;
 	for (size_t i = 0; i < a->n; i++) {
 		if (a->v[i].family != family)
 			continue;
 		*any = true;
-		if (!ir_aset_contains(s, family, a->v[i].lo, a->v[i].hi))
+		if (!addr_set_contains(s, family, a->v[i].lo, a->v[i].hi))
 			return false;
 	}
 	return true;
 }
 
-static bool aset_overlaps_aset(const struct ir_aset *a, uint8_t family, const struct ir_aset *s)
+static bool aset_overlaps_aset(const struct addr_set *a, uint8_t family, const struct addr_set *s)
 {
 	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].family == family && ir_aset_overlaps(s, family, a->v[i].lo, a->v[i].hi))
+		if (a->v[i].family == family && addr_set_overlaps(s, family, a->v[i].lo, a->v[i].hi))
 			return true;
 	return false;
 }
 
 /* S minus [LO, HI] of FAMILY, in place. */
-static int aset_remove(struct ir_aset *s, uint8_t family, ir_u128 lo, ir_u128 hi)
+static int aset_remove(struct addr_set *s, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
-	struct ir_aset out = { 0 };
+	struct addr_set out = { 0 };
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < s->n; i++) {
-		const struct ir_range *r = &s->v[i];
+		const struct addr_range *r = &s->v[i];
 		if (r->family != family || r->hi < lo || r->lo > hi) {
-			rc = ir_aset_add(&out, r->family, r->lo, r->hi);
+			rc = addr_set_add(&out, r->family, r->lo, r->hi);
 			continue;
 		}
 		if (r->lo < lo)
-			rc = ir_aset_add(&out, family, r->lo, lo - 1);
+			rc = addr_set_add(&out, family, r->lo, lo - 1);
 		if (rc == 0 && r->hi > hi)
-			rc = ir_aset_add(&out, family, hi + 1, r->hi);
+			rc = addr_set_add(&out, family, hi + 1, r->hi);
 	}
 	if (rc < 0) {
-		ir_aset_free(&out);
+		addr_set_free(&out);
 		return rc;
 	}
-	ir_aset_free(s);
+	addr_set_free(s);
 	*s = out;
 	return 0;
 }
@@ -82,7 +82,7 @@ static int aset_remove(struct ir_aset *s, uint8_t family, ir_u128 lo, ir_u128 hi
 struct principal {
 	char *name;               /* as a policy writes it: "group:eng" */
 	char *text;               /* with members: "group:eng (alice, bob)" */
-	struct ir_aset addrs;     /* merged */
+	struct addr_set addrs;     /* merged */
 };
 
 struct namer {
@@ -98,7 +98,7 @@ static void namer_free(struct namer *nm)
 	for (size_t i = 0; i < nm->n; i++) {
 		free(nm->v[i].name);
 		free(nm->v[i].text);
-		ir_aset_free(&nm->v[i].addrs);
+		addr_set_free(&nm->v[i].addrs);
 	}
 	free(nm->v);
 	memset(nm, 0, sizeof(*nm));
@@ -106,7 +106,7 @@ static void namer_free(struct namer *nm)
 
 /* The members of a principal for people: users by name (untagged nodes),
  * tagged nodes by name; a user principal lists its devices. */
-static char *members_text(const struct inv *inv, const struct ir_aset *addrs, bool devices)
+static char *members_text(const struct inv *inv, const struct addr_set *addrs, bool devices)
 {
 	char *out = strdup("");
 	bool *seen = calloc(inv->nusers + 1, sizeof(*seen));
@@ -134,18 +134,18 @@ static char *members_text(const struct inv *inv, const struct ir_aset *addrs, bo
 	return out;
 }
 
-static int namer_add(struct namer *nm, const char *name, const struct pol_alias *a, const struct ir_aset *given,
+static int namer_add(struct namer *nm, const char *name, const struct pol_alias *a, const struct addr_set *given,
 		     const char *members)
 {
 	struct principal pr = { 0 };
 	int rc = 0;
 	if (given) {
-		rc = ir_aset_add_all(&pr.addrs, given);
+		rc = addr_set_add_all(&pr.addrs, given);
 	} else if (!filter_names_addrs(nm->fnm, a, &pr.addrs)) {
-		ir_aset_free(&pr.addrs);
+		addr_set_free(&pr.addrs);
 		return 0;   /* names no address: never a description */
 	}
-	ir_aset_merge(&pr.addrs);
+	addr_set_merge(&pr.addrs);
 	char *mem = members ? strdup(members)
 			    : members_text(nm->s->inv, &pr.addrs, a && (a->kind == PA_USER || a->kind == PA_USER_GLOB));
 	pr.name = strdup(name);
@@ -168,7 +168,7 @@ fail:
 	free(mem);
 	free(pr.name);
 	free(pr.text);
-	ir_aset_free(&pr.addrs);
+	addr_set_free(&pr.addrs);
 	return -ENOMEM;
 }
 
@@ -224,14 +224,14 @@ static int namer_build(struct namer *nm)
 	for (size_t i = 0; rc == 0 && i < p->nipsets; i++)
 		rc = namer_add_alias(nm, PA_IPSET, p->ipsets[i].name, NULL);
 	for (size_t i = 0; rc == 0 && i < p->nhosts; i++) {
-		char r[IR_RANGE_STRLEN];
+		char r[ADDR_RANGE_STRLEN];
 		struct pol_alias a = { .kind = PA_HOST, .name = p->hosts[i].name, .family = p->hosts[i].family,
 				       .lo = p->hosts[i].lo, .hi = p->hosts[i].hi };
-		rc = namer_add(nm, a.name, &a, NULL, ir_range_format(a.family, a.lo, a.hi, r));
+		rc = namer_add(nm, a.name, &a, NULL, addr_range_format(a.family, a.lo, a.hi, r));
 	}
 	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
 		const struct inv_node *n = &inv->nodes[i];
-		struct ir_aset addrs = { 0 };
+		struct addr_set addrs = { 0 };
 		char *mem = NULL;
 		rc = inv_node_addrs(n, &addrs);
 		for (size_t t = 0; rc == 0 && t < n->ntags; t++)
@@ -245,7 +245,7 @@ static int namer_build(struct namer *nm)
 		if (rc == 0 && addrs.n > 0)
 			rc = namer_add(nm, n->name, NULL, &addrs, mem ? mem : "");
 		free(mem);
-		ir_aset_free(&addrs);
+		addr_set_free(&addrs);
 	}
 	filter_names_free(nm->fnm);
 	nm->fnm = NULL;
@@ -277,14 +277,14 @@ static bool cause_rule_names(const struct pol_policy *p, const struct diff_cause
  * FAMILY all lie in S, those the causing rules name first, then the
  * broadest; what no principal covers as address ranges.  *NPARTS counts
  * the principals, *NLEFT the ranges. */
-static char *cover(struct namer *nm, uint8_t family, const struct ir_aset *s, const struct diff_cause *causes,
+static char *cover(struct namer *nm, uint8_t family, const struct addr_set *s, const struct diff_cause *causes,
 		   size_t ncauses, size_t *nparts, size_t *nleft)
 {
 	char *out = strdup("");
-	struct ir_aset left = { 0 };
+	struct addr_set left = { 0 };
 	bool *used = calloc(nm->n + 1, sizeof(*used));
 	*nparts = 0;
-	if (!out || !used || ir_aset_add_all(&left, s) < 0)
+	if (!out || !used || addr_set_add_all(&left, s) < 0)
 		goto fail;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nm->n; i++) {
@@ -306,16 +306,16 @@ static char *cover(struct namer *nm, uint8_t family, const struct ir_aset *s, co
 		}
 	*nleft = left.n;
 	for (size_t k = 0; k < left.n; k++) {
-		char r[IR_RANGE_STRLEN];
-		if (!(out = join(out, ir_range_format(left.v[k].family, left.v[k].lo, left.v[k].hi, r))))
+		char r[ADDR_RANGE_STRLEN];
+		if (!(out = join(out, addr_range_format(left.v[k].family, left.v[k].lo, left.v[k].hi, r))))
 			goto fail;
 	}
 	free(used);
-	ir_aset_free(&left);
+	addr_set_free(&left);
 	return out;
 fail:
 	free(used);
-	ir_aset_free(&left);
+	addr_set_free(&left);
 	free(out);
 	return NULL;
 }
@@ -323,7 +323,7 @@ fail:
 /* "C except R": principal C holds S in FAMILY and what it holds beyond S
  * is covered by at most two principals, nothing left over.  NULL if no
  * principal does (or out of memory). */
-static char *cover_by_exception(struct namer *nm, uint8_t family, const struct ir_aset *s,
+static char *cover_by_exception(struct namer *nm, uint8_t family, const struct addr_set *s,
 				const struct diff_cause *causes, size_t ncauses)
 {
 	for (int pass = 0; pass < 2; pass++)
@@ -331,20 +331,20 @@ static char *cover_by_exception(struct namer *nm, uint8_t family, const struct i
 			const struct principal *pr = &nm->v[i];
 			bool holds = s->n > 0;
 			for (size_t k = 0; holds && k < s->n; k++)
-				holds = s->v[k].family != family || ir_aset_contains(&pr->addrs, family, s->v[k].lo, s->v[k].hi);
+				holds = s->v[k].family != family || addr_set_contains(&pr->addrs, family, s->v[k].lo, s->v[k].hi);
 			if (!holds || (pass == 0) != cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
 				continue;
-			struct ir_aset rest = { 0 };
+			struct addr_set rest = { 0 };
 			int rc = 0;
 			for (size_t k = 0; rc == 0 && k < pr->addrs.n; k++)
 				if (pr->addrs.v[k].family == family)
-					rc = ir_aset_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi);
+					rc = addr_set_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi);
 			for (size_t k = 0; rc == 0 && k < s->n; k++)
 				if (s->v[k].family == family)
 					rc = aset_remove(&rest, family, s->v[k].lo, s->v[k].hi);
 			size_t nparts = 0, nleft = 1;
 			char *r = rc == 0 && rest.n ? cover(nm, family, &rest, NULL, 0, &nparts, &nleft) : NULL, *t = NULL;
-			ir_aset_free(&rest);
+			addr_set_free(&rest);
 			if (r && nleft == 0 && nparts <= 2 && asprintf(&t, "%s except %s", pr->text, r) < 0)
 				t = NULL;
 			free(r);
@@ -357,7 +357,7 @@ static char *cover_by_exception(struct namer *nm, uint8_t family, const struct i
 /* Name the source addresses S of FAMILY exactly: directly by principals,
  * or, when that leaves raw ranges or takes more than two principals, as a
  * principal with exceptions if one fits. */
-static char *describe_sources(struct namer *nm, uint8_t family, const struct ir_aset *s,
+static char *describe_sources(struct namer *nm, uint8_t family, const struct addr_set *s,
 			      const struct diff_cause *causes, size_t ncauses)
 {
 	size_t nparts, nleft;
@@ -413,7 +413,7 @@ static int items_push(struct items *it, const char *name, const char *addrs)
 
 /* A named range starting at AT and ending within HI: the widest host, else
  * a node's address.  Sets *END; NULL if none. */
-static const char *dst_name_at(const struct load *s, uint8_t family, ir_u128 at, ir_u128 hi, ir_u128 *end)
+static const char *dst_name_at(const struct load *s, uint8_t family, addr_u128 at, addr_u128 hi, addr_u128 *end)
 {
 	const char *best = NULL;
 	for (size_t i = 0; i < s->pol->nhosts; i++) {
@@ -425,7 +425,7 @@ static const char *dst_name_at(const struct load *s, uint8_t family, ir_u128 at,
 	}
 	for (size_t i = 0; !best && i < s->inv->nnodes; i++) {
 		const struct inv_node *n = &s->inv->nodes[i];
-		if ((family == IR_V4 && n->has_v4 && n->v4 == at) || (family == IR_V6 && n->has_v6 && n->v6 == at)) {
+		if ((family == ADDR_V4 && n->has_v4 && n->v4 == at) || (family == ADDR_V6 && n->has_v6 && n->v6 == at)) {
 			best = n->name;
 			*end = at;
 		}
@@ -435,9 +435,9 @@ static const char *dst_name_at(const struct load *s, uint8_t family, ir_u128 at,
 
 /* The last address of [AT, HI] before the next named range starting after
  * AT: HI when none does. */
-static ir_u128 dst_next_named(const struct load *s, uint8_t family, ir_u128 at, ir_u128 hi)
+static addr_u128 dst_next_named(const struct load *s, uint8_t family, addr_u128 at, addr_u128 hi)
 {
-	ir_u128 next = hi, end;
+	addr_u128 next = hi, end;
 	for (size_t i = 0; i < s->pol->nhosts; i++) {
 		const struct pol_named *h = &s->pol->hosts[i];
 		if (h->family == family && h->lo > at && h->lo <= next && dst_name_at(s, family, h->lo, hi, &end))
@@ -445,28 +445,28 @@ static ir_u128 dst_next_named(const struct load *s, uint8_t family, ir_u128 at, 
 	}
 	for (size_t i = 0; i < s->inv->nnodes; i++) {
 		const struct inv_node *n = &s->inv->nodes[i];
-		bool has = family == IR_V4 ? n->has_v4 : n->has_v6;
-		ir_u128 a = family == IR_V4 ? n->v4 : n->v6;
+		bool has = family == ADDR_V4 ? n->has_v4 : n->has_v6;
+		addr_u128 a = family == ADDR_V4 ? n->v4 : n->v6;
 		if (has && a > at && a <= next)
 			next = a - 1;
 	}
 	return next;   /* the last address before the next named one, or HI */
 }
 
-static int describe_dst(const struct load *s, uint8_t family, ir_u128 lo, ir_u128 hi, struct items *out)
+static int describe_dst(const struct load *s, uint8_t family, addr_u128 lo, addr_u128 hi, struct items *out)
 {
-	char r[IR_RANGE_STRLEN];
-	if (lo == 0 && hi == ir_family_max(family))
+	char r[ADDR_RANGE_STRLEN];
+	if (lo == 0 && hi == addr_family_max(family))
 		return items_push(out, "*", NULL);
 	for (;;) {
-		ir_u128 end = lo;
+		addr_u128 end = lo;
 		const char *name = dst_name_at(s, family, lo, hi, &end);
 		int rc;
 		if (name)
-			rc = items_push(out, name, ir_range_format(family, lo, end, r));
+			rc = items_push(out, name, addr_range_format(family, lo, end, r));
 		else {
 			end = dst_next_named(s, family, lo, hi);
-			rc = items_push(out, ir_range_format(family, lo, end, r), NULL);
+			rc = items_push(out, addr_range_format(family, lo, end, r), NULL);
 		}
 		if (rc < 0)
 			return rc;
@@ -540,9 +540,9 @@ static void explain_cb(const struct ir_rule *rule, void *arg)
 static char *service_text(const struct ir_box *b)
 {
 	char pb[8], *s = NULL;
-	const char *proto = ir_proto_name(b->proto, pb);
+	const char *proto = proto_name(b->proto, pb);
 	int rc;
-	if (!ir_proto_has_ports(b->proto))
+	if (!proto_has_ports(b->proto))
 		rc = asprintf(&s, "%s", proto);
 	else if (b->port_lo == 0 && b->port_hi == 65535)
 		rc = asprintf(&s, "%s/*", proto);
@@ -563,14 +563,14 @@ static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows
 		const struct ir_cell *cell = &delta->cells[c];
 		struct row r = { .kind = kind };
 		struct explain ex = { .row = &r, .old = kind == DIFF_LOSS };
-		struct ir_aset src = { 0 };
+		struct addr_set src = { 0 };
 		struct ir_box b;
 		size_t n;
 		ir_set_spans(delta, cell->set, &n);
 		ir_cell_box(delta, c, 0, &b);   /* a set holds at least one range */
 		for (size_t k = 0; rc == 0 && k < n; k++) {
 			ir_cell_box(delta, c, k, &b);
-			rc = ir_aset_add(&src, b.family, b.src_lo, b.src_hi);
+			rc = addr_set_add(&src, b.family, b.src_lo, b.src_hi);
 			if (rc == 0)
 				rc = ir_add(&r.boxes, &b, NULL);
 			/* The box lies in SIDE_IR: some rule accepts its first packet. */
@@ -585,7 +585,7 @@ static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows
 			rc = -ENOMEM;
 		if (rc == 0)
 			rc = describe_dst(nm->s, cell->family, cell->dst_lo, cell->dst_hi, &r.where);
-		ir_aset_free(&src);
+		addr_set_free(&src);
 		if (rc == 0)
 			rc = MEM_RESERVE(rs->v, rs->cap, rs->n + 1);
 		if (rc == 0)
@@ -766,7 +766,7 @@ static int emit(struct diff_result *out, int rc, enum diff_kind kind, const char
 /* TCP and UDP before the other protocols: people read services first. */
 static unsigned proto_rank(unsigned proto)
 {
-	return proto == IR_PROTO_TCP ? 0 : proto == IR_PROTO_UDP ? 1 : 2 + proto;
+	return proto == PROTO_TCP ? 0 : proto == PROTO_UDP ? 1 : 2 + proto;
 }
 
 static int cmp_row(const void *pa, const void *pb)
@@ -808,7 +808,7 @@ static int emit_rows(struct diff_result *out, const char *node, struct rows *rs)
 
 /* ---- routes and nodes ---- */
 
-static bool range_in(const struct ir_aset *s, const struct ir_range *r)
+static bool range_in(const struct addr_set *s, const struct addr_range *r)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].family == r->family && s->v[i].lo == r->lo && s->v[i].hi == r->hi)
@@ -821,17 +821,17 @@ static bool node_in_alias_list(const struct load *s, const struct inv_node *n, c
 {
 	bool hit = false;
 	for (size_t i = 0; !hit && i < nv; i++) {
-		struct ir_aset a = { 0 };
+		struct addr_set a = { 0 };
 		if (filter_alias_addrs(s->pol, s->inv, &s->fs, &v[i], &a))
 			hit = node_has(n, &a);
-		ir_aset_free(&a);
+		addr_set_free(&a);
 	}
 	return hit;
 }
 
 /* What approved route R of node N on side S: the autoApprovers entry, or
  * the inventory's approved_routes. */
-static int route_causes(const struct load *s, const struct inv_node *n, const struct ir_range *r, bool old,
+static int route_causes(const struct load *s, const struct inv_node *n, const struct addr_range *r, bool old,
 			struct diff_cause **causes, size_t *ncauses)
 {
 	int rc = 0;
@@ -842,7 +842,7 @@ static int route_causes(const struct load *s, const struct inv_node *n, const st
 		    node_in_alias_list(s, n, a->items, a->nitems))
 			rc = cause_add(causes, ncauses, &a->at->loc, old);
 	}
-	if (rc == 0 && r->lo == 0 && r->hi == ir_family_max(r->family) && p->exit_approvers.at &&
+	if (rc == 0 && r->lo == 0 && r->hi == addr_family_max(r->family) && p->exit_approvers.at &&
 	    node_in_alias_list(s, n, p->exit_approvers.items, p->exit_approvers.nitems))
 		rc = cause_add(causes, ncauses, &p->exit_approvers.at->loc, old);
 	for (size_t i = 0; rc == 0 && i < n->napproved; i++)
@@ -858,10 +858,10 @@ static int route_changes(struct diff_result *out, const char *node, enum diff_ki
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < have->served.n; i++) {
-		const struct ir_range *r = &have->served.v[i];
+		const struct addr_range *r = &have->served.v[i];
 		if (other && range_in(&other->served, r))
 			continue;
-		char buf[IR_RANGE_STRLEN], *what = strdup(ir_range_format(r->family, r->lo, r->hi, buf));
+		char buf[ADDR_RANGE_STRLEN], *what = strdup(addr_range_format(r->family, r->lo, r->hi, buf));
 		struct diff_cause *causes = NULL;
 		size_t ncauses = 0;
 		rc = what ? route_causes(s, have->node, r, kind == DIFF_ROUTE_REMOVED, &causes, &ncauses) : -ENOMEM;
@@ -874,7 +874,7 @@ static int route_changes(struct diff_result *out, const char *node, enum diff_ki
 static int node_change(struct diff_result *out, enum diff_kind kind, const struct load *s,
 		       const struct inv_node *n)
 {
-	char a[IR_ADDR_STRLEN], *who = NULL, *what = NULL;
+	char a[ADDR_STRLEN], *who = NULL, *what = NULL;
 	int rc = 0;
 	if (n->ntags == 0 && n->user >= 0)
 		who = strdup(s->inv->users[n->user].name);
@@ -882,9 +882,9 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 		if (!(who = join(who, n->tags[t])))
 			break;
 	if (n->has_v4)
-		what = join(what, ir_addr_format(IR_V4, n->v4, a));
+		what = join(what, addr_format(ADDR_V4, n->v4, a));
 	if (n->has_v6)
-		what = join(what, ir_addr_format(IR_V6, n->v6, a));
+		what = join(what, addr_format(ADDR_V6, n->v6, a));
 	struct diff_cause *causes = NULL;
 	size_t ncauses = 0;
 	struct diag_loc loc = { s->inv_src, 0, 0 };
@@ -896,18 +896,18 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 /* ---- peers: what each node is told (routes_compute) ---- */
 
 /* A node's identity for peering: its addresses and the subnets it serves. */
-static int peer_identity(const struct filter_node *fn, struct ir_aset *out)
+static int peer_identity(const struct filter_node *fn, struct addr_set *out)
 {
 	int rc = inv_node_addrs(fn->node, out);
 	for (size_t k = 0; rc == 0 && k < fn->served.n; k++) {
-		const struct ir_range *r = &fn->served.v[k];
-		if (r->lo != 0 || r->hi != ir_family_max(r->family))
-			rc = ir_aset_add(out, r->family, r->lo, r->hi);
+		const struct addr_range *r = &fn->served.v[k];
+		if (r->lo != 0 || r->hi != addr_family_max(r->family))
+			rc = addr_set_add(out, r->family, r->lo, r->hi);
 	}
 	return rc;
 }
 
-static bool rule_reaches(const struct filter_rule *r, const struct ir_range *route)
+static bool rule_reaches(const struct filter_rule *r, const struct addr_range *route)
 {
 	for (size_t d = 0; d < r->ndst; d++)
 		if (r->dst[d].any || (r->dst[d].family == route->family && r->dst[d].lo <= route->hi &&
@@ -920,15 +920,15 @@ static bool rule_reaches(const struct filter_rule *r, const struct ir_range *rou
  * by their first sources.  With ROUTE: only rules that reach ROUTE through
  * HOLDER (REACH) or, in the viewer's own filter, whose sources overlap it. */
 static int admitting_rules(const struct filter_node *holder, const struct filter_node *other,
-			   const struct ir_range *route, bool reach, bool old, struct diff_cause **causes,
+			   const struct addr_range *route, bool reach, bool old, struct diff_cause **causes,
 			   size_t *ncauses)
 {
-	struct ir_aset id = { 0 };
-	int rc = route && !reach ? ir_aset_add(&id, route->family, route->lo, route->hi) : peer_identity(other, &id);
+	struct addr_set id = { 0 };
+	int rc = route && !reach ? addr_set_add(&id, route->family, route->lo, route->hi) : peer_identity(other, &id);
 	for (size_t i = 0; rc == 0 && i < holder->nrules; i++) {
 		const struct filter_rule *r = &holder->rules[i];
 		bool hit = r->src_all;
-		for (int f = IR_V4; !hit && f <= IR_V6; f += IR_V6 - IR_V4)
+		for (int f = ADDR_V4; !hit && f <= ADDR_V6; f += ADDR_V6 - ADDR_V4)
 			hit = aset_overlaps_aset(&id, (uint8_t)f, &r->src);
 		if (route && reach)
 			hit = hit && rule_reaches(r, route);
@@ -937,7 +937,7 @@ static int admitting_rules(const struct filter_node *holder, const struct filter
 		if (hit && at)
 			rc = cause_add(causes, ncauses, &at->loc, old);
 	}
-	ir_aset_free(&id);
+	addr_set_free(&id);
 	return rc;
 }
 
@@ -950,11 +950,11 @@ static const struct routes_peer *peer_by_name(const struct load *s, const struct
 	return NULL;
 }
 
-static char *aset_text(const struct ir_aset *a)
+static char *aset_text(const struct addr_set *a)
 {
-	char *s = strdup(""), buf[IR_RANGE_STRLEN];
+	char *s = strdup(""), buf[ADDR_RANGE_STRLEN];
 	for (size_t i = 0; s && i < a->n; i++)
-		s = join(s, ir_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
+		s = join(s, addr_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
 	return s;
 }
 
@@ -970,17 +970,17 @@ static int peer_changes(struct diff_result *out, const char *viewer, const struc
 		const char *pname = s->inv->nodes[p->node].name;
 		const struct routes_peer *q = peer_by_name(o, other, pname);
 		for (size_t k = 0; rc == 0 && k < p->allowed_ips.n; k++) {
-			const struct ir_range *r = &p->allowed_ips.v[k];
+			const struct addr_range *r = &p->allowed_ips.v[k];
 			if (q && range_in(&q->allowed_ips, r))
 				continue;
-			char buf[IR_RANGE_STRLEN];
-			char *who = strdup(pname), *what = q ? strdup(ir_range_format(r->family, r->lo, r->hi, buf))
+			char buf[ADDR_RANGE_STRLEN];
+			char *who = strdup(pname), *what = q ? strdup(addr_range_format(r->family, r->lo, r->hi, buf))
 							      : aset_text(&p->allowed_ips);
 			struct diff_cause *causes = NULL;
 			size_t ncauses = 0;
 			/* A new peer: the rules joining the two; a new range: the
 			 * rules reaching it through the peer or from it. */
-			const struct ir_range *route = q ? r : NULL;
+			const struct addr_range *route = q ? r : NULL;
 			rc = who && what ? admitting_rules(&s->fs.nodes[vi], &s->fs.nodes[p->node], route, false, !added,
 							   &causes, &ncauses) : -ENOMEM;
 			if (rc == 0)
@@ -1042,9 +1042,9 @@ static int diff_node(struct run *run, const char *name, const struct filter_node
 	if (rc == 0 && !same)
 		rc = ir_canonicalize(&ira);
 	if (rc == 0 && !same)
-		rc = diff_ir_subtract(&ira, &irb, &gained);
+		rc = ir_subtract(&ira, &irb, &gained);
 	if (rc == 0 && !same)
-		rc = diff_ir_subtract(&irb, &ira, &lost);
+		rc = ir_subtract(&irb, &ira, &lost);
 	if (rc == 0 && !same)
 		rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
 	if (rc == 0 && !same)

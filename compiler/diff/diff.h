@@ -25,13 +25,6 @@
 #include "ir.h"
 #include "load.h"
 
-/* Set operations on canonical flows (A and B canonical, else -EINVAL).
- * OUT (its rules untouched, none added) receives the canonical cells of
- * A \ B, or of A intersected with B, computed cell by cell (no source is
- * expanded).  0 or -errno. */
-int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
-int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
-
 enum diff_kind {
 	DIFF_NODE_ADDED, DIFF_NODE_REMOVED,     /* in one inventory only */
 	DIFF_ROUTE_ADDED, DIFF_ROUTE_REMOVED,   /* a route the node serves */

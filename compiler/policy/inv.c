@@ -163,14 +163,14 @@ int inv_node_add_tag(struct inv *inv, size_t node, const char *tag)
 	return 0;
 }
 
-int inv_node_set_addr(struct inv *inv, size_t node, enum ir_family family, const char *text)
+int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text)
 {
 	struct inv_node *n = node_at(inv, node);
-	enum ir_family got;
-	ir_u128 a;
-	if (!n || !text || !ir_addr_parse(text, &got, &a) || got != family)
+	enum addr_family got;
+	addr_u128 a;
+	if (!n || !text || !addr_parse(text, &got, &a) || got != family)
 		return -EINVAL;
-	if (family == IR_V4) {
+	if (family == ADDR_V4) {
 		n->v4 = a;
 		n->has_v4 = true;
 	} else {
@@ -184,10 +184,10 @@ int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, cons
 {
 	struct inv_node *n = node_at(inv, node);
 	struct inv_prefix p = { 0 };
-	enum ir_family fam;
+	enum addr_family fam;
 	unsigned len;
-	if (!n || !prefix || !strchr(prefix, '/') || !ir_range_parse(prefix, false, &fam, &p.lo, &p.hi) ||
-	    !ir_range_is_prefix(fam, p.lo, p.hi, &len))
+	if (!n || !prefix || !strchr(prefix, '/') || !addr_range_parse(prefix, false, &fam, &p.lo, &p.hi) ||
+	    !addr_range_is_prefix(fam, p.lo, p.hi, &len))
 		return -EINVAL;
 	p.family = (uint8_t)fam;
 	struct inv_prefix **v = which == INV_ADVERTISED ? &n->advertised : &n->approved;
@@ -298,7 +298,7 @@ bool inv_node_has_tag(const struct inv_node *n, const char *tag)
 
 bool inv_prefix_is_exit(const struct inv_prefix *p)
 {
-	return p->lo == 0 && p->hi == ir_family_max(p->family);
+	return p->lo == 0 && p->hi == addr_family_max(p->family);
 }
 
 int inv_user_by_email(const struct inv *inv, const char *email)
@@ -319,13 +319,13 @@ int inv_node_by_name(const struct inv *inv, const char *name)
 	return names_find(&inv->index->nodes, inv, node_name_of, name);
 }
 
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out)
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out)
 {
 	int rc = 0;
 	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+		rc = addr_set_add(out, ADDR_V4, n->v4, n->v4);
 	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+		rc = addr_set_add(out, ADDR_V6, n->v6, n->v6);
 	return rc;
 }
 

@@ -21,7 +21,7 @@
 
 #include "diag.h"
 #include "hj.h"
-#include "ir.h"
+#include "addr.h"
 
 struct inv_user {
 	char *name, *email;
@@ -29,7 +29,7 @@ struct inv_user {
 
 struct inv_prefix {
 	uint8_t family;
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	char *text;
 };
 
@@ -39,7 +39,7 @@ struct inv_node {
 	char **tags;
 	size_t ntags;
 	bool has_v4, has_v6;
-	ir_u128 v4, v6;
+	addr_u128 v4, v6;
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
@@ -74,8 +74,8 @@ int inv_add_user(struct inv *inv, const char *name, const char *email);
 int inv_add_node(struct inv *inv, const char *name, int user);
 /* "tag:NAME". */
 int inv_node_add_tag(struct inv *inv, size_t node, const char *tag);
-/* The node's address in FAMILY (IR_V4 or IR_V6), as text. */
-int inv_node_set_addr(struct inv *inv, size_t node, enum ir_family family, const char *text);
+/* The node's address in FAMILY (ADDR_V4 or ADDR_V6), as text. */
+int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text);
 enum inv_routes { INV_ADVERTISED, INV_APPROVED };
 /* A route advertised or approved: a prefix, "10.0.0.0/8" (host bits zero). */
 int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix);
@@ -95,7 +95,7 @@ int inv_user_by_email(const struct inv *inv, const char *email);
 int inv_user_by_name(const struct inv *inv, const char *name);
 int inv_node_by_name(const struct inv *inv, const char *name);
 /* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out);
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out);
 bool inv_node_tagged(const struct inv_node *n);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */

@@ -83,7 +83,7 @@ static void read_routes(struct reader *r, const struct hj_value *obj, size_t nod
 }
 
 static void read_addr(struct reader *r, const struct hj_value *obj, size_t node, const char *key,
-		      enum ir_family family)
+		      enum addr_family family)
 {
 	const char *s = get_str(r, obj, key, false);
 	char why[256];
@@ -151,8 +151,8 @@ static void read_node(struct reader *r, const struct hj_value *obj, size_t i)
 	/* Completeness is worth saying only about a node otherwise right. */
 	if (r->ok && !inv_node_owned(&r->inv->nodes[node]))
 		fail(r, obj, "a node needs a \"user\" or at least one tag");
-	read_addr(r, obj, node, "ipv4", IR_V4);
-	read_addr(r, obj, node, "ipv6", IR_V6);
+	read_addr(r, obj, node, "ipv4", ADDR_V4);
+	read_addr(r, obj, node, "ipv6", ADDR_V6);
 	if (r->ok && !inv_node_addressed(&r->inv->nodes[node]))
 		fail(r, obj, "a node needs \"ipv4\" or \"ipv6\"");
 	const char *created = get_str(r, obj, "created", false);

@@ -111,14 +111,14 @@ int load_node_facts(const struct filter_node *fn, enum load_flows how, struct lo
 	if (rc < 0)
 		return rc;
 	if (!fn->node)
-		return ir_aset_add(&f->routes, IR_V4, 0, ir_family_max(IR_V4)) ?:
-		       ir_aset_add(&f->routes, IR_V6, 0, ir_family_max(IR_V6));
-	return inv_node_addrs(fn->node, &f->self) ?: ir_aset_add_all(&f->routes, &fn->served);
+		return addr_set_add(&f->routes, ADDR_V4, 0, addr_family_max(ADDR_V4)) ?:
+		       addr_set_add(&f->routes, ADDR_V6, 0, addr_family_max(ADDR_V6));
+	return inv_node_addrs(fn->node, &f->self) ?: addr_set_add_all(&f->routes, &fn->served);
 }
 
 void load_facts_free(struct load_facts *f)
 {
 	ir_free(&f->flows);
-	ir_aset_free(&f->self);
-	ir_aset_free(&f->routes);
+	addr_set_free(&f->self);
+	addr_set_free(&f->routes);
 }

@@ -73,8 +73,8 @@ const struct filter_node *load_node(const struct load *l, const char *name, stru
 /* What the packet backends need of one node (or of the tailnet-wide view). */
 struct load_facts {
 	struct ir_flows flows;   /* canonical flow IR, or the rules only */
-	struct ir_aset self;     /* its own addresses (the view: none) */
-	struct ir_aset routes;   /* the routes it serves (the view: every address) */
+	struct addr_set self;     /* its own addresses (the view: none) */
+	struct addr_set routes;   /* the routes it serves (the view: every address) */
 };
 enum load_flows { LOAD_CANONICAL, LOAD_RULES };
 /* Fill F (zeroed by the caller) for FN.  0 or -errno; load_facts_free()

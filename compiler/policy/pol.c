@@ -309,19 +309,19 @@ bool pol_alias_parse(const struct pol_policy *p, const char *text, const struct 
 		out->hi = h->hi;
 		return true;
 	}
-	enum ir_family fam;
+	enum addr_family fam;
 	if (looks_like_address(text)) {
 		out->kind = PA_ADDR;
-		if (!ir_range_parse(text, false, &fam, &out->lo, &out->hi)) {
-			ir_u128 lo, hi;
-			if (ir_range_parse(text, true, &fam, &lo, &hi))
+		if (!addr_range_parse(text, false, &fam, &out->lo, &out->hi)) {
+			addr_u128 lo, hi;
+			if (addr_range_parse(text, true, &fam, &lo, &hi))
 				pol_error_at(diags, at, "bad prefix \"%s\": host bits are set", text);
 			else
 				pol_error_at(diags, at, "bad address \"%s\": not an IP address, prefix or a-b range", text);
 			goto fail;
 		}
 		out->family = (uint8_t)fam;
-		if (dst && side == POL_DST && out->lo == 0 && out->hi == ir_family_max(fam) && strchr(text, '/')) {
+		if (dst && side == POL_DST && out->lo == 0 && out->hi == addr_family_max(fam) && strchr(text, '/')) {
 			pol_error_at(diags, at, "destination \"%s\" allows every address: use \"*\" or "
 				     "\"autogroup:internet\"", text);
 			goto fail;
@@ -440,8 +440,8 @@ static void load_hosts(struct loader *l, const struct hj_value *v)
 		if (!want_kind(l, m->value, HJ_STRING, "a host"))
 			continue;
 		struct pol_named *h = &p->hosts[p->nhosts];
-		enum ir_family fam;
-		if (!ir_range_parse(m->value->u.str.s, false, &fam, &h->lo, &h->hi) ||
+		enum addr_family fam;
+		if (!addr_range_parse(m->value->u.str.s, false, &fam, &h->lo, &h->hi) ||
 		    strchr(m->value->u.str.s, '-')) {
 			LERR(l, m->value, "host %s: \"%s\" is not an IP address or prefix (host bits zero)",
 			     name, m->value->u.str.s);
@@ -539,10 +539,10 @@ static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 			for (size_t j = 0; j < r->u.obj.n; j++) {
 				const struct hj_member *rm = &r->u.obj.members[j];
 				struct pol_named *a = &p->route_approvers[p->nroute_approvers];
-				enum ir_family fam;
+				enum addr_family fam;
 				unsigned len;
-				if (!ir_range_parse(rm->key->u.str.s, false, &fam, &a->lo, &a->hi) ||
-				    !ir_range_is_prefix(fam, a->lo, a->hi, &len) || !strchr(rm->key->u.str.s, '/')) {
+				if (!addr_range_parse(rm->key->u.str.s, false, &fam, &a->lo, &a->hi) ||
+				    !addr_range_is_prefix(fam, a->lo, a->hi, &len) || !strchr(rm->key->u.str.s, '/')) {
 					LERR(l, rm->key, "route \"%s\" is not a prefix (address/length, host bits zero)",
 					     rm->key->u.str.s);
 					continue;
@@ -638,7 +638,7 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 			l->ok = false;
 			continue;
 		}
-		if (spec.nprotos == 1 && !ir_proto_has_ports(spec.protos[0]) && !all_ports(&spec)) {
+		if (spec.nprotos == 1 && !proto_has_ports(spec.protos[0]) && !all_ports(&spec)) {
 			LERR(l, it, "protocol \"%s\" has no ports: write \"%s:*\"", proto->u.str.s, d->alias.name);
 			free(spec.ports);
 			pol_alias_clear(&d->alias);
@@ -674,7 +674,7 @@ static bool load_ipspec(struct loader *l, const struct hj_value *it, struct pol_
 		l->ok = false;
 		return false;
 	}
-	if (spec->nprotos == 1 && !ir_proto_has_ports(spec->protos[0]) && !all_ports(spec)) {
+	if (spec->nprotos == 1 && !proto_has_ports(spec->protos[0]) && !all_ports(spec)) {
 		LERR(l, it, "protocol %u has no ports: write \"%.*s:*\"", spec->protos[0], (int)(colon - s), s);
 		free(spec->ports);
 		return false;

@@ -26,8 +26,8 @@ static int apply(struct inv *inv, enum op op, const char *arg, int user)
 	case USER: return inv_add_user(inv, arg, NULL);
 	case NODE: return inv_add_node(inv, arg, user);
 	case TAG: return inv_node_add_tag(inv, 0, arg);
-	case ADDR4: return inv_node_set_addr(inv, 0, IR_V4, arg);
-	case ADDR6: return inv_node_set_addr(inv, 0, IR_V6, arg);
+	case ADDR4: return inv_node_set_addr(inv, 0, ADDR_V4, arg);
+	case ADDR6: return inv_node_set_addr(inv, 0, ADDR_V6, arg);
 	case ADV: return inv_node_add_route(inv, 0, INV_ADVERTISED, arg);
 	case APPR: return inv_node_add_route(inv, 0, INV_APPROVED, arg);
 	case CREATED: return inv_node_set_created(inv, 0, arg);
@@ -94,7 +94,7 @@ static void test_finish(void)
 	d = (struct diag_list){ 0 };
 	inv = inv_new();
 	rc = inv ? inv_add_node(inv, "t", -1) : -ENOMEM;
-	rc = rc < 0 ? rc : inv_node_set_addr(inv, 0, IR_V4, "100.64.0.1");
+	rc = rc < 0 ? rc : inv_node_set_addr(inv, 0, ADDR_V4, "100.64.0.1");
 	rc = rc < 0 ? rc : inv_finish(inv, &d);
 	T_CHECK(rc == -EINVAL && d.nerrors == 1 && strstr(d.items[0].msg, "user or at least one tag"),
 		"inv_finish: a node with neither a user nor a tag is one error");
@@ -114,7 +114,7 @@ static void test_lookup(void)
 		snprintf(name, sizeof(name), "node-%d", i);
 		snprintf(when, sizeof(when), "2026-04-10T21:%02d:%02dZ", (299 - i) / 60, (299 - i) % 60);
 		if ((rc = inv_add_node(inv, name, 0)) >= 0)
-			rc = inv_node_set_addr(inv, (size_t)rc, IR_V4, "100.64.0.1") ?: inv_node_set_created(inv, (size_t)rc, when);
+			rc = inv_node_set_addr(inv, (size_t)rc, ADDR_V4, "100.64.0.1") ?: inv_node_set_created(inv, (size_t)rc, when);
 	}
 	rc = rc < 0 ? rc : inv_finish(inv, &d);
 	T_CHECK(rc == 0 && inv->nnodes == 300 && strcmp(inv->nodes[0].name, "node-299") == 0,

@@ -47,25 +47,25 @@ static struct inv *built_inventory(void)
 	if (rc == 0 && (rc = alice = inv_add_user(inv, "alice", "alice@example.com")) >= 0)
 		rc = bob = inv_add_user(inv, "bob", "bob@example.com");
 	if (rc >= 0 && (rc = n = inv_add_node(inv, "relay-2", -1)) >= 0) {
-		rc = inv_node_add_tag(inv, (size_t)n, "tag:relay") ?: inv_node_set_addr(inv, (size_t)n, IR_V4, "100.64.0.2") ?:
+		rc = inv_node_add_tag(inv, (size_t)n, "tag:relay") ?: inv_node_set_addr(inv, (size_t)n, ADDR_V4, "100.64.0.2") ?:
 		     inv_node_add_route(inv, (size_t)n, INV_ADVERTISED, "10.1.0.0/16") ?:
 		     inv_node_set_created(inv, (size_t)n, "2026-04-11T08:00:00Z");
 	}
 	if (rc >= 0 && (rc = n = inv_add_node(inv, "relay-1", -1)) >= 0) {
-		rc = inv_node_add_tag(inv, (size_t)n, "tag:relay") ?: inv_node_set_addr(inv, (size_t)n, IR_V4, "100.64.0.1") ?:
-		     inv_node_set_addr(inv, (size_t)n, IR_V6, "fd7a:115c:a1e0::1") ?:
+		rc = inv_node_add_tag(inv, (size_t)n, "tag:relay") ?: inv_node_set_addr(inv, (size_t)n, ADDR_V4, "100.64.0.1") ?:
+		     inv_node_set_addr(inv, (size_t)n, ADDR_V6, "fd7a:115c:a1e0::1") ?:
 		     inv_node_add_route(inv, (size_t)n, INV_ADVERTISED, "10.1.0.0/16") ?:
 		     inv_node_add_route(inv, (size_t)n, INV_ADVERTISED, "0.0.0.0/0") ?:
 		     inv_node_add_route(inv, (size_t)n, INV_APPROVED, "0.0.0.0/0") ?:
 		     inv_node_set_created(inv, (size_t)n, "2026-04-10T21:06:42.83Z");
 	}
 	if (rc >= 0 && (rc = n = inv_add_node(inv, "laptop", alice)) >= 0) {
-		rc = inv_node_set_addr(inv, (size_t)n, IR_V4, "100.64.0.3") ?:
-		     inv_node_set_addr(inv, (size_t)n, IR_V6, "fd7a:115c:a1e0::3") ?:
+		rc = inv_node_set_addr(inv, (size_t)n, ADDR_V4, "100.64.0.3") ?:
+		     inv_node_set_addr(inv, (size_t)n, ADDR_V6, "fd7a:115c:a1e0::3") ?:
 		     inv_node_set_created(inv, (size_t)n, "2026-04-12T00:00:00Z");
 	}
 	if (rc >= 0 && (rc = n = inv_add_node(inv, "phone", bob)) >= 0) {
-		rc = inv_node_set_addr(inv, (size_t)n, IR_V6, "fd7a:115c:a1e0::4") ?:
+		rc = inv_node_set_addr(inv, (size_t)n, ADDR_V6, "fd7a:115c:a1e0::4") ?:
 		     inv_node_set_created(inv, (size_t)n, "2026-04-12T00:00:01Z");
 	}
 	struct diag_list d = { 0 };
@@ -79,12 +79,12 @@ static struct inv *built_inventory(void)
 	return inv;
 }
 
-static void aset_dump(FILE *out, const char *what, const struct ir_aset *a)
+static void aset_dump(FILE *out, const char *what, const struct addr_set *a)
 {
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	fprintf(out, "  %s", what);
 	for (size_t i = 0; i < a->n; i++)
-		fprintf(out, " %s", ir_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
+		fprintf(out, " %s", addr_range_format(a->v[i].family, a->v[i].lo, a->v[i].hi, buf));
 	fprintf(out, "\n");
 }
 
@@ -207,14 +207,14 @@ static void test_nodes(void)
 	struct load_facts f = { 0 }, g = { 0 };
 	const struct filter_node *r1 = l ? load_node(l, "relay-1", &d) : NULL;
 	int rc = r1 ? load_node_facts(r1, LOAD_CANONICAL, &f) : -1;
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	T_CHECK(rc == 0 && f.self.n == 2 && f.routes.n == 2 && f.flows.nboxes > 0,
 		"load: a node's facts: its two addresses, the two routes it serves, its flows");
-	T_STREQ(f.routes.n == 2 ? ir_range_format(f.routes.v[1].family, f.routes.v[1].lo, f.routes.v[1].hi, buf) : "",
+	T_STREQ(f.routes.n == 2 ? addr_range_format(f.routes.v[1].family, f.routes.v[1].lo, f.routes.v[1].hi, buf) : "",
 		"0.0.0.0/0", "load: the exit route approved is served");
 	rc = l ? load_node_facts(&l->fs.global, LOAD_RULES, &g) : -1;
 	T_CHECK(rc == 0 && g.self.n == 0 && g.routes.n == 2 && g.routes.v[0].lo == 0 &&
-		g.routes.v[0].hi == ir_family_max(g.routes.v[0].family) && g.flows.nrules > 0 && g.flows.nboxes == 0,
+		g.routes.v[0].hi == addr_family_max(g.routes.v[0].family) && g.flows.nrules > 0 && g.flows.nboxes == 0,
 		"load: the tailnet-wide view has no address, serves every address, and its rules stay rules");
 	load_facts_free(&f);
 	load_facts_free(&g);

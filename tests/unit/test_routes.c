@@ -170,7 +170,7 @@ static int node_build(struct inv *inv, const char *spec)
 	for (char *t = tagged ? strtok_r(owner, "+", &save) : NULL; rc == 0 && t; t = strtok_r(NULL, "+", &save))
 		rc = inv_node_add_tag(inv, n, t);
 	if (rc == 0)
-		rc = inv_node_set_addr(inv, n, IR_V4, ip);
+		rc = inv_node_set_addr(inv, n, ADDR_V4, ip);
 	for (int i = 0; rc == 0 && i + 3 < got; i++) {
 		if (strncmp(opt[i], "at=", 3) == 0)
 			rc = inv_node_set_created(inv, n, opt[i] + 3);
@@ -181,9 +181,9 @@ static int node_build(struct inv *inv, const char *spec)
 	return rc;
 }
 
-static void join(const struct ir_aset *s, char *out, size_t len)
+static void join(const struct addr_set *s, char *out, size_t len)
 {
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	out[0] = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		size_t l = strlen(out);
@@ -292,18 +292,18 @@ static void test_names(void)
 	T_CHECK(fnm != NULL, "names: setup (%s)", w.diags.n ? w.diags.items[0].msg : "no diagnostics");
 	for (size_t i = 0; fnm && i < sizeof(asks) / sizeof(asks[0]); i++) {
 		struct pol_alias a = { .kind = asks[i].kind, .name = strdup(asks[i].name) };
-		struct ir_aset once = { 0 }, kept = { 0 };
+		struct addr_set once = { 0 }, kept = { 0 };
 		bool b1 = filter_alias_addrs(w.p, w.inv, &w.fs, &a, &once), b2 = filter_names_addrs(fnm, &a, &kept);
 		free(a.name);
-		ir_aset_merge(&once);
-		ir_aset_merge(&kept);
+		addr_set_merge(&once);
+		addr_set_merge(&kept);
 		char t1[512], t2[512];
 		join(&once, t1, sizeof(t1));
 		join(&kept, t2, sizeof(t2));
 		T_CHECK(b1 == b2 && strcmp(t1, t2) == 0 && strcmp(t2, asks[i].want) == 0,
 			"names: %s (ask %zu): the resolver and the one-shot agree: [%s] [%s]", asks[i].name, i + 1, t2, t1);
-		ir_aset_free(&once);
-		ir_aset_free(&kept);
+		addr_set_free(&once);
+		addr_set_free(&kept);
 	}
 	filter_names_free(fnm);
 	world_free(&w);
