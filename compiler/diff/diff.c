@@ -268,16 +268,21 @@ static int namer_add_autogroups(struct namer *nm)
 	return 0;
 }
 
-/* The policy's groups. */
-static int namer_add_groups(struct namer *nm)
+/* Each of the N names of V as an alias of KIND. */
+static int namer_add_named(struct namer *nm, enum pol_alias_kind kind, const struct pol_named *v, size_t n)
 {
-	const struct pol_policy *p = nm->s->pol;
-	for (size_t i = 0; i < p->ngroups; i++) {
-		int rc = namer_add_alias(nm, PA_GROUP, p->groups[i].name, NULL);
+	for (size_t i = 0; i < n; i++) {
+		int rc = namer_add_alias(nm, kind, v[i].name, NULL);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* The policy's groups. */
+static int namer_add_groups(struct namer *nm)
+{
+	return namer_add_named(nm, PA_GROUP, nm->s->pol->groups, nm->s->pol->ngroups);
 }
 
 /* The tags tagOwners lists, then those only nodes carry, each once. */
@@ -285,11 +290,9 @@ static int namer_add_tags(struct namer *nm)
 {
 	const struct pol_policy *p = nm->s->pol;
 	const struct inv *inv = nm->s->inv;
-	for (size_t i = 0; i < p->ntag_owners; i++) {
-		int rc = namer_add_alias(nm, PA_TAG, p->tag_owners[i].name, NULL);
-		if (rc < 0)
-			return rc;
-	}
+	int rc = namer_add_named(nm, PA_TAG, p->tag_owners, p->ntag_owners);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < inv->nnodes; i++)
 		for (size_t t = 0; t < inv->nodes[i].ntags; t++) {
 			const char *tag = inv->nodes[i].tags[t];
@@ -298,7 +301,7 @@ static int namer_add_tags(struct namer *nm)
 				dup = strcmp(nm->v[j].name, tag) == 0;
 			if (dup)
 				continue;
-			int rc = namer_add_alias(nm, PA_TAG, tag, NULL);
+			rc = namer_add_alias(nm, PA_TAG, tag, NULL);
 			if (rc < 0)
 				return rc;
 		}
@@ -326,13 +329,7 @@ static int namer_add_users(struct namer *nm)
 /* The policy's ipsets. */
 static int namer_add_ipsets(struct namer *nm)
 {
-	const struct pol_policy *p = nm->s->pol;
-	for (size_t i = 0; i < p->nipsets; i++) {
-		int rc = namer_add_alias(nm, PA_IPSET, p->ipsets[i].name, NULL);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return namer_add_named(nm, PA_IPSET, nm->s->pol->ipsets, nm->s->pol->nipsets);
 }
 
 /* The policy's hosts, their range as members. */

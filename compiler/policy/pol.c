@@ -277,14 +277,21 @@ static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
 	return true;
 }
 
+/* Is the text one of the N names of V (a SECTION of the policy)?  Else an
+ * error calling it an unknown WHAT. */
+static bool defined_in(const struct alias_in *in, const struct pol_named *v, size_t n, const char *what,
+		       const char *section)
+{
+	if (find_named(v, n, in->text))
+		return true;
+	pol_error_at(in->diags, in->at, "unknown %s \"%s\": not defined in \"%s\"", what, in->text, section);
+	return false;
+}
+
 static bool parse_group(const struct alias_in *in, struct pol_alias *out)
 {
 	out->kind = PA_GROUP;
-	if (!find_named(in->p->groups, in->p->ngroups, in->text)) {
-		pol_error_at(in->diags, in->at, "unknown group \"%s\": not defined in \"groups\"", in->text);
-		return false;
-	}
-	return true;
+	return defined_in(in, in->p->groups, in->p->ngroups, "group", "groups");
 }
 
 static bool parse_tag(const struct alias_in *in, struct pol_alias *out)
@@ -304,11 +311,7 @@ static bool parse_tag(const struct alias_in *in, struct pol_alias *out)
 static bool parse_ipset(const struct alias_in *in, struct pol_alias *out)
 {
 	out->kind = PA_IPSET;
-	if (!find_named(in->p->ipsets, in->p->nipsets, in->text)) {
-		pol_error_at(in->diags, in->at, "unknown ipset \"%s\": not defined in \"ipsets\"", in->text);
-		return false;
-	}
-	return true;
+	return defined_in(in, in->p->ipsets, in->p->nipsets, "ipset", "ipsets");
 }
 
 /* "user:login@domain", "login@domain", "login@", "user:*@domain".  The
