@@ -49,7 +49,7 @@ use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir gra
 use_runtime/keygated = runtime/tunnel runtime/base
 use_runtime/keygate = runtime/tunnel runtime/base
 # Tests, benchmarks and fuzz targets see every library.
-use_tests = compiler/aclc compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
+use_tests = compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
 
 incs  = $(addprefix -I,$(1) $(use_$(1)))
 lib   = $(BUILD)/lib/lib$(notdir $(1)).a
@@ -101,25 +101,26 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-# Until the loading pipeline is a library: two benchmarks borrow aclc's.
-ACLC_BORROWED = $(call obj,$(filter-out compiler/aclc/aclc.c,$(call srcs,compiler/aclc)))
-$(BUILD)/bench/bench_apply $(BUILD)/bench/bench_nftprobe: $(ACLC_BORROWED)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(LDLIBS)
 # aclc apply with the netlink backend's test hooks (a race, a fault), which
 # aclc itself never sets: tests/apply/*.test drive it.
+# apply.test drives aclc apply with test hooks through this program, which
+# links aclc's command objects (not its main) with the libraries.
+use_tests/apply = compiler/aclc $(use_tests)
+ACLC_CMD_OBJ = $(call obj,$(filter-out compiler/aclc/aclc.c,$(call srcs,compiler/aclc)))
 APPLY_HOOKS = $(BUILD)/tests/apply_hooks
 tests: $(APPLY_HOOKS)
-$(APPLY_HOOKS): $(BUILD)/obj/tests/apply/apply_hooks.o $(ACLC_BORROWED) $(TEST_LIBS)
+$(APPLY_HOOKS): $(BUILD)/obj/tests/apply/apply_hooks.o $(ACLC_CMD_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(LDLIBS)
 
 # A source compiles with its folder's include path (tests: every library's).
 # Every object may include the generated parser header.
-dir_of = $(if $(filter tests/%,$(1)),tests,$(1))
+dir_of = $(if $(filter tests/apply,$(1)),tests/apply,$(if $(filter tests/%,$(1)),tests,$(1)))
 $(BUILD)/obj/%.o: %.c | $(GEN_HEADER)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

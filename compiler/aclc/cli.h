@@ -14,18 +14,4 @@ int cli_test(int argc, char **argv);
 /* diff: exit 0 no change, 1 changes, 2 trouble (as diff(1)). */
 int cli_diff(int argc, char **argv);
 
-/* compile's pipeline for one node, for tools and tests: the canonical flow
- * IR of NODE (NULL: the tailnet-wide view) and its facts, its own addresses
- * and the routes it serves (the global view serves every address), as the
- * nft format uses them.  NODES may be NULL.  0, or -errno with the reasons
- * in DIAGS. */
-struct ir_flows;
-struct ir_aset;
-struct diag_list;
-int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
-/* The same with FLOWS holding the rules only, not canonicalised. */
-int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags);
-
 #endif

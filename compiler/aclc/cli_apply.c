@@ -19,14 +19,11 @@
 #include "cli_apply.h"
 #include "cli_policy.h"
 #include "diag.h"
-#include "filter.h"
-#include "hj.h"
-#include "inv.h"
 #include "ir.h"
+#include "load.h"
 #include "nftb.h"
 #include "nftm.h"
 #include "nftt.h"
-#include "pol.h"
 
 /* A dry run that finds changes exits APPLY_WOULD_CHANGE; an apply that
  * made them exits APPLY_OK. */
@@ -37,13 +34,11 @@ struct apply {
 	struct nftm_opts nft;
 	bool dry_run, full, verbose;
 	int watch_ms;             /* after applying, report others' edits for this long */
-	/* pipeline: aclc's loader (the policy's source stays loaded, so that
+	/* pipeline: the load module (the policy's source stays loaded, so that
 	 * kernel errors can point into it) */
-	struct cli_loaded ld;
-	bool loaded;
+	struct load *ld;
 	const struct filter_node *fn;
-	struct ir_flows flows;
-	struct ir_aset self, routes;
+	struct load_facts facts;
 	struct nftm_table *table;
 };
 
@@ -97,25 +92,14 @@ static int build(struct apply *a, struct diag_list *diags)
 		return -1;
 	}
 	struct cli_opts o = { a->policy_path, a->nodes_path };
-	a->loaded = true;
 	if (cli_load(&o, &a->ld) != CLI_OK)
 		return -1;
-	for (size_t i = 0; i < a->ld.fs.nnodes; i++)
-		if (strcmp(a->ld.fs.nodes[i].node->name, a->node_name) == 0)
-			a->fn = &a->ld.fs.nodes[i];
-	if (!a->fn) {
-		diag_error(diags, NULL, "%s: no node named '%s'", a->nodes_path, a->node_name);
+	if (!(a->fn = load_node(a->ld, a->node_name, diags)))
 		return -1;
-	}
-	const struct inv_node *n = a->fn->node;
-	int rc = filter_node_ir(a->fn, &a->flows);
-	if (rc == 0)
-		rc = inv_node_addrs(n, &a->self);
-	if (rc == 0)
-		rc = ir_aset_add_all(&a->routes, &a->fn->served);
+	int rc = load_node_facts(a->fn, LOAD_CANONICAL, &a->facts);
 	if (rc == 0) {
-		struct nftm_node node = { &a->self, &a->routes };
-		a->table = nftm_build(&a->nft, &node, &a->flows);
+		struct nftm_node node = { &a->facts.self, &a->facts.routes };
+		a->table = nftm_build(&a->nft, &node, &a->facts.flows);
 		if (!a->table)
 			rc = -errno;
 	}
@@ -129,11 +113,8 @@ static int build(struct apply *a, struct diag_list *diags)
 static void done(struct apply *a)
 {
 	nftm_free(a->table);
-	ir_aset_free(&a->self);
-	ir_aset_free(&a->routes);
-	ir_free(&a->flows);
-	if (a->loaded)
-		cli_loaded_free(&a->ld);
+	load_facts_free(&a->facts);
+	load_free(a->ld);
 }
 
 /* At most PRINT_MAX elements a set and direction, then a count. */
@@ -233,7 +214,7 @@ int cli_apply_hooked(int argc, char **argv, const struct nftb_test_hooks *test)
 		diag_error(&diags, NULL, "cannot open a netlink socket to nf_tables: %s", strerror(errno));
 		goto out;
 	}
-	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .once = true, .flows = &a.flows,
+	struct nftb_opts opts = { .dry_run = a.dry_run, .force_full = a.full, .once = true, .flows = &a.facts.flows,
 				  .test = test };
 	/* Watch from before the apply: our own events are told apart by port. */
 	struct nftb_monitor *mon = a.watch_ms > 0 ? nftb_monitor_open(a.table->name, nftb_portid(nb)) : NULL;

@@ -13,20 +13,20 @@ int cli_check(int argc, char **argv)
 	int rc = cli_opts_parse(argc, argv, &o, "aclc check POLICY [--nodes FILE]");
 	if (rc != CLI_OK)
 		return rc;
-	struct cli_loaded l;
+	struct load *l;
 	rc = cli_load(&o, &l);
 	if (rc == CLI_OK) {
 		size_t nacl = 0, ngrant = 0;
-		for (size_t i = 0; i < l.pol->nrules; i++)
-			*(l.pol->rules[i].kind == POL_ACL ? &nacl : &ngrant) += 1;
+		for (size_t i = 0; i < l->pol->nrules; i++)
+			*(l->pol->rules[i].kind == POL_ACL ? &nacl : &ngrant) += 1;
 		printf("%s: ok: %zu acl%s, %zu grant%s, %zu test%s", o.policy, nacl, nacl == 1 ? "" : "s",
-		       ngrant, ngrant == 1 ? "" : "s", l.pol->tests ? l.pol->tests->u.arr.n : 0,
-		       l.pol->tests && l.pol->tests->u.arr.n == 1 ? "" : "s");
-		if (l.inv)
-			printf("; %zu node%s in %s", l.inv->nnodes, l.inv->nnodes == 1 ? "" : "s", o.nodes);
+		       ngrant, ngrant == 1 ? "" : "s", l->pol->tests ? l->pol->tests->u.arr.n : 0,
+		       l->pol->tests && l->pol->tests->u.arr.n == 1 ? "" : "s");
+		if (l->have_inv)
+			printf("; %zu node%s in %s", l->inv->nnodes, l->inv->nnodes == 1 ? "" : "s", o.nodes);
 		printf("\n");
 	}
-	cli_loaded_free(&l);
+	load_free(l);
 	return rc;
 }
 
@@ -40,11 +40,11 @@ int cli_test(int argc, char **argv)
 		fprintf(stderr, "aclc test: --nodes FILE is required (tests name users and hosts)\n");
 		return CLI_USAGE;
 	}
-	struct cli_loaded l;
+	struct load *l;
 	rc = cli_load(&o, &l);
 	if (rc == CLI_OK) {
-		size_t n = l.pol->tests ? l.pol->tests->u.arr.n : 0;
-		int failed = ptest_run(l.pol, l.inv, &l.fs, stdout);
+		size_t n = l->pol->tests ? l->pol->tests->u.arr.n : 0;
+		int failed = ptest_run(l->pol, l->inv, &l->fs, stdout);
 		if (failed < 0) {
 			fprintf(stderr, "aclc test: %s\n", strerror(-failed));
 			rc = CLI_ERR;
@@ -55,6 +55,6 @@ int cli_test(int argc, char **argv)
 		} else
 			printf("%s: all %zu test%s passed\n", o.policy, n, n == 1 ? "" : "s");
 	}
-	cli_loaded_free(&l);
+	load_free(l);
 	return rc;
 }

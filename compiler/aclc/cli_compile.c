@@ -16,28 +16,19 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "filter.h"
-#include "hj.h"
-#include "inv.h"
 #include "ir.h"
+#include "load.h"
 #include "nftm.h"
 #include "nftt.h"
 #include "outf.h"
-#include "pol.h"
 #include "routes.h"
 #include "ts.h"
 
 struct compile {
 	const char *policy_path, *nodes_path, *node_name, *format, *out;
 	struct nftm_opts nft;
-	/* the pipeline's inputs and results */
-	struct diag_src *psrc, *nsrc;
-	struct hj_value *root;
-	struct inv empty;
-	struct pol_policy *policy;
-	struct inv *inv;
-	struct filter_set fs;
-	const struct filter_node *fn;   /* the node, or &fs.global */
+	struct load *ld;                /* the pipeline's results */
+	const struct filter_node *fn;   /* the node, or the tailnet-wide view */
 };
 
 typedef int (*format_fn)(struct compile *c, struct diag_list *diags);
@@ -68,29 +59,15 @@ static int usage(void)
 	return CLI_USAGE;
 }
 
-/* The node's own addresses and the routes it serves; the global view has
- * no addresses and serves everything. */
-static int node_facts(const struct compile *c, struct ir_aset *self, struct ir_aset *routes)
-{
-	const struct inv_node *n = c->fn->node;
-	if (!n)
-		return ir_aset_add(routes, IR_V4, 0, ir_family_max(IR_V4)) ?:
-		       ir_aset_add(routes, IR_V6, 0, ir_family_max(IR_V6));
-	return inv_node_addrs(n, self) ?: ir_aset_add_all(routes, &c->fn->served);
-}
-
 static int fmt_nft(struct compile *c, struct diag_list *diags)
 {
-	struct ir_flows flows = { 0 };
-	struct ir_aset self = { 0 }, routes = { 0 };
+	struct load_facts f = { 0 };
 	struct nftm_table *t = NULL;
 	/* nftm decomposes the rules itself (by identity): no canonical IR needed. */
-	int rc = filter_node_rules(c->fn, &flows);
-	if (rc == 0)
-		rc = node_facts(c, &self, &routes);
+	int rc = load_node_facts(c->fn, LOAD_RULES, &f);
 	if (rc == 0) {
-		struct nftm_node node = { &self, &routes };
-		t = nftm_build(&c->nft, &node, &flows);
+		struct nftm_node node = { &f.self, &f.routes };
+		t = nftm_build(&c->nft, &node, &f.flows);
 		if (!t)
 			rc = -errno;
 	}
@@ -103,9 +80,7 @@ static int fmt_nft(struct compile *c, struct diag_list *diags)
 		diag_error(diags, NULL, "cannot build the nftables ruleset: %s", strerror(-rc));
 	}
 	nftm_free(t);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
-	ir_free(&flows);
+	load_facts_free(&f);
 	return rc;
 }
 
@@ -134,7 +109,7 @@ static int write_ts(FILE *out, void *arg)
 
 static int fmt_tailscale(struct compile *c, struct diag_list *diags)
 {
-	int rc = outf_write(c->out, write_ts, &c->fs);
+	int rc = outf_write(c->out, write_ts, &c->ld->fs);
 	if (rc < 0)
 		diag_error(diags, NULL, "cannot write %s: %s", c->out, strerror(-rc));
 	return rc;
@@ -155,9 +130,9 @@ static int write_routes(FILE *out, void *arg)
 static int fmt_routes(struct compile *c, struct diag_list *diags)
 {
 	struct routes_set rs;
-	int rc = routes_compute(c->policy, c->inv, &c->fs, &rs, diags);
+	int rc = routes_compute(c->ld->pol, c->ld->inv, &c->ld->fs, &rs, diags);
 	if (rc == 0) {
-		struct routes_job job = { c->inv, &rs, c->node_name };
+		struct routes_job job = { c->ld->inv, &rs, c->node_name };
 		if ((rc = outf_write(c->out, write_routes, &job)) < 0)
 			diag_error(diags, NULL, "cannot write %s: %s", c->out, strerror(-rc));
 		routes_set_free(&rs);
@@ -203,64 +178,17 @@ static int parse_args(struct compile *c, int argc, char **argv)
 }
 
 /* Run the pipeline up to the node's filter.  0, or -1 with the reasons in
- * DIAGS.  compile_done() frees whatever was made, either way. */
+ * DIAGS.  load_free(c->ld) either way. */
 static int compile_load(struct compile *c, struct diag_list *diags)
 {
-	c->psrc = diag_src_load(c->policy_path, diags);
-	c->root = c->psrc ? hj_parse(c->psrc, diags) : NULL;
-	c->policy = c->root ? pol_load(c->root, diags) : NULL;
-	if (!c->policy)
-		return -1;
-	c->inv = c->nodes_path ? inv_load(c->nodes_path, &c->nsrc, diags) : &c->empty;
-	if (!c->inv || filter_compile(c->policy, c->inv, &c->fs, diags) < 0)
-		return -1;
-	c->fn = &c->fs.global;
-	if (!c->node_name)
-		return 0;
-	for (size_t i = 0; i < c->fs.nnodes; i++)
-		if (strcmp(c->fs.nodes[i].node->name, c->node_name) == 0)
-			c->fn = &c->fs.nodes[i];
-	if (c->fn == &c->fs.global) {
-		diag_error(diags, NULL, "%s: no node named '%s'", c->nodes_path, c->node_name);
+	if (!(c->ld = load_new())) {
+		diag_error(diags, NULL, "%s", strerror(ENOMEM));
 		return -1;
 	}
-	return 0;
-}
-
-static void compile_done(struct compile *c)
-{
-	filter_set_free(&c->fs);
-	if (c->inv != &c->empty)
-		inv_free(c->inv);
-	pol_free(c->policy);
-	hj_free(c->root);
-	diag_src_free(c->nsrc);
-	diag_src_free(c->psrc);
-}
-
-static int node_flows(const char *policy, const char *nodes, const char *node, bool canonical,
-		      struct ir_flows *flows, struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
-{
-	struct compile c = { .policy_path = policy, .nodes_path = nodes, .node_name = node };
-	int rc = compile_load(&c, diags) < 0 ? -EINVAL : 0;
-	if (rc == 0)
-		rc = canonical ? filter_node_ir(c.fn, flows) : filter_node_rules(c.fn, flows);
-	if (rc == 0)
-		rc = node_facts(&c, self, routes);
-	compile_done(&c);
-	return rc;
-}
-
-int cli_node_flows(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
-{
-	return node_flows(policy, nodes, node, true, flows, self, routes, diags);
-}
-
-int cli_node_rules(const char *policy, const char *nodes, const char *node, struct ir_flows *flows,
-		   struct ir_aset *self, struct ir_aset *routes, struct diag_list *diags)
-{
-	return node_flows(policy, nodes, node, false, flows, self, routes, diags);
+	struct load_src policy = { .name = c->policy_path }, nodes = { .name = c->nodes_path };
+	if (load_run(c->ld, &policy, c->nodes_path ? &nodes : NULL, diags) < 0)
+		return -1;
+	return (c->fn = load_node(c->ld, c->node_name, diags)) ? 0 : -1;
 }
 
 int cli_compile(int argc, char **argv)
@@ -288,7 +216,7 @@ int cli_compile(int argc, char **argv)
 	if (compile_load(&c, &diags) == 0 && fmt->run(&c, &diags) == 0)
 		rc = CLI_OK;
 	diag_print(stderr, &diags);
-	compile_done(&c);
+	load_free(c.ld);
 	diag_list_free(&diags);
 	return rc;
 }

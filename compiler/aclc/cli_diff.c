@@ -1,12 +1,14 @@
 /* cli_diff: `aclc diff OLD NEW [--nodes F] [--nodes-new F] [--node NAME]
  * [--format text|json]`: who gains and who loses access.  Exit status as
  * diff(1): 0 no change, 1 changes, 2 trouble. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "diff.h"
+#include "load.h"
 
 enum { DIFF_SAME = 0, DIFF_CHANGED = 1, DIFF_TROUBLE = 2 };
 
@@ -15,6 +17,13 @@ static int usage(void)
 	fprintf(stderr, "usage: aclc diff OLD NEW [--nodes FILE] [--nodes-new FILE] [--node NAME] "
 			"[--format text|json]\n");
 	return DIFF_TROUBLE;
+}
+
+/* One side: POLICY and (NODES may be NULL) the inventory, compiled. */
+static int load_side(struct load *l, const char *policy, const char *nodes, struct diag_list *diags)
+{
+	struct load_src p = { .name = policy }, n = { .name = nodes };
+	return load_run(l, &p, nodes ? &n : NULL, diags);
 }
 
 int cli_diff(int argc, char **argv)
@@ -43,21 +52,25 @@ int cli_diff(int argc, char **argv)
 		return usage();
 
 	struct diag_list diags = { 0 };
-	struct diff_side before, after;
+	struct load *before = load_new(), *after = load_new();
 	struct diff_result res = { 0 };
 	int rc = DIFF_TROUBLE;
-	int lb = diff_side_load(&before, argv[optind], nodes, &diags);
-	int la = diff_side_load(&after, argv[optind + 1], nodes_new ? nodes_new : nodes, &diags);
+	if (!before || !after) {
+		fprintf(stderr, "aclc diff: %s\n", strerror(ENOMEM));
+		goto out_print;
+	}
+	int lb = load_side(before, argv[optind], nodes, &diags);
+	int la = load_side(after, argv[optind + 1], nodes_new ? nodes_new : nodes, &diags);
 	if (lb < 0 || la < 0)
 		goto out_print;
 	if (!nodes && !nodes_new)
 		diag_warn(&diags, NULL, "no inventory (--nodes): users, groups and tags name no device, so only "
 			  "rules written with addresses can differ");
-	if (only && !diff_has_node(&before, &after, only)) {
+	if (only && !diff_has_node(before, after, only)) {
 		fprintf(stderr, "aclc diff: no node \"%s\" in either inventory\n", only);
 		goto out_print;
 	}
-	if (diff_compute(&before, &after, only, &res, &diags) < 0)
+	if (diff_compute(before, after, only, &res, &diags) < 0)
 		goto out_print;
 	int werr = strcmp(format, "json") == 0 ? diff_write_json(stdout, &res, argv[optind], argv[optind + 1])
 					       : diff_write_text(stdout, &res);
@@ -69,7 +82,7 @@ int cli_diff(int argc, char **argv)
 out_print:
 	diag_print(stderr, &diags);
 	diag_list_free(&diags);
-	diff_side_free(&after);
-	diff_side_free(&before);
+	load_free(after);
+	load_free(before);
 	return rc;
 }

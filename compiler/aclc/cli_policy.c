@@ -1,6 +1,7 @@
 /* cli_policy: shared option parsing, loading and atomic output. */
 #include "cli_policy.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,32 +37,18 @@ int cli_opts_parse(int argc, char **argv, struct cli_opts *o, const char *usage)
 	return CLI_OK;
 }
 
-int cli_load(const struct cli_opts *o, struct cli_loaded *l)
+int cli_load(const struct cli_opts *o, struct load **out)
 {
-	memset(l, 0, sizeof(*l));
-	l->src = diag_src_load(o->policy, &l->diags);
-	if (l->src)
-		l->root = hj_parse(l->src, &l->diags);
-	if (l->root)
-		l->pol = pol_load(l->root, &l->diags);
-	if (o->nodes)
-		l->inv = inv_load(o->nodes, &l->inv_src, &l->diags);
-	if (l->pol && l->inv && filter_compile(l->pol, l->inv, &l->fs, &l->diags) == 0)
-		l->compiled = true;
-	diag_print(stderr, &l->diags);
-	if (!l->pol || (o->nodes && !l->compiled))
-		return CLI_ERR;
-	return CLI_OK;
-}
-
-void cli_loaded_free(struct cli_loaded *l)
-{
-	if (l->compiled)
-		filter_set_free(&l->fs);
-	inv_free(l->inv);
-	pol_free(l->pol);
-	hj_free(l->root);
-	diag_list_free(&l->diags);
-	diag_src_free(l->src);
-	diag_src_free(l->inv_src);
+	struct diag_list diags = { 0 };
+	struct load *l = *out = load_new();
+	int rc = -ENOMEM;
+	if (l && o->nodes)
+		rc = load_run(l, &(struct load_src){ .name = o->policy }, &(struct load_src){ .name = o->nodes }, &diags);
+	else if (l)
+		rc = load_policy(l, &(struct load_src){ .name = o->policy }, &diags);
+	else
+		fprintf(stderr, "aclc: %s\n", strerror(ENOMEM));
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	return rc < 0 ? CLI_ERR : CLI_OK;
 }

@@ -5,30 +5,16 @@
 #define CLI_POLICY_H
 #include <stdio.h>
 
-#include "diag.h"
-#include "filter.h"
-#include "hj.h"
-#include "inv.h"
-#include "pol.h"
+#include "load.h"
 
 struct cli_opts {
 	const char *policy, *nodes;
 };
 
-struct cli_loaded {
-	struct diag_list diags;
-	struct diag_src *src, *inv_src;
-	struct hj_value *root;
-	struct pol_policy *pol;
-	struct inv *inv;
-	struct filter_set fs;
-	bool compiled;
-};
-
 /* Parse ARGV (after the subcommand name).  CLI_OK or CLI_USAGE. */
 int cli_opts_parse(int argc, char **argv, struct cli_opts *o, const char *usage);
-/* Load the policy, and the inventory when NODES is set, and compile.
- * Diagnostics (warnings too) go to stderr.  CLI_OK or CLI_ERR. */
-int cli_load(const struct cli_opts *o, struct cli_loaded *l);
-void cli_loaded_free(struct cli_loaded *l);
+/* Load the policy, and the inventory when NODES is set and compile (the
+ * load pipeline).  Diagnostics (warnings too) go to stderr.  CLI_OK or
+ * CLI_ERR; *OUT (NULL on no memory) to load_free() either way. */
+int cli_load(const struct cli_opts *o, struct load **out);
 #endif

@@ -22,35 +22,8 @@
 #include <stdio.h>
 
 #include "diag.h"
-#include "filter.h"
-#include "hj.h"
-#include "inv.h"
 #include "ir.h"
-#include "pol.h"
-
-/* Set operations on canonical flows (A and B canonical, else -EINVAL).
- * OUT (its rules untouched, none added) receives the canonical cells of
- * A \ B, or of A intersected with B, computed cell by cell (no source is
- * expanded).  0 or -errno. */
-int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
-int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
-
-/* One side of a diff: a policy, an inventory (optional) and the filters
- * they compile to. */
-struct diff_side {
-	struct diag_src *src, *nodes_src;
-	struct hj_value *root;
-	struct pol_policy *pol;
-	struct inv *inv;           /* empty when no inventory was given */
-	bool have_inv;
-	struct filter_set fs;
-	bool compiled;
-};
-
-/* Load POLICY and (NODES may be NULL) the inventory and compile them.
- * 0, or -errno with the reasons (located) in DIAGS. */
-int diff_side_load(struct diff_side *s, const char *policy, const char *nodes, struct diag_list *diags);
-void diff_side_free(struct diff_side *s);
+#include "load.h"
 
 enum diff_kind {
 	DIFF_NODE_ADDED, DIFF_NODE_REMOVED,     /* in one inventory only */
@@ -87,10 +60,10 @@ struct diff_result {
 
 /* Every change from BEFORE to AFTER (only node ONLY_NODE's when not NULL).
  * 0 or -errno (with a reason in DIAGS). */
-int diff_compute(const struct diff_side *before, const struct diff_side *after, const char *only_node,
+int diff_compute(const struct load *before, const struct load *after, const char *only_node,
 		 struct diff_result *out, struct diag_list *diags);
 /* Does either side's inventory hold a node named NAME? */
-bool diff_has_node(const struct diff_side *before, const struct diff_side *after, const char *name);
+bool diff_has_node(const struct load *before, const struct load *after, const char *name);
 void diff_result_free(struct diff_result *r);
 
 /* Render: one sentence a change with its causes, then a summary line; or

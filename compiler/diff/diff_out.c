@@ -163,7 +163,7 @@ static const char *kind_name(enum diff_kind kind)
 
 static cJSON *flow_json(const struct ir_box *b)
 {
-	char pb[8], buf[IR_RANGE_STRLEN];
+	char pb[8], buf[ADDR_RANGE_STRLEN];
 	cJSON *o = cJSON_CreateObject();
 	cJSON *ports = cJSON_CreateArray();
 	if (!o || !ports) {
@@ -174,11 +174,11 @@ static cJSON *flow_json(const struct ir_box *b)
 	cJSON_AddItemToArray(ports, cJSON_CreateNumber(b->port_lo));
 	cJSON_AddItemToArray(ports, cJSON_CreateNumber(b->port_hi));
 	cJSON_AddNumberToObject(o, "family", b->family);
-	cJSON_AddStringToObject(o, "proto", ir_proto_name(b->proto, pb));
+	cJSON_AddStringToObject(o, "proto", proto_name(b->proto, pb));
 	cJSON_AddNumberToObject(o, "proto_number", b->proto);
 	cJSON_AddItemToObject(o, "ports", ports);
-	cJSON_AddStringToObject(o, "dst", ir_range_format(b->family, b->dst_lo, b->dst_hi, buf));
-	cJSON_AddStringToObject(o, "src", ir_range_format(b->family, b->src_lo, b->src_hi, buf));
+	cJSON_AddStringToObject(o, "dst", addr_range_format(b->family, b->dst_lo, b->dst_hi, buf));
+	cJSON_AddStringToObject(o, "src", addr_range_format(b->family, b->src_lo, b->src_hi, buf));
 	return o;
 }
 

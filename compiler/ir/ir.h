@@ -3,12 +3,12 @@
  *
  *     family x protocol x destination port x destination address x source address
  *
- * Every dimension is a closed range [lo, hi].  Addresses are 128-bit values
- * within their family: IPv4 addresses are 0 .. 2^32-1 in family IR_V4 (not
- * v4-mapped), IPv6 addresses 0 .. 2^128-1 in family IR_V6.  Source and
- * destination of one box are always in the box's family.
+ * Every dimension is a closed range [lo, hi].  Addresses are addr.h's:
+ * 128-bit values within their family, IPv4 addresses 0 .. 2^32-1 in family
+ * ADDR_V4 (not v4-mapped), IPv6 addresses 0 .. 2^128-1 in family ADDR_V6.
+ * Source and destination of one box are always in the box's family.
  *
- * Ports carry meaning only for the protocols ir_proto_has_ports() names
+ * Ports carry meaning only for the protocols proto_has_ports() (proto.h) names
  * (TCP 6, UDP 17, DCCP 33, SCTP 132, UDP-Lite 136: the ones whose transport
  * header starts with 16-bit source and destination ports, so nftables' `th
  * dport` reads them).  For every other protocol a box's port range is always
@@ -48,29 +48,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "diag.h"
+#include "proto.h"
 
-typedef unsigned __int128 ir_u128;
-
-enum ir_family { IR_V4 = 4, IR_V6 = 6 };
-
-#define IR_PROTO_ICMP   1
-#define IR_PROTO_TCP    6
-#define IR_PROTO_UDP    17
-#define IR_PROTO_DCCP   33
-#define IR_PROTO_ICMPV6 58
-#define IR_PROTO_SCTP   132
-#define IR_PROTO_UDPLITE 136
-/* Longest text ir_addr_format / ir_range_format write, with the NUL. */
-#define IR_ADDR_STRLEN 40
-#define IR_RANGE_STRLEN 96
 
 struct ir_box {
-	uint8_t family;            /* IR_V4 or IR_V6 */
+	uint8_t family;            /* ADDR_V4 or ADDR_V6 */
 	uint8_t proto;             /* IP protocol number */
 	uint16_t port_lo, port_hi; /* destination port; 0-65535 for portless protocols */
-	ir_u128 dst_lo, dst_hi;
-	ir_u128 src_lo, src_hi;
+	addr_u128 dst_lo, dst_hi;
+	addr_u128 src_lo, src_hi;
 };
 
 /* One rule as added, with where in the policy it came from. */
@@ -84,13 +72,13 @@ struct ir_rule {
 struct ir_cell {
 	uint8_t family, proto;
 	uint16_t port_lo, port_hi;
-	ir_u128 dst_lo, dst_hi;
+	addr_u128 dst_lo, dst_hi;
 	uint32_t set;              /* index into sets */
 };
 
 /* A source range, within the family of the cell that points to its set. */
 struct ir_span {
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 };
 
 /* An interned source set: spans[off .. off + n), sorted, disjoint and not
@@ -117,10 +105,6 @@ struct ir_flows {
 	bool canonical;          /* false again after every ir_add */
 };
 
-/* The largest address of FAMILY: 2^32-1 or 2^128-1. */
-ir_u128 ir_family_max(enum ir_family family);
-/* Protocols whose destination port is meaningful (see above). */
-bool ir_proto_has_ports(unsigned proto);
 
 /* Add one rule.  Empty or inverted ranges, or addresses beyond the family's
  * range, are -EINVAL; the port range of a portless protocol is widened.
@@ -140,14 +124,14 @@ bool ir_equal(const struct ir_flows *a, const struct ir_flows *b);
 bool ir_rules_same(const struct ir_flows *a, const struct ir_flows *b);
 /* Does F (canonical) accept this packet?  DPORT is ignored for portless
  * protocols. */
-bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
-	      ir_u128 src, ir_u128 dst, unsigned dport);
+bool ir_match(const struct ir_flows *f, enum addr_family family, unsigned proto,
+	      addr_u128 src, addr_u128 dst, unsigned dport);
 /* Every rule that accepts this packet, for explanations: calls FN with each
  * matching rule (in the order added); returns how many matched.  On a
  * canonical F an index built by ir_canonicalize is searched, else the
  * rules one by one. */
-size_t ir_explain(const struct ir_flows *f, enum ir_family family, unsigned proto,
-		  ir_u128 src, ir_u128 dst, unsigned dport,
+size_t ir_explain(const struct ir_flows *f, enum addr_family family, unsigned proto,
+		  addr_u128 src, addr_u128 dst, unsigned dport,
 		  void (*fn)(const struct ir_rule *rule, void *arg), void *arg);
 void ir_free(struct ir_flows *f);
 
@@ -166,7 +150,7 @@ bool ir_box_next(const struct ir_flows *f, struct ir_iter *it, struct ir_box *ou
 /* Box K (source range K of the cell's set) of cell C. */
 void ir_cell_box(const struct ir_flows *f, size_t c, size_t k, struct ir_box *out);
 
-/* Building a canonical F directly (the set operations of diff_ir.c do):
+/* Building a canonical F directly (the set operations of ir_setops.c do):
  * ir_build_begin empties F's canonical part (rules kept); then the pieces,
  * in canonical order (family, proto, port slice, then ascending disjoint
  * destinations; all pieces of one port slice with its whole port range),
@@ -183,49 +167,15 @@ struct ir_builder {
 void ir_build_begin(struct ir_builder *b, struct ir_flows *f);
 int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *set);
 int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t port_lo, uint16_t port_hi,
-		  ir_u128 dst_lo, ir_u128 dst_hi, uint32_t set);
+		  addr_u128 dst_lo, addr_u128 dst_hi, uint32_t set);
 void ir_build_end(struct ir_builder *b);
 
-/* Addresses and ranges as text.  ir_addr_parse accepts dotted-quad IPv4 and
- * RFC 4291 IPv6 text (no zone, no v4-mapped rewriting); true on success. */
-bool ir_addr_parse(const char *s, enum ir_family *family, ir_u128 *addr);
-/* "A", "A/LEN" (host bits must be zero unless LOOSE) or "A-B" (same family,
- * A <= B).  true on success. */
-bool ir_range_parse(const char *s, bool loose, enum ir_family *family, ir_u128 *lo, ir_u128 *hi);
-/* Into BUF (IR_ADDR_STRLEN): dotted quad, or RFC 5952 IPv6. */
-char *ir_addr_format(enum ir_family family, ir_u128 addr, char *buf);
-/* Into BUF (IR_RANGE_STRLEN): "A" for one address, "A/LEN" for a prefix,
- * otherwise "A-B". */
-char *ir_range_format(enum ir_family family, ir_u128 lo, ir_u128 hi, char *buf);
-/* Network byte order, 4 or 16 bytes. */
-void ir_addr_to_bytes(enum ir_family family, ir_u128 addr, uint8_t *out);
-/* Split [LO, HI] into the fewest prefixes, ascending: calls FN with each
- * (network address, prefix length).  Returns the number of prefixes. */
-size_t ir_range_prefixes(enum ir_family family, ir_u128 lo, ir_u128 hi,
-			 void (*fn)(ir_u128 net, unsigned len, void *arg), void *arg);
-/* Is [LO, HI] exactly one prefix?  Sets *LEN. */
-bool ir_range_is_prefix(enum ir_family family, ir_u128 lo, ir_u128 hi, unsigned *len);
-
-/* A set of address ranges (both families), as built by name resolution.
- * ir_aset_add keeps entries as added (order and duplicates); ir_aset_merge
- * sorts by (family, lo) and merges overlapping or adjacent ranges. */
-struct ir_range {
-	uint8_t family;
-	ir_u128 lo, hi;
-};
-struct ir_aset {
-	struct ir_range *v;
-	size_t n, cap;
-};
-int ir_aset_add(struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
-int ir_aset_add_all(struct ir_aset *s, const struct ir_aset *from);
-void ir_aset_merge(struct ir_aset *s);
-/* Does [LO, HI] of FAMILY overlap any range of S?  Is it inside one? */
-bool ir_aset_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
-bool ir_aset_contains(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
-/* The same on a merged set (ir_aset_merge), by bisection. */
-bool ir_aset_merged_overlaps(const struct ir_aset *s, enum ir_family family, ir_u128 lo, ir_u128 hi);
-void ir_aset_free(struct ir_aset *s);
+/* Set operations on canonical flows (A and B canonical, else -EINVAL).
+ * OUT (its rules untouched, none added) receives the canonical cells of
+ * A \ B, or of A intersected with B, computed cell by cell (no source is
+ * expanded).  0 or -errno. */
+int ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
+int ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out);
 
 /* A canonical, line-per-box dump (the `--format ir` output), one line per
  * (cell, source range), streamed from the cells:
@@ -233,7 +183,5 @@ void ir_aset_free(struct ir_aset *s);
  * Ports shown only for protocols with ports. */
 #include <stdio.h>
 void ir_dump(FILE *out, const struct ir_flows *f, const char *indent);
-/* Protocol as text: a name for the common ones, else the number. */
-const char *ir_proto_name(unsigned proto, char buf[8]);
 
 #endif

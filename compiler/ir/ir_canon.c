@@ -1,6 +1,8 @@
 /* ir_canon: the flow IR's factorised canonical form (cells pointing to
  * interned source sets), its builder, and what works on it: equality,
- * membership, explanations, iteration and the `--format ir` dump. */
+ * membership, explanations, iteration, back to rules (ir_add_boxes) and the
+ * `--format ir` dump; ir_free, since the canonical part owns private
+ * indexes. */
 #include "ir.h"
 #include "mem.h"
 
@@ -8,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define U128_MAX (~(ir_u128)0)
 #define NONE UINT32_MAX
 
 /* ---- hash tables: open addressing over entry indices ---- */
@@ -30,7 +31,7 @@ struct xgroup {
 struct ir_priv {
 	struct htab sets;          /* interning: entries are f->sets */
 	uint32_t *xorder;          /* rule indices */
-	ir_u128 *xmaxhi;           /* per position: max src_hi of the group so far */
+	addr_u128 *xmaxhi;           /* per position: max src_hi of the group so far */
 	struct xgroup *xgroups;
 	size_t nxgroups;
 };
@@ -76,7 +77,7 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static uint64_t hash_u128(uint64_t h, ir_u128 v)
+static uint64_t hash_u128(uint64_t h, addr_u128 v)
 {
 	h = mix64(h ^ (uint64_t)v);
 	return mix64(h ^ (uint64_t)(v >> 64));
@@ -210,7 +211,7 @@ static void close_slab(struct ir_builder *b)
 }
 
 int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t port_lo, uint16_t port_hi,
-		  ir_u128 dst_lo, ir_u128 dst_hi, uint32_t set)
+		  addr_u128 dst_lo, addr_u128 dst_hi, uint32_t set)
 {
 	struct ir_flows *f = b->f;
 	struct ir_cell cell = { .family = family, .proto = proto, .port_lo = port_lo, .port_hi = port_hi,
@@ -219,7 +220,7 @@ int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t 
 		struct ir_cell *last = &f->cells[f->ncells - 1];
 		if (!same_slab(last, &cell))
 			close_slab(b);
-		else if (last->set == set && last->dst_hi != U128_MAX && last->dst_hi + 1 == dst_lo) {
+		else if (last->set == set && last->dst_hi != ADDR_U128_MAX && last->dst_hi + 1 == dst_lo) {
 			last->dst_hi = dst_hi;
 			return 0;
 		}
@@ -247,7 +248,7 @@ void ir_build_end(struct ir_builder *b)
 struct key {
 	uint8_t family, proto;
 	uint16_t port_lo, port_hi;
-	ir_u128 dst_lo, dst_hi;
+	addr_u128 dst_lo, dst_hi;
 	uint32_t set;
 };
 
@@ -275,11 +276,6 @@ struct canon {
 	struct ir_builder b;
 };
 
-static int u128_cmp(ir_u128 a, ir_u128 b)
-{
-	return a < b ? -1 : a > b;
-}
-
 static int rule_cmp(const struct ir_box *a, const struct ir_box *b)
 {
 	if (a->family != b->family)
@@ -290,9 +286,9 @@ static int rule_cmp(const struct ir_box *a, const struct ir_box *b)
 		return a->port_lo < b->port_lo ? -1 : 1;
 	if (a->port_hi != b->port_hi)
 		return a->port_hi < b->port_hi ? -1 : 1;
-	int c = u128_cmp(a->dst_lo, b->dst_lo);
+	int c = addr_cmp(a->dst_lo, b->dst_lo);
 	if (c == 0)
-		c = u128_cmp(a->dst_hi, b->dst_hi);
+		c = addr_cmp(a->dst_hi, b->dst_hi);
 	return c;
 }
 
@@ -305,15 +301,15 @@ static int cmp_rule_idx(const void *pa, const void *pb)
 	const struct ir_box *a = &sort_rules[x].box, *b = &sort_rules[y].box;
 	int c = rule_cmp(a, b);
 	if (c == 0)
-		c = u128_cmp(a->src_lo, b->src_lo);
+		c = addr_cmp(a->src_lo, b->src_lo);
 	return c ? c : (x > y) - (x < y);
 }
 
 static int cmp_span(const void *pa, const void *pb)
 {
 	const struct ir_span *a = pa, *b = pb;
-	int c = u128_cmp(a->lo, b->lo);
-	return c ? c : u128_cmp(a->hi, b->hi);
+	int c = addr_cmp(a->lo, b->lo);
+	return c ? c : addr_cmp(a->hi, b->hi);
 }
 
 static int cmp_u32(const void *pa, const void *pb)
@@ -327,7 +323,7 @@ static size_t spans_merge(struct ir_span *v, size_t n)
 {
 	size_t out = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (out && (v[out - 1].hi == U128_MAX || v[i].lo <= v[out - 1].hi + 1)) {
+		if (out && (v[out - 1].hi == ADDR_U128_MAX || v[i].lo <= v[out - 1].hi + 1)) {
 			if (v[i].hi > v[out - 1].hi)
 				v[out - 1].hi = v[i].hi;
 		} else
@@ -433,14 +429,14 @@ static int sweep_dst(struct canon *c, const size_t *act, size_t nact, uint16_t p
 {
 	const struct key *k = c->keys;
 	size_t i = 0, nd = 0;
-	ir_u128 pos = 0;
+	addr_u128 pos = 0;
 	int rc = 0;
 	while (rc == 0 && (i < nact || nd > 0)) {
 		if (nd == 0 && pos < k[act[i]].dst_lo)
 			pos = k[act[i]].dst_lo;
 		while (i < nact && k[act[i]].dst_lo <= pos)
 			c->dact[nd++] = act[i++];
-		ir_u128 end = i < nact ? k[act[i]].dst_lo - 1 : U128_MAX;
+		addr_u128 end = i < nact ? k[act[i]].dst_lo - 1 : ADDR_U128_MAX;
 		for (size_t d = 0; d < nd; d++) {
 			if (k[c->dact[d]].dst_hi < end)
 				end = k[c->dact[d]].dst_hi;
@@ -455,7 +451,7 @@ static int sweep_dst(struct canon *c, const size_t *act, size_t nact, uint16_t p
 		rc = union_set(c, c->ids, nu, &set);
 		if (rc == 0)
 			rc = ir_build_cell(&c->b, k[act[0]].family, k[act[0]].proto, plo, phi, pos, end, set);
-		if (end == U128_MAX)
+		if (end == ADDR_U128_MAX)
 			break;
 		pos = end + 1;
 		size_t keep = 0;
@@ -473,7 +469,7 @@ static __thread const struct key *sort_keys;
 static int cmp_key_dst(const void *pa, const void *pb)
 {
 	size_t x = *(const size_t *)pa, y = *(const size_t *)pb;
-	int r = u128_cmp(sort_keys[x].dst_lo, sort_keys[y].dst_lo);
+	int r = addr_cmp(sort_keys[x].dst_lo, sort_keys[y].dst_lo);
 	return r ? r : (x > y) - (x < y);
 }
 
@@ -580,7 +576,7 @@ bool ir_equal(const struct ir_flows *a, const struct ir_flows *b)
 	return same;
 }
 
-static bool spans_have(const struct ir_span *v, size_t n, ir_u128 x)
+static bool spans_have(const struct ir_span *v, size_t n, addr_u128 x)
 {
 	size_t lo = 0, hi = n;   /* the first span ending at or after X */
 	while (lo < hi) {
@@ -603,10 +599,10 @@ static int cell_vs(const struct ir_cell *c, unsigned family, unsigned proto, uns
 	return c->port_lo < port ? -1 : c->port_lo > port;
 }
 
-bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
-	      ir_u128 src, ir_u128 dst, unsigned dport)
+bool ir_match(const struct ir_flows *f, enum addr_family family, unsigned proto,
+	      addr_u128 src, addr_u128 dst, unsigned dport)
 {
-	if (!ir_proto_has_ports(proto))
+	if (!proto_has_ports(proto))
 		dport = 0;
 	/* The port slice: the last cell starting at or before DPORT ends it. */
 	size_t lo = 0, hi = f->ncells;
@@ -645,16 +641,16 @@ bool ir_match(const struct ir_flows *f, enum ir_family family, unsigned proto,
 	return spans_have(v, n, src);
 }
 
-static bool box_has(const struct ir_box *b, enum ir_family family, unsigned proto,
-		    ir_u128 src, ir_u128 dst, unsigned dport)
+static bool box_has(const struct ir_box *b, enum addr_family family, unsigned proto,
+		    addr_u128 src, addr_u128 dst, unsigned dport)
 {
 	return b->family == family && b->proto == proto &&
-	       (!ir_proto_has_ports(proto) || (dport >= b->port_lo && dport <= b->port_hi)) &&
+	       (!proto_has_ports(proto) || (dport >= b->port_lo && dport <= b->port_hi)) &&
 	       dst >= b->dst_lo && dst <= b->dst_hi && src >= b->src_lo && src <= b->src_hi;
 }
 
-static size_t explain_linear(const struct ir_flows *f, enum ir_family family, unsigned proto, ir_u128 src,
-			     ir_u128 dst, unsigned dport, void (*fn)(const struct ir_rule *rule, void *arg), void *arg)
+static size_t explain_linear(const struct ir_flows *f, enum addr_family family, unsigned proto, addr_u128 src,
+			     addr_u128 dst, unsigned dport, void (*fn)(const struct ir_rule *rule, void *arg), void *arg)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < f->nrules; i++)
@@ -666,8 +662,8 @@ static size_t explain_linear(const struct ir_flows *f, enum ir_family family, un
 	return n;
 }
 
-size_t ir_explain(const struct ir_flows *f, enum ir_family family, unsigned proto,
-		  ir_u128 src, ir_u128 dst, unsigned dport,
+size_t ir_explain(const struct ir_flows *f, enum addr_family family, unsigned proto,
+		  addr_u128 src, addr_u128 dst, unsigned dport,
 		  void (*fn)(const struct ir_rule *rule, void *arg), void *arg)
 {
 	const struct ir_priv *p = f->priv;
@@ -690,7 +686,7 @@ size_t ir_explain(const struct ir_flows *f, enum ir_family family, unsigned prot
 		const struct ir_box *gb = &f->rules[p->xorder[g->start]].box;
 		if (gb->family != family || gb->proto != proto)
 			break;
-		if ((ir_proto_has_ports(proto) && (dport < gb->port_lo || dport > gb->port_hi)) || dst < gb->dst_lo ||
+		if ((proto_has_ports(proto) && (dport < gb->port_lo || dport > gb->port_hi)) || dst < gb->dst_lo ||
 		    dst > gb->dst_hi)
 			continue;
 		/* Sorted by source start: the rules starting at or before SRC,
@@ -743,6 +739,18 @@ bool ir_box_next(const struct ir_flows *f, struct ir_iter *it, struct ir_box *ou
 	return true;
 }
 
+int ir_add_boxes(struct ir_flows *f, const struct ir_flows *from)
+{
+	struct ir_iter it = { 0 };
+	struct ir_box b;
+	while (ir_box_next(from, &it, &b)) {
+		int rc = ir_add(f, &b, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void ir_free(struct ir_flows *f)
 {
 	free(f->rules);
@@ -764,17 +772,17 @@ void ir_free(struct ir_flows *f)
 struct srctext {
 	char *text;
 	size_t len, cap;
-	uint32_t *at[2];   /* IR_V4, IR_V6: offset + 1 */
+	uint32_t *at[2];   /* ADDR_V4, ADDR_V6: offset + 1 */
 };
 
 static const char *src_text(struct srctext *t, const struct ir_flows *f, uint8_t family, size_t span)
 {
-	uint32_t **at = &t->at[family == IR_V6];
-	char buf[IR_RANGE_STRLEN];
+	uint32_t **at = &t->at[family == ADDR_V6];
+	char buf[ADDR_RANGE_STRLEN];
 	if (!*at && !(*at = calloc(f->nspans, sizeof(**at))))
 		return NULL;
 	if (!(*at)[span]) {
-		size_t n = strlen(ir_range_format(family, f->spans[span].lo, f->spans[span].hi, buf)) + 1;
+		size_t n = strlen(addr_range_format(family, f->spans[span].lo, f->spans[span].hi, buf)) + 1;
 		if (t->len + n >= NONE || MEM_RESERVE(t->text, t->cap, t->len + n) < 0)
 			return NULL;
 		memcpy(t->text + t->len, buf, n);
@@ -790,8 +798,8 @@ void ir_dump(FILE *out, const struct ir_flows *f, const char *indent)
 	flockfile(out);
 	for (size_t i = 0; i < f->ncells; i++) {
 		const struct ir_cell *c = &f->cells[i];
-		char pb[8], dst[IR_RANGE_STRLEN], src[IR_RANGE_STRLEN], ports[16] = "";
-		if (ir_proto_has_ports(c->proto)) {
+		char pb[8], dst[ADDR_RANGE_STRLEN], src[ADDR_RANGE_STRLEN], ports[16] = "";
+		if (proto_has_ports(c->proto)) {
 			if (c->port_lo == 0 && c->port_hi == 65535)
 				snprintf(ports, sizeof(ports), " *");
 			else if (c->port_lo == c->port_hi)
@@ -801,19 +809,19 @@ void ir_dump(FILE *out, const struct ir_flows *f, const char *indent)
 		}
 		/* The line up to the source, once per cell. */
 		char *head = NULL;
-		int hl = asprintf(&head, "%sv%u %s%s dst %s src ", indent, c->family, ir_proto_name(c->proto, pb),
-				  ports, ir_range_format(c->family, c->dst_lo, c->dst_hi, dst));
+		int hl = asprintf(&head, "%sv%u %s%s dst %s src ", indent, c->family, proto_name(c->proto, pb),
+				  ports, addr_range_format(c->family, c->dst_lo, c->dst_hi, dst));
 		const struct ir_srcset *s = &f->sets[c->set];
 		for (size_t k = 0; k < s->n; k++) {
 			const char *t = src_text(&st, f, c->family, s->off + k);
 			if (!t)   /* no memory for the cache: format in place */
-				t = ir_range_format(c->family, f->spans[s->off + k].lo, f->spans[s->off + k].hi, src);
+				t = addr_range_format(c->family, f->spans[s->off + k].lo, f->spans[s->off + k].hi, src);
 			if (hl >= 0) {   /* 27 million lines for relay-1 (tests/bench): no locking */
 				fwrite_unlocked(head, 1, (size_t)hl, out);
 				fputs_unlocked(t, out);
 				putc_unlocked('\n', out);
 			} else
-				fprintf(out, "%sv%u %s%s dst %s src %s\n", indent, c->family, ir_proto_name(c->proto, pb),
+				fprintf(out, "%sv%u %s%s dst %s src %s\n", indent, c->family, proto_name(c->proto, pb),
 					ports, dst, t);
 		}
 		free(head);

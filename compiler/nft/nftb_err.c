@@ -26,9 +26,9 @@ static void first_loc_fn(const struct ir_rule *rule, void *arg)
 	fl->n++;
 }
 
-static ir_u128 be_val(const uint8_t *p, size_t w)
+static addr_u128 be_val(const uint8_t *p, size_t w)
 {
-	ir_u128 v = 0;
+	addr_u128 v = 0;
 	for (size_t i = 0; i < w; i++)
 		v = v << 8 | p[i];
 	return v;
@@ -46,9 +46,9 @@ static const struct diag_loc *elem_loc(const struct nftm_table *t, size_t si, co
 	if (!flows || !s->nkey)
 		return NULL;
 	size_t aw = nftm_field_width(s->key[0]);
-	enum ir_family fam = aw == 4 ? IR_V4 : IR_V6;
+	enum addr_family fam = aw == 4 ? ADDR_V4 : ADDR_V6;
 	if (s->vmap) {
-		ir_u128 src = be_val(e->k[0].lo, aw);
+		addr_u128 src = be_val(e->k[0].lo, aw);
 		for (size_t i = 0; i < flows->nrules; i++) {
 			const struct ir_rule *r = &flows->rules[i];
 			if (r->box.family == fam && r->box.src_lo <= src && src <= r->box.src_hi && r->loc.line)

@@ -228,10 +228,10 @@ static int make_fixed(struct nftm_table *t)
 	return 0;
 }
 
-static void put_addr(struct nftm_range *r, enum ir_family fam, ir_u128 lo, ir_u128 hi)
+static void put_addr(struct nftm_range *r, enum addr_family fam, addr_u128 lo, addr_u128 hi)
 {
-	ir_addr_to_bytes(fam, lo, r->lo);
-	ir_addr_to_bytes(fam, hi, r->hi);
+	addr_to_bytes(fam, lo, r->lo);
+	addr_to_bytes(fam, hi, r->hi);
 }
 
 static void put_u16(uint8_t *p, unsigned v)
@@ -244,7 +244,7 @@ static void put_u16(uint8_t *p, unsigned v)
 
 /* One flow of a rule, destination already clipped to the node. */
 struct rflow {
-	ir_u128 dlo, dhi;
+	addr_u128 dlo, dhi;
 	uint16_t plo, phi;
 	uint8_t proto;
 };
@@ -262,7 +262,7 @@ static int rvec_push(struct rvec *r, const struct rflow *f)
 	return 0;
 }
 
-static int u128_cmp(ir_u128 a, ir_u128 b)
+static int u128_cmp(addr_u128 a, addr_u128 b)
 {
 	return a < b ? -1 : a > b;
 }
@@ -278,7 +278,7 @@ static int rflow_cmp(const void *pa, const void *pb)
 
 static int cut_cmp(const void *pa, const void *pb)
 {
-	return u128_cmp(*(const ir_u128 *)pa, *(const ir_u128 *)pb);
+	return u128_cmp(*(const addr_u128 *)pa, *(const addr_u128 *)pb);
 }
 
 /* ---- what an element costs the kernel ----
@@ -301,9 +301,9 @@ static int cut_cmp(const void *pa, const void *pb)
 #define COST_RULE 100u
 #define PORT_BITS 16u
 
-static ir_u128 low_ones(unsigned k)
+static addr_u128 low_ones(unsigned k)
 {
-	return k >= 128 ? ~(ir_u128)0 : ((ir_u128)1 << k) - 1;
+	return k >= 128 ? ~(addr_u128)0 : ((addr_u128)1 << k) - 1;
 }
 
 /* One prefix of length P in a field of BITS bits. */
@@ -314,7 +314,7 @@ static uint64_t prefix_cost(unsigned bits, unsigned p)
 }
 
 /* The prefixes covering [LO, HI] in a field of BITS bits. */
-static uint64_t range_cost(ir_u128 lo, ir_u128 hi, unsigned bits)
+static uint64_t range_cost(addr_u128 lo, addr_u128 hi, unsigned bits)
 {
 	uint64_t c = 0;
 	for (;;) {
@@ -322,7 +322,7 @@ static uint64_t range_cost(ir_u128 lo, ir_u128 hi, unsigned bits)
 		while (k < bits && (lo & low_ones(k + 1)) == 0 && hi - lo >= low_ones(k + 1))
 			k++;
 		c += prefix_cost(bits, bits - k);
-		ir_u128 last = lo + low_ones(k);
+		addr_u128 last = lo + low_ones(k);
 		if (last >= hi)
 			return c;
 		lo = last + 1;
@@ -341,7 +341,7 @@ static uint64_t rights_cost(const struct rflow *v, size_t n, unsigned bits)
  * ranges are joined within a slice.  Destination-major sweeps the
  * destination and merges ports; port-major the other way round. */
 struct box2 {
-	ir_u128 lo[2], hi[2];
+	addr_u128 lo[2], hi[2];
 };
 enum { SWEEP, MERGED };
 
@@ -366,7 +366,7 @@ static size_t merge_ranges(struct box2 *b, size_t n)
 	qsort(b, n, sizeof(*b), box_cmp_merged);
 	size_t out = 0;
 	for (size_t i = 1; i < n; i++) {
-		if (b[out].hi[MERGED] == ~(ir_u128)0 || b[i].lo[MERGED] <= b[out].hi[MERGED] + 1) {
+		if (b[out].hi[MERGED] == ~(addr_u128)0 || b[i].lo[MERGED] <= b[out].hi[MERGED] + 1) {
 			if (b[i].hi[MERGED] > b[out].hi[MERGED])
 				b[out].hi[MERGED] = b[i].hi[MERGED];
 		} else {
@@ -389,14 +389,14 @@ static bool same_ranges(const struct box2 *a, size_t na, const struct box2 *b, s
 /* Scratch for decomposing N flows. */
 struct canon {
 	struct box2 *in, *act, *prev, *out;
-	ir_u128 *cuts;
+	addr_u128 *cuts;
 	size_t nout, capout;
 	/* The boxes of the slice emitted last (indexes into OUT, in MERGED
 	 * order) and where it ended: a slice right after it extends those
 	 * of its boxes with the same MERGED range instead of starting new
 	 * ones. */
 	size_t *last, *cur, nlast;
-	ir_u128 last_hi;
+	addr_u128 last_hi;
 	bool have_last, oom;
 	struct rvec dm, pm;
 };
@@ -406,7 +406,7 @@ struct canon {
  * new boxes.  Still a partition of the union, with fewer boxes than one a
  * slice: a route on TCP 443 cut around a host that also has TCP 22 stays
  * one box on 443. */
-static void emit_slice(struct canon *cx, ir_u128 lo, ir_u128 hi, const struct box2 *r, size_t n)
+static void emit_slice(struct canon *cx, addr_u128 lo, addr_u128 hi, const struct box2 *r, size_t n)
 {
 	bool next_to = cx->have_last && cx->last_hi + 1 == lo;
 	size_t j = 0;
@@ -444,27 +444,27 @@ static void emit_slice(struct canon *cx, ir_u128 lo, ir_u128 hi, const struct bo
 static void sweep(struct canon *cx, size_t n)
 {
 	struct box2 *in = cx->in, *act = cx->act, *prev = cx->prev;
-	ir_u128 *cuts = cx->cuts;
+	addr_u128 *cuts = cx->cuts;
 	size_t nc = 0, nprev = 0;
 	qsort(in, n, sizeof(*in), box_cmp_sweep);
 	for (size_t i = 0; i < n; i++) {
 		cuts[nc++] = in[i].lo[SWEEP];
-		if (in[i].hi[SWEEP] != ~(ir_u128)0)
+		if (in[i].hi[SWEEP] != ~(addr_u128)0)
 			cuts[nc++] = in[i].hi[SWEEP] + 1;
 	}
 	qsort(cuts, nc, sizeof(*cuts), cut_cmp);
-	ir_u128 run_lo = 0, run_hi = 0;
+	addr_u128 run_lo = 0, run_hi = 0;
 	bool have = false;
 	cx->nout = 0;
 	cx->have_last = false;
 	for (size_t c = 0; c < nc; c++) {
 		if (c && cuts[c] == cuts[c - 1])
 			continue;
-		ir_u128 at = cuts[c];
+		addr_u128 at = cuts[c];
 		size_t c2 = c + 1;
 		while (c2 < nc && cuts[c2] == at)
 			c2++;
-		ir_u128 end = c2 < nc ? cuts[c2] - 1 : ~(ir_u128)0;
+		addr_u128 end = c2 < nc ? cuts[c2] - 1 : ~(addr_u128)0;
 		size_t na = 0;
 		/* IN is sorted by SWEEP start: boxes starting after AT cannot cover it. */
 		for (size_t i = 0; i < n && in[i].lo[SWEEP] <= at; i++)
@@ -547,8 +547,8 @@ static int rights_canon(struct rflow *in, size_t n, unsigned bits, struct rvec *
 		/* A region: flows of one protocol whose destinations overlap or
 		 * touch, in destination order. */
 		size_t ge = g + 1;
-		ir_u128 hi = in[g].dhi;
-		while (ge < n && in[ge].proto == in[g].proto && (hi == ~(ir_u128)0 || in[ge].dlo <= hi + 1)) {
+		addr_u128 hi = in[g].dhi;
+		while (ge < n && in[ge].proto == in[g].proto && (hi == ~(addr_u128)0 || in[ge].dlo <= hi + 1)) {
 			if (in[ge].dhi > hi)
 				hi = in[ge].dhi;
 			ge++;
@@ -557,7 +557,7 @@ static int rights_canon(struct rflow *in, size_t n, unsigned bits, struct rvec *
 		if (decompose(&cx, in + g, ge - g, false, &cx.dm) < 0)
 			goto out;
 		const struct rvec *pick = &cx.dm;
-		if (ir_proto_has_ports(in[g].proto) && ge - g > 1) {
+		if (proto_has_ports(in[g].proto) && ge - g > 1) {
 			if (decompose(&cx, in + g, ge - g, true, &cx.pm) < 0)
 				goto out;
 			if (rights_cost(cx.pm.v, cx.pm.n, bits) < rights_cost(cx.dm.v, cx.dm.n, bits))
@@ -631,9 +631,9 @@ struct ident {
 
 /* One family's worth of work. */
 struct fam {
-	enum ir_family f;
+	enum addr_family f;
 	/* clipped rules: source range and flow */
-	ir_u128 *slo, *shi;
+	addr_u128 *slo, *shi;
 	struct rflow *fl;
 	size_t n, cap;
 	/* identities */
@@ -641,14 +641,14 @@ struct fam {
 	size_t nids, capids;
 };
 
-static int fam_push(struct fam *F, ir_u128 slo, ir_u128 shi, const struct rflow *f)
+static int fam_push(struct fam *F, addr_u128 slo, addr_u128 shi, const struct rflow *f)
 {
 	if (F->n == F->cap) {
 		size_t cap = F->cap ? 2 * F->cap : 64;
-		ir_u128 *a = realloc(F->slo, cap * sizeof(*a));
+		addr_u128 *a = realloc(F->slo, cap * sizeof(*a));
 		if (a)
 			F->slo = a;
-		ir_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
+		addr_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
 		if (b)
 			F->shi = b;
 		struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
@@ -665,12 +665,12 @@ static int fam_push(struct fam *F, ir_u128 slo, ir_u128 shi, const struct rflow 
 
 /* The first range of D (merged: sorted by family and address, disjoint)
  * of FAM that ends at or after LO. */
-static size_t first_range(const struct ir_aset *d, enum ir_family fam, ir_u128 lo)
+static size_t first_range(const struct addr_set *d, enum addr_family fam, addr_u128 lo)
 {
 	size_t a = 0, b = d->n;
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;
-		const struct ir_range *r = &d->v[mid];
+		const struct addr_range *r = &d->v[mid];
 		if (r->family < fam || (r->family == fam && r->hi < lo))
 			a = mid + 1;
 		else
@@ -680,7 +680,7 @@ static size_t first_range(const struct ir_aset *d, enum ir_family fam, ir_u128 l
 }
 
 /* Every rule of FLOWS of F's family, its destination clipped to DESTS. */
-static int collect(struct fam *F, const struct ir_flows *flows, const struct ir_aset *dests)
+static int collect(struct fam *F, const struct ir_flows *flows, const struct addr_set *dests)
 {
 	for (size_t i = 0; i < flows->nrules; i++) {
 		const struct ir_box *b = &flows->rules[i].box;
@@ -691,8 +691,8 @@ static int collect(struct fam *F, const struct ir_flows *flows, const struct ir_
 			struct rflow f = {
 				.dlo = dests->v[j].lo > b->dst_lo ? dests->v[j].lo : b->dst_lo,
 				.dhi = dests->v[j].hi < b->dst_hi ? dests->v[j].hi : b->dst_hi,
-				.plo = ir_proto_has_ports(b->proto) ? b->port_lo : 0,
-				.phi = ir_proto_has_ports(b->proto) ? b->port_hi : 65535,
+				.plo = proto_has_ports(b->proto) ? b->port_lo : 0,
+				.phi = proto_has_ports(b->proto) ? b->port_hi : 65535,
 				.proto = b->proto,
 			};
 			if (fam_push(F, b->src_lo, b->src_hi, &f) < 0)
@@ -735,7 +735,7 @@ static long ident_of(struct fam *F, struct rvec *r)
  * 0-65535 cost it 50 ms more than with one port). */
 static bool by_port(const struct rflow *r)
 {
-	return ir_proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
+	return proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
 }
 
 /* Per source range: the list of rules that cover it, and the identity of
@@ -752,7 +752,7 @@ struct memo {
  * the rules covering it (LISTS[START[R]] .. + COVER[R]) and its identity
  * (IDENT[R], -1 when no rule covers it). */
 struct ranges {
-	ir_u128 *cuts;
+	addr_u128 *cuts;
 	size_t n;
 	size_t *cover, *start;
 	uint32_t *lists;
@@ -778,7 +778,7 @@ static int ranges_cut(const struct fam *F, struct ranges *R)
 		return -ENOMEM;
 	for (size_t i = 0; i < F->n; i++) {
 		R->cuts[n++] = F->slo[i];
-		if (F->shi[i] != ir_family_max(F->f))
+		if (F->shi[i] != addr_family_max(F->f))
 			R->cuts[n++] = F->shi[i] + 1;
 	}
 	qsort(R->cuts, n, sizeof(*R->cuts), cut_cmp);
@@ -800,7 +800,7 @@ static int ranges_cover(const struct fam *F, struct ranges *R)
 		return -ENOMEM;
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < F->n; i++) {
-			ir_u128 *a = bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts), cut_cmp);
+			addr_u128 *a = bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts), cut_cmp);
 			for (size_t r = (size_t)(a - R->cuts); r < R->n && R->cuts[r] <= F->shi[i]; r++) {
 				if (pass == 0)
 					R->cover[r]++;
@@ -849,7 +849,7 @@ static int ranges_identify(struct fam *F, struct ranges *R)
 			for (size_t i = 0; i < nl; i++)
 				tmp[i] = F->fl[l[i]];
 			rv.n = 0;
-			if (rights_canon(tmp, nl, F->f == IR_V4 ? 32 : 128, &rv) < 0)
+			if (rights_canon(tmp, nl, F->f == ADDR_V4 ? 32 : 128, &rv) < 0)
 				goto out;
 			long id = ident_of(F, &rv);
 			if (id < 0)
@@ -872,7 +872,7 @@ out:
 static void ident_name(const struct fam *F, size_t i, char *base, size_t len)
 {
 	const struct ident *id = &F->ids[i];
-	snprintf(base, len, "id%d_%012llx", F->f == IR_V4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
+	snprintf(base, len, "id%d_%012llx", F->f == ADDR_V4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
 	for (size_t j = 0; j < i; j++)
 		if (F->ids[j].hash >> 16 == id->hash >> 16)
 			snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
@@ -882,7 +882,7 @@ static void ident_name(const struct fam *F, size_t i, char *base, size_t len)
  * destination . protocol . port) or not (BASE_proto, destination .
  * protocol), in *SET its index in T, 0 when it has no such rights.  0 or
  * -ENOMEM. */
-static int ident_set(struct nftm_table *t, enum ir_family f, const struct ident *id, const char *base, int ports,
+static int ident_set(struct nftm_table *t, enum addr_family f, const struct ident *id, const char *base, int ports,
 		     size_t *set)
 {
 	struct nftm_set *s = NULL;
@@ -895,7 +895,7 @@ static int ident_set(struct nftm_table *t, enum ir_family f, const struct ident 
 				return -ENOMEM;
 			char name[NFTM_NAME_MAX];
 			snprintf(name, sizeof(name), "%s_%s", base, ports ? "ports" : "proto");
-			set_init(s, name, NULL, f == IR_V4 ? k_d4 : k_d6, ports ? 3 : 2, false);
+			set_init(s, name, NULL, f == ADDR_V4 ? k_d4 : k_d6, ports ? 3 : 2, false);
 			*set = t->nsets - 1;
 		}
 		struct nftm_elem e;
@@ -942,7 +942,7 @@ static int emit_identity(struct nftm_table *t, struct fam *F, size_t i)
  * jumping to its chain.  0 or -ENOMEM. */
 static int emit_source_map(struct nftm_table *t, const struct fam *F, const struct ranges *R)
 {
-	struct nftm_set *map = &t->sets[F->f == IR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6];
+	struct nftm_set *map = &t->sets[F->f == ADDR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6];
 	for (size_t r = 0; r < R->n;) {
 		if (R->ident[r] < 0) {
 			r++;
@@ -953,7 +953,7 @@ static int emit_source_map(struct nftm_table *t, const struct fam *F, const stru
 			e++;
 		struct nftm_elem el;
 		memset(&el, 0, sizeof(el));
-		put_addr(&el.k[0], F->f, R->cuts[r], e < R->n ? R->cuts[e] - 1 : ir_family_max(F->f));
+		put_addr(&el.k[0], F->f, R->cuts[r], e < R->n ? R->cuts[e] - 1 : addr_family_max(F->f));
 		el.jump = F->ids[R->ident[r]].chain;
 		if (nftm_set_add(map, &el) < 0)
 			return -ENOMEM;
@@ -979,7 +979,7 @@ static int build_family(struct nftm_table *t, struct fam *F)
 	for (size_t i = 0; i < F->nids; i++)
 		if ((rc = emit_identity(t, F, i)) < 0)
 			goto out;
-	t->identities[F->f == IR_V4 ? 0 : 1] = F->nids;
+	t->identities[F->f == ADDR_V4 ? 0 : 1] = F->nids;
 	rc = emit_source_map(t, F, &R);
 out:
 	ranges_free(&R);
@@ -1000,8 +1000,8 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 			      const struct ir_flows *flows)
 {
 	const char *why;
-	struct ir_aset dests = { 0 };
-	struct fam fams[2] = { { .f = IR_V4 }, { .f = IR_V6 } };
+	struct addr_set dests = { 0 };
+	struct fam fams[2] = { { .f = ADDR_V4 }, { .f = ADDR_V6 } };
 	struct nftm_table *t = NULL;
 	int err = 0;
 
@@ -1018,12 +1018,12 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	snprintf(t->iface, sizeof(t->iface), "%s", opts->iface ? opts->iface : NFTM_DEFAULT_IFACE);
 	t->snat = !opts->no_snat;
 	if (make_fixed(t) < 0 ||
-	    (node->self && ir_aset_add_all(&dests, node->self) < 0) ||
-	    (node->routes && ir_aset_add_all(&dests, node->routes) < 0)) {
+	    (node->self && addr_set_add_all(&dests, node->self) < 0) ||
+	    (node->routes && addr_set_add_all(&dests, node->routes) < 0)) {
 		err = ENOMEM;
 		goto out;
 	}
-	ir_aset_merge(&dests);
+	addr_set_merge(&dests);
 	for (int f = 0; f < 2; f++)
 		if (collect(&fams[f], flows, &dests) < 0 || build_family(t, &fams[f]) < 0) {
 			err = ENOMEM;
@@ -1032,7 +1032,7 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 out:
 	fam_free(&fams[0]);
 	fam_free(&fams[1]);
-	ir_aset_free(&dests);
+	addr_set_free(&dests);
 	if (err) {
 		nftm_free(t);
 		errno = err;
@@ -1052,16 +1052,16 @@ void nftm_free(struct nftm_table *t)
 	free(t);
 }
 
-bool nftm_eval(const struct nftm_table *t, enum ir_family family, unsigned proto, ir_u128 src,
-	       ir_u128 dst, unsigned dport)
+bool nftm_eval(const struct nftm_table *t, enum addr_family family, unsigned proto, addr_u128 src,
+	       addr_u128 dst, unsigned dport)
 {
 	uint8_t s[16], d[16], p = (uint8_t)proto, port[2];
-	ir_addr_to_bytes(family, src, s);
-	ir_addr_to_bytes(family, dst, d);
+	addr_to_bytes(family, src, s);
+	addr_to_bytes(family, dst, d);
 	put_u16(port, dport);
 	const uint8_t *svals[NFTM_MAX_KEY] = { s };
 	const struct nftm_elem *e =
-		nftm_set_match(&t->sets[family == IR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6], svals);
+		nftm_set_match(&t->sets[family == ADDR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6], svals);
 	if (!e)
 		return false;
 	const struct nftm_chain *c = &t->chains[e->jump];
@@ -1070,7 +1070,7 @@ bool nftm_eval(const struct nftm_table *t, enum ir_family family, unsigned proto
 		const struct nftm_set *set = &t->sets[c->rules[r].set];
 		/* `th dport` reads a port only where the protocol has one; the
 		 * protocol set's key stops before it. */
-		if (set->nkey == 3 && !ir_proto_has_ports(proto))
+		if (set->nkey == 3 && !proto_has_ports(proto))
 			continue;
 		if (nftm_set_match(set, dvals))
 			return true;

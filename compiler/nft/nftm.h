@@ -142,8 +142,8 @@ struct nftm_opts {
  * accepted from the tunnel, so what it forwards from the tunnel out of
  * another interface goes to ROUTES, and that is what is masqueraded. */
 struct nftm_node {
-	const struct ir_aset *self;
-	const struct ir_aset *routes;
+	const struct addr_set *self;
+	const struct addr_set *routes;
 };
 
 size_t nftm_field_width(enum nftm_field f);
@@ -165,8 +165,8 @@ void nftm_free(struct nftm_table *t);
 
 /* What the table does with a new packet from the tunnel (ct state new),
  * evaluated on the model: true for accept.  For tests. */
-bool nftm_eval(const struct nftm_table *t, enum ir_family family, unsigned proto, ir_u128 src,
-	       ir_u128 dst, unsigned dport);
+bool nftm_eval(const struct nftm_table *t, enum addr_family family, unsigned proto, addr_u128 src,
+	       addr_u128 dst, unsigned dport);
 
 /* The set named NAME, or NULL. */
 const struct nftm_set *nftm_set_find(const struct nftm_table *t, const char *name);

@@ -51,13 +51,13 @@ void nftt_range(char *buf, enum nftm_field f, const struct nftm_range *r)
 			snprintf(buf, NFTT_RANGE_MAX, "%u-%u", lo, hi);
 		return;
 	}
-	ir_u128 lo = 0, hi = 0;
+	addr_u128 lo = 0, hi = 0;
 	for (size_t i = 0; i < w; i++) {
 		lo = lo << 8 | r->lo[i];
 		hi = hi << 8 | r->hi[i];
 	}
-	char tmp[IR_RANGE_STRLEN];
-	snprintf(buf, NFTT_RANGE_MAX, "%s", ir_range_format(w == 4 ? IR_V4 : IR_V6, lo, hi, tmp));
+	char tmp[ADDR_RANGE_STRLEN];
+	snprintf(buf, NFTT_RANGE_MAX, "%s", addr_range_format(w == 4 ? ADDR_V4 : ADDR_V6, lo, hi, tmp));
 }
 
 static const char *field_type(enum nftm_field f)

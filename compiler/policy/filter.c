@@ -12,12 +12,12 @@ static const struct {
 	uint8_t family;
 	const char *lo, *hi;
 } tailnet_ranges[] = {
-	{ IR_V4, "100.64.0.0", "100.115.91.255" },
-	{ IR_V4, "100.115.94.0", "100.127.255.255" },
-	{ IR_V6, "fd7a:115c:a1e0::", "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff" },
+	{ ADDR_V4, "100.64.0.0", "100.115.91.255" },
+	{ ADDR_V4, "100.115.94.0", "100.127.255.255" },
+	{ ADDR_V6, "fd7a:115c:a1e0::", "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff" },
 };
 
-static const uint8_t default_protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP, IR_PROTO_ICMPV6 };
+static const uint8_t default_protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 };
 
 /* A sorted list of node indices. */
 struct nlist {
@@ -34,7 +34,7 @@ struct memo {
 };
 
 struct addr_node {
-	ir_u128 addr;
+	addr_u128 addr;
 	size_t node;
 };
 
@@ -79,9 +79,9 @@ static bool user_matches(const struct inv *inv, const struct inv_node *n, const 
 	return strncmp(a->name, u->name, ln) == 0 && strcmp(a->name + ln, "@") == 0;
 }
 
-static bool node_in_range(const struct inv_node *n, uint8_t family, ir_u128 lo, ir_u128 hi)
+static bool node_in_range(const struct inv_node *n, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
-	if (family == IR_V4)
+	if (family == ADDR_V4)
 		return n->has_v4 && n->v4 >= lo && n->v4 <= hi;
 	return n->has_v6 && n->v6 >= lo && n->v6 <= hi;
 }
@@ -209,73 +209,113 @@ static int user_index(struct ctx *c)
 	return 0;
 }
 
+/* Push the nodes of user U. */
+static int push_user_nodes(const struct ctx *c, size_t u, struct nlist *out)
+{
+	for (size_t k = 0; k < c->user_nodes[u].n; k++) {
+		int rc = nlist_push(out, c->user_nodes[u].v[k]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The nodes of every user whose email ends in SUFFIX ("user:*@domain"). */
+static int user_glob_nodes(const struct ctx *c, const char *suffix, struct nlist *out)
+{
+	size_t ld = strlen(suffix);
+	for (size_t u = 0; u < c->inv->nusers; u++) {
+		const char *e = c->inv->users[u].email;
+		size_t le = e ? strlen(e) : 0;
+		if (le <= ld || strcmp(e + le - ld, suffix) != 0)
+			continue;
+		int rc = push_user_nodes(c, u, out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The nodes of every user whose email (or, BY_NAME, name) is KEY[0..KLEN). */
+static int user_key_nodes(const struct ctx *c, bool by_name, const char *key, size_t klen, struct nlist *out)
+{
+	const size_t *table = by_name ? c->by_name : c->by_email;
+	size_t mask = c->capusers - 1;
+	for (size_t i = str_hash(key, klen) & mask; table[i]; i = (i + 1) & mask) {
+		size_t u = table[i] - 1;
+		const char *k = by_name ? c->inv->users[u].name : c->inv->users[u].email;
+		if (strlen(k) != klen || memcmp(k, key, klen) != 0)
+			continue;
+		int rc = push_user_nodes(c, u, out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Add the nodes of every user that user_matches() accepts for A. */
 static int user_alias_nodes(struct ctx *c, const struct pol_alias *a, struct nlist *out)
 {
-	const struct inv *inv = c->inv;
-	int rc = 0;
-	if (a->kind == PA_USER_GLOB) {
-		size_t ld = strlen(a->name);
-		for (size_t u = 0; rc == 0 && u < inv->nusers; u++) {
-			const char *e = inv->users[u].email;
-			size_t le = e ? strlen(e) : 0;
-			if (le > ld && strcmp(e + le - ld, a->name) == 0)
-				for (size_t k = 0; rc == 0 && k < c->user_nodes[u].n; k++)
-					rc = nlist_push(out, c->user_nodes[u].v[k]);
-		}
-		return rc;
-	}
-	size_t mask = c->capusers - 1, len = strlen(a->name);
+	if (a->kind == PA_USER_GLOB)
+		return user_glob_nodes(c, a->name, out);
 	/* By email: every user with exactly this email.  By name: "login@". */
-	for (int pass = 0; pass < 2 && rc == 0; pass++) {
-		const size_t *table = pass ? c->by_name : c->by_email;
-		size_t klen = len;
-		if (pass == 1) {
-			if (len == 0 || a->name[len - 1] != '@')
-				break;
-			klen = len - 1;
-		}
-		for (size_t i = str_hash(a->name, klen) & mask; rc == 0 && table[i]; i = (i + 1) & mask) {
-			size_t u = table[i] - 1;
-			const char *k = pass ? inv->users[u].name : inv->users[u].email;
-			if (strlen(k) != klen || memcmp(k, a->name, klen) != 0)
-				continue;
-			for (size_t j = 0; rc == 0 && j < c->user_nodes[u].n; j++)
-				rc = nlist_push(out, c->user_nodes[u].v[j]);
-		}
+	size_t len = strlen(a->name);
+	int rc = user_key_nodes(c, false, a->name, len, out);
+	if (rc < 0 || len == 0 || a->name[len - 1] != '@')
+		return rc;
+	return user_key_nodes(c, true, a->name, len - 1, out);
+}
+
+/* The nodes of group NAME's members (users, as user_matches() takes them). */
+static int group_nodes(struct ctx *c, const char *name, struct nlist *out)
+{
+	const struct pol_named *g = named(c->p->groups, c->p->ngroups, name);
+	for (size_t i = 0; g && i < g->nitems; i++) {
+		struct pol_alias m = g->items[i];
+		if (m.kind != PA_USER_GLOB)
+			m.kind = PA_USER;
+		int rc = user_alias_nodes(c, &m, out);
+		if (rc < 0)
+			return rc;
 	}
-	return rc;
+	return 0;
+}
+
+/* Every node node_matches() accepts for A, asking each in turn. */
+static int matching_nodes(struct ctx *c, const struct pol_alias *a, struct nlist *out)
+{
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		if (!node_matches(c, a, &c->inv->nodes[i]))
+			continue;
+		int rc = nlist_push(out, i);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Compute the nodes alias A names (as node_matches() would) into OUT, sorted. */
 static int alias_nodes_compute(struct ctx *c, const struct pol_alias *a, struct nlist *out)
 {
 	int rc = user_index(c);
+	if (rc < 0)
+		return rc;
 	switch (a->kind) {
 	case PA_USER:
 	case PA_USER_GLOB:
-		if (rc == 0)
-			rc = user_alias_nodes(c, a, out);
+		rc = user_alias_nodes(c, a, out);
 		break;
-	case PA_GROUP: {
-		const struct pol_named *g = named(c->p->groups, c->p->ngroups, a->name);
-		for (size_t i = 0; rc == 0 && g && i < g->nitems; i++) {
-			/* Group members are users (user_matches semantics). */
-			struct pol_alias m = g->items[i];
-			if (m.kind != PA_USER_GLOB)
-				m.kind = PA_USER;
-			rc = user_alias_nodes(c, &m, out);
-		}
+	case PA_GROUP:
+		rc = group_nodes(c, a->name, out);
 		break;
-	}
 	default:
-		for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
-			if (node_matches(c, a, &c->inv->nodes[i]))
-				rc = nlist_push(out, i);
+		rc = matching_nodes(c, a, out);
 		break;
 	}
+	if (rc < 0)
+		return rc;
 	nlist_sort_unique(out);
-	return rc;
+	return 0;
 }
 
 /* The nodes alias A names, from the memo; NULL: out of memory. */
@@ -336,14 +376,14 @@ static void ctx_free(struct ctx *c)
 	free(c->marks);
 }
 
-static bool prefix_within(const struct inv_prefix *r, uint8_t family, ir_u128 lo, ir_u128 hi)
+static bool prefix_within(const struct inv_prefix *r, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
 	return r->family == family && lo <= r->lo && r->hi <= hi;
 }
 
 /* The routes node N serves: advertised, and approved by an administrator
  * or by autoApprovers. */
-static int served_routes(const struct ctx *c, const struct inv_node *n, struct ir_aset *out)
+static int served_routes(const struct ctx *c, const struct inv_node *n, struct addr_set *out)
 {
 	const struct pol_policy *p = c->p;
 	for (size_t i = 0; i < n->nadvertised; i++) {
@@ -360,7 +400,7 @@ static int served_routes(const struct ctx *c, const struct inv_node *n, struct i
 		if (!ok && inv_prefix_is_exit(r))
 			ok = any_matches(c, p->exit_approvers.items, p->exit_approvers.nitems, n);
 		if (ok) {
-			int rc = ir_aset_add(out, r->family, r->lo, r->hi);
+			int rc = addr_set_add(out, r->family, r->lo, r->hi);
 			if (rc < 0)
 				return rc;
 		}
@@ -368,13 +408,13 @@ static int served_routes(const struct ctx *c, const struct inv_node *n, struct i
 	return 0;
 }
 
-static bool is_exit_range(const struct ir_range *r)
+static bool is_exit_range(const struct addr_range *r)
 {
-	return r->lo == 0 && r->hi == ir_family_max(r->family);
+	return r->lo == 0 && r->hi == addr_family_max(r->family);
 }
 
 /* Mark the nodes A names and add the address ranges it names to ADDRS. */
-static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct ir_aset *addrs)
+static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct addr_set *addrs)
 {
 	if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET) {
 		const struct nlist *l = alias_nodes(c, a);
@@ -385,10 +425,10 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 	}
 	switch (a->kind) {
 	case PA_ANY:
-		return ir_aset_add_all(addrs, &c->s->star);
+		return addr_set_add_all(addrs, &c->s->star);
 	case PA_HOST:
 	case PA_ADDR:
-		return ir_aset_add(addrs, a->family, a->lo, a->hi);
+		return addr_set_add(addrs, a->family, a->lo, a->hi);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
 		for (size_t i = 0; s && i < s->nitems; i++) {
@@ -421,8 +461,29 @@ static int push_dst(struct filter_rule *r, const struct filter_dst *d)
 
 static void rule_free(struct filter_rule *r)
 {
-	ir_aset_free(&r->src);
+	addr_set_free(&r->src);
 	free(r->dst);
+}
+
+/* Does a route SERVED lists (exit routes aside) overlap destination D? */
+static bool serves_dst(const struct addr_set *served, const struct filter_dst *d)
+{
+	for (size_t i = 0; i < served->n; i++) {
+		const struct addr_range *r = &served->v[i];
+		if (!is_exit_range(r) && r->family == d->family && r->lo <= d->hi && d->lo <= r->hi)
+			return true;
+	}
+	return false;
+}
+
+bool filter_via_allows(const struct pol_rule *pr, const struct inv_node *n)
+{
+	if (pr->nvia == 0)
+		return true;
+	for (size_t i = 0; i < pr->nvia; i++)
+		if (inv_node_has_tag(n, pr->via[i]))
+			return true;
+	return false;
 }
 
 /* Is destination D kept in node FN's filter?  (FN->node NULL: global view.) */
@@ -430,23 +491,27 @@ static bool dst_concerns(const struct filter_node *fn, const struct filter_dst *
 {
 	if (!fn->node)
 		return true;
-	if (pr->nvia) {
-		bool has = false;
-		for (size_t i = 0; i < pr->nvia; i++)
-			has |= inv_node_has_tag(fn->node, pr->via[i]);
-		if (!has)
-			return false;
+	if (!filter_via_allows(pr, fn->node))
+		return false;
+	return d->any || node_in_range(fn->node, d->family, d->lo, d->hi) || serves_dst(&fn->served, d);
+}
+
+/* One destination entry per address of node N, with D's ports and origin. */
+static int push_node_dsts(struct filter_rule *r, struct filter_dst d, const struct inv_node *n)
+{
+	if (n->has_v4) {
+		d.family = ADDR_V4;
+		d.lo = d.hi = n->v4;
+		int rc = push_dst(r, &d);
+		if (rc < 0)
+			return rc;
 	}
-	if (d->any)
-		return true;
-	if (node_in_range(fn->node, d->family, d->lo, d->hi))
-		return true;
-	for (size_t i = 0; i < fn->served.n; i++) {
-		const struct ir_range *r = &fn->served.v[i];
-		if (!is_exit_range(r) && r->family == d->family && r->lo <= d->hi && d->lo <= r->hi)
-			return true;
+	if (n->has_v6) {
+		d.family = ADDR_V6;
+		d.lo = d.hi = n->v6;
+		return push_dst(r, &d);
 	}
-	return false;
+	return 0;
 }
 
 /* The destination entries of one policy destination with the given ports. */
@@ -460,70 +525,90 @@ static int dst_entries(struct ctx *c, const struct pol_dst *pd, const struct pol
 	}
 	if (pd->alias.kind == PA_INTERNET || pd->alias.kind == PA_SELF)
 		return 0;
-	int rc = 0;
-	struct ir_aset addrs = { 0 };
+	struct addr_set addrs = { 0 };
 	memset(c->marks, 0, c->inv->nnodes * sizeof(*c->marks));
-	rc = resolve(c, &pd->alias, c->marks, &addrs);
+	int rc = resolve(c, &pd->alias, c->marks, &addrs);
+	if (rc < 0)
+		goto free_addrs;
 	/* Nodes one by one, each address its own entry, then the ranges. */
-	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
 		if (!c->marks[i])
 			continue;
-		const struct inv_node *n = &c->inv->nodes[i];
-		if (n->has_v4) {
-			d.family = IR_V4;
-			d.lo = d.hi = n->v4;
-			rc = push_dst(r, &d);
-		}
-		if (rc == 0 && n->has_v6) {
-			d.family = IR_V6;
-			d.lo = d.hi = n->v6;
-			rc = push_dst(r, &d);
-		}
+		rc = push_node_dsts(r, d, &c->inv->nodes[i]);
+		if (rc < 0)
+			goto free_addrs;
 	}
-	for (size_t i = 0; rc == 0 && i < addrs.n; i++) {
+	for (size_t i = 0; i < addrs.n; i++) {
 		d.family = addrs.v[i].family;
 		d.lo = addrs.v[i].lo;
 		d.hi = addrs.v[i].hi;
 		rc = push_dst(r, &d);
+		if (rc < 0)
+			goto free_addrs;
 	}
-	ir_aset_free(&addrs);
+free_addrs:
+	addr_set_free(&addrs);
 	return rc;
 }
 
 /* The sources of a rule: addresses of the nodes and ranges it names. */
 static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
 {
-	int rc = 0;
 	memset(marks, 0, c->inv->nnodes * sizeof(*marks));
-	for (size_t i = 0; rc == 0 && i < pr->nsrc; i++) {
+	for (size_t i = 0; i < pr->nsrc; i++) {
 		if (pr->src[i].kind == PA_DANGER_ALL)
 			r->src_all = true;
-		rc = resolve(c, &pr->src[i], marks, &r->src);
+		int rc = resolve(c, &pr->src[i], marks, &r->src);
+		if (rc < 0)
+			return rc;
 	}
-	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
-		if (marks[i])
-			rc = inv_node_addrs(&c->inv->nodes[i], &r->src);
-	ir_aset_merge(&r->src);
-	return rc;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		if (!marks[i])
+			continue;
+		int rc = inv_node_addrs(&c->inv->nodes[i], &r->src);
+		if (rc < 0)
+			return rc;
+	}
+	addr_set_merge(&r->src);
+	return 0;
+}
+
+/* An empty rule with R's protocols and origin. */
+static struct filter_rule rule_like(const struct filter_rule *r)
+{
+	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
+				   .cap_only = r->cap_only };
+	memcpy(out.protos, r->protos, sizeof(out.protos));
+	return out;
+}
+
+/* OUT, built from R, takes R's sources and joins FN's rules (FN holds it
+ * then; on failure the caller still does). */
+static int adopt_rule(struct filter_node *fn, struct filter_rule *out, const struct filter_rule *r)
+{
+	int rc = addr_set_add_all(&out->src, &r->src);
+	return rc < 0 ? rc : push_rule(fn, out);
 }
 
 /* Reduce rule R (global) to node FN: keep the destinations that concern it. */
 static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 {
-	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
-				   .cap_only = r->cap_only };
-	memcpy(out.protos, r->protos, sizeof(out.protos));
+	struct filter_rule out = rule_like(r);
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < r->ndst; i++)
-		if (dst_concerns(fn, &r->dst[i], r->from))
-			rc = push_dst(&out, &r->dst[i]);
-	if (rc == 0 && out.ndst > 0 && (r->src.n > 0 || r->src_all)) {
-		rc = ir_aset_add_all(&out.src, &r->src);
-		if (rc == 0)
-			rc = push_rule(fn, &out);
-		if (rc == 0)
-			return 0;
+	for (size_t i = 0; i < r->ndst; i++) {
+		if (!dst_concerns(fn, &r->dst[i], r->from))
+			continue;
+		rc = push_dst(&out, &r->dst[i]);
+		if (rc < 0)
+			goto free_out;
 	}
+	if (out.ndst == 0 || (r->src.n == 0 && !r->src_all))
+		goto free_out;
+	rc = adopt_rule(fn, &out, r);
+	if (rc < 0)
+		goto free_out;
+	return 0;
+free_out:
 	rule_free(&out);
 	return rc;
 }
@@ -546,8 +631,7 @@ static int node_index(struct ctx *c)
 		if (!c->by_addr[f])
 			return -ENOMEM;
 	}
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
 		const struct inv_node *n = &c->inv->nodes[i];
 		if (n->has_v4)
 			c->by_addr[0][c->nby_addr[0]++] = (struct addr_node){ n->v4, i };
@@ -556,12 +640,15 @@ static int node_index(struct ctx *c)
 		bool serves = false;
 		for (size_t j = 0; j < c->s->nodes[i].served.n; j++)
 			serves |= !is_exit_range(&c->s->nodes[i].served.v[j]);
-		if (serves)
-			rc = nlist_push(&c->route_nodes, i);
+		if (!serves)
+			continue;
+		int rc = nlist_push(&c->route_nodes, i);
+		if (rc < 0)
+			return rc;
 	}
 	for (int f = 0; f < 2; f++)
 		qsort(c->by_addr[f], c->nby_addr[f], sizeof(*c->by_addr[f]), cmp_addr_node);
-	return rc;
+	return 0;
 }
 
 /* Push the pair (node, destination D) into c->pick, flattened. */
@@ -583,19 +670,91 @@ static int cmp_pair(const void *pa, const void *pb)
 static int emit_picked(struct filter_node *fn, const struct filter_rule *r, const size_t *d, size_t nd,
 		       size_t stride)
 {
-	struct filter_rule out = { .src_all = r->src_all, .nprotos = r->nprotos, .from = r->from,
-				   .cap_only = r->cap_only };
-	memcpy(out.protos, r->protos, sizeof(out.protos));
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nd; i++)
+	struct filter_rule out = rule_like(r);
+	int rc;
+	for (size_t i = 0; i < nd; i++) {
 		rc = push_dst(&out, &r->dst[d[i * stride]]);
-	if (rc == 0)
-		rc = ir_aset_add_all(&out.src, &r->src);
-	if (rc == 0)
-		rc = push_rule(fn, &out);
+		if (rc < 0)
+			goto free_out;
+	}
+	rc = adopt_rule(fn, &out, r);
 	if (rc < 0)
-		rule_free(&out);
+		goto free_out;
+	return 0;
+free_out:
+	rule_free(&out);
 	return rc;
+}
+
+/* The first of V[0..N) (sorted) whose address is ADDR or above. */
+static size_t addr_node_lower_bound(const struct addr_node *v, size_t n, addr_u128 addr)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Pair destination D of R with every node it concerns by address or by a
+ * served route (dst_concerns' tests, through the index). */
+static int pick_dst(struct ctx *c, const struct filter_rule *r, size_t d)
+{
+	const struct filter_dst *fd = &r->dst[d];
+	if (fd->any) {
+		for (size_t i = 0; i < c->inv->nnodes; i++) {
+			int rc = pick_push(c, i, d);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	int f = fd->family == ADDR_V4 ? 0 : 1;
+	const struct addr_node *v = c->by_addr[f];
+	for (size_t i = addr_node_lower_bound(v, c->nby_addr[f], fd->lo); i < c->nby_addr[f] && v[i].addr <= fd->hi;
+	     i++) {
+		int rc = pick_push(c, v[i].node, d);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t k = 0; k < c->route_nodes.n; k++) {
+		size_t node = c->route_nodes.v[k];
+		if (!serves_dst(&c->s->nodes[node].served, fd))
+			continue;
+		int rc = pick_push(c, node, d);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One rule per node of the picked (node, destination) pairs, with that
+ * node's destinations, for the nodes R's "via" allows. */
+static int emit_picks(struct ctx *c, const struct filter_rule *r)
+{
+	size_t np = c->pick.n / 2;
+	size_t *pv = c->pick.v;
+	if (np > 1)
+		qsort(pv, np, 2 * sizeof(*pv), cmp_pair);
+	for (size_t i = 0; i < np;) {
+		size_t node = pv[2 * i], j = i, nd = 0;
+		/* Unique destinations of this node, compacted in place. */
+		for (; j < np && pv[2 * j] == node; j++)
+			if (nd == 0 || pv[2 * (i + nd - 1) + 1] != pv[2 * j + 1])
+				pv[2 * (i + nd++) + 1] = pv[2 * j + 1];
+		struct filter_node *fn = &c->s->nodes[node];
+		if (filter_via_allows(r->from, fn->node)) {
+			int rc = emit_picked(fn, r, &pv[2 * i + 1], nd, 2);
+			if (rc < 0)
+				return rc;
+		}
+		i = j;
+	}
+	return 0;
 }
 
 /* Reduce rule R to every node at once: the same result as emit_reduced()
@@ -606,54 +765,62 @@ static int emit_nodes(struct ctx *c, const struct filter_rule *r)
 	if (r->src.n == 0 && !r->src_all)
 		return 0;
 	int rc = node_index(c);
+	if (rc < 0)
+		return rc;
 	c->pick.n = 0;
-	for (size_t d = 0; rc == 0 && d < r->ndst; d++) {
-		const struct filter_dst *fd = &r->dst[d];
-		if (fd->any) {
-			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
-				rc = pick_push(c, i, d);
+	for (size_t d = 0; d < r->ndst; d++) {
+		rc = pick_dst(c, r, d);
+		if (rc < 0)
+			return rc;
+	}
+	return emit_picks(c, r);
+}
+
+/* Fill R, an autogroup:self rule for user U and destination PD: the
+ * marked sources among U's own nodes, to each of those nodes. */
+static int self_rule_fill(struct ctx *c, size_t u, const struct pol_dst *pd, const struct pol_ipspec *spec,
+			  const bool *src_marks, struct filter_rule *r)
+{
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		const struct inv_node *n = &c->inv->nodes[i];
+		if (n->user != (int)u || inv_node_tagged(n))
 			continue;
-		}
-		int f = fd->family == IR_V4 ? 0 : 1;
-		const struct addr_node *v = c->by_addr[f];
-		size_t lo = 0, hi = c->nby_addr[f];
-		while (lo < hi) {   /* first address >= fd->lo */
-			size_t mid = lo + (hi - lo) / 2;
-			if (v[mid].addr < fd->lo)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (size_t i = lo; rc == 0 && i < c->nby_addr[f] && v[i].addr <= fd->hi; i++)
-			rc = pick_push(c, v[i].node, d);
-		for (size_t k = 0; rc == 0 && k < c->route_nodes.n; k++) {
-			const struct ir_aset *sv = &c->s->nodes[c->route_nodes.v[k]].served;
-			bool hit = false;
-			for (size_t j = 0; !hit && j < sv->n; j++)
-				hit = !is_exit_range(&sv->v[j]) && sv->v[j].family == fd->family &&
-				      sv->v[j].lo <= fd->hi && fd->lo <= sv->v[j].hi;
-			if (hit)
-				rc = pick_push(c, c->route_nodes.v[k], d);
+		int rc = src_marks[i] ? inv_node_addrs(n, &r->src) : 0;
+		if (rc < 0)
+			return rc;
+		for (size_t k = 0; k < spec->nports; k++) {
+			struct filter_dst d = { .ports = spec->ports[k], .at = pd->alias.at };
+			rc = push_node_dsts(r, d, n);
+			if (rc < 0)
+				return rc;
 		}
 	}
-	size_t np = c->pick.n / 2;
-	size_t *pv = c->pick.v;
-	if (rc == 0 && np > 1)
-		qsort(pv, np, 2 * sizeof(*pv), cmp_pair);
-	for (size_t i = 0; rc == 0 && i < np;) {
-		size_t node = pv[2 * i], j = i, nd = 0;
-		/* Unique destinations of this node, compacted in place. */
-		for (; j < np && pv[2 * j] == node; j++)
-			if (nd == 0 || pv[2 * (i + nd - 1) + 1] != pv[2 * j + 1])
-				pv[2 * (i + nd++) + 1] = pv[2 * j + 1];
-		struct filter_node *fn = &c->s->nodes[node];
-		bool via_ok = r->from->nvia == 0;
-		for (size_t k = 0; !via_ok && k < r->from->nvia; k++)
-			via_ok = inv_node_has_tag(fn->node, r->from->via[k]);
-		if (via_ok)
-			rc = emit_picked(fn, r, &pv[2 * i + 1], nd, 2);
-		i = j;
+	addr_set_merge(&r->src);
+	return 0;
+}
+
+/* The autogroup:self rule of destination PD for user U, reduced to the
+ * global view and to each of U's own nodes. */
+static int emit_self_rule(struct ctx *c, size_t u, const struct pol_rule *pr, const struct pol_dst *pd,
+			  const struct pol_ipspec *spec, const bool *src_marks, bool cap_only)
+{
+	struct filter_rule r = { .from = pr, .nprotos = spec->nprotos, .cap_only = cap_only };
+	memcpy(r.protos, spec->protos, sizeof(r.protos));
+	int rc = self_rule_fill(c, u, pd, spec, src_marks, &r);
+	if (rc < 0)
+		goto free_rule;
+	rc = emit_reduced(&c->s->global, &r);
+	if (rc < 0)
+		goto free_rule;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		if (c->inv->nodes[i].user != (int)u || inv_node_tagged(&c->inv->nodes[i]))
+			continue;
+		rc = emit_reduced(&c->s->nodes[i], &r);
+		if (rc < 0)
+			goto free_rule;
 	}
+free_rule:
+	rule_free(&r);
 	return rc;
 }
 
@@ -662,48 +829,20 @@ static int emit_nodes(struct ctx *c, const struct filter_rule *r)
 static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec_shared,
 		     const bool *src_marks, bool cap_only)
 {
-	int rc = 0;
 	bool has_self = false;
 	for (size_t di = 0; di < pr->ndst; di++)
 		has_self |= pr->dst[di].alias.kind == PA_SELF;
-	for (size_t u = 0; has_self && rc == 0 && u < c->inv->nusers; u++) {
-		for (size_t di = 0; rc == 0 && di < pr->ndst; di++) {
+	for (size_t u = 0; has_self && u < c->inv->nusers; u++)
+		for (size_t di = 0; di < pr->ndst; di++) {
 			const struct pol_dst *pd = &pr->dst[di];
 			if (pd->alias.kind != PA_SELF)
 				continue;
 			const struct pol_ipspec *spec = spec_shared ? spec_shared : pd->specs;
-			struct filter_rule r = { .from = pr, .nprotos = spec->nprotos, .cap_only = cap_only };
-			memcpy(r.protos, spec->protos, sizeof(r.protos));
-			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
-				const struct inv_node *n = &c->inv->nodes[i];
-				if (n->user != (int)u || inv_node_tagged(n))
-					continue;
-				if (src_marks[i])
-					rc = inv_node_addrs(n, &r.src);
-				for (size_t k = 0; rc == 0 && k < spec->nports; k++) {
-					struct filter_dst d = { .ports = spec->ports[k], .at = pd->alias.at };
-					if (n->has_v4) {
-						d.family = IR_V4;
-						d.lo = d.hi = n->v4;
-						rc = push_dst(&r, &d);
-					}
-					if (rc == 0 && n->has_v6) {
-						d.family = IR_V6;
-						d.lo = d.hi = n->v6;
-						rc = push_dst(&r, &d);
-					}
-				}
-			}
-			ir_aset_merge(&r.src);
-			if (rc == 0)
-				rc = emit_reduced(&c->s->global, &r);
-			for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++)
-				if (c->inv->nodes[i].user == (int)u && !inv_node_tagged(&c->inv->nodes[i]))
-					rc = emit_reduced(&c->s->nodes[i], &r);
-			rule_free(&r);
+			int rc = emit_self_rule(c, u, pr, pd, spec, src_marks, cap_only);
+			if (rc < 0)
+				return rc;
 		}
-	}
-	return rc;
+	return 0;
 }
 
 /* One FilterRule (global) for rule PR: with a grant's SPEC, or (SPEC NULL)
@@ -711,31 +850,92 @@ static int emit_self(struct ctx *c, const struct pol_rule *pr, const struct pol_
 static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct pol_ipspec *spec,
 			bool cap_only)
 {
-	int rc = -ENOMEM;
 	bool *src_marks = calloc(c->inv->nnodes + 1, sizeof(*src_marks));
-	struct filter_rule r = { .from = pr, .cap_only = cap_only };
 	if (!src_marks)
 		return -ENOMEM;
+	struct filter_rule r = { .from = pr, .cap_only = cap_only };
 	const struct pol_ipspec *first = spec ? spec : (pr->ndst ? pr->dst[0].specs : NULL);
 	if (first) {
 		r.nprotos = first->nprotos;
 		memcpy(r.protos, first->protos, sizeof(r.protos));
 	}
-	rc = rule_sources(c, pr, &r, src_marks);
-	for (size_t i = 0; rc == 0 && i < pr->ndst; i++) {
+	int rc = rule_sources(c, pr, &r, src_marks);
+	if (rc < 0)
+		goto free_rule;
+	for (size_t i = 0; i < pr->ndst; i++) {
 		const struct pol_ipspec *s = spec ? spec : pr->dst[i].specs;
-		for (size_t k = 0; rc == 0 && k < s->nports; k++)
+		for (size_t k = 0; k < s->nports; k++) {
 			rc = dst_entries(c, &pr->dst[i], &s->ports[k], &r);
+			if (rc < 0)
+				goto free_rule;
+		}
 	}
-	if (rc == 0)
-		rc = emit_reduced(&c->s->global, &r);
-	if (rc == 0)
-		rc = emit_nodes(c, &r);
-	if (rc == 0)
-		rc = emit_self(c, pr, spec, src_marks, cap_only);
+	rc = emit_reduced(&c->s->global, &r);
+	if (rc < 0)
+		goto free_rule;
+	rc = emit_nodes(c, &r);
+	if (rc < 0)
+		goto free_rule;
+	rc = emit_self(c, pr, spec, src_marks, cap_only);
+free_rule:   /* and the source marks */
 	rule_free(&r);
 	free(src_marks);
 	return rc;
+}
+
+/* "*": the tailnet's own ranges (the served subnets join them later). */
+static int add_tailnet_ranges(struct addr_set *star)
+{
+	for (size_t i = 0; i < sizeof(tailnet_ranges) / sizeof(tailnet_ranges[0]); i++) {
+		enum addr_family f;
+		addr_u128 lo, hi;
+		addr_parse(tailnet_ranges[i].lo, &f, &lo);
+		addr_parse(tailnet_ranges[i].hi, &f, &hi);
+		int rc = addr_set_add(star, f, lo, hi);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Each node's served routes; its subnet routes join "*". */
+static int add_served_routes(struct ctx *c)
+{
+	struct filter_set *s = c->s;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		struct filter_node *fn = &s->nodes[i];
+		fn->node = &c->inv->nodes[i];
+		int rc = served_routes(c, fn->node, &fn->served);
+		if (rc < 0)
+			return rc;
+		for (size_t j = 0; j < fn->served.n; j++) {
+			const struct addr_range *r = &fn->served.v[j];
+			if (is_exit_range(r))
+				continue;
+			rc = addr_set_add(&s->star, r->family, r->lo, r->hi);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The filter rules of policy rule PR: its ACL destinations or each of its
+ * grant's "ip" entries, and its capabilities (peers see each other, no
+ * packet passes). */
+static int compile_rule(struct ctx *c, const struct pol_rule *pr)
+{
+	size_t nparts = pr->kind == POL_ACL ? 1 : pr->nspecs;
+	for (size_t k = 0; k < nparts; k++) {
+		int rc = compile_part(c, pr, pr->kind == POL_ACL ? NULL : &pr->specs[k], false);
+		if (rc < 0)
+			return rc;
+	}
+	if (!pr->has_app)
+		return 0;
+	struct pol_ports all = { 0, 65535 };
+	struct pol_ipspec any = { .ports = &all, .nports = 1 };
+	return compile_part(c, pr, &any, true);
 }
 
 int filter_compile(const struct pol_policy *p, const struct inv *inv, struct filter_set *s,
@@ -747,39 +947,21 @@ int filter_compile(const struct pol_policy *p, const struct inv *inv, struct fil
 	s->nodes = calloc(inv->nnodes + 1, sizeof(*s->nodes));
 	c.marks = calloc(inv->nnodes + 1, sizeof(*c.marks));
 	if (!s->nodes || !c.marks)
-		goto out;
+		goto free_ctx;
 	s->nnodes = inv->nnodes;
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < sizeof(tailnet_ranges) / sizeof(tailnet_ranges[0]); i++) {
-		enum ir_family f;
-		ir_u128 lo, hi;
-		ir_addr_parse(tailnet_ranges[i].lo, &f, &lo);
-		ir_addr_parse(tailnet_ranges[i].hi, &f, &hi);
-		rc = ir_aset_add(&s->star, f, lo, hi);
+	rc = add_tailnet_ranges(&s->star);
+	if (rc < 0)
+		goto free_ctx;
+	rc = add_served_routes(&c);
+	if (rc < 0)
+		goto free_ctx;
+	addr_set_merge(&s->star);
+	for (size_t i = 0; i < p->nrules; i++) {
+		rc = compile_rule(&c, &p->rules[i]);
+		if (rc < 0)
+			goto free_ctx;
 	}
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
-		s->nodes[i].node = &inv->nodes[i];
-		rc = served_routes(&c, &inv->nodes[i], &s->nodes[i].served);
-		for (size_t j = 0; rc == 0 && j < s->nodes[i].served.n; j++)
-			if (!is_exit_range(&s->nodes[i].served.v[j]))
-				rc = ir_aset_add(&s->star, s->nodes[i].served.v[j].family,
-						 s->nodes[i].served.v[j].lo, s->nodes[i].served.v[j].hi);
-	}
-	ir_aset_merge(&s->star);
-	for (size_t i = 0; rc == 0 && i < p->nrules; i++) {
-		const struct pol_rule *pr = &p->rules[i];
-		if (pr->kind == POL_ACL)
-			rc = compile_part(&c, pr, NULL, false);
-		for (size_t k = 0; rc == 0 && pr->kind == POL_GRANT && k < pr->nspecs; k++)
-			rc = compile_part(&c, pr, &pr->specs[k], false);
-		if (rc == 0 && pr->has_app) {
-			/* Capabilities: peers see each other, no packet passes. */
-			struct pol_ports all = { 0, 65535 };
-			struct pol_ipspec any = { .ports = &all, .nports = 1 };
-			rc = compile_part(&c, pr, &any, true);
-		}
-	}
-out:
+free_ctx:
 	ctx_free(&c);
 	if (rc < 0) {
 		diag_error(diags, NULL, "compiling the filters: %s", strerror(-rc));
@@ -793,7 +975,7 @@ static void node_free(struct filter_node *fn)
 	for (size_t i = 0; i < fn->nrules; i++)
 		rule_free(&fn->rules[i]);
 	free(fn->rules);
-	ir_aset_free(&fn->served);
+	addr_set_free(&fn->served);
 }
 
 void filter_set_free(struct filter_set *s)
@@ -802,7 +984,7 @@ void filter_set_free(struct filter_set *s)
 		node_free(&s->nodes[i]);
 	free(s->nodes);
 	node_free(&s->global);
-	ir_aset_free(&s->star);
+	addr_set_free(&s->star);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -812,47 +994,54 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out)
 	return rc < 0 ? rc : ir_canonicalize(out);
 }
 
+/* The boxes of rule R from the sources SRC (R's, or every address for a
+ * src_all rule): each source range to each destination of its family, for
+ * each protocol. */
+static int rule_boxes(const struct filter_rule *r, const struct addr_set *src, struct ir_flows *out)
+{
+	const uint8_t *protos = r->nprotos ? r->protos : default_protos;
+	size_t np = r->nprotos ? r->nprotos : sizeof(default_protos);
+	for (size_t s = 0; s < src->n; s++)
+		for (size_t d = 0; d < r->ndst; d++) {
+			const struct filter_dst *fd = &r->dst[d];
+			if (!fd->any && fd->family != src->v[s].family)
+				continue;
+			for (size_t k = 0; k < np; k++) {
+				struct ir_box b = {
+					.family = src->v[s].family, .proto = protos[k],
+					.port_lo = fd->ports.lo, .port_hi = fd->ports.hi,
+					.dst_lo = fd->any ? 0 : fd->lo,
+					.dst_hi = fd->any ? addr_family_max(src->v[s].family) : fd->hi,
+					.src_lo = src->v[s].lo, .src_hi = src->v[s].hi,
+				};
+				int rc = ir_add(out, &b, fd->at ? &fd->at->loc : NULL);
+				if (rc < 0)
+					return rc;
+			}
+		}
+	return 0;
+}
+
 int filter_node_rules(const struct filter_node *fn, struct ir_flows *out)
 {
+	struct addr_set all = { 0 };   /* the sources of a src_all rule */
+	int rc = addr_set_add(&all, ADDR_V4, 0, addr_family_max(ADDR_V4));
+	if (rc < 0)
+		goto free_all;
+	rc = addr_set_add(&all, ADDR_V6, 0, addr_family_max(ADDR_V6));
+	if (rc < 0)
+		goto free_all;
 	for (size_t i = 0; i < fn->nrules; i++) {
 		const struct filter_rule *r = &fn->rules[i];
 		if (r->cap_only)
 			continue;
-		const uint8_t *protos = r->nprotos ? r->protos : default_protos;
-		size_t np = r->nprotos ? r->nprotos : sizeof(default_protos);
-		struct ir_aset all = { 0 };
-		const struct ir_aset *src = &r->src;
-		if (r->src_all) {
-			if (ir_aset_add(&all, IR_V4, 0, ir_family_max(IR_V4)) < 0 ||
-			    ir_aset_add(&all, IR_V6, 0, ir_family_max(IR_V6)) < 0) {
-				ir_aset_free(&all);
-				return -ENOMEM;
-			}
-			src = &all;
-		}
-		for (size_t s = 0; s < src->n; s++)
-			for (size_t d = 0; d < r->ndst; d++) {
-				const struct filter_dst *fd = &r->dst[d];
-				if (!fd->any && fd->family != src->v[s].family)
-					continue;
-				for (size_t k = 0; k < np; k++) {
-					struct ir_box b = {
-						.family = src->v[s].family, .proto = protos[k],
-						.port_lo = fd->ports.lo, .port_hi = fd->ports.hi,
-						.dst_lo = fd->any ? 0 : fd->lo,
-						.dst_hi = fd->any ? ir_family_max(src->v[s].family) : fd->hi,
-						.src_lo = src->v[s].lo, .src_hi = src->v[s].hi,
-					};
-					int rc = ir_add(out, &b, fd->at ? &fd->at->loc : NULL);
-					if (rc < 0) {
-						ir_aset_free(&all);
-						return rc;
-					}
-				}
-			}
-		ir_aset_free(&all);
+		rc = rule_boxes(r, r->src_all ? &all : &r->src, out);
+		if (rc < 0)
+			goto free_all;
 	}
-	return 0;
+free_all:
+	addr_set_free(&all);
+	return rc;
 }
 
 struct filter_names {
@@ -862,25 +1051,31 @@ struct filter_names {
 struct filter_names *filter_names_new(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s)
 {
 	struct filter_names *fnm = calloc(1, sizeof(*fnm));
-	if (fnm && !(fnm->c.marks = calloc(inv->nnodes + 1, sizeof(*fnm->c.marks)))) {
+	bool *marks = calloc(inv->nnodes + 1, sizeof(*marks));
+	if (!fnm || !marks) {
 		free(fnm);
+		free(marks);
 		return NULL;
 	}
-	if (fnm)
-		fnm->c = (struct ctx){ .p = p, .inv = inv, .s = (struct filter_set *)s, .marks = fnm->c.marks };
+	fnm->c = (struct ctx){ .p = p, .inv = inv, .s = (struct filter_set *)s, .marks = marks };
 	return fnm;
 }
 
-bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct ir_aset *out)
+bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct addr_set *out)
 {
 	struct ctx *c = &fnm->c;
 	int rc = resolve(c, a, c->marks, out);
-	for (size_t i = 0; i < c->inv->nnodes; i++)
-		if (c->marks[i]) {
-			c->marks[i] = false;   /* clean for the next call */
-			if (rc == 0)
-				rc = inv_node_addrs(&c->inv->nodes[i], out);
-		}
+	if (rc < 0)
+		goto clear_marks;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		if (!c->marks[i])
+			continue;
+		rc = inv_node_addrs(&c->inv->nodes[i], out);
+		if (rc < 0)
+			goto clear_marks;
+	}
+clear_marks:   /* clean for the next call */
+	memset(c->marks, 0, c->inv->nnodes * sizeof(*c->marks));
 	return rc == 0 && out->n > 0;
 }
 
@@ -892,7 +1087,7 @@ void filter_names_free(struct filter_names *fnm)
 }
 
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
-			const struct pol_alias *a, struct ir_aset *out)
+			const struct pol_alias *a, struct addr_set *out)
 {
 	struct filter_names *fnm = filter_names_new(p, inv, s);
 	bool ok = fnm && filter_names_addrs(fnm, a, out);

@@ -27,13 +27,13 @@
 struct filter_dst {
 	bool any;                    /* "*": every address, both families */
 	uint8_t family;
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	struct pol_ports ports;
 	const struct hj_value *at;   /* the policy's destination entry */
 };
 
 struct filter_rule {
-	struct ir_aset src;          /* merged */
+	struct addr_set src;          /* merged */
 	bool src_all;                /* autogroup:danger-all: every address */
 	struct filter_dst *dst;
 	size_t ndst, capdst;
@@ -47,14 +47,14 @@ struct filter_node {
 	const struct inv_node *node;   /* NULL for the tailnet-wide view */
 	struct filter_rule *rules;
 	size_t nrules, caprules;
-	struct ir_aset served;         /* routes it serves (approved), exit routes included */
+	struct addr_set served;         /* routes it serves (approved), exit routes included */
 };
 
 struct filter_set {
 	struct filter_node *nodes;     /* one per inventory node, same order */
 	size_t nnodes;
 	struct filter_node global;     /* every rule unreduced: what tests check */
-	struct ir_aset star;           /* "*" as a source */
+	struct addr_set star;           /* "*" as a source */
 };
 
 /* 0, or -errno / -EINVAL with the reason in DIAGS. */
@@ -66,17 +66,19 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
 /* The same packets as rules only (ir_add each, not canonicalised): for
  * backends that decompose the flows their own way.  0 or -errno. */
 int filter_node_rules(const struct filter_node *fn, struct ir_flows *out);
+/* Does rule PR's "via" (none: any node) let node N enforce it? */
+bool filter_via_allows(const struct pol_rule *pr, const struct inv_node *n);
 /* The addresses an alias names (nodes' addresses plus ranges): for tests.
  * false when it names no address at all (or on no memory). */
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,
-			const struct pol_alias *a, struct ir_aset *out);
+			const struct pol_alias *a, struct addr_set *out);
 /* The same for many aliases: a resolver keeps its indexes (users, nodes'
  * addresses, what each alias named) from one call to the next, so naming
  * every principal of a 5,000-node inventory is not 5,000 rebuilds.  P, INV
  * and S must outlive it.  filter_names_new: NULL on no memory. */
 struct filter_names;
 struct filter_names *filter_names_new(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s);
-bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct ir_aset *out);
+bool filter_names_addrs(struct filter_names *fnm, const struct pol_alias *a, struct addr_set *out);
 void filter_names_free(struct filter_names *fnm);
 
 #endif

@@ -1,60 +1,21 @@
-/* inv: load and check the inventory (users, nodes, routes). */
+/* inv: the inventory model, its builders and its lookups (reading JSON is
+ * inv_json.c's). */
 #include "inv.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-bool inv_node_tagged(const struct inv_node *n)
-{
-	return n->ntags > 0;
-}
-
-bool inv_node_has_tag(const struct inv_node *n, const char *tag)
-{
-	for (size_t i = 0; i < n->ntags; i++)
-		if (strcmp(n->tags[i], tag) == 0)
-			return true;
-	return false;
-}
-
-bool inv_prefix_is_exit(const struct inv_prefix *p)
-{
-	return p->lo == 0 && p->hi == ir_family_max(p->family);
-}
-
-int inv_user_by_email(const struct inv *inv, const char *email)
-{
-	for (size_t i = 0; i < inv->nusers; i++)
-		if (inv->users[i].email && strcmp(inv->users[i].email, email) == 0)
-			return (int)i;
-	return -1;
-}
-
-int inv_user_by_name(const struct inv *inv, const char *name)
-{
-	for (size_t i = 0; i < inv->nusers; i++)
-		if (strcmp(inv->users[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* Errors name the file (no line: cJSON keeps none), the entry and the field. */
-/* Names seen so far (users' or nodes'), for lookups that stay linear in
- * the inventory's size: open addressing of index + 1, 0 free, inserted in
- * order, so the first equal name found on a probe is the earliest. */
+/* Names added so far (users' or nodes'), for lookups that stay linear in
+ * the inventory's size: open addressing of index + 1, 0 free. */
 struct names {
 	size_t *slot;
-	size_t cap;
+	size_t cap, n;
 };
 
-struct ctx {
-	struct inv *inv;
-	struct diag_list *diags;
-	struct diag_loc file;
-	char what[160];   /* "node 3 (\"relay-1\")" */
+struct inv_index {
 	struct names users, nodes;
+	size_t capusers, capnodes;
 };
 
 static size_t name_hash(const char *s)
@@ -63,44 +24,6 @@ static size_t name_hash(const char *s)
 	for (; *s; s++)
 		h = h * 33 + (unsigned char)*s;
 	return h;
-}
-
-static bool names_init(struct names *t, size_t n)
-{
-	t->cap = 16;
-	while (t->cap < 2 * n + 2)
-		t->cap *= 2;
-	t->slot = calloc(t->cap, sizeof(*t->slot));
-	return t->slot != NULL;
-}
-
-/* How many of the names added (NAME_OF(i) for index i) equal NAME; *FIRST
- * the earliest or -1.  Stops at the first unless COUNT_ALL. */
-static size_t names_find(const struct names *t, const char *name, const char *(*name_of)(const struct inv *, size_t),
-			 const struct inv *inv, bool count_all, int *first)
-{
-	size_t n = 0;
-	*first = -1;
-	if (!t->slot)
-		return 0;
-	for (size_t i = name_hash(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1)) {
-		const char *k = name_of(inv, t->slot[i] - 1);
-		if (k && strcmp(k, name) == 0) {
-			if (n++ == 0)
-				*first = (int)(t->slot[i] - 1);
-			if (!count_all)
-				break;
-		}
-	}
-	return n;
-}
-
-static void names_add(struct names *t, const char *name, size_t index)
-{
-	size_t i = name_hash(name) & (t->cap - 1);
-	while (t->slot[i])
-		i = (i + 1) & (t->cap - 1);
-	t->slot[i] = index + 1;
 }
 
 static const char *user_name_of(const struct inv *inv, size_t i)
@@ -113,77 +36,170 @@ static const char *node_name_of(const struct inv *inv, size_t i)
 	return inv->nodes[i].name;
 }
 
-#define INV_ERR(c, fmt, ...) diag_error((c)->diags, &(c)->file, "%s: " fmt, (c)->what, __VA_ARGS__)
+typedef const char *(*name_of_fn)(const struct inv *, size_t);
 
-/* An optional string member: NULL when absent or null; false on a wrong type. */
-static bool get_str(struct ctx *c, const cJSON *obj, const char *key, bool required, char **out)
+static int names_find(const struct names *t, const struct inv *inv, name_of_fn name_of, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	*out = NULL;
-	if (!v || cJSON_IsNull(v)) {
-		if (required)
-			INV_ERR(c, "missing \"%s\"", key);
-		return !required;
-	}
-	if (!cJSON_IsString(v)) {
-		INV_ERR(c, "\"%s\" must be a string", key);
-		return false;
-	}
-	*out = strdup(v->valuestring);
-	return *out != NULL;
+	if (!t->cap)
+		return -1;
+	for (size_t i = name_hash(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1))
+		if (strcmp(name_of(inv, t->slot[i] - 1), name) == 0)
+			return (int)(t->slot[i] - 1);
+	return -1;
 }
 
-static bool get_prefixes(struct ctx *c, const cJSON *obj, const char *key,
-			 struct inv_prefix **out, size_t *n)
+static void names_put(struct names *t, const char *name, size_t index)
 {
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key), *it;
-	*out = NULL;
-	*n = 0;
-	if (!arr || cJSON_IsNull(arr))
-		return true;
-	if (!cJSON_IsArray(arr)) {
-		INV_ERR(c, "\"%s\" must be an array of prefixes", key);
-		return false;
-	}
-	*out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
-	if (!*out)
-		return false;
-	bool ok = true;
-	cJSON_ArrayForEach(it, arr) {
-		struct inv_prefix *p = &(*out)[*n];
-		enum ir_family fam;
-		unsigned len;
-		if (!cJSON_IsString(it) || !ir_range_parse(it->valuestring, false, &fam, &p->lo, &p->hi) ||
-		    !ir_range_is_prefix(fam, p->lo, p->hi, &len) || !strchr(it->valuestring, '/')) {
-			INV_ERR(c, "\"%s\": %s%s%s is not a prefix (address/length, host bits zero)", key,
-				cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
-				cJSON_IsString(it) ? "\"" : "");
-			ok = false;
-			continue;
-		}
-		p->family = (uint8_t)fam;
-		p->text = strdup(it->valuestring);
-		(*n)++;
-	}
-	return ok;
+	size_t i = name_hash(name) & (t->cap - 1);
+	while (t->slot[i])
+		i = (i + 1) & (t->cap - 1);
+	t->slot[i] = index + 1;
+	t->n++;
 }
 
-static bool get_addr(struct ctx *c, const cJSON *obj, const char *key, enum ir_family want,
-		     bool *has, ir_u128 *addr)
+/* Index every name of 0..COUNT-1 afresh, in a table at most half full
+ * with one more. */
+static int names_rebuild(struct names *t, const struct inv *inv, name_of_fn name_of, size_t count)
 {
-	char *s;
-	*has = false;
-	if (!get_str(c, obj, key, false, &s))
-		return false;
-	if (!s)
-		return true;
-	enum ir_family fam;
-	bool ok = ir_addr_parse(s, &fam, addr) && fam == want;
-	if (!ok)
-		INV_ERR(c, "\"%s\": \"%s\" is not an IPv%d address", key, s, want);
-	*has = ok;
-	free(s);
-	return ok;
+	size_t cap = 16;
+	while (cap < 2 * (count + 1) + 2)
+		cap *= 2;
+	size_t *slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	free(t->slot);
+	*t = (struct names){ slot, cap, 0 };
+	for (size_t i = 0; i < count; i++)
+		names_put(t, name_of(inv, i), i);
+	return 0;
+}
+
+/* Room for one more name (COUNT indexed so far). */
+static int names_reserve(struct names *t, const struct inv *inv, name_of_fn name_of, size_t count)
+{
+	return 2 * (t->n + 1) + 2 <= t->cap ? 0 : names_rebuild(t, inv, name_of, count);
+}
+
+/* Room for one more element in *V (N used of *CAP). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? 2 * *cap : 8;
+	void *nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+struct inv *inv_new(void)
+{
+	struct inv *inv = calloc(1, sizeof(*inv));
+	if (inv && !(inv->index = calloc(1, sizeof(*inv->index)))) {
+		free(inv);
+		return NULL;
+	}
+	return inv;
+}
+
+int inv_add_user(struct inv *inv, const char *name, const char *email)
+{
+	struct inv_index *ix = inv->index;
+	if (!name)
+		return -EINVAL;
+	if (names_find(&ix->users, inv, user_name_of, name) >= 0)
+		return -EEXIST;
+	if (grow((void **)&inv->users, &ix->capusers, inv->nusers, sizeof(*inv->users)) < 0 ||
+	    names_reserve(&ix->users, inv, user_name_of, inv->nusers) < 0)
+		return -ENOMEM;
+	struct inv_user u = { strdup(name), email ? strdup(email) : NULL };
+	if (!u.name || (email && !u.email)) {
+		free(u.name);
+		free(u.email);
+		return -ENOMEM;
+	}
+	inv->users[inv->nusers] = u;
+	names_put(&ix->users, name, inv->nusers);
+	return (int)inv->nusers++;
+}
+
+int inv_add_node(struct inv *inv, const char *name, int user)
+{
+	struct inv_index *ix = inv->index;
+	if (!name || user < -1 || user >= (int)inv->nusers)
+		return -EINVAL;
+	if (names_find(&ix->nodes, inv, node_name_of, name) >= 0)
+		return -EEXIST;
+	if (grow((void **)&inv->nodes, &ix->capnodes, inv->nnodes, sizeof(*inv->nodes)) < 0 ||
+	    names_reserve(&ix->nodes, inv, node_name_of, inv->nnodes) < 0)
+		return -ENOMEM;
+	struct inv_node *n = &inv->nodes[inv->nnodes];
+	*n = (struct inv_node){ .name = strdup(name), .user = user, .added = inv->nnodes };
+	if (!n->name)
+		return -ENOMEM;
+	names_put(&ix->nodes, name, inv->nnodes);
+	return (int)inv->nnodes++;
+}
+
+static struct inv_node *node_at(struct inv *inv, size_t node)
+{
+	return node < inv->nnodes ? &inv->nodes[node] : NULL;
+}
+
+int inv_node_add_tag(struct inv *inv, size_t node, const char *tag)
+{
+	struct inv_node *n = node_at(inv, node);
+	if (!n || !tag || strncmp(tag, "tag:", 4) != 0 || !tag[4])
+		return -EINVAL;
+	char **v = realloc(n->tags, (n->ntags + 1) * sizeof(*v)), *t;
+	if (!v)
+		return -ENOMEM;
+	n->tags = v;
+	if (!(t = strdup(tag)))
+		return -ENOMEM;
+	n->tags[n->ntags++] = t;
+	return 0;
+}
+
+int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text)
+{
+	struct inv_node *n = node_at(inv, node);
+	enum addr_family got;
+	addr_u128 a;
+	if (!n || !text || !addr_parse(text, &got, &a) || got != family)
+		return -EINVAL;
+	if (family == ADDR_V4) {
+		n->v4 = a;
+		n->has_v4 = true;
+	} else {
+		n->v6 = a;
+		n->has_v6 = true;
+	}
+	return 0;
+}
+
+int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix)
+{
+	struct inv_node *n = node_at(inv, node);
+	struct inv_prefix p = { 0 };
+	enum addr_family fam;
+	unsigned len;
+	if (!n || !prefix || !strchr(prefix, '/') || !addr_range_parse(prefix, false, &fam, &p.lo, &p.hi) ||
+	    !addr_range_is_prefix(fam, p.lo, p.hi, &len))
+		return -EINVAL;
+	p.family = (uint8_t)fam;
+	struct inv_prefix **v = which == INV_ADVERTISED ? &n->advertised : &n->approved;
+	size_t *nv = which == INV_ADVERTISED ? &n->nadvertised : &n->napproved;
+	struct inv_prefix *grown = realloc(*v, (*nv + 1) * sizeof(**v));
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	if (!(p.text = strdup(prefix)))
+		return -ENOMEM;
+	(*v)[(*nv)++] = p;
+	return 0;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS[.fraction]Z" */
@@ -203,8 +219,31 @@ static bool created_valid(const char *s)
 	return strcmp(p, "Z") == 0;
 }
 
-/* Registration order: by the time, fraction compared as a number; ties and
- * equal times keep file order. */
+int inv_node_set_created(struct inv *inv, size_t node, const char *time)
+{
+	struct inv_node *n = node_at(inv, node);
+	if (!n || !time || !created_valid(time))
+		return -EINVAL;
+	char *t = strdup(time);
+	if (!t)
+		return -ENOMEM;
+	free(n->created);
+	n->created = t;
+	return 0;
+}
+
+bool inv_node_owned(const struct inv_node *n)
+{
+	return n->user >= 0 || n->ntags > 0;
+}
+
+bool inv_node_addressed(const struct inv_node *n)
+{
+	return n->has_v4 || n->has_v6;
+}
+
+/* Registration order: by the time, fraction compared as a number; equal
+ * times keep the order of addition. */
 static int cmp_created(const void *pa, const void *pb)
 {
 	const struct inv_node *a = pa, *b = pb;
@@ -220,191 +259,89 @@ static int cmp_created(const void *pa, const void *pb)
 	c = strcmp(fa, fb);
 	if (c)
 		return c;
-	return a->file_index < b->file_index ? -1 : a->file_index > b->file_index;
+	return a->added < b->added ? -1 : a->added > b->added;
 }
 
-static bool load_node(struct ctx *c, const cJSON *jn, struct inv_node *n)
+int inv_finish(struct inv *inv, struct diag_list *diags)
 {
-	bool ok = true;
-	n->user = -1;
-	if (!cJSON_IsObject(jn)) {
-		INV_ERR(c, "must be an object, not %s", "another value");
-		return false;
+	bool ok = true, all_created = inv->nnodes > 0;
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *n = &inv->nodes[i];
+		if (!inv_node_owned(n))
+			diag_error(diags, NULL, "inventory: node \"%s\": a node needs a user or at least one tag", n->name);
+		if (!inv_node_addressed(n))
+			diag_error(diags, NULL, "inventory: node \"%s\": a node needs an IPv4 or IPv6 address", n->name);
+		ok &= inv_node_owned(n) && inv_node_addressed(n);
+		all_created &= n->created != NULL;
 	}
-	char *user = NULL;
-	ok &= get_str(c, jn, "name", true, &n->name);
-	if (n->name)
-		snprintf(c->what + strlen(c->what), sizeof(c->what) - strlen(c->what), " (\"%s\")", n->name);
-	ok &= get_str(c, jn, "user", false, &user);
-	if (user) {
-		names_find(&c->users, user, user_name_of, c->inv, false, &n->user);
-		if (n->user < 0) {
-			INV_ERR(c, "\"user\": no user named \"%s\" in \"users\"", user);
-			ok = false;
-		}
-		free(user);
-	}
-	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(jn, "tags"), *t;
-	if (tags && !cJSON_IsNull(tags)) {
-		if (!cJSON_IsArray(tags)) {
-			INV_ERR(c, "\"tags\" must be an array of %s", "\"tag:NAME\" strings");
-			return false;
-		}
-		n->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof(*n->tags));
-		if (!n->tags)
-			return false;
-		cJSON_ArrayForEach(t, tags) {
-			if (!cJSON_IsString(t) || strncmp(t->valuestring, "tag:", 4) != 0 || !t->valuestring[4]) {
-				INV_ERR(c, "\"tags\": every tag must be a string \"tag:NAME\"%s", "");
-				ok = false;
-				continue;
-			}
-			n->tags[n->ntags++] = strdup(t->valuestring);
-		}
-	}
-	if (n->user < 0 && n->ntags == 0 && ok) {
-		INV_ERR(c, "a node needs a \"user\" or at least one tag%s", "");
-		ok = false;
-	}
-	ok &= get_addr(c, jn, "ipv4", IR_V4, &n->has_v4, &n->v4);
-	ok &= get_addr(c, jn, "ipv6", IR_V6, &n->has_v6, &n->v6);
-	if (ok && !n->has_v4 && !n->has_v6) {
-		INV_ERR(c, "a node needs \"ipv4\" or \"ipv6\"%s", "");
-		ok = false;
-	}
-	ok &= get_str(c, jn, "created", false, &n->created);
-	if (n->created && !created_valid(n->created)) {
-		INV_ERR(c, "\"created\": \"%s\" is not an RFC 3339 UTC time (2026-04-10T21:06:42.83Z)", n->created);
-		ok = false;
-	}
-	ok &= get_prefixes(c, jn, "advertised_routes", &n->advertised, &n->nadvertised);
-	ok &= get_prefixes(c, jn, "approved_routes", &n->approved, &n->napproved);
-	return ok;
+	if (!ok)
+		return -EINVAL;
+	if (!all_created)
+		return 0;
+	qsort(inv->nodes, inv->nnodes, sizeof(*inv->nodes), cmp_created);
+	/* The node index holds positions: the order just changed. */
+	return names_rebuild(&inv->index->nodes, inv, node_name_of, inv->nnodes);
 }
 
-struct inv *inv_from_json(const struct diag_src *src, const cJSON *users, const cJSON *nodes,
-			  struct diag_list *diags)
+bool inv_node_tagged(const struct inv_node *n)
 {
-	struct inv *inv = calloc(1, sizeof(*inv));
-	if (!inv)
-		return NULL;
-	struct ctx c = { .inv = inv, .diags = diags, .file = { src, 0, 0 } };
-	bool ok = true;
-	if (users && !cJSON_IsNull(users) && !cJSON_IsArray(users)) {
-		snprintf(c.what, sizeof(c.what), "\"users\"");
-		INV_ERR(&c, "must be an array of {\"name\", \"email\"}%s", "");
-		ok = false;
-	} else if (users) {
-		inv->users = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof(*inv->users));
-		if (!inv->users || !names_init(&c.users, (size_t)cJSON_GetArraySize(users)))
-			goto out_nomem;
-		const cJSON *u;
-		cJSON_ArrayForEach(u, users) {
-			struct inv_user *iu = &inv->users[inv->nusers];
-			snprintf(c.what, sizeof(c.what), "user %zu", inv->nusers + 1);
-			if (!cJSON_IsObject(u) || !get_str(&c, u, "name", true, &iu->name) ||
-			    !get_str(&c, u, "email", false, &iu->email)) {
-				if (!cJSON_IsObject(u))
-					INV_ERR(&c, "must be an object%s", "");
-				free(iu->name);
-				ok = false;
-				continue;
-			}
-			int first;
-			if (names_find(&c.users, iu->name, user_name_of, inv, false, &first) > 0) {
-				INV_ERR(&c, "duplicate user name \"%s\"", iu->name);
-				ok = false;
-			}
-			names_add(&c.users, iu->name, inv->nusers);
-			inv->nusers++;
-		}
-	}
-	if (!nodes || !cJSON_IsArray(nodes)) {
-		snprintf(c.what, sizeof(c.what), "\"nodes\"");
-		INV_ERR(&c, "missing, or not an array of nodes%s", "");
-		ok = false;
-	} else {
-		inv->nodes = calloc((size_t)cJSON_GetArraySize(nodes) + 1, sizeof(*inv->nodes));
-		if (!inv->nodes || !names_init(&c.nodes, (size_t)cJSON_GetArraySize(nodes)))
-			goto out_nomem;
-		const cJSON *jn;
-		cJSON_ArrayForEach(jn, nodes) {
-			snprintf(c.what, sizeof(c.what), "node %zu", inv->nnodes + 1);
-			struct inv_node *n = &inv->nodes[inv->nnodes++];
-			n->file_index = inv->nnodes - 1;
-			ok &= load_node(&c, jn, n);
-			if (!n->name)
-				continue;
-			int first;
-			for (size_t k = names_find(&c.nodes, n->name, node_name_of, inv, true, &first); k > 0; k--) {
-				INV_ERR(&c, "duplicate node name \"%s\"", n->name);
-				ok = false;
-			}
-			names_add(&c.nodes, n->name, inv->nnodes - 1);
-		}
-	}
-	if (0) {
-out_nomem:
-		diag_error(diags, &c.file, "reading the inventory: %s", strerror(ENOMEM));
-		ok = false;
-	}
-	free(c.users.slot);
-	free(c.nodes.slot);
-	if (!ok) {
-		inv_free(inv);
-		return NULL;
-	}
-	bool all_created = inv->nnodes > 0;
-	for (size_t i = 0; i < inv->nnodes; i++)
-		all_created &= inv->nodes[i].created != NULL;
-	if (all_created)
-		qsort(inv->nodes, inv->nnodes, sizeof(*inv->nodes), cmp_created);
-	return inv;
+	return n->ntags > 0;
 }
 
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out)
+bool inv_node_has_tag(const struct inv_node *n, const char *tag)
+{
+	for (size_t i = 0; i < n->ntags; i++)
+		if (strcmp(n->tags[i], tag) == 0)
+			return true;
+	return false;
+}
+
+bool inv_prefix_is_exit(const struct inv_prefix *p)
+{
+	return p->lo == 0 && p->hi == addr_family_max(p->family);
+}
+
+int inv_user_by_email(const struct inv *inv, const char *email)
+{
+	for (size_t i = 0; i < inv->nusers; i++)
+		if (inv->users[i].email && strcmp(inv->users[i].email, email) == 0)
+			return (int)i;
+	return -1;
+}
+
+int inv_user_by_name(const struct inv *inv, const char *name)
+{
+	return names_find(&inv->index->users, inv, user_name_of, name);
+}
+
+int inv_node_by_name(const struct inv *inv, const char *name)
+{
+	return names_find(&inv->index->nodes, inv, node_name_of, name);
+}
+
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out)
 {
 	int rc = 0;
 	if (n->has_v4)
-		rc = ir_aset_add(out, IR_V4, n->v4, n->v4);
+		rc = addr_set_add(out, ADDR_V4, n->v4, n->v4);
 	if (rc == 0 && n->has_v6)
-		rc = ir_aset_add(out, IR_V6, n->v6, n->v6);
+		rc = addr_set_add(out, ADDR_V6, n->v6, n->v6);
 	return rc;
 }
 
-struct inv *inv_load(const char *path, struct diag_src **srcp, struct diag_list *diags)
+static void node_clear(struct inv_node *n)
 {
-	struct diag_src *src = diag_src_load(path, diags);
-	*srcp = src;
-	if (!src)
-		return NULL;
-	struct inv *inv = NULL;
-	cJSON *root = cJSON_ParseWithLength(src->text, src->len);
-	if (!root) {
-		struct diag_loc loc = { src, 0, 0 };
-		/* cJSON points at where it stopped: turn that into line:col. */
-		const char *at = cJSON_GetErrorPtr();
-		if (at && at >= src->text && at <= src->text + src->len) {
-			loc.line = 1;
-			loc.col = 1;
-			for (const char *p = src->text; p < at; p++) {
-				if (*p == '\n') {
-					loc.line++;
-					loc.col = 1;
-				} else
-					loc.col++;
-			}
-		}
-		diag_error(diags, &loc, "not valid JSON (the inventory is plain JSON)");
-		return NULL;
-	}
-	if (!cJSON_IsObject(root))
-		diag_error(diags, &(struct diag_loc){ src, 0, 0 }, "the inventory must be a JSON object");
-	else
-		inv = inv_from_json(src, cJSON_GetObjectItemCaseSensitive(root, "users"),
-				    cJSON_GetObjectItemCaseSensitive(root, "nodes"), diags);
-	cJSON_Delete(root);
-	return inv;
+	free(n->name);
+	free(n->created);
+	for (size_t j = 0; j < n->ntags; j++)
+		free(n->tags[j]);
+	free(n->tags);
+	for (size_t j = 0; j < n->nadvertised; j++)
+		free(n->advertised[j].text);
+	for (size_t j = 0; j < n->napproved; j++)
+		free(n->approved[j].text);
+	free(n->advertised);
+	free(n->approved);
 }
 
 void inv_free(struct inv *inv)
@@ -416,20 +353,13 @@ void inv_free(struct inv *inv)
 		free(inv->users[i].email);
 	}
 	free(inv->users);
-	for (size_t i = 0; i < inv->nnodes; i++) {
-		struct inv_node *n = &inv->nodes[i];
-		free(n->name);
-		free(n->created);
-		for (size_t j = 0; j < n->ntags; j++)
-			free(n->tags[j]);
-		free(n->tags);
-		for (size_t j = 0; j < n->nadvertised; j++)
-			free(n->advertised[j].text);
-		for (size_t j = 0; j < n->napproved; j++)
-			free(n->approved[j].text);
-		free(n->advertised);
-		free(n->approved);
-	}
+	for (size_t i = 0; i < inv->nnodes; i++)
+		node_clear(&inv->nodes[i]);
 	free(inv->nodes);
+	if (inv->index) {
+		free(inv->index->users.slot);
+		free(inv->index->nodes.slot);
+		free(inv->index);
+	}
 	free(inv);
 }

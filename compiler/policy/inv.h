@@ -1,21 +1,27 @@
-/* inv: the inventory (`--nodes FILE`): users and nodes, as the coordinator
- * knows them.  JSON:
- *   {"users": [{"name", "email"}],
- *    "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
- *               "advertised_routes", "approved_routes", "created"}]}
- * `user` is a user's name, or null for a tagged node.  Nodes are kept in
- * registration order, oldest first: by "created" (an RFC 3339 UTC time,
- * "2026-04-10T21:06:42.83Z") when every node has one, else in file order.
- * Of several nodes serving one route, the oldest is its primary. */
+/* inv: the inventory: users and nodes, as the coordinator knows them.
+ *
+ * Built one of two ways, with the same checks:
+ *  - read from JSON (`--nodes FILE`, inv_read):
+ *      {"users": [{"name", "email"}],
+ *       "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
+ *                  "advertised_routes", "approved_routes", "created"}]}
+ *    `user` is a user's name, or null for a tagged node.  Errors are located
+ *    (file:line:col), as a policy's are;
+ *  - filled by a program (the coordinator, from its database) through the
+ *    builders below, then inv_finish().
+ *
+ * Nodes are kept in registration order, oldest first: by "created" (an RFC
+ * 3339 UTC time, "2026-04-10T21:06:42.83Z") when every node has one, else in
+ * the order they were added.  Of several nodes serving one route, the
+ * oldest is its primary. */
 #ifndef INV_H
 #define INV_H
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "diag.h"
-#include "ir.h"
-
-struct cJSON;
+#include "hj.h"
+#include "addr.h"
 
 struct inv_user {
 	char *name, *email;
@@ -23,7 +29,7 @@ struct inv_user {
 
 struct inv_prefix {
 	uint8_t family;
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	char *text;
 };
 
@@ -33,34 +39,63 @@ struct inv_node {
 	char **tags;
 	size_t ntags;
 	bool has_v4, has_v6;
-	ir_u128 v4, v6;
+	addr_u128 v4, v6;
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
-	size_t file_index;        /* position in the file, 0-based */
+	size_t added;             /* order of addition (file order), 0-based */
 };
+
+struct inv_index;
 
 struct inv {
 	struct inv_user *users;
 	size_t nusers;
 	struct inv_node *nodes;
 	size_t nnodes;
+	struct inv_index *index;  /* private: users and nodes by name */
 };
 
-/* Read PATH.  NULL with the errors (file, which node, what) in DIAGS.
- * *SRCP receives the loaded file, which the records point at: the caller
- * frees it (diag_src_free) after printing them, success or not. */
-struct inv *inv_load(const char *path, struct diag_src **srcp, struct diag_list *diags);
-/* Build from parsed JSON (USERS and NODES arrays); errors name SRC. */
-struct inv *inv_from_json(const struct diag_src *src, const struct cJSON *users,
-			  const struct cJSON *nodes, struct diag_list *diags);
+/* Read the JSON inventory held in SRC (HuJSON's reader: comments and
+ * trailing commas pass).  NULL with every error located in DIAGS. */
+struct inv *inv_read(const struct diag_src *src, struct diag_list *diags);
+/* The same from a parsed object holding "users" and "nodes" (other
+ * members are ignored).  Errors point into the tree's source. */
+struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags);
 void inv_free(struct inv *inv);
+
+/* Builders.  Each returns an index or 0 on success, or -errno: -EINVAL for
+ * a value out of shape, -EEXIST for a name taken, -ENOMEM.  Node indexes
+ * hold until inv_finish(). */
+struct inv *inv_new(void);
+/* EMAIL may be NULL. */
+int inv_add_user(struct inv *inv, const char *name, const char *email);
+/* USER: an index from inv_add_user, or -1 (a tagged node). */
+int inv_add_node(struct inv *inv, const char *name, int user);
+/* "tag:NAME". */
+int inv_node_add_tag(struct inv *inv, size_t node, const char *tag);
+/* The node's address in FAMILY (ADDR_V4 or ADDR_V6), as text. */
+int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text);
+enum inv_routes { INV_ADVERTISED, INV_APPROVED };
+/* A route advertised or approved: a prefix, "10.0.0.0/8" (host bits zero). */
+int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix);
+/* When the node registered: an RFC 3339 UTC time. */
+int inv_node_set_created(struct inv *inv, size_t node, const char *time);
+/* After the last builder call: check every node is complete (an owner and
+ * an address; the errors, unlocated, name the node) and put the nodes in
+ * registration order.  0, or -EINVAL with the reasons in DIAGS. */
+int inv_finish(struct inv *inv, struct diag_list *diags);
+
+/* Is N complete: owned (a user or a tag), addressed (IPv4 or IPv6)? */
+bool inv_node_owned(const struct inv_node *n);
+bool inv_node_addressed(const struct inv_node *n);
 
 /* Lookups: index or -1. */
 int inv_user_by_email(const struct inv *inv, const char *email);
 int inv_user_by_name(const struct inv *inv, const char *name);
+int inv_node_by_name(const struct inv *inv, const char *name);
 /* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
-int inv_node_addrs(const struct inv_node *n, struct ir_aset *out);
+int inv_node_addrs(const struct inv_node *n, struct addr_set *out);
 bool inv_node_tagged(const struct inv_node *n);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */

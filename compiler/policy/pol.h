@@ -12,7 +12,8 @@
 
 #include "diag.h"
 #include "hj.h"
-#include "ir.h"
+#include "addr.h"
+#include "proto.h"
 
 enum pol_alias_kind {
 	PA_ANY,        /* "*" */
@@ -34,7 +35,7 @@ struct pol_alias {
 	enum pol_alias_kind kind;
 	char *name;            /* as written (without any :ports) */
 	uint8_t family;        /* PA_ADDR, PA_HOST: the range */
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	const struct hj_value *at;
 };
 
@@ -77,7 +78,7 @@ struct pol_rule {
 struct pol_named {               /* a group, tag owner list, ipset or approver list */
 	char *name;                  /* group:x, tag:x, ipset:x, or the route prefix */
 	uint8_t family;              /* approvers: the route */
-	ir_u128 lo, hi;
+	addr_u128 lo, hi;
 	struct pol_alias *items;
 	size_t nitems;
 	const struct hj_value *at;

@@ -19,7 +19,7 @@ struct run {
 #define FAIL(r, at, ...) do { diag_error(&(r)->diags, &(at)->loc, __VA_ARGS__); (r)->failures++; } while (0)
 
 /* A test names single hosts: an address, not a prefix or range. */
-static bool single_addresses(const struct ir_aset *a)
+static bool single_addresses(const struct addr_set *a)
 {
 	for (size_t i = 0; i < a->n; i++)
 		if (a->v[i].lo != a->v[i].hi)
@@ -30,7 +30,7 @@ static bool single_addresses(const struct ir_aset *a)
 /* Resolve a test's source or destination name to single addresses; false
  * with the failure recorded. */
 static bool test_addrs(struct run *r, const char *name, const struct hj_value *at, enum pol_side side,
-		       struct ir_aset *out)
+		       struct addr_set *out)
 {
 	struct pol_alias a;
 	size_t before = r->diags.nerrors;
@@ -68,7 +68,7 @@ static bool parse_port(const char *s, unsigned *port)
 	return v <= 65535;
 }
 
-static void check_dst(struct run *r, const char *srcname, const struct ir_aset *src, unsigned proto,
+static void check_dst(struct run *r, const char *srcname, const struct addr_set *src, unsigned proto,
 		      const struct hj_value *it, bool want_accept)
 {
 	char *alias;
@@ -82,13 +82,13 @@ static void check_dst(struct run *r, const char *srcname, const struct ir_aset *
 		FAIL(r, it, "test: destination \"%s\" needs a port: HOST:PORT", it->u.str.s);
 		return;
 	}
-	struct ir_aset dst = { 0 };
+	struct addr_set dst = { 0 };
 	if (!parse_port(ports, &port))
 		FAIL(r, it, "test: \"%s\" in \"%s\" is not one port (a number 0-65535; no lists, ranges or *)",
 		     ports, it->u.str.s);
 	else if (test_addrs(r, alias, it, POL_TEST_DST, &dst)) {
 		size_t pairs = 0, accepted = 0;
-		char a[IR_ADDR_STRLEN], b[IR_ADDR_STRLEN], first[2 * IR_ADDR_STRLEN + 8] = "";
+		char a[ADDR_STRLEN], b[ADDR_STRLEN], first[2 * ADDR_STRLEN + 8] = "";
 		for (size_t i = 0; i < src->n; i++)
 			for (size_t j = 0; j < dst.n; j++) {
 				if (src->v[i].family != dst.v[j].family)
@@ -98,8 +98,8 @@ static void check_dst(struct run *r, const char *srcname, const struct ir_aset *
 				accepted += acc;
 				if (acc != want_accept && !first[0])
 					snprintf(first, sizeof(first), "%s -> %s",
-						 ir_addr_format(src->v[i].family, src->v[i].lo, a),
-						 ir_addr_format(dst.v[j].family, dst.v[j].lo, b));
+						 addr_format(src->v[i].family, src->v[i].lo, a),
+						 addr_format(dst.v[j].family, dst.v[j].lo, b));
 			}
 		if (pairs == 0)
 			FAIL(r, it, "test: %s and %s share no address family", srcname, alias);
@@ -110,7 +110,7 @@ static void check_dst(struct run *r, const char *srcname, const struct ir_aset *
 			FAIL(r, it, "test failed: %s -> %s (proto %u) should be denied, but is accepted (%s)",
 			     srcname, it->u.str.s, proto, first);
 	}
-	ir_aset_free(&dst);
+	addr_set_free(&dst);
 	free(alias);
 }
 
@@ -139,7 +139,7 @@ static void run_test(struct run *r, const struct hj_value *t)
 		FAIL(r, src ? src : t, "test: \"src\" must be a non-empty string naming one source");
 		return;
 	}
-	unsigned pr = IR_PROTO_TCP;
+	unsigned pr = PROTO_TCP;
 	if (proto) {
 		int v = proto->kind == HJ_STRING ? pol_proto_parse(proto->u.str.s) : -1;
 		if (v < 0) {
@@ -153,7 +153,7 @@ static void run_test(struct run *r, const struct hj_value *t)
 		FAIL(r, t, "test: needs \"accept\" or \"deny\" (arrays of HOST:PORT)");
 		return;
 	}
-	struct ir_aset saddrs = { 0 };
+	struct addr_set saddrs = { 0 };
 	if (test_addrs(r, src->u.str.s, src, POL_TEST_SRC, &saddrs)) {
 		const struct hj_value *lists[2] = { accept, deny };
 		for (int w = 0; w < 2; w++) {
@@ -167,7 +167,7 @@ static void run_test(struct run *r, const struct hj_value *t)
 				check_dst(r, src->u.str.s, &saddrs, pr, lists[w]->u.arr.items[i], w == 0);
 		}
 	}
-	ir_aset_free(&saddrs);
+	addr_set_free(&saddrs);
 }
 
 int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s, FILE *out)

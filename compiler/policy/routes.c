@@ -59,23 +59,23 @@
 
 /* A rule as the route logic needs it: who may send, to what. */
 struct prule {
-	struct ir_aset src, dst;
+	struct addr_set src, dst;
 	bool src_all, dst_any;
 };
 
 struct node_info {
-	struct ir_aset addrs;      /* /32 and /128 */
-	struct ir_aset reach;      /* addresses and served subnet routes */
-	struct ir_aset subnets;    /* served subnet routes, advertised order */
+	struct addr_set addrs;      /* /32 and /128 */
+	struct addr_set reach;      /* addresses and served subnet routes */
+	struct addr_set subnets;    /* served subnet routes, advertised order */
 	size_t *subnet_route;      /* per subnet: index into ctx.routes */
-	struct ir_aset exits;      /* served exit routes */
+	struct addr_set exits;      /* served exit routes */
 	struct prule *rules;
 	size_t nrules, caprules;
 	struct prule all;          /* every rule's sources, merged: whom it takes from */
 };
 
 struct route {                     /* one prefix and the nodes serving it */
-	struct ir_range r;
+	struct addr_range r;
 	size_t *servers;           /* registration order */
 	size_t nservers;
 	struct prule *to;          /* per server: sources of its rules to this route */
@@ -94,15 +94,15 @@ struct ctx {
 
 #define NONE ((size_t)-1)
 
-static bool range_is_exit(const struct ir_range *r)
+static bool range_is_exit(const struct addr_range *r)
 {
-	return r->lo == 0 && r->hi == ir_family_max(r->family);
+	return r->lo == 0 && r->hi == addr_family_max(r->family);
 }
 
-static bool aset_overlaps_aset(const struct ir_aset *a, const struct ir_aset *b)
+static bool aset_overlaps_aset(const struct addr_set *a, const struct addr_set *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (ir_aset_merged_overlaps(a, b->v[i].family, b->v[i].lo, b->v[i].hi))
+		if (addr_set_merged_overlaps(a, b->v[i].family, b->v[i].lo, b->v[i].hi))
 			return true;
 	return false;
 }
@@ -118,8 +118,8 @@ static struct prule *push_prule(struct node_info *ni)
 
 static void prule_free(struct prule *r)
 {
-	ir_aset_free(&r->src);
-	ir_aset_free(&r->dst);
+	addr_set_free(&r->src);
+	addr_set_free(&r->dst);
 }
 
 /* Node I's compiled filter rules, cap_only ones included. */
@@ -133,28 +133,18 @@ static int rules_from_filter(struct ctx *c, size_t i)
 		if (!r)
 			return -ENOMEM;
 		r->src_all = fr->src_all;
-		rc = ir_aset_add_all(&r->src, &fr->src);
+		rc = addr_set_add_all(&r->src, &fr->src);
 		for (size_t d = 0; rc == 0 && d < fr->ndst; d++) {
 			if (fr->dst[d].any)
 				r->dst_any = true;
 			else
-				rc = ir_aset_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi);
+				rc = addr_set_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi);
 		}
 		/* Only overlaps are asked of these (takes): merged, they bisect. */
-		ir_aset_merge(&r->src);
-		ir_aset_merge(&r->dst);
+		addr_set_merge(&r->src);
+		addr_set_merge(&r->dst);
 	}
 	return rc;
-}
-
-static bool has_via_tag(const struct pol_rule *pr, const struct inv_node *n)
-{
-	if (pr->nvia == 0)
-		return true;
-	for (size_t i = 0; i < pr->nvia; i++)
-		if (inv_node_has_tag(n, pr->via[i]))
-			return true;
-	return false;
 }
 
 /* The sources of policy rule PR into R. */
@@ -181,15 +171,15 @@ static int rules_for_internet(struct ctx *c, size_t i)
 		bool internet = false;
 		for (size_t d = 0; d < pr->ndst; d++)
 			internet |= pr->dst[d].alias.kind == PA_INTERNET;
-		if (!internet || !has_via_tag(pr, n))
+		if (!internet || !filter_via_allows(pr, n))
 			continue;
 		struct prule *r = push_prule(&c->ni[i]);
 		if (!r)
 			return -ENOMEM;
 		rule_sources(c, pr, r);
-		rc = ir_aset_add_all(&r->dst, &c->ni[i].exits);
-		ir_aset_merge(&r->src);
-		ir_aset_merge(&r->dst);
+		rc = addr_set_add_all(&r->dst, &c->ni[i].exits);
+		addr_set_merge(&r->src);
+		addr_set_merge(&r->dst);
 	}
 	return rc;
 }
@@ -199,19 +189,19 @@ static int node_setup(struct ctx *c, size_t i)
 {
 	const struct inv_node *n = &c->inv->nodes[i];
 	struct node_info *ni = &c->ni[i];
-	const struct ir_aset *served = &c->fs->nodes[i].served;
+	const struct addr_set *served = &c->fs->nodes[i].served;
 	int rc = inv_node_addrs(n, &ni->addrs);
 	if (rc == 0)
-		rc = ir_aset_add_all(&ni->reach, &ni->addrs);
+		rc = addr_set_add_all(&ni->reach, &ni->addrs);
 	for (size_t k = 0; rc == 0 && k < served->n; k++) {
-		const struct ir_range *r = &served->v[k];
+		const struct addr_range *r = &served->v[k];
 		bool exit = range_is_exit(r);
-		struct ir_aset *to = exit ? &ni->exits : &ni->subnets;
-		if (ir_aset_contains(to, r->family, r->lo, r->hi))
+		struct addr_set *to = exit ? &ni->exits : &ni->subnets;
+		if (addr_set_contains(to, r->family, r->lo, r->hi))
 			continue;
-		rc = ir_aset_add(to, r->family, r->lo, r->hi);
+		rc = addr_set_add(to, r->family, r->lo, r->hi);
 		if (rc == 0 && !exit)
-			rc = ir_aset_add(&ni->reach, r->family, r->lo, r->hi);
+			rc = addr_set_add(&ni->reach, r->family, r->lo, r->hi);
 	}
 	if (rc == 0 && ni->subnets.n) {
 		ni->subnet_route = calloc(ni->subnets.n, sizeof(*ni->subnet_route));
@@ -226,7 +216,7 @@ static int index_routes(struct ctx *c, size_t i)
 {
 	struct node_info *ni = &c->ni[i];
 	for (size_t k = 0; k < ni->subnets.n; k++) {
-		const struct ir_range *r = &ni->subnets.v[k];
+		const struct addr_range *r = &ni->subnets.v[k];
 		size_t j = 0;
 		while (j < c->nroutes && !(c->routes[j].r.family == r->family && c->routes[j].r.lo == r->lo &&
 					   c->routes[j].r.hi == r->hi))
@@ -248,14 +238,14 @@ static int index_routes(struct ctx *c, size_t i)
 
 /* Does a rule summarised in U (the union of some rules' sources) take
  * packets from FROM? */
-static bool takes(const struct prule *u, const struct ir_aset *from)
+static bool takes(const struct prule *u, const struct addr_set *from)
 {
 	return u->src_all || aset_overlaps_aset(&u->src, from);
 }
 
-static bool takes_from_range(const struct node_info *ni, const struct ir_range *r)
+static bool takes_from_range(const struct node_info *ni, const struct addr_range *r)
 {
-	struct ir_aset one = { .v = (struct ir_range *)r, .n = 1, .cap = 1 };
+	struct addr_set one = { .v = (struct addr_range *)r, .n = 1, .cap = 1 };
 	return takes(&ni->all, &one);
 }
 
@@ -263,7 +253,7 @@ static bool takes_from_range(const struct node_info *ni, const struct ir_range *
 static int summary_add(struct prule *u, const struct prule *r)
 {
 	u->src_all |= r->src_all;
-	return ir_aset_add_all(&u->src, &r->src);
+	return addr_set_add_all(&u->src, &r->src);
 }
 
 /* Per node, the sources of all its rules; per route and server, the sources
@@ -276,7 +266,7 @@ static int summarise(struct ctx *c)
 		struct node_info *ni = &c->ni[i];
 		for (size_t k = 0; rc == 0 && k < ni->nrules; k++)
 			rc = summary_add(&ni->all, &ni->rules[k]);
-		ir_aset_merge(&ni->all.src);
+		addr_set_merge(&ni->all.src);
 	}
 	for (size_t j = 0; rc == 0 && j < c->nroutes; j++) {
 		struct route *rt = &c->routes[j];
@@ -287,10 +277,10 @@ static int summarise(struct ctx *c)
 			const struct node_info *ni = &c->ni[rt->servers[s]];
 			for (size_t k = 0; rc == 0 && k < ni->nrules; k++) {
 				const struct prule *r = &ni->rules[k];
-				if (r->dst_any || ir_aset_merged_overlaps(&r->dst, rt->r.family, rt->r.lo, rt->r.hi))
+				if (r->dst_any || addr_set_merged_overlaps(&r->dst, rt->r.family, rt->r.lo, rt->r.hi))
 					rc = summary_add(&rt->to[s], r);
 			}
-			ir_aset_merge(&rt->to[s].src);
+			addr_set_merge(&rt->to[s].src);
 		}
 	}
 	return rc;
@@ -324,7 +314,7 @@ static int cmp_pair(const void *pa, const void *pb)
 
 struct addr_node {
 	uint8_t family;
-	ir_u128 addr;
+	addr_u128 addr;
 	size_t node;
 };
 
@@ -360,7 +350,7 @@ static int peer_pairs(struct ctx *c)
 			continue;
 		}
 		for (size_t k = 0; rc == 0 && k < u->src.n; k++) {
-			const struct ir_range *r = &u->src.v[k];
+			const struct addr_range *r = &u->src.v[k];
 			size_t lo = 0, hi = na;
 			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
@@ -412,17 +402,17 @@ static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t
 	memset(pe, 0, sizeof(*pe));
 	pe->node = b;
 	const struct node_info *ni = &c->ni[b];
-	int rc = ir_aset_add_all(&pe->allowed_ips, &ni->addrs);
+	int rc = addr_set_add_all(&pe->allowed_ips, &ni->addrs);
 	for (size_t k = 0; rc == 0 && k < ni->subnets.n; k++) {
 		if (chosen[ni->subnet_route[k]] != b)
 			continue;
-		const struct ir_range *r = &ni->subnets.v[k];
-		rc = ir_aset_add(&pe->allowed_ips, r->family, r->lo, r->hi);
+		const struct addr_range *r = &ni->subnets.v[k];
+		rc = addr_set_add(&pe->allowed_ips, r->family, r->lo, r->hi);
 		if (rc == 0)
-			rc = ir_aset_add(&pe->primary_routes, r->family, r->lo, r->hi);
+			rc = addr_set_add(&pe->primary_routes, r->family, r->lo, r->hi);
 	}
 	if (rc == 0)
-		rc = ir_aset_add_all(&pe->allowed_ips, &ni->exits);
+		rc = addr_set_add_all(&pe->allowed_ips, &ni->exits);
 	return rc;
 }
 
@@ -442,10 +432,10 @@ static void ctx_free(struct ctx *c)
 {
 	for (size_t i = 0; c->ni && i < c->inv->nnodes; i++) {
 		struct node_info *ni = &c->ni[i];
-		ir_aset_free(&ni->addrs);
-		ir_aset_free(&ni->reach);
-		ir_aset_free(&ni->subnets);
-		ir_aset_free(&ni->exits);
+		addr_set_free(&ni->addrs);
+		addr_set_free(&ni->reach);
+		addr_set_free(&ni->subnets);
+		addr_set_free(&ni->exits);
 		free(ni->subnet_route);
 		for (size_t k = 0; k < ni->nrules; k++)
 			prule_free(&ni->rules[k]);
@@ -516,8 +506,8 @@ void routes_set_free(struct routes_set *rs)
 	for (size_t i = 0; rs->views && i < rs->nviews; i++) {
 		struct routes_view *v = &rs->views[i];
 		for (size_t k = 0; k < v->npeers; k++) {
-			ir_aset_free(&v->peers[k].allowed_ips);
-			ir_aset_free(&v->peers[k].primary_routes);
+			addr_set_free(&v->peers[k].allowed_ips);
+			addr_set_free(&v->peers[k].primary_routes);
 		}
 		free(v->peers);
 	}
@@ -536,20 +526,20 @@ const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer
 	return NULL;
 }
 
-char *routes_prefix_format(const struct ir_range *r, char *buf)
+char *routes_prefix_format(const struct addr_range *r, char *buf)
 {
-	unsigned len = r->family == IR_V4 ? 32 : 128;
-	char a[IR_ADDR_STRLEN];
-	if (!ir_range_is_prefix(r->family, r->lo, r->hi, &len))
-		return ir_range_format(r->family, r->lo, r->hi, buf);
-	snprintf(buf, IR_RANGE_STRLEN, "%s/%u", ir_addr_format(r->family, r->lo, a), len);
+	unsigned len = r->family == ADDR_V4 ? 32 : 128;
+	char a[ADDR_STRLEN];
+	if (!addr_range_is_prefix(r->family, r->lo, r->hi, &len))
+		return addr_range_format(r->family, r->lo, r->hi, buf);
+	snprintf(buf, ADDR_RANGE_STRLEN, "%s/%u", addr_format(r->family, r->lo, a), len);
 	return buf;
 }
 
-static cJSON *prefixes_json(const struct ir_aset *s)
+static cJSON *prefixes_json(const struct addr_set *s)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	for (size_t i = 0; arr && i < s->n; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(routes_prefix_format(&s->v[i], buf)));
 	return arr;

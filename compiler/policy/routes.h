@@ -17,8 +17,8 @@
 
 struct routes_peer {
 	size_t node;                   /* index into the inventory */
-	struct ir_aset allowed_ips;    /* addresses, then subnet routes, then exit routes */
-	struct ir_aset primary_routes; /* the subnet routes of allowed_ips */
+	struct addr_set allowed_ips;    /* addresses, then subnet routes, then exit routes */
+	struct addr_set primary_routes; /* the subnet routes of allowed_ips */
 };
 
 struct routes_view {                   /* what one node is told */
@@ -39,8 +39,8 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 void routes_set_free(struct routes_set *rs);
 /* VIEWER's entry for PEER (inventory indexes), or NULL: not a peer. */
 const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer, size_t peer);
-/* "A/LEN" into BUF (IR_RANGE_STRLEN); R must be a prefix. */
-char *routes_prefix_format(const struct ir_range *r, char *buf);
+/* "A/LEN" into BUF (ADDR_RANGE_STRLEN); R must be a prefix. */
+char *routes_prefix_format(const struct addr_range *r, char *buf);
 /* {"NODE": {"PEER": {"allowed_ips": [...], "primary_routes": [...]}}},
  * nodes and peers in inventory order; only node ONLY when not NULL.
  * 0 or -errno. */

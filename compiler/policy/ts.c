@@ -21,17 +21,17 @@ static cJSON *rule_json(const struct filter_rule *r)
 {
 	cJSON *o = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(o, "SrcIPs");
 	cJSON *dst = cJSON_AddArrayToObject(o, "DstPorts");
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	if (r->src_all)
 		cJSON_AddItemToArray(src, cJSON_CreateString("*"));
 	else
 		for (size_t i = 0; i < r->src.n; i++)
-			cJSON_AddItemToArray(src, cJSON_CreateString(ir_range_format(
+			cJSON_AddItemToArray(src, cJSON_CreateString(addr_range_format(
 				r->src.v[i].family, r->src.v[i].lo, r->src.v[i].hi, buf)));
 	for (size_t i = 0; i < r->ndst; i++) {
 		const struct filter_dst *d = &r->dst[i];
 		cJSON *e = cJSON_CreateObject(), *ports;
-		cJSON_AddStringToObject(e, "IP", d->any ? "*" : ir_range_format(d->family, d->lo, d->hi, buf));
+		cJSON_AddStringToObject(e, "IP", d->any ? "*" : addr_range_format(d->family, d->lo, d->hi, buf));
 		ports = cJSON_AddObjectToObject(e, "Ports");
 		cJSON_AddNumberToObject(ports, "First", d->ports.lo);
 		cJSON_AddNumberToObject(ports, "Last", d->ports.hi);
@@ -60,24 +60,24 @@ int ts_write(FILE *out, const struct filter_set *s)
 }
 
 /* "*" means both families entirely. */
-static int parse_addrs(const char *s, struct ir_aset *out)
+static int parse_addrs(const char *s, struct addr_set *out)
 {
 	if (strcmp(s, "*") == 0) {
-		if (ir_aset_add(out, IR_V4, 0, ir_family_max(IR_V4)) < 0)
+		if (addr_set_add(out, ADDR_V4, 0, addr_family_max(ADDR_V4)) < 0)
 			return -ENOMEM;
-		return ir_aset_add(out, IR_V6, 0, ir_family_max(IR_V6));
+		return addr_set_add(out, ADDR_V6, 0, addr_family_max(ADDR_V6));
 	}
-	enum ir_family f;
-	ir_u128 lo, hi;
-	if (!ir_range_parse(s, true, &f, &lo, &hi))
+	enum addr_family f;
+	addr_u128 lo, hi;
+	if (!addr_range_parse(s, true, &f, &lo, &hi))
 		return -EINVAL;
-	return ir_aset_add(out, f, lo, hi);
+	return addr_set_add(out, f, lo, hi);
 }
 
-static const uint8_t default_protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP, IR_PROTO_ICMPV6 };
+static const uint8_t default_protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 };
 
 struct ts_dst {
-	struct ir_aset addrs;
+	struct addr_set addrs;
 	unsigned lo, hi;
 };
 
@@ -88,7 +88,7 @@ static int rule_to_ir(const cJSON *rule, struct ir_flows *f, char *err, size_t e
 	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(rule, "IPProto"), *it;
 	uint8_t protos[256];
 	size_t np = 0;
-	struct ir_aset srcs = { 0 };
+	struct addr_set srcs = { 0 };
 	int rc = 0;
 	if (!dst || cJSON_GetArraySize(dst) == 0)
 		return 0;
@@ -114,11 +114,11 @@ static int rule_to_ir(const cJSON *rule, struct ir_flows *f, char *err, size_t e
 		const cJSON *ports = cJSON_GetObjectItemCaseSensitive(it, "Ports");
 		const cJSON *first = cJSON_GetObjectItemCaseSensitive(ports, "First");
 		const cJSON *last = cJSON_GetObjectItemCaseSensitive(ports, "Last");
-		struct ir_aset d = { 0 };
+		struct addr_set d = { 0 };
 		if (!cJSON_IsString(ip) || !cJSON_IsNumber(first) || !cJSON_IsNumber(last) ||
 		    parse_addrs(ip->valuestring, &d) < 0) {
 			snprintf(err, errlen, "bad DstPorts entry");
-			ir_aset_free(&d);
+			addr_set_free(&d);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -136,14 +136,14 @@ static int rule_to_ir(const cJSON *rule, struct ir_flows *f, char *err, size_t e
 					rc = ir_add(f, &b, NULL);
 				}
 			}
-		ir_aset_free(&d);
+		addr_set_free(&d);
 		if (rc < 0) {
 			snprintf(err, errlen, "bad port range");
 			goto out;
 		}
 	}
 out:
-	ir_aset_free(&srcs);
+	addr_set_free(&srcs);
 	return rc;
 }
 

@@ -3,7 +3,7 @@
  *   bench_apply POLICY_A POLICY_B --nodes NODES --node NAME [--rounds N]
  *
  * In the caller's network namespace (the bench script gives it a fresh
- * one), compiles both policies for the node (aclc's pipeline, nftm), then:
+ * one), compiles both policies for the node (the load pipeline, nftm), then:
  *   full      A applied to an empty ruleset: one transaction
  *   first     B applied by a new handle: our table read back from the
  *             kernel (shape and every element), the difference sent
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "bench_load.h"
 #include "diag.h"
 #include "ir.h"
 #include "nftb.h"
@@ -35,20 +35,14 @@ static double now_ms(void)
 
 static struct nftm_table *compile(const char *policy, const char *nodes, const char *node)
 {
-	struct ir_flows flows = { 0 };
-	struct ir_aset self = { 0 }, routes = { 0 };
-	struct diag_list diags = { 0 };
+	struct load_facts f = { 0 };
 	struct nftm_table *t = NULL;
 	struct nftm_opts opts = { 0 };
-	if (cli_node_flows(policy, nodes, node, &flows, &self, &routes, &diags) == 0) {
-		struct nftm_node n = { &self, &routes };
-		t = nftm_build(&opts, &n, &flows);
+	if (bench_node_facts(policy, nodes, node, LOAD_CANONICAL, &f) == 0) {
+		struct nftm_node n = { &f.self, &f.routes };
+		t = nftm_build(&opts, &n, &f.flows);
 	}
-	diag_print(stderr, &diags);
-	diag_list_free(&diags);
-	ir_free(&flows);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
+	load_facts_free(&f);
 	return t;
 }
 

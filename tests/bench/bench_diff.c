@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "diff.h"
+#include "ir.h"
 
 static double now(void)
 {
@@ -18,7 +18,7 @@ static double now(void)
 static struct ir_box random_box(unsigned *seed, size_t n)
 {
 	static const unsigned ports[] = { 22, 443, 5432, 8080, 3000 };
-	struct ir_box b = { .family = IR_V4, .proto = rand_r(seed) % 4 ? IR_PROTO_TCP : IR_PROTO_UDP };
+	struct ir_box b = { .family = ADDR_V4, .proto = rand_r(seed) % 4 ? PROTO_TCP : PROTO_UDP };
 	b.port_lo = b.port_hi = (uint16_t)ports[rand_r(seed) % 5];
 	b.dst_lo = b.dst_hi = 0x0a010200u + (unsigned)(rand_r(seed) % 16);
 	b.src_lo = 0x64400000u + (unsigned)(rand_r(seed) % (4 * (unsigned)n));
@@ -47,9 +47,9 @@ int main(int argc, char **argv)
 		double t0 = now();
 		ir_canonicalize(&new);
 		double t1 = now();
-		int rc = diff_ir_subtract(&new, &old, &gained);
+		int rc = ir_subtract(&new, &old, &gained);
 		if (rc == 0)
-			rc = diff_ir_subtract(&old, &new, &lost);
+			rc = ir_subtract(&old, &new, &lost);
 		double t2 = now();
 		if (rc < 0) {
 			fprintf(stderr, "bench_diff: %d\n", rc);

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 		struct ir_box *ref = malloc(n * sizeof(*ref));
 		static const unsigned ports[] = { 22, 443, 5432, 8080, 3000 };
 		for (size_t i = 0; i < n; i++) {
-			struct ir_box b = { .family = IR_V4, .proto = IR_PROTO_TCP };
+			struct ir_box b = { .family = ADDR_V4, .proto = PROTO_TCP };
 			b.port_lo = b.port_hi = (uint16_t)ports[rand_r(&seed) % 5];
 			b.dst_lo = b.dst_hi = 0x08080800u + (unsigned)(rand_r(&seed) % 4);
 			b.src_lo = b.src_hi = 0x64400000u + (unsigned)(rand_r(&seed) % (4 * (unsigned)n));

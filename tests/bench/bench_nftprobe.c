@@ -23,7 +23,7 @@
  *       model to text (to /dev/null)
  *
  * SOURCE is --policy FILE --nodes FILE --node NAME: the node's flow IR and
- * facts through aclc's own pipeline (cli_node_flows), or --random SEED: a
+ * facts through the load pipeline (as aclc compiles), or --random SEED: a
  * flow IR made up here (groups of tailnet sources, rules to the relay, to
  * the routes it serves and beyond, every protocol kind, "any protocol").
  *
@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "bench_load.h"
 #include "diag.h"
 #include "ir.h"
 #include "nftm.h"
@@ -65,28 +65,28 @@ static uint64_t rnd(void)
 	return rng_state = x;
 }
 
-static ir_u128 rnd_in(ir_u128 lo, ir_u128 hi)
+static addr_u128 rnd_in(addr_u128 lo, addr_u128 hi)
 {
-	ir_u128 span = hi - lo, r = ((ir_u128)rnd() << 64) | rnd();
-	return span == ~(ir_u128)0 ? r : lo + r % (span + 1);
+	addr_u128 span = hi - lo, r = ((addr_u128)rnd() << 64) | rnd();
+	return span == ~(addr_u128)0 ? r : lo + r % (span + 1);
 }
 
-static ir_u128 addr(const char *s)
+static addr_u128 addr(const char *s)
 {
-	enum ir_family f;
-	ir_u128 a = 0;
-	if (!ir_addr_parse(s, &f, &a)) {
+	enum addr_family f;
+	addr_u128 a = 0;
+	if (!addr_parse(s, &f, &a)) {
 		fprintf(stderr, "bad address %s\n", s);
 		exit(2);
 	}
 	return a;
 }
 
-static void aset_add_text(struct ir_aset *s, const char *text)
+static void aset_add_text(struct addr_set *s, const char *text)
 {
-	enum ir_family f;
-	ir_u128 lo, hi;
-	if (!ir_range_parse(text, false, &f, &lo, &hi) || ir_aset_add(s, f, lo, hi) < 0) {
+	enum addr_family f;
+	addr_u128 lo, hi;
+	if (!addr_range_parse(text, false, &f, &lo, &hi) || addr_set_add(s, f, lo, hi) < 0) {
 		fprintf(stderr, "bad range %s\n", text);
 		exit(2);
 	}
@@ -94,7 +94,7 @@ static void aset_add_text(struct ir_aset *s, const char *text)
 
 /* The node under test and its filter. */
 struct scenario {
-	struct ir_aset self, routes, dests;
+	struct addr_set self, routes, dests;
 	struct ir_flows flows;
 };
 
@@ -111,13 +111,13 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	aset_add_text(&sc->self, "fd7a:115c:a1e0::1");
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		aset_add_text(&sc->routes, routes[i]);
-	struct { ir_u128 lo, hi; } groups[8][4][2];
+	struct { addr_u128 lo, hi; } groups[8][4][2];
 	size_t ngroup[8];
-	ir_u128 t4 = addr("100.64.0.0"), t6 = addr("fd7a:115c:a1e0::");
+	addr_u128 t4 = addr("100.64.0.0"), t6 = addr("fd7a:115c:a1e0::");
 	for (size_t g = 0; g < 8; g++) {
 		ngroup[g] = 1 + rnd() % 4;
 		for (size_t k = 0; k < ngroup[g]; k++) {
-			ir_u128 a = 2 + rnd() % 200, n = rnd() % 3 ? 0 : rnd() % 8;
+			addr_u128 a = 2 + rnd() % 200, n = rnd() % 3 ? 0 : rnd() % 8;
 			groups[g][k][0].lo = t4 + a, groups[g][k][0].hi = t4 + a + n;
 			groups[g][k][1].lo = t6 + a, groups[g][k][1].hi = t6 + a + n;
 		}
@@ -129,10 +129,10 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	for (size_t r = 0; r < 40; r++) {
 		size_t g = rnd() % 8;
 		bool v6 = rnd() % 3 == 0;
-		enum ir_family fam = v6 ? IR_V6 : IR_V4;
-		ir_u128 dlo, dhi;
+		enum addr_family fam = v6 ? ADDR_V6 : ADDR_V4;
+		addr_u128 dlo, dhi;
 		const char *dt = v6 ? d6[rnd() % 6] : d4[rnd() % 8];
-		ir_range_parse(dt, false, &fam, &dlo, &dhi);
+		addr_range_parse(dt, false, &fam, &dlo, &dhi);
 		unsigned kind = rnd() % 6, plo, phi, portlo = 0, porthi = 65535;
 		switch (kind) {
 		case 0: plo = phi = 6; break;
@@ -160,9 +160,9 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 	}
 	if (ir_canonicalize(&sc->flows) < 0)
 		exit(2);
-	ir_aset_add_all(&sc->dests, &sc->self);
-	ir_aset_add_all(&sc->dests, &sc->routes);
-	ir_aset_merge(&sc->dests);
+	addr_set_add_all(&sc->dests, &sc->self);
+	addr_set_add_all(&sc->dests, &sc->routes);
+	addr_set_merge(&sc->dests);
 }
 
 /* CANONICAL: the IR as ir_match needs it (the oracle); else rules only,
@@ -170,33 +170,34 @@ static void random_scenario(struct scenario *sc, unsigned seed)
 static int policy_scenario(struct scenario *sc, const char *policy, const char *nodes, const char *node,
 			   bool canonical)
 {
-	struct diag_list diags = { 0 };
-	int rc = (canonical ? cli_node_flows : cli_node_rules)(policy, nodes, node, &sc->flows, &sc->self,
-								  &sc->routes, &diags);
-	diag_print(stderr, &diags);
-	diag_list_free(&diags);
+	struct load_facts f = { 0 };
+	int rc = bench_node_facts(policy, nodes, node, canonical ? LOAD_CANONICAL : LOAD_RULES, &f);
+	/* SC takes what was made, success or not: scenario_free() frees it. */
+	sc->flows = f.flows;
+	sc->self = f.self;
+	sc->routes = f.routes;
 	if (rc < 0)
 		return rc;
-	ir_aset_add_all(&sc->dests, &sc->self);
-	ir_aset_add_all(&sc->dests, &sc->routes);
-	ir_aset_merge(&sc->dests);
+	addr_set_add_all(&sc->dests, &sc->self);
+	addr_set_add_all(&sc->dests, &sc->routes);
+	addr_set_merge(&sc->dests);
 	return 0;
 }
 
 static void scenario_free(struct scenario *sc)
 {
-	ir_aset_free(&sc->self);
-	ir_aset_free(&sc->routes);
-	ir_aset_free(&sc->dests);
+	addr_set_free(&sc->self);
+	addr_set_free(&sc->routes);
+	addr_set_free(&sc->dests);
 	ir_free(&sc->flows);
 }
 
 /* ---- packets ---- */
 
 struct probe {
-	enum ir_family fam;
+	enum addr_family fam;
 	unsigned proto, dport, sport;
-	ir_u128 src, dst;
+	addr_u128 src, dst;
 	bool expect;
 	bool forwarded;   /* to a route, not to the relay itself */
 };
@@ -226,15 +227,15 @@ static void put16(uint8_t *p, unsigned v)
 /* Build P's packet, numbered ID, into BUF; returns its length. */
 static size_t build(const struct probe *p, unsigned id, uint8_t *buf)
 {
-	size_t al = p->fam == IR_V4 ? 4 : 16, hl = p->fam == IR_V4 ? 20 : 40, l4;
+	size_t al = p->fam == ADDR_V4 ? 4 : 16, hl = p->fam == ADDR_V4 ? 20 : 40, l4;
 	uint8_t *l = buf + hl, src[16], dst[16];
-	ir_addr_to_bytes(p->fam, p->src, src);
-	ir_addr_to_bytes(p->fam, p->dst, dst);
+	addr_to_bytes(p->fam, p->src, src);
+	addr_to_bytes(p->fam, p->dst, dst);
 	memset(buf, 0, hl + 32);
 	unsigned proto = p->proto;
 	int csum_at = -1;
 	bool pseudo = true;
-	if (proto == IR_PROTO_TCP) {
+	if (proto == PROTO_TCP) {
 		l4 = 20;
 		put16(l, p->sport);
 		put16(l + 2, p->dport);
@@ -243,19 +244,19 @@ static size_t build(const struct probe *p, unsigned id, uint8_t *buf)
 		l[13] = 0x02;                           /* SYN */
 		put16(l + 14, 65535);
 		csum_at = 16;
-	} else if (proto == IR_PROTO_UDP) {
+	} else if (proto == PROTO_UDP) {
 		l4 = 12;
 		put16(l, p->sport);
 		put16(l + 2, p->dport);
 		put16(l + 4, l4);
 		csum_at = 6;
-	} else if (proto == IR_PROTO_ICMP || proto == IR_PROTO_ICMPV6) {
+	} else if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
 		l4 = 12;
-		l[0] = proto == IR_PROTO_ICMP ? 8 : 128; /* echo request */
+		l[0] = proto == PROTO_ICMP ? 8 : 128; /* echo request */
 		put16(l + 4, p->sport);
 		put16(l + 6, id);
 		csum_at = 2;
-		pseudo = proto == IR_PROTO_ICMPV6;
+		pseudo = proto == PROTO_ICMPV6;
 	} else {
 		l4 = 8;
 	}
@@ -267,11 +268,11 @@ static size_t build(const struct probe *p, unsigned id, uint8_t *buf)
 			s += proto + (uint32_t)l4;
 		}
 		uint16_t c = fold(sum16(l, l4, s));
-		if (c == 0 && proto == IR_PROTO_UDP)
+		if (c == 0 && proto == PROTO_UDP)
 			c = 0xffff;
 		put16(l + csum_at, c);
 	}
-	if (p->fam == IR_V4) {
+	if (p->fam == ADDR_V4) {
 		buf[0] = 0x45;
 		put16(buf + 2, hl + l4);
 		put16(buf + 4, id);
@@ -315,56 +316,56 @@ static int tun_attach(const char *name)
 
 /* Addresses a probe may use as source: unicast, not the relay's own (the
  * kernel drops those as martians before any hook we look at). */
-static bool usable(enum ir_family fam, ir_u128 a, bool as_src, const struct scenario *sc)
+static bool usable(enum addr_family fam, addr_u128 a, bool as_src, const struct scenario *sc)
 {
-	if (fam == IR_V4) {
+	if (fam == ADDR_V4) {
 		unsigned top = (unsigned)(a >> 24);
 		if (top == 0 || top == 127 || top >= 224 || (a >> 8) == (addr("192.0.2.0") >> 8))
 			return !as_src && a == addr("192.0.2.1");
 	} else {
 		unsigned top = (unsigned)(a >> 120);
-		if (top == 0 || top == 0xff || (a >> 118) == (ir_u128)0xfe80 >> 6 ||
+		if (top == 0 || top == 0xff || (a >> 118) == (addr_u128)0xfe80 >> 6 ||
 		    (a >> 64) == (addr("2001:db8:ffff::") >> 64))
 			return !as_src && a == addr("2001:db8:ffff::1");
 	}
-	return !(as_src && ir_aset_overlaps(&sc->self, fam, a, a));
+	return !(as_src && addr_set_overlaps(&sc->self, fam, a, a));
 }
 
-static ir_u128 random_addr(enum ir_family fam, bool as_src, const struct scenario *sc)
+static addr_u128 random_addr(enum addr_family fam, bool as_src, const struct scenario *sc)
 {
 	for (;;) {
-		ir_u128 a;
+		addr_u128 a;
 		unsigned pick = (unsigned)(rnd() % 4);
 		if (pick == 0 && sc->dests.n && !as_src) {
-			const struct ir_range *r = &sc->dests.v[rnd() % sc->dests.n];
+			const struct addr_range *r = &sc->dests.v[rnd() % sc->dests.n];
 			if (r->family != fam)
 				continue;
 			a = rnd_in(r->lo, r->hi);
 		} else if (pick <= 1) {
-			a = fam == IR_V4 ? addr("100.64.0.0") + rnd() % 256 : addr("fd7a:115c:a1e0::") + rnd() % 256;
+			a = fam == ADDR_V4 ? addr("100.64.0.0") + rnd() % 256 : addr("fd7a:115c:a1e0::") + rnd() % 256;
 		} else {
-			a = fam == IR_V4 ? rnd_in(0, 0xffffffffu) : rnd_in(addr("2000::"), addr("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+			a = fam == ADDR_V4 ? rnd_in(0, 0xffffffffu) : rnd_in(addr("2000::"), addr("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
 		}
 		if (usable(fam, a, as_src, sc))
 			return a;
 	}
 }
 
-static unsigned random_proto(enum ir_family fam)
+static unsigned random_proto(enum addr_family fam)
 {
 	static const unsigned other[] = { 47, 50, 103, 112 };
 	switch (rnd() % 4) {
-	case 0: return IR_PROTO_TCP;
-	case 1: return IR_PROTO_UDP;
-	case 2: return fam == IR_V4 ? IR_PROTO_ICMP : IR_PROTO_ICMPV6;
+	case 0: return PROTO_TCP;
+	case 1: return PROTO_UDP;
+	case 2: return fam == ADDR_V4 ? PROTO_ICMP : PROTO_ICMPV6;
 	default: return other[rnd() % 4];
 	}
 }
 
-static bool sendable(unsigned proto, enum ir_family fam)
+static bool sendable(unsigned proto, enum addr_family fam)
 {
-	return proto == IR_PROTO_TCP || proto == IR_PROTO_UDP || proto == 47 || proto == 50 || proto == 103 ||
-	       proto == 112 || proto == (fam == IR_V4 ? IR_PROTO_ICMP : IR_PROTO_ICMPV6);
+	return proto == PROTO_TCP || proto == PROTO_UDP || proto == 47 || proto == 50 || proto == 103 ||
+	       proto == 112 || proto == (fam == ADDR_V4 ? PROTO_ICMP : PROTO_ICMPV6);
 }
 
 /* The oracle: ir_match on the canonical IR, or with --oracle-rules (for
@@ -413,16 +414,16 @@ static void make_probe(struct probe *p, const struct scenario *sc)
 		default: break;
 		}
 	} else {
-		p->fam = rnd() % 3 ? IR_V4 : IR_V6;
+		p->fam = rnd() % 3 ? ADDR_V4 : ADDR_V6;
 		p->proto = random_proto(p->fam);
 		p->dport = rnd() % 2 ? (unsigned)(rnd() % 65536) : (unsigned[]){ 22, 53, 80, 443, 5432 }[rnd() % 5];
 		p->src = random_addr(p->fam, true, sc);
 		p->dst = random_addr(p->fam, false, sc);
 	}
 	/* The oracle: the node's filter, for packets to the node or its routes. */
-	p->expect = ir_accepts(f, p) && ir_aset_overlaps(&sc->dests, p->fam, p->dst, p->dst);
-	p->forwarded = !ir_aset_overlaps(&sc->self, p->fam, p->dst, p->dst) &&
-		       p->dst != addr(p->fam == IR_V4 ? "192.0.2.1" : "2001:db8:ffff::1");
+	p->expect = ir_accepts(f, p) && addr_set_overlaps(&sc->dests, p->fam, p->dst, p->dst);
+	p->forwarded = !addr_set_overlaps(&sc->self, p->fam, p->dst, p->dst) &&
+		       p->dst != addr(p->fam == ADDR_V4 ? "192.0.2.1" : "2001:db8:ffff::1");
 }
 
 /* Read the numbers in set NAME of table inet kgprobe into SEEN[0..MAX). */
@@ -515,7 +516,7 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 	size_t by_proto[4][2] = { { 0 } }, by_fam[2][2] = { { 0 } };
 	for (size_t i = 1; i <= total; i++) {
 		const struct probe *p = &pr[i];
-		bool v4 = p->fam == IR_V4;
+		bool v4 = p->fam == ADDR_V4;
 		bool pre = v4 ? pre4[i] : pre6[i], post = v4 ? post4[i] : post6[i];
 		bool nat = v4 ? nat4[i] : nat6[i];
 		if (!pre) {
@@ -528,17 +529,17 @@ static int cmd_probe(const struct args *a, const struct scenario *sc)
 			other_bad += !post;
 			continue;
 		}
-		int k = p->proto == IR_PROTO_TCP ? 0 : p->proto == IR_PROTO_UDP ? 1 :
-			(p->proto == IR_PROTO_ICMP || p->proto == IR_PROTO_ICMPV6) ? 2 : 3;
+		int k = p->proto == PROTO_TCP ? 0 : p->proto == PROTO_UDP ? 1 :
+			(p->proto == PROTO_ICMP || p->proto == PROTO_ICMPV6) ? 2 : 3;
 		by_proto[k][post]++;
 		by_fam[!v4][post]++;
 		post ? acc++ : drop++;
 		if (post != p->expect) {
 			mism++;
 			if (mism <= 10) {
-				char s[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
+				char s[ADDR_STRLEN], d[ADDR_STRLEN];
 				fprintf(stderr, "# mismatch probe %zu: v%d proto %u %s -> %s port %u: kernel %s, IR %s\n", i,
-					p->fam, p->proto, ir_addr_format(p->fam, p->src, s), ir_addr_format(p->fam, p->dst, d),
+					p->fam, p->proto, addr_format(p->fam, p->src, s), addr_format(p->fam, p->dst, d),
 					p->dport, post ? "accepts" : "drops", p->expect ? "accepts" : "drops");
 			}
 		}
@@ -577,7 +578,7 @@ static int lin_cmp(const void *pa, const void *pb)
 		return a->dst_lo < b->dst_lo ? -1 : 1;
 	if (a->dst_hi != b->dst_hi)
 		return a->dst_hi < b->dst_hi ? -1 : 1;
-	bool pa_ = ir_proto_has_ports(a->proto), pb_ = ir_proto_has_ports(b->proto);
+	bool pa_ = proto_has_ports(a->proto), pb_ = proto_has_ports(b->proto);
 	if (pa_ != pb_)
 		return pa_ ? -1 : 1;
 	if (a->port_lo != b->port_lo)
@@ -606,25 +607,25 @@ static int cmd_linear(const struct args *a, const struct scenario *sc)
 		while (j < f->nrules && lin_cmp(&r[i], &r[j]) == 0)
 			j++;
 		const struct ir_box *b = &r[i].box;
-		bool v4 = b->family == IR_V4, ports = ir_proto_has_ports(b->proto);
+		bool v4 = b->family == ADDR_V4, ports = proto_has_ports(b->proto);
 		/* the destination clipped to what the node has or serves */
 		for (size_t d = 0; d < sc->dests.n; d++) {
-			const struct ir_range *dr = &sc->dests.v[d];
+			const struct addr_range *dr = &sc->dests.v[d];
 			if (dr->family != b->family || dr->hi < b->dst_lo || dr->lo > b->dst_hi)
 				continue;
-			struct ir_aset srcs = { 0 };
+			struct addr_set srcs = { 0 };
 			bool proto[256] = { false };
 			for (size_t k = i; k < j; k++) {
-				ir_aset_add(&srcs, b->family, r[k].box.src_lo, r[k].box.src_hi);
+				addr_set_add(&srcs, b->family, r[k].box.src_lo, r[k].box.src_hi);
 				proto[r[k].box.proto] = true;
 			}
-			ir_aset_merge(&srcs);
-			char buf[IR_RANGE_STRLEN];
+			addr_set_merge(&srcs);
+			char buf[ADDR_RANGE_STRLEN];
 			fprintf(out, "\t\t%s saddr { ", v4 ? "ip" : "ip6");
 			for (size_t k = 0; k < srcs.n; k++)
-				fprintf(out, "%s%s", k ? ", " : "", ir_range_format(b->family, srcs.v[k].lo, srcs.v[k].hi, buf));
+				fprintf(out, "%s%s", k ? ", " : "", addr_range_format(b->family, srcs.v[k].lo, srcs.v[k].hi, buf));
 			fprintf(out, " } %s daddr %s meta l4proto { ", v4 ? "ip" : "ip6",
-				ir_range_format(b->family, dr->lo > b->dst_lo ? dr->lo : b->dst_lo,
+				addr_range_format(b->family, dr->lo > b->dst_lo ? dr->lo : b->dst_lo,
 						dr->hi < b->dst_hi ? dr->hi : b->dst_hi, buf));
 			for (unsigned p = 0, first = 1; p < 256; p++)
 				if (proto[p]) {
@@ -636,7 +637,7 @@ static int cmd_linear(const struct args *a, const struct scenario *sc)
 				fprintf(out, " th dport %u-%u", b->port_lo, b->port_hi);
 			fprintf(out, " accept\n");
 			nrules++;
-			ir_aset_free(&srcs);
+			addr_set_free(&srcs);
 		}
 		i = j;
 	}
@@ -661,15 +662,15 @@ static int cmd_pick(const struct scenario *sc)
 	int rc = 1;
 	for (size_t k = 0; k < f->nrules && rc; k++) {
 		const struct ir_box *b = &f->rules[(k + f->nrules / 2) % f->nrules].box;
-		if (b->family != IR_V4 || b->proto != IR_PROTO_UDP || ir_aset_overlaps(&sc->self, IR_V4, b->dst_lo, b->dst_lo) ||
-		    !ir_aset_overlaps(&sc->routes, IR_V4, b->dst_lo, b->dst_lo) || b->src_lo >> 22 != addr("100.64.0.0") >> 22 ||
-		    !nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, b->port_lo))
+		if (b->family != ADDR_V4 || b->proto != PROTO_UDP || addr_set_overlaps(&sc->self, ADDR_V4, b->dst_lo, b->dst_lo) ||
+		    !addr_set_overlaps(&sc->routes, ADDR_V4, b->dst_lo, b->dst_lo) || b->src_lo >> 22 != addr("100.64.0.0") >> 22 ||
+		    !nftm_eval(t, ADDR_V4, PROTO_UDP, b->src_lo, b->dst_lo, b->port_lo))
 			continue;
 		unsigned deny;
-		for (deny = 9999; deny < 65535 && nftm_eval(t, IR_V4, IR_PROTO_UDP, b->src_lo, b->dst_lo, deny); deny++)
+		for (deny = 9999; deny < 65535 && nftm_eval(t, ADDR_V4, PROTO_UDP, b->src_lo, b->dst_lo, deny); deny++)
 			;
-		char s[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
-		printf("%s %s %u %u\n", ir_addr_format(IR_V4, b->src_lo, s), ir_addr_format(IR_V4, b->dst_lo, d),
+		char s[ADDR_STRLEN], d[ADDR_STRLEN];
+		printf("%s %s %u %u\n", addr_format(ADDR_V4, b->src_lo, s), addr_format(ADDR_V4, b->dst_lo, d),
 		       b->port_lo, deny);
 		rc = 0;
 	}
@@ -688,14 +689,13 @@ static int cmd_stages(const struct args *a)
 {
 	struct scenario sc;
 	memset(&sc, 0, sizeof(sc));
-	struct diag_list diags = { 0 };
 	double t0 = now();
-	int rc = cli_node_rules(a->policy, a->nodes, a->node, &sc.flows, &sc.self, &sc.routes, &diags);
+	int rc = policy_scenario(&sc, a->policy, a->nodes, a->node, false);
 	double t1 = now();
-	diag_print(stderr, &diags);
-	diag_list_free(&diags);
-	if (rc < 0)
+	if (rc < 0) {
+		scenario_free(&sc);
 		return 2;
+	}
 	struct nftm_opts o = { 0 };
 	struct nftm_node node = { &sc.self, &sc.routes };
 	struct nftm_table *t = nftm_build(&o, &node, &sc.flows);
@@ -774,8 +774,8 @@ static int cmd_delta(const struct args *a)
 static int cmd_pump(const struct args *a)
 {
 	struct probe p = { .proto = a->proto, .dport = a->dport, .sport = 40000 };
-	enum ir_family f2;
-	if (!a->src || !a->dst || !ir_addr_parse(a->src, &p.fam, &p.src) || !ir_addr_parse(a->dst, &f2, &p.dst) ||
+	enum addr_family f2;
+	if (!a->src || !a->dst || !addr_parse(a->src, &p.fam, &p.src) || !addr_parse(a->dst, &f2, &p.dst) ||
 	    f2 != p.fam) {
 		fprintf(stderr, "pump needs --src and --dst of one family\n");
 		return 2;

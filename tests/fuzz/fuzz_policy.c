@@ -4,7 +4,6 @@
  * errors, never a crash or a leak; the IR must be canonical (re-adding the
  * canonical boxes gives the same boxes) and agree with the rules it came
  * from on sample packets. */
-#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct diag_list diags = { 0 };
 	struct diag_src *src = diag_src_from_mem("fuzz.hujson", (const char *)data, size);
-	struct diag_src *isrc = diag_src_from_mem("nodes.json", "", 0);
-	cJSON *ij = cJSON_Parse(inventory);
-	struct inv *inv = inv_from_json(isrc, cJSON_GetObjectItem(ij, "users"), cJSON_GetObjectItem(ij, "nodes"),
-					&diags);
+	struct diag_src *isrc = diag_src_from_mem("nodes.json", inventory, strlen(inventory));
+	struct inv *inv = isrc ? inv_read(isrc, &diags) : NULL;
 	if (!src || !inv)
 		abort();
 	struct hj_value *root = hj_parse(src, &diags);
@@ -89,7 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pol_free(p);
 	hj_free(root);
 	inv_free(inv);
-	cJSON_Delete(ij);
 	diag_list_free(&diags);
 	diag_src_free(src);
 	diag_src_free(isrc);

@@ -51,8 +51,8 @@ struct captures_case {
 	cJSON *json;
 	int status;               /* the service's answer: 200 or 400 */
 	struct diag_list diags;
-	struct diag_src *file, *src, *isrc;
-	struct hj_value *root;
+	struct diag_src *file, *src;
+	struct hj_value *file_root, *root;
 	struct pol_policy *policy;
 	struct inv *inv;
 	struct filter_set fs;
@@ -76,18 +76,18 @@ static bool captures_load(const char *path, struct captures_case *cc)
 		return false;
 	cc->src = diag_src_from_mem("policy.hujson", ptext, strlen(ptext));
 	free(ptext);
-	cc->isrc = diag_src_from_mem("nodes.json", "", 0);
 	cc->root = cc->src ? hj_parse(cc->src, &cc->diags) : NULL;
 	cc->policy = cc->root ? pol_load(cc->root, &cc->diags) : NULL;
-	return cc->src && cc->isrc;
+	return cc->src != NULL;
 }
 
 /* The case's users and nodes as the inventory, then every node's filter.
  * 0, or -1 with INV NULL (inventory rejected) or set (compile failed). */
 static int captures_compile(struct captures_case *cc)
 {
-	cc->inv = inv_from_json(cc->isrc, cJSON_GetObjectItemCaseSensitive(cc->json, "users"),
-				cJSON_GetObjectItemCaseSensitive(cc->json, "nodes"), &cc->diags);
+	/* The case file itself holds "users" and "nodes". */
+	cc->file_root = hj_parse(cc->file, &cc->diags);
+	cc->inv = cc->file_root ? inv_from_tree(cc->file_root, &cc->diags) : NULL;
 	if (!cc->inv || filter_compile(cc->policy, cc->inv, &cc->fs, &cc->diags) < 0)
 		return -1;
 	cc->compiled = true;
@@ -101,8 +101,8 @@ static void captures_case_free(struct captures_case *cc)
 	inv_free(cc->inv);
 	pol_free(cc->policy);
 	hj_free(cc->root);
+	hj_free(cc->file_root);
 	diag_list_free(&cc->diags);
-	diag_src_free(cc->isrc);
 	diag_src_free(cc->src);
 	diag_src_free(cc->file);
 	cJSON_Delete(cc->json);

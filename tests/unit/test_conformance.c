@@ -32,11 +32,11 @@ static void describe_diff(const char *node, const struct ir_flows *got, const st
 		while (ir_box_next(sides[s], &it, &box)) {
 			const struct ir_box *b = &box;
 			if (!ir_match(sides[1 - s], b->family, b->proto, b->src_lo, b->dst_lo, b->port_lo)) {
-				char a[IR_ADDR_STRLEN], d[IR_ADDR_STRLEN];
+				char a[ADDR_STRLEN], d[ADDR_STRLEN];
 				snprintf(out, outlen, "%s: %s proto %u %s -> %s:%u", node,
 					 s == 0 ? "we accept, Tailscale drops" : "Tailscale accepts, we drop",
-					 b->proto, ir_addr_format(b->family, b->src_lo, a),
-					 ir_addr_format(b->family, b->dst_lo, d), b->port_lo);
+					 b->proto, addr_format(b->family, b->src_lo, a),
+					 addr_format(b->family, b->dst_lo, d), b->port_lo);
 				return;
 			}
 		}

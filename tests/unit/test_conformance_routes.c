@@ -54,16 +54,16 @@ static const char *skip_reason(const char *path, const char *node)
 }
 
 /* Is recorded prefix list WANT (JSON strings) the same set as GOT? */
-static bool same_prefixes(const cJSON *want, const struct ir_aset *got, char *why, size_t whylen,
+static bool same_prefixes(const cJSON *want, const struct addr_set *got, char *why, size_t whylen,
 			  const char *what)
 {
 	size_t n = 0;
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	const cJSON *e;
 	cJSON_ArrayForEach(e, want) {
-		enum ir_family f;
-		ir_u128 lo, hi;
-		if (!cJSON_IsString(e) || !ir_range_parse(e->valuestring, false, &f, &lo, &hi)) {
+		enum addr_family f;
+		addr_u128 lo, hi;
+		if (!cJSON_IsString(e) || !addr_range_parse(e->valuestring, false, &f, &lo, &hi)) {
 			snprintf(why, whylen, "%s: unreadable prefix in the recording", what);
 			return false;
 		}
@@ -80,9 +80,9 @@ static bool same_prefixes(const cJSON *want, const struct ir_aset *got, char *wh
 		for (size_t i = 0; i < got->n; i++) {
 			bool found = false;
 			cJSON_ArrayForEach(e, want) {
-				enum ir_family f;
-				ir_u128 lo, hi;
-				ir_range_parse(e->valuestring, false, &f, &lo, &hi);
+				enum addr_family f;
+				addr_u128 lo, hi;
+				addr_range_parse(e->valuestring, false, &f, &lo, &hi);
 				found |= got->v[i].family == f && got->v[i].lo == lo && got->v[i].hi == hi;
 			}
 			if (!found) {

@@ -18,9 +18,9 @@ static int add_text(struct ir_flows *f, const struct trule *r)
 {
 	struct ir_box b = { .proto = (uint8_t)r->proto, .port_lo = (uint16_t)r->plo,
 			    .port_hi = (uint16_t)r->phi };
-	enum ir_family fd, fs;
-	if (!ir_range_parse(r->dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
-	    !ir_range_parse(r->src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs)
+	enum addr_family fd, fs;
+	if (!addr_range_parse(r->dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
+	    !addr_range_parse(r->src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs)
 		return -1;
 	b.family = (uint8_t)fd;
 	return ir_add(f, &b, NULL);
@@ -146,9 +146,9 @@ static void test_membership(void)
 	struct ir_flows f = { 0 };
 	T_CHECK(build(&f, rules) == 0, "ir: membership rules build");
 	for (size_t i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
-		enum ir_family fs, fd;
-		ir_u128 s, d;
-		bool okp = ir_addr_parse(pk[i].src, &fs, &s) && ir_addr_parse(pk[i].dst, &fd, &d) && fs == fd;
+		enum addr_family fs, fd;
+		addr_u128 s, d;
+		bool okp = addr_parse(pk[i].src, &fs, &s) && addr_parse(pk[i].dst, &fd, &d) && fs == fd;
 		T_CHECK(okp && ir_match(&f, fs, pk[i].proto, s, d, pk[i].port) == pk[i].want,
 			"ir: proto %u %s -> %s:%u is %s", pk[i].proto, pk[i].src, pk[i].dst, pk[i].port,
 			pk[i].want ? "accepted" : "dropped");
@@ -158,16 +158,16 @@ static void test_membership(void)
 
 struct pfx_buf {
 	char text[512];
-	enum ir_family fam;
+	enum addr_family fam;
 };
 
-static void pfx_cb(ir_u128 net, unsigned len, void *arg)
+static void pfx_cb(addr_u128 net, unsigned len, void *arg)
 {
 	struct pfx_buf *pb = arg;
-	char a[IR_ADDR_STRLEN];
+	char a[ADDR_STRLEN];
 	size_t l = strlen(pb->text);
 	snprintf(pb->text + l, sizeof(pb->text) - l, "%s%s/%u", l ? " " : "",
-		 ir_addr_format(pb->fam, net, a), len);
+		 addr_format(pb->fam, net, a), len);
 }
 
 static void test_prefixes(void)
@@ -186,11 +186,11 @@ static void test_prefixes(void)
 		{ "::1-::3", "::1/128 ::2/127" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pfx_buf pb = { "", IR_V4 };
-		ir_u128 lo, hi;
-		bool okr = ir_range_parse(cases[i].range, false, &pb.fam, &lo, &hi);
+		struct pfx_buf pb = { "", ADDR_V4 };
+		addr_u128 lo, hi;
+		bool okr = addr_range_parse(cases[i].range, false, &pb.fam, &lo, &hi);
 		if (okr)
-			ir_range_prefixes(pb.fam, lo, hi, pfx_cb, &pb);
+			addr_range_prefixes(pb.fam, lo, hi, pfx_cb, &pb);
 		T_STREQ(okr ? pb.text : "(parse failed)", cases[i].want, "ir: %s splits into prefixes", cases[i].range);
 	}
 	static const struct {
@@ -211,14 +211,14 @@ static void test_prefixes(void)
 		{ "10.0.0.1-10.0.0.2", false, true, "10.0.0.1-10.0.0.2" },
 	};
 	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
-		enum ir_family fam;
-		ir_u128 lo, hi;
-		char buf[IR_RANGE_STRLEN];
-		bool got = ir_range_parse(parse[i].text, parse[i].loose, &fam, &lo, &hi);
+		enum addr_family fam;
+		addr_u128 lo, hi;
+		char buf[ADDR_RANGE_STRLEN];
+		bool got = addr_range_parse(parse[i].text, parse[i].loose, &fam, &lo, &hi);
 		if (!parse[i].ok)
 			T_CHECK(!got, "ir: \"%s\" is rejected%s", parse[i].text, parse[i].loose ? " (loose)" : "");
 		else
-			T_STREQ(got ? ir_range_format(fam, lo, hi, buf) : "(rejected)", parse[i].fmt,
+			T_STREQ(got ? addr_range_format(fam, lo, hi, buf) : "(rejected)", parse[i].fmt,
 				"ir: \"%s\" parses and formats", parse[i].text);
 	}
 }
@@ -226,9 +226,9 @@ static void test_prefixes(void)
 static void test_invalid(void)
 {
 	struct ir_flows f = { 0 };
-	struct ir_box b = { .family = IR_V4, .proto = 6, .port_lo = 10, .port_hi = 5 };
+	struct ir_box b = { .family = ADDR_V4, .proto = 6, .port_lo = 10, .port_hi = 5 };
 	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: inverted port range is refused");
-	b = (struct ir_box){ .family = IR_V4, .proto = 6, .dst_hi = (ir_u128)1 << 32 };
+	b = (struct ir_box){ .family = ADDR_V4, .proto = 6, .dst_hi = (addr_u128)1 << 32 };
 	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: v4 address beyond 32 bits is refused");
 	b = (struct ir_box){ .family = 5 };
 	T_CHECK(ir_add(&f, &b, NULL) < 0, "ir: unknown family is refused");
@@ -247,7 +247,7 @@ static void test_random(void)
 		struct ir_flows f = { 0 }, g = { 0 }, h = { 0 };
 		int n = 1 + rand_r(&seed) % 8;
 		for (int i = 0; i < n; i++) {
-			struct ir_box b = { .family = IR_V4, .proto = rand_r(&seed) % 2 ? 6 : 1 };
+			struct ir_box b = { .family = ADDR_V4, .proto = rand_r(&seed) % 2 ? 6 : 1 };
 			b.port_lo = (uint16_t)(rand_r(&seed) % 8);
 			b.port_hi = (uint16_t)(b.port_lo + rand_r(&seed) % 4);
 			b.dst_lo = rand_r(&seed) % 8;
@@ -270,8 +270,8 @@ static void test_random(void)
 				for (unsigned d = 0; d < 12; d++)
 					for (unsigned s = 0; s < 12; s++) {
 						unsigned pr = proto ? 6 : 1;
-						bool raw = rules_accept(&f, IR_V4, pr, s, d, port);
-						if (raw != ir_match(&f, IR_V4, pr, s, d, port))
+						bool raw = rules_accept(&f, ADDR_V4, pr, s, d, port);
+						if (raw != ir_match(&f, ADDR_V4, pr, s, d, port))
 							bad_member++;
 					}
 		ir_add_boxes(&g, &f);
@@ -297,9 +297,9 @@ static char *cells_text(const struct ir_flows *f)
 		return NULL;
 	for (size_t i = 0; i < f->ncells; i++) {
 		const struct ir_cell *c = &f->cells[i];
-		char d[IR_RANGE_STRLEN];
+		char d[ADDR_RANGE_STRLEN];
 		fprintf(out, "%s%u %u-%u %s #%u", i ? "; " : "", c->proto, c->port_lo, c->port_hi,
-			ir_range_format(c->family, c->dst_lo, c->dst_hi, d), c->set);
+			addr_range_format(c->family, c->dst_lo, c->dst_hi, d), c->set);
 	}
 	fclose(out);
 	return s;
@@ -371,15 +371,15 @@ static void test_intern(void)
 /* A random rule over the small universe: both families, three protocols. */
 static struct ir_box random_box(unsigned *seed)
 {
-	static const uint8_t protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP };
-	struct ir_box b = { .family = rand_r(seed) % 2 ? IR_V4 : IR_V6, .proto = protos[rand_r(seed) % 3] };
+	static const uint8_t protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP };
+	struct ir_box b = { .family = rand_r(seed) % 2 ? ADDR_V4 : ADDR_V6, .proto = protos[rand_r(seed) % 3] };
 	b.port_lo = (uint16_t)(rand_r(seed) % 10);
 	b.port_hi = (uint16_t)(b.port_lo + rand_r(seed) % 4);
 	b.dst_lo = rand_r(seed) % 10;
 	b.dst_hi = b.dst_lo + rand_r(seed) % 4;
 	b.src_lo = rand_r(seed) % 10;
 	b.src_hi = b.src_lo + rand_r(seed) % 4;
-	if (!ir_proto_has_ports(b.proto)) {
+	if (!proto_has_ports(b.proto)) {
 		b.port_lo = 0;
 		b.port_hi = 65535;
 	}
@@ -400,11 +400,11 @@ static void rewrite(const struct ir_flows *f, struct ir_flows *g, unsigned *seed
 			y.port_lo = (uint16_t)(x.port_hi + 1);
 			cut = true;
 		} else if (d == 1 && b.dst_lo < b.dst_hi) {
-			x.dst_hi = b.dst_lo + (ir_u128)(rand_r(seed) % (unsigned)(b.dst_hi - b.dst_lo));
+			x.dst_hi = b.dst_lo + (addr_u128)(rand_r(seed) % (unsigned)(b.dst_hi - b.dst_lo));
 			y.dst_lo = x.dst_hi + 1;
 			cut = true;
 		} else if (d == 2 && b.src_lo < b.src_hi) {
-			x.src_hi = b.src_lo + (ir_u128)(rand_r(seed) % (unsigned)(b.src_hi - b.src_lo));
+			x.src_hi = b.src_lo + (addr_u128)(rand_r(seed) % (unsigned)(b.src_hi - b.src_lo));
 			y.src_lo = x.src_hi + 1;
 			cut = true;
 		}
@@ -417,7 +417,7 @@ static void rewrite(const struct ir_flows *f, struct ir_flows *g, unsigned *seed
 			struct ir_box p = b;
 			p.dst_hi = p.dst_lo;
 			p.src_lo = p.src_hi;
-			if (ir_proto_has_ports(p.proto))
+			if (proto_has_ports(p.proto))
 				p.port_hi = p.port_lo;
 			ir_add(g, &p, NULL);
 		}
@@ -474,7 +474,7 @@ static void test_unique(void)
 		intern_ok += interned;
 		coarse += f.nsets < f.ncells;
 		bool member = true, explain = true;
-		for (unsigned fam = IR_V4; fam <= IR_V6; fam += 2)
+		for (unsigned fam = ADDR_V4; fam <= ADDR_V6; fam += 2)
 			for (unsigned pi = 0; pi < 3; pi++)
 				for (unsigned port = 0; port < 14; port++)
 					for (unsigned d = 0; d < 14; d++)
@@ -529,7 +529,7 @@ static void test_explain_order(void)
 	struct ir_flows f = { 0 };
 	T_CHECK(build(&f, rules) == 0, "ir: explanation rules build");
 	struct seen s = { f.rules, "" };
-	size_t n = ir_explain(&f, IR_V4, 6, 0x64400002u, 0x0a000005u, 443, seen_cb, &s);
+	size_t n = ir_explain(&f, ADDR_V4, 6, 0x64400002u, 0x0a000005u, 443, seen_cb, &s);
 	T_CHECK(n == 4 && strcmp(s.order, "0,1,2,3,") == 0,
 		"ir: indexed explain: the four rules accepting tcp 100.64.0.2 -> 10.0.0.5:443, in order (%s)", s.order);
 	ir_free(&f);

@@ -49,18 +49,18 @@ static const struct step steps[] = {
 static struct nftm_table *model_named(const struct step *s, const char *table)
 {
 	struct ir_flows f = { 0 };
-	struct ir_aset self = { 0 }, routes = { 0 };
+	struct addr_set self = { 0 }, routes = { 0 };
 	struct nftm_table *t = NULL;
-	ir_aset_add(&self, IR_V4, a128("100.64.0.1"), a128("100.64.0.1"));
+	addr_set_add(&self, ADDR_V4, a128("100.64.0.1"), a128("100.64.0.1"));
 	for (size_t i = 0; i < 3 && s->routes[i]; i++) {
-		enum ir_family fam;
-		ir_u128 lo, hi;
-		if (ir_range_parse(s->routes[i], false, &fam, &lo, &hi))
-			ir_aset_add(&routes, fam, lo, hi);
+		enum addr_family fam;
+		addr_u128 lo, hi;
+		if (addr_range_parse(s->routes[i], false, &fam, &lo, &hi))
+			addr_set_add(&routes, fam, lo, hi);
 	}
 	for (size_t i = 0; i < 4 && s->rules[i].slo; i++) {
 		const struct rule *r = &s->rules[i];
-		struct ir_box b = { .family = IR_V4, .proto = 6, .port_lo = (uint16_t)r->plo, .port_hi = (uint16_t)r->phi,
+		struct ir_box b = { .family = ADDR_V4, .proto = 6, .port_lo = (uint16_t)r->plo, .port_hi = (uint16_t)r->phi,
 				    .dst_lo = a128(r->dlo), .dst_hi = a128(r->dhi),
 				    .src_lo = a128(r->slo), .src_hi = a128(r->shi) };
 		ir_add(&f, &b, NULL);
@@ -71,8 +71,8 @@ static struct nftm_table *model_named(const struct step *s, const char *table)
 		t = nftm_build(&o, &n, &f);
 	}
 	ir_free(&f);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
+	addr_set_free(&self);
+	addr_set_free(&routes);
 	return t;
 }
 

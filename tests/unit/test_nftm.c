@@ -24,7 +24,7 @@ static int flows_of(struct ir_flows *f, const struct hbox *h, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (unsigned p = h[i].plo; p <= h[i].phi; p++) {
 			struct ir_box b = {
-				.family = strchr(h[i].slo, ':') ? IR_V6 : IR_V4, .proto = (uint8_t)p,
+				.family = strchr(h[i].slo, ':') ? ADDR_V6 : ADDR_V4, .proto = (uint8_t)p,
 				.port_lo = (uint16_t)h[i].portlo, .port_hi = (uint16_t)h[i].porthi,
 				.dst_lo = a128(h[i].dlo), .dst_hi = a128(h[i].dhi),
 				.src_lo = a128(h[i].slo), .src_hi = a128(h[i].shi),
@@ -109,20 +109,20 @@ static const char *const routes_s[] = { "8.8.8.8/32", "8.8.4.4/32", "10.1.0.0/16
 
 static struct nftm_table *relay(const struct nftm_opts *o, const struct hbox *h, size_t n)
 {
-	struct ir_aset self = { 0 }, routes = { 0 };
+	struct addr_set self = { 0 }, routes = { 0 };
 	struct ir_flows f;
 	struct nftm_table *t = NULL;
 	for (size_t i = 0; i < 2; i++) {
-		enum ir_family fam;
-		ir_u128 lo, hi;
-		ir_range_parse(self_s[i], false, &fam, &lo, &hi);
-		ir_aset_add(&self, fam, lo, hi);
+		enum addr_family fam;
+		addr_u128 lo, hi;
+		addr_range_parse(self_s[i], false, &fam, &lo, &hi);
+		addr_set_add(&self, fam, lo, hi);
 	}
 	for (size_t i = 0; i < 4; i++) {
-		enum ir_family fam;
-		ir_u128 lo, hi;
-		ir_range_parse(routes_s[i], false, &fam, &lo, &hi);
-		ir_aset_add(&routes, fam, lo, hi);
+		enum addr_family fam;
+		addr_u128 lo, hi;
+		addr_range_parse(routes_s[i], false, &fam, &lo, &hi);
+		addr_set_add(&routes, fam, lo, hi);
 	}
 	struct nftm_node node = { &self, &routes };
 	if (flows_of(&f, h, n) == 0)
@@ -130,8 +130,8 @@ static struct nftm_table *relay(const struct nftm_opts *o, const struct hbox *h,
 	else
 		printf("# flows_of failed\n");
 	ir_free(&f);
-	ir_aset_free(&self);
-	ir_aset_free(&routes);
+	addr_set_free(&self);
+	addr_set_free(&routes);
 	return t;
 }
 
@@ -147,7 +147,7 @@ static void check_text(const char *text, const char *const *lines, size_t n)
 static bool eval4(const struct nftm_table *t, const char *s, const char *d, unsigned proto, unsigned port)
 {
 	bool v6 = strchr(s, ':') != NULL;
-	return nftm_eval(t, v6 ? IR_V6 : IR_V4, proto, a128(s), a128(d), port);
+	return nftm_eval(t, v6 ? ADDR_V6 : ADDR_V4, proto, a128(s), a128(d), port);
 }
 
 static void test_build(void)
@@ -274,7 +274,7 @@ static void test_random(void)
 			continue;
 		}
 		for (int k = 0; k < 2000; k++) {
-			ir_u128 s = a128("100.64.0.0") + rnd(40), d = a128(dsts[rnd(7)]) + (rnd(3) ? 0 : rnd(2048));
+			addr_u128 s = a128("100.64.0.0") + rnd(40), d = a128(dsts[rnd(7)]) + (rnd(3) ? 0 : rnd(2048));
 			unsigned p = rnd(4) ? protos[rnd(6)] : rnd(256), port = rnd(3) ? (unsigned[]){ 22, 80, 443, 1000 }[rnd(4)] : rnd(65536);
 			if (rnd(2)) { /* inside a random rule, perhaps nudged out */
 				const struct hbox *r = &h[rnd((unsigned)n)];
@@ -285,8 +285,8 @@ static void test_random(void)
 			}
 			bool served = (d == a128("100.64.0.1")) || d == a128("8.8.8.8") || d == a128("8.8.4.4") ||
 				      (d >= a128("10.1.0.0") && d <= a128("10.1.255.255"));
-			bool want = served && ir_match(&f, IR_V4, p, s, d, port);
-			bool got = nftm_eval(t, IR_V4, p, s, d, port);
+			bool want = served && ir_match(&f, ADDR_V4, p, s, d, port);
+			bool got = nftm_eval(t, ADDR_V4, p, s, d, port);
 			mism += want != got;
 			acc += got;
 			total++;
@@ -384,7 +384,7 @@ static void test_bad(void)
 	char *text = t ? render(t) : NULL;
 	T_CHECK(text && strstr(text, "\tmap sources4 {\n\t\ttype ipv4_addr : verdict\n\t\tflags interval\n\t}") &&
 		!strstr(text, "chain id"), "an empty policy: empty source maps, no identities, still a whole table");
-	T_CHECK(t && !nftm_eval(t, IR_V4, 6, a128("100.64.0.2"), a128("8.8.8.8"), 443), "... which drops from the tunnel");
+	T_CHECK(t && !nftm_eval(t, ADDR_V4, 6, a128("100.64.0.2"), a128("8.8.8.8"), 443), "... which drops from the tunnel");
 	free(text);
 	nftm_free(t);
 }

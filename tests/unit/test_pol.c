@@ -1,6 +1,5 @@
 /* Unit tests for the policy model's small parsers: ports, protocols,
  * destinations, selectors; and for the inventory loader. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,15 +166,13 @@ static void test_registration_order(void)
 		" {\"name\": \"b\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.2\", \"created\": \"2026-04-10T21:06:42.830233003Z\"},"
 		" {\"name\": \"d\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.4\", \"created\": \"2026-04-10T21:06:42.9Z\"}]}";
 	struct diag_list d = { 0 };
-	struct diag_src *src = diag_src_from_mem("nodes.json", "", 0);
-	cJSON *j = cJSON_Parse(json);
-	struct inv *inv = inv_from_json(src, cJSON_GetObjectItem(j, "users"), cJSON_GetObjectItem(j, "nodes"), &d);
+	struct diag_src *src = diag_src_from_mem("nodes.json", json, strlen(json));
+	struct inv *inv = inv_read(src, &d);
 	char order[8] = "";
 	for (size_t i = 0; inv && i < inv->nnodes && i < 7; i++)
 		order[i] = inv->nodes[i].name[0];
 	T_STREQ(order, "abcd", "inv: nodes ordered by \"created\" (fractions numerically, ties in file order)");
 	inv_free(inv);
-	cJSON_Delete(j);
 	diag_list_free(&d);
 	diag_src_free(src);
 }
@@ -210,13 +207,11 @@ static void test_inventory(void)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct diag_list d = { 0 };
-		struct diag_src *src = diag_src_from_mem("nodes.json", "", 0);
-		cJSON *j = cJSON_Parse(cases[i].json);
-		struct inv *inv = inv_from_json(src, cJSON_GetObjectItem(j, "users"), cJSON_GetObjectItem(j, "nodes"), &d);
+		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
+		struct inv *inv = inv_read(src, &d);
 		T_CHECK((int)d.nerrors == cases[i].nerrors && (inv != NULL) == (cases[i].nerrors == 0),
 			"inv: %s", cases[i].what);
 		inv_free(inv);
-		cJSON_Delete(j);
 		diag_list_free(&d);
 		diag_src_free(src);
 	}

@@ -3,7 +3,7 @@
  * as listed) and what one viewer is told about one peer: its allowed_ips
  * and primary_routes in output order, or "-" when it is not a peer.  Then
  * the reusable name resolver (filter_names) against filter_alias_addrs. */
-#include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,49 +144,46 @@ static const struct tcase cases[] = {
 	  "c", "e", "-", "-" },
 };
 
-/* "a,b" into a JSON array of strings. */
-static cJSON *list_json(const char *csv)
+/* Each of "a,b" as node NODE's WHICH routes.  0 or -errno. */
+static int add_routes(struct inv *inv, size_t node, enum inv_routes which, const char *csv)
 {
-	cJSON *arr = cJSON_CreateArray();
 	char *copy = strdup(csv), *save = NULL;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+	int rc = copy ? 0 : -ENOMEM;
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; rc == 0 && t; t = strtok_r(NULL, ",", &save))
+		rc = inv_node_add_route(inv, node, which, t);
 	free(copy);
-	return arr;
+	return rc;
 }
 
-static cJSON *node_json(const char *spec)
+/* One node spec through the inventory's builders.  0 or -errno. */
+static int node_build(struct inv *inv, const char *spec)
 {
 	char name[64], owner[128], ip[64], opt[3][256] = { "", "", "" };
-	cJSON *n = cJSON_CreateObject();
 	int got = sscanf(spec, "%63s %127s %63s %255s %255s %255s", name, owner, ip, opt[0], opt[1], opt[2]);
-	cJSON_AddStringToObject(n, "name", name);
-	cJSON *tags = cJSON_AddArrayToObject(n, "tags");
-	if (strncmp(owner, "tag:", 4) == 0) {
-		cJSON_AddNullToObject(n, "user");
-		char *save = NULL;
-		for (char *t = strtok_r(owner, "+", &save); t; t = strtok_r(NULL, "+", &save))
-			cJSON_AddItemToArray(tags, cJSON_CreateString(t));
-	} else {
-		cJSON_AddStringToObject(n, "user", owner);
+	bool tagged = strncmp(owner, "tag:", 4) == 0;
+	int rc = got < 3 ? -EINVAL : inv_add_node(inv, name, tagged ? -1 : inv_user_by_name(inv, owner));
+	if (rc < 0)
+		return rc;
+	size_t n = (size_t)rc;
+	char *save = NULL;
+	rc = 0;
+	for (char *t = tagged ? strtok_r(owner, "+", &save) : NULL; rc == 0 && t; t = strtok_r(NULL, "+", &save))
+		rc = inv_node_add_tag(inv, n, t);
+	if (rc == 0)
+		rc = inv_node_set_addr(inv, n, ADDR_V4, ip);
+	for (int i = 0; rc == 0 && i + 3 < got; i++) {
+		if (strncmp(opt[i], "at=", 3) == 0)
+			rc = inv_node_set_created(inv, n, opt[i] + 3);
+		else
+			rc = add_routes(inv, n, strncmp(opt[i], "adv=", 4) == 0 ? INV_ADVERTISED : INV_APPROVED,
+					strchr(opt[i], '=') + 1);
 	}
-	cJSON_AddStringToObject(n, "ipv4", ip);
-	cJSON_AddItemToObject(n, "advertised_routes", cJSON_CreateArray());
-	cJSON_AddItemToObject(n, "approved_routes", cJSON_CreateArray());
-	for (int i = 0; i + 3 < got; i++) {
-		if (strncmp(opt[i], "at=", 3) == 0) {
-			cJSON_AddStringToObject(n, "created", opt[i] + 3);
-			continue;
-		}
-		const char *key = strncmp(opt[i], "adv=", 4) == 0 ? "advertised_routes" : "approved_routes";
-		cJSON_ReplaceItemInObject(n, key, list_json(strchr(opt[i], '=') + 1));
-	}
-	return n;
+	return rc;
 }
 
-static void join(const struct ir_aset *s, char *out, size_t len)
+static void join(const struct addr_set *s, char *out, size_t len)
 {
-	char buf[IR_RANGE_STRLEN];
+	char buf[ADDR_RANGE_STRLEN];
 	out[0] = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		size_t l = strlen(out);
@@ -205,10 +202,9 @@ static int index_of(const struct inv *inv, const char *name)
 /* A policy and an inventory (node specs as in the cases), compiled. */
 struct world {
 	struct diag_list diags;
-	struct diag_src *src, *isrc;
+	struct diag_src *src;
 	struct hj_value *root;
 	struct pol_policy *p;
-	cJSON *users, *nodes;
 	struct inv *inv;
 	struct filter_set fs;
 	bool compiled;
@@ -218,16 +214,19 @@ static bool world_load(struct world *w, const char *policy, const char *const *s
 {
 	memset(w, 0, sizeof(*w));
 	w->src = diag_src_from_mem("policy.hujson", policy, strlen(policy));
-	w->isrc = diag_src_from_mem("nodes.json", "", 0);
 	w->root = hj_parse(w->src, &w->diags);
 	w->p = w->root ? pol_load(w->root, &w->diags) : NULL;
-	w->users = cJSON_Parse("[{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
-			       " {\"name\": \"bob\", \"email\": \"bob@example.com\"}]");
-	w->nodes = cJSON_CreateArray();
-	for (size_t i = 0; i < nspecs && specs[i]; i++)
-		cJSON_AddItemToArray(w->nodes, node_json(specs[i]));
-	w->inv = w->p ? inv_from_json(w->isrc, w->users, w->nodes, &w->diags) : NULL;
-	w->compiled = w->inv && filter_compile(w->p, w->inv, &w->fs, &w->diags) == 0;
+	w->inv = inv_new();
+	int rc = w->inv ? 0 : -ENOMEM;
+	if (rc == 0 && (rc = inv_add_user(w->inv, "alice", "alice@example.com")) >= 0)
+		rc = inv_add_user(w->inv, "bob", "bob@example.com");
+	for (size_t i = 0; rc >= 0 && i < nspecs && specs[i]; i++)
+		rc = node_build(w->inv, specs[i]);
+	if (rc >= 0)
+		rc = inv_finish(w->inv, &w->diags);
+	if (rc < 0)
+		diag_error(&w->diags, NULL, "building the inventory: %s", strerror(-rc));
+	w->compiled = rc >= 0 && w->p && filter_compile(w->p, w->inv, &w->fs, &w->diags) == 0;
 	return w->compiled;
 }
 
@@ -236,13 +235,10 @@ static void world_free(struct world *w)
 	if (w->compiled)
 		filter_set_free(&w->fs);
 	inv_free(w->inv);
-	cJSON_Delete(w->users);
-	cJSON_Delete(w->nodes);
 	pol_free(w->p);
 	hj_free(w->root);
 	diag_list_free(&w->diags);
 	diag_src_free(w->src);
-	diag_src_free(w->isrc);
 }
 
 static void run(const struct tcase *tc)
@@ -296,18 +292,18 @@ static void test_names(void)
 	T_CHECK(fnm != NULL, "names: setup (%s)", w.diags.n ? w.diags.items[0].msg : "no diagnostics");
 	for (size_t i = 0; fnm && i < sizeof(asks) / sizeof(asks[0]); i++) {
 		struct pol_alias a = { .kind = asks[i].kind, .name = strdup(asks[i].name) };
-		struct ir_aset once = { 0 }, kept = { 0 };
+		struct addr_set once = { 0 }, kept = { 0 };
 		bool b1 = filter_alias_addrs(w.p, w.inv, &w.fs, &a, &once), b2 = filter_names_addrs(fnm, &a, &kept);
 		free(a.name);
-		ir_aset_merge(&once);
-		ir_aset_merge(&kept);
+		addr_set_merge(&once);
+		addr_set_merge(&kept);
 		char t1[512], t2[512];
 		join(&once, t1, sizeof(t1));
 		join(&kept, t2, sizeof(t2));
 		T_CHECK(b1 == b2 && strcmp(t1, t2) == 0 && strcmp(t2, asks[i].want) == 0,
 			"names: %s (ask %zu): the resolver and the one-shot agree: [%s] [%s]", asks[i].name, i + 1, t2, t1);
-		ir_aset_free(&once);
-		ir_aset_free(&kept);
+		addr_set_free(&once);
+		addr_set_free(&kept);
 	}
 	filter_names_free(fnm);
 	world_free(&w);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
+#include "ir.h"
 #include "pol.h"
 #include "ir_test.h"
 #include "t.h"
@@ -23,7 +23,7 @@ static int parse_flows(const char *text, struct ir_flows *f)
 	for (char *box = copy ? strtok_r(copy, ";", &save) : NULL; rc == 0 && box; box = strtok_r(NULL, ";", &save)) {
 		char fam[8], proto[16], ports[32] = "*", dst[100], src[100];
 		struct ir_box b = { 0 };
-		enum ir_family fd, fs;
+		enum addr_family fd, fs;
 		int proto_n;
 		unsigned lo, hi;
 		if (sscanf(box, " %7s %15s dst %99s src %99s", fam, proto, dst, src) != 4 &&
@@ -40,8 +40,8 @@ static int parse_flows(const char *text, struct ir_flows *f)
 			b.port_lo = (uint16_t)lo;
 			b.port_hi = (uint16_t)hi;
 		}
-		if (proto_n < 0 || !ir_range_parse(dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
-		    !ir_range_parse(src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs ||
+		if (proto_n < 0 || !addr_range_parse(dst, false, &fd, &b.dst_lo, &b.dst_hi) ||
+		    !addr_range_parse(src, false, &fs, &b.src_lo, &b.src_hi) || fd != fs ||
 		    (unsigned)fd != (unsigned)(fam[1] - '0'))
 			rc = -1;
 		b.family = (uint8_t)fd;
@@ -169,9 +169,9 @@ static void test_table(void)
 		bool parsed = parse_flows(cases[i].a, &a) == 0 && parse_flows(cases[i].b, &b) == 0;
 		T_CHECK(parsed, "%s: inputs parse", cases[i].what);
 		if (parsed) {
-			T_CHECK(diff_ir_subtract(&a, &b, &d) == 0 && d.canonical, "%s: A \\ B computed", cases[i].what);
+			T_CHECK(ir_subtract(&a, &b, &d) == 0 && d.canonical, "%s: A \\ B computed", cases[i].what);
 			check_op(cases[i].what, "A \\ B", &d, cases[i].minus);
-			T_CHECK(diff_ir_intersect(&a, &b, &n) == 0 && n.canonical, "%s: A n B computed", cases[i].what);
+			T_CHECK(ir_intersect(&a, &b, &n) == 0 && n.canonical, "%s: A n B computed", cases[i].what);
 			check_op(cases[i].what, "A n B", &n, cases[i].inter);
 		}
 		ir_free(&a);
@@ -180,9 +180,9 @@ static void test_table(void)
 		ir_free(&n);
 	}
 	struct ir_flows raw = { 0 }, out = { 0 };
-	struct ir_box box = { .family = IR_V4, .proto = IR_PROTO_TCP, .port_hi = 1 };
+	struct ir_box box = { .family = ADDR_V4, .proto = PROTO_TCP, .port_hi = 1 };
 	ir_add(&raw, &box, NULL);
-	T_CHECK(diff_ir_subtract(&raw, &raw, &out) == -EINVAL, "subtracting a set that is not canonical is -EINVAL");
+	T_CHECK(ir_subtract(&raw, &raw, &out) == -EINVAL, "subtracting a set that is not canonical is -EINVAL");
 	ir_free(&raw);
 	ir_free(&out);
 }
@@ -200,8 +200,8 @@ static uint32_t rnd(uint32_t n)
 }
 
 #define U 8   /* ports, destinations and sources run over 0..U-1 */
-static const uint8_t protos[] = { IR_PROTO_TCP, IR_PROTO_UDP, IR_PROTO_ICMP };
-static const uint8_t fams[] = { IR_V4, IR_V6 };
+static const uint8_t protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP };
+static const uint8_t fams[] = { ADDR_V4, ADDR_V6 };
 
 static void random_range(unsigned *lo, unsigned *hi)
 {
@@ -280,12 +280,12 @@ static void test_property(void)
 			edited_flows(&a, &b);
 		else
 			random_flows(&b);
-		bool ok = diff_ir_subtract(&a, &b, &d) == 0 && diff_ir_intersect(&a, &b, &n) == 0;
+		bool ok = ir_subtract(&a, &b, &d) == 0 && ir_intersect(&a, &b, &n) == 0;
 		/* (A \ B) u (A n B) == A, canonically. */
 		ok = ok && ir_add_boxes(&u, &d) == 0 && ir_add_boxes(&u, &n) == 0 && ir_canonicalize(&u) == 0;
 		union_ok += ok && ir_equal(&u, &a);
 		/* ... and A \ B, B have nothing in common; the results are canonical. */
-		ok = ok && diff_ir_intersect(&d, &b, &back) == 0;
+		ok = ok && ir_intersect(&d, &b, &back) == 0;
 		disjoint_ok += ok && back.nboxes == 0 && disjoint_sorted(&d) && disjoint_sorted(&n);
 		nonempty += d.nboxes > 0 && n.nboxes > 0;
 		/* Every packet of the universe: in A \ B iff in A and not in B. */

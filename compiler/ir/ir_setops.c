@@ -1,4 +1,4 @@
-/* diff_ir: set operations on canonical flow IR (A \ B, A n B), the
+/* ir_setops: set operations on canonical flow IR (A \ B, A n B), the
  * ground under `aclc diff`.
  *
  * Both sides are co-swept cell by cell, per family and protocol: the port
@@ -13,11 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
+#include "ir.h"
 #include "mem.h"
 
 #define NONE UINT32_MAX
-#define U128_MAX (~(ir_u128)0)
 
 /* Memo of (set of A, set of B or NONE) -> set of OUT or NONE (empty). */
 struct memo_entry {
@@ -75,7 +74,7 @@ static size_t spans_op(struct setop *o, const struct ir_span *x, size_t nx, cons
 {
 	size_t n = 0, j = 0;
 	for (size_t i = 0; i < nx; i++) {
-		ir_u128 lo = x[i].lo, hi = x[i].hi;
+		addr_u128 lo = x[i].lo, hi = x[i].hi;
 		bool more = true;
 		while (j < ny && y[j].hi < lo)   /* ranges of Y wholly before this one */
 			j++;
@@ -143,17 +142,17 @@ static size_t slab_end(const struct ir_flows *f, size_t i, size_t end)
  * and B's [BLO, BHI] (HAS_B false: B has nothing left) each cover *POS or
  * start after it.  Moves *POS to the first point either covers and returns
  * where the piece starting there ends, with whether each side covers it. */
-static ir_u128 next_piece(ir_u128 *pos, ir_u128 alo, ir_u128 ahi, bool has_b, ir_u128 blo, ir_u128 bhi,
+static addr_u128 next_piece(addr_u128 *pos, addr_u128 alo, addr_u128 ahi, bool has_b, addr_u128 blo, addr_u128 bhi,
 			  bool *in_a, bool *in_b)
 {
-	ir_u128 lo = has_b && blo < alo ? blo : alo;
+	addr_u128 lo = has_b && blo < alo ? blo : alo;
 	if (*pos < lo)
 		*pos = lo;
 	*in_a = alo <= *pos;
 	*in_b = has_b && blo <= *pos;
-	ir_u128 end = *in_a ? ahi : alo - 1;
+	addr_u128 end = *in_a ? ahi : alo - 1;
 	if (has_b) {
-		ir_u128 e = *in_b ? bhi : blo - 1;
+		addr_u128 e = *in_b ? bhi : blo - 1;
 		if (e < end)
 			end = e;
 	}
@@ -166,7 +165,7 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 {
 	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
 	const struct ir_cell *any = a0 < a1 ? &ca[a0] : &cb[b0];
-	ir_u128 pos = 0;
+	addr_u128 pos = 0;
 	int rc = 0;
 	for (;;) {
 		while (a0 < a1 && ca[a0].dst_hi < pos)
@@ -176,14 +175,14 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 		if (a0 == a1 || (!o->subtract && b0 == b1))
 			return rc;   /* nothing of A left, or nothing left to meet */
 		bool in_a, in_b, has_b = b0 < b1;
-		ir_u128 end = next_piece(&pos, ca[a0].dst_lo, ca[a0].dst_hi, has_b, has_b ? cb[b0].dst_lo : 0,
+		addr_u128 end = next_piece(&pos, ca[a0].dst_lo, ca[a0].dst_hi, has_b, has_b ? cb[b0].dst_lo : 0,
 					 has_b ? cb[b0].dst_hi : 0, &in_a, &in_b);
 		uint32_t set = NONE;
 		if (in_a && (in_b || o->subtract))
 			rc = piece_set(o, ca[a0].set, in_b ? cb[b0].set : NONE, &set);
 		if (rc == 0 && set != NONE)
 			rc = ir_build_cell(&o->bld, any->family, any->proto, (uint16_t)plo, (uint16_t)phi, pos, end, set);
-		if (rc < 0 || end == U128_MAX)
+		if (rc < 0 || end == ADDR_U128_MAX)
 			return rc;
 		pos = end + 1;
 	}
@@ -194,7 +193,7 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t b1)
 {
 	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
-	ir_u128 pos = 0;   /* wide enough for 65536, the end of the sweep */
+	addr_u128 pos = 0;   /* wide enough for 65536, the end of the sweep */
 	int rc = 0;
 	while (rc == 0 && pos <= 65535) {
 		while (a0 < a1 && ca[a0].port_hi < pos)
@@ -204,7 +203,7 @@ static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t 
 		if (a0 == a1 || (!o->subtract && b0 == b1))
 			break;
 		bool in_a, in_b, has_b = b0 < b1;
-		ir_u128 end = next_piece(&pos, ca[a0].port_lo, ca[a0].port_hi, has_b, has_b ? cb[b0].port_lo : 0,
+		addr_u128 end = next_piece(&pos, ca[a0].port_lo, ca[a0].port_hi, has_b, has_b ? cb[b0].port_lo : 0,
 					 has_b ? cb[b0].port_hi : 0, &in_a, &in_b);
 		if (in_a) {
 			size_t ae = slab_end(o->a, a0, a1), be = in_b ? slab_end(o->b, b0, b1) : b0;
@@ -251,12 +250,12 @@ static int set_op(const struct ir_flows *a, const struct ir_flows *b, struct ir_
 	return rc;
 }
 
-int diff_ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
+int ir_subtract(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
 	return set_op(a, b, out, true);
 }
 
-int diff_ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
+int ir_intersect(const struct ir_flows *a, const struct ir_flows *b, struct ir_flows *out)
 {
 	return set_op(a, b, out, false);
 }

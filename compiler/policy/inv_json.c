@@ -1,0 +1,232 @@
+/* inv_json: the inventory read from JSON through the located reader: the
+ * tree's values are handed to the builders (inv.c), and what a builder
+ * refuses is reported at the value, with the entry it belongs to. */
+#include "inv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct reader {
+	struct inv *inv;
+	struct diag_list *diags;
+	char what[160];   /* "node 3 (\"relay-1\")" */
+	bool ok;          /* no error in the inventory so far */
+};
+
+/* An error at AT, naming the entry being read. */
+static void fail(struct reader *r, const struct hj_value *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail(struct reader *r, const struct hj_value *at, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_error(r->diags, &at->loc, "%s: %s", r->what, msg);
+	r->ok = false;
+}
+
+static bool absent(const struct hj_value *v)
+{
+	return !v || v->kind == HJ_NULL;
+}
+
+/* Member KEY of OBJ as a string: NULL when absent or null (an error when
+ * REQUIRED) or not a string (an error). */
+static const char *get_str(struct reader *r, const struct hj_value *obj, const char *key, bool required)
+{
+	const struct hj_value *v = hj_get(obj, key);
+	if (absent(v)) {
+		if (required)
+			fail(r, obj, "missing \"%s\"", key);
+		return NULL;
+	}
+	if (v->kind != HJ_STRING) {
+		fail(r, v, "\"%s\" must be a string", key);
+		return NULL;
+	}
+	return v->u.str.s;
+}
+
+/* A builder's answer RC about value AT: -ENOMEM is reported as such, any
+ * other error with WHY.  true when it took the value. */
+static bool took(struct reader *r, int rc, const struct hj_value *at, const char *why)
+{
+	if (rc == -ENOMEM)
+		fail(r, at, "reading the inventory: %s", strerror(ENOMEM));
+	else if (rc < 0)
+		fail(r, at, "%s", why);
+	return rc >= 0;
+}
+
+static void read_routes(struct reader *r, const struct hj_value *obj, size_t node, const char *key,
+			enum inv_routes which)
+{
+	const struct hj_value *arr = hj_get(obj, key);
+	char why[256];
+	if (absent(arr))
+		return;
+	if (arr->kind != HJ_ARRAY) {
+		fail(r, arr, "\"%s\" must be an array of prefixes", key);
+		return;
+	}
+	for (size_t i = 0; i < arr->u.arr.n; i++) {
+		const struct hj_value *it = arr->u.arr.items[i];
+		bool str = it->kind == HJ_STRING;
+		snprintf(why, sizeof(why), "\"%s\": %s%s%s is not a prefix (address/length, host bits zero)", key,
+			 str ? "\"" : "", str ? it->u.str.s : "an entry", str ? "\"" : "");
+		took(r, str ? inv_node_add_route(r->inv, node, which, it->u.str.s) : -EINVAL, it, why);
+	}
+}
+
+static void read_addr(struct reader *r, const struct hj_value *obj, size_t node, const char *key,
+		      enum addr_family family)
+{
+	const char *s = get_str(r, obj, key, false);
+	char why[256];
+	if (!s)
+		return;
+	snprintf(why, sizeof(why), "\"%s\": \"%s\" is not an IPv%d address", key, s, family);
+	took(r, inv_node_set_addr(r->inv, node, family, s), hj_get(obj, key), why);
+}
+
+/* The node's tags; false when "tags" is not an array (the rest of the
+ * node is not read, as before). */
+static bool read_tags(struct reader *r, const struct hj_value *obj, size_t node)
+{
+	const struct hj_value *tags = hj_get(obj, "tags");
+	if (absent(tags))
+		return true;
+	if (tags->kind != HJ_ARRAY) {
+		fail(r, tags, "\"tags\" must be an array of \"tag:NAME\" strings");
+		return false;
+	}
+	for (size_t i = 0; i < tags->u.arr.n; i++) {
+		const struct hj_value *t = tags->u.arr.items[i];
+		took(r, t->kind == HJ_STRING ? inv_node_add_tag(r->inv, node, t->u.str.s) : -EINVAL, t,
+		     "\"tags\": every tag must be a string \"tag:NAME\"");
+	}
+	return true;
+}
+
+/* The node's owner: a user's index, or -1 (none, or unknown: an error). */
+static int read_owner(struct reader *r, const struct hj_value *obj)
+{
+	const char *user = get_str(r, obj, "user", false);
+	int u = user ? inv_user_by_name(r->inv, user) : -1;
+	if (user && u < 0)
+		fail(r, hj_get(obj, "user"), "\"user\": no user named \"%s\" in \"users\"", user);
+	return u;
+}
+
+/* One node.  A node without a name, or with a name taken, is reported
+ * and not read further. */
+static void read_node(struct reader *r, const struct hj_value *obj, size_t i)
+{
+	snprintf(r->what, sizeof(r->what), "node %zu", i + 1);
+	if (obj->kind != HJ_OBJECT) {
+		fail(r, obj, "must be an object, not another value");
+		return;
+	}
+	bool was_ok = r->ok;
+	r->ok = true;
+	const char *name = get_str(r, obj, "name", true);
+	if (!name)
+		goto out;
+	snprintf(r->what + strlen(r->what), sizeof(r->what) - strlen(r->what), " (\"%s\")", name);
+	int user = read_owner(r, obj);
+	int rc = inv_add_node(r->inv, name, user);
+	if (rc == -EEXIST) {
+		fail(r, hj_get(obj, "name"), "duplicate node name \"%s\"", name);
+		goto out;
+	}
+	if (!took(r, rc, obj, ""))
+		goto out;
+	size_t node = (size_t)rc;
+	if (!read_tags(r, obj, node))
+		goto out;
+	/* Completeness is worth saying only about a node otherwise right. */
+	if (r->ok && !inv_node_owned(&r->inv->nodes[node]))
+		fail(r, obj, "a node needs a \"user\" or at least one tag");
+	read_addr(r, obj, node, "ipv4", ADDR_V4);
+	read_addr(r, obj, node, "ipv6", ADDR_V6);
+	if (r->ok && !inv_node_addressed(&r->inv->nodes[node]))
+		fail(r, obj, "a node needs \"ipv4\" or \"ipv6\"");
+	const char *created = get_str(r, obj, "created", false);
+	char why[256];
+	snprintf(why, sizeof(why), "\"created\": \"%s\" is not an RFC 3339 UTC time (2026-04-10T21:06:42.83Z)",
+		 created ? created : "");
+	if (created)
+		took(r, inv_node_set_created(r->inv, node, created), hj_get(obj, "created"), why);
+	read_routes(r, obj, node, "advertised_routes", INV_ADVERTISED);
+	read_routes(r, obj, node, "approved_routes", INV_APPROVED);
+out:
+	r->ok &= was_ok;
+}
+
+static void read_user(struct reader *r, const struct hj_value *obj, size_t i)
+{
+	snprintf(r->what, sizeof(r->what), "user %zu", i + 1);
+	if (obj->kind != HJ_OBJECT) {
+		fail(r, obj, "must be an object");
+		return;
+	}
+	bool was_ok = r->ok;
+	r->ok = true;
+	const char *name = get_str(r, obj, "name", true);
+	const char *email = get_str(r, obj, "email", false);
+	if (name && r->ok) {
+		int rc = inv_add_user(r->inv, name, email);
+		if (rc == -EEXIST)
+			fail(r, hj_get(obj, "name"), "duplicate user name \"%s\"", name);
+		else
+			took(r, rc, obj, "");
+	}
+	r->ok &= was_ok;
+}
+
+struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
+{
+	struct reader r = { .inv = inv_new(), .diags = diags, .ok = true };
+	if (!r.inv) {
+		diag_error(diags, &obj->loc, "reading the inventory: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	if (obj->kind != HJ_OBJECT) {
+		diag_error(diags, &obj->loc, "the inventory must be a JSON object");
+		goto out_free;
+	}
+	const struct hj_value *users = hj_get(obj, "users"), *nodes = hj_get(obj, "nodes");
+	if (!absent(users) && users->kind != HJ_ARRAY) {
+		snprintf(r.what, sizeof(r.what), "\"users\"");
+		fail(&r, users, "must be an array of {\"name\", \"email\"}");
+	} else {
+		for (size_t i = 0; !absent(users) && i < users->u.arr.n; i++)
+			read_user(&r, users->u.arr.items[i], i);
+	}
+	if (!nodes || nodes->kind != HJ_ARRAY) {
+		snprintf(r.what, sizeof(r.what), "\"nodes\"");
+		fail(&r, nodes ? nodes : obj, "missing, or not an array of nodes");
+	} else {
+		for (size_t i = 0; i < nodes->u.arr.n; i++)
+			read_node(&r, nodes->u.arr.items[i], i);
+	}
+	if (r.ok && inv_finish(r.inv, diags) == 0)
+		return r.inv;
+out_free:
+	inv_free(r.inv);
+	return NULL;
+}
+
+struct inv *inv_read(const struct diag_src *src, struct diag_list *diags)
+{
+	struct hj_value *root = hj_parse(src, diags);
+	if (!root)
+		return NULL;
+	struct inv *inv = inv_from_tree(root, diags);
+	hj_free(root);
+	return inv;
+}

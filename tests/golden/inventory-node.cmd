@@ -1,0 +1,1 @@
+aclc check examples/relay.hujson --nodes tests/golden/inventory-node.json

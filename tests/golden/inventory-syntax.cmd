@@ -1,0 +1,1 @@
+aclc compile examples/relay.hujson --nodes tests/golden/inventory-syntax.json --node laptop
