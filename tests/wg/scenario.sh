@@ -47,9 +47,9 @@ start_a() {
 	PID_A=$!
 	wait_sock "$IFA"
 }
-# start_b [VAR=VALUE...]: keygated in namespace B, environment tunables given.
+# start_b [OPTION...]: keygated in namespace B, with its test options given.
 start_b() {
-	ip netns exec "$NB" env "$@" "$KGD" -f -v "$IFB" 2>>"$WORK/b.log" &
+	ip netns exec "$NB" "$KGD" -f -v "$@" "$IFB" 2>>"$WORK/b.log" &
 	PID_B=$!
 	wait_sock "$IFB"
 }
@@ -234,7 +234,7 @@ check "after roaming: ping keygated -> $IMPL_A" ping_ok inb 10.9.0.1 3 6
 stop_b
 check "SIGTERM: keygated exits cleanly and removes its API socket" test ! -e "/var/run/wireguard/$IFB.sock"
 check "SIGTERM: the interface goes away with the process" sh -c "! ip netns exec $NB ip link show $IFB >/dev/null 2>&1"
-start_b KEYGATED_LOAD_THRESHOLD=20
+start_b --test-load-threshold=20
 printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.9.0.1/32\nEndpoint = %s:%s\n' \
 	"$KB" "$PA" "$ADDR_A" "$PORT_A" >"$WORK/b.conf"
 check "wg setconf configures the restarted keygated" inb wg setconf "$IFB" "$WORK/b.conf"
@@ -252,7 +252,7 @@ check "keygated logged cookie replies ($ncookies)" test "$ncookies" -gt 0
 # 10. Rekey: keygated restarted with its protocol clock 40 times faster, so
 #     REKEY_AFTER_TIME (120 s) comes after 3 s; traffic must survive rekeys.
 stop_b
-start_b KEYGATED_CLOCK_RATE=40
+start_b --test-clock-rate=40
 conf_b; up_links; reset_a
 check "session up for the rekey run" ping_ok inb 10.9.0.1 2 6
 hs1=$(dump_field ina "$IFA" 5)
