@@ -98,14 +98,19 @@ static void apply_test_options(struct wgdev *dev, const struct options *o)
 	}
 }
 
+struct sigwatch {
+	struct ev_watch w;
+	const char *ifname;
+};
+
 static int on_signal(void *arg, uint32_t events)
 {
-	int *sigfd = arg;
+	struct sigwatch *sw = arg;
 	struct signalfd_siginfo si;
 	(void)events;
-	if (read(*sigfd, &si, sizeof si) != sizeof si)
+	if (read(sw->w.fd, &si, sizeof si) != sizeof si)
 		return 0;
-	log_info("signal %u: shutting down", si.ssi_signo);
+	log_info("%s: signal %u: shutting down", sw->ifname, si.ssi_signo);
 	return 1;
 }
 
@@ -113,26 +118,38 @@ static int on_signal(void *arg, uint32_t events)
  * termination signals.  0 on a clean stop, -errno on a fatal error. */
 static int run(struct wgdev *dev, int uapi_fd, int sigfd)
 {
+	struct sigwatch sig = { .w = { .fd = sigfd, .events = EPOLLIN, .fn = on_signal, .arg = &sig },
+				.ifname = dev->ifname };
+	struct wgloop *data;
+	struct uapisrv *api;
+	int rc;
 	struct ev_loop *loop = ev_loop_new();
-	struct wgloop *data = NULL;
-	struct uapisrv *api = NULL;
-	struct ev_watch sig = { .fd = sigfd, .events = EPOLLIN, .fn = on_signal, .arg = &sig.fd };
-	int rc = -ENOMEM;
-	if (!loop)
-		goto fail;
-	data = wgloop_new(loop, dev);
-	api = uapisrv_new(loop, uapi_fd, dev);
-	if (!data || !api || (rc = ev_watch_add(loop, &sig)) != 0) {
-		rc = rc ? rc : -errno;
-		goto free_all;
+	if (!loop) {
+		rc = -errno;
+		goto out;
 	}
+	data = wgloop_new(loop, dev);
+	if (!data) {
+		rc = -errno;
+		goto free_loop;
+	}
+	api = uapisrv_new(loop, uapi_fd, dev);
+	if (!api) {
+		rc = -errno;
+		goto free_data;
+	}
+	rc = ev_watch_add(loop, &sig.w);
+	if (rc)
+		goto free_api;
 	rc = ev_loop_run(loop);
-	ev_watch_del(loop, &sig);
-free_all:
+	ev_watch_del(loop, &sig.w);
+free_api:
 	uapisrv_free(api);
+free_data:
 	wgloop_free(data);
+free_loop:
 	ev_loop_free(loop);
-fail:
+out:
 	if (rc < 0)
 		log_err("%s: event loop: %s", dev->ifname, strerror(-rc));
 	return rc;

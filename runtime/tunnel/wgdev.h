@@ -141,9 +141,12 @@ void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
-/* Send what is waiting in the GSO batch; the loop calls it after every event. */
+/* Send what is waiting in the GSO batch and write the decrypted packets
+ * waiting for the TUN device.  Whoever calls the input functions or
+ * wgdev_tick calls it after each batch (wgloop after every wakeup);
+ * wgdev_configure and wgdev_uapi flush by themselves. */
 void wgdev_flush(struct wgdev *dev);
-/* Run the timers that are due. */
+/* Run the timers that are due (then wgdev_flush). */
 void wgdev_tick(struct wgdev *dev, uint64_t now);
 
 #endif
