@@ -15,4 +15,14 @@ need_root() {
 }
 # A name unique to this run, for namespaces and interfaces (max 15 chars with suffixes).
 t_uniq() { echo "kg$(( $$ % 10000 ))$(( RANDOM % 100 ))"; }
+# t_shared SUB: shared test data $KG_SHARED/testdata/SUB (tests/run sets
+# KG_SHARED from ../shared): T_SHARED gets its path, or, when it is missing,
+# the one skip line every test prints (t.h's t_shared prints the same) and
+# a non-zero status.  Skip a whole script with: t_shared NAME || t_done
+t_shared() {
+	T_SHARED=${KG_SHARED:-}/testdata/$1
+	[ -n "${KG_SHARED:-}" ] && [ -e "$T_SHARED" ] && return 0
+	skip "$1: shared test data not found (KG_SHARED=${KG_SHARED:-})"
+	return 1
+}
 t_done() { exit $(( t_failed > 0 )); }

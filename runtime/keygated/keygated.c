@@ -1,13 +1,16 @@
 /* keygated: WireGuard-compatible daemon, a drop-in for `wireguard-go -f IFNAME`.
  * Option parsing and the setup order (privileged first, then drop). */
+#include "evloop.h"
 #include "log.h"
 #include "privdrop.h"
 #include "tun.h"
+#include "uapisrv.h"
 #include "wgdev.h"
 #include "wgloop.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,11 +19,140 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+struct options {
+	bool foreground, offload;
+	enum log_level level;
+	unsigned clock_rate, load_threshold;	/* for the test suite (keygated(8)) */
+	const char *ifname;
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygated [-f] [-v] IFNAME\n"
-		   "  -f  stay in the foreground, log to stderr\n"
-		   "  -v  log debug messages\n");
+	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] IFNAME\n"
+		   "  -f            stay in the foreground, log to stderr\n"
+		   "  -v            log debug messages\n"
+		   "  --no-offload  open the TUN device without offloads\n");
+}
+
+/* ARG as a number from MIN to MAX: 0 or -EINVAL (with a message). */
+static int parse_knob(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || *arg == '-' || n < min || n > max) {
+		fprintf(stderr, "keygated: --%s: not a number from %u to %u\n", name, min, max);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* 0 to run, 1 to exit 0 (-h), 2 for a usage error. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_NO_OFFLOAD = 256, OPT_CLOCK_RATE, OPT_LOAD_THRESHOLD };
+	static const struct option longopts[] = {
+		{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
+		{ "test-clock-rate", required_argument, NULL, OPT_CLOCK_RATE },
+		{ "test-load-threshold", required_argument, NULL, OPT_LOAD_THRESHOLD },
+		{ 0 },
+	};
+	int opt;
+	*o = (struct options){ .offload = true, .level = LOG_LEVEL_INFO, .clock_rate = 1 };
+	while ((opt = getopt_long(argc, argv, "fvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': o->foreground = true; break;
+		case 'v': o->level = LOG_LEVEL_DEBUG; break;
+		case 'h': usage(stdout); return 1;
+		case OPT_NO_OFFLOAD: o->offload = false; break;
+		case OPT_CLOCK_RATE:
+			if (parse_knob("test-clock-rate", optarg, 1, WGDEV_CLOCK_RATE_MAX, &o->clock_rate))
+				return 2;
+			break;
+		case OPT_LOAD_THRESHOLD:
+			if (parse_knob("test-load-threshold", optarg, 1, WGDEV_LOAD_THRESHOLD_MAX, &o->load_threshold))
+				return 2;
+			break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	o->ifname = argv[optind];
+	return 0;
+}
+
+/* The test options, each said in the log when in effect. */
+static void apply_test_options(struct wgdev *dev, const struct options *o)
+{
+	if (o->clock_rate != 1) {
+		wgdev_set_clock_rate(dev, o->clock_rate);
+		log_warn("--test-clock-rate=%u: a test setting is in effect", o->clock_rate);
+	}
+	if (o->load_threshold) {
+		wgdev_set_load_threshold(dev, o->load_threshold);
+		log_warn("--test-load-threshold=%u: a test setting is in effect", o->load_threshold);
+	}
+}
+
+struct sigwatch {
+	struct ev_watch w;
+	const char *ifname;
+};
+
+static int on_signal(void *arg, uint32_t events)
+{
+	struct sigwatch *sw = arg;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(sw->w.fd, &si, sizeof si) != sizeof si)
+		return 0;
+	log_info("%s: signal %u: shutting down", sw->ifname, si.ssi_signo);
+	return 1;
+}
+
+/* Everything joins one event loop: the data path, the API socket and the
+ * termination signals.  0 on a clean stop, -errno on a fatal error. */
+static int run(struct wgdev *dev, int uapi_fd, int sigfd)
+{
+	struct sigwatch sig = { .w = { .fd = sigfd, .events = EPOLLIN, .fn = on_signal, .arg = &sig },
+				.ifname = dev->ifname };
+	struct wgloop *data;
+	struct uapisrv *api;
+	int rc;
+	struct ev_loop *loop = ev_loop_new();
+	if (!loop) {
+		rc = -errno;
+		goto out;
+	}
+	data = wgloop_new(loop, dev);
+	if (!data) {
+		rc = -errno;
+		goto free_loop;
+	}
+	api = uapisrv_new(loop, uapi_fd, dev);
+	if (!api) {
+		rc = -errno;
+		goto free_data;
+	}
+	rc = ev_watch_add(loop, &sig.w);
+	if (rc)
+		goto free_api;
+	rc = ev_loop_run(loop);
+	ev_watch_del(loop, &sig.w);
+free_api:
+	uapisrv_free(api);
+free_data:
+	wgloop_free(data);
+free_loop:
+	ev_loop_free(loop);
+out:
+	if (rc < 0)
+		log_err("%s: event loop: %s", dev->ifname, strerror(-rc));
+	return rc;
 }
 
 /* Fork; the parent exits, the child carries on detached. */
@@ -46,35 +178,25 @@ static int daemonize(void)
 
 int main(int argc, char **argv)
 {
-	bool foreground = false;
-	enum log_level level = LOG_LEVEL_INFO;
-	int opt, status = 1, rc;
+	struct options o;
+	int status = 1, rc;
 	char err[256], sockpath[128];
-	while ((opt = getopt(argc, argv, "fvh")) != -1) {
-		switch (opt) {
-		case 'f': foreground = true; break;
-		case 'v': level = LOG_LEVEL_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	const char *ifname = argv[optind];
-	log_init("keygated", true, level);
+	rc = parse_options(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	const char *ifname = o.ifname;
+	bool offload = o.offload;
+	log_init("keygated", true, o.level);
 	if (sodium_init() < 0) {
 		log_err("libsodium failed to initialise");
 		return 1;
 	}
-	bool offload = !getenv("KEYGATED_NO_OFFLOAD");
 	int tun = tun_open(ifname, WGDEV_MTU, &offload, err, sizeof err);
 	if (tun < 0) {
 		log_err("%s", err);
 		return 1;
 	}
-	int uapi = wgloop_uapi_listen(ifname, sockpath, sizeof sockpath, err, sizeof err);
+	int uapi = uapisrv_listen(ifname, sockpath, sizeof sockpath, err, sizeof err);
 	if (uapi < 0) {
 		log_err("%s", err);
 		goto close_tun;
@@ -91,6 +213,7 @@ int main(int argc, char **argv)
 		log_err("setup failed: %m");
 		goto free_dev;
 	}
+	apply_test_options(dev, &o);
 	if ((rc = wgdev_bind(dev, 0)) != 0) {
 		log_err("%s: cannot bind a UDP port: %s", ifname, strerror(-rc));
 		goto free_dev;
@@ -99,15 +222,15 @@ int main(int argc, char **argv)
 		log_err("cannot drop privileges: %s", strerror(-rc));
 		goto free_dev;
 	}
-	if (!foreground) {
+	if (!o.foreground) {
 		if ((rc = daemonize()) != 0) {
 			log_err("cannot daemonize: %s", strerror(-rc));
 			goto free_dev;
 		}
-		log_init("keygated", false, level);
+		log_init("keygated", false, o.level);
 	}
 	log_info("%s: up, listening on UDP port %u, API socket %s", ifname, dev->listen_port, sockpath);
-	rc = wgloop_run(dev, uapi, sigfd);
+	rc = run(dev, uapi, sigfd);
 	status = rc ? 1 : 0;
 free_dev:
 	wgdev_free(dev);

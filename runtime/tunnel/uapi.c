@@ -91,7 +91,7 @@ static int copy_cstr(char *dst, size_t dstlen, const char *s, size_t len)
 	return 0;
 }
 
-int uapi_parse_endpoint(union uapi_sockaddr *ep, const char *s, size_t len)
+int uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port;
@@ -128,7 +128,7 @@ int uapi_parse_endpoint(union uapi_sockaddr *ep, const char *s, size_t len)
 	return 0;
 }
 
-static int parse_allowed_ip(struct uapi_allowed_ip *a, const char *s, size_t len)
+static int parse_allowed_ip(struct wgconfig_allowed_ip *a, const char *s, size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *slash = memchr(s, '/', len);
@@ -148,28 +148,9 @@ static int parse_allowed_ip(struct uapi_allowed_ip *a, const char *s, size_t len
 	return 0;
 }
 
-/* ARR with room for one more element than N: a new array, the old one
- * wiped (peers hold pre-shared keys) and freed; NULL on out-of-memory. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return arr;
-	size_t ncap = *cap ? *cap * 2 : 4;
-	void *p = calloc(ncap, elem);
-	if (!p)
-		return NULL;
-	if (arr) {
-		memcpy(p, arr, *cap * elem);
-		sodium_memzero(arr, *cap * elem);
-		free(arr);
-	}
-	*cap = ncap;
-	return p;
-}
-
 #define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
 
-static int parse_device_line(struct uapi_set *set, const char *key, size_t klen, const char *val, size_t vlen,
+static int parse_device_line(struct wgconfig *set, const char *key, size_t klen, const char *val, size_t vlen,
 			     char *err, size_t errlen)
 {
 	uint64_t n;
@@ -197,7 +178,7 @@ static int parse_device_line(struct uapi_set *set, const char *key, size_t klen,
 	return 0;
 }
 
-static int parse_peer_line(struct uapi_peer *p, const char *key, size_t klen, const char *val, size_t vlen,
+static int parse_peer_line(struct wgconfig_peer *p, const char *key, size_t klen, const char *val, size_t vlen,
 			   char *err, size_t errlen)
 {
 	uint64_t n;
@@ -227,13 +208,11 @@ static int parse_peer_line(struct uapi_peer *p, const char *key, size_t klen, co
 			return fail(err, errlen, -EINVAL, "replace_allowed_ips: only 'true' is valid");
 		p->replace_allowed_ips = true;
 	} else if (KEY_IS("allowed_ip")) {
-		struct uapi_allowed_ip *a = grow(p->allowed, &p->cap_allowed, p->n_allowed, sizeof *a);
-		if (!a)
-			return fail(err, errlen, -ENOMEM, "out of memory");
-		p->allowed = a;
-		if (parse_allowed_ip(&a[p->n_allowed], val, vlen) != 0)
+		struct wgconfig_allowed_ip a;
+		if (parse_allowed_ip(&a, val, vlen) != 0)
 			return fail(err, errlen, -EINVAL, "allowed_ip: not ADDRESS/CIDR");
-		p->n_allowed++;
+		if (wgconfig_add_allowed_ip(p, a.family, a.addr, a.cidr) != 0)
+			return fail(err, errlen, -ENOMEM, "out of memory");
 	} else if (KEY_IS("protocol_version")) {
 		if (!(vlen == 1 && val[0] == '1'))
 			return fail(err, errlen, -EINVAL, "protocol_version: only 1 is supported");
@@ -244,7 +223,7 @@ static int parse_peer_line(struct uapi_peer *p, const char *key, size_t klen, co
 }
 
 /* The line at *POS (advanced past it). */
-static int parse_line(struct uapi_set *set, const char *body, size_t len, size_t *pos, char *err, size_t errlen)
+static int parse_line(struct wgconfig *set, const char *body, size_t len, size_t *pos, char *err, size_t errlen)
 {
 	const char *line = body + *pos;
 	const char *nl = memchr(line, '\n', len - *pos);
@@ -256,13 +235,11 @@ static int parse_line(struct uapi_set *set, const char *body, size_t len, size_t
 	const char *key = line, *val = eq + 1;
 	size_t klen = (size_t)(eq - line), vlen = llen - klen - 1;
 	if (KEY_IS("public_key")) {
-		struct uapi_peer *p = grow(set->peers, &set->cap_peers, set->n_peers, sizeof *p);
-		if (!p)
-			return fail(err, errlen, -ENOMEM, "out of memory");
-		set->peers = p;
-		if (wgkey_from_hex(p[set->n_peers].public_key, val, vlen) != 0)
+		uint8_t pub[WGKEY_LEN];
+		if (wgkey_from_hex(pub, val, vlen) != 0)
 			return fail(err, errlen, -EINVAL, "public_key: not 64 hex digits");
-		set->n_peers++;
+		if (!wgconfig_add_peer(set, pub))
+			return fail(err, errlen, -ENOMEM, "out of memory");
 		return 0;
 	}
 	if (set->n_peers)
@@ -272,7 +249,7 @@ static int parse_line(struct uapi_set *set, const char *body, size_t len, size_t
 
 /* Messages name the line and the key, never echo a value or an unknown
  * line: it may be key material and they go to syslog. */
-int uapi_parse_set(struct uapi_set *set, const char *body, size_t len, char *err, size_t errlen)
+int uapi_parse_set(struct wgconfig *set, const char *body, size_t len, char *err, size_t errlen)
 {
 	size_t pos = 0, lineno = 0;
 	char msg[128];
@@ -284,16 +261,6 @@ int uapi_parse_set(struct uapi_set *set, const char *body, size_t len, char *err
 	if (rc)
 		snprintf(err, errlen, "line %zu: %s", lineno, msg);
 	return rc;
-}
-
-void uapi_set_free(struct uapi_set *set)
-{
-	for (size_t i = 0; i < set->n_peers; i++)
-		free(set->peers[i].allowed);
-	if (set->peers)
-		sodium_memzero(set->peers, set->cap_peers * sizeof *set->peers);
-	free(set->peers);
-	sodium_memzero(set, sizeof *set);
 }
 
 /* ---- get ---- */
@@ -340,7 +307,7 @@ void uapi_buf_free(struct uapi_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-void uapi_format_endpoint(char *out, size_t outlen, const union uapi_sockaddr *ep)
+void uapi_format_endpoint(char *out, size_t outlen, const union wg_sockaddr *ep)
 {
 	char a[INET6_ADDRSTRLEN];
 	if (ep->sa.sa_family == AF_INET) {

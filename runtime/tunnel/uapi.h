@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "wgconfig.h"
 #include "wgkey.h"
 
 /* Largest request accepted; longer input is refused and the connection closed. */
@@ -26,48 +27,15 @@ enum uapi_op { UAPI_OP_GET = 1, UAPI_OP_SET };
  * feeding a large request piece by piece stays linear. */
 int uapi_frame(const char *buf, size_t len, size_t *resume, enum uapi_op *op, size_t *reqlen);
 
-struct uapi_allowed_ip {
-	int family;
-	uint8_t addr[16];
-	uint8_t cidr;
-};
-
-union uapi_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-};
-
-struct uapi_peer {
-	uint8_t public_key[WGKEY_LEN];
-	bool remove, update_only, replace_allowed_ips;
-	bool has_psk, has_endpoint, has_keepalive;
-	uint8_t psk[WGKEY_LEN];
-	union uapi_sockaddr endpoint;
-	uint16_t keepalive;
-	size_t n_allowed, cap_allowed;
-	struct uapi_allowed_ip *allowed;
-};
-
-struct uapi_set {
-	bool has_private_key, has_listen_port, has_fwmark, replace_peers;
-	uint8_t private_key[WGKEY_LEN];
-	uint16_t listen_port;
-	uint32_t fwmark;
-	size_t n_peers, cap_peers;
-	struct uapi_peer *peers;
-};
-
 /* Parses BODY (the lines after "set=1\n", without the blank line).  0, or
  * -EINVAL / -ENOMEM with a message in ERR.  SET must be zeroed first and is
- * released with uapi_set_free either way. */
-int uapi_parse_set(struct uapi_set *set, const char *body, size_t len, char *err, size_t errlen);
-void uapi_set_free(struct uapi_set *set);
+ * released with wgconfig_free either way. */
+int uapi_parse_set(struct wgconfig *set, const char *body, size_t len, char *err, size_t errlen);
 
 /* Parses "a.b.c.d:port" or "[v6]:port". 0 or -EINVAL. */
-int uapi_parse_endpoint(union uapi_sockaddr *ep, const char *s, size_t len);
+int uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t len);
 /* Formats an endpoint as the API does: "a.b.c.d:port" or "[v6]:port". */
-void uapi_format_endpoint(char *out, size_t outlen, const union uapi_sockaddr *ep);
+void uapi_format_endpoint(char *out, size_t outlen, const union wg_sockaddr *ep);
 
 /* A growing output buffer for get replies. */
 struct uapi_buf {
@@ -81,7 +49,7 @@ void uapi_buf_free(struct uapi_buf *b); /* wipes: replies hold private keys */
 struct uapi_peer_info {
 	uint8_t public_key[WGKEY_LEN], psk[WGKEY_LEN];
 	bool has_endpoint;
-	union uapi_sockaddr endpoint;
+	union wg_sockaddr endpoint;
 	int64_t last_handshake_sec, last_handshake_nsec;
 	uint64_t tx_bytes, rx_bytes;
 	uint16_t keepalive;

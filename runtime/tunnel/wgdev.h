@@ -1,7 +1,10 @@
 /* wgdev: one WireGuard interface: identity, peers, index table, cryptokey
  * routing, the handshake and transport paths and the protocol timers.  It
  * owns the UDP sockets (listen_port changes rebind them) and writes to the
- * TUN fd it is given; the event loop (wgloop) feeds it packets and ticks. */
+ * TUN fd it is given; the event loop (wgloop) feeds it packets and ticks.
+ * Split as the kernel's driver is: the device and its timer tick (wgdev.c),
+ * peer and index lookup (wgdev_peer.c), send (wgdev_send.c), receive
+ * (wgdev_recv.c), configuration and the userspace API (wgdev_conf.c). */
 #ifndef WGDEV_H
 #define WGDEV_H
 #include <net/if.h>
@@ -14,6 +17,7 @@
 #include "ratelimit.h"
 #include "timers.h"
 #include "uapi.h"
+#include "wgconfig.h"
 
 #define WGDEV_MTU 1420
 #define WGDEV_STAGED_MAX 64
@@ -24,6 +28,8 @@
 #define WGDEV_GSO_MAX 60000
 #define WGDEV_GSO_SEGS 64
 #define WGDEV_RX_BATCH 1024
+#define WGDEV_CLOCK_RATE_MAX 100
+#define WGDEV_LOAD_THRESHOLD_MAX 100000
 
 struct wgdev_staged {
 	size_t len;
@@ -35,7 +41,7 @@ struct wgpeer {
 	struct noise_keypairs kps;
 	uint32_t hs_index;		/* index of the handshake in progress, 0 = none */
 	bool has_endpoint;
-	union uapi_sockaddr endpoint;
+	union wg_sockaddr endpoint;
 	uint16_t keepalive;		/* persistent keepalive, seconds */
 	uint64_t rx_bytes, tx_bytes;
 	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
@@ -78,7 +84,9 @@ struct wgdev {
 	uint64_t load_window, under_load_until;
 	unsigned load_count, load_threshold;	/* threshold 0: no rate trigger (the default) */
 	struct ratelimit *rl;	/* handshakes per source under load */
-	unsigned clock_rate;	/* KEYGATED_CLOCK_RATE: protocol time runs this much faster (tests) */
+	unsigned clock_rate;	/* protocol time runs this much faster (tests) */
+	void (*on_rebind)(void *arg);	/* the UDP sockets changed */
+	void *on_rebind_arg;
 	struct wgdev_stats stats;
 	/* Transport messages to one peer waiting to go out in one UDP GSO send
 	 * (equal sizes, the last may be shorter). */
@@ -101,24 +109,44 @@ struct wgdev {
 uint64_t wgdev_now(const struct wgdev *dev);
 
 /* A device for interface IFNAME writing to TUN_FD (not owned; VNET_HDR: the
- * fd was opened with offloads).  Tunables
- * come from the environment (see keygated(8)).  NULL on out-of-memory. */
+ * fd was opened with offloads).  NULL on out-of-memory. */
 struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr);
 void wgdev_free(struct wgdev *dev);
-/* Bind the UDP sockets to PORT (0: pick one).  0 or -errno. */
+/* Bind the UDP sockets to PORT (0: pick one), closing the old ones; then
+ * call the rebind hook.  0 or -errno. */
 int wgdev_bind(struct wgdev *dev, uint16_t port);
+/* FN(ARG) runs whenever the UDP sockets change (FN NULL: nothing runs), so
+ * that whoever watches them can follow. */
+void wgdev_on_rebind(struct wgdev *dev, void (*fn)(void *arg), void *arg);
+
+/* Tunables for tests (keygated's test options): the protocol clock runs
+ * RATE (1..WGDEV_CLOCK_RATE_MAX) times faster; more than PER_SECOND
+ * (0..WGDEV_LOAD_THRESHOLD_MAX, 0: off, the default) handshake messages in
+ * a second put the device under load.  0 or -EINVAL. */
+int wgdev_set_clock_rate(struct wgdev *dev, unsigned rate);
+int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second);
+
+/* Apply CFG in its order: fwmark, listen port, private key (the same key
+ * again keeps every session), replace_peers, then each peer (an existing
+ * peer is updated in place and keeps its sessions).  Stops at the first
+ * error: 0, or -errno (-ENOMEM, -EADDRINUSE, ...).  CFG is not changed. */
+int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg);
 
 /* Run one userspace API request (body without the "set=1\n" line and the
- * blank line); the reply ends in "errno=N\n\n". */
+ * blank line): a set is parsed completely, then applied with
+ * wgdev_configure; the reply ends in "errno=N\n\n". */
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply);
 
 /* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush. */
-void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union uapi_sockaddr *src, uint64_t now);
+void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
-/* Send what is waiting in the GSO batch; the loop calls it after every event. */
+/* Send what is waiting in the GSO batch and write the decrypted packets
+ * waiting for the TUN device.  Whoever calls the input functions or
+ * wgdev_tick calls it after each batch (wgloop after every wakeup);
+ * wgdev_configure and wgdev_uapi flush by themselves. */
 void wgdev_flush(struct wgdev *dev);
-/* Run the timers that are due. */
+/* Run the timers that are due (then wgdev_flush). */
 void wgdev_tick(struct wgdev *dev, uint64_t now);
 
 #endif

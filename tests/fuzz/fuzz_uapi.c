@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (reqlen > size - off || reqlen < 7)
 			abort();
 		if (op == UAPI_OP_SET) {
-			struct uapi_set set = { 0 };
+			struct wgconfig set = { 0 };
 			char err[256];
 			if (uapi_parse_set(&set, buf + off + 6, reqlen - 7, err, sizeof err) == 0) {
 				struct uapi_buf out = { 0 };
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				uapi_format_errno(&out, 0);
 				uapi_buf_free(&out);
 			}
-			uapi_set_free(&set);
+			wgconfig_free(&set);
 		}
 		off += reqlen;
 		resume = 0;

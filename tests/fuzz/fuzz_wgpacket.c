@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > WGDEV_PKT_MAX)
 		return 0;
-	union uapi_sockaddr src;
+	union wg_sockaddr src;
 	memset(&src, 0, sizeof src);
 	src.in.sin_family = AF_INET;
 	src.in.sin_port = htons(51820);

@@ -3,7 +3,9 @@
 #ifndef T_H
 #define T_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int t_failures;
 
@@ -25,5 +27,21 @@ static int t_failures;
 #define T_SKIP(...) do { printf("skip - "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
 #define T_DONE() return t_failures ? 1 : 0
+
+/* Shared test data, $KG_SHARED/testdata/SUB (tests/run sets KG_SHARED from
+ * ../shared): its path (valid until the next call), or NULL after the one
+ * skip line every test prints for missing data (tests/lib.sh's t_shared
+ * prints the same). */
+static inline const char *t_shared(const char *sub)
+{
+	static char path[4096];
+	const char *dir = getenv("KG_SHARED");
+	struct stat st;
+	if (dir && *dir && (size_t)snprintf(path, sizeof path, "%s/testdata/%s", dir, sub) < sizeof path &&
+	    stat(path, &st) == 0)
+		return path;
+	T_SKIP("%s: shared test data not found (KG_SHARED=%s)", sub, dir ? dir : "");
+	return NULL;
+}
 
 #endif

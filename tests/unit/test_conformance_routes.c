@@ -196,15 +196,13 @@ int main(void)
 {
 	static const char *folders[] = { "acl", "grant", "policytest", "routes" };
 	int pass[4] = { 0 }, fail[4] = { 0 };
-	const char *shared = getenv("KG_SHARED");
-	if (!shared) {
-		T_SKIP("route conformance: KG_SHARED not set (run through tests/run)");
+	const char *caps = t_shared("tailscale-captures");
+	if (!caps)
 		T_DONE();
-	}
 	for (size_t f = 0; f < 4; f++) {
-		char dir[4096];
+		char dir[4096 + 16];	/* t_shared's path and a folder */
 		size_t n;
-		snprintf(dir, sizeof(dir), "%s/testdata/tailscale-captures/%s", shared, folders[f]);
+		snprintf(dir, sizeof(dir), "%s/%s", caps, folders[f]);
 		char **names = captures_case_names(dir, &n);
 		if (!names) {
 			T_SKIP("route conformance: %s: no such directory", dir);

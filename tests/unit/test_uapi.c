@@ -61,7 +61,7 @@ static void valid_set(void)
 		"allowed_ip=10.0.0.0/8\nallowed_ip=fd00::/64\n"
 		"public_key=" K1 "\nremove=true\n"
 		"public_key=" K1 "\nupdate_only=true\nendpoint=192.0.2.1:51820";
-	struct uapi_set s = { 0 };
+	struct wgconfig s = { 0 };
 	char err[256] = "";
 	int rc = uapi_parse_set(&s, body, strlen(body), err, sizeof err);
 	T_CHECK(rc == 0, "full valid set parses (%s)", err);
@@ -69,7 +69,7 @@ static void valid_set(void)
 		s.replace_peers, "device fields");
 	T_CHECK(s.n_peers == 3, "three peer sections");
 	if (s.n_peers == 3) {
-		struct uapi_peer *p = &s.peers[0];
+		struct wgconfig_peer *p = &s.peers[0];
 		T_CHECK(p->has_psk && p->has_endpoint && p->endpoint.sa.sa_family == AF_INET6 &&
 			ntohs(p->endpoint.in6.sin6_port) == 7 && p->has_keepalive && p->keepalive == 25 &&
 			p->replace_allowed_ips && p->n_allowed == 2 && p->allowed[0].cidr == 8 &&
@@ -78,7 +78,7 @@ static void valid_set(void)
 		T_CHECK(s.peers[2].update_only && s.peers[2].endpoint.sa.sa_family == AF_INET &&
 			ntohs(s.peers[2].endpoint.in.sin_port) == 51820, "third peer: update_only with an IPv4 endpoint");
 	}
-	uapi_set_free(&s);
+	wgconfig_free(&s);
 }
 
 static void malformed_set(void)
@@ -111,12 +111,12 @@ static void malformed_set(void)
 		{ "public_key=" K2 "\nendpoint=1.2.3.4:5\n" K1 "=" K1, "line 3: unknown peer key" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct uapi_set s = { 0 };
+		struct wgconfig s = { 0 };
 		char err[256] = "";
 		int rc = uapi_parse_set(&s, cases[i].body, strlen(cases[i].body), err, sizeof err);
 		T_CHECK(rc == -EINVAL, "malformed %zu is refused with -EINVAL", i);
 		T_STREQ(err, cases[i].err, "malformed %zu message", i);
-		uapi_set_free(&s);
+		wgconfig_free(&s);
 	}
 }
 
@@ -157,7 +157,7 @@ static void get_output(void)
 	uapi_buf_free(&b);
 
 	char ep[64];
-	union uapi_sockaddr sa;
+	union wg_sockaddr sa;
 	T_CHECK(uapi_parse_endpoint(&sa, "[2001:db8::1]:65535", 19) == 0, "IPv6 endpoint parses");
 	uapi_format_endpoint(ep, sizeof ep, &sa);
 	T_STREQ(ep, "[2001:db8::1]:65535", "IPv6 endpoint round-trips");

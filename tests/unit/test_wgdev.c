@@ -8,6 +8,7 @@
 #include <netinet/ip.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@ static unsigned pump(struct side *s, uint64_t now)
 {
 	unsigned seen = 0;
 	for (;;) {
-		union uapi_sockaddr src;
+		union wg_sockaddr src;
 		socklen_t sl = sizeof src;
 		ssize_t n = recvfrom(s->dev->udp4, buf, sizeof buf, MSG_DONTWAIT, &src.sa, &sl);
 		if (n <= 0)
@@ -105,6 +106,101 @@ static unsigned drain(int fd)
 	while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
 		seen |= 1u << (buf[0] & 7);
 	return seen;
+}
+
+static void count_rebind(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static bool peer_routes(struct wgdev *dev, const char *addr, struct wgpeer *p)
+{
+	uint8_t a[4];
+	inet_pton(AF_INET, addr, a);
+	return allowedips_lookup(dev->aips, AF_INET, a) == p;
+}
+
+static struct wgconfig_peer *config_peer(struct wgconfig *cfg, const struct side *s, const char *aip)
+{
+	struct wgconfig_peer *p = wgconfig_add_peer(cfg, s->pub);
+	uint8_t a[4];
+	inet_pton(AF_INET, aip, a);
+	if (p && wgconfig_add_allowed_ip(p, AF_INET, a, 32) != 0)
+		return NULL;
+	return p;
+}
+
+/* wgdev_configure, the typed call the agent uses: a peer added, updated
+ * in place without losing its session, removed; the rebind hook. */
+static void test_configure(void)
+{
+	struct side c, d;
+	uint8_t pkt[200];
+	if (side_init(&c, "kgtC") != 0 || side_init(&d, "kgtD") != 0) {
+		T_CHECK(0, "set up two more devices: %s", strerror(errno));
+		return;
+	}
+	/* wgdev_configure runs at the device's own clock: so does this test */
+	uint64_t t = wgdev_now(d.dev);
+	int rebinds = 0;
+	wgdev_on_rebind(d.dev, count_rebind, &rebinds);
+	struct wgconfig cfg = { .has_listen_port = true, .listen_port = 0 };
+	struct wgconfig_peer *pc = config_peer(&cfg, &c, "10.1.0.1");
+	pc->has_endpoint = true;
+	pc->endpoint.in.sin_family = AF_INET;
+	pc->endpoint.in.sin_port = htons(c.dev->listen_port);
+	inet_pton(AF_INET, "127.0.0.1", &pc->endpoint.in.sin_addr);
+	int rc = wgdev_configure(d.dev, &cfg);
+	wgconfig_free(&cfg);
+	struct wgpeer *p = d.dev->n_peers == 1 ? d.dev->peers[0] : NULL;
+	T_CHECK(rc == 0 && p && p->has_endpoint && peer_routes(d.dev, "10.1.0.1", p),
+		"configure: D gets peer C with its endpoint and allowed IP (rc %d)", rc);
+	T_CHECK(rebinds == 1, "configure: listen_port 0 rebinds D's sockets, and the hook ran (%d)", rebinds);
+	config_peer(&cfg, &d, "10.1.0.2");
+	T_CHECK(wgdev_configure(c.dev, &cfg) == 0 && c.dev->n_peers == 1, "configure: C gets peer D");
+	wgconfig_free(&cfg);
+
+	/* A session: D initiates, C answers. */
+	wgdev_tun_input(d.dev, pkt, ip_packet(pkt, "10.1.0.2", "10.1.0.1", 100), t);
+	wgdev_flush(d.dev);
+	pump(&c, t);
+	pump(&d, t);
+	struct noise_keypair *session = p ? p->kps.current : NULL;
+	T_CHECK(session != NULL, "D and C completed a handshake");
+
+	/* Update: another allowed IP, a keepalive; the session stays. */
+	config_peer(&cfg, &c, "10.1.0.9")->has_keepalive = true;
+	cfg.peers[0].keepalive = 25;
+	drain(c.dev->udp4);
+	rc = wgdev_configure(d.dev, &cfg);
+	wgconfig_free(&cfg);
+	T_CHECK(rc == 0 && d.dev->n_peers == 1 && d.dev->peers[0] == p && p->kps.current == session &&
+		p->keepalive == 25, "configure: updating C keeps the peer and its session");
+	T_CHECK(peer_routes(d.dev, "10.1.0.1", p) && peer_routes(d.dev, "10.1.0.9", p),
+		"configure: the update added an allowed IP to the ones C had");
+	T_CHECK(drain(c.dev->udp4) == 1u << 4, "configure: the new persistent keepalive went out at once");
+
+	/* replace_allowed_ips drops the old ones. */
+	config_peer(&cfg, &c, "10.1.0.7")->replace_allowed_ips = true;
+	rc = wgdev_configure(d.dev, &cfg);
+	wgconfig_free(&cfg);
+	T_CHECK(rc == 0 && peer_routes(d.dev, "10.1.0.7", p) && !peer_routes(d.dev, "10.1.0.1", p) &&
+		p->kps.current == session, "configure: replace_allowed_ips leaves only the new one, session kept");
+
+	/* update_only for an unknown key adds nothing; remove removes. */
+	config_peer(&cfg, &d, "10.1.0.3")->update_only = true;
+	wgconfig_add_peer(&cfg, c.pub)->remove = true;
+	rc = wgdev_configure(d.dev, &cfg);
+	wgconfig_free(&cfg);
+	T_CHECK(rc == 0 && d.dev->n_peers == 0 && peer_routes(d.dev, "10.1.0.7", NULL),
+		"configure: update_only adds nothing, remove takes C and its routes away (%zu peers)", d.dev->n_peers);
+	struct wgconfig_peer *bad = wgconfig_add_peer(&cfg, c.pub);
+	T_CHECK(wgconfig_add_allowed_ip(bad, AF_INET, "\0\0\0\0", 33) == -EINVAL &&
+		wgconfig_add_allowed_ip(bad, AF_UNIX, "\0\0\0\0", 8) == -EINVAL && bad->n_allowed == 0,
+		"wgconfig_add_allowed_ip refuses a CIDR too long and an unknown family");
+	wgconfig_free(&cfg);
+	side_free(&c);
+	side_free(&d);
 }
 
 int main(void)
@@ -133,7 +229,7 @@ int main(void)
 
 	/* B takes the response, then moves to a new port (a NAT rebinding)
 	 * before its first transport message leaves. */
-	union uapi_sockaddr src;
+	union wg_sockaddr src;
 	socklen_t sl = sizeof src;
 	ssize_t n = recvfrom(b.dev->udp4, buf, sizeof buf, 0, &src.sa, &sl);
 	uint16_t old_port = b.dev->listen_port;
@@ -259,22 +355,22 @@ int main(void)
 		drain(b.dev->udp4) == 1u << 2,
 		"with the queue drained and the second of load over, B's next initiation gets a response");
 
-	/* Test knobs: honoured only within their ranges. */
-	static const struct { const char *rate, *thr; unsigned want_rate, want_thr; } knobs[] = {
-		{ "40", "20", 40, 20 }, { "100", "100000", 100, 100000 }, { "1000", "0", 1, 0 },
-		{ "-1", "x", 1, 0 }, { "99999999999999999999", "100001", 1, 0 },
+	/* Test tunables: honoured only within their ranges. */
+	static const struct { unsigned rate, thr; int rate_rc, thr_rc; } knobs[] = {
+		{ 40, 20, 0, 0 }, { WGDEV_CLOCK_RATE_MAX, WGDEV_LOAD_THRESHOLD_MAX, 0, 0 }, { 1, 0, 0, 0 },
+		{ 0, WGDEV_LOAD_THRESHOLD_MAX + 1, -EINVAL, -EINVAL }, { WGDEV_CLOCK_RATE_MAX + 1, 5, -EINVAL, 0 },
 	};
 	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-		setenv("KEYGATED_CLOCK_RATE", knobs[i].rate, 1);
-		setenv("KEYGATED_LOAD_THRESHOLD", knobs[i].thr, 1);
 		struct wgdev *d = wgdev_new("kgtK", -1, false);
-		T_CHECK(d && d->clock_rate == knobs[i].want_rate && d->load_threshold == knobs[i].want_thr,
-			"KEYGATED_CLOCK_RATE=%s KEYGATED_LOAD_THRESHOLD=%s give rate %u, threshold %u", knobs[i].rate,
-			knobs[i].thr, knobs[i].want_rate, knobs[i].want_thr);
+		int rc_rate = d ? wgdev_set_clock_rate(d, knobs[i].rate) : -ENOMEM;
+		int rc_thr = d ? wgdev_set_load_threshold(d, knobs[i].thr) : -ENOMEM;
+		T_CHECK(rc_rate == knobs[i].rate_rc && rc_thr == knobs[i].thr_rc &&
+			d->clock_rate == (rc_rate ? 1 : knobs[i].rate) && d->load_threshold == (rc_thr ? 0 : knobs[i].thr),
+			"clock rate %u (%d), load threshold %u (%d)", knobs[i].rate, knobs[i].rate_rc, knobs[i].thr,
+			knobs[i].thr_rc);
 		wgdev_free(d);
 	}
-	unsetenv("KEYGATED_CLOCK_RATE");
-	unsetenv("KEYGATED_LOAD_THRESHOLD");
+	test_configure();
 	side_free(&a);
 	side_free(&b);
 	T_DONE();

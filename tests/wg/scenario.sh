@@ -11,6 +11,9 @@ command -v busybox >/dev/null || { skip "busybox (ping) not installed"; exit 0; 
 U=$(t_uniq)
 NA=${U}na NB=${U}nb IFA=${U}a IFB=${U}b
 TOOL="timeout 20 python3 $KG_TOP/tests/wg/wgtool.py"
+# Counters stop early once told the senders are done (KG_STOP), so their
+# bound can be long: on a loaded machine each python3 start takes seconds.
+COUNT="timeout 60 python3 $KG_TOP/tests/wg/wgtool.py udp-count"
 KGD=$KG_BUILD/keygated
 WORK=$(mktemp -d)
 PID_A= PID_B= PID_D=
@@ -47,9 +50,9 @@ start_a() {
 	PID_A=$!
 	wait_sock "$IFA"
 }
-# start_b [VAR=VALUE...]: keygated in namespace B, environment tunables given.
+# start_b [OPTION...]: keygated in namespace B, with its test options given.
 start_b() {
-	ip netns exec "$NB" env "$@" "$KGD" -f -v "$IFB" 2>>"$WORK/b.log" &
+	ip netns exec "$NB" "$KGD" -f -v "$@" "$IFB" 2>>"$WORK/b.log" &
 	PID_B=$!
 	wait_sock "$IFB"
 }
@@ -163,11 +166,14 @@ check "pre-shared keys matched again: traffic resumes" ping_ok ina 10.9.0.2 3 8
 
 # 5. Inner source outside the sender's allowed IPs is dropped.
 ina ip addr add 10.9.0.99/32 dev "$IFA"
-bg_ready "$WORK/r1" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6001 3 SPOOF >"$WORK/spoof"
+# The counters stop half a second after $WORK/stop appears (the sends done).
+rm -f "$WORK/stop"
+bg_ready "$WORK/r1" env KG_STOP="$WORK/stop" ip netns exec "$NB" $COUNT 10.9.0.2 6001 50 SPOOF >"$WORK/spoof"
 sp1=$BG
-bg_ready "$WORK/r2" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6002 3 LEGIT >"$WORK/legit"
+bg_ready "$WORK/r2" env KG_STOP="$WORK/stop" ip netns exec "$NB" $COUNT 10.9.0.2 6002 50 LEGIT >"$WORK/legit"
 sp2=$BG
 for _ in 1 2 3; do ina $TOOL udp-send 10.9.0.99 10.9.0.2 6001 SPOOF; ina $TOOL udp-send 10.9.0.1 10.9.0.2 6002 LEGIT; done
+touch "$WORK/stop"
 wait $sp1 $sp2
 check "packets from 10.9.0.99 (outside A's allowed IPs) dropped by keygated ($(cat "$WORK/spoof") of 3 arrived)" \
 	test "$(cat "$WORK/spoof")" = 0
@@ -175,12 +181,15 @@ check "packets from 10.9.0.1 (allowed) delivered ($(cat "$WORK/legit") of 3)" te
 check "keygated -v logged the drop of 10.9.0.99" grep -q "dropped a packet from 10.9.0.99: not in the sending peer's allowed IPs" "$WORK/b.log"
 
 # 6. A captured transport packet sent again is not delivered twice.
-bg_ready "$WORK/r1" ip netns exec "$NB" $TOOL udp-count 10.9.0.2 6003 4 REPLAY >"$WORK/replay"
+rm -f "$WORK/stop"
+bg_ready "$WORK/r1" env KG_STOP="$WORK/stop" ip netns exec "$NB" $COUNT 10.9.0.2 6003 50 REPLAY >"$WORK/replay"
 sp1=$BG
 bg_ready "$WORK/r2" ip netns exec "$NB" $TOOL sniff-replay "${U}vb" 51821 168 192.168.77.2 3 0.2 >"$WORK/sniff"
 sp2=$BG
 ina $TOOL udp-send - 10.9.0.2 6003 REPLAY 100
-wait $sp1 $sp2
+wait $sp2
+touch "$WORK/stop"
+wait $sp1
 check "replay: a real transport packet was captured and sent 3 more times" grep -q replayed "$WORK/sniff"
 check "replay: delivered exactly once ($(cat "$WORK/replay"))" test "$(cat "$WORK/replay")" = 1
 
@@ -234,7 +243,7 @@ check "after roaming: ping keygated -> $IMPL_A" ping_ok inb 10.9.0.1 3 6
 stop_b
 check "SIGTERM: keygated exits cleanly and removes its API socket" test ! -e "/var/run/wireguard/$IFB.sock"
 check "SIGTERM: the interface goes away with the process" sh -c "! ip netns exec $NB ip link show $IFB >/dev/null 2>&1"
-start_b KEYGATED_LOAD_THRESHOLD=20
+start_b --test-load-threshold=20
 printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.9.0.1/32\nEndpoint = %s:%s\n' \
 	"$KB" "$PA" "$ADDR_A" "$PORT_A" >"$WORK/b.conf"
 check "wg setconf configures the restarted keygated" inb wg setconf "$IFB" "$WORK/b.conf"
@@ -252,7 +261,7 @@ check "keygated logged cookie replies ($ncookies)" test "$ncookies" -gt 0
 # 10. Rekey: keygated restarted with its protocol clock 40 times faster, so
 #     REKEY_AFTER_TIME (120 s) comes after 3 s; traffic must survive rekeys.
 stop_b
-start_b KEYGATED_CLOCK_RATE=40
+start_b --test-clock-rate=40
 conf_b; up_links; reset_a
 check "session up for the rekey run" ping_ok inb 10.9.0.1 2 6
 hs1=$(dump_field ina "$IFA" 5)

@@ -1,0 +1,162 @@
+/* wgdev_conf: applying a configuration (wgdev_configure) and the
+ * userspace API's text on top of it: a set request is parsed completely,
+ * then applied; a get request is formatted from the device. */
+#include "wgdev.h"
+#include "log.h"
+#include "wgdev_int.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+static void set_fwmark(struct wgdev *dev, uint32_t mark)
+{
+	dev->fwmark = mark;
+	if (dev->udp4 >= 0)
+		setsockopt(dev->udp4, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+	if (dev->udp6 >= 0)
+		setsockopt(dev->udp6, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+}
+
+static int set_private_key(struct wgdev *dev, const uint8_t *priv)
+{
+	int rc = 0;
+	/* wg syncconf/setconf send the key every time: the same key again
+	 * keeps the sessions, as the kernel and wireguard-go do. */
+	if (dev->local.has_identity ? sodium_memcmp(dev->local.private_key, priv, NOISE_KEY_LEN) == 0
+				    : wgkey_is_zero(priv))
+		return 0;
+	if (wgkey_is_zero(priv)) {
+		noise_local_wipe(&dev->local);
+	} else {
+		rc = noise_local_init(&dev->local, priv);
+		if (rc)
+			return rc;
+		/* A peer with our own public key cannot exist. */
+		struct wgpeer *self = wgdev_peer_find(dev, dev->local.public_key);
+		if (self)
+			wgdev_peer_remove(dev, self);
+	}
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		wgdev_peer_zero_keys(dev, dev->peers[i]);
+		noise_peer_set_local(&dev->peers[i]->np, &dev->local);
+	}
+	return rc;
+}
+
+static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_t now)
+{
+	if (dev->local.has_identity && sodium_memcmp(up->public_key, dev->local.public_key, NOISE_KEY_LEN) == 0)
+		return 0; /* ourselves: ignored, as wireguard-go does */
+	struct wgpeer *p = wgdev_peer_find(dev, up->public_key);
+	if (up->remove) {
+		if (p)
+			wgdev_peer_remove(dev, p);
+		return 0;
+	}
+	if (!p && up->update_only)
+		return 0;
+	if (!p)
+		p = wgdev_peer_add(dev, up->public_key);
+	if (!p)
+		return -ENOMEM;
+	if (up->has_psk)
+		noise_peer_set_psk(&p->np, wgkey_is_zero(up->psk) ? NULL : up->psk);
+	if (up->has_endpoint)
+		wgdev_peer_set_endpoint(p, &up->endpoint);
+	if (up->replace_allowed_ips)
+		allowedips_remove_peer(dev->aips, p);
+	for (size_t k = 0; k < up->n_allowed; k++) {
+		const struct wgconfig_allowed_ip *a = &up->allowed[k];
+		int rc = allowedips_insert(dev->aips, a->family, a->addr, a->cidr, p);
+		if (rc)
+			return rc;
+	}
+	if (up->has_keepalive) {
+		p->keepalive = up->keepalive;
+		if (timers_set_persistent_keepalive(&p->timers, up->keepalive, now) && p->has_endpoint)
+			wgdev_send_keepalive(dev, p, now);
+	}
+	return 0;
+}
+
+int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg)
+{
+	uint64_t now = wgdev_now(dev);
+	int rc = 0;
+	if (cfg->has_fwmark)
+		set_fwmark(dev, cfg->fwmark);
+	if (cfg->has_listen_port && (cfg->listen_port != dev->listen_port || cfg->listen_port == 0)) {
+		rc = wgdev_bind(dev, cfg->listen_port);
+		if (rc) {
+			log_warn("%s: cannot listen on port %u: %s", dev->ifname, cfg->listen_port, strerror(-rc));
+			goto flush;
+		}
+	}
+	if (cfg->has_private_key) {
+		rc = set_private_key(dev, cfg->private_key);
+		if (rc)
+			goto flush;
+	}
+	if (cfg->replace_peers)
+		wgdev_peers_remove_all(dev);
+	for (size_t i = 0; i < cfg->n_peers && !rc; i++)
+		rc = apply_peer(dev, &cfg->peers[i], now);
+flush:
+	wgdev_flush(dev);	/* keepalives a new persistent_keepalive sent */
+	return rc;
+}
+
+/* Parse completely, then apply: a malformed request changes nothing. */
+static int uapi_set(struct wgdev *dev, const char *body, size_t len)
+{
+	struct wgconfig cfg = { 0 };
+	char err[256];
+	int rc = uapi_parse_set(&cfg, body, len, err, sizeof err);
+	if (rc) {
+		log_warn("%s: uapi set refused: %s", dev->ifname, err);
+		goto free_cfg;
+	}
+	rc = wgdev_configure(dev, &cfg);
+free_cfg:
+	wgconfig_free(&cfg);
+	return rc;
+}
+
+static int walk_allowed(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	uapi_format_allowed_ip(ctx, family, addr, cidr);
+	return 0;
+}
+
+static void uapi_get(struct wgdev *dev, struct uapi_buf *b)
+{
+	uapi_format_device(b, dev->local.has_identity ? dev->local.private_key : NULL, dev->listen_port,
+			   dev->fwmark);
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		struct wgpeer *p = dev->peers[i];
+		struct uapi_peer_info info = { 0 };
+		memcpy(info.public_key, p->np.remote_static, NOISE_KEY_LEN);
+		memcpy(info.psk, p->np.psk, NOISE_KEY_LEN);
+		info.has_endpoint = p->has_endpoint;
+		info.endpoint = p->endpoint;
+		info.last_handshake_sec = p->hs_sec;
+		info.last_handshake_nsec = p->hs_nsec;
+		info.tx_bytes = p->tx_bytes;
+		info.rx_bytes = p->rx_bytes;
+		info.keepalive = p->keepalive;
+		uapi_format_peer(b, &info);
+		sodium_memzero(&info, sizeof info);
+		allowedips_walk_peer(dev->aips, p, walk_allowed, b);
+	}
+}
+
+void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply)
+{
+	if (op == UAPI_OP_GET) {
+		uapi_get(dev, reply);
+		uapi_format_errno(reply, 0);
+		return;
+	}
+	uapi_format_errno(reply, uapi_set(dev, body, len));
+}
