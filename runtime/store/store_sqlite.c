@@ -857,7 +857,8 @@ static int sq_node_find(struct store *s, int64_t id, const char *name, const uin
 	return rc == 0 && !any ? -ENOENT : rc;
 }
 
-/* Routes. */
+/* Routes.  A route row's advertised column is 1 while the node advertises
+ * it, 0 once withdrawn (its decision kept). */
 
 static const char *const state_names[] = {
 	[STORE_ROUTE_PENDING] = "pending", [STORE_ROUTE_APPROVED] = "approved", [STORE_ROUTE_REJECTED] = "rejected",
@@ -901,12 +902,17 @@ static int sq_routes_advertise(struct store *s, int64_t node_id, const struct st
 	rc = change_row(q, "UPDATE nodes SET last_seen = ?2 WHERE id = ?1", (const int64_t[]){ node_id, now }, 2);
 	if (rc < 0)
 		return tx_rollback(q, rc);
-	rc = change_row(q, "UPDATE routes SET advertised = 0 WHERE node_id = ?", &node_id, 1);
+	/* Mark the advertised ones 2, re-advertise the listed ones, and what
+	 * is still 2 is withdrawn. */
+	rc = change_row(q, "UPDATE routes SET advertised = 2 WHERE node_id = ? AND advertised", &node_id, 1);
 	if (rc < 0 && rc != -ENOENT)
 		return tx_rollback(q, rc);
 	for (size_t i = 0; i < prefixes->n; i++)
 		if ((rc = route_upsert(q, node_id, prefixes->items[i], now)) < 0)
 			return tx_rollback(q, rc);
+	rc = change_row(q, "UPDATE routes SET advertised = 0 WHERE node_id = ? AND advertised = 2", &node_id, 1);
+	if (rc < 0 && rc != -ENOENT)
+		return tx_rollback(q, rc);
 	rc = tx_note(q, STORE_KIND_ROUTE, node_id);
 	if (rc < 0)
 		return tx_rollback(q, rc);
