@@ -15,7 +15,7 @@ static const char *const migrations[] = {
 	"  forgotten INTEGER NOT NULL,"		/* changes up to here are no longer listed */
 	"  next_v4 INTEGER NOT NULL,"		/* address high-water marks: never reused */
 	"  next_v6 INTEGER NOT NULL);"
-	"INSERT INTO meta VALUES (1, 0, 0, 0, 0);"
+	"INSERT INTO meta VALUES (1, 0, 0, 1, 1);"
 	"CREATE TABLE changes (gen INTEGER NOT NULL, kind INTEGER NOT NULL, object INTEGER NOT NULL);"
 	"CREATE INDEX changes_by_gen ON changes (gen);"
 	"CREATE TABLE users ("
