@@ -66,16 +66,19 @@ static void crash_child(const char *db, const struct crash_keys *k, int round, i
 		int64_t id;
 		int rc;
 
+		/* The mix shifts with the round, so short rounds see every kind. */
+		int step = round + j;
+
 		snprintf(name, sizeof(name), "r%d-%d", round, j);
-		if (j % 7 == 6 && last_node) {
+		if (step % 4 == 3 && last_node) {
 			rc = store_node_remove(s, last_node);
 			id = last_node;
 			last_node = 0;
 			report(fd, rc ? OP_FAILED : OP_REMOVE, rc, id);
-		} else if (j % 5 == 4) {
+		} else if (step % 5 == 4) {
 			rc = store_policy_set(s, name, 0, -1, NOW + j, &id);
 			report(fd, rc ? OP_FAILED : OP_POLICY, rc, id);
-		} else if (j % 3 == 2) {
+		} else if (step % 3 == 2) {
 			rc = store_user_add(s, name, "u@example.com", STORE_ROLE_MEMBER, NOW + j, &id);
 			report(fd, rc ? OP_FAILED : OP_USER, rc, id);
 		} else {
