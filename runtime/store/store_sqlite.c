@@ -151,6 +151,18 @@ static int tx_rollback(struct sq *q, int err)
 	return err;
 }
 
+/* Begins a write transaction with its first statement prepared. */
+static int tx_begin_with(struct sq *q, const char *sql, sqlite3_stmt **st)
+{
+	int rc;
+
+	rc = tx_begin(q);
+	if (rc < 0)
+		return rc;
+	rc = prepare(q, sql, st);
+	return rc < 0 ? tx_rollback(q, rc) : 0;
+}
+
 static int tx_commit(struct sq *q)
 {
 	int rc = exec(q, "COMMIT");
@@ -189,8 +201,32 @@ static int tx_note(struct sq *q, enum store_kind kind, int64_t id)
 	return rc;
 }
 
-/* One statement with up to three integer parameters that must change a row:
- * -ENOENT when it changes none. */
+/* Ends a transaction whose work returned RC: rolled back on failure, else
+ * noted as touching KIND's object ID and committed. */
+static int tx_end(struct sq *q, int rc, enum store_kind kind, int64_t id)
+{
+	if (rc < 0)
+		return tx_rollback(q, rc);
+	rc = tx_note(q, kind, id);
+	if (rc < 0)
+		return tx_rollback(q, rc);
+	return tx_commit(q);
+}
+
+/* Runs and finalizes ST, which must change a row: -ENOENT when it changes
+ * none. */
+static int run_changing(struct sq *q, sqlite3_stmt *st)
+{
+	int rc = run(q, st);
+	bool none = sqlite3_changes(q->db) == 0;
+
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	return none ? -ENOENT : 0;
+}
+
+/* One statement with integer parameters that must change a row. */
 static int change_row(struct sq *q, const char *sql, const int64_t *args, size_t nargs)
 {
 	sqlite3_stmt *st;
@@ -201,11 +237,7 @@ static int change_row(struct sq *q, const char *sql, const int64_t *args, size_t
 		return rc;
 	for (size_t i = 0; i < nargs; i++)
 		sqlite3_bind_int64(st, (int)i + 1, args[i]);
-	rc = run(q, st);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_changes(q->db) == 0)
-		rc = -ENOENT;
-	return rc;
+	return run_changing(q, st);
 }
 
 /* A whole transaction: one row-changing statement, then a note. */
@@ -217,13 +249,51 @@ static int change_one(struct sq *q, const char *sql, const int64_t *args, size_t
 	rc = tx_begin(q);
 	if (rc < 0)
 		return rc;
-	rc = change_row(q, sql, args, nargs);
+	return tx_end(q, change_row(q, sql, args, nargs), kind, id);
+}
+
+/* Readers: every row of a query becomes an object handed to the caller. */
+
+struct feed {
+	union {
+		store_user_fn *user;
+		store_authkey_fn *authkey;
+		store_node_fn *node;
+		store_route_fn *route;
+		store_policy_fn *policy;
+	} fn;
+	void *arg;
+};
+
+/* Builds ST's current row into an object and calls F with it. */
+typedef int row_fn(sqlite3_stmt *st, const struct feed *f);
+
+/* Feeds every row of ST to ROW, then finalizes ST; with MUST_FIND, no row
+ * at all is -ENOENT. */
+static int feed_rows(struct sq *q, sqlite3_stmt *st, row_fn *to_object, const struct feed *f, bool must_find)
+{
+	bool any = false;
+	int rc;
+
+	while ((rc = row(q, st)) == 1) {
+		any = true;
+		if ((rc = to_object(st, f)))
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == 0 && must_find && !any ? -ENOENT : rc;
+}
+
+/* The same for a query without parameters. */
+static int feed_query(struct sq *q, const char *sql, row_fn *to_object, const struct feed *f)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(q, sql, &st);
 	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, kind, id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+		return rc;
+	return feed_rows(q, st, to_object, f, false);
 }
 
 /* Opening and closing. */
@@ -297,12 +367,9 @@ static int sq_changes_forget(struct store *s, int64_t upto)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "DELETE FROM changes WHERE gen <= ?1", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "DELETE FROM changes WHERE gen <= ?1", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_int64(st, 1, upto);
 	rc = run(q, st);
 	sqlite3_finalize(st);
@@ -359,12 +426,9 @@ static int sq_user_add(struct store *s, const char *name, const char *email, enu
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "INSERT INTO users (name, email, role, created) VALUES (?, ?, ?, ?)", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "INSERT INTO users (name, email, role, created) VALUES (?, ?, ?, ?)", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, role_names[role], -1, SQLITE_STATIC);
@@ -387,13 +451,10 @@ static int sq_user_remove(struct store *s, int64_t id)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "SELECT EXISTS (SELECT 1 FROM nodes WHERE user_id = ?1) "
+			   "OR EXISTS (SELECT 1 FROM authkeys WHERE user_id = ?1)", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "SELECT EXISTS (SELECT 1 FROM nodes WHERE user_id = ?1) "
-		     "OR EXISTS (SELECT 1 FROM authkeys WHERE user_id = ?1)", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_int64(st, 1, id);
 	rc = row(q, st);
 	if (rc == 1)
@@ -402,12 +463,7 @@ static int sq_user_remove(struct store *s, int64_t id)
 	if (rc < 0)
 		return tx_rollback(q, rc);
 	rc = change_row(q, "DELETE FROM users WHERE id = ?", &id, 1);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, STORE_KIND_USER, id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+	return tx_end(q, rc, STORE_KIND_USER, id);
 }
 
 static int sq_user_by_name(struct store *s, const char *name, int64_t *id)
@@ -427,28 +483,22 @@ static int sq_user_by_name(struct store *s, const char *name, int64_t *id)
 	return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
 }
 
+static int user_row(sqlite3_stmt *st, const struct feed *f)
+{
+	struct store_user u = {
+		.id = sqlite3_column_int64(st, 0),
+		.name = text(st, 1),
+		.email = text(st, 2),
+		.role = role_of(text(st, 3)),
+		.created = sqlite3_column_int64(st, 4),
+	};
+	return f->fn.user(&u, f->arg);
+}
+
 static int sq_users_each(struct store *s, store_user_fn *fn, void *arg)
 {
-	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = prepare(q, "SELECT id, name, email, role, created FROM users ORDER BY id", &st);
-	if (rc < 0)
-		return rc;
-	while ((rc = row(q, st)) == 1) {
-		struct store_user u = {
-			.id = sqlite3_column_int64(st, 0),
-			.name = text(st, 1),
-			.email = text(st, 2),
-			.role = role_of(text(st, 3)),
-			.created = sqlite3_column_int64(st, 4),
-		};
-		if ((rc = fn(&u, arg)))
-			break;
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return feed_query(sq_of(s), "SELECT id, name, email, role, created FROM users ORDER BY id", user_row,
+			  &(struct feed){ .fn.user = fn, .arg = arg });
 }
 
 /* Auth keys. */
@@ -499,37 +549,32 @@ static int sq_authkey_revoke(struct store *s, int64_t id)
 	return change_one(sq_of(s), "UPDATE authkeys SET revoked = 1 WHERE id = ?", &id, 1, STORE_KIND_AUTHKEY, id);
 }
 
-static int sq_authkeys_each(struct store *s, store_authkey_fn *fn, void *arg)
+static int authkey_row(sqlite3_stmt *st, const struct feed *f)
 {
-	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
+	struct store_authkey k = {
+		.id = sqlite3_column_int64(st, 0),
+		.user_id = sqlite3_column_int64(st, 1),
+		.reusable = sqlite3_column_int(st, 3),
+		.revoked = sqlite3_column_int(st, 4),
+		.expiry = sqlite3_column_int64(st, 5),
+		.uses = sqlite3_column_int64(st, 6),
+		.created = sqlite3_column_int64(st, 7),
+	};
+	struct split tags;
 	int rc;
 
-	rc = prepare(q, "SELECT id, user_id, tags, reusable, revoked, expiry, uses, created FROM authkeys ORDER BY id",
-		     &st);
+	rc = list_split(text(st, 2), &tags, &k.tags);
 	if (rc < 0)
 		return rc;
-	while ((rc = row(q, st)) == 1) {
-		struct store_authkey k = {
-			.id = sqlite3_column_int64(st, 0),
-			.user_id = sqlite3_column_int64(st, 1),
-			.reusable = sqlite3_column_int(st, 3),
-			.revoked = sqlite3_column_int(st, 4),
-			.expiry = sqlite3_column_int64(st, 5),
-			.uses = sqlite3_column_int64(st, 6),
-			.created = sqlite3_column_int64(st, 7),
-		};
-		struct split sp;
-
-		if ((rc = list_split(text(st, 2), &sp, &k.tags)) < 0)
-			break;
-		rc = fn(&k, arg);
-		free(sp.buf);
-		if (rc)
-			break;
-	}
-	sqlite3_finalize(st);
+	rc = f->fn.authkey(&k, f->arg);
+	free(tags.buf);
 	return rc;
+}
+
+static int sq_authkeys_each(struct store *s, store_authkey_fn *fn, void *arg)
+{
+	return feed_query(sq_of(s), "SELECT id, user_id, tags, reusable, revoked, expiry, uses, created FROM authkeys "
+			  "ORDER BY id", authkey_row, &(struct feed){ .fn.authkey = fn, .arg = arg });
 }
 
 /* Registration. */
@@ -704,10 +749,7 @@ static int sq_node_set_endpoints(struct store *s, int64_t id, const struct store
 	sqlite3_bind_text(st, 1, joined, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, id);
-	rc = run(q, st);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_changes(q->db) == 0)
-		rc = -ENOENT;
+	rc = run_changing(q, st);
 	if (rc < 0)
 		goto rollback;
 	rc = tx_note(q, STORE_KIND_NODE, id);
@@ -728,25 +770,14 @@ static int sq_node_set_wg_key(struct store *s, int64_t id, const uint8_t wg_key[
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "UPDATE nodes SET wg_key = ?, last_seen = ? WHERE id = ?", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "UPDATE nodes SET wg_key = ?, last_seen = ? WHERE id = ?", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_blob(st, 1, wg_key, STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, id);
-	rc = run(q, st);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_changes(q->db) == 0)
-		rc = -ENOENT;
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, STORE_KIND_NODE, id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+	rc = run_changing(q, st);
+	return tx_end(q, rc, STORE_KIND_NODE, id);
 }
 
 static int sq_node_seen(struct store *s, int64_t id, int64_t now)
@@ -772,66 +803,48 @@ static int sq_node_remove(struct store *s, int64_t id)
 	if (rc < 0)
 		return tx_rollback(q, rc);
 	rc = tx_note(q, STORE_KIND_NODE, id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, STORE_KIND_ROUTE, id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+	return tx_end(q, rc, STORE_KIND_ROUTE, id);
 }
 
 #define NODE_COLUMNS "SELECT id, name, user_id, tags, machine_key, wg_key, ipv4, ipv6, endpoints, hostname, " \
 		     "authkey_id, key_expiry, last_seen, created, expired FROM nodes "
 
-/* Hands every row of ST, a NODE_COLUMNS query, to FN. */
-static int nodes_feed(struct sq *q, sqlite3_stmt *st, store_node_fn *fn, void *arg, bool *any)
+static int node_row(sqlite3_stmt *st, const struct feed *f)
 {
+	struct store_node n = {
+		.id = sqlite3_column_int64(st, 0),
+		.name = text(st, 1),
+		.user_id = sqlite3_column_int64(st, 2),
+		.hostname = text(st, 9),
+		.authkey_id = sqlite3_column_int64(st, 10),
+		.key_expiry = sqlite3_column_int64(st, 11),
+		.last_seen = sqlite3_column_int64(st, 12),
+		.created = sqlite3_column_int64(st, 13),
+		.expired = sqlite3_column_int(st, 14),
+	};
+	struct split tags, endpoints;
 	int rc;
 
-	while ((rc = row(q, st)) == 1) {
-		struct store_node n = {
-			.id = sqlite3_column_int64(st, 0),
-			.name = text(st, 1),
-			.user_id = sqlite3_column_int64(st, 2),
-			.hostname = text(st, 9),
-			.authkey_id = sqlite3_column_int64(st, 10),
-			.key_expiry = sqlite3_column_int64(st, 11),
-			.last_seen = sqlite3_column_int64(st, 12),
-			.created = sqlite3_column_int64(st, 13),
-			.expired = sqlite3_column_int(st, 14),
-		};
-		struct split tags, endpoints;
-
-		blob(st, 4, n.machine_key, sizeof(n.machine_key));
-		blob(st, 5, n.wg_key, sizeof(n.wg_key));
-		blob(st, 6, n.ipv4, sizeof(n.ipv4));
-		blob(st, 7, n.ipv6, sizeof(n.ipv6));
-		*any = true;
-		if ((rc = list_split(text(st, 3), &tags, &n.tags)) < 0)
-			break;
-		if ((rc = list_split(text(st, 8), &endpoints, &n.endpoints)) == 0)
-			rc = fn(&n, arg);
-		free(endpoints.buf);
-		free(tags.buf);
-		if (rc)
-			break;
-	}
+	blob(st, 4, n.machine_key, sizeof(n.machine_key));
+	blob(st, 5, n.wg_key, sizeof(n.wg_key));
+	blob(st, 6, n.ipv4, sizeof(n.ipv4));
+	blob(st, 7, n.ipv6, sizeof(n.ipv6));
+	rc = list_split(text(st, 3), &tags, &n.tags);
+	if (rc < 0)
+		return rc;
+	rc = list_split(text(st, 8), &endpoints, &n.endpoints);
+	if (rc < 0)
+		goto free_tags;
+	rc = f->fn.node(&n, f->arg);
+	free(endpoints.buf);
+free_tags:
+	free(tags.buf);
 	return rc;
 }
 
 static int sq_nodes_each(struct store *s, store_node_fn *fn, void *arg)
 {
-	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
-	bool any = false;
-	int rc;
-
-	rc = prepare(q, NODE_COLUMNS "ORDER BY id", &st);
-	if (rc < 0)
-		return rc;
-	rc = nodes_feed(q, st, fn, arg, &any);
-	sqlite3_finalize(st);
-	return rc;
+	return feed_query(sq_of(s), NODE_COLUMNS "ORDER BY id", node_row, &(struct feed){ .fn.node = fn, .arg = arg });
 }
 
 static int sq_node_find(struct store *s, int64_t id, const char *name, const uint8_t *machine_key,
@@ -839,7 +852,6 @@ static int sq_node_find(struct store *s, int64_t id, const char *name, const uin
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
-	bool any = false;
 	int rc;
 
 	rc = prepare(q, id ? NODE_COLUMNS "WHERE id = ?" : name ? NODE_COLUMNS "WHERE name = ?" :
@@ -852,9 +864,7 @@ static int sq_node_find(struct store *s, int64_t id, const char *name, const uin
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_blob(st, 1, machine_key, STORE_KEY_LEN, SQLITE_STATIC);
-	rc = nodes_feed(q, st, fn, arg, &any);
-	sqlite3_finalize(st);
-	return rc == 0 && !any ? -ENOENT : rc;
+	return feed_rows(q, st, node_row, &(struct feed){ .fn.node = fn, .arg = arg }, true);
 }
 
 /* Routes.  A route row's advertised column is 1 while the node advertises
@@ -926,13 +936,10 @@ static int sq_route_decide(struct store *s, int64_t node_id, const char *prefix,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "UPDATE routes SET state = ?, decided_by = ?, auto_approver = ?, decided_at = ? "
+			   "WHERE node_id = ? AND prefix = ? AND advertised", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "UPDATE routes SET state = ?, decided_by = ?, auto_approver = ?, decided_at = ? "
-		     "WHERE node_id = ? AND prefix = ? AND advertised", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_text(st, 1, state_names[state], -1, SQLITE_STATIC);
 	bind_id(st, 2, by);
 	if (auto_approver)
@@ -940,44 +947,30 @@ static int sq_route_decide(struct store *s, int64_t node_id, const char *prefix,
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, node_id);
 	sqlite3_bind_text(st, 6, prefix, -1, SQLITE_STATIC);
-	rc = run(q, st);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_changes(q->db) == 0)
-		rc = -ENOENT;
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, STORE_KIND_ROUTE, node_id);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+	rc = run_changing(q, st);
+	return tx_end(q, rc, STORE_KIND_ROUTE, node_id);
+}
+
+static int route_row(sqlite3_stmt *st, const struct feed *f)
+{
+	struct store_route r = {
+		.node_id = sqlite3_column_int64(st, 0),
+		.prefix = text(st, 1),
+		.advertised = sqlite3_column_int(st, 2),
+		.advertised_at = sqlite3_column_int64(st, 3),
+		.state = state_of(text(st, 4)),
+		.decided_by = sqlite3_column_int64(st, 5),
+		.auto_approver = (const char *)sqlite3_column_text(st, 6),
+		.decided_at = sqlite3_column_int64(st, 7),
+	};
+	return f->fn.route(&r, f->arg);
 }
 
 static int sq_routes_each(struct store *s, store_route_fn *fn, void *arg)
 {
-	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = prepare(q, "SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver, decided_at "
-		     "FROM routes ORDER BY node_id, prefix", &st);
-	if (rc < 0)
-		return rc;
-	while ((rc = row(q, st)) == 1) {
-		struct store_route r = {
-			.node_id = sqlite3_column_int64(st, 0),
-			.prefix = text(st, 1),
-			.advertised = sqlite3_column_int(st, 2),
-			.advertised_at = sqlite3_column_int64(st, 3),
-			.state = state_of(text(st, 4)),
-			.decided_by = sqlite3_column_int64(st, 5),
-			.auto_approver = (const char *)sqlite3_column_text(st, 6),
-			.decided_at = sqlite3_column_int64(st, 7),
-		};
-		if ((rc = fn(&r, arg)))
-			break;
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return feed_query(sq_of(s), "SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver,"
+			  " decided_at FROM routes ORDER BY node_id, prefix", route_row,
+			  &(struct feed){ .fn.route = fn, .arg = arg });
 }
 
 /* The policy. */
@@ -990,12 +983,9 @@ static int sq_policy_set(struct store *s, const char *ptext, int64_t by, int64_t
 	int64_t live = 0;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "SELECT coalesce(max(version), 0) FROM policies", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "SELECT coalesce(max(version), 0) FROM policies", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	rc = row(q, st);
 	if (rc == 1)
 		live = sqlite3_column_int64(st, 0);
@@ -1024,55 +1014,38 @@ static int sq_policy_set(struct store *s, const char *ptext, int64_t by, int64_t
 	return rc;
 }
 
-static int policies_feed(struct sq *q, sqlite3_stmt *st, store_policy_fn *fn, void *arg, bool *any)
-{
-	int rc;
+#define POLICY_COLUMNS "SELECT version, text, set_by, set_at FROM policies "
 
-	while ((rc = row(q, st)) == 1) {
-		struct store_policy p = {
-			.version = sqlite3_column_int64(st, 0),
-			.text = text(st, 1),
-			.set_by = sqlite3_column_int64(st, 2),
-			.set_at = sqlite3_column_int64(st, 3),
-		};
-		*any = true;
-		if ((rc = fn(&p, arg)))
-			break;
-	}
-	return rc;
+static int policy_row(sqlite3_stmt *st, const struct feed *f)
+{
+	struct store_policy p = {
+		.version = sqlite3_column_int64(st, 0),
+		.text = text(st, 1),
+		.set_by = sqlite3_column_int64(st, 2),
+		.set_at = sqlite3_column_int64(st, 3),
+	};
+	return f->fn.policy(&p, f->arg);
 }
 
 static int sq_policy_get(struct store *s, int64_t version, store_policy_fn *fn, void *arg)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
-	bool any = false;
 	int rc;
 
-	rc = prepare(q, version ? "SELECT version, text, set_by, set_at FROM policies WHERE version = ?" :
-		     "SELECT version, text, set_by, set_at FROM policies ORDER BY version DESC LIMIT 1", &st);
+	rc = prepare(q, version ? POLICY_COLUMNS "WHERE version = ?" : POLICY_COLUMNS "ORDER BY version DESC LIMIT 1",
+		     &st);
 	if (rc < 0)
 		return rc;
 	if (version)
 		sqlite3_bind_int64(st, 1, version);
-	rc = policies_feed(q, st, fn, arg, &any);
-	sqlite3_finalize(st);
-	return rc == 0 && !any ? -ENOENT : rc;
+	return feed_rows(q, st, policy_row, &(struct feed){ .fn.policy = fn, .arg = arg }, true);
 }
 
 static int sq_policy_history(struct store *s, store_policy_fn *fn, void *arg)
 {
-	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
-	bool any = false;
-	int rc;
-
-	rc = prepare(q, "SELECT version, text, set_by, set_at FROM policies ORDER BY version", &st);
-	if (rc < 0)
-		return rc;
-	rc = policies_feed(q, st, fn, arg, &any);
-	sqlite3_finalize(st);
-	return rc;
+	return feed_query(sq_of(s), POLICY_COLUMNS "ORDER BY version", policy_row,
+			  &(struct feed){ .fn.policy = fn, .arg = arg });
 }
 
 /* Settings. */
@@ -1083,23 +1056,15 @@ static int sq_setting_set(struct store *s, const char *name, const char *value)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin(q);
+	rc = tx_begin_with(q, "INSERT INTO settings (name, value) VALUES (?1, ?2) "
+			   "ON CONFLICT (name) DO UPDATE SET value = excluded.value", &st);
 	if (rc < 0)
 		return rc;
-	rc = prepare(q, "INSERT INTO settings (name, value) VALUES (?1, ?2) "
-		     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", &st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	rc = run(q, st);
 	sqlite3_finalize(st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	rc = tx_note(q, STORE_KIND_SETTING, 0);
-	if (rc < 0)
-		return tx_rollback(q, rc);
-	return tx_commit(q);
+	return tx_end(q, rc, STORE_KIND_SETTING, 0);
 }
 
 static int sq_setting_get(struct store *s, const char *name, char *value, size_t len)
