@@ -114,7 +114,8 @@ int store_changes_since(struct store *s, int64_t since, unsigned *kinds, store_c
 int store_changes_forget(struct store *s, int64_t upto);
 
 /* A consistent snapshot across several reads: every read between begin and
- * end sees the same state, which *GEN names. */
+ * end sees the same state, which *GEN names.  No change may be made on this
+ * store between the two. */
 int store_read_begin(struct store *s, int64_t *gen);
 int store_read_end(struct store *s);
 

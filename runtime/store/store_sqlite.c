@@ -631,8 +631,8 @@ static int key_consume(struct sq *q, int64_t id, const struct key_row *k, int64_
  * moves the marks past them. */
 static int addresses_take(struct sq *q, uint8_t v4[4], uint8_t v6[16])
 {
+	uint64_t mark4 = 0, mark6 = 0, i4, i6;
 	sqlite3_stmt *st;
-	uint64_t i4, i6;
 	int rc;
 
 	rc = prepare(q, "SELECT next_v4, next_v6 FROM meta", &st);
@@ -640,13 +640,16 @@ static int addresses_take(struct sq *q, uint8_t v4[4], uint8_t v6[16])
 		return rc;
 	rc = row(q, st);
 	if (rc == 1) {
-		rc = store_addr_v4_next((uint64_t)sqlite3_column_int64(st, 0), &i4);
-		if (rc == 0)
-			rc = store_addr_v6_next((uint64_t)sqlite3_column_int64(st, 1), &i6);
-	} else if (rc == 0) {
-		rc = -EIO;
+		mark4 = (uint64_t)sqlite3_column_int64(st, 0);
+		mark6 = (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EIO;
+	rc = store_addr_v4_next(mark4, &i4);
+	if (rc < 0)
+		return rc;
+	rc = store_addr_v6_next(mark6, &i6);
 	if (rc < 0)
 		return rc;
 	store_addr_v4(i4, v4);

@@ -988,6 +988,25 @@ static void addresses_never_reused(void)
 	fx_teardown(&f);
 }
 
+/* The last IPv4 address goes, then the range is full, and a refusal spends
+ * nothing. */
+static void addresses_run_out(void)
+{
+	struct fx f;
+	int64_t id, g;
+
+	fx_setup(&f);
+	store_close(f.s);
+	tsql_exec(f.t.db, "UPDATE meta SET next_v4 = 4194302");	/* 100.127.255.254 */
+	f.s = tstore_open(f.t.db);
+	T_CHECK(tregister(f.s, f.k_reusable, f.s_reusable, "last", 2, NOW, &id) == 0 &&
+		node_of(&f, id).last.ipv4[3] == 254, "the last IPv4 address is handed out");
+	store_generation(f.s, &g);
+	T_CHECK(tregister(f.s, f.k_single, f.s_single, "full", 3, NOW, &id) == -ENOSPC, "then the range is full: -ENOSPC");
+	T_CHECK(key_of(&f, f.k_single).uses == 0 && generation(&f) == g, "and the refusal spent nothing");
+	fx_teardown(&f);
+}
+
 static void nodes_in_order(void)
 {
 	struct fx f;
@@ -1090,6 +1109,7 @@ int main(void)
 	operations();
 	addresses();
 	addresses_never_reused();
+	addresses_run_out();
 	nodes_in_order();
 	changes();
 	snapshot();
