@@ -67,6 +67,21 @@ static int row(struct sq *q, sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : fail(q, rc);
 }
 
+/* 1 when SQL, its ?1 bound to ID, yields a row, 0 when not, or -errno. */
+static int exists(struct sq *q, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(q, sql, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = row(q, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int exec(struct sq *q, const char *sql)
 {
 	int rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
@@ -448,20 +463,14 @@ static int sq_user_add(struct store *s, const char *name, const char *email, enu
 static int sq_user_remove(struct store *s, int64_t id)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin_with(q, "SELECT EXISTS (SELECT 1 FROM nodes WHERE user_id = ?1) "
-			   "OR EXISTS (SELECT 1 FROM authkeys WHERE user_id = ?1)", &st);
+	rc = tx_begin(q);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = row(q, st);
-	if (rc == 1)
-		rc = sqlite3_column_int(st, 0) ? -EBUSY : 0;
-	sqlite3_finalize(st);
-	if (rc < 0)
-		return tx_rollback(q, rc);
+	rc = exists(q, "SELECT 1 FROM nodes WHERE user_id = ?1 UNION ALL SELECT 1 FROM authkeys WHERE user_id = ?1", id);
+	if (rc != 0)
+		return tx_rollback(q, rc < 0 ? rc : -EBUSY);
 	rc = change_row(q, "DELETE FROM users WHERE id = ?", &id, 1);
 	return tx_end(q, rc, STORE_KIND_USER, id);
 }
@@ -912,9 +921,9 @@ static int sq_routes_advertise(struct store *s, int64_t node_id, const struct st
 	rc = tx_begin(q);
 	if (rc < 0)
 		return rc;
-	rc = change_row(q, "UPDATE nodes SET last_seen = ?2 WHERE id = ?1", (const int64_t[]){ node_id, now }, 2);
-	if (rc < 0)
-		return tx_rollback(q, rc);
+	rc = exists(q, "SELECT 1 FROM nodes WHERE id = ?1", node_id);
+	if (rc <= 0)
+		return tx_rollback(q, rc < 0 ? rc : -ENOENT);
 	/* Mark the advertised ones 2, re-advertise the listed ones, and what
 	 * is still 2 is withdrawn. */
 	rc = change_row(q, "UPDATE routes SET advertised = 2 WHERE node_id = ? AND advertised", &node_id, 1);
