@@ -107,7 +107,8 @@ int64_t store_schema_latest(void);
 int store_generation(struct store *s, int64_t *gen);
 /* Each change after generation SINCE, oldest first: its generation, what it
  * touched and the object's id (user, node, auth key, node of a route, policy
- * version; 0 for settings).  *KINDS gets the union. */
+ * version; 0 for settings).  *KINDS gets the union.  -ERANGE when changes
+ * after SINCE have been forgotten: the caller must start from a full read. */
 typedef int store_change_fn(int64_t gen, enum store_kind kind, int64_t id, void *arg);
 int store_changes_since(struct store *s, int64_t since, unsigned *kinds, store_change_fn *fn, void *arg);
 /* Forgets the record of changes up to and including generation UPTO. */
