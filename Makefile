@@ -11,7 +11,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 FUZZCC  ?= clang
-PKGS     = libnftnl libmnl libsodium libcjson
+PKGS     = libnftnl libmnl libsodium libcjson sqlite3
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -36,7 +36,7 @@ endif
 # path, nothing else, so an include of a layer above is a compile error.
 # use_DIR lists what DIR uses, highest layer first (the link order).
 LIB_DIRS  = grammar compiler/ir compiler/policy compiler/diff compiler/nft \
-	runtime/base runtime/tunnel
+	runtime/base runtime/tunnel runtime/store
 PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate
 use_grammar         =
 use_compiler/ir     = grammar
@@ -45,11 +45,12 @@ use_compiler/diff   = compiler/policy compiler/ir grammar
 use_compiler/nft    = compiler/ir grammar
 use_runtime/base    =
 use_runtime/tunnel  = runtime/base
+use_runtime/store   = runtime/base
 use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
 use_runtime/keygated = runtime/tunnel runtime/base
 use_runtime/keygate = runtime/tunnel runtime/base
 # Tests, benchmarks and fuzz targets see every library.
-use_tests = compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
+use_tests = compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/store runtime/tunnel runtime/base
 
 incs  = $(addprefix -I,$(1) $(use_$(1)))
 lib   = $(BUILD)/lib/lib$(notdir $(1)).a
@@ -72,7 +73,7 @@ MANPAGES   = $(wildcard man/*.[1578])
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS = build-essential pkg-config flex bison clang \
-	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev \
+	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev libsqlite3-dev \
 	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
 	python3 valgrind busybox
 DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
