@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 static const char *const ctl_type_names[] = {
 	[CTL_MSG_REGISTER] = "register",
 	[CTL_MSG_REGISTER_RESULT] = "register_result",
@@ -207,6 +209,8 @@ void ctl_msg_free(struct ctl_msg *m)
 {
 	switch (m->type) {
 	case CTL_MSG_REGISTER:
+		if (m->u.reg.auth_key)
+			sodium_memzero(m->u.reg.auth_key, strlen(m->u.reg.auth_key));
 		free(m->u.reg.auth_key);
 		free(m->u.reg.hostname);
 		ctl_prefixes_free(&m->u.reg.routes);
