@@ -36,8 +36,7 @@ endif
 # path, nothing else, so an include of a layer above is a compile error.
 # use_DIR lists what DIR uses, highest layer first (the link order).
 LIB_DIRS  = grammar compiler/ir compiler/policy compiler/diff compiler/nft \
-	runtime/base runtime/crypto runtime/tunnel runtime/control runtime/store \
-	runtime/netmap
+	runtime/base runtime/crypto runtime/tunnel runtime/control runtime/store runtime/netmap
 PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate runtime/coord
 use_grammar         =
 use_compiler/ir     = grammar
@@ -49,7 +48,7 @@ use_runtime/crypto  =
 use_runtime/tunnel  = runtime/crypto runtime/base
 use_runtime/control = runtime/crypto runtime/base
 use_runtime/store   = runtime/base
-use_runtime/netmap  = runtime/store runtime/control compiler/policy compiler/ir grammar runtime/crypto runtime/base
+use_runtime/netmap  = runtime/store runtime/control compiler/policy compiler/ir grammar runtime/crypto
 use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
 use_runtime/keygated = runtime/tunnel runtime/crypto runtime/base
 use_runtime/keygate = runtime/tunnel runtime/crypto runtime/base
