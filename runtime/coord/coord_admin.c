@@ -600,10 +600,17 @@ static int run_tests(const struct load *l, const char *name, struct refusal *r)
 	return refuse(r, "%s: %d test%s failed", name, failed, failed == 1 ? "" : "s");
 }
 
+struct live_policy {
+	char *text;
+	char name[32];
+};
+
 static int copy_policy_text(const struct store_policy *p, void *arg)
 {
-	*(char **)arg = strdup(p->text);
-	return *(char **)arg ? 0 : -ENOMEM;
+	struct live_policy *lp = arg;
+	snprintf(lp->name, sizeof lp->name, "policy v%lld", (long long)p->version);
+	lp->text = strdup(p->text);
+	return lp->text ? 0 : -ENOMEM;
 }
 
 static void write_diff(FILE *f, const void *res)
@@ -617,12 +624,12 @@ static int diff_against_live(struct store *s, const struct load *new_l, cJSON *o
 	struct diag_list diags = { 0 };
 	struct diff_result res = { 0 };
 	struct load *old_l = NULL;
-	char *live = NULL;
+	struct live_policy live = { .name = "no policy" };
 	int rc = store_policy_get(s, 0, copy_policy_text, &live);
 	if (rc < 0 && rc != -ENOENT)
 		return store_failed(r, rc);
-	if (load_against_store(s, "live policy", live ? live : "{}", &old_l, r) < 0) {
-		free(live);
+	if (load_against_store(s, live.name, live.text ? live.text : "{}", &old_l, r) < 0) {
+		free(live.text);
 		return -1;
 	}
 	rc = diff_compute(old_l, new_l, NULL, &res, &diags);
@@ -638,7 +645,7 @@ free_all:
 	diff_result_free(&res);
 	diag_list_free(&diags);
 	load_free(old_l);
-	free(live);
+	free(live.text);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -236,10 +236,11 @@ int coord_node_update(struct store *s, int64_t node_id, const struct ctl_update 
 	return rc;
 }
 
+/* "hs:" and the key in unpadded base64url: within a setting name's 63 bytes. */
 static void setting_name(char out[80], const uint8_t key[CTL_KEY_LEN])
 {
-	strcpy(out, "handshake:");
-	sodium_bin2hex(out + 10, 70, key, CTL_KEY_LEN);
+	strcpy(out, "hs:");
+	sodium_bin2base64(out + 3, 77, key, CTL_KEY_LEN, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 bool coord_node_last_seen(struct store *s, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])

@@ -317,6 +317,8 @@ static int sess_push(struct coord_sess *s)
 	if (!s->node_id || !s->dirty || !srv->world)
 		return 0;
 	rc = netmap_for(srv->world, s->node_id, (uint64_t)srv->world_gen, &m);
+	if (rc == -ENOENT && srv->refresh_at)
+		return 0;	/* a node newer than the world: the next one has it */
 	if (rc == -ENOENT) {
 		log_info("node %s (%s): removed or expired, closing", s->name, s->peer);
 		s->dirty = false;
@@ -358,6 +360,28 @@ free_map:
 	return rc;
 }
 
+static int record_approval(int64_t id, const char *prefix, const char *approver, void *arg)
+{
+	struct coord_srv *srv = arg;
+	int rc = store_route_auto_approve(srv->state->store, id, prefix, approver, time(NULL));
+	if (rc < 0)
+		return rc;
+	log_info("route %s of node %lld approved by %s", prefix, (long long)id, approver);
+	coord_srv_changed(srv);
+	return 0;
+}
+
+/* Record the approvals autoApprovers give (the world already serves those
+ * routes; the store learns who approved them). */
+static void record_auto_approvals(struct coord_srv *srv, const struct netmap_world *w)
+{
+	for (size_t i = 0; i < netmap_node_count(w); i++) {
+		int rc = netmap_auto_approvals(w, netmap_node_id(w, i), record_approval, srv);
+		if (rc < 0)
+			log_warn("cannot record an automatic route approval: %s", strerror(-rc));
+	}
+}
+
 /* Rebuild the world from the store and mark the nodes whose view changed. */
 static void refresh(struct coord_srv *srv)
 {
@@ -373,6 +397,7 @@ static void refresh(struct coord_srv *srv)
 		return;
 	}
 	diag_list_free(&diags);
+	record_auto_approvals(srv, w);
 	for (struct coord_sess *s = srv->sessions; s; s = s->next)
 		if (s->node_id && (!s->has_sent || netmap_changed(srv->world, w, s->node_id)))
 			s->dirty = true;
