@@ -127,7 +127,7 @@ static int acting_user(struct store *s, const cJSON *req, int64_t *by, struct re
 		return 0;
 	int rc = store_user_by_name(s, as, by);
 	if (rc == -ENOENT)
-		return refuse(r, "no user named '%s'", as);
+		return refuse(r, "no user named '%s' (say who decides with --as USER)", as);
 	return rc < 0 ? store_failed(r, rc) : 0;
 }
 
@@ -429,8 +429,6 @@ static int route_row(const struct store_route *rt, void *arg)
 		cJSON_AddStringToObject(o, "by", by);
 	else if (rt->auto_approver)
 		cJSON_AddStringToObject(o, "auto_approver", rt->auto_approver);
-	else if (rt->state != STORE_ROUTE_PENDING)
-		cJSON_AddStringToObject(o, "by", "admin");
 	cJSON_AddNumberToObject(o, "advertised_at", (double)rt->advertised_at);
 	cJSON_AddNumberToObject(o, "decided_at", (double)rt->decided_at);
 	cJSON_AddBoolToObject(o, "primary", false);
@@ -490,6 +488,8 @@ static int routes_decide(struct coord_srv *srv, const cJSON *req, struct refusal
 	int rc;
 	if (node_arg(s, req, &node, r) < 0 || acting_user(s, req, &by, r) < 0)
 		return -1;
+	if (!by)
+		return refuse(r, "say who decides with --as USER");
 	if (!cJSON_IsArray(prefixes) || !cJSON_GetArraySize(prefixes))
 		return refuse(r, "no prefixes given");
 	cJSON_ArrayForEach(p, prefixes) {

@@ -136,6 +136,7 @@ static int register_new(struct store *s, const struct ctl_identity *id, const ui
 	}
 	if (sodium_memcmp(k.server_key, id->public_key, CTL_KEY_LEN) != 0) {
 		res->reason = "auth key is for another coordinator";
+		rc = 0;
 		goto wipe;
 	}
 	if ((rc = endpoints_text(&eps, &reg->endpoints)) < 0)

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +409,10 @@ static int routes_decide_args(const struct cmd *c, int argc, char **argv, cJSON 
 	int i = options(c, argc, argv, opts, req, as_opt);
 	if (i < 0 || argc - i < 2)
 		return usage_of(c);
+	/* Who decides: --as, else the user named as the caller's login. */
+	struct passwd *pw = getpwuid(getuid());
+	if (!cJSON_GetObjectItem(req, "as") && pw)
+		cJSON_AddStringToObject(req, "as", pw->pw_name);
 	cJSON_AddStringToObject(req, "node", argv[i]);
 	cJSON *p = cJSON_AddArrayToObject(req, "prefixes");
 	for (i++; i < argc; i++)
