@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,6 +374,10 @@ int main(int argc, char **argv)
 	struct pollfd *pfd = calloc((size_t)opt.n, sizeof *pfd);
 	if (!v || !pfd)
 		return 2;
+	if (mkdir(opt.dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "ctlclient: %s: %s\n", opt.dir, strerror(errno));
+		return 2;
+	}
 	for (int i = 0; i < opt.n; i++) {
 		v[i].i = i;
 		if (load_identity(&v[i]) < 0 || connect_sess(&v[i]) < 0) {
