@@ -268,13 +268,30 @@ static void sess_free(struct coord_sess *s)
 	free(s);
 }
 
+/* Why a connection ended, for the log. */
+static const char *end_reason(const struct coord_sess *s, int rc)
+{
+	bool up = ctl_conn_established(s->conn);
+	switch (rc) {
+	case -ESTALE: return "replayed or old handshake";
+	case -EBADMSG: return up ? "a message failed authentication" : "handshake failed (not our key, or tampered)";
+	case -EPROTO: return "malformed frame or protocol error";
+	case -EMSGSIZE: return "message over the size cap";
+	case -ETIMEDOUT: return up ? "timed out (no traffic, or a peer that does not read)" : "handshake timed out";
+	case -ECONNRESET: return "closed by the node";
+	default: return strerror(-rc);
+	}
+}
+
 /* End S after an error RC, with one log line. */
 static void sess_end(struct coord_sess *s, int rc, const char *why)
 {
+	if (!why)
+		why = end_reason(s, rc);
 	if (s->node_id)
-		log_info("node %s (%s): connection ended: %s", s->name, s->peer, why ? why : strerror(-rc));
+		log_info("node %s (%s): connection ended: %s", s->name, s->peer, why);
 	else
-		log_info("%s: connection ended: %s", s->peer, why ? why : strerror(-rc));
+		log_info("%s: connection ended: %s", s->peer, why);
 	sess_free(s);
 }
 
@@ -589,7 +606,7 @@ static void sess_event(struct coord_sess *s, uint32_t events)
 	if (rc == 0)
 		rc = sess_rearm(s);
 	if (rc < 0)
-		sess_end(s, rc, rc == -ESTALE ? "replayed or old handshake" : NULL);
+		sess_end(s, rc, NULL);
 }
 
 /* ---- the admin socket ---- */
@@ -711,7 +728,7 @@ static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
 			if (rc == 0)
 				rc = sess_rearm(s);
 			if (rc < 0) {
-				sess_end(s, rc, rc == -ETIMEDOUT ? "timed out" : NULL);
+				sess_end(s, rc, NULL);
 				continue;
 			}
 			d = ctl_conn_deadline(s->conn);
