@@ -477,7 +477,8 @@ static const char shape_policy[] =
 	"{\"groups\": {\"group:eng\": [\"alice@example.com\"]},\n"
 	" \"tagOwners\": {\"tag:relay\": [\"alice@example.com\"]},\n"
 	" \"acls\": [{\"action\": \"accept\", \"src\": [\"group:eng\"],\n"
-	"           \"dst\": [\"tag:relay:*\", \"10.1.0.0/16:443\", \"10.2.0.0/16:443\"]}],\n"
+	"           \"dst\": [\"tag:relay:*\", \"10.1.0.0/16:443\", \"10.2.0.0/16:443\",\n"
+	"                   \"192.168.0.0/16:443\"]}],\n"
 	" \"autoApprovers\": {\"routes\": {\"10.0.0.0/8\": [\"tag:relay\"]}}}\n";
 
 struct approvals {
@@ -508,8 +509,8 @@ static void test_shape(void)
 	int64_t alice = net_user(&n, "alice"), bob = net_user(&n, "bob");
 	int64_t laptop = net_node(&n, alice, NULL, "laptop"), phone = net_node(&n, alice, NULL, "phone");
 	int64_t desk = net_node(&n, bob, NULL, "desk"), relay = net_node(&n, 0, "tag:relay", "relay");
-	static const char *const routes[] = { "10.1.0.0/16", "10.2.0.0/16", "192.168.0.0/24" };
-	net_advertise(&n, relay, routes, 3);
+	static const char *const routes[] = { "10.1.0.0/16", "10.2.0.0/16", "192.168.0.0/24", "192.168.1.0/24" };
+	net_advertise(&n, relay, routes, 4);
 	unsigned relay_key = n.next;
 	store_route_reject(n.s, relay, "10.2.0.0/16", n.admin, NOW);
 	store_route_approve(n.s, relay, "192.168.0.0/24", n.admin, NOW);
@@ -529,16 +530,19 @@ static void test_shape(void)
 	uint8_t wg[STORE_KEY_LEN];
 	tkey(wg, relay_key + 1000000);
 	T_MEMEQ(rc == 0 && m.n_peers ? m.peers[0].wg_key : wg, wg, 32, "netmap shape: the peer's WireGuard key is the store's");
-	T_CHECK(rc == 0 && m.n_peers == 1 && m.peers[0].allowed_ips.n == 3 &&
+	T_CHECK(rc == 0 && m.n_peers == 1 && m.peers[0].allowed_ips.n == 4 &&
 			has_prefix(&m.peers[0].allowed_ips, "10.1.0.0/16") &&
-			!has_prefix(&m.peers[0].allowed_ips, "192.168.0.0/24") &&
+			has_prefix(&m.peers[0].allowed_ips, "192.168.0.0/24") &&
+			!has_prefix(&m.peers[0].allowed_ips, "192.168.1.0/24") &&
 			!has_prefix(&m.peers[0].allowed_ips, "10.2.0.0/16"),
-		"netmap shape: the relay's allowed IPs: its addresses and 10.1.0.0/16 (pending, auto-approved); "
-		"not 192.168.0.0/24 (approved, the policy does not reach it), nor 10.2.0.0/16 (rejected, "
-		"autoApprovers or not)");
-	T_CHECK(rc == 0 && m.routes.n == 1 && has_prefix(&m.routes, "10.1.0.0/16") && !m.snat &&
+		"netmap shape: the relay's allowed IPs: its addresses, 10.1.0.0/16 (pending, auto-approved) and "
+		"192.168.0.0/24 (approved); not 192.168.1.0/24 (pending), nor 10.2.0.0/16 (rejected, autoApprovers "
+		"or not)");
+	T_CHECK(rc == 0 && m.routes.n == 2 && has_prefix(&m.routes, "10.1.0.0/16") &&
+			has_prefix(&m.routes, "192.168.0.0/24") && !m.snat &&
 			!strcmp(m.filter, "[]"),
-		"netmap shape: the laptop routes 10.1.0.0/16 into the tunnel, does not source-NAT, accepts nothing");
+		"netmap shape: the laptop routes 10.1.0.0/16 and 192.168.0.0/24 into the tunnel, does not "
+		"source-NAT, accepts nothing");
 	ctl_netmap_free(&m);
 	rc = netmap_for(w, relay, 3, &m);
 	T_CHECK(rc == 0 && m.n_peers == 2 && m.peers[0].id == (uint64_t)laptop && m.peers[1].id == (uint64_t)phone &&
@@ -554,7 +558,7 @@ static void test_shape(void)
 	struct approvals a = { 0 };
 	rc = netmap_auto_approvals(w, relay, approval_seen, &a);
 	T_CHECK(rc == 0 && a.n == 1 && !strcmp(a.prefix, "10.1.0.0/16") && strstr(a.approver, "tag:relay") &&
-			strstr(a.approver, "policy v1 line 5"),
+			strstr(a.approver, "policy v1 line 6"),
 		"netmap approvals: the pending 10.1.0.0/16 is reported, approved by %s", a.approver);
 	rc = store_route_auto_approve(n.s, relay, a.prefix, a.approver, NOW);
 	struct netmap_world *w2 = build(n.s, NULL, &rc);
