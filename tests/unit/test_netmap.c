@@ -360,39 +360,30 @@ free_case:
 	return res;
 }
 
+struct tally {
+	size_t pass, fail;
+};
+
+static void conformance_case(const char *folder, const char *name, const char *path, void *arg)
+{
+	struct tally *t = arg;
+	char why[1024] = "";
+	size_t npeers = 0;
+	int res = run_case(path, why, sizeof(why), &npeers);
+	if (res == 0)
+		T_CHECK(false, "netmap conformance %s/%s: %s", folder, name, why);
+	if (res >= 0)
+		*(res ? &t->pass : &t->fail) += 1;
+}
+
 static void test_conformance(void)
 {
-	static const char *folders[] = { "acl", "grant", "policytest", "routes" };
-	const char *shared = getenv("KG_SHARED");
-	size_t pass = 0, fail = 0;
-	if (!shared) {
-		T_SKIP("netmap conformance: KG_SHARED not set (run through tests/run)");
+	struct tally t = { 0 };
+	if (captures_each("netmap conformance", conformance_case, &t) == 0)
 		return;
-	}
-	for (size_t f = 0; f < 4; f++) {
-		char dir[4096];
-		size_t n;
-		snprintf(dir, sizeof(dir), "%s/testdata/tailscale-captures/%s", shared, folders[f]);
-		char **names = captures_case_names(dir, &n);
-		if (!names) {
-			T_SKIP("netmap conformance: %s: no such directory", dir);
-			continue;
-		}
-		for (size_t i = 0; i < n; i++) {
-			char path[8192], why[1024] = "";
-			size_t npeers = 0;
-			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-			int res = run_case(path, why, sizeof(why), &npeers);
-			if (res == 0)
-				T_CHECK(false, "netmap conformance %s/%s: %s", folders[f], names[i], why);
-			if (res >= 0)
-				*(res ? &pass : &fail) += 1;
-			free(names[i]);
-		}
-		free(names);
-	}
-	T_CHECK(fail == 0 && pass > 400, "netmap conformance: %zu of %zu accepted cases, loaded into a store, give "
-		"every node the peers, allowed IPs, routes and filter of their JSON inventory", pass, pass + fail);
+	T_CHECK(t.fail == 0 && t.pass > 400, "netmap conformance: %zu of %zu accepted cases, loaded into a store, give "
+		"every node the peers, allowed IPs, routes and filter of their JSON inventory", t.pass,
+		t.pass + t.fail);
 }
 
 /* ---- small tailnets ---- */
