@@ -255,9 +255,12 @@ static void digest_view(struct netmap_world *w, size_t i)
 
 /* ---- the world ---- */
 
+/* The diagnostics of loading point into the load's copy of the policy:
+ * detached into DIAGS before it goes. */
 static int world_make(struct netmap_world *w, const struct netmap_snap *snap, const char *policy_text,
 		      struct diag_list *diags)
 {
+	struct diag_list local = { .max_errors = diags->max_errors };
 	char name[64];
 	const char *text = policy_text ? policy_text : snap->has_policy ? snap->policy_text : "{}";
 	if (policy_text)
@@ -267,12 +270,14 @@ static int world_make(struct netmap_world *w, const struct netmap_snap *snap, co
 	else
 		snprintf(name, sizeof(name), "no policy");
 	struct load *l = load_new();
-	int rc = l ? compile(l, snap, text, name, &w->rs, diags) : -ENOMEM;
+	int rc = l ? compile(l, snap, text, name, &w->rs, &local) : -ENOMEM;
 	if (rc == 0)
 		rc = nodes_fill(w, l, snap, name);
+	int detached = diags_detach(&local, diags);
+	diag_list_free(&local);
 	load_free(l);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || detached < 0)
+		return rc < 0 ? rc : detached;
 	for (size_t i = 0; i < w->nnodes; i++)
 		digest_facts(&w->nodes[i]);
 	for (size_t i = 0; i < w->nnodes; i++)
@@ -284,23 +289,18 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 		       struct diag_list *diags)
 {
 	struct netmap_snap snap = { 0 };
-	struct diag_list local = { .max_errors = diags->max_errors };
 	struct netmap_world *w = calloc(1, sizeof(*w));
 	int rc = w ? netmap_snap_read(s, &snap) : -ENOMEM;
 	if (rc < 0)
-		diag_error(&local, NULL, "reading the store: %s", strerror(-rc));
+		diag_error(diags, NULL, "reading the store: %s", strerror(-rc));
 	else
-		rc = world_make(w, &snap, policy_text, &local);
-	int detached = diags_detach(&local, diags);
-	if (rc == 0)
-		rc = detached;
+		rc = world_make(w, &snap, policy_text, diags);
 	if (rc < 0) {
 		netmap_world_free(w);
 		w = NULL;
 	}
 	*gen = snap.gen;
 	*out = w;
-	diag_list_free(&local);
 	netmap_snap_free(&snap);
 	return rc;
 }

@@ -67,19 +67,18 @@ static int node_copy(const struct store_node *n, void *arg)
 	return rc < 0 ? rc : strs_copy(&c->endpoints, &n->endpoints);
 }
 
-/* The node with store id ID, or NULL (expired, or gone): nodes are read in
- * id order. */
+/* bsearch's comparison for arrays of structs whose first member is their
+ * int64_t id (users, nodes: both read in id order). */
+static int cmp_leading_id(const void *key, const void *elem)
+{
+	int64_t a = *(const int64_t *)key, b = *(const int64_t *)elem;
+	return a < b ? -1 : a > b;
+}
+
+/* The node with store id ID, or NULL (expired, or gone). */
 static struct netmap_node *node_by_id(struct netmap_snap *snap, int64_t id)
 {
-	size_t lo = 0, hi = snap->nnodes;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (snap->nodes[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < snap->nnodes && snap->nodes[lo].id == id ? &snap->nodes[lo] : NULL;
+	return bsearch(&id, snap->nodes, snap->nnodes, sizeof(*snap->nodes), cmp_leading_id);
 }
 
 static int route_copy(const struct store_route *r, void *arg)
@@ -140,19 +139,12 @@ void netmap_snap_free(struct netmap_snap *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
-/* Inventory index of the user with store id ID, or -1: users are read in id
- * order and added to the inventory in that order. */
+/* Inventory index of the user with store id ID, or -1: users are added to
+ * the inventory in the order read. */
 static int user_index(const struct netmap_snap *snap, int64_t id)
 {
-	size_t lo = 0, hi = snap->nusers;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (snap->users[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < snap->nusers && snap->users[lo].id == id ? (int)lo : -1;
+	const struct netmap_user *u = bsearch(&id, snap->users, snap->nusers, sizeof(*snap->users), cmp_leading_id);
+	return u ? (int)(u - snap->users) : -1;
 }
 
 /* Unix seconds as RFC 3339 UTC: "2026-04-10T21:06:42Z". */

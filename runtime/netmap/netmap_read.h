@@ -17,7 +17,7 @@ struct netmap_strs {
 };
 
 struct netmap_user {
-	int64_t id;
+	int64_t id;		/* first: looked up by it */
 	char *name, *email;
 };
 
@@ -28,7 +28,7 @@ struct netmap_route {
 };
 
 struct netmap_node {
-	int64_t id;
+	int64_t id;		/* first: looked up by it */
 	char *name;
 	int64_t user_id;
 	struct netmap_strs tags, endpoints;
