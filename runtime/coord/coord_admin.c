@@ -376,32 +376,30 @@ static int node_arg(struct store *s, const cJSON *req, int64_t *id, struct refus
 	return rc < 0 ? store_failed(r, rc) : 0;
 }
 
-static int nodes_remove(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+/* A change to the node the request names: removal or expiry. */
+static int node_change(struct coord_srv *srv, const cJSON *req, struct refusal *r, int (*change)(struct store *, int64_t))
 {
 	struct store *s = coord_srv_store(srv);
 	int64_t id;
-	(void)out;
 	if (node_arg(s, req, &id, r) < 0)
 		return -1;
-	int rc = store_node_remove(s, id);
+	int rc = change(s, id);
 	if (rc < 0)
 		return store_failed(r, rc);
 	coord_srv_changed(srv);
 	return 0;
 }
 
+static int nodes_remove(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+{
+	(void)out;
+	return node_change(srv, req, r, store_node_remove);
+}
+
 static int nodes_expire(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
 {
-	struct store *s = coord_srv_store(srv);
-	int64_t id;
 	(void)out;
-	if (node_arg(s, req, &id, r) < 0)
-		return -1;
-	int rc = store_node_expire(s, id);
-	if (rc < 0)
-		return store_failed(r, rc);
-	coord_srv_changed(srv);
-	return 0;
+	return node_change(srv, req, r, store_node_expire);
 }
 
 /* ---- routes ---- */

@@ -150,7 +150,7 @@ static int register_new(struct store *s, const struct ctl_identity *id, const ui
 	name_from_hostname(base, reg->hostname);
 	for (int i = 1; i <= NAME_TRIES; i++) {
 		if (i > 1)
-			snprintf(res->name, sizeof res->name, "%s-%d", base, i);
+			snprintf(res->name, sizeof res->name, "%.*s-%d", STORE_NAME_MAX - 5, base, i);
 		else
 			snprintf(res->name, sizeof res->name, "%s", base);
 		r.name = res->name;
