@@ -2,7 +2,7 @@
  * against a real keygate-coord (the tests in tests/coord).
  *
  *   ctlclient -s HOST:PORT -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
- *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-t SECONDS]
+ *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]
  *
  * Session I keeps its machine key in DIR/cI.key (made on first use), so a
  * second run reconnects as the same nodes.  It registers (with -a, or as a
@@ -14,6 +14,8 @@
  *   -o  once: exit when every session has its first map (0) or was
  *       refused (1, the reasons on stdout)
  *   -R  reconnect a lost session after 200 ms
+ *   -S  stall: once a session has its first map, never read again (a node
+ *       that does not read, for the coordinator's write queue)
  *   -t  give up after SECONDS (exit 3); default 30
  * Without -o it runs until SIGTERM or the timeout. */
 #include "ctl_authkey.h"
@@ -55,7 +57,7 @@ static struct {
 	struct ctl_prefixes routes;
 	uint8_t server_key[32];
 	struct addrinfo *ai;
-	bool once, reconnect;
+	bool once, reconnect, stall;
 	int n;
 } opt = { .hostname = "node", .n = 1 };
 
@@ -269,7 +271,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 	const char *server = NULL, *key = NULL;
 	int c;
 	size_t binlen;
-	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRt:")) != -1) {
+	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSt:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'k': key = optarg; break;
@@ -279,6 +281,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 		case 'H': opt.hostname = optarg; break;
 		case 'o': opt.once = true; break;
 		case 'R': opt.reconnect = true; break;
+		case 'S': opt.stall = true; break;
 		case 't': *timeout = atoi(optarg); break;
 		case 'r':
 			for (char *p = strtok(optarg, ","); p; p = strtok(NULL, ",")) {
@@ -334,7 +337,8 @@ static void step(struct sess *v, struct pollfd *pfd)
 			}
 		}
 		pfd[i].fd = ctl_conn_fd(v[i].conn);
-		pfd[i].events = POLLIN | (ctl_conn_wants_write(v[i].conn) ? POLLOUT : 0);
+		bool reading = !(opt.stall && v[i].state == S_MAPPED);
+		pfd[i].events = (reading ? POLLIN : 0) | (ctl_conn_wants_write(v[i].conn) ? POLLOUT : 0);
 		uint64_t d = ctl_conn_deadline(v[i].conn);
 		if (d < next)
 			next = d;
@@ -364,7 +368,7 @@ int main(int argc, char **argv)
 	int timeout = 30, status = 3;
 	if (sodium_init() < 0 || parse_args(argc, argv, &timeout) < 0) {
 		fprintf(stderr, "usage: ctlclient -s HOST:PORT -k KEY -d DIR [-n N] [-a AUTHKEY] [-r PREFIXES] "
-				"[-H HOSTNAME] [-o] [-R] [-t SECONDS]\n");
+				"[-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
