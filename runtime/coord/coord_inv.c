@@ -99,7 +99,8 @@ static int add_route(const struct store_route *r, void *arg)
 	struct build *b = arg;
 	int idx = id_map_find(&b->nodes, r->node_id);
 	int rc = 0;
-	if (idx < 0 || !r->advertised)
+	/* As netmap reads them: a rejection wins over autoApprovers. */
+	if (idx < 0 || !r->advertised || r->state == STORE_ROUTE_REJECTED)
 		return 0;
 	rc = inv_node_add_route(b->inv, (size_t)idx, INV_ADVERTISED, r->prefix);
 	if (rc == 0 && r->state == STORE_ROUTE_APPROVED)

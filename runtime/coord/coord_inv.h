@@ -1,7 +1,8 @@
 /* coord_inv: the compiler's inventory built from one snapshot of the store,
  * for what the coordinator compiles itself (a policy's tests and the
- * semantic diff of `keygate policy set`).  Expired nodes are left out, as
- * netmap leaves them out. */
+ * semantic diff of `keygate policy set`), read as netmap reads it: expired
+ * nodes left out, advertised routes without the rejected ones, approved the
+ * ones approved in the store. */
 #ifndef COORD_INV_H
 #define COORD_INV_H
 #include "diag.h"
