@@ -743,9 +743,18 @@ int coord_srv_run(struct coord_srv *srv)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigset_t stop_set, wait_mask;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The stop signals arrive only inside epoll_pwait: none is lost
+	 * between the check of stop_signal and the wait. */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
 	refresh(srv);
 	while (!stop_signal) {
 		uint64_t now = now_ns();
@@ -753,9 +762,9 @@ int coord_srv_run(struct coord_srv *srv)
 			refresh(srv);
 		uint64_t next = run_timers(srv, now);
 		int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)((next - now) / 1000000 + 1);
-		int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, timeout);
+		int n = epoll_pwait(srv->epfd, ev, MAX_EVENTS, timeout, &wait_mask);
 		if (n < 0 && errno != EINTR) {
-			log_err("epoll_wait: %s", strerror(errno));
+			log_err("epoll_pwait: %s", strerror(errno));
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
