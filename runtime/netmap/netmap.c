@@ -135,12 +135,10 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 	if (!(n->name = strdup(sn->name)))
 		return -ENOMEM;
 	int rc = addresses_of(&n->addresses, sn);
-	if (rc == 0)
-		rc = endpoints_of(&n->endpoints, sn);
-	if (rc == 0)
-		rc = filter_of(n, &l->fs.nodes[i]);
-	if (rc < 0 || !n->snat)
+	if (rc < 0 || (rc = endpoints_of(&n->endpoints, sn)) < 0 || (rc = filter_of(n, &l->fs.nodes[i])) < 0)
 		return rc;
+	if (!n->snat)
+		return 0;
 	if (!*approver && !(*approver = netmap_approver_new(l, policy_name)))
 		return -ENOMEM;
 	return netmap_approver_find(*approver, i, sn, &n->approvals);
@@ -271,7 +269,7 @@ static int world_make(struct netmap_world *w, const struct netmap_snap *snap, co
 		snprintf(name, sizeof(name), "no policy");
 	struct load *l = load_new();
 	int rc = l ? compile(l, snap, text, name, &w->rs, &local) : -ENOMEM;
-	if (rc == 0)
+	if (rc == 0)	/* the one step after compiling; then the diagnostics go either way */
 		rc = nodes_fill(w, l, snap, name);
 	int detached = diags_detach(&local, diags);
 	diag_list_free(&local);
@@ -355,9 +353,9 @@ static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct rou
 	if (!(p->name = strdup(n->name)))
 		return -ENOMEM;
 	int rc = ctl_endpoints_copy(&p->endpoints, &n->endpoints);
-	if (rc == 0)
-		rc = ctl_prefixes_copy(&p->addresses, &n->addresses);
-	return rc < 0 ? rc : prefixes_of(&p->allowed_ips, &rp->allowed_ips);
+	if (rc < 0 || (rc = ctl_prefixes_copy(&p->addresses, &n->addresses)) < 0)
+		return rc;
+	return prefixes_of(&p->allowed_ips, &rp->allowed_ips);
 }
 
 static int cmp_peer(const void *pa, const void *pb)
@@ -403,17 +401,17 @@ static int map_fill(const struct netmap_world *w, size_t i, struct ctl_netmap *o
 	if (!(out->self.name = strdup(n->name)) || !(out->filter = strdup(n->filter)))
 		return -ENOMEM;
 	int rc = ctl_prefixes_copy(&out->self.addresses, &n->addresses);
-	if (rc == 0)
-		rc = routes_of(&out->routes, v);
-	if (rc == 0 && !(out->peers = calloc(v->npeers + 1, sizeof(*out->peers))))
-		rc = -ENOMEM;
-	for (size_t k = 0; rc == 0 && k < v->npeers; k++) {
+	if (rc < 0 || (rc = routes_of(&out->routes, v)) < 0)
+		return rc;
+	if (!(out->peers = calloc(v->npeers + 1, sizeof(*out->peers))))
+		return -ENOMEM;
+	for (size_t k = 0; k < v->npeers; k++) {
 		out->n_peers++;
-		rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k]);
+		if ((rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k])) < 0)
+			return rc;
 	}
-	if (rc == 0)
-		qsort(out->peers, out->n_peers, sizeof(*out->peers), cmp_peer);
-	return rc;
+	qsort(out->peers, out->n_peers, sizeof(*out->peers), cmp_peer);
+	return 0;
 }
 
 int netmap_for(const struct netmap_world *w, int64_t id, uint64_t generation, struct ctl_netmap *out)

@@ -179,15 +179,16 @@ static int add_route(struct inv *inv, size_t k, const struct netmap_node *n, enu
 
 static int add_routes(struct inv *inv, size_t k, const struct netmap_node *n, struct diag_list *diags)
 {
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n->nroutes; i++) {
+	for (size_t i = 0; i < n->nroutes; i++) {
 		const struct netmap_route *r = &n->routes[i];
+		int rc = 0;
 		if (r->advertised && r->state != STORE_ROUTE_REJECTED)
 			rc = add_route(inv, k, n, INV_ADVERTISED, r->prefix, diags);
-		if (rc == 0 && r->state == STORE_ROUTE_APPROVED)
-			rc = add_route(inv, k, n, INV_APPROVED, r->prefix, diags);
+		if (rc < 0 || (r->state == STORE_ROUTE_APPROVED &&
+				(rc = add_route(inv, k, n, INV_APPROVED, r->prefix, diags)) < 0))
+			return rc;
 	}
-	return rc;
+	return 0;
 }
 
 static int add_node(struct inv *inv, const struct netmap_snap *snap, const struct netmap_node *n,
@@ -199,16 +200,13 @@ static int add_node(struct inv *inv, const struct netmap_snap *snap, const struc
 	if (rc < 0)
 		return rc;
 	size_t k = (size_t)rc;
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < n->tags.n; i++)
-		rc = inv_node_add_tag(inv, k, n->tags.v[i]);
-	if (rc == 0)
-		rc = add_addrs(inv, k, n);
-	if (rc == 0)
-		rc = created_text(n->created, created);
-	if (rc == 0)
-		rc = inv_node_set_created(inv, k, created);
-	return rc < 0 ? rc : add_routes(inv, k, n, diags);
+	for (size_t i = 0; i < n->tags.n; i++)
+		if ((rc = inv_node_add_tag(inv, k, n->tags.v[i])) < 0)
+			return rc;
+	if ((rc = add_addrs(inv, k, n)) < 0 || (rc = created_text(n->created, created)) < 0 ||
+	    (rc = inv_node_set_created(inv, k, created)) < 0)
+		return rc;
+	return add_routes(inv, k, n, diags);
 }
 
 struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_list *diags)

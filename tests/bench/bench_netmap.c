@@ -74,41 +74,58 @@ static int add_node(struct store *s, int64_t key, const uint8_t secret[STORE_KEY
 	return store_register(s, &reg, NOW + n, id);
 }
 
-/* The relay first (it is the primary of its routes), then the users'. */
-static int fill(struct store *s, size_t nodes, int64_t *relay, int64_t *user_node)
+/* The relay, tagged, serving its two routes: the first node, so the
+ * primary of both. */
+static int add_relay(struct store *s, int64_t admin, int64_t *relay)
 {
 	static const char *const relay_tag[] = { "tag:relay" };
 	static const char *const routes[] = { "10.0.0.0/16", "10.1.0.0/16" };
 	struct store_authkey_spec spec = { .tags = { relay_tag, 1 }, .expiry = NOW + 86400 };
 	uint8_t secret[STORE_KEY_LEN];
-	int64_t key, admin, version;
+	int64_t key;
+	int rc = store_authkey_create(s, &spec, NOW, &key, secret);
+	if (rc < 0 || (rc = add_node(s, key, secret, "relay", 0, relay)) < 0 ||
+	    (rc = store_routes_advertise(s, *relay, &(struct store_list){ routes, 2 }, NOW)) < 0)
+		return rc;
+	for (size_t r = 0; r < 2; r++)
+		if ((rc = store_route_approve(s, *relay, routes[r], admin, NOW)) < 0)
+			return rc;
+	return 0;
+}
+
+/* User U with PER_USER nodes, key numbers from *N on; *LAST: its last. */
+static int add_user(struct store *s, size_t u, unsigned *n, int64_t *last)
+{
+	struct store_authkey_spec spec = { .reusable = true, .expiry = NOW + 86400 };
+	uint8_t secret[STORE_KEY_LEN];
 	char name[32], email[64];
-	size_t users = (nodes - 1) / PER_USER;
-	unsigned n = 0;
-	int rc = store_user_add(s, "admin", "admin@example.com", STORE_ROLE_ADMIN, NOW, &admin);
-	if (rc == 0)
-		rc = store_authkey_create(s, &spec, NOW, &key, secret);
-	if (rc == 0)
-		rc = add_node(s, key, secret, "relay", n++, relay);
-	if (rc == 0)
-		rc = store_routes_advertise(s, *relay, &(struct store_list){ routes, 2 }, NOW);
-	for (size_t r = 0; rc == 0 && r < 2; r++)
-		rc = store_route_approve(s, *relay, routes[r], admin, NOW);
-	for (size_t u = 0; rc == 0 && u < users; u++) {
-		snprintf(name, sizeof(name), "u%zu", u);
-		snprintf(email, sizeof(email), "u%zu@example.com", u);
-		spec = (struct store_authkey_spec){ .reusable = true, .expiry = NOW + 86400 };
-		rc = store_user_add(s, name, email, STORE_ROLE_MEMBER, NOW, &spec.user_id);
-		if (rc == 0)
-			rc = store_authkey_create(s, &spec, NOW, &key, secret);
-		for (size_t k = 0; rc == 0 && k < PER_USER; k++) {
-			snprintf(name, sizeof(name), "u%zu-%zu", u, k);
-			rc = add_node(s, key, secret, name, n++, user_node);
-		}
+	int64_t key;
+	snprintf(name, sizeof(name), "u%zu", u);
+	snprintf(email, sizeof(email), "u%zu@example.com", u);
+	int rc = store_user_add(s, name, email, STORE_ROLE_MEMBER, NOW, &spec.user_id);
+	if (rc < 0 || (rc = store_authkey_create(s, &spec, NOW, &key, secret)) < 0)
+		return rc;
+	for (size_t k = 0; k < PER_USER; k++) {
+		snprintf(name, sizeof(name), "u%zu-%zu", u, k);
+		if ((rc = add_node(s, key, secret, name, (*n)++, last)) < 0)
+			return rc;
 	}
-	char *policy = rc == 0 ? policy_text(users) : NULL;
-	if (rc == 0)
-		rc = policy ? store_policy_set(s, policy, admin, -1, NOW, &version) : -ENOMEM;
+	return 0;
+}
+
+static int fill(struct store *s, size_t nodes, int64_t *relay, int64_t *user_node)
+{
+	size_t users = (nodes - 1) / PER_USER;
+	unsigned n = 1;
+	int64_t admin, version;
+	int rc = store_user_add(s, "admin", "admin@example.com", STORE_ROLE_ADMIN, NOW, &admin);
+	if (rc < 0 || (rc = add_relay(s, admin, relay)) < 0)
+		return rc;
+	for (size_t u = 0; u < users; u++)
+		if ((rc = add_user(s, u, &n, user_node)) < 0)
+			return rc;
+	char *policy = policy_text(users);
+	rc = policy ? store_policy_set(s, policy, admin, -1, NOW, &version) : -ENOMEM;
 	free(policy);
 	return rc;
 }
@@ -168,7 +185,7 @@ static double one_map(const struct netmap_world *w, int64_t id, size_t *peers)
 
 static int run(size_t nodes)
 {
-	char dir[64] = "/dev/shm/bench_netmap.XXXXXX", db[96], err[256];
+	char dir[64] = "/dev/shm/bench_netmap.XXXXXX", db[96], err[256] = "";
 	struct store *s = NULL;
 	int64_t relay = 0, moved = 0;
 	double fill_s, build_s, rebuild_s, per_node, encode, bytes, relay_s, changed_s;
@@ -177,20 +194,26 @@ static int run(size_t nodes)
 		return -errno;
 	snprintf(db, sizeof(db), "%s/state.db", dir);
 	int rc = store_open(db, &s, err, sizeof(err));
+	if (rc < 0)
+		goto remove_dir;
 	double t0 = now();
-	if (rc == 0)
-		rc = fill(s, nodes, &relay, &moved);
+	rc = fill(s, nodes, &relay, &moved);
 	fill_s = now() - t0;
 	struct netmap_world *w = rc == 0 ? build(s, &build_s) : NULL, *w2 = NULL;
-	if (!w)
+	if (!w) {
+		rc = rc < 0 ? rc : -EINVAL;
 		goto close;
+	}
 	if ((rc = every_map(w, &per_node, &encode, &bytes)) < 0)
 		goto free_world;
 	relay_s = one_map(w, relay, &relay_peers);
 	static const char *const eps[] = { "203.0.113.9:41641" };
-	if ((rc = store_node_set_endpoints(s, moved, &(struct store_list){ eps, 1 }, NOW)) < 0 ||
-	    !(w2 = build(s, &rebuild_s)))
+	if ((rc = store_node_set_endpoints(s, moved, &(struct store_list){ eps, 1 }, NOW)) < 0)
 		goto free_world;
+	if (!(w2 = build(s, &rebuild_s))) {
+		rc = -EINVAL;
+		goto free_world;
+	}
 	t0 = now();
 	for (size_t i = 0; i < netmap_node_count(w2); i++)
 		flagged += netmap_changed(w, w2, netmap_node_id(w2, i));
@@ -203,6 +226,7 @@ free_world:
 	netmap_world_free(w);
 close:
 	store_close(s);
+remove_dir:;
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
 	for (size_t i = 0; i < 4; i++) {
 		char path[128];

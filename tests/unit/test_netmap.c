@@ -191,16 +191,15 @@ static int load_case(struct store *s, const char *db, const struct inv *inv, con
 		const struct inv_node *n = &inv->nodes[i];
 		int64_t now = all_created ? unix_time(n->created) : NOW + (int64_t)i, key;
 		uint8_t secret[STORE_KEY_LEN];
-		rc = node_key(s, inv, n, now, &key, secret);
-		if (rc == 0)
-			rc = tregister(s, key, secret, n->name, (unsigned)i + 1, now, &ld->ids[i]);
-		if (rc == 0)
-			rc = add_routes(s, ld->ids[i], n, ld->admin, now);
+		if ((rc = node_key(s, inv, n, now, &key, secret)) < 0 ||
+		    (rc = tregister(s, key, secret, n->name, (unsigned)i + 1, now, &ld->ids[i])) < 0)
+			return rc;
+		rc = add_routes(s, ld->ids[i], n, ld->admin, now);
 	}
-	if (rc == 0)
-		rc = record_addrs(db, inv, ld->ids);
+	if (rc < 0 || (rc = record_addrs(db, inv, ld->ids)) < 0)
+		return rc;
 	int64_t version;
-	return rc < 0 ? rc : store_policy_set(s, policy, ld->admin, -1, NOW, &version);
+	return store_policy_set(s, policy, ld->admin, -1, NOW, &version);
 }
 
 static void prefix_texts(const struct ctl_prefixes *p, cJSON *out)
