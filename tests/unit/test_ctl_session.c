@@ -1,7 +1,8 @@
 /* Unit tests for the control handshake, framing and connection: a
  * known-answer handshake, a wrong pinned key, a replayed initiation, a
  * tampered frame, an oversized message refused before allocation, and two
- * ctl_conn ends over a socketpair with one-byte reads and writes. */
+ * ctl_conn ends over a socketpair (a 4 KiB socket buffer, bytes fed one at
+ * a time), keepalive, idle, write-stall and handshake timers, close. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -258,6 +259,31 @@ static int pump(struct end *a, struct end *b, uint64_t now)
 	return -ETIMEDOUT;
 }
 
+/* As pump, but every byte is read and fed on its own. */
+static int pump_bytewise(struct end *a, struct end *b, uint64_t now)
+{
+	struct end *ends[2] = { a, b };
+
+	for (int round = 0; round < 1000; round++) {
+		bool moved = false;
+		for (int i = 0; i < 2; i++) {
+			uint8_t byte;
+			int rc = ctl_conn_on_writable(ends[i]->c, now);
+			if (rc < 0)
+				return rc;
+			while (recv(ctl_conn_fd(ends[i]->c), &byte, 1, 0) == 1) {
+				moved = true;
+				rc = ctl_conn_feed(ends[i]->c, &byte, 1, now);
+				if (rc < 0)
+					return rc;
+			}
+		}
+		if (!moved && !ctl_conn_wants_write(a->c) && !ctl_conn_wants_write(b->c))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
 static int pair(struct end *n, struct end *s, const uint8_t *pinned, int bufsize, size_t cap)
 {
 	int sv[2];
@@ -298,6 +324,11 @@ static void test_conn(void)
 	T_CHECK(s.ngot == 2 && strcmp(s.got[0], "{\"v\":1}") == 0 && s.got[1] && strlen(s.got[1]) == big_len &&
 		memcmp(s.got[1], big, big_len) == 0, "conn: both messages arrive whole and in order");
 	T_CHECK(n.ngot == 1 && strcmp(n.got[0], "pong") == 0, "conn: and the other way");
+
+	/* One byte at a time: a message of three pieces. */
+	T_CHECK(ctl_conn_send(n.c, big, 2 * NSYM_MAX_PLAINTEXT) == 0 && pump_bytewise(&n, &s, 4) == 0 &&
+		s.ngot == 3 && strlen(s.got[2]) == 2 * NSYM_MAX_PLAINTEXT && memcmp(s.got[2], big, 2 * NSYM_MAX_PLAINTEXT) == 0,
+		"conn: a three-piece message fed one byte at a time arrives whole");
 
 	/* A slow reader: the queue is bounded. */
 	int sent = 0, rc = 0;
