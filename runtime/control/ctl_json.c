@@ -45,7 +45,7 @@ int ctl_json_uint(const cJSON *obj, const char *field, bool required, uint64_t m
 		return rc;
 	d = cJSON_IsNumber(v) ? v->valuedouble : -1;
 	/* Integers only, and exactly representable (below 2^53). */
-	if (d < 0 || d != (double)(uint64_t)d || d > 9007199254740991.0 || (uint64_t)d > max)
+	if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(uint64_t)d || (uint64_t)d > max)
 		return ctl_json_fail(err, "%s.%s: not an integer in 0..%llu", path, field,
 				     (unsigned long long)max);
 	*out = (uint64_t)d;
