@@ -4,12 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "blake2s.h"
+#include "ctl_json.h"
 
 #define B64_LEN 43	/* unpadded base64url of 32 bytes */
 #define HASH_LABEL "keygate authkey v1"
@@ -79,48 +79,15 @@ static int ctl_b64url32(uint8_t out[32], const char *in)
 	return 0;
 }
 
-static int ctl_parse_port(uint16_t *port, const char *s)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '1' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 /* "host:port" or "[v6]:port" into K. */
 static int ctl_parse_server(struct ctl_authkey *k, const char *s)
 {
-	const char *colon, *host = s;
-	size_t n;
-	bool v6;
+	bool bracketed, v6;
 
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		host = s + 1;
-		n = (size_t)(close - host);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		n = (size_t)(colon - s);
-	}
-	if (n == 0 || n > CTL_AUTHKEY_MAX_HOST)
+	if (ctl_hostport_split(s, k->host, sizeof(k->host), &k->port, &bracketed) < 0 ||
+	    !ctl_host_ok(k->host, &v6) || v6 != bracketed)
 		return -EINVAL;
-	memcpy(k->host, host, n);
-	k->host[n] = '\0';
-	if (!ctl_host_ok(k->host, &v6) || v6 != (*s == '['))
-		return -EINVAL;
-	return ctl_parse_port(&k->port, colon + 1);
+	return 0;
 }
 
 int ctl_authkey_parse(struct ctl_authkey *k, const char *text)

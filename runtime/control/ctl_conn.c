@@ -143,9 +143,7 @@ void ctl_conn_free(struct ctl_conn *c)
 		close(c->fd);
 	ctl_assembler_free(&c->as);
 	free(c->body);
-	if (c->wbuf)
-		sodium_memzero(c->wbuf, c->wcap);
-	free(c->wbuf);
+	free(c->wbuf);	/* ciphertext only */
 	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
@@ -328,7 +326,6 @@ static void ctl_conn_drained(struct ctl_conn *c)
 	c->woff = c->wlen = 0;
 	if (c->wcap > 65536) {
 		/* An idle connection keeps no large buffer. */
-		sodium_memzero(c->wbuf, c->wcap);
 		free(c->wbuf);
 		c->wbuf = NULL;
 		c->wcap = 0;

@@ -45,7 +45,7 @@ int ctl_json_uint(const cJSON *obj, const char *field, bool required, uint64_t m
 		return rc;
 	d = cJSON_IsNumber(v) ? v->valuedouble : -1;
 	/* Integers only, and exactly representable (below 2^53). */
-	if (d < 0 || d != (double)(uint64_t)d || d > 9007199254740991.0 || (uint64_t)d > max)
+	if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(uint64_t)d || (uint64_t)d > max)
 		return ctl_json_fail(err, "%s.%s: not an integer in 0..%llu", path, field,
 				     (unsigned long long)max);
 	*out = (uint64_t)d;
@@ -275,20 +275,20 @@ void ctl_prefix_format(char out[64], const struct ctl_prefix *p)
 	snprintf(out, 64, "%s/%u", a, p->bits);
 }
 
-int ctl_endpoint_parse(struct ctl_endpoint *e, const char *text)
+int ctl_hostport_split(const char *text, char *host, size_t hostcap, uint16_t *port, bool *bracketed)
 {
-	char addr[64], *end;
-	const char *colon, *host = text;
+	const char *colon, *start = text;
+	char *end;
 	size_t n;
-	unsigned long port;
+	unsigned long v;
 
-	memset(e, 0, sizeof(*e));
-	if (text[0] == '[') {
+	*bracketed = text[0] == '[';
+	if (*bracketed) {
 		const char *close = strchr(text, ']');
 		if (!close || close[1] != ':')
 			return -EINVAL;
-		host = text + 1;
-		n = (size_t)(close - host);
+		start = text + 1;
+		n = (size_t)(close - start);
 		colon = close + 1;
 	} else {
 		colon = strrchr(text, ':');
@@ -296,19 +296,27 @@ int ctl_endpoint_parse(struct ctl_endpoint *e, const char *text)
 			return -EINVAL;
 		n = (size_t)(colon - text);
 	}
-	if (n == 0 || n >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, host, n);
-	addr[n] = '\0';
-	if (ctl_addr_parse(e->addr, &e->family, addr) < 0 || (e->family == 6) != (text[0] == '['))
-		return -EINVAL;
-	if (colon[1] < '1' || colon[1] > '9')
+	if (n == 0 || n >= hostcap || colon[1] < '1' || colon[1] > '9')
 		return -EINVAL;
 	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port == 0 || port > 65535)
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || *end || v > 65535)
 		return -EINVAL;
-	e->port = (uint16_t)port;
+	memcpy(host, start, n);
+	host[n] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int ctl_endpoint_parse(struct ctl_endpoint *e, const char *text)
+{
+	char addr[64];
+	bool bracketed;
+
+	memset(e, 0, sizeof(*e));
+	if (ctl_hostport_split(text, addr, sizeof(addr), &e->port, &bracketed) < 0 ||
+	    ctl_addr_parse(e->addr, &e->family, addr) < 0 || (e->family == 6) != bracketed)
+		return -EINVAL;
 	return 0;
 }
 

@@ -68,6 +68,10 @@ bool ctl_json_add_endpoints(cJSON *obj, const char *field, const struct ctl_endp
 /* Text forms: "100.64.0.1/32", "fd7a::1/128"; "1.2.3.4:41641", "[::1]:41641". */
 int ctl_prefix_parse(struct ctl_prefix *p, const char *text);
 void ctl_prefix_format(char out[64], const struct ctl_prefix *p);
+/* Split "HOST:PORT" or "[HOST]:PORT" into HOST (without brackets, at most
+ * HOSTCAP - 1 bytes) and PORT (1..65535, no sign or leading zero);
+ * *BRACKETED says which form it was.  0 or -EINVAL. */
+int ctl_hostport_split(const char *text, char *host, size_t hostcap, uint16_t *port, bool *bracketed);
 int ctl_endpoint_parse(struct ctl_endpoint *e, const char *text);
 void ctl_endpoint_format(char out[64], const struct ctl_endpoint *e);
 

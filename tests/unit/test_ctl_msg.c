@@ -109,6 +109,7 @@ static void test_refusals(void)
 		{ "{\"v\":1,\"type\":\"ack\"}", "ack.generation: missing" },
 		{ "{\"v\":1,\"type\":\"ack\",\"generation\":1.5}", "ack.generation: not an integer in 0..9007199254740991" },
 		{ "{\"v\":1,\"type\":\"ack\",\"generation\":-1}", "ack.generation: not an integer in 0..9007199254740991" },
+		{ "{\"v\":1,\"type\":\"ack\",\"generation\":1e300}", "ack.generation: not an integer in 0..9007199254740991" },
 		{ "{\"v\":1,\"type\":\"register\",\"wg_key\":\"abc\",\"hostname\":\"h\",\"routes\":[],\"endpoints\":[]}",
 		  "register.wg_key: not a key (44 characters of base64)" },
 		{ "{\"v\":1,\"type\":\"register\",\"wg_key\":\"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\",\"hostname\":\"h\","

@@ -1,7 +1,8 @@
 /* Unit tests for the control handshake, framing and connection: a
  * known-answer handshake, a wrong pinned key, a replayed initiation, a
  * tampered frame, an oversized message refused before allocation, and two
- * ctl_conn ends over a socketpair with one-byte reads and writes. */
+ * ctl_conn ends over a socketpair (a 4 KiB socket buffer, bytes fed one at
+ * a time), keepalive, idle, write-stall and handshake timers, close. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "ctl_hs.h"
 #include "ctl_msg.h"
 #include "t.h"
+#include "wghex.h"
 
 static struct ctl_identity node, coord;
 
@@ -70,6 +72,44 @@ static int handshake(const uint8_t *pinned, uint64_t t, struct record *rec, stru
 	memcpy(rec->ts, got_ts, TAI64N_LEN);
 	rec->have = true;
 	return ctl_hs_finish(&hs, resp, sizeof(resp), si);
+}
+
+/* Known answer: these bytes were computed by a separate implementation of
+ * the Noise spec (Python: cryptography's X25519 and ChaCha20-Poly1305,
+ * hashlib's BLAKE2s, HMAC and HKDF written out), with machine key 0x11..,
+ * coordinator key 0x22.., ephemerals 0x33.. and 0x44.., timestamp Unix
+ * second 1000, and the first transport message "hello" from the node. */
+static void test_kat(void)
+{
+	static const char *want_init =
+		"7b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b1461d2949213e755bc180b5d5dbbd8c50a"
+		"2a1beb69f8940d24cab4606a34cd5d41bd474b840b8ed3734618bb268ce4272819f347012f1dfe18ae7a6128bf3c0b9f"
+		"97b0feb8a4c0402a62187145";
+	static const char *want_resp =
+		"ff2ee45601ec1b67310c7790404585ae697331eee1c1f8cf2419731c1fff3e6bde2362d61d6ca6f948ce044d85add8af";
+	static const char *want_t1 = "8dbec8f77738728dd69aca7e58427c2321d84a26dd";
+	static const char *want_hash = "0797c64e04dadf01888b7177c0a6f914c388723bb7be601dc03bdb8d2aa42e05";
+	uint8_t ei[32], er[32], ts[TAI64N_LEN], init[CTL_HS_INIT_LEN], resp[CTL_HS_RESP_LEN], got_ts[12], t1[21];
+	uint8_t w_init[CTL_HS_INIT_LEN], w_resp[CTL_HS_RESP_LEN], w_t1[21], w_hash[32];
+	struct ctl_det di = { ei, ts }, dr = { er, NULL };
+	struct ctl_session si, sr;
+	struct ctl_hs hs;
+
+	memset(ei, 0x33, 32);
+	memset(er, 0x44, 32);
+	tai64n_at(ts, 1000, 0);
+	wghex_decode(w_init, sizeof(w_init), want_init);
+	wghex_decode(w_resp, sizeof(w_resp), want_resp);
+	wghex_decode(w_t1, sizeof(w_t1), want_t1);
+	wghex_decode(w_hash, sizeof(w_hash), want_hash);
+	T_CHECK(ctl_hs_initiate(&hs, &node, coord.public_key, &di, init) == 0 && memcmp(init, w_init, sizeof(init)) == 0,
+		"known answer: the initiation's 108 bytes");
+	T_CHECK(ctl_hs_respond(&coord, init, sizeof(init), NULL, NULL, &dr, resp, &sr, got_ts) == 0 &&
+		memcmp(resp, w_resp, sizeof(resp)) == 0, "known answer: the response's 48 bytes");
+	T_CHECK(ctl_hs_finish(&hs, resp, sizeof(resp), &si) == 0 && memcmp(si.handshake_hash, w_hash, 32) == 0,
+		"known answer: the handshake hash");
+	T_CHECK(ctl_session_seal(&si, (const uint8_t *)"hello", 5, t1) == 0 && memcmp(t1, w_t1, sizeof(t1)) == 0,
+		"known answer: the first transport message (k1, nonce 0)");
 }
 
 static void test_handshake(void)
@@ -219,6 +259,31 @@ static int pump(struct end *a, struct end *b, uint64_t now)
 	return -ETIMEDOUT;
 }
 
+/* As pump, but every byte is read and fed on its own. */
+static int pump_bytewise(struct end *a, struct end *b, uint64_t now)
+{
+	struct end *ends[2] = { a, b };
+
+	for (int round = 0; round < 1000; round++) {
+		bool moved = false;
+		for (int i = 0; i < 2; i++) {
+			uint8_t byte;
+			int rc = ctl_conn_on_writable(ends[i]->c, now);
+			if (rc < 0)
+				return rc;
+			while (recv(ctl_conn_fd(ends[i]->c), &byte, 1, 0) == 1) {
+				moved = true;
+				rc = ctl_conn_feed(ends[i]->c, &byte, 1, now);
+				if (rc < 0)
+					return rc;
+			}
+		}
+		if (!moved && !ctl_conn_wants_write(a->c) && !ctl_conn_wants_write(b->c))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
 static int pair(struct end *n, struct end *s, const uint8_t *pinned, int bufsize, size_t cap)
 {
 	int sv[2];
@@ -259,6 +324,11 @@ static void test_conn(void)
 	T_CHECK(s.ngot == 2 && strcmp(s.got[0], "{\"v\":1}") == 0 && s.got[1] && strlen(s.got[1]) == big_len &&
 		memcmp(s.got[1], big, big_len) == 0, "conn: both messages arrive whole and in order");
 	T_CHECK(n.ngot == 1 && strcmp(n.got[0], "pong") == 0, "conn: and the other way");
+
+	/* One byte at a time: a message of three pieces. */
+	T_CHECK(ctl_conn_send(n.c, big, 2 * NSYM_MAX_PLAINTEXT) == 0 && pump_bytewise(&n, &s, 4) == 0 &&
+		s.ngot == 3 && strlen(s.got[2]) == 2 * NSYM_MAX_PLAINTEXT && memcmp(s.got[2], big, 2 * NSYM_MAX_PLAINTEXT) == 0,
+		"conn: a three-piece message fed one byte at a time arrives whole");
 
 	/* A slow reader: the queue is bounded. */
 	int sent = 0, rc = 0;
@@ -354,6 +424,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 2;
 	identities();
+	test_kat();
 	test_handshake();
 	test_assembler();
 	test_conn();
