@@ -4,6 +4,7 @@
 #include "coord_node.h"
 #include "ctl_authkey.h"
 #include "ctl_conn.h"
+#include "ctl_json.h"
 #include "ctl_msg.h"
 #include "log.h"
 #include "netmap.h"
@@ -118,29 +119,6 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 	}
 }
 
-/* "HOST:PORT" or "[V6]:PORT" into HOST (brackets gone) and PORT. */
-static int split_host_port(const char *text, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(text, ':');
-	const char *h = text;
-	size_t n;
-	char *end;
-	if (!colon)
-		return -EINVAL;
-	n = (size_t)(colon - text);
-	if (n >= 2 && text[0] == '[' && colon[-1] == ']') {
-		h++;
-		n -= 2;
-	}
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (n == 0 || n >= hostlen || *end || p == 0 || p > 65535 || colon[1] == '\0')
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
 static int watch(struct coord_srv *srv, int op, int fd, uint32_t events, struct io *io)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
@@ -151,9 +129,10 @@ static int listen_tcp(struct coord_srv *srv, const char *text)
 {
 	char host[CTL_AUTHKEY_MAX_HOST + 1], port[8];
 	uint16_t p;
+	bool bracketed;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
 	int one = 1, rc;
-	if (split_host_port(text, host, sizeof host, &p) < 0) {
+	if (ctl_hostport_split(text, host, sizeof host, &p, &bracketed) < 0) {
 		log_err("--listen %s: not ADDR:PORT", text);
 		return -EINVAL;
 	}
@@ -229,7 +208,8 @@ int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out)
 	srv->listen_io.kind = IO_LISTEN;
 	srv->admin_io.kind = IO_ADMIN_LISTEN;
 	const char *pub = cfg->public_addr ? cfg->public_addr : cfg->listen;
-	if (split_host_port(pub, srv->host, sizeof srv->host, &srv->port) < 0) {
+	bool bracketed;
+	if (ctl_hostport_split(pub, srv->host, sizeof srv->host, &srv->port, &bracketed) < 0) {
 		log_err("%s: not HOST:PORT", pub);
 		rc = -EINVAL;
 		goto free_srv;
