@@ -52,28 +52,45 @@ static bool aset_overlaps_aset(const struct addr_set *a, uint8_t family, const s
 	return false;
 }
 
+/* Add to OUT what of R lies outside [LO, HI] of FAMILY. */
+static int add_outside(struct addr_set *out, const struct addr_range *r, uint8_t family, addr_u128 lo, addr_u128 hi)
+{
+	if (r->family != family || r->hi < lo || r->lo > hi)
+		return addr_set_add(out, r->family, r->lo, r->hi);
+	if (r->lo < lo) {
+		int rc = addr_set_add(out, family, r->lo, lo - 1);
+		if (rc < 0)
+			return rc;
+	}
+	return r->hi > hi ? addr_set_add(out, family, hi + 1, r->hi) : 0;
+}
+
 /* S minus [LO, HI] of FAMILY, in place. */
 static int aset_remove(struct addr_set *s, uint8_t family, addr_u128 lo, addr_u128 hi)
 {
 	struct addr_set out = { 0 };
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < s->n; i++) {
-		const struct addr_range *r = &s->v[i];
-		if (r->family != family || r->hi < lo || r->lo > hi) {
-			rc = addr_set_add(&out, r->family, r->lo, r->hi);
-			continue;
+	for (size_t i = 0; i < s->n; i++) {
+		int rc = add_outside(&out, &s->v[i], family, lo, hi);
+		if (rc < 0) {
+			addr_set_free(&out);
+			return rc;
 		}
-		if (r->lo < lo)
-			rc = addr_set_add(&out, family, r->lo, lo - 1);
-		if (rc == 0 && r->hi > hi)
-			rc = addr_set_add(&out, family, hi + 1, r->hi);
-	}
-	if (rc < 0) {
-		addr_set_free(&out);
-		return rc;
 	}
 	addr_set_free(s);
 	*s = out;
+	return 0;
+}
+
+/* S minus every range of FROM in FAMILY, in place. */
+static int aset_remove_all(struct addr_set *s, uint8_t family, const struct addr_set *from)
+{
+	for (size_t k = 0; k < from->n; k++) {
+		if (from->v[k].family != family)
+			continue;
+		int rc = aset_remove(s, family, from->v[k].lo, from->v[k].hi);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -134,42 +151,48 @@ static char *members_text(const struct inv *inv, const struct addr_set *addrs, b
 	return out;
 }
 
+/* "NAME (MEMBERS)", or NAME when there are none. */
+static char *principal_text(const char *name, const char *members)
+{
+	char *s = NULL;
+	if (!*members)
+		return strdup(name);
+	return asprintf(&s, "%s (%s)", name, members) < 0 ? NULL : s;
+}
+
 static int namer_add(struct namer *nm, const char *name, const struct pol_alias *a, const struct addr_set *given,
 		     const char *members)
 {
 	struct principal pr = { 0 };
+	char *mem = NULL;
 	int rc = 0;
-	if (given) {
-		rc = addr_set_add_all(&pr.addrs, given);
-	} else if (!filter_names_addrs(nm->fnm, a, &pr.addrs)) {
-		addr_set_free(&pr.addrs);
-		return 0;   /* names no address: never a description */
-	}
+	if (!given && !filter_names_addrs(nm->fnm, a, &pr.addrs))
+		goto free_principal;   /* names no address: never a description */
+	rc = -ENOMEM;
+	if (given && addr_set_add_all(&pr.addrs, given) < 0)
+		goto free_principal;
 	addr_set_merge(&pr.addrs);
-	char *mem = members ? strdup(members)
-			    : members_text(nm->s->inv, &pr.addrs, a && (a->kind == PA_USER || a->kind == PA_USER_GLOB));
+	mem = members ? strdup(members)
+		      : members_text(nm->s->inv, &pr.addrs, a && (a->kind == PA_USER || a->kind == PA_USER_GLOB));
 	pr.name = strdup(name);
-	if (rc < 0 || !pr.name || !mem)
-		goto fail;
-	if (*mem)
-		rc = asprintf(&pr.text, "%s (%s)", name, mem);
-	else
-		pr.text = strdup(name);
-	if (rc < 0 || !pr.text)
-		goto fail;
+	if (!mem || !pr.name)
+		goto free_principal;
+	pr.text = principal_text(name, mem);
+	if (!pr.text)
+		goto free_principal;
 	struct principal *v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
 	if (!v)
-		goto fail;
+		goto free_principal;
 	nm->v = v;
 	nm->v[nm->n++] = pr;
-	free(mem);
-	return 0;
-fail:
+	memset(&pr, 0, sizeof(pr));   /* NM holds it now */
+	rc = 0;
+free_principal:
 	free(mem);
 	free(pr.name);
 	free(pr.text);
 	addr_set_free(&pr.addrs);
-	return -ENOMEM;
+	return rc;
 }
 
 static int namer_add_alias(struct namer *nm, enum pol_alias_kind kind, const char *name, const char *members)
@@ -186,67 +209,155 @@ static bool tag_listed(const struct pol_policy *p, const char *tag)
 	return false;
 }
 
-/* Candidates, broadest kinds first: "*", autogroups, groups, tags, users,
- * ipsets, hosts, then single nodes. */
-static int namer_build(struct namer *nm)
+/* "*" and the autogroups naming people and tagged nodes. */
+static int namer_add_autogroups(struct namer *nm)
+{
+	static const struct {
+		enum pol_alias_kind kind;
+		const char *name, *members;
+	} broad[] = {
+		{ PA_ANY, "*", "anyone" },
+		{ PA_MEMBER, "autogroup:member", NULL },
+		{ PA_TAGGED, "autogroup:tagged", NULL },
+	};
+	for (size_t i = 0; i < sizeof(broad) / sizeof(broad[0]); i++) {
+		int rc = namer_add_alias(nm, broad[i].kind, broad[i].name, broad[i].members);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Each of the N names of V as an alias of KIND. */
+static int namer_add_named(struct namer *nm, enum pol_alias_kind kind, const struct pol_named *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = namer_add_alias(nm, kind, v[i].name, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The policy's groups. */
+static int namer_add_groups(struct namer *nm)
+{
+	return namer_add_named(nm, PA_GROUP, nm->s->pol->groups, nm->s->pol->ngroups);
+}
+
+/* The tags tagOwners lists, then those only nodes carry, each once. */
+static int namer_add_tags(struct namer *nm)
 {
 	const struct pol_policy *p = nm->s->pol;
 	const struct inv *inv = nm->s->inv;
-	if (!(nm->fnm = filter_names_new(p, inv, &nm->s->fs)))
-		return -ENOMEM;
-	int rc = namer_add_alias(nm, PA_ANY, "*", "anyone");
-	if (rc == 0)
-		rc = namer_add_alias(nm, PA_MEMBER, "autogroup:member", NULL);
-	if (rc == 0)
-		rc = namer_add_alias(nm, PA_TAGGED, "autogroup:tagged", NULL);
-	for (size_t i = 0; rc == 0 && i < p->ngroups; i++)
-		rc = namer_add_alias(nm, PA_GROUP, p->groups[i].name, NULL);
-	for (size_t i = 0; rc == 0 && i < p->ntag_owners; i++)
-		rc = namer_add_alias(nm, PA_TAG, p->tag_owners[i].name, NULL);
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
-		for (size_t t = 0; rc == 0 && t < inv->nodes[i].ntags; t++) {
+	int rc = namer_add_named(nm, PA_TAG, p->tag_owners, p->ntag_owners);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < inv->nnodes; i++)
+		for (size_t t = 0; t < inv->nodes[i].ntags; t++) {
 			const char *tag = inv->nodes[i].tags[t];
 			bool dup = tag_listed(p, tag);
 			for (size_t j = 0; !dup && j < nm->n; j++)
 				dup = strcmp(nm->v[j].name, tag) == 0;
-			if (!dup)
-				rc = namer_add_alias(nm, PA_TAG, tag, NULL);
+			if (dup)
+				continue;
+			rc = namer_add_alias(nm, PA_TAG, tag, NULL);
+			if (rc < 0)
+				return rc;
 		}
-	for (size_t i = 0; rc == 0 && i < inv->nusers; i++) {
+	return 0;
+}
+
+/* Users, by email, or as "login@" without one. */
+static int namer_add_users(struct namer *nm)
+{
+	const struct inv *inv = nm->s->inv;
+	for (size_t i = 0; i < inv->nusers; i++) {
 		char *name = NULL;
 		if (inv->users[i].email)
 			name = strdup(inv->users[i].email);
 		else if (asprintf(&name, "%s@", inv->users[i].name) < 0)
 			name = NULL;
-		rc = name ? namer_add_alias(nm, PA_USER, name, NULL) : -ENOMEM;
+		int rc = name ? namer_add_alias(nm, PA_USER, name, NULL) : -ENOMEM;
 		free(name);
+		if (rc < 0)
+			return rc;
 	}
-	for (size_t i = 0; rc == 0 && i < p->nipsets; i++)
-		rc = namer_add_alias(nm, PA_IPSET, p->ipsets[i].name, NULL);
-	for (size_t i = 0; rc == 0 && i < p->nhosts; i++) {
+	return 0;
+}
+
+/* The policy's ipsets. */
+static int namer_add_ipsets(struct namer *nm)
+{
+	return namer_add_named(nm, PA_IPSET, nm->s->pol->ipsets, nm->s->pol->nipsets);
+}
+
+/* The policy's hosts, their range as members. */
+static int namer_add_hosts(struct namer *nm)
+{
+	const struct pol_policy *p = nm->s->pol;
+	for (size_t i = 0; i < p->nhosts; i++) {
 		char r[ADDR_RANGE_STRLEN];
 		struct pol_alias a = { .kind = PA_HOST, .name = p->hosts[i].name, .family = p->hosts[i].family,
 				       .lo = p->hosts[i].lo, .hi = p->hosts[i].hi };
-		rc = namer_add(nm, a.name, &a, NULL, addr_range_format(a.family, a.lo, a.hi, r));
+		int rc = namer_add(nm, a.name, &a, NULL, addr_range_format(a.family, a.lo, a.hi, r));
+		if (rc < 0)
+			return rc;
 	}
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
-		const struct inv_node *n = &inv->nodes[i];
-		struct addr_set addrs = { 0 };
-		char *mem = NULL;
-		rc = inv_node_addrs(n, &addrs);
-		for (size_t t = 0; rc == 0 && t < n->ntags; t++)
-			if (!(mem = join(mem, n->tags[t])))
-				rc = -ENOMEM;
-		if (rc == 0 && n->ntags == 0 && n->user >= 0 &&
-		    asprintf(&mem, "%s's device", inv->users[n->user].name) < 0) {
-			mem = NULL;
-			rc = -ENOMEM;
-		}
-		if (rc == 0 && addrs.n > 0)
-			rc = namer_add(nm, n->name, NULL, &addrs, mem ? mem : "");
-		free(mem);
-		addr_set_free(&addrs);
+	return 0;
+}
+
+/* Node N by name, its tags or its owner ("alice's device") as members. */
+static int namer_add_node(struct namer *nm, const struct inv_node *n)
+{
+	struct addr_set addrs = { 0 };
+	char *mem = NULL;
+	int rc = inv_node_addrs(n, &addrs);
+	if (rc < 0)
+		goto free_parts;
+	rc = -ENOMEM;
+	for (size_t t = 0; t < n->ntags; t++)
+		if (!(mem = join(mem, n->tags[t])))
+			goto free_parts;
+	if (n->ntags == 0 && n->user >= 0 && asprintf(&mem, "%s's device", nm->s->inv->users[n->user].name) < 0) {
+		mem = NULL;
+		goto free_parts;
 	}
+	rc = addrs.n > 0 ? namer_add(nm, n->name, NULL, &addrs, mem ? mem : "") : 0;
+free_parts:
+	free(mem);
+	addr_set_free(&addrs);
+	return rc;
+}
+
+static int namer_add_nodes(struct namer *nm)
+{
+	for (size_t i = 0; i < nm->s->inv->nnodes; i++) {
+		int rc = namer_add_node(nm, &nm->s->inv->nodes[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Candidates, broadest kinds first: "*", autogroups, groups, tags, users,
+ * ipsets, hosts, then single nodes. */
+static int namer_build(struct namer *nm)
+{
+	static int (*const steps[])(struct namer *) = {
+		namer_add_autogroups, namer_add_groups, namer_add_tags, namer_add_users,
+		namer_add_ipsets, namer_add_hosts, namer_add_nodes,
+	};
+	nm->fnm = filter_names_new(nm->s->pol, nm->s->inv, &nm->s->fs);
+	if (!nm->fnm)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		rc = steps[i](nm);
+		if (rc < 0)
+			goto free_names;
+	}
+free_names:
 	filter_names_free(nm->fnm);
 	nm->fnm = NULL;
 	nm->built = true;
@@ -273,6 +384,16 @@ static bool cause_rule_names(const struct pol_policy *p, const struct diff_cause
 	return false;
 }
 
+/* Take principal PR into a cover: its text joins *OUT, its addresses in
+ * FAMILY leave LEFT. */
+static int cover_take(char **out, struct addr_set *left, uint8_t family, const struct principal *pr)
+{
+	*out = join(*out, pr->text);
+	if (!*out)
+		return -ENOMEM;
+	return aset_remove_all(left, family, &pr->addrs);
+}
+
 /* Cover the addresses S of FAMILY exactly: principals whose addresses in
  * FAMILY all lie in S, those the causing rules name first, then the
  * broadest; what no principal covers as address ranges.  *NPARTS counts
@@ -283,9 +404,10 @@ static char *cover(struct namer *nm, uint8_t family, const struct addr_set *s, c
 	char *out = strdup("");
 	struct addr_set left = { 0 };
 	bool *used = calloc(nm->n + 1, sizeof(*used));
+	int rc = -ENOMEM;
 	*nparts = 0;
 	if (!out || !used || addr_set_add_all(&left, s) < 0)
-		goto fail;
+		goto free_scratch;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nm->n; i++) {
 			const struct principal *pr = &nm->v[i];
@@ -297,27 +419,49 @@ static char *cover(struct namer *nm, uint8_t family, const struct addr_set *s, c
 				continue;
 			used[i] = true;
 			(*nparts)++;
-			if (!(out = join(out, pr->text)))
-				goto fail;
-			for (size_t k = 0; k < pr->addrs.n; k++)
-				if (pr->addrs.v[k].family == family &&
-				    aset_remove(&left, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi) < 0)
-					goto fail;
+			rc = cover_take(&out, &left, family, pr);
+			if (rc < 0)
+				goto free_scratch;
 		}
 	*nleft = left.n;
+	rc = -ENOMEM;
 	for (size_t k = 0; k < left.n; k++) {
 		char r[ADDR_RANGE_STRLEN];
 		if (!(out = join(out, addr_range_format(left.v[k].family, left.v[k].lo, left.v[k].hi, r))))
-			goto fail;
+			goto free_scratch;
 	}
+	rc = 0;
+free_scratch:   /* and OUT, on failure */
 	free(used);
 	addr_set_free(&left);
+	if (rc < 0) {
+		free(out);
+		return NULL;
+	}
 	return out;
-fail:
-	free(used);
-	addr_set_free(&left);
-	free(out);
-	return NULL;
+}
+
+/* "PR except ...": what principal PR holds in FAMILY beyond S, if at most
+ * two principals cover it with nothing left over.  NULL if not (or out of
+ * memory). */
+static char *except_text(struct namer *nm, uint8_t family, const struct addr_set *s, const struct principal *pr)
+{
+	struct addr_set rest = { 0 };
+	char *r = NULL, *t = NULL;
+	size_t nparts = 0, nleft = 1;
+	for (size_t k = 0; k < pr->addrs.n; k++)
+		if (pr->addrs.v[k].family == family &&
+		    addr_set_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi) < 0)
+			goto free_rest;
+	if (aset_remove_all(&rest, family, s) < 0 || rest.n == 0)
+		goto free_rest;
+	r = cover(nm, family, &rest, NULL, 0, &nparts, &nleft);
+	if (r && nleft == 0 && nparts <= 2 && asprintf(&t, "%s except %s", pr->text, r) < 0)
+		t = NULL;
+free_rest:
+	free(r);
+	addr_set_free(&rest);
+	return t;
 }
 
 /* "C except R": principal C holds S in FAMILY and what it holds beyond S
@@ -334,20 +478,7 @@ static char *cover_by_exception(struct namer *nm, uint8_t family, const struct a
 				holds = s->v[k].family != family || addr_set_contains(&pr->addrs, family, s->v[k].lo, s->v[k].hi);
 			if (!holds || (pass == 0) != cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
 				continue;
-			struct addr_set rest = { 0 };
-			int rc = 0;
-			for (size_t k = 0; rc == 0 && k < pr->addrs.n; k++)
-				if (pr->addrs.v[k].family == family)
-					rc = addr_set_add(&rest, family, pr->addrs.v[k].lo, pr->addrs.v[k].hi);
-			for (size_t k = 0; rc == 0 && k < s->n; k++)
-				if (s->v[k].family == family)
-					rc = aset_remove(&rest, family, s->v[k].lo, s->v[k].hi);
-			size_t nparts = 0, nleft = 1;
-			char *r = rc == 0 && rest.n ? cover(nm, family, &rest, NULL, 0, &nparts, &nleft) : NULL, *t = NULL;
-			addr_set_free(&rest);
-			if (r && nleft == 0 && nparts <= 2 && asprintf(&t, "%s except %s", pr->text, r) < 0)
-				t = NULL;
-			free(r);
+			char *t = except_text(nm, family, s, pr);
 			if (t)
 				return t;
 		}
@@ -553,47 +684,66 @@ static char *service_text(const struct ir_box *b)
 	return rc < 0 ? NULL : s;
 }
 
-/* One row per cell of DELTA (boxes equal but for their sources), its causes
- * the rules of SIDE_IR that accept a representative packet of each box. */
+/* The row of cell C of DELTA (its boxes equal but for their sources), its
+ * causes the rules of SIDE_IR that accept a representative packet of each
+ * box. */
+static int add_slab(struct rows *rs, enum diff_kind kind, const struct ir_flows *delta, size_t c,
+		    const struct ir_flows *side_ir, struct namer *nm)
+{
+	const struct ir_cell *cell = &delta->cells[c];
+	struct row r = { .kind = kind };
+	struct explain ex = { .row = &r, .old = kind == DIFF_LOSS };
+	struct addr_set src = { 0 };
+	struct ir_box b;
+	size_t n;
+	int rc;
+	ir_set_spans(delta, cell->set, &n);
+	ir_cell_box(delta, c, 0, &b);   /* a set holds at least one range */
+	for (size_t k = 0; k < n; k++) {
+		ir_cell_box(delta, c, k, &b);
+		rc = addr_set_add(&src, b.family, b.src_lo, b.src_hi);
+		if (rc < 0)
+			goto free_row;
+		rc = ir_add(&r.boxes, &b, NULL);
+		if (rc < 0)
+			goto free_row;
+		/* The box lies in SIDE_IR: some rule accepts its first packet. */
+		rc = -EPROTO;
+		if (ir_explain(side_ir, b.family, b.proto, b.src_lo, b.dst_lo, b.port_lo, explain_cb, &ex) == 0)
+			goto free_row;
+		rc = ex.rc;
+		if (rc < 0)
+			goto free_row;
+	}
+	rc = -ENOMEM;
+	r.who = describe_sources(nm, cell->family, &src, r.causes, r.ncauses);
+	r.what = r.who ? service_text(&b) : NULL;
+	if (!r.what)
+		goto free_row;
+	rc = describe_dst(nm->s, cell->family, cell->dst_lo, cell->dst_hi, &r.where);
+	if (rc < 0)
+		goto free_row;
+	rc = MEM_RESERVE(rs->v, rs->cap, rs->n + 1);
+	if (rc < 0)
+		goto free_row;
+	rs->v[rs->n++] = r;
+	memset(&r, 0, sizeof(r));   /* RS holds it now */
+free_row:   /* and the sources */
+	row_free(&r);
+	addr_set_free(&src);
+	return rc;
+}
+
+/* One row per cell of DELTA. */
 static int add_slabs(struct rows *rs, enum diff_kind kind, const struct ir_flows *delta,
 		     const struct ir_flows *side_ir, struct namer *nm)
 {
-	int rc = 0;
-	for (size_t c = 0; rc == 0 && c < delta->ncells; c++) {
-		const struct ir_cell *cell = &delta->cells[c];
-		struct row r = { .kind = kind };
-		struct explain ex = { .row = &r, .old = kind == DIFF_LOSS };
-		struct addr_set src = { 0 };
-		struct ir_box b;
-		size_t n;
-		ir_set_spans(delta, cell->set, &n);
-		ir_cell_box(delta, c, 0, &b);   /* a set holds at least one range */
-		for (size_t k = 0; rc == 0 && k < n; k++) {
-			ir_cell_box(delta, c, k, &b);
-			rc = addr_set_add(&src, b.family, b.src_lo, b.src_hi);
-			if (rc == 0)
-				rc = ir_add(&r.boxes, &b, NULL);
-			/* The box lies in SIDE_IR: some rule accepts its first packet. */
-			if (rc == 0 && ir_explain(side_ir, b.family, b.proto, b.src_lo, b.dst_lo, b.port_lo,
-						  explain_cb, &ex) == 0)
-				rc = -EPROTO;
-			if (rc == 0)
-				rc = ex.rc;
-		}
-		if (rc == 0 && (!(r.who = describe_sources(nm, cell->family, &src, r.causes, r.ncauses)) ||
-				!(r.what = service_text(&b))))
-			rc = -ENOMEM;
-		if (rc == 0)
-			rc = describe_dst(nm->s, cell->family, cell->dst_lo, cell->dst_hi, &r.where);
-		addr_set_free(&src);
-		if (rc == 0)
-			rc = MEM_RESERVE(rs->v, rs->cap, rs->n + 1);
-		if (rc == 0)
-			rs->v[rs->n++] = r;
-		else
-			row_free(&r);
+	for (size_t c = 0; c < delta->ncells; c++) {
+		int rc = add_slab(rs, kind, delta, c, side_ir, nm);
+		if (rc < 0)
+			return rc;
 	}
-	return rc;
+	return 0;
 }
 
 /* NAME: names joined (for comparing); TEXT: "name (addresses), name". */
@@ -616,8 +766,14 @@ static char *items_text(const struct items *it, bool with_addrs)
 static int row_absorb(struct row *a, struct row *b)
 {
 	int rc = ir_add_all(&a->boxes, &b->boxes);
-	for (size_t k = 0; rc == 0 && k < b->ncauses; k++)
+	if (rc < 0)
+		goto free_b;
+	for (size_t k = 0; k < b->ncauses; k++) {
 		rc = cause_add(&a->causes, &a->ncauses, &b->causes[k].loc, b->causes[k].old);
+		if (rc < 0)
+			goto free_b;
+	}
+free_b:
 	row_free(b);
 	return rc;
 }
@@ -658,41 +814,78 @@ static int cmp_keyed(const void *pa, const void *pb)
 	return c ? c : (a->i > b->i) - (a->i < b->i);
 }
 
+/* A takes the part (HOW) in which B, saying the same otherwise, differs:
+ * the other family's addresses of each destination, the services, or the
+ * destinations. */
+static int row_take_part(struct row *a, const struct row *b, int how)
+{
+	switch (how) {
+	case MERGE_FAMILIES:
+		for (size_t m = 0; m < a->where.n; m++) {
+			if (!b->where.v[m].addrs)
+				continue;
+			a->where.v[m].addrs = join(a->where.v[m].addrs, b->where.v[m].addrs);
+			if (!a->where.v[m].addrs)
+				return -ENOMEM;
+		}
+		return 0;
+	case MERGE_SERVICES:
+		a->what = join(a->what, b->what);
+		return a->what ? 0 : -ENOMEM;
+	default:
+		for (size_t m = 0; m < b->where.n; m++) {
+			int rc = items_push(&a->where, b->where.v[m].name, b->where.v[m].addrs);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+}
+
+/* Merge B into A (same key under HOW); B is dropped either way. */
+static int row_merge(struct row *a, struct row *b, int how)
+{
+	int rc = row_take_part(a, b, how);
+	if (rc < 0)
+		goto drop_b;
+	rc = row_absorb(a, b);
+drop_b:
+	b->absorbed = true;   /* after row_absorb freed it: rows_merge frees what is left */
+	return rc;
+}
+
 /* Every row absorbs the later rows with the same key (HOW), in order; the
  * absorbing row keeps its place.  A merge never changes a row's key, so
  * the rows are grouped by sorting the keys once. */
 static int rows_merge(struct rows *rs, int how)
 {
-	struct keyed *k = rs->n ? calloc(rs->n, sizeof(*k)) : NULL;
-	int rc = rs->n && !k ? -ENOMEM : 0;
-	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+	if (rs->n == 0)
+		return 0;
+	struct keyed *k = calloc(rs->n, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	int rc = 0;
+	size_t out = 0;
+	for (size_t i = 0; i < rs->n; i++) {
 		k[i].i = i;
 		rc = rows_key(&rs->v[i], how, &k[i].key);
+		if (rc < 0)
+			goto drop_absorbed;
 	}
-	if (rc == 0 && rs->n > 1)
+	if (rs->n > 1)
 		qsort(k, rs->n, sizeof(*k), cmp_keyed);
-	for (size_t g = 0; rc == 0 && g < rs->n;) {
+	for (size_t g = 0; g < rs->n;) {
 		size_t e = g + 1;
-		for (; rc == 0 && e < rs->n && strcmp(k[e].key, k[g].key) == 0; e++) {
-			struct row *a = &rs->v[k[g].i], *b = &rs->v[k[e].i];
-			for (size_t m = 0; rc == 0 && how == MERGE_FAMILIES && m < a->where.n; m++)
-				if (b->where.v[m].addrs && !(a->where.v[m].addrs = join(a->where.v[m].addrs,
-										  b->where.v[m].addrs)))
-					rc = -ENOMEM;
-			if (rc == 0 && how == MERGE_SERVICES && !(a->what = join(a->what, b->what)))
-				rc = -ENOMEM;
-			for (size_t m = 0; rc == 0 && how == MERGE_DESTINATIONS && m < b->where.n; m++)
-				rc = items_push(&a->where, b->where.v[m].name, b->where.v[m].addrs);
-			if (rc == 0)
-				rc = row_absorb(a, b);
-			b->absorbed = true;   /* after row_absorb freed it */
+		for (; e < rs->n && strcmp(k[e].key, k[g].key) == 0; e++) {
+			rc = row_merge(&rs->v[k[g].i], &rs->v[k[e].i], how);
+			if (rc < 0)
+				goto drop_absorbed;
 		}
 		g = e;
 	}
-	size_t out = 0;
+drop_absorbed:   /* and the keys */
 	for (size_t i = 0; i < rs->n; i++) {
-		if (k)
-			free(k[i].key);
+		free(k[i].key);
 		if (rs->v[i].absorbed)
 			row_free(&rs->v[i]);
 		else
@@ -739,27 +932,30 @@ static int cmp_cause(const void *pa, const void *pb)
 	return a->loc.col < b->loc.col ? -1 : a->loc.col > b->loc.col;
 }
 
-/* A change for OUT, taking WHO, WHAT, WHERE and CAUSES: freed on failure,
- * and when RC (the caller's status so far) is already -errno. */
-static int emit(struct diff_result *out, int rc, enum diff_kind kind, const char *node, char *who, char *what,
+/* A change for OUT, taking WHO, WHAT, WHERE and CAUSES (freed on failure);
+ * BOXES, when given, are copied. */
+static int emit(struct diff_result *out, enum diff_kind kind, const char *node, char *who, char *what,
 		char *where, const struct ir_flows *boxes, struct diff_cause *causes, size_t ncauses)
 {
 	struct diff_change c = { .kind = kind, .who = who, .what = what, .where = where,
 				 .causes = causes, .ncauses = ncauses };
-	if (rc == 0 && boxes && boxes->nrules) {
-		if ((c.boxes = calloc(boxes->nrules, sizeof(*c.boxes))))
-			for (size_t i = 0; i < boxes->nrules; i++)
-				c.boxes[c.nboxes++] = boxes->rules[i].box;
-		else
-			rc = -ENOMEM;
-	}
+	int rc = -ENOMEM;
 	qsort(c.causes, c.ncauses, sizeof(*c.causes), cmp_cause);
-	if (rc == 0 && node && !(c.node = strdup(node)))
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = change_push(out, &c);
+	if (boxes && boxes->nrules) {
+		c.boxes = calloc(boxes->nrules, sizeof(*c.boxes));
+		if (!c.boxes)
+			goto free_change;
+		for (size_t i = 0; i < boxes->nrules; i++)
+			c.boxes[c.nboxes++] = boxes->rules[i].box;
+	}
+	if (node && !(c.node = strdup(node)))
+		goto free_change;
+	rc = change_push(out, &c);
 	if (rc < 0)
-		change_free(&c);
+		goto free_change;
+	return 0;   /* OUT holds C now */
+free_change:
+	change_free(&c);
 	return rc;
 }
 
@@ -786,24 +982,27 @@ static int cmp_row(const void *pa, const void *pb)
 
 static int emit_rows(struct diff_result *out, const char *node, struct rows *rs)
 {
+	static const int merges[] = { MERGE_FAMILIES, MERGE_SERVICES, MERGE_DESTINATIONS };
 	qsort(rs->v, rs->n, sizeof(*rs->v), cmp_row);
-	int rc = rows_merge(rs, MERGE_FAMILIES);
-	if (rc == 0)
-		rc = rows_merge(rs, MERGE_SERVICES);
-	if (rc == 0)
-		rc = rows_merge(rs, MERGE_DESTINATIONS);
-	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+	for (size_t m = 0; m < sizeof(merges) / sizeof(merges[0]); m++) {
+		int rc = rows_merge(rs, merges[m]);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
 		struct row *r = &rs->v[i];
 		char *where = items_text(&r->where, true);
-		rc = emit(out, where ? 0 : -ENOMEM, r->kind, node, r->who, r->what, where, &r->boxes, r->causes,
-			  r->ncauses);
-		if (rc == 0)
-			out->v[out->n - 1].to_node = node && r->where.n == 1 && strcmp(r->where.v[0].name, node) == 0;
-		r->who = r->what = NULL;
+		if (!where)
+			return -ENOMEM;   /* the rows keep their parts: rows_free */
+		int rc = emit(out, r->kind, node, r->who, r->what, where, &r->boxes, r->causes, r->ncauses);
+		r->who = r->what = NULL;   /* emit took them */
 		r->causes = NULL;
 		r->ncauses = 0;
+		if (rc < 0)
+			return rc;
+		out->v[out->n - 1].to_node = node && r->where.n == 1 && strcmp(r->where.v[0].name, node) == 0;
 	}
-	return rc;
+	return 0;
 }
 
 /* ---- routes and nodes ---- */
@@ -834,40 +1033,65 @@ static bool node_in_alias_list(const struct load *s, const struct inv_node *n, c
 static int route_causes(const struct load *s, const struct inv_node *n, const struct addr_range *r, bool old,
 			struct diff_cause **causes, size_t *ncauses)
 {
-	int rc = 0;
 	const struct pol_policy *p = s->pol;
-	for (size_t i = 0; rc == 0 && i < p->nroute_approvers; i++) {
+	for (size_t i = 0; i < p->nroute_approvers; i++) {
 		const struct pol_named *a = &p->route_approvers[i];
-		if (a->family == r->family && a->lo <= r->lo && r->hi <= a->hi &&
-		    node_in_alias_list(s, n, a->items, a->nitems))
-			rc = cause_add(causes, ncauses, &a->at->loc, old);
+		if (a->family != r->family || a->lo > r->lo || r->hi > a->hi ||
+		    !node_in_alias_list(s, n, a->items, a->nitems))
+			continue;
+		int rc = cause_add(causes, ncauses, &a->at->loc, old);
+		if (rc < 0)
+			return rc;
 	}
-	if (rc == 0 && r->lo == 0 && r->hi == addr_family_max(r->family) && p->exit_approvers.at &&
-	    node_in_alias_list(s, n, p->exit_approvers.items, p->exit_approvers.nitems))
-		rc = cause_add(causes, ncauses, &p->exit_approvers.at->loc, old);
-	for (size_t i = 0; rc == 0 && i < n->napproved; i++)
-		if (n->approved[i].family == r->family && n->approved[i].lo == r->lo && n->approved[i].hi == r->hi) {
-			struct diag_loc loc = { s->inv_src, 0, 0 };
-			rc = cause_add(causes, ncauses, &loc, old);
-		}
+	if (r->lo == 0 && r->hi == addr_family_max(r->family) && p->exit_approvers.at &&
+	    node_in_alias_list(s, n, p->exit_approvers.items, p->exit_approvers.nitems)) {
+		int rc = cause_add(causes, ncauses, &p->exit_approvers.at->loc, old);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < n->napproved; i++) {
+		if (n->approved[i].family != r->family || n->approved[i].lo != r->lo || n->approved[i].hi != r->hi)
+			continue;
+		struct diag_loc loc = { s->inv_src, 0, 0 };
+		int rc = cause_add(causes, ncauses, &loc, old);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Route R of node N on side S added or gone (KIND). */
+static int route_change(struct diff_result *out, const char *node, enum diff_kind kind, const struct load *s,
+			const struct inv_node *n, const struct addr_range *r)
+{
+	char buf[ADDR_RANGE_STRLEN], *what = strdup(addr_range_format(r->family, r->lo, r->hi, buf));
+	struct diff_cause *causes = NULL;
+	size_t ncauses = 0;
+	int rc = -ENOMEM;
+	if (!what)
+		goto free_parts;
+	rc = route_causes(s, n, r, kind == DIFF_ROUTE_REMOVED, &causes, &ncauses);
+	if (rc < 0)
+		goto free_parts;
+	return emit(out, kind, node, NULL, what, NULL, NULL, causes, ncauses);
+free_parts:
+	free(what);
+	free(causes);
 	return rc;
 }
 
 static int route_changes(struct diff_result *out, const char *node, enum diff_kind kind, const struct load *s,
 			 const struct filter_node *have, const struct filter_node *other)
 {
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < have->served.n; i++) {
+	for (size_t i = 0; i < have->served.n; i++) {
 		const struct addr_range *r = &have->served.v[i];
 		if (other && range_in(&other->served, r))
 			continue;
-		char buf[ADDR_RANGE_STRLEN], *what = strdup(addr_range_format(r->family, r->lo, r->hi, buf));
-		struct diff_cause *causes = NULL;
-		size_t ncauses = 0;
-		rc = what ? route_causes(s, have->node, r, kind == DIFF_ROUTE_REMOVED, &causes, &ncauses) : -ENOMEM;
-		rc = emit(out, rc, kind, node, NULL, what, NULL, NULL, causes, ncauses);
+		int rc = route_change(out, node, kind, s, have->node, r);
+		if (rc < 0)
+			return rc;
 	}
-	return rc;
+	return 0;
 }
 
 /* A node in one inventory only: who owns it, and its addresses. */
@@ -875,22 +1099,30 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 		       const struct inv_node *n)
 {
 	char a[ADDR_STRLEN], *who = NULL, *what = NULL;
-	int rc = 0;
-	if (n->ntags == 0 && n->user >= 0)
-		who = strdup(s->inv->users[n->user].name);
-	for (size_t t = 0; t < n->ntags; t++)
-		if (!(who = join(who, n->tags[t])))
-			break;
-	if (n->has_v4)
-		what = join(what, addr_format(ADDR_V4, n->v4, a));
-	if (n->has_v6)
-		what = join(what, addr_format(ADDR_V6, n->v6, a));
 	struct diff_cause *causes = NULL;
 	size_t ncauses = 0;
-	struct diag_loc loc = { s->inv_src, 0, 0 };
-	if (s->inv_src)
+	int rc = -ENOMEM;
+	if (n->ntags == 0 && n->user >= 0 && !(who = strdup(s->inv->users[n->user].name)))
+		goto free_parts;
+	for (size_t t = 0; t < n->ntags; t++)
+		if (!(who = join(who, n->tags[t])))
+			goto free_parts;
+	if (n->has_v4 && !(what = join(what, addr_format(ADDR_V4, n->v4, a))))
+		goto free_parts;
+	if (n->has_v6 && !(what = join(what, addr_format(ADDR_V6, n->v6, a))))
+		goto free_parts;
+	if (s->inv_src) {
+		struct diag_loc loc = { s->inv_src, 0, 0 };
 		rc = cause_add(&causes, &ncauses, &loc, kind == DIFF_NODE_REMOVED);
-	return emit(out, rc, kind, n->name, who, what, NULL, NULL, causes, ncauses);
+		if (rc < 0)
+			goto free_parts;
+	}
+	return emit(out, kind, n->name, who, what, NULL, NULL, causes, ncauses);
+free_parts:
+	free(who);
+	free(what);
+	free(causes);
+	return rc;
 }
 
 /* ---- peers: what each node is told (routes_compute) ---- */
@@ -899,12 +1131,17 @@ static int node_change(struct diff_result *out, enum diff_kind kind, const struc
 static int peer_identity(const struct filter_node *fn, struct addr_set *out)
 {
 	int rc = inv_node_addrs(fn->node, out);
-	for (size_t k = 0; rc == 0 && k < fn->served.n; k++) {
+	if (rc < 0)
+		return rc;
+	for (size_t k = 0; k < fn->served.n; k++) {
 		const struct addr_range *r = &fn->served.v[k];
-		if (r->lo != 0 || r->hi != addr_family_max(r->family))
-			rc = addr_set_add(out, r->family, r->lo, r->hi);
+		if (r->lo == 0 && r->hi == addr_family_max(r->family))
+			continue;
+		rc = addr_set_add(out, r->family, r->lo, r->hi);
+		if (rc < 0)
+			return rc;
 	}
-	return rc;
+	return 0;
 }
 
 static bool rule_reaches(const struct filter_rule *r, const struct addr_range *route)
@@ -925,7 +1162,9 @@ static int admitting_rules(const struct filter_node *holder, const struct filter
 {
 	struct addr_set id = { 0 };
 	int rc = route && !reach ? addr_set_add(&id, route->family, route->lo, route->hi) : peer_identity(other, &id);
-	for (size_t i = 0; rc == 0 && i < holder->nrules; i++) {
+	if (rc < 0)
+		goto free_id;
+	for (size_t i = 0; i < holder->nrules; i++) {
 		const struct filter_rule *r = &holder->rules[i];
 		bool hit = r->src_all;
 		for (int f = ADDR_V4; !hit && f <= ADDR_V6; f += ADDR_V6 - ADDR_V4)
@@ -934,9 +1173,13 @@ static int admitting_rules(const struct filter_node *holder, const struct filter
 			hit = hit && rule_reaches(r, route);
 		const struct pol_rule *pr = r->from;
 		const struct hj_value *at = pr && pr->nsrc && pr->src[0].at ? pr->src[0].at : pr ? pr->at : NULL;
-		if (hit && at)
-			rc = cause_add(causes, ncauses, &at->loc, old);
+		if (!hit || !at)
+			continue;
+		rc = cause_add(causes, ncauses, &at->loc, old);
+		if (rc < 0)
+			goto free_id;
 	}
+free_id:
 	addr_set_free(&id);
 	return rc;
 }
@@ -958,42 +1201,63 @@ static char *aset_text(const struct addr_set *a)
 	return s;
 }
 
+/* Peer P of viewer VI (index in S's inventory) added or gone (ADDED) with
+ * all its allowed_ips (ROUTE NULL), or one range ROUTE of them. */
+static int peer_change(struct diff_result *out, const char *viewer, const struct load *s, size_t vi,
+		       const struct routes_peer *p, const struct addr_range *route, bool added)
+{
+	char buf[ADDR_RANGE_STRLEN];
+	char *who = strdup(s->inv->nodes[p->node].name);
+	char *what = route ? strdup(addr_range_format(route->family, route->lo, route->hi, buf))
+			   : aset_text(&p->allowed_ips);
+	struct diff_cause *causes = NULL;
+	size_t ncauses = 0;
+	int rc = -ENOMEM;
+	if (!who || !what)
+		goto free_parts;
+	/* A new peer: the rules joining the two; a new range: the rules
+	 * reaching it through the peer or from it. */
+	rc = admitting_rules(&s->fs.nodes[vi], &s->fs.nodes[p->node], route, false, !added, &causes, &ncauses);
+	if (rc < 0)
+		goto free_parts;
+	rc = admitting_rules(&s->fs.nodes[p->node], &s->fs.nodes[vi], route, true, !added, &causes, &ncauses);
+	if (rc < 0)
+		goto free_parts;
+	enum diff_kind kind = route ? (added ? DIFF_PEER_IPS_ADDED : DIFF_PEER_IPS_REMOVED)
+				    : (added ? DIFF_PEER_ADDED : DIFF_PEER_REMOVED);
+	return emit(out, kind, viewer, who, what, NULL, NULL, causes, ncauses);
+free_parts:
+	free(who);
+	free(what);
+	free(causes);
+	return rc;
+}
+
 /* Peers of viewer VI (index in S's inventory) in view HAVE and not in
  * OTHER (of side O), or ranges of their allowed_ips missing there. */
 static int peer_changes(struct diff_result *out, const char *viewer, const struct load *s, size_t vi,
 			const struct routes_view *have, const struct load *o, const struct routes_view *other,
 			bool added)
 {
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < have->npeers; i++) {
+	for (size_t i = 0; i < have->npeers; i++) {
 		const struct routes_peer *p = &have->peers[i];
-		const char *pname = s->inv->nodes[p->node].name;
-		const struct routes_peer *q = peer_by_name(o, other, pname);
-		for (size_t k = 0; rc == 0 && k < p->allowed_ips.n; k++) {
+		const struct routes_peer *q = peer_by_name(o, other, s->inv->nodes[p->node].name);
+		if (!q) {   /* a new peer: one change with all its allowed_ips */
+			int rc = p->allowed_ips.n ? peer_change(out, viewer, s, vi, p, NULL, added) : 0;
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		for (size_t k = 0; k < p->allowed_ips.n; k++) {
 			const struct addr_range *r = &p->allowed_ips.v[k];
-			if (q && range_in(&q->allowed_ips, r))
+			if (range_in(&q->allowed_ips, r))
 				continue;
-			char buf[ADDR_RANGE_STRLEN];
-			char *who = strdup(pname), *what = q ? strdup(addr_range_format(r->family, r->lo, r->hi, buf))
-							      : aset_text(&p->allowed_ips);
-			struct diff_cause *causes = NULL;
-			size_t ncauses = 0;
-			/* A new peer: the rules joining the two; a new range: the
-			 * rules reaching it through the peer or from it. */
-			const struct addr_range *route = q ? r : NULL;
-			rc = who && what ? admitting_rules(&s->fs.nodes[vi], &s->fs.nodes[p->node], route, false, !added,
-							   &causes, &ncauses) : -ENOMEM;
-			if (rc == 0)
-				rc = admitting_rules(&s->fs.nodes[p->node], &s->fs.nodes[vi], route, true, !added, &causes,
-						     &ncauses);
-			enum diff_kind kind = q ? (added ? DIFF_PEER_IPS_ADDED : DIFF_PEER_IPS_REMOVED)
-						: (added ? DIFF_PEER_ADDED : DIFF_PEER_REMOVED);
-			rc = emit(out, rc, kind, viewer, who, what, NULL, NULL, causes, ncauses);
-			if (!q)
-				break;   /* a new peer: one change with all its allowed_ips */
+			int rc = peer_change(out, viewer, s, vi, p, r, added);
+			if (rc < 0)
+				return rc;
 		}
 	}
-	return rc;
+	return 0;
 }
 
 /* ---- one node, and all of them ---- */
@@ -1005,60 +1269,101 @@ struct run {
 	struct diff_result *out;
 };
 
-/* Every change on the node named NAME (NULL: the tailnet-wide view), seen
- * as BF before and AF after (either NULL: not in that inventory). */
-static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af,
-		     int bi, int ai)
+/* The node joining or leaving the inventory, and the routes it serves
+ * added or gone. */
+static int membership_changes(struct run *run, const char *name, const struct filter_node *bf,
+			      const struct filter_node *af)
 {
-	struct ir_flows irb = { 0 }, ira = { 0 }, gained = { 0 }, lost = { 0 };
-	struct rows rs = { 0 };
-	size_t before_n = run->out->n;
 	int rc = 0;
 	if (!bf && af)
 		rc = node_change(run->out, DIFF_NODE_ADDED, run->after, af->node);
 	if (bf && !af)
 		rc = node_change(run->out, DIFF_NODE_REMOVED, run->before, bf->node);
-	if (rc == 0 && af)
+	if (rc < 0)
+		return rc;
+	if (af) {
 		rc = route_changes(run->out, name, DIFF_ROUTE_ADDED, run->after, af, bf);
-	if (rc == 0 && bf)
-		rc = route_changes(run->out, name, DIFF_ROUTE_REMOVED, run->before, bf, af);
-	/* Peers of a node that stays (one joining or leaving is news enough). */
-	bool views = bi >= 0 && ai >= 0 && (size_t)ai < run->va.nviews && (size_t)bi < run->vb.nviews;
-	if (rc == 0 && views)
-		rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], run->before,
-				  &run->vb.views[bi], true);
-	if (rc == 0 && views)
-		rc = peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
-				  &run->va.views[ai], false);
-	if (rc == 0 && bf)
-		rc = filter_node_rules(bf, &irb);
-	if (rc == 0 && af)
-		rc = filter_node_rules(af, &ira);
+		if (rc < 0)
+			return rc;
+	}
+	return bf ? route_changes(run->out, name, DIFF_ROUTE_REMOVED, run->before, bf, af) : 0;
+}
+
+/* Peers of a node that stays (one joining or leaving is news enough). */
+static int node_peer_changes(struct run *run, const char *name, int bi, int ai)
+{
+	if (bi < 0 || ai < 0 || (size_t)ai >= run->va.nviews || (size_t)bi >= run->vb.nviews)
+		return 0;
+	int rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], run->before,
+			      &run->vb.views[bi], true);
+	if (rc < 0)
+		return rc;
+	return peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
+			    &run->va.views[ai], false);
+}
+
+/* The packets the node gains (NEW \ OLD) and loses (OLD \ NEW), as rows. */
+static int flow_changes(struct run *run, const char *name, const struct filter_node *bf,
+			const struct filter_node *af)
+{
+	struct ir_flows irb = { 0 }, ira = { 0 }, gained = { 0 }, lost = { 0 };
+	struct rows rs = { 0 };
+	int rc = bf ? filter_node_rules(bf, &irb) : 0;
+	if (rc < 0)
+		goto free_flows;
+	rc = af ? filter_node_rules(af, &ira) : 0;
+	if (rc < 0)
+		goto free_flows;
 	/* The same rules in the same order accept the same packets: nothing
 	 * gained or lost, and no canonical form to build (most nodes, most edits). */
-	bool same = rc == 0 && ir_rules_same(&irb, &ira);
-	if (rc == 0 && !same)
-		rc = ir_canonicalize(&irb);
-	if (rc == 0 && !same)
-		rc = ir_canonicalize(&ira);
-	if (rc == 0 && !same)
-		rc = ir_subtract(&ira, &irb, &gained);
-	if (rc == 0 && !same)
-		rc = ir_subtract(&irb, &ira, &lost);
-	if (rc == 0 && !same)
-		rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
-	if (rc == 0 && !same)
-		rc = add_slabs(&rs, DIFF_LOSS, &lost, &irb, &run->nb);
-	if (rc == 0)
-		rc = emit_rows(run->out, name, &rs);
-	if (rc == 0 && run->out->n > before_n)
-		run->out->nodes_changed++;
+	if (ir_rules_same(&irb, &ira))
+		goto free_flows;
+	rc = ir_canonicalize(&irb);
+	if (rc < 0)
+		goto free_flows;
+	rc = ir_canonicalize(&ira);
+	if (rc < 0)
+		goto free_flows;
+	rc = ir_subtract(&ira, &irb, &gained);
+	if (rc < 0)
+		goto free_flows;
+	rc = ir_subtract(&irb, &ira, &lost);
+	if (rc < 0)
+		goto free_flows;
+	rc = add_slabs(&rs, DIFF_GAIN, &gained, &ira, &run->na);
+	if (rc < 0)
+		goto free_flows;
+	rc = add_slabs(&rs, DIFF_LOSS, &lost, &irb, &run->nb);
+	if (rc < 0)
+		goto free_flows;
+	rc = emit_rows(run->out, name, &rs);
+free_flows:
 	rows_free(&rs);
 	ir_free(&lost);
 	ir_free(&gained);
 	ir_free(&ira);
 	ir_free(&irb);
 	return rc;
+}
+
+/* Every change on the node named NAME (NULL: the tailnet-wide view), seen
+ * as BF before and AF after (either NULL: not in that inventory). */
+static int diff_node(struct run *run, const char *name, const struct filter_node *bf, const struct filter_node *af,
+		     int bi, int ai)
+{
+	size_t before_n = run->out->n;
+	int rc = membership_changes(run, name, bf, af);
+	if (rc < 0)
+		return rc;
+	rc = node_peer_changes(run, name, bi, ai);
+	if (rc < 0)
+		return rc;
+	rc = flow_changes(run, name, bf, af);
+	if (rc < 0)
+		return rc;
+	if (run->out->n > before_n)
+		run->out->nodes_changed++;
+	return 0;
 }
 
 static int node_index(const struct inv *inv, const char *name)
@@ -1074,51 +1379,72 @@ bool diff_has_node(const struct load *before, const struct load *after, const ch
 	return node_index(before->inv, name) >= 0 || node_index(after->inv, name) >= 0;
 }
 
+/* Every node of either inventory (only ONLY_NODE when not NULL), or the
+ * tailnet-wide view when neither side has one. */
+static int diff_nodes(struct run *run, const char *only_node, struct diag_list *diags)
+{
+	const struct load *before = run->before, *after = run->after;
+	if (!before->have_inv && !after->have_inv)
+		return diff_node(run, NULL, &before->fs.global, &after->fs.global, -1, -1);
+	int rc = before->have_inv ? routes_compute(before->pol, before->inv, &before->fs, &run->vb, diags) : 0;
+	if (rc < 0)
+		return rc;
+	rc = after->have_inv ? routes_compute(after->pol, after->inv, &after->fs, &run->va, diags) : 0;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < after->inv->nnodes; i++) {
+		const char *name = after->inv->nodes[i].name;
+		if (only_node && strcmp(only_node, name) != 0)
+			continue;
+		int j = node_index(before->inv, name);
+		rc = diff_node(run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j, (int)i);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t j = 0; j < before->inv->nnodes; j++) {
+		const char *name = before->inv->nodes[j].name;
+		if ((only_node && strcmp(only_node, name) != 0) || node_index(after->inv, name) >= 0)
+			continue;
+		rc = diff_node(run, name, &before->fs.nodes[j], NULL, (int)j, -1);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Nodes joining and leaving first, the rest in node order. */
+static int joins_first(struct diff_result *out)
+{
+	if (out->n == 0)
+		return 0;
+	struct diff_change *v = malloc(out->n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < out->n; i++)
+			if ((out->v[i].kind == DIFF_NODE_ADDED || out->v[i].kind == DIFF_NODE_REMOVED) == (pass == 0))
+				v[k++] = out->v[i];
+	memcpy(out->v, v, out->n * sizeof(*v));
+	free(v);
+	return 0;
+}
+
 int diff_compute(const struct load *before, const struct load *after, const char *only_node,
 		 struct diff_result *out, struct diag_list *diags)
 {
 	struct run run = { .before = before, .after = after, .nb = { .s = before }, .na = { .s = after },
 			   .out = out };
-	int rc = 0;
 	memset(out, 0, sizeof(*out));
-	if (!before->have_inv && !after->have_inv) {
-		rc = diff_node(&run, NULL, &before->fs.global, &after->fs.global, -1, -1);
-	} else {
-		if (before->have_inv)
-			rc = routes_compute(before->pol, before->inv, &before->fs, &run.vb, diags);
-		if (rc == 0 && after->have_inv)
-			rc = routes_compute(after->pol, after->inv, &after->fs, &run.va, diags);
-		for (size_t i = 0; rc == 0 && i < after->inv->nnodes; i++) {
-			const char *name = after->inv->nodes[i].name;
-			if (only_node && strcmp(only_node, name) != 0)
-				continue;
-			int j = node_index(before->inv, name);
-			rc = diff_node(&run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j,
-					       (int)i);
-		}
-		for (size_t j = 0; rc == 0 && j < before->inv->nnodes; j++) {
-			const char *name = before->inv->nodes[j].name;
-			if ((!only_node || strcmp(only_node, name) == 0) && node_index(after->inv, name) < 0)
-				rc = diff_node(&run, name, &before->fs.nodes[j], NULL, (int)j, -1);
-		}
-	}
+	int rc = diff_nodes(&run, only_node, diags);
+	if (rc < 0)
+		goto free_run;
+	rc = joins_first(out);
+free_run:
 	namer_free(&run.nb);
 	namer_free(&run.na);
 	routes_set_free(&run.vb);
 	routes_set_free(&run.va);
-	/* Nodes joining and leaving first, the rest in node order. */
-	struct diff_change *v = rc == 0 && out->n ? malloc(out->n * sizeof(*v)) : NULL;
-	if (rc == 0 && out->n && !v)
-		rc = -ENOMEM;
-	if (v) {
-		size_t k = 0;
-		for (int pass = 0; pass < 2; pass++)
-			for (size_t i = 0; i < out->n; i++)
-				if ((out->v[i].kind == DIFF_NODE_ADDED || out->v[i].kind == DIFF_NODE_REMOVED) == (pass == 0))
-					v[k++] = out->v[i];
-		memcpy(out->v, v, out->n * sizeof(*v));
-		free(v);
-	}
 	if (rc < 0) {
 		diag_error(diags, NULL, "computing the differences: %s",
 			   rc == -EPROTO ? "a changed flow has no rule behind it (internal error)" : strerror(-rc));

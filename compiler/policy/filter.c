@@ -476,8 +476,7 @@ static bool serves_dst(const struct addr_set *served, const struct filter_dst *d
 	return false;
 }
 
-/* Does rule PR's "via" (none: any node) let node N enforce it? */
-static bool via_allows(const struct pol_rule *pr, const struct inv_node *n)
+bool filter_via_allows(const struct pol_rule *pr, const struct inv_node *n)
 {
 	if (pr->nvia == 0)
 		return true;
@@ -492,7 +491,7 @@ static bool dst_concerns(const struct filter_node *fn, const struct filter_dst *
 {
 	if (!fn->node)
 		return true;
-	if (!via_allows(pr, fn->node))
+	if (!filter_via_allows(pr, fn->node))
 		return false;
 	return d->any || node_in_range(fn->node, d->family, d->lo, d->hi) || serves_dst(&fn->served, d);
 }
@@ -583,6 +582,14 @@ static struct filter_rule rule_like(const struct filter_rule *r)
 	return out;
 }
 
+/* OUT, built from R, takes R's sources and joins FN's rules (FN holds it
+ * then; on failure the caller still does). */
+static int adopt_rule(struct filter_node *fn, struct filter_rule *out, const struct filter_rule *r)
+{
+	int rc = addr_set_add_all(&out->src, &r->src);
+	return rc < 0 ? rc : push_rule(fn, out);
+}
+
 /* Reduce rule R (global) to node FN: keep the destinations that concern it. */
 static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 {
@@ -597,13 +604,10 @@ static int emit_reduced(struct filter_node *fn, const struct filter_rule *r)
 	}
 	if (out.ndst == 0 || (r->src.n == 0 && !r->src_all))
 		goto free_out;
-	rc = addr_set_add_all(&out.src, &r->src);
+	rc = adopt_rule(fn, &out, r);
 	if (rc < 0)
 		goto free_out;
-	rc = push_rule(fn, &out);
-	if (rc < 0)
-		goto free_out;
-	return 0;   /* FN holds OUT now */
+	return 0;
 free_out:
 	rule_free(&out);
 	return rc;
@@ -673,13 +677,10 @@ static int emit_picked(struct filter_node *fn, const struct filter_rule *r, cons
 		if (rc < 0)
 			goto free_out;
 	}
-	rc = addr_set_add_all(&out.src, &r->src);
+	rc = adopt_rule(fn, &out, r);
 	if (rc < 0)
 		goto free_out;
-	rc = push_rule(fn, &out);
-	if (rc < 0)
-		goto free_out;
-	return 0;   /* FN holds OUT now */
+	return 0;
 free_out:
 	rule_free(&out);
 	return rc;
@@ -746,7 +747,7 @@ static int emit_picks(struct ctx *c, const struct filter_rule *r)
 			if (nd == 0 || pv[2 * (i + nd - 1) + 1] != pv[2 * j + 1])
 				pv[2 * (i + nd++) + 1] = pv[2 * j + 1];
 		struct filter_node *fn = &c->s->nodes[node];
-		if (via_allows(r->from, fn->node)) {
+		if (filter_via_allows(r->from, fn->node)) {
 			int rc = emit_picked(fn, r, &pv[2 * i + 1], nd, 2);
 			if (rc < 0)
 				return rc;

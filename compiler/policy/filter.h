@@ -66,6 +66,8 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
 /* The same packets as rules only (ir_add each, not canonicalised): for
  * backends that decompose the flows their own way.  0 or -errno. */
 int filter_node_rules(const struct filter_node *fn, struct ir_flows *out);
+/* Does rule PR's "via" (none: any node) let node N enforce it? */
+bool filter_via_allows(const struct pol_rule *pr, const struct inv_node *n);
 /* The addresses an alias names (nodes' addresses plus ranges): for tests.
  * false when it names no address at all (or on no memory). */
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,

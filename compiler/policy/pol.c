@@ -207,130 +207,220 @@ static const char *side_name(enum pol_side side)
 	}
 }
 
+/* ---- aliases: one parser per form ---- */
+
+/* What an alias parser is given. */
+struct alias_in {
+	const struct pol_policy *p;
+	const char *text;
+	const struct hj_value *at;
+	enum pol_side side;
+	struct diag_list *diags;
+};
+
+static bool side_is_dst(enum pol_side side)
+{
+	return side == POL_DST || side == POL_TEST_DST;
+}
+
+static bool parse_any(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_ANY;
+	if (in->side == POL_OWNER || in->side == POL_TEST_SRC || in->side == POL_TEST_DST) {
+		pol_error_at(in->diags, in->at, "\"*\" cannot be %s", side_name(in->side));
+		return false;
+	}
+	return true;
+}
+
+/* Where an autogroup may appear. */
+enum autogroup_sides { ANY_SIDE, DST_ONLY, SRC_ONLY };
+
+static const struct {
+	const char *name;   /* after "autogroup:" */
+	enum pol_alias_kind kind;
+	enum autogroup_sides sides;
+} autogroups[] = {
+	{ "member", PA_MEMBER, ANY_SIDE },
+	{ "tagged", PA_TAGGED, ANY_SIDE },
+	{ "self", PA_SELF, DST_ONLY },
+	{ "internet", PA_INTERNET, DST_ONLY },
+	{ "danger-all", PA_DANGER_ALL, SRC_ONLY },
+};
+
+static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
+{
+	const char *g = in->text + strlen("autogroup:");
+	size_t i = 0;
+	while (i < sizeof(autogroups) / sizeof(autogroups[0]) && strcmp(g, autogroups[i].name) != 0)
+		i++;
+	if (i == sizeof(autogroups) / sizeof(autogroups[0])) {
+		pol_error_at(in->diags, in->at, "unknown autogroup \"%s\" (known: autogroup:member, "
+			     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all)", in->text);
+		return false;
+	}
+	out->kind = autogroups[i].kind;
+	if (autogroups[i].sides == DST_ONLY && !side_is_dst(in->side)) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a destination", in->text,
+			     side_name(in->side));
+		return false;
+	}
+	if (autogroups[i].sides == SRC_ONLY && in->side != POL_SRC) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a source", in->text,
+			     side_name(in->side));
+		return false;
+	}
+	if (autogroups[i].sides == DST_ONLY && in->side == POL_TEST_DST) {
+		pol_error_at(in->diags, in->at, "%s cannot be a test destination: tests name hosts", in->text);
+		return false;
+	}
+	return true;
+}
+
+/* Is the text one of the N names of V (a SECTION of the policy)?  Else an
+ * error calling it an unknown WHAT. */
+static bool defined_in(const struct alias_in *in, const struct pol_named *v, size_t n, const char *what,
+		       const char *section)
+{
+	if (find_named(v, n, in->text))
+		return true;
+	pol_error_at(in->diags, in->at, "unknown %s \"%s\": not defined in \"%s\"", what, in->text, section);
+	return false;
+}
+
+static bool parse_group(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_GROUP;
+	return defined_in(in, in->p->groups, in->p->ngroups, "group", "groups");
+}
+
+static bool parse_tag(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_TAG;
+	if (!in->text[strlen("tag:")]) {
+		pol_error_at(in->diags, in->at, "empty tag name in \"%s\"", in->text);
+		return false;
+	}
+	if (!find_named(in->p->tag_owners, in->p->ntag_owners, in->text)) {
+		pol_error_at(in->diags, in->at, "tag \"%s\" has no owner: define it in \"tagOwners\"", in->text);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_ipset(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_IPSET;
+	return defined_in(in, in->p->ipsets, in->p->nipsets, "ipset", "ipsets");
+}
+
+/* "user:login@domain", "login@domain", "login@", "user:*@domain".  The
+ * name kept is the user ("login@domain"), or "@domain" for a glob. */
+static bool parse_user(const struct alias_in *in, struct pol_alias *out)
+{
+	const char *u = strncmp(in->text, "user:", 5) == 0 ? in->text + 5 : in->text;
+	out->kind = strncmp(u, "*@", 2) == 0 ? PA_USER_GLOB : PA_USER;
+	if (!strchr(u, '@') || u[0] == '@') {
+		pol_error_at(in->diags, in->at, "bad user \"%s\": users are written as login@domain", in->text);
+		return false;
+	}
+	free(out->name);
+	out->name = strdup(out->kind == PA_USER_GLOB ? u + 1 : u);
+	return out->name != NULL;
+}
+
+static bool parse_host(const struct alias_in *in, struct pol_alias *out)
+{
+	const struct pol_named *h = find_named(in->p->hosts, in->p->nhosts, in->text);
+	out->kind = PA_HOST;
+	out->family = h->family;
+	out->lo = h->lo;
+	out->hi = h->hi;
+	return true;
+}
+
+static bool parse_addr(const struct alias_in *in, struct pol_alias *out)
+{
+	enum addr_family fam;
+	out->kind = PA_ADDR;
+	if (!addr_range_parse(in->text, false, &fam, &out->lo, &out->hi)) {
+		addr_u128 lo, hi;
+		if (addr_range_parse(in->text, true, &fam, &lo, &hi))
+			pol_error_at(in->diags, in->at, "bad prefix \"%s\": host bits are set", in->text);
+		else
+			pol_error_at(in->diags, in->at, "bad address \"%s\": not an IP address, prefix or a-b range",
+				     in->text);
+		return false;
+	}
+	out->family = (uint8_t)fam;
+	if (in->side == POL_DST && out->lo == 0 && out->hi == addr_family_max(fam) && strchr(in->text, '/')) {
+		pol_error_at(in->diags, in->at, "destination \"%s\" allows every address: use \"*\" or "
+			     "\"autogroup:internet\"", in->text);
+		return false;
+	}
+	return true;
+}
+
+static bool is_star(const struct alias_in *in)
+{
+	return strcmp(in->text, "*") == 0;
+}
+
+static bool has_at(const struct alias_in *in)
+{
+	return strchr(in->text, '@') != NULL;
+}
+
+static bool is_host(const struct alias_in *in)
+{
+	return find_named(in->p->hosts, in->p->nhosts, in->text) != NULL;
+}
+
+static bool is_address(const struct alias_in *in)
+{
+	return looks_like_address(in->text);
+}
+
+/* The forms of an alias, tried in order: the first whose PREFIX starts the
+ * text and whose CLAIMS (if any) accepts it parses it.  Prefixed forms come
+ * first, so "group:x@y" is a group; then users by their '@', hosts, and
+ * addresses, so a host named like an address is the host. */
+static const struct {
+	const char *prefix;
+	bool (*claims)(const struct alias_in *in);
+	bool (*parse)(const struct alias_in *in, struct pol_alias *out);
+} alias_forms[] = {
+	{ "*", is_star, parse_any },
+	{ "autogroup:", NULL, parse_autogroup },
+	{ "group:", NULL, parse_group },
+	{ "tag:", NULL, parse_tag },
+	{ "ipset:", NULL, parse_ipset },
+	{ "user:", NULL, parse_user },
+	{ "", has_at, parse_user },
+	{ "", is_host, parse_host },
+	{ "", is_address, parse_addr },
+};
+
 bool pol_alias_parse(const struct pol_policy *p, const char *text, const struct hj_value *at,
 		     enum pol_side side, struct pol_alias *out, struct diag_list *diags)
 {
+	const struct alias_in in = { .p = p, .text = text, .at = at, .side = side, .diags = diags };
 	memset(out, 0, sizeof(*out));
 	out->at = at;
 	out->name = strdup(text);
 	if (!out->name)
 		return false;
-	bool dst = side == POL_DST || side == POL_TEST_DST;
-	if (strcmp(text, "*") == 0) {
-		out->kind = PA_ANY;
-		if (side == POL_OWNER || side == POL_TEST_SRC || side == POL_TEST_DST) {
-			pol_error_at(diags, at, "\"*\" cannot be %s", side_name(side));
-			goto fail;
-		}
-		return true;
-	}
-	if (strncmp(text, "autogroup:", 10) == 0) {
-		const char *g = text + 10;
-		if (strcmp(g, "member") == 0)
-			out->kind = PA_MEMBER;
-		else if (strcmp(g, "tagged") == 0)
-			out->kind = PA_TAGGED;
-		else if (strcmp(g, "self") == 0)
-			out->kind = PA_SELF;
-		else if (strcmp(g, "internet") == 0)
-			out->kind = PA_INTERNET;
-		else if (strcmp(g, "danger-all") == 0)
-			out->kind = PA_DANGER_ALL;
-		else {
-			pol_error_at(diags, at, "unknown autogroup \"%s\" (known: autogroup:member, "
-				     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all)", text);
-			goto fail;
-		}
-		if (out->kind == PA_SELF && !dst) {
-			pol_error_at(diags, at, "autogroup:self cannot be %s: it is only valid as a destination",
-				     side_name(side));
-			goto fail;
-		}
-		if (out->kind == PA_INTERNET && !dst) {
-			pol_error_at(diags, at, "autogroup:internet cannot be %s: it is only valid as a destination",
-				     side_name(side));
-			goto fail;
-		}
-		if (out->kind == PA_DANGER_ALL && side != POL_SRC) {
-			pol_error_at(diags, at, "autogroup:danger-all cannot be %s: it is only valid as a source",
-				     side_name(side));
-			goto fail;
-		}
-		if ((out->kind == PA_SELF || out->kind == PA_INTERNET) && side == POL_TEST_DST) {
-			pol_error_at(diags, at, "%s cannot be a test destination: tests name hosts", text);
-			goto fail;
-		}
-		return true;
-	}
-	if (strncmp(text, "group:", 6) == 0) {
-		out->kind = PA_GROUP;
-		if (!find_named(p->groups, p->ngroups, text)) {
-			pol_error_at(diags, at, "unknown group \"%s\": not defined in \"groups\"", text);
-			goto fail;
-		}
-		return true;
-	}
-	if (strncmp(text, "tag:", 4) == 0) {
-		out->kind = PA_TAG;
-		if (!text[4]) {
-			pol_error_at(diags, at, "empty tag name in \"%s\"", text);
-			goto fail;
-		}
-		if (!find_named(p->tag_owners, p->ntag_owners, text)) {
-			pol_error_at(diags, at, "tag \"%s\" has no owner: define it in \"tagOwners\"", text);
-			goto fail;
-		}
-		return true;
-	}
-	if (strncmp(text, "ipset:", 6) == 0) {
-		out->kind = PA_IPSET;
-		if (!find_named(p->ipsets, p->nipsets, text)) {
-			pol_error_at(diags, at, "unknown ipset \"%s\": not defined in \"ipsets\"", text);
-			goto fail;
-		}
-		return true;
-	}
-	if (strncmp(text, "user:", 5) == 0 || strchr(text, '@')) {
-		const char *u = strncmp(text, "user:", 5) == 0 ? text + 5 : text;
-		out->kind = strncmp(u, "*@", 2) == 0 ? PA_USER_GLOB : PA_USER;
-		if (!strchr(u, '@') || u[0] == '@') {
-			pol_error_at(diags, at, "bad user \"%s\": users are written as login@domain", text);
-			goto fail;
-		}
-		free(out->name);
-		out->name = strdup(out->kind == PA_USER_GLOB ? u + 1 : u);   /* "@domain" for globs */
-		return out->name != NULL;
-	}
-	const struct pol_named *h = find_named(p->hosts, p->nhosts, text);
-	if (h) {
-		out->kind = PA_HOST;
-		out->family = h->family;
-		out->lo = h->lo;
-		out->hi = h->hi;
-		return true;
-	}
-	enum addr_family fam;
-	if (looks_like_address(text)) {
-		out->kind = PA_ADDR;
-		if (!addr_range_parse(text, false, &fam, &out->lo, &out->hi)) {
-			addr_u128 lo, hi;
-			if (addr_range_parse(text, true, &fam, &lo, &hi))
-				pol_error_at(diags, at, "bad prefix \"%s\": host bits are set", text);
-			else
-				pol_error_at(diags, at, "bad address \"%s\": not an IP address, prefix or a-b range", text);
-			goto fail;
-		}
-		out->family = (uint8_t)fam;
-		if (dst && side == POL_DST && out->lo == 0 && out->hi == addr_family_max(fam) && strchr(text, '/')) {
-			pol_error_at(diags, at, "destination \"%s\" allows every address: use \"*\" or "
-				     "\"autogroup:internet\"", text);
-			goto fail;
-		}
-		return true;
+	for (size_t i = 0; i < sizeof(alias_forms) / sizeof(alias_forms[0]); i++) {
+		if (strncmp(text, alias_forms[i].prefix, strlen(alias_forms[i].prefix)) != 0 ||
+		    (alias_forms[i].claims && !alias_forms[i].claims(&in)))
+			continue;
+		if (alias_forms[i].parse(&in, out))
+			return true;
+		pol_alias_clear(out);
+		return false;
 	}
 	pol_error_at(diags, at, "unknown name \"%s\": not a host from \"hosts\", a user, group:, tag:, "
 		     "autogroup:, ipset: or an address", text);
-fail:
 	pol_alias_clear(out);
 	return false;
 }

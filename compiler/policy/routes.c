@@ -147,16 +147,6 @@ static int rules_from_filter(struct ctx *c, size_t i)
 	return rc;
 }
 
-static bool has_via_tag(const struct pol_rule *pr, const struct inv_node *n)
-{
-	if (pr->nvia == 0)
-		return true;
-	for (size_t i = 0; i < pr->nvia; i++)
-		if (inv_node_has_tag(n, pr->via[i]))
-			return true;
-	return false;
-}
-
 /* The sources of policy rule PR into R. */
 static void rule_sources(const struct ctx *c, const struct pol_rule *pr, struct prule *r)
 {
@@ -181,7 +171,7 @@ static int rules_for_internet(struct ctx *c, size_t i)
 		bool internet = false;
 		for (size_t d = 0; d < pr->ndst; d++)
 			internet |= pr->dst[d].alias.kind == PA_INTERNET;
-		if (!internet || !has_via_tag(pr, n))
+		if (!internet || !filter_via_allows(pr, n))
 			continue;
 		struct prule *r = push_prule(&c->ni[i]);
 		if (!r)
