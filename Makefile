@@ -11,7 +11,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 FUZZCC  ?= clang
-PKGS     = libnftnl libmnl libsodium libcjson
+PKGS     = libnftnl libmnl libsodium libcjson sqlite3
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -36,20 +36,27 @@ endif
 # path, nothing else, so an include of a layer above is a compile error.
 # use_DIR lists what DIR uses, highest layer first (the link order).
 LIB_DIRS  = grammar compiler/ir compiler/policy compiler/diff compiler/nft \
-	runtime/base runtime/tunnel
-PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate
+	runtime/base runtime/crypto runtime/tunnel runtime/control runtime/store runtime/netmap
+PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate runtime/coord
 use_grammar         =
 use_compiler/ir     = grammar
 use_compiler/policy = compiler/ir grammar
 use_compiler/diff   = compiler/policy compiler/ir grammar
 use_compiler/nft    = compiler/ir grammar
 use_runtime/base    =
-use_runtime/tunnel  = runtime/base
+use_runtime/crypto  =
+use_runtime/tunnel  = runtime/crypto runtime/base
+use_runtime/control = runtime/crypto runtime/base
+use_runtime/store   = runtime/base
+use_runtime/netmap  = runtime/store runtime/control compiler/policy compiler/ir grammar runtime/crypto
 use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
-use_runtime/keygated = runtime/tunnel runtime/base
-use_runtime/keygate = runtime/tunnel runtime/base
+use_runtime/keygated = runtime/tunnel runtime/crypto runtime/base
+use_runtime/keygate = runtime/tunnel runtime/crypto runtime/base
+use_runtime/coord   = runtime/netmap runtime/store runtime/control compiler/diff compiler/policy compiler/ir grammar runtime/crypto runtime/base
+# A program is built as its folder's name unless named here.
+name_runtime/coord  = keygate-coord
 # Tests, benchmarks and fuzz targets see every library.
-use_tests = compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/tunnel runtime/base
+use_tests = runtime/netmap compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/control runtime/store runtime/tunnel runtime/crypto runtime/base
 
 incs  = $(addprefix -I,$(1) $(use_$(1)))
 lib   = $(BUILD)/lib/lib$(notdir $(1)).a
@@ -60,26 +67,30 @@ srcs  = $(wildcard $(1)/*.c)
 GRAMMAR_GEN = $(BUILD)/gen/hujson.tab.c $(BUILD)/gen/hujson.lex.c
 GEN_HEADER  = $(BUILD)/gen/hujson.tab.h
 LIBS        = $(foreach d,$(LIB_DIRS),$(call lib,$(d)))
-PROGS       = $(foreach d,$(PROG_DIRS),$(BUILD)/$(notdir $(d)))
+prog  = $(BUILD)/$(or $(name_$(1)),$(notdir $(1)))
+PROGS       = $(foreach d,$(PROG_DIRS),$(call prog,$(d)))
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC  = $(wildcard tests/bench/bench_*.c)
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+# Helper programs of the shell tests (tests/DIR/NAME.c -> BUILD/tests/DIR/NAME).
+TOOL_SRC   = tests/coord/ctlclient.c
+TOOL_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 MANPAGES   = $(wildcard man/*.[1578])
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS = build-essential pkg-config flex bison clang \
-	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev \
+	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev libsqlite3-dev \
 	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
 	python3 valgrind busybox
 DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update
 all: $(PROGS)
-tests: all $(UNIT_BINS) $(BENCH_BINS)
+tests: all $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 # One rule per library and per program, made from the lists above.
 define library
@@ -89,7 +100,7 @@ $(call lib,$(1)): $(call obj,$(call srcs,$(1))) $(if $(filter grammar,$(1)),$(GR
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 define program
-$(BUILD)/$(notdir $(1)): $(call obj,$(call srcs,$(1))) $(call libs,$(1))
+$(call prog,$(1)): $(call obj,$(call srcs,$(1))) $(call libs,$(1))
 	@echo "  LD      $$@"
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(LDLIBS)
 endef
@@ -98,6 +109,10 @@ $(foreach d,$(PROG_DIRS),$(eval $(call program,$(d))))
 
 TEST_LIBS = $(foreach d,$(filter $(LIB_DIRS),$(use_tests)),$(call lib,$(d)))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+$(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
@@ -172,7 +187,7 @@ golden-update: all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
-	for p in $(PROGS); do case $$p in *keygated) d=$(SBINDIR);; *) d=$(BINDIR);; esac; \
+	for p in $(PROGS); do case $$p in *keygated|*keygate-coord) d=$(SBINDIR);; *) d=$(BINDIR);; esac; \
 		install -m 755 $$p $(DESTDIR)$$d/; done
 	for m in $(MANPAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

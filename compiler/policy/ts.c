@@ -45,16 +45,34 @@ static cJSON *rule_json(const struct filter_rule *r)
 	return o;
 }
 
+cJSON *ts_node_rules(const struct filter_node *fn)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t j = 0; arr && j < fn->nrules; j++) {
+		if (fn->rules[j].cap_only)
+			continue;
+		cJSON *rule = rule_json(&fn->rules[j]);
+		if (!rule || !cJSON_AddItemToArray(arr, rule)) {
+			cJSON_Delete(rule);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 int ts_write(FILE *out, const struct filter_set *s)
 {
 	cJSON *root = cJSON_CreateObject();
 	if (!root)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nnodes; i++) {
-		cJSON *arr = cJSON_AddArrayToObject(root, s->nodes[i].node->name);
-		for (size_t j = 0; arr && j < s->nodes[i].nrules; j++)
-			if (!s->nodes[i].rules[j].cap_only)
-				cJSON_AddItemToArray(arr, rule_json(&s->nodes[i].rules[j]));
+		cJSON *arr = ts_node_rules(&s->nodes[i]);
+		if (!arr || !cJSON_AddItemToObject(root, s->nodes[i].node->name, arr)) {
+			cJSON_Delete(arr);
+			cJSON_Delete(root);
+			return -ENOMEM;
+		}
 	}
 	return ts_print_json(out, root);
 }

@@ -13,6 +13,9 @@ struct cJSON;
 /* {"NODE": [FilterRule...], ...} for every node, in inventory order.
  * 0 or -errno. */
 int ts_write(FILE *out, const struct filter_set *s);
+/* The FilterRule array of one node (app-capability grants, which carry no
+ * packets, left out), as ts_write writes it; NULL when out of memory. */
+struct cJSON *ts_node_rules(const struct filter_node *fn);
 /* The FilterRules of one node into F (not canonicalised).  Rules without
  * DstPorts (CapGrant only) carry no packets and are skipped.  0, or -EINVAL
  * with a reason in ERR. */

@@ -4,15 +4,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "blake2s.h"
-
-#define NOISE_AEAD_TAG_LEN 16
-#define NOISE_TAI64_BASE   0x400000000000000aULL	/* 2^62 + 10, as wireguard-go */
-#define NOISE_TAI64_WHITEN 0xffffffu			/* 2^24 - 1 ns */
+#include "nsym.h"
+#include "tai64n.h"
 
 /* Message offsets. */
 #define INIT_SENDER    4
@@ -23,8 +20,6 @@
 #define RESP_RECEIVER  8
 #define RESP_EPHEMERAL 12
 #define RESP_EMPTY     44
-
-static const uint8_t noise_zero_nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 
 static inline void noise_put_le32(uint8_t *p, uint32_t v)
 {
@@ -39,26 +34,14 @@ static inline uint32_t noise_get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* H = HASH(H || data). */
-static void noise_mix_hash(uint8_t h[32], const void *data, size_t len)
-{
-	struct blake2s_state s;
-
-	blake2s_init(&s, 32, NULL, 0);
-	blake2s_update(&s, h, 32);
-	blake2s_update(&s, data, len);
-	blake2s_final(&s, h);
-}
-
 /* C0 = HASH(construction), H0 = HASH(C0 || identifier); computed once. */
 static uint8_t noise_c0[32], noise_h0[32];
 static pthread_once_t noise_once = PTHREAD_ONCE_INIT;
 
 static void noise_initial_compute(void)
 {
-	blake2s(noise_c0, 32, NULL, 0, NOISE_CONSTRUCTION, strlen(NOISE_CONSTRUCTION));
-	memcpy(noise_h0, noise_c0, 32);
-	noise_mix_hash(noise_h0, NOISE_IDENTIFIER, strlen(NOISE_IDENTIFIER));
+	nsym_initialize(noise_c0, noise_h0, NOISE_CONSTRUCTION);
+	nsym_mix_hash(noise_h0, NOISE_IDENTIFIER, strlen(NOISE_IDENTIFIER));
 }
 
 static void noise_initial(uint8_t ck[32], uint8_t h[32])
@@ -68,33 +51,6 @@ static void noise_initial(uint8_t ck[32], uint8_t h[32])
 		memcpy(ck, noise_c0, 32);
 	if (h)
 		memcpy(h, noise_h0, 32);
-}
-
-/* OUT = X25519(priv, pub); -EKEYREJECTED for an all-zero result. */
-static int noise_dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
-{
-	if (crypto_scalarmult(out, priv, pub) != 0) {
-		sodium_memzero(out, 32);
-		return -EKEYREJECTED;
-	}
-	return 0;
-}
-
-/* Encrypt with KEY, nonce 0, AD = H; then H = HASH(H || ciphertext). */
-static void noise_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t key[32], uint8_t h[32])
-{
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, len, h, 32, NULL, noise_zero_nonce, key);
-	noise_mix_hash(h, out, len + NOISE_AEAD_TAG_LEN);
-}
-
-/* Decrypt LEN + 16 bytes; on success H = HASH(H || ciphertext). */
-static int noise_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t key[32], uint8_t h[32])
-{
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, len + NOISE_AEAD_TAG_LEN,
-						      h, 32, noise_zero_nonce, key) != 0)
-		return -EBADMSG;
-	noise_mix_hash(h, in, len + NOISE_AEAD_TAG_LEN);
-	return 0;
 }
 
 /* ---- keys ---- */
@@ -152,20 +108,12 @@ wipe:
 
 void noise_tai64n_at(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t nsec)
 {
-	uint64_t secs = NOISE_TAI64_BASE + unix_sec;
-
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(secs >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
+	tai64n_at(out, unix_sec, nsec);
 }
 
 void noise_tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN])
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	noise_tai64n_at(out, (uint64_t)ts.tv_sec, (uint32_t)ts.tv_nsec & ~NOISE_TAI64_WHITEN);
+	tai64n_now(out);
 }
 
 /* ---- dispatch helpers ---- */
@@ -210,7 +158,7 @@ int noise_local_init(struct noise_local *l, const uint8_t priv[NOISE_KEY_LEN])
 		return -EINVAL;
 	memcpy(l->private_key, priv, NOISE_KEY_LEN);
 	noise_initial(NULL, l->hash_init);
-	noise_mix_hash(l->hash_init, l->public_key, NOISE_KEY_LEN);
+	nsym_mix_hash(l->hash_init, l->public_key, NOISE_KEY_LEN);
 	cookie_checker_init(&l->cookie, l->public_key);
 	l->has_identity = true;
 	return 0;
@@ -229,7 +177,7 @@ int noise_peer_set_local(struct noise_peer *p, const struct noise_local *l)
 		sodium_memzero(p->precomputed_ss, sizeof(p->precomputed_ss));
 		return 0;
 	}
-	if (noise_dh(p->precomputed_ss, l->private_key, p->remote_static) < 0)
+	if (nsym_dh(p->precomputed_ss, l->private_key, p->remote_static) < 0)
 		return -EKEYREJECTED;
 	p->ss_valid = true;
 	return 0;
@@ -291,7 +239,7 @@ int noise_create_initiation(struct noise_peer *p, const struct noise_local *l,
 	if (!p->ss_valid)
 		return -EKEYREJECTED;
 	noise_initial(ck, h);
-	noise_mix_hash(h, p->remote_static, NOISE_KEY_LEN);
+	nsym_mix_hash(h, p->remote_static, NOISE_KEY_LEN);
 
 	memset(out, 0, NOISE_INITIATION_LEN);
 	out[0] = NOISE_MSG_INITIATION;
@@ -303,23 +251,23 @@ int noise_create_initiation(struct noise_peer *p, const struct noise_local *l,
 		rc = -EKEYREJECTED;
 		goto wipe;
 	}
-	noise_mix_hash(h, out + INIT_EPHEMERAL, 32);
-	blake2s_kdf1(ck, ck, out + INIT_EPHEMERAL, 32);
+	nsym_mix_hash(h, out + INIT_EPHEMERAL, 32);
+	nsym_mix_key(ck, NULL, out + INIT_EPHEMERAL, 32);
 	/* es */
-	rc = noise_dh(dh, eph, p->remote_static);
+	rc = nsym_dh(dh, eph, p->remote_static);
 	if (rc < 0)
 		goto wipe;
-	blake2s_kdf2(ck, key, ck, dh, 32);
+	nsym_mix_key(ck, key, dh, 32);
 	/* s */
-	noise_seal(out + INIT_STATIC, l->public_key, NOISE_KEY_LEN, key, h);
+	nsym_encrypt_and_hash(out + INIT_STATIC, l->public_key, NOISE_KEY_LEN, key, h);
 	/* ss */
-	blake2s_kdf2(ck, key, ck, p->precomputed_ss, 32);
+	nsym_mix_key(ck, key, p->precomputed_ss, 32);
 	/* {t} */
 	if (det && det->timestamp)
 		memcpy(ts, det->timestamp, sizeof(ts));
 	else
 		noise_tai64n_now(ts);
-	noise_seal(out + INIT_TIMESTAMP, ts, sizeof(ts), key, h);
+	nsym_encrypt_and_hash(out + INIT_TIMESTAMP, ts, sizeof(ts), key, h);
 
 	noise_handshake_clear(p);
 	memcpy(p->hash, h, 32);
@@ -364,15 +312,15 @@ int noise_initiation_open(const struct noise_local *l, const uint8_t *msg, size_
 	memcpy(st->hash, l->hash_init, 32);
 	/* e */
 	memcpy(st->remote_ephemeral, msg + INIT_EPHEMERAL, 32);
-	noise_mix_hash(st->hash, st->remote_ephemeral, 32);
-	blake2s_kdf1(st->chaining_key, st->chaining_key, st->remote_ephemeral, 32);
+	nsym_mix_hash(st->hash, st->remote_ephemeral, 32);
+	nsym_mix_key(st->chaining_key, NULL, st->remote_ephemeral, 32);
 	/* es */
-	rc = noise_dh(dh, l->private_key, st->remote_ephemeral);
+	rc = nsym_dh(dh, l->private_key, st->remote_ephemeral);
 	if (rc < 0)
 		goto wipe;
-	blake2s_kdf2(st->chaining_key, key, st->chaining_key, dh, 32);
+	nsym_mix_key(st->chaining_key, key, dh, 32);
 	/* s */
-	rc = noise_open(st->remote_static, msg + INIT_STATIC, NOISE_KEY_LEN, key, st->hash);
+	rc = nsym_decrypt_and_hash(st->remote_static, msg + INIT_STATIC, NOISE_KEY_LEN, key, st->hash);
 	if (rc < 0)
 		goto wipe;
 	memcpy(st->enc_timestamp, msg + INIT_TIMESTAMP, sizeof(st->enc_timestamp));
@@ -404,9 +352,9 @@ int noise_initiation_accept(struct noise_peer *p, const struct noise_local *l,
 		goto wipe;
 	}
 	/* ss */
-	blake2s_kdf2(st->chaining_key, key, st->chaining_key, p->precomputed_ss, 32);
+	nsym_mix_key(st->chaining_key, key, p->precomputed_ss, 32);
 	/* {t} */
-	rc = noise_open(ts, st->enc_timestamp, NOISE_TIMESTAMP_LEN, key, st->hash);
+	rc = nsym_decrypt_and_hash(ts, st->enc_timestamp, NOISE_TIMESTAMP_LEN, key, st->hash);
 	if (rc < 0)
 		goto wipe;
 	/* TAI64N is big-endian: byte order is time order. */
@@ -445,12 +393,12 @@ static void noise_response_mix(uint8_t h[32], uint8_t ck[32], uint8_t key[32],
 {
 	uint8_t tau[32];
 
-	noise_mix_hash(h, eph_r_pub, 32);
-	blake2s_kdf1(ck, ck, eph_r_pub, 32);
-	blake2s_kdf1(ck, ck, dh_ee, 32);
-	blake2s_kdf1(ck, ck, dh_se, 32);
+	nsym_mix_hash(h, eph_r_pub, 32);
+	nsym_mix_key(ck, NULL, eph_r_pub, 32);
+	nsym_mix_key(ck, NULL, dh_ee, 32);
+	nsym_mix_key(ck, NULL, dh_se, 32);
 	blake2s_kdf3(ck, tau, key, ck, psk, 32);
-	noise_mix_hash(h, tau, 32);
+	nsym_mix_hash(h, tau, 32);
 	sodium_memzero(tau, sizeof(tau));
 }
 
@@ -474,14 +422,14 @@ int noise_create_response(struct noise_peer *p, uint32_t local_index, uint64_t n
 		rc = -EKEYREJECTED;
 		goto wipe;
 	}
-	rc = noise_dh(ee, eph, p->remote_ephemeral);
+	rc = nsym_dh(ee, eph, p->remote_ephemeral);
 	if (rc < 0)
 		goto wipe;
-	rc = noise_dh(se, eph, p->remote_static);
+	rc = nsym_dh(se, eph, p->remote_static);
 	if (rc < 0)
 		goto wipe;
 	noise_response_mix(h, ck, key, out + RESP_EPHEMERAL, ee, se, p->psk);
-	noise_seal(out + RESP_EMPTY, (const uint8_t *)"", 0, key, h);
+	nsym_encrypt_and_hash(out + RESP_EMPTY, (const uint8_t *)"", 0, key, h);
 
 	memcpy(p->hash, h, 32);
 	memcpy(p->chaining_key, ck, 32);
@@ -519,14 +467,14 @@ int noise_consume_response(struct noise_peer *p, const struct noise_local *l,
 
 	memcpy(h, p->hash, 32);
 	memcpy(ck, p->chaining_key, 32);
-	rc = noise_dh(ee, p->ephemeral_private, msg + RESP_EPHEMERAL);
+	rc = nsym_dh(ee, p->ephemeral_private, msg + RESP_EPHEMERAL);
 	if (rc < 0)
 		goto wipe;
-	rc = noise_dh(se, l->private_key, msg + RESP_EPHEMERAL);
+	rc = nsym_dh(se, l->private_key, msg + RESP_EPHEMERAL);
 	if (rc < 0)
 		goto wipe;
 	noise_response_mix(h, ck, key, msg + RESP_EPHEMERAL, ee, se, p->psk);
-	rc = noise_open(none, msg + RESP_EMPTY, 0, key, h);
+	rc = nsym_decrypt_and_hash(none, msg + RESP_EMPTY, 0, key, h);
 	if (rc < 0)
 		goto wipe;
 
@@ -556,9 +504,9 @@ int noise_derive_keypair(struct noise_peer *p, struct noise_keypair *kp, uint64_
 		return -EINVAL;
 	memset(kp, 0, sizeof(*kp));
 	if (initiator)
-		blake2s_kdf2(kp->send_key, kp->recv_key, p->chaining_key, NULL, 0);
+		nsym_split(kp->send_key, kp->recv_key, p->chaining_key);
 	else
-		blake2s_kdf2(kp->recv_key, kp->send_key, p->chaining_key, NULL, 0);
+		nsym_split(kp->recv_key, kp->send_key, p->chaining_key);
 	replay_init(&kp->replay);
 	kp->is_initiator = initiator;
 	kp->birth = now;

@@ -44,6 +44,36 @@ static char **captures_case_names(const char *dir, size_t *n)
 	return names;
 }
 
+/* Call FN(FOLDER, NAME, PATH, ARG) for every case file of the four
+ * folders under $KG_SHARED/testdata/tailscale-captures, sorted, printing a
+ * skip line (WHAT: the runner's name) for a folder that cannot be read.
+ * The number of folders read: 0 when the shared data is absent. */
+typedef void captures_fn(const char *folder, const char *name, const char *path, void *arg);
+static inline size_t captures_each(const char *what, captures_fn *fn, void *arg)
+{
+	static const char *const folders[] = { "acl", "grant", "policytest", "routes" };
+	const char *shared = getenv("KG_SHARED");
+	size_t read = 0;
+	for (size_t f = 0; f < sizeof(folders) / sizeof(folders[0]); f++) {
+		char dir[4096], path[8192];
+		size_t n;
+		snprintf(dir, sizeof(dir), "%s/testdata/tailscale-captures/%s", shared ? shared : "", folders[f]);
+		char **names = shared && *shared ? captures_case_names(dir, &n) : NULL;
+		if (!names) {
+			printf("skip - %s: %s: no such directory (KG_SHARED: run through tests/run)\n", what, dir);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			fn(folders[f], names[i], path, arg);
+			free(names[i]);
+		}
+		free(names);
+		read++;
+	}
+	return read;
+}
+
 /* One recorded case on its way through the compiler: the case file, its
  * policy parsed and loaded (POLICY NULL: rejected, the reasons in DIAGS),
  * then its users and nodes as the inventory and every node's filter. */

@@ -1,12 +1,18 @@
 /* Unit tests for blake2s: RFC 7693 vectors and self-test, keyed and plain
  * vectors, HMAC-BLAKE2s and the WireGuard KDFs.  The keyed/plain/HMAC/KDF
  * expectations were computed with Python's hashlib.blake2s and hmac (an
- * independent implementation) over wghex_pattern() inputs. */
+ * independent implementation) over wghex_pattern() inputs.  Then the Noise
+ * symmetric state (nsym) on the cases the handshakes' known answers do not
+ * reach: a protocol name of at most 32 bytes, a refused decryption leaving
+ * h alone, a low-order public key. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "blake2s.h"
+#include "nsym.h"
 #include "t.h"
 #include "wghex.h"
 
@@ -181,13 +187,46 @@ static void test_kdf(void)
 	}
 }
 
+static void test_nsym(void)
+{
+	static const char short_name[] = "Noise_NN_25519_AESGCM_SHA256";	/* 28 bytes */
+	static const char long_name[] = "Noise_IK_25519_ChaChaPoly_BLAKE2s";	/* 33 bytes */
+	uint8_t ck[32], h[32], want[32], key[32], h2[32], ct[5 + 16], pt[5], zero[32], out[32];
+
+	nsym_initialize(ck, h, short_name);
+	memset(want, 0, sizeof(want));
+	memcpy(want, short_name, strlen(short_name));
+	T_CHECK(memcmp(h, want, 32) == 0 && memcmp(ck, want, 32) == 0,
+		"nsym: a protocol name of up to 32 bytes is h itself, zero-padded");
+	nsym_initialize(ck, h, long_name);
+	blake2s(want, 32, NULL, 0, long_name, strlen(long_name));
+	T_CHECK(memcmp(h, want, 32) == 0 && memcmp(ck, want, 32) == 0, "nsym: a longer name is hashed");
+
+	memset(key, 7, sizeof(key));
+	memcpy(h2, h, 32);
+	nsym_encrypt_and_hash(ct, (const uint8_t *)"hello", 5, key, h);
+	T_CHECK(nsym_decrypt_and_hash(pt, ct, 5, key, h2) == 0 && memcmp(pt, "hello", 5) == 0 && memcmp(h, h2, 32) == 0,
+		"nsym: EncryptAndHash and DecryptAndHash agree on the plaintext and on h");
+	memcpy(want, h2, 32);
+	ct[0] ^= 1;
+	T_CHECK(nsym_decrypt_and_hash(pt, ct, 5, key, h2) == -EBADMSG && memcmp(h2, want, 32) == 0,
+		"nsym: a tampered ciphertext is refused and h stays as it was");
+	memset(zero, 0, sizeof(zero));
+	memset(out, 0xaa, sizeof(out));
+	T_CHECK(nsym_dh(out, key, zero) == -EKEYREJECTED && memcmp(out, zero, 32) == 0,
+		"nsym: DH with a low-order public key is refused and its output zeroed");
+}
+
 int main(void)
 {
+	if (sodium_init() < 0)
+		return 2;
 	test_rfc_abc();
 	test_rfc_selftest();
 	test_vectors();
 	test_bad_params();
 	test_hmac();
 	test_kdf();
+	test_nsym();
 	T_DONE();
 }

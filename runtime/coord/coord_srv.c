@@ -1,0 +1,791 @@
+/* coord_srv: the server loop, node sessions and the push of netmaps. */
+#include "coord_srv.h"
+#include "coord_admin.h"
+#include "coord_node.h"
+#include "ctl_authkey.h"
+#include "ctl_conn.h"
+#include "ctl_json.h"
+#include "ctl_msg.h"
+#include "log.h"
+#include "netmap.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ADMIN_MAX_REQUEST (8u << 20)	/* a policy and its framing */
+#define MAX_EVENTS 64
+
+enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN };
+
+struct io {
+	enum io_kind kind;
+};
+
+struct coord_sess {
+	struct io io;
+	struct coord_srv *srv;
+	struct ctl_conn *conn;
+	char peer[INET6_ADDRSTRLEN + NI_MAXSERV + 4];
+	int64_t node_id;		/* 0 until registered */
+	char name[STORE_NAME_MAX + 1];
+	bool has_sent, dirty, want_out;
+	struct ctl_netmap sent;		/* the last map the node was sent */
+	uint64_t acked;
+	char *ack_error;
+	struct coord_sess *prev, *next;
+};
+
+struct admin_client {
+	struct io io;
+	int fd;
+	char *in;
+	size_t inlen, incap;
+	char *out;
+	size_t outlen, outoff;
+	struct admin_client *prev, *next;
+};
+
+struct coord_srv {
+	struct coord_state *state;
+	char host[CTL_AUTHKEY_MAX_HOST + 1];
+	uint16_t port;
+	int epfd;
+	struct io listen_io, admin_io;
+	int listen_fd, admin_fd;
+	char admin_path[PATH_MAX];
+	struct coord_sess *sessions;
+	struct admin_client *admins;
+	struct netmap_world *world;
+	int64_t world_gen;
+	uint64_t refresh_at;		/* 0: nothing pending */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct store *coord_srv_store(struct coord_srv *srv)
+{
+	return srv->state->store;
+}
+
+const struct coord_state *coord_srv_state(const struct coord_srv *srv)
+{
+	return srv->state;
+}
+
+void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *port)
+{
+	*host = srv->host;
+	*port = srv->port;
+}
+
+void coord_srv_changed(struct coord_srv *srv)
+{
+	if (!srv->refresh_at)
+		srv->refresh_at = now_ns() + COORD_COALESCE_NS;
+}
+
+void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info)
+{
+	memset(info, 0, sizeof *info);
+	for (const struct coord_sess *s = srv->sessions; s; s = s->next) {
+		if (s->node_id != id)
+			continue;
+		info->connected = true;
+		info->sent_generation = s->has_sent ? s->sent.generation : 0;
+		info->acked_generation = s->acked;
+		info->ack_error = s->ack_error;
+	}
+}
+
+static int watch(struct coord_srv *srv, int op, int fd, uint32_t events, struct io *io)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+	return epoll_ctl(srv->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int listen_tcp(struct coord_srv *srv, const char *text)
+{
+	char host[CTL_AUTHKEY_MAX_HOST + 1], port[8];
+	uint16_t p;
+	bool bracketed;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
+	int one = 1, rc;
+	if (ctl_hostport_split(text, host, sizeof host, &p, &bracketed) < 0) {
+		log_err("--listen %s: not ADDR:PORT", text);
+		return -EINVAL;
+	}
+	snprintf(port, sizeof port, "%u", p);
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		log_err("--listen %s: %s", text, gai_strerror(rc));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 512) < 0) {
+		rc = -errno;
+		log_err("--listen %s: %s", text, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	srv->listen_fd = fd;
+	return 0;
+}
+
+/* The admin socket, 0660.  A socket file left by a dead coordinator is
+ * replaced; one a live coordinator answers on is not. */
+static int listen_admin(struct coord_srv *srv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rc;
+	coord_state_path(srv->state, COORD_ADMIN_SOCK, srv->admin_path);
+	if (strlen(srv->admin_path) >= sizeof sa.sun_path) {
+		log_err("%s: path too long for a Unix socket", srv->admin_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, srv->admin_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
+		close(probe);
+		log_err("%s: another coordinator answers on it", srv->admin_path);
+		rc = -EADDRINUSE;
+		goto close_fd;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(srv->admin_path);
+	mode_t old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
+	umask(old);
+	if (rc == 0 && (chmod(srv->admin_path, 0660) < 0 || listen(fd, 16) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		log_err("%s: %s", srv->admin_path, strerror(-rc));
+		goto close_fd;
+	}
+	srv->admin_fd = fd;
+	return 0;
+close_fd:
+	close(fd);
+	return rc;
+}
+
+int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out)
+{
+	struct coord_srv *srv = calloc(1, sizeof *srv);
+	int rc;
+	if (!srv)
+		return -ENOMEM;
+	srv->state = cfg->state;
+	srv->listen_fd = srv->admin_fd = -1;
+	srv->listen_io.kind = IO_LISTEN;
+	srv->admin_io.kind = IO_ADMIN_LISTEN;
+	const char *pub = cfg->public_addr ? cfg->public_addr : cfg->listen;
+	bool bracketed;
+	if (ctl_hostport_split(pub, srv->host, sizeof srv->host, &srv->port, &bracketed) < 0) {
+		log_err("%s: not HOST:PORT", pub);
+		rc = -EINVAL;
+		goto free_srv;
+	}
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0) {
+		rc = -errno;
+		goto free_srv;
+	}
+	if ((rc = listen_tcp(srv, cfg->listen)) < 0 || (rc = listen_admin(srv)) < 0 ||
+	    (rc = watch(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &srv->listen_io)) < 0 ||
+	    (rc = watch(srv, EPOLL_CTL_ADD, srv->admin_fd, EPOLLIN, &srv->admin_io)) < 0)
+		goto free_srv;
+	*out = srv;
+	return 0;
+free_srv:
+	coord_srv_free(srv);
+	return rc;
+}
+
+/* ---- node sessions ---- */
+
+static void sess_free(struct coord_sess *s)
+{
+	struct coord_srv *srv = s->srv;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	ctl_conn_free(s->conn);
+	if (s->has_sent)
+		ctl_netmap_free(&s->sent);
+	free(s->ack_error);
+	free(s);
+}
+
+/* Why a connection ended, for the log. */
+static const char *end_reason(const struct coord_sess *s, int rc)
+{
+	bool up = ctl_conn_established(s->conn);
+	switch (rc) {
+	case -ESTALE: return "replayed or old handshake";
+	case -EBADMSG: return up ? "a message failed authentication" : "handshake failed (not our key, or tampered)";
+	case -EPROTO: return "malformed frame or protocol error";
+	case -EMSGSIZE: return "message over the size cap";
+	case -ETIMEDOUT: return up ? "timed out (no traffic, or a peer that does not read)" : "handshake timed out";
+	case -ECONNRESET: return "closed by the node";
+	default: return strerror(-rc);
+	}
+}
+
+/* End S after an error RC, with one log line. */
+static void sess_end(struct coord_sess *s, int rc, const char *why)
+{
+	if (!why)
+		why = end_reason(s, rc);
+	if (s->node_id)
+		log_info("node %s (%s): connection ended: %s", s->name, s->peer, why);
+	else
+		log_info("%s: connection ended: %s", s->peer, why);
+	sess_free(s);
+}
+
+/* Watch for writing exactly while the connection has bytes queued. */
+static int sess_rearm(struct coord_sess *s)
+{
+	bool want = ctl_conn_wants_write(s->conn);
+	if (want == s->want_out)
+		return 0;
+	s->want_out = want;
+	return watch(s->srv, EPOLL_CTL_MOD, ctl_conn_fd(s->conn), EPOLLIN | (want ? EPOLLOUT : 0), &s->io);
+}
+
+static bool delta_empty(const struct ctl_delta *d)
+{
+	return !d->has_self && !d->n_upsert && !d->n_removed && !d->has_routes && !d->has_filter && !d->has_snat;
+}
+
+/* Encode M and queue it: 0, -ENOBUFS (try again later) or another error. */
+static int sess_send(struct coord_sess *s, const struct ctl_msg *m)
+{
+	size_t len;
+	char *text = ctl_msg_encode(m, &len);
+	if (!text)
+		return -ENOMEM;
+	int rc = ctl_conn_send(s->conn, text, len);
+	free(text);
+	return rc;
+}
+
+/* Send a dirty node its newest map: whole the first time, else the delta
+ * from the one it holds.  0, or negative to end the session. */
+static int sess_push(struct coord_sess *s)
+{
+	struct coord_srv *srv = s->srv;
+	struct ctl_netmap m = { 0 };
+	struct ctl_delta d = { 0 };
+	struct ctl_msg msg = { 0 };
+	int rc;
+	if (!s->node_id || !s->dirty || !srv->world)
+		return 0;
+	rc = netmap_for(srv->world, s->node_id, (uint64_t)srv->world_gen, &m);
+	if (rc == -ENOENT && srv->refresh_at)
+		return 0;	/* a node newer than the world: the next one has it */
+	if (rc == -ENOENT) {
+		log_info("node %s (%s): removed or expired, closing", s->name, s->peer);
+		s->dirty = false;
+		return ctl_conn_close(s->conn, "node removed or expired");
+	}
+	if (rc < 0)
+		return rc;
+	if (!s->has_sent) {
+		msg.type = CTL_MSG_MAP;
+		msg.u.map = m;
+	} else {
+		if ((rc = ctl_netmap_delta(&s->sent, &m, &d)) < 0)
+			goto free_map;
+		if (delta_empty(&d)) {
+			s->dirty = false;
+			goto free_delta;
+		}
+		msg.type = CTL_MSG_DELTA;
+		msg.u.delta = d;
+	}
+	rc = sess_send(s, &msg);
+	if (rc == -ENOBUFS) {
+		rc = 0;		/* stays dirty: the newest map goes when there is room */
+		goto free_delta;
+	}
+	if (rc < 0)
+		goto free_delta;
+	if (s->has_sent)
+		ctl_netmap_free(&s->sent);
+	s->sent = m;
+	s->has_sent = true;
+	s->dirty = false;
+	ctl_delta_free(&d);
+	return 0;
+free_delta:
+	ctl_delta_free(&d);
+free_map:
+	ctl_netmap_free(&m);
+	return rc;
+}
+
+static int record_approval(int64_t id, const char *prefix, const char *approver, void *arg)
+{
+	struct coord_srv *srv = arg;
+	int rc = store_route_auto_approve(srv->state->store, id, prefix, approver, time(NULL));
+	if (rc < 0)
+		return rc;
+	log_info("route %s of node %lld approved by %s", prefix, (long long)id, approver);
+	coord_srv_changed(srv);
+	return 0;
+}
+
+/* Record the approvals autoApprovers give (the world already serves those
+ * routes; the store learns who approved them). */
+static void record_auto_approvals(struct coord_srv *srv, const struct netmap_world *w)
+{
+	for (size_t i = 0; i < netmap_node_count(w); i++) {
+		int rc = netmap_auto_approvals(w, netmap_node_id(w, i), record_approval, srv);
+		if (rc < 0)
+			log_warn("cannot record an automatic route approval: %s", strerror(-rc));
+	}
+}
+
+/* Rebuild the world from the store and mark the nodes whose view changed. */
+static void refresh(struct coord_srv *srv)
+{
+	struct netmap_world *w;
+	struct diag_list diags = { 0 };
+	int64_t gen;
+	srv->refresh_at = 0;
+	int rc = netmap_world_build(srv->state->store, NULL, &gen, &w, &diags);
+	if (rc < 0) {
+		log_err("cannot compute the netmaps (%s); nodes keep their last ones", strerror(-rc));
+		diag_print(stderr, &diags);
+		diag_list_free(&diags);
+		return;
+	}
+	diag_list_free(&diags);
+	record_auto_approvals(srv, w);
+	for (struct coord_sess *s = srv->sessions; s; s = s->next)
+		if (s->node_id && (!s->has_sent || netmap_changed(srv->world, w, s->node_id)))
+			s->dirty = true;
+	if (srv->world)
+		netmap_world_free(srv->world);
+	srv->world = w;
+	srv->world_gen = gen;
+	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		if ((rc = sess_push(s)) < 0 || (rc = sess_rearm(s)) < 0)
+			sess_end(s, rc, NULL);
+	}
+}
+
+static bool last_seen(void *ctx, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])
+{
+	struct coord_sess *s = ctx;
+	return coord_node_last_seen(s->srv->state->store, key, ts);
+}
+
+static int on_established(void *ctx, struct ctl_conn *c)
+{
+	struct coord_sess *s = ctx;
+	int rc = coord_node_record_handshake(s->srv->state->store, ctl_conn_remote_key(c), ctl_conn_timestamp(c));
+	if (rc < 0)
+		log_warn("%s: cannot record the handshake time: %s", s->peer, strerror(-rc));
+	return 0;
+}
+
+/* Answer a register: on refusal the result says why and the connection
+ * closes. */
+static int on_register(struct coord_sess *s, const struct ctl_register *reg)
+{
+	struct coord_srv *srv = s->srv;
+	struct coord_node_result res;
+	struct ctl_msg msg = { .type = CTL_MSG_REGISTER_RESULT };
+	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg, &res);
+	if (rc < 0)
+		return rc;
+	msg.u.result.ok = res.ok;
+	msg.u.result.error = res.ok ? NULL : (char *)res.reason;
+	msg.u.result.node_id = (uint64_t)res.node_id;
+	msg.u.result.name = res.name;
+	msg.u.result.addresses = res.addresses;
+	rc = sess_send(s, &msg);
+	ctl_prefixes_free(&res.addresses);
+	if (rc < 0)
+		return rc;
+	if (!res.ok) {
+		log_info("%s: registration refused: %s", s->peer, res.reason);
+		return ctl_conn_close(s->conn, res.reason);
+	}
+	/* A node connects once: an older session of it (half-open) gives way. */
+	for (struct coord_sess *o = srv->sessions; o; o = o->next) {
+		if (o != s && o->node_id == res.node_id) {
+			log_info("node %s (%s): replaced by a new connection", o->name, o->peer);
+			o->node_id = 0;
+			o->dirty = false;
+			ctl_conn_close(o->conn, "replaced by a new connection");
+			sess_rearm(o);
+		}
+	}
+	s->node_id = res.node_id;
+	snprintf(s->name, sizeof s->name, "%s", res.name);
+	s->dirty = true;
+	log_info("node %s (%s): %s", s->name, s->peer, res.created ? "registered" : "connected");
+	coord_srv_changed(srv);
+	return 0;
+}
+
+static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
+{
+	struct coord_sess *s = ctx;
+	struct ctl_msg m;
+	char err[256];
+	int rc = ctl_msg_decode(text, len, &m, err, sizeof err);
+	(void)c;
+	if (rc < 0) {
+		log_info("%s: bad message: %s", s->peer, rc == -EINVAL ? err : strerror(-rc));
+		return -EBADMSG;
+	}
+	if (!s->node_id && m.type != CTL_MSG_REGISTER && m.type != CTL_MSG_KEEPALIVE_T) {
+		log_info("%s: %s before register", s->peer, ctl_msg_type_name(m.type));
+		rc = -EPROTO;
+		goto free_msg;
+	}
+	switch (m.type) {
+	case CTL_MSG_REGISTER:
+		rc = s->node_id ? -EPROTO : on_register(s, &m.u.reg);
+		break;
+	case CTL_MSG_UPDATE:
+		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
+		if (rc == 0)
+			coord_srv_changed(s->srv);
+		break;
+	case CTL_MSG_ACK:
+		s->acked = m.u.ack.generation;
+		free(s->ack_error);
+		s->ack_error = m.u.ack.error ? strdup(m.u.ack.error) : NULL;
+		if (m.u.ack.error) {
+			/* It holds something else than we think: start again from a full map. */
+			log_warn("node %s: generation %llu not applied: %s", s->name,
+				 (unsigned long long)m.u.ack.generation, m.u.ack.error);
+			if (s->has_sent)
+				ctl_netmap_free(&s->sent);
+			s->has_sent = false;
+			s->dirty = true;
+			rc = sess_push(s);
+		}
+		break;
+	case CTL_MSG_KEEPALIVE_T:
+		break;
+	case CTL_MSG_CLOSE:
+		log_info("node %s (%s): closed: %s", s->name, s->peer, m.u.reason ? m.u.reason : "");
+		rc = -ECONNRESET;
+		break;
+	default:
+		log_info("%s: unexpected %s", s->peer, ctl_msg_type_name(m.type));
+		rc = -EPROTO;
+	}
+free_msg:
+	ctl_msg_free(&m);
+	return rc;
+}
+
+static void peer_name(const struct sockaddr_storage *sa, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+	if (getnameinfo((const struct sockaddr *)sa, sizeof *sa, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, len, "?");
+	else if (sa->ss_family == AF_INET6)
+		snprintf(out, len, "[%s]:%s", host, port);
+	else
+		snprintf(out, len, "%s:%s", host, port);
+}
+
+static void accept_node(struct coord_srv *srv)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept: %s", strerror(errno));
+		return;
+	}
+	struct coord_sess *s = calloc(1, sizeof *s);
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->io.kind = IO_SESS;
+	s->srv = srv;
+	peer_name(&sa, s->peer, sizeof s->peer);
+	struct ctl_conn_config cfg = {
+		.role = CTL_RESPONDER, .local = &srv->state->id, .last_seen = last_seen,
+		.on_established = on_established, .on_message = on_message, .ctx = s,
+	};
+	s->conn = ctl_conn_new(fd, &cfg, now_ns());
+	if (!s->conn) {
+		close(fd);
+		free(s);
+		return;
+	}
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
+	if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &s->io) < 0)
+		sess_end(s, -errno, NULL);
+}
+
+static void sess_event(struct coord_sess *s, uint32_t events)
+{
+	uint64_t now = now_ns();
+	int rc = 0;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		rc = ctl_conn_on_readable(s->conn, now);
+	if (rc == 0 && (events & EPOLLOUT)) {
+		rc = ctl_conn_on_writable(s->conn, now);
+		if (rc == 0 && s->dirty)
+			rc = sess_push(s);
+	}
+	if (rc == 0 && ctl_conn_finished(s->conn)) {
+		sess_end(s, 0, "closed");
+		return;
+	}
+	if (rc == 0)
+		rc = sess_rearm(s);
+	if (rc < 0)
+		sess_end(s, rc, NULL);
+}
+
+/* ---- the admin socket ---- */
+
+static void admin_free(struct coord_srv *srv, struct admin_client *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		srv->admins = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	close(a->fd);
+	free(a->in);
+	free(a->out);
+	free(a);
+}
+
+static void accept_admin(struct coord_srv *srv)
+{
+	int fd = accept4(srv->admin_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct admin_client *a = calloc(1, sizeof *a);
+	if (!a) {
+		close(fd);
+		return;
+	}
+	a->io.kind = IO_ADMIN;
+	a->fd = fd;
+	a->next = srv->admins;
+	if (a->next)
+		a->next->prev = a;
+	srv->admins = a;
+	if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &a->io) < 0)
+		admin_free(srv, a);
+}
+
+/* Answer the first complete request line, if any and if the last answer
+ * is out.  0, or negative to drop the client. */
+static int admin_answer(struct coord_srv *srv, struct admin_client *a)
+{
+	char *nl;
+	if (a->out || !a->in || !(nl = memchr(a->in, '\n', a->inlen)))
+		return 0;
+	size_t len = (size_t)(nl - a->in);
+	*nl = '\0';
+	a->out = coord_admin_handle(srv, a->in, len, &a->outlen);
+	memmove(a->in, nl + 1, a->inlen - len - 1);
+	a->inlen -= len + 1;
+	if (!a->out)
+		return -ENOMEM;
+	a->outoff = 0;
+	return watch(srv, EPOLL_CTL_MOD, a->fd, EPOLLIN | EPOLLOUT, &a->io);
+}
+
+static int admin_read(struct admin_client *a)
+{
+	for (;;) {
+		if (a->incap - a->inlen < 4096) {
+			if (a->incap >= ADMIN_MAX_REQUEST)
+				return -EMSGSIZE;
+			size_t cap = a->incap ? a->incap * 2 : 16384;
+			char *p = realloc(a->in, cap);
+			if (!p)
+				return -ENOMEM;
+			a->in = p;
+			a->incap = cap;
+		}
+		ssize_t n = read(a->fd, a->in + a->inlen, a->incap - a->inlen - 1);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		a->inlen += (size_t)n;
+	}
+}
+
+static int admin_write(struct coord_srv *srv, struct admin_client *a)
+{
+	while (a->out && a->outoff < a->outlen) {
+		ssize_t n = write(a->fd, a->out + a->outoff, a->outlen - a->outoff);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		a->outoff += (size_t)n;
+	}
+	free(a->out);
+	a->out = NULL;
+	int rc = watch(srv, EPOLL_CTL_MOD, a->fd, EPOLLIN, &a->io);
+	return rc < 0 ? rc : admin_answer(srv, a);
+}
+
+static void admin_event(struct coord_srv *srv, struct admin_client *a, uint32_t events)
+{
+	int rc = 0;
+	if (events & EPOLLOUT)
+		rc = admin_write(srv, a);
+	if (rc == 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		rc = admin_read(a);
+	if (rc == 0)
+		rc = admin_answer(srv, a);
+	if (rc == -EMSGSIZE)
+		log_warn("admin request over %u bytes: dropped", ADMIN_MAX_REQUEST);
+	if (rc < 0)
+		admin_free(srv, a);
+}
+
+/* ---- the loop ---- */
+
+/* Run every session's timers that are due; the next deadline of all. */
+static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
+{
+	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	for (struct coord_sess *s = srv->sessions, *n; s; s = n) {
+		n = s->next;
+		uint64_t d = ctl_conn_deadline(s->conn);
+		if (d <= now) {
+			int rc = ctl_conn_tick(s->conn, now);
+			if (rc == 0)
+				rc = sess_rearm(s);
+			if (rc < 0) {
+				sess_end(s, rc, NULL);
+				continue;
+			}
+			d = ctl_conn_deadline(s->conn);
+		}
+		if (d < next)
+			next = d;
+	}
+	return next;
+}
+
+int coord_srv_run(struct coord_srv *srv)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigset_t stop_set, wait_mask;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* The stop signals arrive only inside epoll_pwait: none is lost
+	 * between the check of stop_signal and the wait. */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	refresh(srv);
+	while (!stop_signal) {
+		uint64_t now = now_ns();
+		if (srv->refresh_at && srv->refresh_at <= now)
+			refresh(srv);
+		uint64_t next = run_timers(srv, now);
+		int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)((next - now) / 1000000 + 1);
+		int n = epoll_pwait(srv->epfd, ev, MAX_EVENTS, timeout, &wait_mask);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_pwait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct io *io = ev[i].data.ptr;
+			switch (io->kind) {
+			case IO_LISTEN:
+				accept_node(srv);
+				break;
+			case IO_ADMIN_LISTEN:
+				accept_admin(srv);
+				break;
+			case IO_SESS:
+				sess_event((struct coord_sess *)io, ev[i].events);
+				break;
+			case IO_ADMIN:
+				admin_event(srv, (struct admin_client *)io, ev[i].events);
+				break;
+			}
+		}
+	}
+	log_info("stopping on signal %d", (int)stop_signal);
+	return 0;
+}
+
+void coord_srv_free(struct coord_srv *srv)
+{
+	if (!srv)
+		return;
+	while (srv->sessions)
+		sess_free(srv->sessions);
+	while (srv->admins)
+		admin_free(srv, srv->admins);
+	if (srv->world)
+		netmap_world_free(srv->world);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->admin_fd >= 0) {
+		close(srv->admin_fd);
+		unlink(srv->admin_path);
+	}
+	if (srv->epfd > 0)
+		close(srv->epfd);
+	free(srv);
+}

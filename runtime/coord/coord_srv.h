@@ -1,0 +1,55 @@
+/* coord_srv: the coordinator's server: node sessions over TCP (Noise IK,
+ * ctl_conn), the admin socket (coord_admin), and the push of netmaps.
+ *
+ * One thread, plain epoll (kept in this file so it can move onto
+ * runtime/base's event loop).  After any change to the store, coord_srv_changed
+ * schedules one rebuild of the world (netmap.h) a short moment later, so a
+ * burst of changes costs one rebuild; then every connected node whose view
+ * may have changed (netmap_changed) is marked dirty, and a dirty node gets
+ * the delta from the map it last received to the newest one.  A node that
+ * cannot take it now (its write queue is full) stays dirty: one latest-state
+ * slot per node, never a queue of deltas. */
+#ifndef COORD_SRV_H
+#define COORD_SRV_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coord_state.h"
+#include "ctl_netmap.h"
+
+#define COORD_COALESCE_NS (10 * 1000000ULL)	/* a burst of changes: one rebuild */
+
+struct coord_srv;
+struct netmap_world;
+
+struct coord_srv_config {
+	struct coord_state *state;
+	const char *listen;		/* ADDR:PORT, [V6]:PORT */
+	const char *public_addr;	/* HOST:PORT put in auth keys; NULL: LISTEN */
+};
+
+/* Bind the listening and admin sockets.  0 or -errno (logged). */
+int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out);
+/* Serve until SIGTERM or SIGINT.  0 or -errno. */
+int coord_srv_run(struct coord_srv *srv);
+void coord_srv_free(struct coord_srv *srv);
+
+/* For coord_admin. */
+struct store *coord_srv_store(struct coord_srv *srv);
+const struct coord_state *coord_srv_state(const struct coord_srv *srv);
+/* Where nodes reach the coordinator: host (brackets stripped) and port. */
+void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *port);
+/* Something changed in the store: rebuild and push soon. */
+void coord_srv_changed(struct coord_srv *srv);
+
+/* A connected node's session, as `keygate nodes list` shows it. */
+struct coord_sess_info {
+	bool connected;
+	uint64_t sent_generation;	/* 0: no map sent yet */
+	uint64_t acked_generation;	/* 0: none acknowledged */
+	const char *ack_error;		/* the last ack's error, or NULL */
+};
+/* Fill INFO for store node ID (connected false when no session holds it). */
+void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info);
+
+#endif

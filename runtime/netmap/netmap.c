@@ -1,0 +1,450 @@
+/* netmap: worlds (one snapshot of the store, compiled), per-node maps and
+ * the digests that tell which nodes' maps changed. */
+#include "netmap.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blake2s.h"
+#include "load.h"
+#include "netmap_approve.h"
+#include "netmap_read.h"
+#include "routes.h"
+#include "ts.h"
+
+#define DIGEST_LEN 32
+
+/* One node as the world keeps it: what its peers are told of it, what it is
+ * told of itself, and the digests of both. */
+struct nm_node {
+	int64_t id;
+	char *name;
+	uint8_t wg_key[32];
+	struct ctl_endpoints endpoints;
+	struct ctl_prefixes addresses;	/* /32 and /128 */
+	char *filter;			/* compact FilterRule array */
+	bool snat;
+	struct netmap_approvals approvals;
+	uint8_t facts[DIGEST_LEN];	/* what a peer is told of it */
+	uint8_t view[DIGEST_LEN];	/* its whole map but the generation */
+};
+
+struct nm_id {
+	int64_t id;
+	size_t index;
+};
+
+struct netmap_world {
+	struct nm_node *nodes;		/* registration (inventory) order */
+	size_t nnodes;
+	struct nm_id *by_id;		/* sorted by id */
+	struct routes_set rs;		/* peers by inventory index */
+};
+
+/* ---- building ---- */
+
+/* A record located in the policy, made to stand alone: its place moves
+ * into the message, so that it outlives the policy text. */
+static int diags_detach(const struct diag_list *from, struct diag_list *to)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < from->n; i++) {
+		const struct diag *d = &from->items[i];
+		if (!d->loc.src)
+			rc = diag_add(to, d->level, NULL, "%s", d->msg);
+		else if (d->loc.line == 0)
+			rc = diag_add(to, d->level, NULL, "%s: %s", d->loc.src->name, d->msg);
+		else
+			rc = diag_add(to, d->level, NULL, "%s:%u:%u: %s", d->loc.src->name, d->loc.line, d->loc.col,
+				      d->msg);
+	}
+	to->truncated |= from->truncated;
+	return rc;
+}
+
+/* The policy, the inventory of SNAP, the filters, every node's peers. */
+static int compile(struct load *l, const struct netmap_snap *snap, const char *text, const char *name,
+		   struct routes_set *rs, struct diag_list *diags)
+{
+	struct inv *inv = netmap_snap_inventory(snap, diags);
+	int rc = load_policy(l, &(struct load_src){ .name = name, .text = text, .len = strlen(text) }, diags);
+	if (!inv)
+		return rc < 0 ? rc : -EINVAL;
+	int taken = load_inventory_take(l, inv);
+	if (rc < 0)
+		return rc;
+	if (taken < 0)
+		return taken;
+	if ((rc = load_compile(l, diags)) < 0)
+		return rc;
+	return routes_compute(l->pol, l->inv, &l->fs, rs, diags);
+}
+
+static int prefix_of(struct ctl_prefix *p, const struct addr_range *r)
+{
+	unsigned len;
+	if (!addr_range_is_prefix(r->family, r->lo, r->hi, &len))
+		return -EINVAL;
+	*p = (struct ctl_prefix){ .family = r->family, .bits = (uint8_t)len };
+	addr_to_bytes(r->family, r->lo, p->addr);
+	return 0;
+}
+
+static int addresses_of(struct ctl_prefixes *out, const struct netmap_node *sn)
+{
+	if (!(out->v = calloc(2, sizeof(*out->v))))
+		return -ENOMEM;
+	out->v[0] = (struct ctl_prefix){ .family = 4, .bits = 32 };
+	memcpy(out->v[0].addr, sn->ipv4, 4);
+	out->v[1] = (struct ctl_prefix){ .family = 6, .bits = 128 };
+	memcpy(out->v[1].addr, sn->ipv6, 16);
+	out->n = 2;
+	return 0;
+}
+
+/* The endpoints that parse ("ip:port", "[ip6]:port"), up to the cap; the
+ * store keeps what the node reported. */
+static int endpoints_of(struct ctl_endpoints *out, const struct netmap_node *sn)
+{
+	if (!(out->v = calloc(sn->endpoints.n + 1, sizeof(*out->v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < sn->endpoints.n && out->n < CTL_MAX_ENDPOINTS; i++)
+		if (ctl_endpoint_parse(&out->v[out->n], sn->endpoints.v[i]) == 0)
+			out->n++;
+	return 0;
+}
+
+static int filter_of(struct nm_node *n, const struct filter_node *fn)
+{
+	cJSON *rules = ts_node_rules(fn);
+	n->filter = rules ? cJSON_PrintUnformatted(rules) : NULL;
+	cJSON_Delete(rules);
+	return n->filter ? 0 : -ENOMEM;
+}
+
+/* Inventory node I of L, store node SN. */
+static int node_fill(struct nm_node *n, const struct load *l, size_t i, const struct netmap_node *sn,
+		     struct netmap_approver **approver, const char *policy_name)
+{
+	n->id = sn->id;
+	memcpy(n->wg_key, sn->wg_key, sizeof(n->wg_key));
+	n->snat = l->fs.nodes[i].served.n > 0;
+	if (!(n->name = strdup(sn->name)))
+		return -ENOMEM;
+	int rc = addresses_of(&n->addresses, sn);
+	if (rc < 0 || (rc = endpoints_of(&n->endpoints, sn)) < 0 || (rc = filter_of(n, &l->fs.nodes[i])) < 0)
+		return rc;
+	if (!n->snat)
+		return 0;
+	if (!*approver && !(*approver = netmap_approver_new(l, policy_name)))
+		return -ENOMEM;
+	return netmap_approver_find(*approver, i, sn, &n->approvals);
+}
+
+static void nm_node_free(struct nm_node *n)
+{
+	free(n->name);
+	ctl_endpoints_free(&n->endpoints);
+	ctl_prefixes_free(&n->addresses);
+	free(n->filter);
+	netmap_approvals_free(&n->approvals);
+}
+
+static int cmp_id(const void *pa, const void *pb)
+{
+	const struct nm_id *a = pa, *b = pb;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int nodes_fill(struct netmap_world *w, const struct load *l, const struct netmap_snap *snap,
+		      const char *policy_name)
+{
+	struct netmap_approver *approver = NULL;
+	int rc = 0;
+	w->nodes = calloc(l->inv->nnodes + 1, sizeof(*w->nodes));
+	w->by_id = calloc(l->inv->nnodes + 1, sizeof(*w->by_id));
+	if (!w->nodes || !w->by_id)
+		return -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < l->inv->nnodes; i++) {
+		w->nnodes++;
+		rc = node_fill(&w->nodes[i], l, i, &snap->nodes[l->inv->nodes[i].added], &approver, policy_name);
+		w->by_id[i] = (struct nm_id){ w->nodes[i].id, i };
+	}
+	netmap_approver_free(approver);
+	qsort(w->by_id, w->nnodes, sizeof(*w->by_id), cmp_id);
+	return rc;
+}
+
+/* ---- digests ---- */
+
+static void digest_bytes(struct blake2s_state *st, const void *p, size_t len)
+{
+	uint64_t n = len;
+	blake2s_update(st, &n, sizeof(n));
+	blake2s_update(st, p, len);
+}
+
+static void digest_u64(struct blake2s_state *st, uint64_t v)
+{
+	blake2s_update(st, &v, sizeof(v));
+}
+
+static void digest_prefixes(struct blake2s_state *st, const struct ctl_prefixes *p)
+{
+	digest_u64(st, p->n);
+	for (size_t i = 0; i < p->n; i++)
+		blake2s_update(st, &p->v[i], sizeof(p->v[i]));
+}
+
+static void digest_ranges(struct blake2s_state *st, const struct addr_set *s)
+{
+	digest_u64(st, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		digest_u64(st, s->v[i].family);
+		blake2s_update(st, &s->v[i].lo, sizeof(s->v[i].lo));
+		blake2s_update(st, &s->v[i].hi, sizeof(s->v[i].hi));
+	}
+}
+
+/* What a peer is told of N, but the allowed IPs (which depend on the
+ * viewer). */
+static void digest_facts(struct nm_node *n)
+{
+	struct blake2s_state st;
+	blake2s_init(&st, DIGEST_LEN, NULL, 0);
+	digest_u64(&st, (uint64_t)n->id);
+	digest_bytes(&st, n->name, strlen(n->name));
+	digest_bytes(&st, n->wg_key, sizeof(n->wg_key));
+	digest_u64(&st, n->endpoints.n);
+	for (size_t i = 0; i < n->endpoints.n; i++) {
+		const struct ctl_endpoint *e = &n->endpoints.v[i];
+		digest_u64(&st, (uint64_t)e->family << 16 | e->port);
+		blake2s_update(&st, e->addr, sizeof(e->addr));
+	}
+	digest_prefixes(&st, &n->addresses);
+	digest_u64(&st, NETMAP_KEEPALIVE);
+	blake2s_final(&st, n->facts);
+}
+
+/* Everything netmap_for puts in node I's map but the generation: itself,
+ * each peer's facts and what that peer serves it, its filter and snat. */
+static void digest_view(struct netmap_world *w, size_t i)
+{
+	const struct nm_node *n = &w->nodes[i];
+	const struct routes_view *v = &w->rs.views[i];
+	struct blake2s_state st;
+	blake2s_init(&st, DIGEST_LEN, NULL, 0);
+	digest_u64(&st, (uint64_t)n->id);
+	digest_bytes(&st, n->name, strlen(n->name));
+	digest_prefixes(&st, &n->addresses);
+	digest_bytes(&st, n->filter, strlen(n->filter));
+	digest_u64(&st, n->snat);
+	digest_u64(&st, v->npeers);
+	for (size_t k = 0; k < v->npeers; k++) {
+		blake2s_update(&st, w->nodes[v->peers[k].node].facts, DIGEST_LEN);
+		digest_ranges(&st, &v->peers[k].allowed_ips);
+		digest_ranges(&st, &v->peers[k].primary_routes);
+	}
+	blake2s_final(&st, w->nodes[i].view);
+}
+
+/* ---- the world ---- */
+
+/* The diagnostics of loading point into the load's copy of the policy:
+ * detached into DIAGS before it goes. */
+static int world_make(struct netmap_world *w, const struct netmap_snap *snap, const char *policy_text,
+		      struct diag_list *diags)
+{
+	struct diag_list local = { .max_errors = diags->max_errors };
+	char name[64];
+	const char *text = policy_text ? policy_text : snap->has_policy ? snap->policy_text : "{}";
+	if (policy_text)
+		snprintf(name, sizeof(name), "policy (dry run)");
+	else if (snap->has_policy)
+		snprintf(name, sizeof(name), "policy v%lld", (long long)snap->policy_version);
+	else
+		snprintf(name, sizeof(name), "no policy");
+	struct load *l = load_new();
+	int rc = l ? compile(l, snap, text, name, &w->rs, &local) : -ENOMEM;
+	if (rc == 0)	/* the one step after compiling; then the diagnostics go either way */
+		rc = nodes_fill(w, l, snap, name);
+	int detached = diags_detach(&local, diags);
+	diag_list_free(&local);
+	load_free(l);
+	if (rc < 0 || detached < 0)
+		return rc < 0 ? rc : detached;
+	for (size_t i = 0; i < w->nnodes; i++)
+		digest_facts(&w->nodes[i]);
+	for (size_t i = 0; i < w->nnodes; i++)
+		digest_view(w, i);
+	return 0;
+}
+
+int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, struct netmap_world **out,
+		       struct diag_list *diags)
+{
+	struct netmap_snap snap = { 0 };
+	struct netmap_world *w = calloc(1, sizeof(*w));
+	int rc = w ? netmap_snap_read(s, &snap) : -ENOMEM;
+	if (rc < 0)
+		diag_error(diags, NULL, "reading the store: %s", strerror(-rc));
+	else
+		rc = world_make(w, &snap, policy_text, diags);
+	if (rc < 0) {
+		netmap_world_free(w);
+		w = NULL;
+	}
+	*gen = snap.gen;
+	*out = w;
+	netmap_snap_free(&snap);
+	return rc;
+}
+
+void netmap_world_free(struct netmap_world *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->nnodes; i++)
+		nm_node_free(&w->nodes[i]);
+	free(w->nodes);
+	free(w->by_id);
+	routes_set_free(&w->rs);
+	free(w);
+}
+
+size_t netmap_node_count(const struct netmap_world *w)
+{
+	return w->nnodes;
+}
+
+int64_t netmap_node_id(const struct netmap_world *w, size_t i)
+{
+	return i < w->nnodes ? w->nodes[i].id : 0;
+}
+
+long netmap_node_index(const struct netmap_world *w, int64_t id)
+{
+	const struct nm_id key = { .id = id };
+	const struct nm_id *hit = w ? bsearch(&key, w->by_id, w->nnodes, sizeof(key), cmp_id) : NULL;
+	return hit ? (long)hit->index : -1;
+}
+
+/* ---- maps ---- */
+
+static int prefixes_of(struct ctl_prefixes *out, const struct addr_set *s)
+{
+	if (!(out->v = calloc(s->n + 1, sizeof(*out->v))))
+		return -ENOMEM;
+	for (; out->n < s->n; out->n++) {
+		int rc = prefix_of(&out->v[out->n], &s->v[out->n]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct routes_peer *rp)
+{
+	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = NETMAP_KEEPALIVE };
+	memcpy(p->wg_key, n->wg_key, sizeof(p->wg_key));
+	if (!(p->name = strdup(n->name)))
+		return -ENOMEM;
+	int rc = ctl_endpoints_copy(&p->endpoints, &n->endpoints);
+	if (rc < 0 || (rc = ctl_prefixes_copy(&p->addresses, &n->addresses)) < 0)
+		return rc;
+	return prefixes_of(&p->allowed_ips, &rp->allowed_ips);
+}
+
+static int cmp_peer(const void *pa, const void *pb)
+{
+	const struct ctl_peer *a = pa, *b = pb;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static bool prefixes_have(const struct ctl_prefixes *s, const struct ctl_prefix *p)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(&s->v[i], p, sizeof(*p)) == 0)
+			return true;
+	return false;
+}
+
+/* The primary routes V's peers serve, once each, in peer order. */
+static int routes_of(struct ctl_prefixes *out, const struct routes_view *v)
+{
+	size_t total = 0;
+	for (size_t k = 0; k < v->npeers; k++)
+		total += v->peers[k].primary_routes.n;
+	if (!(out->v = calloc(total + 1, sizeof(*out->v))))
+		return -ENOMEM;
+	for (size_t k = 0; k < v->npeers; k++)
+		for (size_t r = 0; r < v->peers[k].primary_routes.n; r++) {
+			struct ctl_prefix p;
+			int rc = prefix_of(&p, &v->peers[k].primary_routes.v[r]);
+			if (rc < 0)
+				return rc;
+			if (!prefixes_have(out, &p))
+				out->v[out->n++] = p;
+		}
+	return 0;
+}
+
+static int map_fill(const struct netmap_world *w, size_t i, struct ctl_netmap *out)
+{
+	const struct nm_node *n = &w->nodes[i];
+	const struct routes_view *v = &w->rs.views[i];
+	out->self.id = (uint64_t)n->id;
+	out->snat = n->snat;
+	if (!(out->self.name = strdup(n->name)) || !(out->filter = strdup(n->filter)))
+		return -ENOMEM;
+	int rc = ctl_prefixes_copy(&out->self.addresses, &n->addresses);
+	if (rc < 0 || (rc = routes_of(&out->routes, v)) < 0)
+		return rc;
+	if (!(out->peers = calloc(v->npeers + 1, sizeof(*out->peers))))
+		return -ENOMEM;
+	for (size_t k = 0; k < v->npeers; k++) {
+		out->n_peers++;
+		if ((rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k])) < 0)
+			return rc;
+	}
+	qsort(out->peers, out->n_peers, sizeof(*out->peers), cmp_peer);
+	return 0;
+}
+
+int netmap_for(const struct netmap_world *w, int64_t id, uint64_t generation, struct ctl_netmap *out)
+{
+	long i = netmap_node_index(w, id);
+	memset(out, 0, sizeof(*out));
+	if (i < 0)
+		return -ENOENT;
+	out->generation = generation;
+	int rc = map_fill(w, (size_t)i, out);
+	if (rc < 0)
+		ctl_netmap_free(out);
+	return rc;
+}
+
+bool netmap_changed(const struct netmap_world *old_w, const struct netmap_world *new_w, int64_t id)
+{
+	long a = netmap_node_index(old_w, id), b = netmap_node_index(new_w, id);
+	if (a < 0 || b < 0)
+		return true;
+	return memcmp(old_w->nodes[a].view, new_w->nodes[b].view, DIGEST_LEN) != 0;
+}
+
+int netmap_auto_approvals(const struct netmap_world *w, int64_t id, netmap_approval_fn *fn, void *arg)
+{
+	long i = netmap_node_index(w, id);
+	if (i < 0)
+		return -ENOENT;
+	const struct netmap_approvals *ap = &w->nodes[i].approvals;
+	for (size_t k = 0; k < ap->n; k++) {
+		int rc = fn(id, ap->v[k].prefix, ap->v[k].approver, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,93 @@
+/* netmap: what the coordinator tells each node, computed from one snapshot
+ * of its store with the compiler's own pipeline:
+ *
+ *   store (users, nodes, routes, live policy)
+ *      --inv builders--> inventory --load (policy from memory)--> filters
+ *      --routes_compute--> peers and primary routes per node
+ *      --> one ctl_netmap per node (peers, routes into the tunnel, the node's
+ *          Tailscale FilterRules, whether it source-NATs)
+ *
+ * A world is immutable once built.  The coordinator keeps the last map it
+ * sent each node; after a change it builds a new world and asks only for
+ * the maps of the nodes whose view changed (netmap_changed tells).
+ *
+ * Semantics are exactly the compiler's: the peers a node sees, their
+ * allowed IPs and the primary routes are routes_compute's, so the route
+ * conformance cases define them.  With no policy set the policy is empty:
+ * nothing is allowed, no node has a peer.
+ *
+ * From the store to the inventory:
+ *  - users by name and email; a node owned by its user, or carrying its
+ *    tags; its IPv4 and IPv6 address; registration order by its created
+ *    time (ties: store id), which decides primary routers;
+ *  - expired nodes (store_node_expire) are left out: the world reads no
+ *    clock, so a key expiry that has passed counts once the coordinator
+ *    marks the node expired;
+ *  - advertised = the routes the node still advertises, except those an
+ *    administrator rejected (a rejection wins over autoApprovers);
+ *    approved = approved in the store.  A route autoApprovers approve is
+ *    served even while the store says pending: netmap_auto_approvals lists
+ *    those, so that the coordinator can record the approval.
+ *
+ * A map: self = the node's id, name and addresses (/32, /128); peers =
+ * routes_compute's view (stable id = store node id, name, WireGuard key,
+ * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE); routes =
+ * the primary routes its peers serve to it (allowed IPs minus addresses
+ * and exit routes); filter = its Tailscale FilterRules (ts_node_rules) as
+ * compact JSON; snat = it serves a route (subnet or exit). */
+#ifndef NETMAP_H
+#define NETMAP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl_netmap.h"
+#include "diag.h"
+#include "store.h"
+
+#define NETMAP_KEEPALIVE 25	/* seconds, every peer */
+
+struct netmap_world;
+
+/* Build from S as of now, with POLICY_TEXT instead of the live policy when
+ * not NULL (a dry run).  *GEN receives the store generation it reflects.
+ * 0, or -errno with the reasons in DIAGS (-EINVAL: the policy does not
+ * compile against the inventory).  The world holds no reference to S.
+ * DIAGS (warnings on success too, e.g. policy keys without packet meaning)
+ * hold no reference to the world either: a record located in the policy
+ * carries its place in its message ("policy v3:12:5: ..."; the name is
+ * "policy vN", "policy (dry run)" or "no policy") and no location, so it
+ * stays valid after the world is freed. */
+int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, struct netmap_world **out,
+		       struct diag_list *diags);
+void netmap_world_free(struct netmap_world *w);
+
+/* Store ids of the nodes in the world (expired ones are not), in
+ * registration order. */
+size_t netmap_node_count(const struct netmap_world *w);
+int64_t netmap_node_id(const struct netmap_world *w, size_t i);
+/* Index of store node ID, or -1. */
+long netmap_node_index(const struct netmap_world *w, int64_t id);
+
+/* The map of node ID, generation GENERATION.  0, -ENOENT (no such node in
+ * the world), -ENOMEM.  OUT is freed with ctl_netmap_free. */
+int netmap_for(const struct netmap_world *w, int64_t id, uint64_t generation, struct ctl_netmap *out);
+
+/* Whether node ID's map may differ between OLD and NEW: false only when it
+ * certainly does not (its own facts, its peers' facts as it sees them, its
+ * routes, its filter and snat are the same: a digest of each node's map
+ * inputs is kept per world, so the answer costs no map).  OLD NULL, or ID
+ * missing from either world: true. */
+bool netmap_changed(const struct netmap_world *old_w, const struct netmap_world *new_w, int64_t id);
+
+/* The routes node ID advertises that the store holds pending and the
+ * policy's autoApprovers approve (and which the world therefore serves):
+ * FN is called with each PREFIX (the store's text) and APPROVER, the
+ * approving entry as text for store_route_auto_approve, e.g.
+ * `autoApprovers "10.0.0.0/8": "tag:relay" (policy v3 line 12)`.  FN's
+ * non-zero return stops the walk and is returned; FN may call into the
+ * store (the world holds no reference to it).  0, -ENOENT (no such node). */
+typedef int netmap_approval_fn(int64_t id, const char *prefix, const char *approver, void *arg);
+int netmap_auto_approvals(const struct netmap_world *w, int64_t id, netmap_approval_fn *fn, void *arg);
+
+#endif

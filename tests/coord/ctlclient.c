@@ -1,0 +1,417 @@
+/* ctlclient: a test client of the control protocol holding N node sessions
+ * against a real keygate-coord (the tests in tests/coord).
+ *
+ *   ctlclient -s HOST:PORT -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
+ *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]
+ *
+ * Session I keeps its machine key in DIR/cI.key (made on first use), so a
+ * second run reconnects as the same nodes.  It registers (with -a, or as a
+ * known machine key), applies every map and delta, acknowledges each, and
+ * after each writes DIR/cI.map: its netmap's canonical JSON with the
+ * generation set to 0 (so a map built from deltas compares equal to a
+ * fresh full map), and appends events to DIR/cI.log ("registered NAME",
+ * "refused: REASON", "map G", "delta G", "ended: WHY").
+ *   -o  once: exit when every session has its first map (0) or was
+ *       refused (1, the reasons on stdout)
+ *   -R  reconnect a lost session after 200 ms
+ *   -S  stall: once a session has its first map, never read again (a node
+ *       that does not read, for the coordinator's write queue)
+ *   -t  give up after SECONDS (exit 3); default 30
+ * Without -o it runs until SIGTERM or the timeout. */
+#include "ctl_authkey.h"
+#include "ctl_conn.h"
+#include "ctl_msg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SESSIONS 1024
+#define RECONNECT_NS (200 * 1000000ULL)
+
+enum sess_state { S_IDLE, S_CONNECTED, S_MAPPED, S_REFUSED };
+
+struct sess {
+	int i;
+	struct ctl_identity id;
+	struct ctl_conn *conn;
+	enum sess_state state;
+	bool has_map;
+	struct ctl_netmap map;
+	uint64_t reconnect_at;
+};
+
+static struct {
+	const char *dir, *authkey, *hostname;
+	struct ctl_prefixes routes;
+	uint8_t server_key[32];
+	struct addrinfo *ai;
+	bool once, reconnect, stall;
+	int n;
+} opt = { .hostname = "node", .n = 1 };
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void event(const struct sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(const struct sess *s, const char *fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+	snprintf(path, sizeof path, "%s/c%d.log", opt.dir, s->i);
+	FILE *f = fopen(path, "a");
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+/* DIR/cI.key: 32 raw bytes, made when missing. */
+static int load_identity(struct sess *s)
+{
+	char path[4096];
+	uint8_t priv[32];
+	snprintf(path, sizeof path, "%s/c%d.key", opt.dir, s->i);
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, priv, sizeof priv);
+		close(fd);
+		if (n != sizeof priv)
+			return -EINVAL;
+		return ctl_identity_init(&s->id, priv);
+	}
+	ctl_identity_generate(&s->id);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, s->id.private_key, 32) != 32)
+		return -EIO;
+	close(fd);
+	return 0;
+}
+
+static void write_map(const struct sess *s)
+{
+	char path[4096], tmp[4200];
+	struct ctl_netmap m = s->map;
+	m.generation = 0;
+	char *text = ctl_netmap_encode(&m);
+	snprintf(path, sizeof path, "%s/c%d.map", opt.dir, s->i);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = text ? fopen(tmp, "w") : NULL;
+	if (f) {
+		fprintf(f, "%s\n", text);
+		fclose(f);
+		rename(tmp, path);
+	}
+	free(text);
+}
+
+static int send_msg(struct sess *s, const struct ctl_msg *m)
+{
+	size_t len;
+	char *text = ctl_msg_encode(m, &len);
+	int rc = text ? ctl_conn_send(s->conn, text, len) : -ENOMEM;
+	free(text);
+	return rc;
+}
+
+static int ack(struct sess *s, uint64_t gen, const char *error)
+{
+	struct ctl_msg m = { .type = CTL_MSG_ACK };
+	m.u.ack.generation = gen;
+	m.u.ack.error = (char *)error;
+	return send_msg(s, &m);
+}
+
+static int on_established(void *ctx, struct ctl_conn *c)
+{
+	struct sess *s = ctx;
+	struct ctl_msg m = { .type = CTL_MSG_REGISTER };
+	char host[300];
+	(void)c;
+	snprintf(host, sizeof host, "%s%d", opt.hostname, s->i);
+	m.u.reg.auth_key = (char *)opt.authkey;
+	crypto_generichash(m.u.reg.wg_key, 32, s->id.public_key, 32, NULL, 0);
+	m.u.reg.hostname = host;
+	m.u.reg.routes = opt.routes;
+	struct ctl_endpoint ep = { .family = 4, .port = 41641, .addr = { 192, 0, 2, (uint8_t)(s->i % 250 + 1) } };
+	m.u.reg.endpoints = (struct ctl_endpoints){ &ep, 1 };
+	return send_msg(s, &m);
+}
+
+static int on_map(struct sess *s, struct ctl_netmap *m)
+{
+	if (s->has_map)
+		ctl_netmap_free(&s->map);
+	s->map = *m;
+	memset(m, 0, sizeof *m);
+	s->has_map = true;
+	s->state = S_MAPPED;
+	event(s, "map %llu", (unsigned long long)s->map.generation);
+	write_map(s);
+	return ack(s, s->map.generation, NULL);
+}
+
+static int on_delta(struct sess *s, const struct ctl_delta *d)
+{
+	struct ctl_netmap next;
+	if (!s->has_map)
+		return ack(s, d->generation, "delta without a map");
+	int rc = ctl_netmap_apply(&s->map, d, &next);
+	if (rc < 0) {
+		event(s, "delta %llu not applied: %s", (unsigned long long)d->generation, strerror(-rc));
+		return ack(s, d->generation, "delta does not apply");
+	}
+	ctl_netmap_free(&s->map);
+	s->map = next;
+	event(s, "delta %llu", (unsigned long long)d->generation);
+	write_map(s);
+	return ack(s, d->generation, NULL);
+}
+
+static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
+{
+	struct sess *s = ctx;
+	struct ctl_msg m;
+	char err[256];
+	int rc = ctl_msg_decode(text, len, &m, err, sizeof err);
+	(void)c;
+	if (rc < 0) {
+		event(s, "bad message: %s", err);
+		return rc;
+	}
+	switch (m.type) {
+	case CTL_MSG_REGISTER_RESULT:
+		if (m.u.result.ok) {
+			event(s, "registered %s", m.u.result.name);
+		} else {
+			event(s, "refused: %s", m.u.result.error);
+			printf("c%d refused: %s\n", s->i, m.u.result.error);
+			s->state = S_REFUSED;
+		}
+		break;
+	case CTL_MSG_MAP:
+		rc = on_map(s, &m.u.map);
+		break;
+	case CTL_MSG_DELTA:
+		rc = on_delta(s, &m.u.delta);
+		break;
+	case CTL_MSG_CLOSE:
+		event(s, "close: %s", m.u.reason ? m.u.reason : "");
+		break;
+	default:
+		break;
+	}
+	ctl_msg_free(&m);
+	return rc;
+}
+
+static int connect_sess(struct sess *s)
+{
+	int fd = socket(opt.ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, opt.ai->ai_addr, opt.ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	struct ctl_conn_config cfg = {
+		.role = CTL_INITIATOR, .local = &s->id, .server_key = opt.server_key,
+		.on_established = on_established, .on_message = on_message, .ctx = s,
+	};
+	s->conn = ctl_conn_new(fd, &cfg, now_ns());
+	if (!s->conn) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->state = S_CONNECTED;
+	return 0;
+}
+
+static void end_sess(struct sess *s, int rc)
+{
+	event(s, "ended: %s", rc ? strerror(-rc) : "closed");
+	ctl_conn_free(s->conn);
+	s->conn = NULL;
+	if (s->state != S_REFUSED)
+		s->state = S_IDLE;
+	s->reconnect_at = opt.reconnect && s->state != S_REFUSED ? now_ns() + RECONNECT_NS : 0;
+	if (!s->reconnect_at && s->state != S_REFUSED)
+		printf("c%d ended: %s\n", s->i, rc ? strerror(-rc) : "closed");
+}
+
+static int parse_args(int argc, char **argv, int *timeout)
+{
+	const char *server = NULL, *key = NULL;
+	int c;
+	size_t binlen;
+	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSt:")) != -1) {
+		switch (c) {
+		case 's': server = optarg; break;
+		case 'k': key = optarg; break;
+		case 'd': opt.dir = optarg; break;
+		case 'n': opt.n = atoi(optarg); break;
+		case 'a': opt.authkey = optarg; break;
+		case 'H': opt.hostname = optarg; break;
+		case 'o': opt.once = true; break;
+		case 'R': opt.reconnect = true; break;
+		case 'S': opt.stall = true; break;
+		case 't': *timeout = atoi(optarg); break;
+		case 'r':
+			for (char *p = strtok(optarg, ","); p; p = strtok(NULL, ",")) {
+				opt.routes.v = realloc(opt.routes.v, (opt.routes.n + 1) * sizeof *opt.routes.v);
+				if (!opt.routes.v || ctl_prefix_parse(&opt.routes.v[opt.routes.n++], p) < 0)
+					return -1;
+			}
+			break;
+		default: return -1;
+		}
+	}
+	if (!server || !key || !opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS ||
+	    sodium_base642bin(opt.server_key, 32, key, strlen(key), NULL, &binlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != 32)
+		return -1;
+	char host[300];
+	const char *colon = strrchr(server, ':');
+	if (!colon || (size_t)(colon - server) >= sizeof host)
+		return -1;
+	memcpy(host, server, (size_t)(colon - server));
+	host[colon - server] = '\0';
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	return getaddrinfo(host, colon + 1, &hints, &opt.ai) == 0 ? 0 : -1;
+}
+
+/* -o: 0 every session has a map, 1 every session has a map or is over
+ * for good (refused, ended), -1 not yet. */
+static int once_status(const struct sess *v)
+{
+	int status = 0;
+	for (int i = 0; i < opt.n; i++) {
+		if (v[i].state == S_MAPPED)
+			continue;
+		if (v[i].conn || v[i].reconnect_at)
+			return -1;
+		status = 1;
+	}
+	return status;
+}
+
+static void step(struct sess *v, struct pollfd *pfd)
+{
+	uint64_t now = now_ns(), next = now + 1000000000ULL;
+	for (int i = 0; i < opt.n; i++) {
+		pfd[i] = (struct pollfd){ .fd = -1 };
+		if (!v[i].conn) {
+			if (v[i].reconnect_at && v[i].reconnect_at <= now && connect_sess(&v[i]) < 0)
+				v[i].reconnect_at = now + RECONNECT_NS;
+			if (!v[i].conn) {
+				if (v[i].reconnect_at && v[i].reconnect_at < next)
+					next = v[i].reconnect_at;
+				continue;
+			}
+		}
+		pfd[i].fd = ctl_conn_fd(v[i].conn);
+		bool reading = !(opt.stall && v[i].state == S_MAPPED);
+		pfd[i].events = (reading ? POLLIN : 0) | (ctl_conn_wants_write(v[i].conn) ? POLLOUT : 0);
+		uint64_t d = ctl_conn_deadline(v[i].conn);
+		if (d < next)
+			next = d;
+	}
+	int ms = next > now ? (int)((next - now) / 1000000) + 1 : 0;
+	if (poll(pfd, (nfds_t)opt.n, ms) < 0)
+		return;
+	now = now_ns();
+	for (int i = 0; i < opt.n; i++) {
+		struct sess *s = &v[i];
+		int rc = 0;
+		if (!s->conn)
+			continue;
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			rc = ctl_conn_on_readable(s->conn, now);
+		if (rc == 0 && (pfd[i].revents & POLLOUT))
+			rc = ctl_conn_on_writable(s->conn, now);
+		if (rc == 0)
+			rc = ctl_conn_tick(s->conn, now);
+		if (rc < 0 || ctl_conn_finished(s->conn))
+			end_sess(s, rc);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int timeout = 30, status = 3;
+	if (sodium_init() < 0 || parse_args(argc, argv, &timeout) < 0) {
+		fprintf(stderr, "usage: ctlclient -s HOST:PORT -k KEY -d DIR [-n N] [-a AUTHKEY] [-r PREFIXES] "
+				"[-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]\n");
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	struct sess *v = calloc((size_t)opt.n, sizeof *v);
+	struct pollfd *pfd = calloc((size_t)opt.n, sizeof *pfd);
+	if (!v || !pfd)
+		return 2;
+	if (mkdir(opt.dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "ctlclient: %s: %s\n", opt.dir, strerror(errno));
+		return 2;
+	}
+	for (int i = 0; i < opt.n; i++) {
+		v[i].i = i;
+		if (load_identity(&v[i]) < 0 || connect_sess(&v[i]) < 0) {
+			fprintf(stderr, "ctlclient: session %d cannot start\n", i);
+			return 2;
+		}
+	}
+	uint64_t end = now_ns() + (uint64_t)timeout * 1000000000ULL;
+	while (!stop && now_ns() < end) {
+		step(v, pfd);
+		int st = opt.once ? once_status(v) : -1;
+		if (st >= 0) {
+			status = st;
+			break;
+		}
+	}
+	if (stop)
+		status = 0;
+	if (status == 3)
+		printf("ctlclient: timed out\n");
+	for (int i = 0; i < opt.n; i++) {
+		if (v[i].conn)
+			ctl_conn_free(v[i].conn);
+		if (v[i].has_map)
+			ctl_netmap_free(&v[i].map);
+		ctl_identity_wipe(&v[i].id);
+	}
+	free(v);
+	free(pfd);
+	free(opt.routes.v);
+	freeaddrinfo(opt.ai);
+	return status;
+}
