@@ -6,6 +6,7 @@
 #include "diff.h"
 #include "load.h"
 #include "log.h"
+#include "mem.h"
 #include "ptest.h"
 
 #include <arpa/inet.h>
@@ -70,42 +71,33 @@ static const char *const route_states[] = {
 /* ---- names of users and nodes by id ---- */
 
 struct names {
-	int64_t *ids;
-	char (*name)[STORE_NAME_MAX + 1];
+	struct name_entry {
+		int64_t id;
+		char name[STORE_NAME_MAX + 1];
+	} *v;
 	size_t n, cap;
 };
 
 static int names_add(struct names *m, int64_t id, const char *name)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 32;
-		int64_t *ids = realloc(m->ids, cap * sizeof *ids);
-		if (!ids)
-			return -ENOMEM;
-		m->ids = ids;
-		void *nm = realloc(m->name, cap * sizeof *m->name);
-		if (!nm)
-			return -ENOMEM;
-		m->name = nm;
-		m->cap = cap;
-	}
-	m->ids[m->n] = id;
-	snprintf(m->name[m->n++], sizeof m->name[0], "%s", name);
+	if (MEM_RESERVE(m->v, m->cap, m->n + 1) < 0)
+		return -ENOMEM;
+	m->v[m->n].id = id;
+	snprintf(m->v[m->n++].name, sizeof m->v[0].name, "%s", name);
 	return 0;
 }
 
 static const char *names_find(const struct names *m, int64_t id)
 {
 	for (size_t i = 0; i < m->n; i++)
-		if (m->ids[i] == id)
-			return m->name[i];
+		if (m->v[i].id == id)
+			return m->v[i].name;
 	return NULL;
 }
 
 static void names_free(struct names *m)
 {
-	free(m->ids);
-	free(m->name);
+	free(m->v);
 }
 
 static int user_name_row(const struct store_user *u, void *arg)

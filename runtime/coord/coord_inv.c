@@ -1,5 +1,6 @@
 /* coord_inv: store -> inventory through inv's builders. */
 #include "coord_inv.h"
+#include "mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -8,8 +9,10 @@
 
 /* Store ids to inventory indexes, in the order they were added. */
 struct id_map {
-	int64_t *ids;
-	int *idx;
+	struct id_entry {
+		int64_t id;
+		int idx;
+	} *v;
 	size_t n, cap;
 };
 
@@ -21,20 +24,9 @@ struct build {
 
 static int id_map_add(struct id_map *m, int64_t id, int idx)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 32;
-		int64_t *ids = realloc(m->ids, cap * sizeof *ids);
-		if (!ids)
-			return -ENOMEM;
-		m->ids = ids;
-		int *ix = realloc(m->idx, cap * sizeof *ix);
-		if (!ix)
-			return -ENOMEM;
-		m->idx = ix;
-		m->cap = cap;
-	}
-	m->ids[m->n] = id;
-	m->idx[m->n++] = idx;
+	if (MEM_RESERVE(m->v, m->cap, m->n + 1) < 0)
+		return -ENOMEM;
+	m->v[m->n++] = (struct id_entry){ id, idx };
 	return 0;
 }
 
@@ -44,9 +36,9 @@ static int id_map_find(const struct id_map *m, int64_t id)
 	size_t lo = 0, hi = m->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (m->ids[mid] == id)
-			return m->idx[mid];
-		if (m->ids[mid] < id)
+		if (m->v[mid].id == id)
+			return m->v[mid].idx;
+		if (m->v[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -56,8 +48,7 @@ static int id_map_find(const struct id_map *m, int64_t id)
 
 static void id_map_free(struct id_map *m)
 {
-	free(m->ids);
-	free(m->idx);
+	free(m->v);
 }
 
 static int add_user(const struct store_user *u, void *arg)
