@@ -3,6 +3,7 @@
 #include "hj.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,24 @@ static void sort_diags(struct diag_list *l, size_t from)
 	}
 }
 
+/* Scan and parse ST's input; 0, or non-zero after an error.  A flex fatal
+ * error lands at the setjmp (see hj_lex_fatal); what the parser's stack held
+ * then is lost, a leak accepted for an allocation failure inside flex. */
+static int scan_and_parse(struct hj_state *st)
+{
+	if (setjmp(st->on_fatal)) {
+		hj_lex_end(st);
+		return -ENOMEM;
+	}
+	if (hj_lex_begin(st) < 0) {
+		nomem(st);
+		return -ENOMEM;
+	}
+	int rc = hjp_parse(st);
+	hj_lex_end(st);
+	return rc;
+}
+
 struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 {
 	static const char bom[] = "\xef\xbb\xbf";
@@ -295,12 +314,7 @@ struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 		st->in_len -= 3;
 		st->col = st->end_col = 4;
 	}
-	if (hj_lex_begin(st) < 0) {
-		nomem(st);
-		goto free_state;
-	}
-	int rc = hjp_parse(st);
-	hj_lex_end(st);
+	int rc = scan_and_parse(st);
 	root = st->root;
 	st->root = NULL;
 	if (rc != 0 || diags->nerrors > errors || diags->truncated != truncated || !root) {
@@ -310,8 +324,6 @@ struct hj_value *hj_parse(const struct diag_src *src, struct diag_list *diags)
 		root = NULL;
 	}
 	sort_diags(diags, first);
-
-free_state:
 	free(st);
 	return root;
 }

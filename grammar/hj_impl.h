@@ -2,6 +2,7 @@
  * tree code (hj.c, hj_scan.c) share.  Not for use outside grammar/. */
 #ifndef HJ_IMPL_H
 #define HJ_IMPL_H
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,7 @@ struct hj_state {
 	bool stop;                   /* fatal error or error cap: scan no further */
 	bool eof_explained;          /* an unterminated comment ran to the end */
 	struct hj_value *root;
+	jmp_buf on_fatal;            /* where a flex fatal error lands (hj_lex_fatal) */
 };
 
 /* hj.c: tree constructors for the parser actions.  Each takes ownership of
@@ -69,5 +71,9 @@ void hj_error_at(struct hj_state *st, const struct diag_loc *loc, size_t off, co
  * the C helpers read the original bytes. */
 int hj_lex_begin(struct hj_state *st);
 void hj_lex_end(struct hj_state *st);
+/* Flex's fatal errors (on an in-memory buffer, only a failed allocation)
+ * would call exit(); the scanner's YY_FATAL_ERROR calls this instead, which
+ * queues the message and jumps back to ST->on_fatal in hj_parse. */
+_Noreturn void hj_lex_fatal(void *scanner, const char *msg);
 
 #endif
