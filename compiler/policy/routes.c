@@ -126,25 +126,23 @@ static void prule_free(struct prule *r)
 static int rules_from_filter(struct ctx *c, size_t i)
 {
 	const struct filter_node *fn = &c->fs->nodes[i];
-	int rc = 0;
-	for (size_t k = 0; rc == 0 && k < fn->nrules; k++) {
+	for (size_t k = 0; k < fn->nrules; k++) {
 		const struct filter_rule *fr = &fn->rules[k];
 		struct prule *r = push_prule(&c->ni[i]);
-		if (!r)
+		if (!r || addr_set_add_all(&r->src, &fr->src) < 0)
 			return -ENOMEM;
 		r->src_all = fr->src_all;
-		rc = addr_set_add_all(&r->src, &fr->src);
-		for (size_t d = 0; rc == 0 && d < fr->ndst; d++) {
+		for (size_t d = 0; d < fr->ndst; d++) {
 			if (fr->dst[d].any)
 				r->dst_any = true;
-			else
-				rc = addr_set_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi);
+			else if (addr_set_add(&r->dst, fr->dst[d].family, fr->dst[d].lo, fr->dst[d].hi) < 0)
+				return -ENOMEM;
 		}
 		/* Only overlaps are asked of these (takes): merged, they bisect. */
 		addr_set_merge(&r->src);
 		addr_set_merge(&r->dst);
 	}
-	return rc;
+	return 0;
 }
 
 /* The sources of policy rule PR into R. */
@@ -165,8 +163,7 @@ static void rule_sources(const struct ctx *c, const struct pol_rule *pr, struct 
 static int rules_for_internet(struct ctx *c, size_t i)
 {
 	const struct inv_node *n = &c->inv->nodes[i];
-	int rc = 0;
-	for (size_t g = 0; rc == 0 && c->ni[i].exits.n && g < c->p->nrules; g++) {
+	for (size_t g = 0; c->ni[i].exits.n && g < c->p->nrules; g++) {
 		const struct pol_rule *pr = &c->p->rules[g];
 		bool internet = false;
 		for (size_t d = 0; d < pr->ndst; d++)
@@ -177,11 +174,12 @@ static int rules_for_internet(struct ctx *c, size_t i)
 		if (!r)
 			return -ENOMEM;
 		rule_sources(c, pr, r);
-		rc = addr_set_add_all(&r->dst, &c->ni[i].exits);
+		if (addr_set_add_all(&r->dst, &c->ni[i].exits) < 0)
+			return -ENOMEM;
 		addr_set_merge(&r->src);
 		addr_set_merge(&r->dst);
 	}
-	return rc;
+	return 0;
 }
 
 /* Node I's addresses, served routes and reach. */
@@ -191,24 +189,27 @@ static int node_setup(struct ctx *c, size_t i)
 	struct node_info *ni = &c->ni[i];
 	const struct addr_set *served = &c->fs->nodes[i].served;
 	int rc = inv_node_addrs(n, &ni->addrs);
-	if (rc == 0)
-		rc = addr_set_add_all(&ni->reach, &ni->addrs);
-	for (size_t k = 0; rc == 0 && k < served->n; k++) {
+	if (rc < 0)
+		return rc;
+	if (addr_set_add_all(&ni->reach, &ni->addrs) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < served->n; k++) {
 		const struct addr_range *r = &served->v[k];
 		bool exit = range_is_exit(r);
 		struct addr_set *to = exit ? &ni->exits : &ni->subnets;
 		if (addr_set_contains(to, r->family, r->lo, r->hi))
 			continue;
-		rc = addr_set_add(to, r->family, r->lo, r->hi);
-		if (rc == 0 && !exit)
-			rc = addr_set_add(&ni->reach, r->family, r->lo, r->hi);
+		if (addr_set_add(to, r->family, r->lo, r->hi) < 0)
+			return -ENOMEM;
+		if (!exit && addr_set_add(&ni->reach, r->family, r->lo, r->hi) < 0)
+			return -ENOMEM;
 	}
-	if (rc == 0 && ni->subnets.n) {
+	if (ni->subnets.n) {
 		ni->subnet_route = calloc(ni->subnets.n, sizeof(*ni->subnet_route));
 		if (!ni->subnet_route)
-			rc = -ENOMEM;
+			return -ENOMEM;
 	}
-	return rc;
+	return 0;
 }
 
 /* Register node I as a server of each of its subnet routes. */
@@ -261,29 +262,31 @@ static int summary_add(struct prule *u, const struct prule *r)
  * takes packets from a set (rules 2 and 4) is one question, not one per rule. */
 static int summarise(struct ctx *c)
 {
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < c->inv->nnodes; i++) {
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
 		struct node_info *ni = &c->ni[i];
-		for (size_t k = 0; rc == 0 && k < ni->nrules; k++)
-			rc = summary_add(&ni->all, &ni->rules[k]);
+		for (size_t k = 0; k < ni->nrules; k++)
+			if (summary_add(&ni->all, &ni->rules[k]) < 0)
+				return -ENOMEM;
 		addr_set_merge(&ni->all.src);
 	}
-	for (size_t j = 0; rc == 0 && j < c->nroutes; j++) {
+	for (size_t j = 0; j < c->nroutes; j++) {
 		struct route *rt = &c->routes[j];
 		rt->to = calloc(rt->nservers + 1, sizeof(*rt->to));
 		if (!rt->to)
 			return -ENOMEM;
-		for (size_t s = 0; rc == 0 && s < rt->nservers; s++) {
+		for (size_t s = 0; s < rt->nservers; s++) {
 			const struct node_info *ni = &c->ni[rt->servers[s]];
-			for (size_t k = 0; rc == 0 && k < ni->nrules; k++) {
+			for (size_t k = 0; k < ni->nrules; k++) {
 				const struct prule *r = &ni->rules[k];
-				if (r->dst_any || addr_set_merged_overlaps(&r->dst, rt->r.family, rt->r.lo, rt->r.hi))
-					rc = summary_add(&rt->to[s], r);
+				bool to_route = r->dst_any ||
+						addr_set_merged_overlaps(&r->dst, rt->r.family, rt->r.lo, rt->r.hi);
+				if (to_route && summary_add(&rt->to[s], r) < 0)
+					return -ENOMEM;
 			}
 			addr_set_merge(&rt->to[s].src);
 		}
 	}
-	return rc;
+	return 0;
 }
 
 static int pair_push(struct ctx *c, size_t a, size_t b)
@@ -328,6 +331,20 @@ static int cmp_addr_node(const void *pa, const void *pb)
 	return a->node < b->node ? -1 : a->node > b->node;
 }
 
+/* The first of the NA sorted entries of IDX at or above FAMILY/ADDR. */
+static size_t first_at_or_above(const struct addr_node *idx, size_t na, uint8_t family, addr_u128 addr)
+{
+	size_t lo = 0, hi = na;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (idx[mid].family < family || (idx[mid].family == family && idx[mid].addr < addr))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Every (viewer, peer) pair of rule 2, found from the sources each node
  * takes packets from: nodes by their addresses (bisection), and nodes
  * serving subnet routes by their whole reach. */
@@ -342,31 +359,27 @@ static int peer_pairs(struct ctx *c)
 		for (size_t k = 0; k < c->ni[i].addrs.n; k++)
 			idx[na++] = (struct addr_node){ c->ni[i].addrs.v[k].family, c->ni[i].addrs.v[k].lo, i };
 	qsort(idx, na, sizeof(*idx), cmp_addr_node);
-	for (size_t b = 0; rc == 0 && b < n; b++) {
+	for (size_t b = 0; b < n; b++) {
 		const struct prule *u = &c->ni[b].all;
 		if (u->src_all) {
-			for (size_t a = 0; rc == 0 && a < n; a++)
-				rc = peers_both(c, a, b);
+			for (size_t a = 0; a < n; a++)
+				if ((rc = peers_both(c, a, b)) < 0)
+					goto free_idx;
 			continue;
 		}
-		for (size_t k = 0; rc == 0 && k < u->src.n; k++) {
+		for (size_t k = 0; k < u->src.n; k++) {
 			const struct addr_range *r = &u->src.v[k];
-			size_t lo = 0, hi = na;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (idx[mid].family < r->family || (idx[mid].family == r->family && idx[mid].addr < r->lo))
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (; rc == 0 && lo < na && idx[lo].family == r->family && idx[lo].addr <= r->hi; lo++)
-				rc = peers_both(c, idx[lo].node, b);
+			for (size_t i = first_at_or_above(idx, na, r->family, r->lo);
+			     i < na && idx[i].family == r->family && idx[i].addr <= r->hi; i++)
+				if ((rc = peers_both(c, idx[i].node, b)) < 0)
+					goto free_idx;
 		}
 	}
-	for (size_t a = 0; rc == 0 && a < n; a++)
-		for (size_t b = 0; rc == 0 && c->ni[a].subnets.n && b < n; b++)
-			if (takes(&c->ni[b].all, &c->ni[a].reach))
-				rc = peers_both(c, a, b);
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = 0; c->ni[a].subnets.n && b < n; b++)
+			if (takes(&c->ni[b].all, &c->ni[a].reach) && (rc = peers_both(c, a, b)) < 0)
+				goto free_idx;
+free_idx:
 	free(idx);
 	if (rc < 0 || c->npairs == 0)
 		return rc;
@@ -402,30 +415,31 @@ static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t
 	memset(pe, 0, sizeof(*pe));
 	pe->node = b;
 	const struct node_info *ni = &c->ni[b];
-	int rc = addr_set_add_all(&pe->allowed_ips, &ni->addrs);
-	for (size_t k = 0; rc == 0 && k < ni->subnets.n; k++) {
+	if (addr_set_add_all(&pe->allowed_ips, &ni->addrs) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < ni->subnets.n; k++) {
 		if (chosen[ni->subnet_route[k]] != b)
 			continue;
 		const struct addr_range *r = &ni->subnets.v[k];
-		rc = addr_set_add(&pe->allowed_ips, r->family, r->lo, r->hi);
-		if (rc == 0)
-			rc = addr_set_add(&pe->primary_routes, r->family, r->lo, r->hi);
+		if (addr_set_add(&pe->allowed_ips, r->family, r->lo, r->hi) < 0 ||
+		    addr_set_add(&pe->primary_routes, r->family, r->lo, r->hi) < 0)
+			return -ENOMEM;
 	}
-	if (rc == 0)
-		rc = addr_set_add_all(&pe->allowed_ips, &ni->exits);
-	return rc;
+	return addr_set_add_all(&pe->allowed_ips, &ni->exits);
 }
 
 /* Viewer A: its peers (rule 2) and what each shows it (rules 4-6). */
 static int view(struct ctx *c, size_t a, struct routes_view *v, size_t *chosen, size_t *pair)
 {
-	int rc = 0;
 	for (size_t r = 0; r < c->nroutes; r++)
 		chosen[r] = shown_at(c, a, &c->routes[r]);
 	/* The pairs are sorted: A's peers, ascending, start at *PAIR. */
-	for (; rc == 0 && *pair < c->npairs && c->pairs[*pair] == a; *pair += 2)
-		rc = add_peer(c, v, c->pairs[*pair + 1], chosen);
-	return rc;
+	for (; *pair < c->npairs && c->pairs[*pair] == a; *pair += 2) {
+		int rc = add_peer(c, v, c->pairs[*pair + 1], chosen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static void ctx_free(struct ctx *c)
@@ -469,28 +483,23 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 	if (!c.ni || !out->views)
 		goto out;
 	out->nviews = inv->nnodes;
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++)
-		rc = node_setup(&c, i);
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
-		rc = rules_from_filter(&c, i);
-		if (rc == 0)
-			rc = rules_for_internet(&c, i);
-		if (rc == 0)
-			rc = index_routes(&c, i);
-	}
-	if (rc == 0) {
-		chosen = calloc(c.nroutes + 1, sizeof(*chosen));
-		if (!chosen)
-			rc = -ENOMEM;
-	}
-	if (rc == 0)
-		rc = summarise(&c);
-	if (rc == 0)
-		rc = peer_pairs(&c);
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if ((rc = node_setup(&c, i)) < 0)
+			goto out;
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if ((rc = rules_from_filter(&c, i)) < 0 || (rc = rules_for_internet(&c, i)) < 0 ||
+		    (rc = index_routes(&c, i)) < 0)
+			goto out;
+	rc = -ENOMEM;
+	chosen = calloc(c.nroutes + 1, sizeof(*chosen));
+	if (!chosen)
+		goto out;
+	if ((rc = summarise(&c)) < 0 || (rc = peer_pairs(&c)) < 0)
+		goto out;
 	size_t pair = 0;
-	for (size_t a = 0; rc == 0 && a < inv->nnodes; a++)
-		rc = view(&c, a, &out->views[a], chosen, &pair);
+	for (size_t a = 0; a < inv->nnodes; a++)
+		if ((rc = view(&c, a, &out->views[a], chosen, &pair)) < 0)
+			goto out;
 out:
 	free(chosen);
 	ctx_free(&c);
@@ -580,9 +589,9 @@ int routes_print(FILE *out, const struct pol_policy *p, const struct inv *inv, c
 	int rc = routes_compute(p, inv, fs, &rs, &diags);
 	diag_print(stderr, &diags);
 	diag_list_free(&diags);
-	if (rc == 0) {
-		rc = routes_write(out, inv, &rs, only);
-		routes_set_free(&rs);
-	}
+	if (rc < 0)
+		return rc;
+	rc = routes_write(out, inv, &rs, only);
+	routes_set_free(&rs);
 	return rc;
 }
