@@ -147,10 +147,9 @@ int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *s
 	}
 	if (f->nsets >= NONE || f->nspans + n >= NONE)
 		return -E2BIG;
-	int rc = MEM_RESERVE(f->sets, f->capsets, f->nsets + 1);
-	if (rc == 0)
-		rc = MEM_RESERVE(f->spans, f->capspans, f->nspans + n);
-	if (rc < 0)
+	int rc;
+	if ((rc = MEM_RESERVE(f->sets, f->capsets, f->nsets + 1)) < 0 ||
+	    (rc = MEM_RESERVE(f->spans, f->capspans, f->nspans + n)) < 0)
 		return rc;
 	memcpy(f->spans + f->nspans, v, n * sizeof(*v));
 	f->sets[f->nsets] = (struct ir_srcset){ .off = (uint32_t)f->nspans, .n = (uint32_t)n, .hash = hash };
@@ -226,9 +225,10 @@ int ir_build_cell(struct ir_builder *b, uint8_t family, uint8_t proto, uint16_t 
 		}
 	}
 	int rc = MEM_RESERVE(f->cells, f->capcells, f->ncells + 1);
-	if (rc == 0)
-		f->cells[f->ncells++] = cell;
-	return rc;
+	if (rc < 0)
+		return rc;
+	f->cells[f->ncells++] = cell;
+	return 0;
 }
 
 void ir_build_end(struct ir_builder *b)
@@ -346,16 +346,16 @@ static int make_keys(struct canon *c)
 		p->xorder[i] = (uint32_t)i;
 	sort_rules = f->rules;
 	qsort(p->xorder, n, sizeof(*p->xorder), cmp_rule_idx);
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n;) {
+	for (size_t i = 0; i < n;) {
 		const struct ir_box *g = &f->rules[p->xorder[i]].box;
 		size_t j = i, m = 0;
 		for (; j < n && rule_cmp(&f->rules[p->xorder[j]].box, g) == 0; j++) {
 			const struct ir_box *r = &f->rules[p->xorder[j]].box;
 			p->xmaxhi[j] = j > i && p->xmaxhi[j - 1] > r->src_hi ? p->xmaxhi[j - 1] : r->src_hi;
 		}
-		if ((rc = MEM_RESERVE(c->buf, c->capbuf, j - i)) < 0)
-			break;
+		int rc = MEM_RESERVE(c->buf, c->capbuf, j - i);
+		if (rc < 0)
+			return rc;
 		for (size_t k = i; k < j; k++) {
 			const struct ir_box *r = &f->rules[p->xorder[k]].box;
 			c->buf[m++] = (struct ir_span){ r->src_lo, r->src_hi };
@@ -364,12 +364,13 @@ static int make_keys(struct canon *c)
 		struct key *k = &c->keys[c->nkeys];
 		*k = (struct key){ .family = g->family, .proto = g->proto, .port_lo = g->port_lo,
 				   .port_hi = g->port_hi, .dst_lo = g->dst_lo, .dst_hi = g->dst_hi };
-		rc = ir_intern(&c->keysets, c->buf, m, &k->set);
+		if ((rc = ir_intern(&c->keysets, c->buf, m, &k->set)) < 0)
+			return rc;
 		p->xgroups[c->nkeys++] = (struct xgroup){ (uint32_t)i, (uint32_t)(j - i) };
+		p->nxgroups = c->nkeys;
 		i = j;
 	}
-	p->nxgroups = c->nkeys;
-	return rc;
+	return 0;
 }
 
 /* The output set for the union of the key sets IDS[0..N) (sorted, unique). */
@@ -390,12 +391,10 @@ static int union_set(struct canon *c, const uint32_t *ids, size_t n, uint32_t *s
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += c->keysets.sets[ids[i]].n;
-	int rc = MEM_RESERVE(c->buf, c->capbuf, total);
-	if (rc == 0)
-		rc = MEM_RESERVE(c->lists, c->caplists, c->nlists + n);
-	if (rc == 0)
-		rc = MEM_RESERVE(c->combos, c->capcombos, c->ncombos + 1);
-	if (rc < 0)
+	int rc;
+	if ((rc = MEM_RESERVE(c->buf, c->capbuf, total)) < 0 ||
+	    (rc = MEM_RESERVE(c->lists, c->caplists, c->nlists + n)) < 0 ||
+	    (rc = MEM_RESERVE(c->combos, c->capcombos, c->ncombos + 1)) < 0)
 		return rc;
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -430,8 +429,7 @@ static int sweep_dst(struct canon *c, const size_t *act, size_t nact, uint16_t p
 	const struct key *k = c->keys;
 	size_t i = 0, nd = 0;
 	addr_u128 pos = 0;
-	int rc = 0;
-	while (rc == 0 && (i < nact || nd > 0)) {
+	while (i < nact || nd > 0) {
 		if (nd == 0 && pos < k[act[i]].dst_lo)
 			pos = k[act[i]].dst_lo;
 		while (i < nact && k[act[i]].dst_lo <= pos)
@@ -448,9 +446,10 @@ static int sweep_dst(struct canon *c, const size_t *act, size_t nact, uint16_t p
 			if (nu == 0 || c->ids[nu - 1] != c->ids[d])
 				c->ids[nu++] = c->ids[d];
 		uint32_t set;
-		rc = union_set(c, c->ids, nu, &set);
-		if (rc == 0)
-			rc = ir_build_cell(&c->b, k[act[0]].family, k[act[0]].proto, plo, phi, pos, end, set);
+		int rc;
+		if ((rc = union_set(c, c->ids, nu, &set)) < 0 ||
+		    (rc = ir_build_cell(&c->b, k[act[0]].family, k[act[0]].proto, plo, phi, pos, end, set)) < 0)
+			return rc;
 		if (end == ADDR_U128_MAX)
 			break;
 		pos = end + 1;
@@ -460,7 +459,7 @@ static int sweep_dst(struct canon *c, const size_t *act, size_t nact, uint16_t p
 				c->dact[keep++] = c->dact[d];
 		nd = keep;
 	}
-	return rc;
+	return 0;
 }
 
 /* qsort context: the keys. */
@@ -480,8 +479,7 @@ static int sweep_ports(struct canon *c, size_t g0, size_t g1, size_t *scratch)
 	const struct key *k = c->keys;
 	size_t next = g0, na = 0;
 	unsigned pos = 0;
-	int rc = 0;
-	while (rc == 0 && (next < g1 || na > 0)) {
+	while (next < g1 || na > 0) {
 		if (na == 0 && pos < k[next].port_lo)
 			pos = k[next].port_lo;
 		while (next < g1 && k[next].port_lo <= pos)
@@ -493,7 +491,9 @@ static int sweep_ports(struct canon *c, size_t g0, size_t g1, size_t *scratch)
 		memcpy(scratch, c->act, na * sizeof(*scratch));
 		sort_keys = k;
 		qsort(scratch, na, sizeof(*scratch), cmp_key_dst);
-		rc = sweep_dst(c, scratch, na, (uint16_t)pos, (uint16_t)end);
+		int rc = sweep_dst(c, scratch, na, (uint16_t)pos, (uint16_t)end);
+		if (rc < 0)
+			return rc;
 		if (end == 65535)
 			break;
 		pos = end + 1;
@@ -503,7 +503,7 @@ static int sweep_ports(struct canon *c, size_t g0, size_t g1, size_t *scratch)
 				c->act[keep++] = c->act[a];
 		na = keep;
 	}
-	return rc;
+	return 0;
 }
 
 int ir_canonicalize(struct ir_flows *f)
@@ -524,16 +524,15 @@ int ir_canonicalize(struct ir_flows *f)
 	if (!(c.act = malloc(c.nkeys * sizeof(*c.act))) || !(c.dact = malloc(c.nkeys * sizeof(*c.dact))) ||
 	    !(c.ids = malloc(c.nkeys * sizeof(*c.ids))) || !(scratch = malloc(c.nkeys * sizeof(*scratch))))
 		goto out_free;
-	rc = 0;
-	for (size_t g0 = 0; rc == 0 && g0 < c.nkeys;) {
-		size_t g1 = g0 + 1;
+	for (size_t g0 = 0, g1; g0 < c.nkeys; g0 = g1) {
+		g1 = g0 + 1;
 		while (g1 < c.nkeys && c.keys[g1].family == c.keys[g0].family && c.keys[g1].proto == c.keys[g0].proto)
 			g1++;
-		rc = sweep_ports(&c, g0, g1, scratch);
-		g0 = g1;
+		if ((rc = sweep_ports(&c, g0, g1, scratch)) < 0)
+			goto out_free;
 	}
-	if (rc == 0)
-		ir_build_end(&c.b);
+	ir_build_end(&c.b);
+	rc = 0;
 out_free:
 	if (rc < 0) {
 		ir_build_begin(&c.b, f);   /* nothing half-built left behind */

@@ -166,24 +166,25 @@ static int dst_pieces(struct setop *o, unsigned plo, unsigned phi, size_t a0, si
 	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
 	const struct ir_cell *any = a0 < a1 ? &ca[a0] : &cb[b0];
 	addr_u128 pos = 0;
-	int rc = 0;
 	for (;;) {
 		while (a0 < a1 && ca[a0].dst_hi < pos)
 			a0++;
 		while (b0 < b1 && cb[b0].dst_hi < pos)
 			b0++;
 		if (a0 == a1 || (!o->subtract && b0 == b1))
-			return rc;   /* nothing of A left, or nothing left to meet */
+			return 0;   /* nothing of A left, or nothing left to meet */
 		bool in_a, in_b, has_b = b0 < b1;
 		addr_u128 end = next_piece(&pos, ca[a0].dst_lo, ca[a0].dst_hi, has_b, has_b ? cb[b0].dst_lo : 0,
 					 has_b ? cb[b0].dst_hi : 0, &in_a, &in_b);
 		uint32_t set = NONE;
-		if (in_a && (in_b || o->subtract))
-			rc = piece_set(o, ca[a0].set, in_b ? cb[b0].set : NONE, &set);
-		if (rc == 0 && set != NONE)
-			rc = ir_build_cell(&o->bld, any->family, any->proto, (uint16_t)plo, (uint16_t)phi, pos, end, set);
-		if (rc < 0 || end == ADDR_U128_MAX)
+		int rc;
+		if (in_a && (in_b || o->subtract) && (rc = piece_set(o, ca[a0].set, in_b ? cb[b0].set : NONE, &set)) < 0)
 			return rc;
+		if (set != NONE &&
+		    (rc = ir_build_cell(&o->bld, any->family, any->proto, (uint16_t)plo, (uint16_t)phi, pos, end, set)) < 0)
+			return rc;
+		if (end == ADDR_U128_MAX)
+			return 0;
 		pos = end + 1;
 	}
 }
@@ -194,8 +195,7 @@ static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t 
 {
 	const struct ir_cell *ca = o->a->cells, *cb = o->b->cells;
 	addr_u128 pos = 0;   /* wide enough for 65536, the end of the sweep */
-	int rc = 0;
-	while (rc == 0 && pos <= 65535) {
+	while (pos <= 65535) {
 		while (a0 < a1 && ca[a0].port_hi < pos)
 			a0 = slab_end(o->a, a0, a1);
 		while (b0 < b1 && cb[b0].port_hi < pos)
@@ -207,11 +207,13 @@ static int port_pieces(struct setop *o, size_t a0, size_t a1, size_t b0, size_t 
 					 has_b ? cb[b0].port_hi : 0, &in_a, &in_b);
 		if (in_a) {
 			size_t ae = slab_end(o->a, a0, a1), be = in_b ? slab_end(o->b, b0, b1) : b0;
-			rc = dst_pieces(o, (unsigned)pos, (unsigned)end, a0, ae, b0, be);
+			int rc = dst_pieces(o, (unsigned)pos, (unsigned)end, a0, ae, b0, be);
+			if (rc < 0)
+				return rc;
 		}
 		pos = end + 1;
 	}
-	return rc;
+	return 0;
 }
 
 static int group_cmp(const struct ir_cell *x, const struct ir_cell *y)
@@ -229,7 +231,7 @@ static int set_op(const struct ir_flows *a, const struct ir_flows *b, struct ir_
 	int rc = 0;
 	ir_build_begin(&o.bld, out);
 	size_t i = 0, j = 0;
-	while (rc == 0 && i < a->ncells) {
+	while (i < a->ncells) {
 		size_t i1 = i + 1, j1;
 		while (i1 < a->ncells && group_cmp(&a->cells[i1], &a->cells[i]) == 0)
 			i1++;
@@ -237,14 +239,17 @@ static int set_op(const struct ir_flows *a, const struct ir_flows *b, struct ir_
 			j++;
 		for (j1 = j; j1 < b->ncells && group_cmp(&b->cells[j1], &a->cells[i]) == 0; j1++)
 			;
-		rc = port_pieces(&o, i, i1, j, j1);
+		if ((rc = port_pieces(&o, i, i1, j, j1)) < 0)
+			goto discard;
 		i = i1;
 		j = j1;
 	}
-	if (rc == 0)
-		ir_build_end(&o.bld);
-	else
-		ir_build_begin(&o.bld, out);
+	ir_build_end(&o.bld);
+	goto free_scratch;
+
+discard:
+	ir_build_begin(&o.bld, out);   /* nothing half-built left behind */
+free_scratch:
 	free(o.memo);
 	free(o.buf);
 	return rc;
