@@ -178,7 +178,7 @@ struct diag_src *diag_src_from_mem(const char *name, const char *text, size_t le
 	return src;
 }
 
-/* Read all of F into SRC->text; 0 or -errno. */
+/* Read all of F into SRC->text; 0 or -errno, -EFBIG past DIAG_SRC_MAX_BYTES. */
 static int read_all(FILE *f, struct diag_src *src)
 {
 	size_t cap = 1 << 16, len = 0;
@@ -186,6 +186,10 @@ static int read_all(FILE *f, struct diag_src *src)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		if (len > DIAG_SRC_MAX_BYTES) {
+			free(buf);
+			return -EFBIG;
+		}
 		if (cap - len < 2) {
 			char *nbuf = realloc(buf, cap * 2);
 			if (!nbuf) {
@@ -227,6 +231,11 @@ struct diag_src *diag_src_load(const char *path, struct diag_list *diags)
 	int rc = read_all(f, src);
 	if (!is_stdin)
 		fclose(f);
+	if (rc == -EFBIG) {
+		diag_error(diags, NULL, "%s: larger than %zu MiB, the most keygate reads", path,
+			   DIAG_SRC_MAX_BYTES >> 20);
+		goto fail_src;
+	}
 	if (rc < 0) {
 		/* No location: the record must not point at SRC, which is about to go. */
 		diag_error(diags, NULL, "%s: %s", path, strerror(-rc));

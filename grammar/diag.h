@@ -41,8 +41,13 @@ struct diag_list {
 	bool truncated;     /* an error was dropped because of the cap */
 };
 
-/* Read PATH ("-" is standard input) into memory.  NULL on failure, with the
- * reason queued in DIAGS (located at the file). */
+/* The largest input read: far above any real policy or inventory (a
+ * 50,000-node inventory is about 10 MiB), far below what would hurt the
+ * machine when PATH is /dev/zero or a runaway pipe. */
+#define DIAG_SRC_MAX_BYTES ((size_t)64 << 20)
+
+/* Read PATH ("-" is standard input) into memory, at most DIAG_SRC_MAX_BYTES.
+ * NULL on failure, with the reason queued in DIAGS (located at the file). */
 struct diag_src *diag_src_load(const char *path, struct diag_list *diags);
 /* Wrap a buffer (copied) as a source, for tests and in-memory inputs. */
 struct diag_src *diag_src_from_mem(const char *name, const char *text, size_t len);

@@ -27,8 +27,18 @@ static int write_in_place(const char *path, int (*write)(FILE *f, void *arg), vo
 	return finish(f, write(f, arg), false);
 }
 
-/* Write to a temporary file beside PATH, then rename it over PATH. */
-static int write_and_rename(const char *path, int (*write)(FILE *f, void *arg), void *arg)
+/* The mode a new file gets from open(O_CREAT, 0666): the umask applied.
+ * Reading the umask means setting it, so it is set straight back. */
+static mode_t new_file_mode(void)
+{
+	mode_t mask = umask(022);
+	umask(mask);
+	return 0666 & ~mask;
+}
+
+/* Write to a temporary file beside PATH, then rename it over PATH.  The new
+ * file gets MODE (mkstemp makes 0600). */
+static int write_and_rename(const char *path, mode_t mode, int (*write)(FILE *f, void *arg), void *arg)
 {
 	char *tmp = NULL;
 	FILE *f = NULL;
@@ -40,8 +50,7 @@ static int write_and_rename(const char *path, int (*write)(FILE *f, void *arg), 
 		rc = -errno;
 		goto out_free;
 	}
-	/* mkstemp makes 0600; an output file is no secret. */
-	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+	if (fchmod(fd, mode) < 0 || !(f = fdopen(fd, "w"))) {
 		rc = -errno;
 		close(fd);
 		goto out_unlink;
@@ -67,14 +76,15 @@ int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg)
 	}
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return errno == ENOENT ? write_and_rename(path, write, arg) : -errno;
+		return errno == ENOENT ? write_and_rename(path, new_file_mode(), write, arg) : -errno;
 	if (!S_ISREG(st.st_mode))
 		return write_in_place(path, write, arg);
 	/* Through a symbolic link, replace the file it names, not the link. */
 	char *target = realpath(path, NULL);
 	if (!target)
 		return -errno;
-	int rc = write_and_rename(target, write, arg);
+	/* The file replaced keeps its permissions. */
+	int rc = write_and_rename(target, st.st_mode & 07777, write, arg);
 	free(target);
 	return rc;
 }

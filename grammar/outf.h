@@ -8,8 +8,9 @@
 #include <stdio.h>
 
 /* Call WRITE(f, ARG) on a temporary file and rename it to PATH ("-":
- * WRITE on standard output).  WRITE returns 0 or -errno.  New files get
- * mode 0644.  0 or -errno; on error PATH is untouched.  A PATH that is a
+ * WRITE on standard output).  WRITE returns 0 or -errno.  A new file gets
+ * 0666 less the umask, as open(2) would give it; a replaced file keeps its
+ * mode.  0 or -errno; on error PATH is untouched.  A PATH that is a
  * symbolic link has the file it names replaced; one that is not a regular
  * file (/dev/null, a FIFO) is written in place, as it cannot be replaced. */
 int outf_write(const char *path, int (*write)(FILE *f, void *arg), void *arg);

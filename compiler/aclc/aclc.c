@@ -1,5 +1,6 @@
 /* aclc: the policy compiler's command line.  Option parsing and the table
  * of subcommands; each subcommand lives in compiler/cli_*.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +36,7 @@ static int usage(FILE *out, int rc)
 	return rc;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage(stderr, CLI_USAGE);
@@ -49,4 +50,18 @@ int main(int argc, char **argv)
 		return cli_compile(argc, argv);
 	fprintf(stderr, "aclc: unknown command '%s'\n", argv[1]);
 	return usage(stderr, CLI_USAGE);
+}
+
+/* An answer that did not reach standard output (a full disk, a closed pipe)
+ * is trouble, whatever the command concluded: a script must not read
+ * "ok" from an exit status whose text was lost. */
+int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	/* A command that failed has said why already (a failed -o - among them). */
+	if (rc == CLI_OK)
+		fprintf(stderr, "aclc: cannot write to standard output: %s\n", errno ? strerror(errno) : "write error");
+	return CLI_USAGE;
 }

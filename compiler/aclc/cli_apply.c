@@ -42,11 +42,28 @@ struct apply {
 	struct nftm_table *table;
 };
 
+#define WATCH_MAX_MS 3600000
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: aclc apply POLICY --nodes NODES --node NAME [--dry-run] [--table NAME]\n"
 			"                  [--iface IF] [--no-snat] [--full] [--watch MS] [-v]\n");
 	return APPLY_TROUBLE;
+}
+
+/* --watch MS: a whole decimal number of milliseconds, 1 to an hour. */
+static int parse_watch_ms(const char *arg, int *ms)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > WATCH_MAX_MS) {
+		fprintf(stderr, "aclc apply: --watch: '%s' is not a number of milliseconds from 1 to %d\n", arg,
+			WATCH_MAX_MS);
+		return -EINVAL;
+	}
+	*ms = (int)v;
+	return 0;
 }
 
 static int parse_args(struct apply *a, int argc, char **argv)
@@ -72,7 +89,10 @@ static int parse_args(struct apply *a, int argc, char **argv)
 		case O_NO_SNAT: a->nft.no_snat = true; break;
 		case O_FULL: a->full = true; break;
 		case 'v': a->verbose = true; break;
-		case O_WATCH: a->watch_ms = atoi(optarg); break;
+		case O_WATCH:
+			if (parse_watch_ms(optarg, &a->watch_ms) < 0)
+				return -EINVAL;
+			break;
 		default: return -EINVAL;
 		}
 	}
