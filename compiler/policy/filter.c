@@ -105,7 +105,11 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 	case PA_TAG:
 		return inv_node_has_tag(n, a->name);
 	case PA_MEMBER:
-		return !inv_node_tagged(n) && n->user >= 0;
+		return !inv_node_tagged(n) && n->user >= 0 && !n->shared;
+	case PA_ROLE:
+		return !inv_node_tagged(n) && n->user >= 0 && !n->shared && c->inv->users[n->user].role == a->role;
+	case PA_SHARED:
+		return n->shared;
 	case PA_TAGGED:
 		return inv_node_tagged(n);
 	case PA_HOST:

@@ -1,6 +1,7 @@
 /* inv: the inventory model, its builders and its lookups (reading JSON is
  * inv_json.c's). */
 #include "inv.h"
+#include "role.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -114,7 +115,7 @@ int inv_add_user(struct inv *inv, const char *name, const char *email)
 	if (grow((void **)&inv->users, &ix->capusers, inv->nusers, sizeof(*inv->users)) < 0 ||
 	    names_reserve(&ix->users, inv, user_name_of, inv->nusers) < 0)
 		return -ENOMEM;
-	struct inv_user u = { strdup(name), email ? strdup(email) : NULL };
+	struct inv_user u = { strdup(name), email ? strdup(email) : NULL, ROLE_MEMBER };
 	if (!u.name || (email && !u.email)) {
 		free(u.name);
 		free(u.email);
@@ -123,6 +124,15 @@ int inv_add_user(struct inv *inv, const char *name, const char *email)
 	inv->users[inv->nusers] = u;
 	names_put(&ix->users, name, inv->nusers);
 	return (int)inv->nusers++;
+}
+
+int inv_user_set_role(struct inv *inv, size_t user, const char *role)
+{
+	int r = role ? role_parse(role) : -1;
+	if (user >= inv->nusers || r < 0)
+		return -EINVAL;
+	inv->users[user].role = r;
+	return 0;
 }
 
 int inv_add_node(struct inv *inv, const char *name, int user)
@@ -199,6 +209,15 @@ int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, cons
 	if (!(p.text = strdup(prefix)))
 		return -ENOMEM;
 	(*v)[(*nv)++] = p;
+	return 0;
+}
+
+int inv_node_set_shared(struct inv *inv, size_t node, bool shared)
+{
+	struct inv_node *n = node_at(inv, node);
+	if (!n)
+		return -EINVAL;
+	n->shared = shared;
 	return 0;
 }
 

@@ -2,10 +2,12 @@
  *
  * Built one of two ways, with the same checks:
  *  - read from JSON (`--nodes FILE`, inv_read):
- *      {"users": [{"name", "email"}],
+ *      {"users": [{"name", "email", "role"}],
  *       "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
- *                  "advertised_routes", "approved_routes", "created"}]}
- *    `user` is a user's name, or null for a tagged node.  Errors are located
+ *                  "advertised_routes", "approved_routes", "created", "shared"}]}
+ *    `user` is a user's name, or null for a tagged node; `role` one of
+ *    role.h's names (default "member"); `shared` true for a device shared
+ *    into the tailnet from outside it (autogroup:shared).  Errors are located
  *    (file:line:col), as a policy's are;
  *  - filled by a program (the coordinator, from its database) through the
  *    builders below, then inv_finish().
@@ -25,6 +27,7 @@
 
 struct inv_user {
 	char *name, *email;
+	int role;                 /* enum role_kind */
 };
 
 struct inv_prefix {
@@ -44,6 +47,7 @@ struct inv_node {
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
 	size_t added;             /* order of addition (file order), 0-based */
+	bool shared;              /* shared into the tailnet from outside it */
 };
 
 struct inv_index;
@@ -70,6 +74,8 @@ void inv_free(struct inv *inv);
 struct inv *inv_new(void);
 /* EMAIL may be NULL. */
 int inv_add_user(struct inv *inv, const char *name, const char *email);
+/* The user's role by name (role.h); -EINVAL for an unknown one. */
+int inv_user_set_role(struct inv *inv, size_t user, const char *role);
 /* USER: an index from inv_add_user, or -1 (a tagged node). */
 int inv_add_node(struct inv *inv, const char *name, int user);
 /* "tag:NAME". */
@@ -79,6 +85,8 @@ int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, con
 enum inv_routes { INV_ADVERTISED, INV_APPROVED };
 /* A route advertised or approved: a prefix, "10.0.0.0/8" (host bits zero). */
 int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix);
+/* The node is shared into the tailnet from outside it. */
+int inv_node_set_shared(struct inv *inv, size_t node, bool shared);
 /* When the node registered: an RFC 3339 UTC time. */
 int inv_node_set_created(struct inv *inv, size_t node, const char *time);
 /* After the last builder call: check every node is complete (an owner and

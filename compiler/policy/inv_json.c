@@ -112,6 +112,29 @@ static bool read_tags(struct reader *r, const struct hj_value *obj, size_t node)
 	return true;
 }
 
+/* "shared": true for a device shared into the tailnet from outside it. */
+static void read_shared(struct reader *r, const struct hj_value *obj, size_t node)
+{
+	const struct hj_value *v = hj_get(obj, "shared");
+	if (absent(v))
+		return;
+	if (v->kind != HJ_TRUE && v->kind != HJ_FALSE) {
+		fail(r, v, "\"shared\" must be true or false");
+		return;
+	}
+	took(r, inv_node_set_shared(r->inv, node, v->kind == HJ_TRUE), v, "");
+}
+
+/* "role": one of the roles (role.h), a member's when absent. */
+static void read_role(struct reader *r, const struct hj_value *obj, size_t user)
+{
+	const char *role = get_str(r, obj, "role", false);
+	if (role)
+		took(r, inv_user_set_role(r->inv, user, role), hj_get(obj, "role"),
+		     "\"role\": not a role (owner, admin, it-admin, network-admin, billing-admin, auditor, "
+		     "member)");
+}
+
 /* The node's owner: a user's index, or -1 (none, or unknown: an error). */
 static int read_owner(struct reader *r, const struct hj_value *obj)
 {
@@ -163,6 +186,7 @@ static void read_node(struct reader *r, const struct hj_value *obj, size_t i)
 		took(r, inv_node_set_created(r->inv, node, created), hj_get(obj, "created"), why);
 	read_routes(r, obj, node, "advertised_routes", INV_ADVERTISED);
 	read_routes(r, obj, node, "approved_routes", INV_APPROVED);
+	read_shared(r, obj, node);
 out:
 	r->ok &= was_ok;
 }
@@ -182,8 +206,8 @@ static void read_user(struct reader *r, const struct hj_value *obj, size_t i)
 		int rc = inv_add_user(r->inv, name, email);
 		if (rc == -EEXIST)
 			fail(r, hj_get(obj, "name"), "duplicate user name \"%s\"", name);
-		else
-			took(r, rc, obj, "");
+		else if (took(r, rc, obj, ""))
+			read_role(r, obj, (size_t)rc);
 	}
 	r->ok &= was_ok;
 }
@@ -202,7 +226,7 @@ struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
 	const struct hj_value *users = hj_get(obj, "users"), *nodes = hj_get(obj, "nodes");
 	if (!absent(users) && users->kind != HJ_ARRAY) {
 		snprintf(r.what, sizeof(r.what), "\"users\"");
-		fail(&r, users, "must be an array of {\"name\", \"email\"}");
+		fail(&r, users, "must be an array of {\"name\", \"email\", \"role\"}");
 	} else {
 		for (size_t i = 0; !absent(users) && i < users->u.arr.n; i++)
 			read_user(&r, users->u.arr.items[i], i);

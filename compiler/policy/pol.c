@@ -1,5 +1,6 @@
 /* pol: read a Tailscale policy tree into the typed model, checking names. */
 #include "pol.h"
+#include "role.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -234,7 +235,7 @@ static bool parse_any(const struct alias_in *in, struct pol_alias *out)
 }
 
 /* Where an autogroup may appear. */
-enum autogroup_sides { ANY_SIDE, DST_ONLY, SRC_ONLY };
+enum autogroup_sides { ANY_SIDE, DST_ONLY, SRC_ONLY, SOURCES };
 
 static const struct {
 	const char *name;   /* after "autogroup:" */
@@ -242,6 +243,8 @@ static const struct {
 	enum autogroup_sides sides;
 } autogroups[] = {
 	{ "member", PA_MEMBER, ANY_SIDE },
+	{ "members", PA_MEMBER, ANY_SIDE },   /* the legacy spelling */
+	{ "shared", PA_SHARED, SOURCES },
 	{ "tagged", PA_TAGGED, ANY_SIDE },
 	{ "self", PA_SELF, DST_ONLY },
 	{ "internet", PA_INTERNET, DST_ONLY },
@@ -251,12 +254,20 @@ static const struct {
 static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
 {
 	const char *g = in->text + strlen("autogroup:");
+	int role = role_of_autogroup(g);
+	if (role >= 0) {
+		out->kind = PA_ROLE;
+		out->role = (uint8_t)role;
+		return true;
+	}
 	size_t i = 0;
 	while (i < sizeof(autogroups) / sizeof(autogroups[0]) && strcmp(g, autogroups[i].name) != 0)
 		i++;
 	if (i == sizeof(autogroups) / sizeof(autogroups[0])) {
 		pol_error_at(in->diags, in->at, "unknown autogroup \"%s\" (known: autogroup:member, "
-			     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all)", in->text);
+			     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all, "
+			     "autogroup:shared, and the roles autogroup:owner, admin, it-admin, network-admin, "
+			     "billing-admin, auditor)", in->text);
 		return false;
 	}
 	out->kind = autogroups[i].kind;
@@ -266,6 +277,11 @@ static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
 		return false;
 	}
 	if (autogroups[i].sides == SRC_ONLY && in->side != POL_SRC) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a source", in->text,
+			     side_name(in->side));
+		return false;
+	}
+	if (autogroups[i].sides == SOURCES && in->side != POL_SRC && in->side != POL_TEST_SRC) {
 		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a source", in->text,
 			     side_name(in->side));
 		return false;

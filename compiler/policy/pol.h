@@ -29,12 +29,15 @@ enum pol_alias_kind {
 	PA_SELF,       /* autogroup:self */
 	PA_INTERNET,   /* autogroup:internet */
 	PA_DANGER_ALL, /* autogroup:danger-all */
+	PA_ROLE,       /* autogroup:admin, owner, ...: the untagged nodes of users with a role */
+	PA_SHARED,     /* autogroup:shared: nodes shared into the tailnet from outside */
 };
 
 struct pol_alias {
 	enum pol_alias_kind kind;
 	char *name;            /* as written (without any :ports) */
 	uint8_t family;        /* PA_ADDR, PA_HOST: the range */
+	uint8_t role;          /* PA_ROLE: an enum role_kind */
 	addr_u128 lo, hi;
 	const struct hj_value *at;
 };

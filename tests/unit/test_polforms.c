@@ -1,0 +1,185 @@
+/* The policy forms Tailscale accepts beyond the core language (issue 12,
+ * part A): role autogroups, legacy spellings, autogroup:shared, synced
+ * groups, services, reserved capabilities; and names that must be refused
+ * (issue 13).  Each case loads a policy (with an inventory), expects it to
+ * load or to fail with a message, and runs the policy's own "tests", which
+ * pin the meaning of the form. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load.h"
+#include "ptest.h"
+#include "t.h"
+
+/* Four users with roles, each with a laptop; a tagged server; a device
+ * shared in from another tailnet. */
+static const char inventory[] =
+	"{\"users\": [\n"
+	"  {\"name\": \"olga\", \"email\": \"olga@example.com\", \"role\": \"owner\"},\n"
+	"  {\"name\": \"ada\", \"email\": \"ada@example.com\", \"role\": \"admin\"},\n"
+	"  {\"name\": \"ian\", \"email\": \"ian@example.com\", \"role\": \"it-admin\"},\n"
+	"  {\"name\": \"nia\", \"email\": \"nia@example.com\", \"role\": \"network-admin\"},\n"
+	"  {\"name\": \"bill\", \"email\": \"bill@example.com\", \"role\": \"billing-admin\"},\n"
+	"  {\"name\": \"aud\", \"email\": \"aud@example.com\", \"role\": \"auditor\"},\n"
+	"  {\"name\": \"mem\", \"email\": \"mem@example.com\"},\n"
+	"  {\"name\": \"guest\", \"email\": \"guest@other.example\"}],\n"
+	" \"nodes\": [\n"
+	"  {\"name\": \"olga-l\", \"user\": \"olga\", \"ipv4\": \"100.64.0.1\"},\n"
+	"  {\"name\": \"ada-l\", \"user\": \"ada\", \"ipv4\": \"100.64.0.2\"},\n"
+	"  {\"name\": \"ian-l\", \"user\": \"ian\", \"ipv4\": \"100.64.0.3\"},\n"
+	"  {\"name\": \"nia-l\", \"user\": \"nia\", \"ipv4\": \"100.64.0.4\"},\n"
+	"  {\"name\": \"bill-l\", \"user\": \"bill\", \"ipv4\": \"100.64.0.5\"},\n"
+	"  {\"name\": \"aud-l\", \"user\": \"aud\", \"ipv4\": \"100.64.0.6\"},\n"
+	"  {\"name\": \"mem-l\", \"user\": \"mem\", \"ipv4\": \"100.64.0.7\"},\n"
+	"  {\"name\": \"guest-l\", \"user\": \"guest\", \"ipv4\": \"100.64.0.8\", \"shared\": true},\n"
+	"  {\"name\": \"srv\", \"tags\": [\"tag:srv\"], \"ipv4\": \"100.64.0.20\",\n"
+	"   \"advertised_routes\": [\"10.0.0.0/24\"]}]}\n";
+
+struct form_case {
+	const char *what;
+	const char *policy;
+	const char *error;    /* NULL: loads and its tests pass; else a part of the first error */
+};
+
+/* Load POLICY against the inventory: NULL when it loads and its tests
+ * pass, else the first error's message (or a test failure count). */
+static char *try_policy(const char *policy)
+{
+	static char why[1024];
+	struct diag_list d = { 0 };
+	struct load *l = load_new();
+	int rc = l ? load_run(l, &(struct load_src){ .name = "p.hujson", .text = policy, .len = strlen(policy) },
+			      &(struct load_src){ .name = "nodes.json", .text = inventory, .len = strlen(inventory) }, &d)
+		   : -1;
+	char *res = NULL;
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", d.n ? d.items[0].msg : "load failed");
+		for (size_t i = 0; i < d.n; i++)
+			if (d.items[i].level == DIAG_ERROR) {
+				snprintf(why, sizeof(why), "%s", d.items[i].msg);
+				break;
+			}
+		res = why;
+	} else {
+		FILE *out = tmpfile();
+		int failures = ptest_run(l->pol, l->inv, &l->fs, out);
+		if (failures != 0) {
+			char line[512] = "";
+			rewind(out);
+			if (!fgets(line, sizeof(line), out))
+				line[0] = 0;
+			snprintf(why, sizeof(why), "tests failed (%d): %s", failures, line);
+			res = why;
+		}
+		fclose(out);
+	}
+	load_free(l);
+	diag_list_free(&d);
+	return res;
+}
+
+static void run_cases(const struct form_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *got = try_policy(c[i].policy);
+		if (!c[i].error) {
+			T_CHECK(got == NULL, "%s", c[i].what);
+			if (got)
+				printf("#   %s\n", got);
+		} else {
+			T_CHECK(got && strstr(got, c[i].error), "%s", c[i].what);
+			if (!got || !strstr(got, c[i].error))
+				printf("#   got: %s\n#   want a part: %s\n", got ? got : "(loaded)", c[i].error);
+		}
+	}
+}
+
+static void test_roles(void)
+{
+	static const struct form_case cases[] = {
+		{ "roles: autogroup:admin as a source names the admins' devices only",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:admin\"], \"dst\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"accept\": [\"100.64.0.20:22\"]},"
+		  "  {\"src\": \"olga@example.com\", \"deny\": [\"100.64.0.20:22\"]},"
+		  "  {\"src\": \"mem@example.com\", \"deny\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "roles: every role autogroup selects its own users",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:owner\"], \"dst\": [\"100.64.0.20:1\"]},"
+		  "  {\"action\": \"accept\", \"src\": [\"autogroup:it-admin\"], \"dst\": [\"100.64.0.20:3\"]},"
+		  "  {\"action\": \"accept\", \"src\": [\"autogroup:network-admin\"], \"dst\": [\"100.64.0.20:4\"]},"
+		  "  {\"action\": \"accept\", \"src\": [\"autogroup:billing-admin\"], \"dst\": [\"100.64.0.20:5\"]},"
+		  "  {\"action\": \"accept\", \"src\": [\"autogroup:auditor\"], \"dst\": [\"100.64.0.20:6\"]}],"
+		  " \"tests\": [{\"src\": \"olga@example.com\", \"accept\": [\"100.64.0.20:1\"], \"deny\": [\"100.64.0.20:3\"]},"
+		  "  {\"src\": \"ian@example.com\", \"accept\": [\"100.64.0.20:3\"], \"deny\": [\"100.64.0.20:4\"]},"
+		  "  {\"src\": \"nia@example.com\", \"accept\": [\"100.64.0.20:4\"], \"deny\": [\"100.64.0.20:5\"]},"
+		  "  {\"src\": \"bill@example.com\", \"accept\": [\"100.64.0.20:5\"], \"deny\": [\"100.64.0.20:6\"]},"
+		  "  {\"src\": \"aud@example.com\", \"accept\": [\"100.64.0.20:6\"], \"deny\": [\"100.64.0.20:1\"]}]}", NULL },
+		{ "roles: a role as a destination, and in a test",
+		  "{\"grants\": [{\"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:admin\"], \"ip\": [\"443\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"accept\": [\"autogroup:admin:443\"],"
+		  "   \"deny\": [\"olga@example.com:443\"]},"
+		  "  {\"src\": \"autogroup:auditor\", \"accept\": [\"ada@example.com:443\"]}]}", NULL },
+		{ "roles: a role in tagOwners and in autoApprovers",
+		  "{\"tagOwners\": {\"tag:srv\": [\"autogroup:admin\", \"autogroup:network-admin\"]},"
+		  " \"autoApprovers\": {\"routes\": {\"10.0.0.0/24\": [\"tag:srv\", \"autogroup:owner\"]},"
+		  "   \"exitNode\": [\"autogroup:it-admin\"]},"
+		  " \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"10.0.0.0/24:*\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"accept\": [\"10.0.0.1:80\"]}]}", NULL },
+		{ "roles: autogroup:member is every user's devices, whatever the role, not shared ones",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"tag:srv:22\"]}],"
+		  " \"tagOwners\": {\"tag:srv\": []},"
+		  " \"tests\": [{\"src\": \"olga@example.com\", \"accept\": [\"tag:srv:22\"]},"
+		  "  {\"src\": \"aud@example.com\", \"accept\": [\"tag:srv:22\"]},"
+		  "  {\"src\": \"100.64.0.8\", \"deny\": [\"tag:srv:22\"]}]}", NULL },
+		{ "roles: the legacy autogroup:members is autogroup:member",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:members\"], \"dst\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"accept\": [\"100.64.0.20:22\"]},"
+		  "  {\"src\": \"100.64.0.8\", \"deny\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "roles: an unknown role autogroup is refused, naming the roles",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:superuser\"], \"dst\": [\"*:*\"]}]}",
+		  "unknown autogroup \"autogroup:superuser\"" },
+		{ "roles: a role in a group is refused (groups hold users)",
+		  "{\"groups\": {\"group:x\": [\"autogroup:admin\"]}}", "is not a user" },
+	};
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_role_inventory(void)
+{
+	static const struct {
+		const char *json;
+		const char *what;
+		int nerrors;
+	} cases[] = {
+		{ "{\"users\": [{\"name\": \"a\", \"role\": \"admin\"}], \"nodes\": []}", "inv: a user's role loads", 0 },
+		{ "{\"users\": [{\"name\": \"a\", \"role\": \"root\"}], \"nodes\": []}", "inv: an unknown role is one error", 1 },
+		{ "{\"users\": [{\"name\": \"a\", \"role\": 1}], \"nodes\": []}", "inv: a role not a string is one error", 1 },
+		{ "{\"users\": [], \"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\", "
+		  "\"shared\": \"yes\"}]}", "inv: \"shared\" not a boolean is one error", 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diag_list d = { 0 };
+		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
+		struct inv *inv = inv_read(src, &d);
+		T_CHECK((int)d.nerrors == cases[i].nerrors && (inv != NULL) == (cases[i].nerrors == 0), "%s",
+			cases[i].what);
+		if (i == 0 && inv)
+			T_CHECK(inv->users[0].role == 2, "inv: \"admin\" is the admin role");
+		inv_free(inv);
+		diag_list_free(&d);
+		diag_src_free(src);
+	}
+	struct inv *inv = inv_new();
+	int u = inv ? inv_add_user(inv, "a", NULL) : -1;
+	T_CHECK(u >= 0 && inv->users[u].role == 0 && inv_user_set_role(inv, (size_t)u, "auditor") == 0 &&
+		inv_user_set_role(inv, (size_t)u, "Admin") == -EINVAL && inv_user_set_role(inv, 5, "admin") == -EINVAL,
+		"inv: builders: a user is a member until given a role; unknown roles and users are -EINVAL");
+	inv_free(inv);
+}
+
+int main(void)
+{
+	test_roles();
+	test_role_inventory();
+	T_DONE();
+}
