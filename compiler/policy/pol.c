@@ -1,5 +1,6 @@
 /* pol: read a Tailscale policy tree into the typed model, checking names. */
 #include "pol.h"
+#include "polkey.h"
 #include "role.h"
 
 #include <errno.h>
@@ -685,6 +686,16 @@ static bool all_ports(const struct pol_ipspec *s)
 	return s->nports == 1 && s->ports[0].lo == 0 && s->ports[0].hi == 65535;
 }
 
+/* "src" or its legacy name "users" (NAME, LEGACY); likewise "dst" and
+ * "ports".  Both in one entry is an error. */
+static void acl_field(struct loader *l, const struct hj_member *m, const struct hj_value **field,
+		      const char *name, const char *legacy)
+{
+	if (*field)
+		LERR(l, m->key, "\"%s\" is the legacy name of \"%s\": give one of them", legacy, name);
+	*field = m->value;
+}
+
 static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule *r)
 {
 	r->kind = POL_ACL;
@@ -697,14 +708,15 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 		const char *k = m->key->u.str.s;
 		if (strcmp(k, "action") == 0)
 			action = m->value;
-		else if (strcmp(k, "src") == 0)
-			src = m->value;
-		else if (strcmp(k, "dst") == 0)
-			dst = m->value;
+		else if (strcmp(k, "src") == 0 || strcmp(k, "users") == 0)
+			acl_field(l, m, &src, "src", "users");
+		else if (strcmp(k, "dst") == 0 || strcmp(k, "ports") == 0)
+			acl_field(l, m, &dst, "dst", "ports");
 		else if (strcmp(k, "proto") == 0)
 			proto = m->value;
 		else
-			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto)", k);
+			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto, "
+			     "and the legacy users, ports)", k);
 	}
 	if (!action)
 		LERR(l, v, "ACL entry without \"action\"");
@@ -929,21 +941,23 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		LERR(&l, root, "a policy must be an object, not %s", hj_kind_name(root->kind));
 		goto out;
 	}
+	if (polkey_duplicates(root, diags) > 0)
+		l.ok = false;
 	/* Definitions first (in dependency order), then what uses them. */
 	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets" };
 	void (*const loaders[])(struct loader *, const struct hj_value *) = {
 		load_groups, load_hosts, load_tag_owners, load_ipsets,
 	};
 	for (size_t k = 0; k < 4; k++) {
-		const struct hj_value *v = hj_get(root, order[k]);
+		const struct hj_value *v = polkey_get(root, order[k]);
 		if (v)
 			loaders[k](&l, v);
 	}
 	const struct hj_value *acls = NULL, *grants = NULL;
 	for (size_t i = 0; i < root->u.obj.n; i++) {
 		const struct hj_member *m = &root->u.obj.members[i];
-		const char *k = m->key->u.str.s;
-		bool known = false;
+		const char *k = polkey_section(m->key) ? polkey_section(m->key) : m->key->u.str.s;
+		bool known = !polkey_first(root, i);   /* a repeat, reported */
 		for (size_t j = 0; j < 4; j++)
 			known |= strcmp(k, order[j]) == 0;
 		if (known)

@@ -128,12 +128,15 @@ static void run_test(struct run *r, const struct hj_value *t)
 			src = m->value;
 		else if (strcmp(k, "proto") == 0)
 			proto = m->value;
-		else if (strcmp(k, "accept") == 0)
+		else if (strcmp(k, "accept") == 0 || strcmp(k, "allow") == 0) {
+			/* "allow" is the legacy name of "accept". */
+			if (accept)
+				FAIL(r, m->key, "test: \"allow\" is the legacy name of \"accept\": give one of them");
 			accept = m->value;
-		else if (strcmp(k, "deny") == 0)
+		} else if (strcmp(k, "deny") == 0)
 			deny = m->value;
 		else if (strcmp(k, "srcPostureAttrs") != 0)
-			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, deny)", k);
+			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, allow, deny)", k);
 	}
 	if (!src || src->kind != HJ_STRING || !src->u.str.s[0]) {
 		FAIL(r, src ? src : t, "test: \"src\" must be a non-empty string naming one source");

@@ -177,8 +177,46 @@ static void test_role_inventory(void)
 	inv_free(inv);
 }
 
+static void test_legacy(void)
+{
+	static const struct form_case cases[] = {
+		{ "legacy: an ACL with users and ports means src and dst",
+		  "{\"acls\": [{\"action\": \"accept\", \"users\": [\"ada@example.com\"], \"ports\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"accept\": [\"100.64.0.20:22\"], \"deny\": [\"100.64.0.20:23\"]},"
+		  "  {\"src\": \"mem@example.com\", \"deny\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "legacy: users * and ports *:* allow everything, as the old default policy",
+		  "{\"acls\": [{\"action\": \"accept\", \"users\": [\"*\"], \"ports\": [\"*:*\"]}],"
+		  " \"tests\": [{\"src\": \"100.64.0.8\", \"accept\": [\"100.64.0.1:1\", \"10.0.0.1:65535\"]}]}", NULL },
+		{ "legacy: users beside src is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"users\": [\"*\"], \"dst\": [\"*:*\"]}]}",
+		  "\"users\" is the legacy name of \"src\"" },
+		{ "legacy: ports beside dst is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"], \"ports\": [\"*:*\"]}]}",
+		  "\"ports\" is the legacy name of \"dst\"" },
+		{ "legacy: a test's allow is accept",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"ada@example.com\"], \"dst\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"allow\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "legacy: a test's allow is checked (a wrong one fails)",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"ada@example.com\"], \"dst\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"allow\": [\"100.64.0.20:22\"]}]}", "tests failed (1)" },
+		{ "keys: top-level keys match ignoring case, as Tailscale's decoder does",
+		  "{\"Groups\": {\"group:a\": [\"ada@example.com\"]}, \"tagowners\": {\"tag:srv\": [\"group:a\"]},"
+		  " \"ACLs\": [{\"action\": \"accept\", \"src\": [\"group:a\"], \"dst\": [\"tag:srv:22\"]}],"
+		  " \"AutoApprovers\": {\"routes\": {\"10.0.0.0/24\": [\"tag:srv\"]}},"
+		  " \"SSH\": [], \"Tests\": [{\"src\": \"ada@example.com\", \"accept\": [\"tag:srv:22\"]},"
+		  "  {\"src\": \"mem@example.com\", \"deny\": [\"tag:srv:22\"]}]}", NULL },
+		{ "keys: two keys naming one section are refused",
+		  "{\"acls\": [], \"ACLs\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}]}",
+		  "\"ACLs\" repeats section \"acls\"" },
+		{ "keys: an unknown key is still an error",
+		  "{\"acl\": []}", "unknown key \"acl\"" },
+	};
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
 int main(void)
 {
+	test_legacy();
 	test_roles();
 	test_role_inventory();
 	T_DONE();
