@@ -693,7 +693,8 @@ static void acl_field(struct loader *l, const struct hj_member *m, const struct 
 {
 	if (*field)
 		LERR(l, m->key, "\"%s\" is the legacy name of \"%s\": give one of them", legacy, name);
-	*field = m->value;
+	else
+		*field = m->value;
 }
 
 static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule *r)
