@@ -110,6 +110,8 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 		return !inv_node_tagged(n) && n->user >= 0 && !n->shared && c->inv->users[n->user].role == a->role;
 	case PA_SHARED:
 		return n->shared;
+	case PA_SYNCED_GROUP:
+		return !inv_node_tagged(n) && n->user >= 0 && inv_user_in_group(&c->inv->users[n->user], a->name);
 	case PA_TAGGED:
 		return inv_node_tagged(n);
 	case PA_HOST:

@@ -115,7 +115,7 @@ int inv_add_user(struct inv *inv, const char *name, const char *email)
 	if (grow((void **)&inv->users, &ix->capusers, inv->nusers, sizeof(*inv->users)) < 0 ||
 	    names_reserve(&ix->users, inv, user_name_of, inv->nusers) < 0)
 		return -ENOMEM;
-	struct inv_user u = { strdup(name), email ? strdup(email) : NULL, ROLE_MEMBER };
+	struct inv_user u = { .name = strdup(name), .email = email ? strdup(email) : NULL, .role = ROLE_MEMBER };
 	if (!u.name || (email && !u.email)) {
 		free(u.name);
 		free(u.email);
@@ -133,6 +133,30 @@ int inv_user_set_role(struct inv *inv, size_t user, const char *role)
 		return -EINVAL;
 	inv->users[user].role = r;
 	return 0;
+}
+
+int inv_user_add_group(struct inv *inv, size_t user, const char *group)
+{
+	const char *at = group ? strchr(group, '@') : NULL;
+	if (user >= inv->nusers || !at || strncmp(group, "group:", 6) != 0 || at == group + 6 || !at[1])
+		return -EINVAL;
+	struct inv_user *u = &inv->users[user];
+	char **v = realloc(u->groups, (u->ngroups + 1) * sizeof(*v)), *g;
+	if (!v)
+		return -ENOMEM;
+	u->groups = v;
+	if (!(g = strdup(group)))
+		return -ENOMEM;
+	u->groups[u->ngroups++] = g;
+	return 0;
+}
+
+bool inv_user_in_group(const struct inv_user *u, const char *group)
+{
+	for (size_t i = 0; i < u->ngroups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return true;
+	return false;
 }
 
 int inv_add_node(struct inv *inv, const char *name, int user)
@@ -370,6 +394,9 @@ void inv_free(struct inv *inv)
 	for (size_t i = 0; i < inv->nusers; i++) {
 		free(inv->users[i].name);
 		free(inv->users[i].email);
+		for (size_t j = 0; j < inv->users[i].ngroups; j++)
+			free(inv->users[i].groups[j]);
+		free(inv->users[i].groups);
 	}
 	free(inv->users);
 	for (size_t i = 0; i < inv->nnodes; i++)

@@ -2,11 +2,12 @@
  *
  * Built one of two ways, with the same checks:
  *  - read from JSON (`--nodes FILE`, inv_read):
- *      {"users": [{"name", "email", "role"}],
+ *      {"users": [{"name", "email", "role", "groups"}],
  *       "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
  *                  "advertised_routes", "approved_routes", "created", "shared"}]}
  *    `user` is a user's name, or null for a tagged node; `role` one of
- *    role.h's names (default "member"); `shared` true for a device shared
+ *    role.h's names (default "member"); `groups` the synced groups
+ *    ("group:NAME@DOMAIN") the identity provider puts the user in; `shared` true for a device shared
  *    into the tailnet from outside it (autogroup:shared).  Errors are located
  *    (file:line:col), as a policy's are;
  *  - filled by a program (the coordinator, from its database) through the
@@ -28,6 +29,8 @@
 struct inv_user {
 	char *name, *email;
 	int role;                 /* enum role_kind */
+	char **groups;            /* synced groups, "group:NAME@DOMAIN" */
+	size_t ngroups;
 };
 
 struct inv_prefix {
@@ -76,6 +79,8 @@ struct inv *inv_new(void);
 int inv_add_user(struct inv *inv, const char *name, const char *email);
 /* The user's role by name (role.h); -EINVAL for an unknown one. */
 int inv_user_set_role(struct inv *inv, size_t user, const char *role);
+/* The user is in synced group GROUP ("group:NAME@DOMAIN"). */
+int inv_user_add_group(struct inv *inv, size_t user, const char *group);
 /* USER: an index from inv_add_user, or -1 (a tagged node). */
 int inv_add_node(struct inv *inv, const char *name, int user);
 /* "tag:NAME". */
@@ -105,6 +110,7 @@ int inv_node_by_name(const struct inv *inv, const char *name);
 /* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
 int inv_node_addrs(const struct inv_node *n, struct addr_set *out);
 bool inv_node_tagged(const struct inv_node *n);
+bool inv_user_in_group(const struct inv_user *u, const char *group);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */
 bool inv_prefix_is_exit(const struct inv_prefix *p);

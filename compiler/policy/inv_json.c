@@ -135,6 +135,23 @@ static void read_role(struct reader *r, const struct hj_value *obj, size_t user)
 		     "member)");
 }
 
+/* "groups": the synced groups the user is in. */
+static void read_user_groups(struct reader *r, const struct hj_value *obj, size_t user)
+{
+	const struct hj_value *arr = hj_get(obj, "groups");
+	if (absent(arr))
+		return;
+	if (arr->kind != HJ_ARRAY) {
+		fail(r, arr, "\"groups\" must be an array of \"group:NAME@DOMAIN\" strings");
+		return;
+	}
+	for (size_t i = 0; i < arr->u.arr.n; i++) {
+		const struct hj_value *g = arr->u.arr.items[i];
+		took(r, g->kind == HJ_STRING ? inv_user_add_group(r->inv, user, g->u.str.s) : -EINVAL, g,
+		     "\"groups\": every group must be a synced group \"group:NAME@DOMAIN\"");
+	}
+}
+
 /* The node's owner: a user's index, or -1 (none, or unknown: an error). */
 static int read_owner(struct reader *r, const struct hj_value *obj)
 {
@@ -206,8 +223,10 @@ static void read_user(struct reader *r, const struct hj_value *obj, size_t i)
 		int rc = inv_add_user(r->inv, name, email);
 		if (rc == -EEXIST)
 			fail(r, hj_get(obj, "name"), "duplicate user name \"%s\"", name);
-		else if (took(r, rc, obj, ""))
+		else if (took(r, rc, obj, "")) {
 			read_role(r, obj, (size_t)rc);
+			read_user_groups(r, obj, (size_t)rc);
+		}
 	}
 	r->ok &= was_ok;
 }
@@ -226,7 +245,7 @@ struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
 	const struct hj_value *users = hj_get(obj, "users"), *nodes = hj_get(obj, "nodes");
 	if (!absent(users) && users->kind != HJ_ARRAY) {
 		snprintf(r.what, sizeof(r.what), "\"users\"");
-		fail(&r, users, "must be an array of {\"name\", \"email\", \"role\"}");
+		fail(&r, users, "must be an array of {\"name\", \"email\", \"role\", \"groups\"}");
 	} else {
 		for (size_t i = 0; !absent(users) && i < users->u.arr.n; i++)
 			read_user(&r, users->u.arr.items[i], i);

@@ -305,8 +305,23 @@ static bool defined_in(const struct alias_in *in, const struct pol_named *v, siz
 	return false;
 }
 
+/* "group:NAME@DOMAIN": its members come from the inventory (users'
+ * "groups"), not from the policy. */
+static bool parse_synced_group(const struct alias_in *in, struct pol_alias *out)
+{
+	const char *name = in->text + strlen("group:"), *at = strchr(name, '@');
+	out->kind = PA_SYNCED_GROUP;
+	if (at == name || !at[1] || strchr(at + 1, '@')) {
+		pol_error_at(in->diags, in->at, "bad synced group \"%s\": write group:NAME@DOMAIN", in->text);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_group(const struct alias_in *in, struct pol_alias *out)
 {
+	if (strchr(in->text, '@'))
+		return parse_synced_group(in, out);
 	out->kind = PA_GROUP;
 	return defined_in(in, in->p->groups, in->p->ngroups, "group", "groups");
 }
@@ -497,6 +512,11 @@ static void load_groups(struct loader *l, const struct hj_value *v)
 		const struct hj_member *m = &v->u.obj.members[i];
 		if (strncmp(m->key->u.str.s, "group:", 6) != 0 || !m->key->u.str.s[6]) {
 			LERR(l, m->key, "group name \"%s\" must start with \"group:\"", m->key->u.str.s);
+			continue;
+		}
+		if (strchr(m->key->u.str.s, '@')) {
+			LERR(l, m->key, "group \"%s\" is a synced group: its members come from the identity "
+			     "provider (the inventory's users), not from \"groups\"", m->key->u.str.s);
 			continue;
 		}
 		struct pol_named *g = &p->groups[p->ngroups++];
@@ -916,7 +936,7 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 		return;
 	for (size_t i = 0; i < r->nsrc; i++) {
 		enum pol_alias_kind k = r->src[i].kind;
-		if (k == PA_USER || k == PA_USER_GLOB || k == PA_GROUP || k == PA_MEMBER ||
+		if (k == PA_USER || k == PA_USER_GLOB || k == PA_GROUP || k == PA_SYNCED_GROUP || k == PA_MEMBER ||
 		    (k == PA_ANY && r->kind == POL_ACL))
 			continue;
 		LERR(l, r->src[i].at, "autogroup:self as a destination needs sources that are users, "

@@ -31,6 +31,7 @@ enum pol_alias_kind {
 	PA_DANGER_ALL, /* autogroup:danger-all */
 	PA_ROLE,       /* autogroup:admin, owner, ...: the untagged nodes of users with a role */
 	PA_SHARED,     /* autogroup:shared: nodes shared into the tailnet from outside */
+	PA_SYNCED_GROUP, /* "group:eng@example.com": a group the identity provider keeps */
 };
 
 struct pol_alias {

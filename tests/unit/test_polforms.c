@@ -19,10 +19,11 @@ static const char inventory[] =
 	"  {\"name\": \"olga\", \"email\": \"olga@example.com\", \"role\": \"owner\"},\n"
 	"  {\"name\": \"ada\", \"email\": \"ada@example.com\", \"role\": \"admin\"},\n"
 	"  {\"name\": \"ian\", \"email\": \"ian@example.com\", \"role\": \"it-admin\"},\n"
-	"  {\"name\": \"nia\", \"email\": \"nia@example.com\", \"role\": \"network-admin\"},\n"
+	"  {\"name\": \"nia\", \"email\": \"nia@example.com\", \"role\": \"network-admin\",\n"
+	"   \"groups\": [\"group:netops@example.com\"]},\n"
 	"  {\"name\": \"bill\", \"email\": \"bill@example.com\", \"role\": \"billing-admin\"},\n"
 	"  {\"name\": \"aud\", \"email\": \"aud@example.com\", \"role\": \"auditor\"},\n"
-	"  {\"name\": \"mem\", \"email\": \"mem@example.com\"},\n"
+	"  {\"name\": \"mem\", \"email\": \"mem@example.com\", \"groups\": [\"group:netops@example.com\", \"group:dev@example.com\"]},\n"
 	"  {\"name\": \"guest\", \"email\": \"guest@other.example\"}],\n"
 	" \"nodes\": [\n"
 	"  {\"name\": \"olga-l\", \"user\": \"olga\", \"ipv4\": \"100.64.0.1\"},\n"
@@ -214,8 +215,57 @@ static void test_legacy(void)
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+static void test_shared_and_synced(void)
+{
+	static const struct form_case cases[] = {
+		{ "shared: autogroup:shared as a source names the devices shared in, and only them",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:shared\"], \"dst\": [\"100.64.0.20:631\"]}],"
+		  " \"tests\": [{\"src\": \"100.64.0.8\", \"accept\": [\"100.64.0.20:631\"]},"
+		  "  {\"src\": \"autogroup:shared\", \"accept\": [\"100.64.0.20:631\"]},"
+		  "  {\"src\": \"mem@example.com\", \"deny\": [\"100.64.0.20:631\"]}]}", NULL },
+		{ "shared: autogroup:shared is not a destination",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"autogroup:shared:*\"]}]}",
+		  "autogroup:shared cannot be a destination" },
+		{ "shared: autogroup:shared is not an owner",
+		  "{\"tagOwners\": {\"tag:x\": [\"autogroup:shared\"]}}", "cannot be an owner" },
+		{ "synced: group:NAME@DOMAIN names the users the inventory puts in it",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"group:netops@example.com\"], \"dst\": [\"10.0.0.0/24:*\"]}],"
+		  " \"autoApprovers\": {\"routes\": {\"10.0.0.0/24\": [\"tag:srv\"]}}, \"tagOwners\": {\"tag:srv\": []},"
+		  " \"tests\": [{\"src\": \"nia@example.com\", \"accept\": [\"10.0.0.1:22\"]},"
+		  "  {\"src\": \"mem@example.com\", \"accept\": [\"10.0.0.1:22\"]},"
+		  "  {\"src\": \"ada@example.com\", \"deny\": [\"10.0.0.1:22\"]}]}", NULL },
+		{ "synced: a synced group as destination, owner and test source",
+		  "{\"tagOwners\": {\"tag:srv\": [\"group:dev@example.com\"]},"
+		  " \"grants\": [{\"src\": [\"group:dev@example.com\"], \"dst\": [\"group:netops@example.com\"], \"ip\": [\"22\"]}],"
+		  " \"tests\": [{\"src\": \"group:dev@example.com\", \"accept\": [\"nia@example.com:22\"]},"
+		  "  {\"src\": \"ada@example.com\", \"deny\": [\"nia@example.com:22\"]}]}", NULL },
+		{ "synced: a synced group nobody is in names no one (and is no error)",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"group:empty@example.com\"], \"dst\": [\"*:*\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"deny\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "synced: a synced group cannot be defined in groups",
+		  "{\"groups\": {\"group:eng@example.com\": [\"ada@example.com\"]}}", "is a synced group" },
+		{ "synced: group:@example.com is malformed",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"group:@example.com\"], \"dst\": [\"*:*\"]}]}",
+		  "bad synced group" },
+		{ "synced: autogroup:self accepts synced groups as sources",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"group:dev@example.com\"], \"dst\": [\"autogroup:self:*\"]}]}",
+		  NULL },
+	};
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	struct inv *inv = inv_new();
+	int u = inv ? inv_add_user(inv, "a", NULL) : -1;
+	T_CHECK(u >= 0 && inv_user_add_group(inv, (size_t)u, "group:x@example.com") == 0 &&
+		inv_user_in_group(&inv->users[u], "group:x@example.com") &&
+		!inv_user_in_group(&inv->users[u], "group:y@example.com") &&
+		inv_user_add_group(inv, (size_t)u, "group:x") == -EINVAL &&
+		inv_user_add_group(inv, (size_t)u, "eng@example.com") == -EINVAL,
+		"inv: builders: a user joins synced groups group:NAME@DOMAIN only");
+	inv_free(inv);
+}
+
 int main(void)
 {
+	test_shared_and_synced();
 	test_legacy();
 	test_roles();
 	test_role_inventory();
