@@ -317,6 +317,8 @@ int inv_finish(struct inv *inv, struct diag_list *diags)
 		ok &= inv_node_owned(n) && inv_node_addressed(n);
 		all_created &= n->created != NULL;
 	}
+	if (inv_service_check(inv, diags) < 0)
+		ok = false;
 	if (!ok)
 		return -EINVAL;
 	if (!all_created)
@@ -402,6 +404,7 @@ void inv_free(struct inv *inv)
 	for (size_t i = 0; i < inv->nnodes; i++)
 		node_clear(&inv->nodes[i]);
 	free(inv->nodes);
+	inv_services_free(inv);
 	if (inv->index) {
 		free(inv->index->users.slot);
 		free(inv->index->nodes.slot);

@@ -4,7 +4,8 @@
  *  - read from JSON (`--nodes FILE`, inv_read):
  *      {"users": [{"name", "email", "role", "groups"}],
  *       "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
- *                  "advertised_routes", "approved_routes", "created", "shared"}]}
+ *                  "advertised_routes", "approved_routes", "created", "shared"}],
+ *       "services": [{"name": "svc:NAME", "ipv4", "ipv6", "hosts": [node names]}]}
  *    `user` is a user's name, or null for a tagged node; `role` one of
  *    role.h's names (default "member"); `groups` the synced groups
  *    ("group:NAME@DOMAIN") the identity provider puts the user in; `shared` true for a device shared
@@ -53,6 +54,17 @@ struct inv_node {
 	bool shared;              /* shared into the tailnet from outside it */
 };
 
+/* A Tailscale Service: its own addresses (VIPs), served by the nodes
+ * hosting it.  Host names are resolved when asked (inv_service_hosts),
+ * after inv_finish. */
+struct inv_service {
+	char *name;               /* "svc:NAME" */
+	bool has_v4, has_v6;
+	addr_u128 v4, v6;
+	char **hosts;             /* node names */
+	size_t nhosts;
+};
+
 struct inv_index;
 
 struct inv {
@@ -60,6 +72,8 @@ struct inv {
 	size_t nusers;
 	struct inv_node *nodes;
 	size_t nnodes;
+	struct inv_service *services;
+	size_t nservices, capservices;
 	struct inv_index *index;  /* private: users and nodes by name */
 };
 
@@ -98,6 +112,20 @@ int inv_node_set_created(struct inv *inv, size_t node, const char *time);
  * an address; the errors, unlocated, name the node) and put the nodes in
  * registration order.  0, or -EINVAL with the reasons in DIAGS. */
 int inv_finish(struct inv *inv, struct diag_list *diags);
+
+/* Services (inv_service.c).  NAME "svc:NAME" (lowercase letters, digits,
+ * '-'): an index, -EEXIST for a name taken, -EINVAL. */
+int inv_add_service(struct inv *inv, const char *name);
+int inv_service_set_addr(struct inv *inv, size_t svc, enum addr_family family, const char *text);
+/* NODE: a node's name (checked by inv_service_check). */
+int inv_service_add_host(struct inv *inv, size_t svc, const char *node);
+/* After inv_finish: every service has an address and names known nodes.
+ * 0, or -EINVAL with the reasons (unlocated) in DIAGS. */
+int inv_service_check(const struct inv *inv, struct diag_list *diags);
+int inv_service_by_name(const struct inv *inv, const char *name);
+/* Is NAME a service name, "svc:" and a DNS label? */
+bool inv_service_name_valid(const char *name);
+void inv_services_free(struct inv *inv);
 
 /* Is N complete: owned (a user or a tag), addressed (IPv4 or IPv6)? */
 bool inv_node_owned(const struct inv_node *n);

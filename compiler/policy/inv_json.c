@@ -231,6 +231,64 @@ static void read_user(struct reader *r, const struct hj_value *obj, size_t i)
 	r->ok &= was_ok;
 }
 
+/* One service: {"name": "svc:NAME", "ipv4", "ipv6", "hosts": [node names]}. */
+static void read_service(struct reader *r, const struct hj_value *obj, size_t i)
+{
+	snprintf(r->what, sizeof(r->what), "service %zu", i + 1);
+	if (obj->kind != HJ_OBJECT) {
+		fail(r, obj, "must be an object");
+		return;
+	}
+	const char *name = get_str(r, obj, "name", true);
+	if (!name)
+		return;
+	int svc = inv_add_service(r->inv, name);
+	if (svc == -EEXIST) {
+		fail(r, hj_get(obj, "name"), "duplicate service name \"%s\"", name);
+		return;
+	}
+	if (!took(r, svc, hj_get(obj, "name"), "\"name\": a service is named svc:NAME (lowercase letters, "
+		  "digits and '-')"))
+		return;
+	for (int f = 0; f < 2; f++) {
+		const char *key = f ? "ipv6" : "ipv4", *s = get_str(r, obj, key, false);
+		char why[256];
+		snprintf(why, sizeof(why), "\"%s\": \"%s\" is not an IPv%d address", key, s ? s : "", f ? 6 : 4);
+		if (s)
+			took(r, inv_service_set_addr(r->inv, (size_t)svc, f ? ADDR_V6 : ADDR_V4, s), hj_get(obj, key), why);
+	}
+	if (!hj_get(obj, "ipv4") && !hj_get(obj, "ipv6"))
+		fail(r, obj, "a service needs \"ipv4\" or \"ipv6\"");
+	const struct hj_value *hosts = hj_get(obj, "hosts");
+	if (absent(hosts))
+		return;
+	if (hosts->kind != HJ_ARRAY) {
+		fail(r, hosts, "\"hosts\" must be an array of node names");
+		return;
+	}
+	for (size_t j = 0; j < hosts->u.arr.n; j++) {
+		const struct hj_value *h = hosts->u.arr.items[j];
+		if (h->kind != HJ_STRING || inv_node_by_name(r->inv, h->u.str.s) < 0)
+			fail(r, h, "\"hosts\": %s%s%s is not a node of \"nodes\"", h->kind == HJ_STRING ? "\"" : "",
+			     h->kind == HJ_STRING ? h->u.str.s : "an entry", h->kind == HJ_STRING ? "\"" : "");
+		else
+			took(r, inv_service_add_host(r->inv, (size_t)svc, h->u.str.s), h, "");
+	}
+}
+
+static void read_services(struct reader *r, const struct hj_value *services)
+{
+	if (absent(services))
+		return;
+	if (services->kind != HJ_ARRAY) {
+		snprintf(r->what, sizeof(r->what), "\"services\"");
+		fail(r, services, "must be an array of services");
+		return;
+	}
+	for (size_t i = 0; i < services->u.arr.n; i++)
+		read_service(r, services->u.arr.items[i], i);
+}
+
 struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
 {
 	struct reader r = { .inv = inv_new(), .diags = diags, .ok = true };
@@ -257,6 +315,7 @@ struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
 		for (size_t i = 0; i < nodes->u.arr.n; i++)
 			read_node(&r, nodes->u.arr.items[i], i);
 	}
+	read_services(&r, hj_get(obj, "services"));
 	if (r.ok && inv_finish(r.inv, diags) == 0)
 		return r.inv;
 out_free:

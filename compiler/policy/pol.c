@@ -1,5 +1,6 @@
 /* pol: read a Tailscale policy tree into the typed model, checking names. */
 #include "pol.h"
+#include "inv.h"
 #include "polkey.h"
 #include "role.h"
 
@@ -340,6 +341,23 @@ static bool parse_tag(const struct alias_in *in, struct pol_alias *out)
 	return true;
 }
 
+/* "svc:NAME": a destination; the inventory gives its addresses. */
+static bool parse_service(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_SERVICE;
+	if (!inv_service_name_valid(in->text)) {
+		pol_error_at(in->diags, in->at, "bad service name \"%s\": write svc:NAME (lowercase letters, "
+			     "digits and '-')", in->text);
+		return false;
+	}
+	if (!side_is_dst(in->side)) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: a service is only valid as a destination", in->text,
+			     side_name(in->side));
+		return false;
+	}
+	return true;
+}
+
 static bool parse_ipset(const struct alias_in *in, struct pol_alias *out)
 {
 	out->kind = PA_IPSET;
@@ -427,6 +445,7 @@ static const struct {
 	{ "group:", NULL, parse_group },
 	{ "tag:", NULL, parse_tag },
 	{ "ipset:", NULL, parse_ipset },
+	{ "svc:", NULL, parse_service },
 	{ "user:", NULL, parse_user },
 	{ "", has_at, parse_user },
 	{ "", is_host, parse_host },
@@ -646,6 +665,26 @@ static void load_ipsets(struct loader *l, const struct hj_value *v)
 	}
 }
 
+/* autoApprovers.services: {"svc:NAME": [OWNERS]}.  Checked, and kept for
+ * nothing: which nodes host a service is the inventory's to say. */
+static void load_service_approvers(struct loader *l, const struct hj_value *v)
+{
+	if (!want_kind(l, v, HJ_OBJECT, "\"services\""))
+		return;
+	for (size_t i = 0; i < v->u.obj.n; i++) {
+		const struct hj_member *m = &v->u.obj.members[i];
+		if (!inv_service_name_valid(m->key->u.str.s))
+			LERR(l, m->key, "bad service name \"%s\": write svc:NAME (lowercase letters, digits and '-')",
+			     m->key->u.str.s);
+		struct pol_alias *owners;
+		size_t n;
+		load_aliases(l, m->value, POL_OWNER, "a service's approvers", &owners, &n);
+		for (size_t j = 0; j < n; j++)
+			pol_alias_clear(&owners[j]);
+		free(owners);
+	}
+}
+
 static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 {
 	if (!want_kind(l, v, HJ_OBJECT, "\"autoApprovers\""))
@@ -680,8 +719,11 @@ static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 				p->nroute_approvers++;
 				load_aliases(l, rm->value, POL_OWNER, "a route's approvers", &a->items, &a->nitems);
 			}
-		} else
-			LERR(l, m->key, "unknown key \"%s\" in \"autoApprovers\" (known: routes, exitNode)", key);
+		} else if (strcmp(key, "services") == 0)
+			load_service_approvers(l, m->value);
+		else
+			LERR(l, m->key, "unknown key \"%s\" in \"autoApprovers\" (known: routes, exitNode, services)",
+			     key);
 	}
 }
 
@@ -824,6 +866,7 @@ static bool load_ipspec(struct loader *l, const struct hj_value *it, struct pol_
 static const char *const ts_caps[] = {
 	"tailscale.com/cap/drive", "tailscale.com/cap/kubernetes", "tailscale.com/cap/relay",
 	"tailscale.com/cap/webui", "tailscale.com/cap/tsidp", "tailscale.com/cap/drive-sharer",
+	"tailscale.com/cap/golink", "tailscale.com/cap/tailsql",
 };
 
 static void load_app(struct loader *l, const struct hj_value *app, struct pol_rule *r)

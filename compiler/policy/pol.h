@@ -32,6 +32,7 @@ enum pol_alias_kind {
 	PA_ROLE,       /* autogroup:admin, owner, ...: the untagged nodes of users with a role */
 	PA_SHARED,     /* autogroup:shared: nodes shared into the tailnet from outside */
 	PA_SYNCED_GROUP, /* "group:eng@example.com": a group the identity provider keeps */
+	PA_SERVICE,    /* "svc:web": a Tailscale Service's addresses (the inventory's) */
 };
 
 struct pol_alias {

@@ -35,7 +35,9 @@ static const char inventory[] =
 	"  {\"name\": \"mem-l\", \"user\": \"mem\", \"ipv4\": \"100.64.0.7\"},\n"
 	"  {\"name\": \"guest-l\", \"user\": \"guest\", \"ipv4\": \"100.64.0.8\", \"shared\": true},\n"
 	"  {\"name\": \"srv\", \"tags\": [\"tag:srv\"], \"ipv4\": \"100.64.0.20\",\n"
-	"   \"advertised_routes\": [\"10.0.0.0/24\"]}]}\n";
+	"   \"advertised_routes\": [\"10.0.0.0/24\"]}],\n"
+	" \"services\": [{\"name\": \"svc:web\", \"ipv4\": \"100.100.1.1\", \"ipv6\": \"fd7a:115c:a1e0::1:1\",\n"
+	"   \"hosts\": [\"srv\"]}]}\n";
 
 struct form_case {
 	const char *what;
@@ -263,8 +265,89 @@ static void test_shared_and_synced(void)
 	inv_free(inv);
 }
 
+static void test_services(void)
+{
+	static const struct form_case cases[] = {
+		{ "services: svc:NAME as a destination reaches the service's addresses",
+		  "{\"grants\": [{\"src\": [\"autogroup:member\"], \"dst\": [\"svc:web\"], \"ip\": [\"tcp:443\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"accept\": [\"svc:web:443\", \"100.100.1.1:443\"],"
+		  "   \"deny\": [\"svc:web:80\", \"100.64.0.20:443\"]}]}", NULL },
+		{ "services: in an ACL's dst with ports",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"ada@example.com\"], \"dst\": [\"svc:web:80,443\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"accept\": [\"svc:web:80\"]}]}", NULL },
+		{ "services: a service the inventory does not define names nothing",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"svc:db:5432\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"deny\": [\"100.100.1.1:5432\"]}]}", NULL },
+		{ "services: a service is not a source",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"svc:web\"], \"dst\": [\"*:*\"]}]}",
+		  "a service is only valid as a destination" },
+		{ "services: a malformed service name is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"svc:Web_1:80\"]}]}",
+		  "bad service name \"svc:Web_1\"" },
+		{ "services: autoApprovers.services is accepted",
+		  "{\"tagOwners\": {\"tag:k8s-operator\": [], \"tag:k8s\": [\"tag:k8s-operator\"]},"
+		  " \"autoApprovers\": {\"services\": {\"svc:web\": [\"tag:k8s\", \"autogroup:admin\"]}}}", NULL },
+		{ "services: autoApprovers.services keys are service names",
+		  "{\"autoApprovers\": {\"services\": {\"web\": [\"autogroup:admin\"]}}}", "bad service name \"web\"" },
+		{ "services: autoApprovers.services owners are checked",
+		  "{\"autoApprovers\": {\"services\": {\"svc:web\": [\"tag:nobody\"]}}}", "tag \"tag:nobody\" has no owner" },
+		{ "caps: tailscale.com/cap/golink and tailsql are reserved capabilities Tailscale documents",
+		  "{\"grants\": [{\"src\": [\"*\"], \"dst\": [\"100.64.0.20\"], \"app\": {"
+		  "\"tailscale.com/cap/golink\": [{\"admin\": true}], \"tailscale.com/cap/tailsql\": [{\"src\": [\"*\"]}]}}]}",
+		  NULL },
+		{ "caps: other tailscale.com capabilities stay refused",
+		  "{\"grants\": [{\"src\": [\"*\"], \"dst\": [\"100.64.0.20\"], \"app\": {\"tailscale.com/cap/golinks\": [{}]}}]}",
+		  "reserved" },
+	};
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_service_inventory(void)
+{
+	static const struct {
+		const char *json;
+		const char *what;
+		int nerrors;
+	} cases[] = {
+		{ "{\"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\"}],"
+		  " \"services\": [{\"name\": \"svc:a\", \"ipv4\": \"100.100.0.1\", \"hosts\": [\"n\"]}]}",
+		  "inv: a service loads", 0 },
+		{ "{\"nodes\": [], \"services\": [{\"name\": \"svc:a\", \"ipv4\": \"100.100.0.1\", \"hosts\": [\"ghost\"]}]}",
+		  "inv: a service hosted by an unknown node is one error", 1 },
+		{ "{\"nodes\": [], \"services\": [{\"name\": \"svc:a\"}]}", "inv: a service without an address is one error", 1 },
+		{ "{\"nodes\": [], \"services\": [{\"name\": \"web\", \"ipv4\": \"100.100.0.1\"}]}",
+		  "inv: a service not named svc:NAME is one error", 1 },
+		{ "{\"nodes\": [], \"services\": [{\"name\": \"svc:a\", \"ipv4\": \"100.100.0.1\"},"
+		  " {\"name\": \"svc:a\", \"ipv4\": \"100.100.0.2\"}]}", "inv: a duplicate service is one error", 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diag_list d = { 0 };
+		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
+		struct inv *inv = inv_read(src, &d);
+		T_CHECK((int)d.nerrors == cases[i].nerrors && (inv != NULL) == (cases[i].nerrors == 0), "%s",
+			cases[i].what);
+		if (d.nerrors != (size_t)cases[i].nerrors)
+			diag_print(stdout, &d);
+		inv_free(inv);
+		diag_list_free(&d);
+		diag_src_free(src);
+	}
+	/* The builders' path checks the hosts at inv_finish, unlocated. */
+	struct diag_list d = { 0 };
+	struct inv *inv = inv_new();
+	int svc = inv ? inv_add_service(inv, "svc:a") : -1;
+	T_CHECK(svc >= 0 && inv_service_set_addr(inv, (size_t)svc, ADDR_V4, "100.100.0.1") == 0 &&
+		inv_service_add_host(inv, (size_t)svc, "ghost") == 0 && inv_finish(inv, &d) == -EINVAL &&
+		d.nerrors == 1 && inv_add_service(inv, "svc:a") == -EEXIST && inv_add_service(inv, "svc:") == -EINVAL,
+		"inv: builders: a service's unknown host is refused at inv_finish; names are checked");
+	inv_free(inv);
+	diag_list_free(&d);
+}
+
 int main(void)
 {
+	test_services();
+	test_service_inventory();
 	test_shared_and_synced();
 	test_legacy();
 	test_roles();

@@ -1,0 +1,105 @@
+/* inv_service: the inventory's Tailscale Services, their addresses and the
+ * nodes hosting them. */
+#include "inv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+bool inv_service_name_valid(const char *name)
+{
+	if (!name || strncmp(name, "svc:", 4) != 0)
+		return false;
+	const char *l = name + 4;
+	size_t n = strlen(l);
+	if (n == 0 || n > 63 || l[0] == '-' || l[n - 1] == '-')
+		return false;
+	return strspn(l, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+int inv_service_by_name(const struct inv *inv, const char *name)
+{
+	for (size_t i = 0; i < inv->nservices; i++)
+		if (strcmp(inv->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int inv_add_service(struct inv *inv, const char *name)
+{
+	if (!inv_service_name_valid(name))
+		return -EINVAL;
+	if (inv_service_by_name(inv, name) >= 0)
+		return -EEXIST;
+	if (MEM_RESERVE(inv->services, inv->capservices, inv->nservices + 1) < 0)
+		return -ENOMEM;
+	struct inv_service *s = &inv->services[inv->nservices];
+	*s = (struct inv_service){ .name = strdup(name) };
+	if (!s->name)
+		return -ENOMEM;
+	return (int)inv->nservices++;
+}
+
+int inv_service_set_addr(struct inv *inv, size_t svc, enum addr_family family, const char *text)
+{
+	enum addr_family got;
+	addr_u128 a;
+	if (svc >= inv->nservices || !text || !addr_parse(text, &got, &a) || got != family)
+		return -EINVAL;
+	struct inv_service *s = &inv->services[svc];
+	if (family == ADDR_V4) {
+		s->v4 = a;
+		s->has_v4 = true;
+	} else {
+		s->v6 = a;
+		s->has_v6 = true;
+	}
+	return 0;
+}
+
+int inv_service_add_host(struct inv *inv, size_t svc, const char *node)
+{
+	if (svc >= inv->nservices || !node)
+		return -EINVAL;
+	struct inv_service *s = &inv->services[svc];
+	char **v = realloc(s->hosts, (s->nhosts + 1) * sizeof(*v)), *h;
+	if (!v)
+		return -ENOMEM;
+	s->hosts = v;
+	if (!(h = strdup(node)))
+		return -ENOMEM;
+	s->hosts[s->nhosts++] = h;
+	return 0;
+}
+
+int inv_service_check(const struct inv *inv, struct diag_list *diags)
+{
+	int rc = 0;
+	for (size_t i = 0; i < inv->nservices; i++) {
+		const struct inv_service *s = &inv->services[i];
+		if (!s->has_v4 && !s->has_v6) {
+			diag_error(diags, NULL, "inventory: service \"%s\": a service needs \"ipv4\" or \"ipv6\"", s->name);
+			rc = -EINVAL;
+		}
+		for (size_t j = 0; j < s->nhosts; j++) {
+			if (inv_node_by_name(inv, s->hosts[j]) >= 0)
+				continue;
+			diag_error(diags, NULL, "inventory: service \"%s\": no node named \"%s\"", s->name, s->hosts[j]);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
+void inv_services_free(struct inv *inv)
+{
+	for (size_t i = 0; i < inv->nservices; i++) {
+		free(inv->services[i].name);
+		for (size_t j = 0; j < inv->services[i].nhosts; j++)
+			free(inv->services[i].hosts[j]);
+		free(inv->services[i].hosts);
+	}
+	free(inv->services);
+}
