@@ -1,6 +1,7 @@
 /* inv: the inventory model, its builders and its lookups (reading JSON is
  * inv_json.c's). */
 #include "inv.h"
+#include "polname.h"
 #include "role.h"
 
 #include <errno.h>
@@ -95,6 +96,11 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+bool inv_text_clean(const char *s)
+{
+	return s && polname_bad_at(s, strlen(s)) == strlen(s);
+}
+
 struct inv *inv_new(void)
 {
 	struct inv *inv = calloc(1, sizeof(*inv));
@@ -108,7 +114,7 @@ struct inv *inv_new(void)
 int inv_add_user(struct inv *inv, const char *name, const char *email)
 {
 	struct inv_index *ix = inv->index;
-	if (!name)
+	if (!inv_text_clean(name) || (email && !inv_text_clean(email)))
 		return -EINVAL;
 	if (names_find(&ix->users, inv, user_name_of, name) >= 0)
 		return -EEXIST;
@@ -138,7 +144,8 @@ int inv_user_set_role(struct inv *inv, size_t user, const char *role)
 int inv_user_add_group(struct inv *inv, size_t user, const char *group)
 {
 	const char *at = group ? strchr(group, '@') : NULL;
-	if (user >= inv->nusers || !at || strncmp(group, "group:", 6) != 0 || at == group + 6 || !at[1])
+	if (user >= inv->nusers || !at || !inv_text_clean(group) || strncmp(group, "group:", 6) != 0 ||
+	    at == group + 6 || !at[1])
 		return -EINVAL;
 	struct inv_user *u = &inv->users[user];
 	char **v = realloc(u->groups, (u->ngroups + 1) * sizeof(*v)), *g;
@@ -162,7 +169,7 @@ bool inv_user_in_group(const struct inv_user *u, const char *group)
 int inv_add_node(struct inv *inv, const char *name, int user)
 {
 	struct inv_index *ix = inv->index;
-	if (!name || user < -1 || user >= (int)inv->nusers)
+	if (!inv_text_clean(name) || user < -1 || user >= (int)inv->nusers)
 		return -EINVAL;
 	if (names_find(&ix->nodes, inv, node_name_of, name) >= 0)
 		return -EEXIST;
@@ -185,7 +192,7 @@ static struct inv_node *node_at(struct inv *inv, size_t node)
 int inv_node_add_tag(struct inv *inv, size_t node, const char *tag)
 {
 	struct inv_node *n = node_at(inv, node);
-	if (!n || !tag || strncmp(tag, "tag:", 4) != 0 || !tag[4])
+	if (!n || !inv_text_clean(tag) || strncmp(tag, "tag:", 4) != 0 || !tag[4])
 		return -EINVAL;
 	char **v = realloc(n->tags, (n->ntags + 1) * sizeof(*v)), *t;
 	if (!v)
@@ -305,7 +312,61 @@ static int cmp_created(const void *pa, const void *pb)
 	return a->added < b->added ? -1 : a->added > b->added;
 }
 
+/* A node's address, for finding two nodes with the same one. */
+struct addr_owner {
+	addr_u128 addr;
+	size_t node;
+};
+
+static int cmp_addr_owner(const void *pa, const void *pb)
+{
+	const struct addr_owner *a = pa, *b = pb;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Report every node whose address in FAMILY an earlier node has (nodes in
+ * order of addition); false when there is one (or no memory). */
+static bool addrs_unique(const struct inv *inv, enum addr_family family, const struct diag_loc *locs,
+			 struct diag_list *diags)
+{
+	struct addr_owner *v = malloc((inv->nnodes + 1) * sizeof(*v));
+	size_t n = 0;
+	if (!v) {
+		diag_error(diags, NULL, "inventory: %s", strerror(ENOMEM));
+		return false;
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *nd = &inv->nodes[i];
+		if (family == ADDR_V4 ? nd->has_v4 : nd->has_v6)
+			v[n++] = (struct addr_owner){ family == ADDR_V4 ? nd->v4 : nd->v6, i };
+	}
+	qsort(v, n, sizeof(*v), cmp_addr_owner);
+	bool ok = true;
+	for (size_t i = 1; i < n; i++) {
+		if (v[i].addr != v[i - 1].addr)
+			continue;
+		size_t first = i - 1;
+		while (first > 0 && v[first - 1].addr == v[i].addr)
+			first--;
+		const struct inv_node *a = &inv->nodes[v[first].node], *b = &inv->nodes[v[i].node];
+		char text[ADDR_STRLEN];
+		const struct diag_loc *loc = locs && locs[b->added].src ? &locs[b->added] : NULL;
+		diag_error(diags, loc, "inventory: node \"%s\": address %s is node \"%s\"'s too: every node has "
+			   "addresses of its own", b->name, addr_format(family, v[i].addr, text), a->name);
+		ok = false;
+	}
+	free(v);
+	return ok;
+}
+
 int inv_finish(struct inv *inv, struct diag_list *diags)
+{
+	return inv_finish_located(inv, (const struct diag_loc *const[2]){ NULL, NULL }, diags);
+}
+
+int inv_finish_located(struct inv *inv, const struct diag_loc *const locs[2], struct diag_list *diags)
 {
 	bool ok = true, all_created = inv->nnodes > 0;
 	for (size_t i = 0; i < inv->nnodes; i++) {
@@ -319,6 +380,9 @@ int inv_finish(struct inv *inv, struct diag_list *diags)
 	}
 	if (inv_service_check(inv, diags) < 0)
 		ok = false;
+	/* Both families checked, so that one run names every clash. */
+	ok &= addrs_unique(inv, ADDR_V4, locs[0], diags);
+	ok &= addrs_unique(inv, ADDR_V6, locs[1], diags);
 	if (!ok)
 		return -EINVAL;
 	if (!all_created)

@@ -109,9 +109,13 @@ int inv_node_set_shared(struct inv *inv, size_t node, bool shared);
 /* When the node registered: an RFC 3339 UTC time. */
 int inv_node_set_created(struct inv *inv, size_t node, const char *time);
 /* After the last builder call: check every node is complete (an owner and
- * an address; the errors, unlocated, name the node) and put the nodes in
- * registration order.  0, or -EINVAL with the reasons in DIAGS. */
+ * an address; the errors, unlocated, name the node), that no two nodes
+ * share an address, and put the nodes in registration order.  0, or -EINVAL with the reasons in DIAGS. */
 int inv_finish(struct inv *inv, struct diag_list *diags);
+/* The same, with a location for each node's address (LOCS[0] IPv4,
+ * LOCS[1] IPv6, by order of addition; NULL entries: unlocated) for the
+ * error saying two nodes have the same address. */
+int inv_finish_located(struct inv *inv, const struct diag_loc *const locs[2], struct diag_list *diags);
 
 /* Services (inv_service.c).  NAME "svc:NAME" (lowercase letters, digits,
  * '-'): an index, -EEXIST for a name taken, -EINVAL. */
@@ -126,6 +130,11 @@ int inv_service_by_name(const struct inv *inv, const char *name);
 /* Is NAME a service name, "svc:" and a DNS label? */
 bool inv_service_name_valid(const char *name);
 void inv_services_free(struct inv *inv);
+
+/* Is text S free of control characters (polname.h)?  Every builder
+ * refuses names that are not (-EINVAL): a name is written into nft input
+ * and logs. */
+bool inv_text_clean(const char *s);
 
 /* Is N complete: owned (a user or a tag), addressed (IPv4 or IPv6)? */
 bool inv_node_owned(const struct inv_node *n);

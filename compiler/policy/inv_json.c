@@ -2,8 +2,10 @@
  * tree's values are handed to the builders (inv.c), and what a builder
  * refuses is reported at the value, with the entry it belongs to. */
 #include "inv.h"
+#include "polname.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +36,19 @@ static bool absent(const struct hj_value *v)
 	return !v || v->kind == HJ_NULL;
 }
 
+/* Is string V (member KEY, or an entry of it) free of control characters
+ * (a NUL, a newline)?  Else an error at V. */
+static bool clean(struct reader *r, const struct hj_value *v, const char *key)
+{
+	size_t bad = polname_bad_at(v->u.str.s, v->u.str.len);
+	if (bad == v->u.str.len)
+		return true;
+	unsigned c = (unsigned char)v->u.str.s[bad];
+	fail(r, v, "\"%s\": control character U+%04X: names and addresses may not hold control characters", key,
+	     c == 0xc2 ? (unsigned char)v->u.str.s[bad + 1] : c);
+	return false;
+}
+
 /* Member KEY of OBJ as a string: NULL when absent or null (an error when
  * REQUIRED) or not a string (an error). */
 static const char *get_str(struct reader *r, const struct hj_value *obj, const char *key, bool required)
@@ -48,7 +63,7 @@ static const char *get_str(struct reader *r, const struct hj_value *obj, const c
 		fail(r, v, "\"%s\" must be a string", key);
 		return NULL;
 	}
-	return v->u.str.s;
+	return clean(r, v, key) ? v->u.str.s : NULL;
 }
 
 /* A builder's answer RC about value AT: -ENOMEM is reported as such, any
@@ -76,6 +91,8 @@ static void read_routes(struct reader *r, const struct hj_value *obj, size_t nod
 	for (size_t i = 0; i < arr->u.arr.n; i++) {
 		const struct hj_value *it = arr->u.arr.items[i];
 		bool str = it->kind == HJ_STRING;
+		if (str && !clean(r, it, key))
+			continue;
 		snprintf(why, sizeof(why), "\"%s\": %s%s%s is not a prefix (address/length, host bits zero)", key,
 			 str ? "\"" : "", str ? it->u.str.s : "an entry", str ? "\"" : "");
 		took(r, str ? inv_node_add_route(r->inv, node, which, it->u.str.s) : -EINVAL, it, why);
@@ -106,6 +123,8 @@ static bool read_tags(struct reader *r, const struct hj_value *obj, size_t node)
 	}
 	for (size_t i = 0; i < tags->u.arr.n; i++) {
 		const struct hj_value *t = tags->u.arr.items[i];
+		if (t->kind == HJ_STRING && !clean(r, t, "tags"))
+			continue;
 		took(r, t->kind == HJ_STRING ? inv_node_add_tag(r->inv, node, t->u.str.s) : -EINVAL, t,
 		     "\"tags\": every tag must be a string \"tag:NAME\"");
 	}
@@ -147,6 +166,8 @@ static void read_user_groups(struct reader *r, const struct hj_value *obj, size_
 	}
 	for (size_t i = 0; i < arr->u.arr.n; i++) {
 		const struct hj_value *g = arr->u.arr.items[i];
+		if (g->kind == HJ_STRING && !clean(r, g, "groups"))
+			continue;
 		took(r, g->kind == HJ_STRING ? inv_user_add_group(r->inv, user, g->u.str.s) : -EINVAL, g,
 		     "\"groups\": every group must be a synced group \"group:NAME@DOMAIN\"");
 	}
@@ -268,6 +289,8 @@ static void read_service(struct reader *r, const struct hj_value *obj, size_t i)
 	}
 	for (size_t j = 0; j < hosts->u.arr.n; j++) {
 		const struct hj_value *h = hosts->u.arr.items[j];
+		if (h->kind == HJ_STRING && !clean(r, h, "hosts"))
+			continue;
 		if (h->kind != HJ_STRING || inv_node_by_name(r->inv, h->u.str.s) < 0)
 			fail(r, h, "\"hosts\": %s%s%s is not a node of \"nodes\"", h->kind == HJ_STRING ? "\"" : "",
 			     h->kind == HJ_STRING ? h->u.str.s : "an entry", h->kind == HJ_STRING ? "\"" : "");
@@ -287,6 +310,32 @@ static void read_services(struct reader *r, const struct hj_value *services)
 	}
 	for (size_t i = 0; i < services->u.arr.n; i++)
 		read_service(r, services->u.arr.items[i], i);
+}
+
+/* inv_finish with each node's addresses located (every node was read, so
+ * node I is entry I of NODES). */
+static int finish(struct reader *r, const struct hj_value *nodes)
+{
+	size_t n = r->inv->nnodes;
+	struct diag_loc *locs[2] = { calloc(n + 1, sizeof(*locs[0])), calloc(n + 1, sizeof(*locs[1])) };
+	int rc = -ENOMEM;
+	if (!locs[0] || !locs[1]) {
+		diag_error(r->diags, &nodes->loc, "reading the inventory: %s", strerror(ENOMEM));
+		goto free_locs;
+	}
+	for (size_t i = 0; i < n && i < nodes->u.arr.n; i++) {
+		const struct hj_value *v4 = hj_get(nodes->u.arr.items[i], "ipv4");
+		const struct hj_value *v6 = hj_get(nodes->u.arr.items[i], "ipv6");
+		if (v4)
+			locs[0][i] = v4->loc;
+		if (v6)
+			locs[1][i] = v6->loc;
+	}
+	rc = inv_finish_located(r->inv, (const struct diag_loc *const[2]){ locs[0], locs[1] }, r->diags);
+free_locs:
+	free(locs[0]);
+	free(locs[1]);
+	return rc;
 }
 
 struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
@@ -316,7 +365,7 @@ struct inv *inv_from_tree(const struct hj_value *obj, struct diag_list *diags)
 			read_node(&r, nodes->u.arr.items[i], i);
 	}
 	read_services(&r, hj_get(obj, "services"));
-	if (r.ok && inv_finish(r.inv, diags) == 0)
+	if (r.ok && finish(&r, nodes) == 0)
 		return r.inv;
 out_free:
 	inv_free(r.inv);

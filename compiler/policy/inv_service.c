@@ -61,7 +61,7 @@ int inv_service_set_addr(struct inv *inv, size_t svc, enum addr_family family, c
 
 int inv_service_add_host(struct inv *inv, size_t svc, const char *node)
 {
-	if (svc >= inv->nservices || !node)
+	if (svc >= inv->nservices || !inv_text_clean(node))
 		return -EINVAL;
 	struct inv_service *s = &inv->services[svc];
 	char **v = realloc(s->hosts, (s->nhosts + 1) * sizeof(*v)), *h;

@@ -2,6 +2,7 @@
 #include "pol.h"
 #include "inv.h"
 #include "polkey.h"
+#include "polname.h"
 #include "role.h"
 
 #include <errno.h>
@@ -458,6 +459,8 @@ bool pol_alias_parse(const struct pol_policy *p, const char *text, const struct 
 	const struct alias_in in = { .p = p, .text = text, .at = at, .side = side, .diags = diags };
 	memset(out, 0, sizeof(*out));
 	out->at = at;
+	if (at && !polname_check(at, diags))
+		return false;
 	out->name = strdup(text);
 	if (!out->name)
 		return false;
@@ -585,6 +588,10 @@ static void load_hosts(struct loader *l, const struct hj_value *v)
 		}
 		if (!want_kind(l, m->value, HJ_STRING, "a host"))
 			continue;
+		if (!polname_check(m->value, l->diags)) {
+			l->ok = false;
+			continue;
+		}
 		struct pol_named *h = &p->hosts[p->nhosts];
 		enum addr_family fam;
 		if (!addr_range_parse(m->value->u.str.s, false, &fam, &h->lo, &h->hi) ||
@@ -731,6 +738,10 @@ static void load_acl_proto(struct loader *l, const struct hj_value *v, struct po
 {
 	if (!want_kind(l, v, HJ_STRING, "\"proto\""))
 		return;
+	if (!polname_check(v, l->diags)) {
+		l->ok = false;
+		return;
+	}
 	if (!*v->u.str.s)
 		return;
 	int proto = pol_proto_parse(v->u.str.s);
@@ -837,6 +848,10 @@ static bool load_ipspec(struct loader *l, const struct hj_value *it, struct pol_
 {
 	memset(spec, 0, sizeof(*spec));
 	spec->at = it;
+	if (!polname_check(it, l->diags)) {
+		l->ok = false;
+		return false;
+	}
 	const char *s = it->u.str.s, *colon = strchr(s, ':');
 	const char *ports = s;
 	if (colon) {
@@ -1005,6 +1020,10 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		LERR(&l, root, "a policy must be an object, not %s", hj_kind_name(root->kind));
 		goto out;
 	}
+	/* Names first: a key with a NUL is a different key to the reader but
+	 * the same name to every later stage. */
+	if (polname_check_keys(root, diags) > 0)
+		goto out;
 	if (polkey_duplicates(root, diags) > 0)
 		l.ok = false;
 	/* Definitions first (in dependency order), then what uses them. */

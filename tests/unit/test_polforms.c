@@ -344,8 +344,106 @@ static void test_service_inventory(void)
 	diag_list_free(&d);
 }
 
+/* Issue 13: a NUL or another control character in any name is an error,
+ * located; before, "group:eng\u0000" was a second key that silently lost. */
+static void test_control_characters(void)
+{
+	static const struct form_case cases[] = {
+		{ "names: a group key with a NUL is refused (the duplicate that silently lost)",
+		  "{\"groups\": {\"group:eng\": [\"ada@example.com\"], \"group:eng\\u0000\": [\"mem@example.com\"]},"
+		  " \"acls\": [{\"action\": \"accept\", \"src\": [\"group:eng\"], \"dst\": [\"*:22\"]}]}",
+		  "control character U+0000 in \"group:eng\\u0000\"" },
+		{ "names: a NUL in a source is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"ada@example.com\\u0000x\"], \"dst\": [\"*:22\"]}]}",
+		  "control character U+0000" },
+		{ "names: a newline in a tag is refused",
+		  "{\"tagOwners\": {\"tag:a\\nb\": []}}", "control character U+000A" },
+		{ "names: a control character in a host name is refused",
+		  "{\"hosts\": {\"db\\u0007\": \"10.0.0.1\"}}", "control character U+0007" },
+		{ "names: a NUL after a host's address is refused",
+		  "{\"hosts\": {\"db\": \"10.0.0.1\\u0000\"}}", "control character U+0000" },
+		{ "names: a NUL in a destination's ports is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:22\\u0000\"]}]}",
+		  "control character U+0000" },
+		{ "names: a C1 control (U+0085) in a group member is refused",
+		  "{\"groups\": {\"group:a\": [\"ada@example.com\\u0085\"]}}", "control character U+0085" },
+		{ "names: a NUL in a top-level key is refused, not taken for the section",
+		  "{\"acls\\u0000\": []}", "control character U+0000" },
+		{ "names: a NUL in a test's source is refused",
+		  "{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\\u0000\", \"accept\": [\"100.64.0.20:22\"]}]}",
+		  "tests failed (1)" },
+		{ "names: other Unicode in names is fine",
+		  "{\"groups\": {\"group:\u00e9quipe\": [\"ada@example.com\"]},"
+		  " \"acls\": [{\"action\": \"accept\", \"src\": [\"group:\u00e9quipe\"], \"dst\": [\"100.64.0.20:22\"]}],"
+		  " \"tests\": [{\"src\": \"ada@example.com\", \"accept\": [\"100.64.0.20:22\"]}]}", NULL },
+	};
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Issue 13: inventory names with control characters (a newline injected
+ * nft input through the header comment) and two nodes with one address. */
+static void test_inventory_names(void)
+{
+	static const struct {
+		const char *json;
+		const char *what, *error;
+	} cases[] = {
+		{ "{\"nodes\": [{\"name\": \"n\\ntable ip kg_injected\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\"}]}",
+		  "inv: a node name with a newline is refused", "\"name\": control character U+000A" },
+		{ "{\"users\": [{\"name\": \"a\\u0000b\"}], \"nodes\": []}", "inv: a user name with a NUL is refused",
+		  "control character U+0000" },
+		{ "{\"users\": [{\"name\": \"a\", \"email\": \"a@x\\r\"}], \"nodes\": []}",
+		  "inv: an email with a carriage return is refused", "control character U+000D" },
+		{ "{\"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\\u0000\"], \"ipv4\": \"100.64.0.1\"}]}",
+		  "inv: a tag with a NUL is refused", "\"tags\": control character U+0000" },
+		{ "{\"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\\u0000\"}]}",
+		  "inv: an address with a NUL is refused", "control character U+0000" },
+		{ "{\"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\","
+		  " \"advertised_routes\": [\"10.0.0.0/8\\u0000\"]}]}", "inv: a route with a NUL is refused",
+		  "control character U+0000" },
+		{ "{\"nodes\": [{\"name\": \"a\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\"},"
+		  " {\"name\": \"b\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\"}]}",
+		  "inv: two nodes with one IPv4 address are refused", "address 100.64.0.1 is node \"a\"'s too" },
+		{ "{\"nodes\": [{\"name\": \"a\", \"tags\": [\"tag:t\"], \"ipv6\": \"fd7a:115c:a1e0::1\"},"
+		  " {\"name\": \"b\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.2\", \"ipv6\": \"fd7a:115c:a1e0::1\"}]}",
+		  "inv: two nodes with one IPv6 address are refused", "address fd7a:115c:a1e0::1 is node \"a\"'s too" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diag_list d = { 0 };
+		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
+		struct inv *inv = inv_read(src, &d);
+		bool located = d.n > 0 && d.items[0].loc.line > 0;
+		T_CHECK(!inv && d.nerrors == 1 && located && strstr(d.items[0].msg, cases[i].error), "%s (one located error)",
+			cases[i].what);
+		if (inv || d.nerrors != 1 || !located || !strstr(d.items[0].msg, cases[i].error))
+			diag_print(stdout, &d);
+		inv_free(inv);
+		diag_list_free(&d);
+		diag_src_free(src);
+	}
+	/* The builders (the coordinator's path) refuse the same. */
+	struct diag_list d = { 0 };
+	struct inv *inv = inv_new();
+	int u = inv ? inv_add_user(inv, "u", NULL) : -1;
+	int a = u >= 0 ? inv_add_node(inv, "a", u) : -1, b = a >= 0 ? inv_add_node(inv, "b", u) : -1;
+	T_CHECK(b >= 0 && inv_add_node(inv, "c\nd", u) == -EINVAL && inv_add_user(inv, "x\ty", NULL) == -EINVAL &&
+		inv_node_add_tag(inv, (size_t)a, "tag:x\x7f") == -EINVAL &&
+		inv_user_add_group(inv, (size_t)u, "group:a\x01@b") == -EINVAL,
+		"inv: builders refuse control characters in names, tags and groups");
+	int rc = b >= 0 ? inv_node_set_addr(inv, (size_t)a, ADDR_V4, "100.64.0.1") : -1;
+	rc = rc ?: inv_node_set_addr(inv, (size_t)b, ADDR_V4, "100.64.0.1");
+	rc = rc ?: inv_finish(inv, &d);
+	T_CHECK(rc == -EINVAL && d.nerrors == 1 && strstr(d.items[0].msg, "is node \"a\"'s too"),
+		"inv: inv_finish refuses two nodes with one address, naming both");
+	inv_free(inv);
+	diag_list_free(&d);
+}
+
 int main(void)
 {
+	test_control_characters();
+	test_inventory_names();
 	test_services();
 	test_service_inventory();
 	test_shared_and_synced();
