@@ -697,9 +697,10 @@ static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 	if (!want_kind(l, v, HJ_OBJECT, "\"autoApprovers\""))
 		return;
 	struct pol_policy *p = l->p;
+	static const char *const fields[] = { "routes", "exitNode", "services" };
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
-		const char *key = m->key->u.str.s;
+		const char *key = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
 		if (strcmp(key, "exitNode") == 0) {
 			p->exit_approvers.at = m->key;
 			load_aliases(l, m->value, POL_OWNER, "\"exitNode\"", &p->exit_approvers.items,
@@ -776,10 +777,11 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 	r->at = v;
 	if (!want_kind(l, v, HJ_OBJECT, "an ACL entry"))
 		return;
+	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports" };
 	const struct hj_value *action = NULL, *src = NULL, *dst = NULL, *proto = NULL;
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
-		const char *k = m->key->u.str.s;
+		const char *k = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
 		if (strcmp(k, "action") == 0)
 			action = m->value;
 		else if (strcmp(k, "src") == 0 || strcmp(k, "users") == 0)

@@ -27,6 +27,14 @@ const char *polkey_section(const struct hj_value *key)
 	return NULL;
 }
 
+const char *polkey_field(const struct hj_value *key, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (spells(key, names[i]))
+			return names[i];
+	return key->u.str.s;
+}
+
 const struct hj_value *polkey_get(const struct hj_value *root, const char *name)
 {
 	for (size_t i = 0; root->kind == HJ_OBJECT && i < root->u.obj.n; i++)

@@ -20,6 +20,10 @@ const struct hj_value *polkey_get(const struct hj_value *root, const char *name)
 /* Is member I of object ROOT the first key naming its section (or a key
  * naming none)? */
 bool polkey_first(const struct hj_value *root, size_t i);
+/* Fields inside a section (an ACL's "action", a test's "src") are struct
+ * fields to Go's decoder too, matched ignoring case: the canonical name
+ * among NAMES[0..N) that KEY spells, or KEY's own text. */
+const char *polkey_field(const struct hj_value *key, const char *const *names, size_t n);
 /* Report every key of ROOT naming a section an earlier key names; the
  * number reported. */
 size_t polkey_duplicates(const struct hj_value *root, struct diag_list *diags);

@@ -211,6 +211,17 @@ static void test_legacy(void)
 		{ "keys: two keys naming one section are refused",
 		  "{\"acls\": [], \"ACLs\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}]}",
 		  "\"ACLs\" repeats section \"acls\"" },
+		{ "keys: ACL and test fields match ignoring case too (2020 policies: Action, Users, Ports, User, Allow)",
+		  "{\"ACLs\": [{\"Action\": \"accept\", \"Users\": [\"ada@example.com\"], \"Ports\": [\"100.64.0.20:22\"]}],"
+		  " \"Tests\": [{\"User\": \"ada@example.com\", \"Allow\": [\"100.64.0.20:22\"]},"
+		  "  {\"User\": \"mem@example.com\", \"Deny\": [\"100.64.0.20:22\"]}]}", NULL },
+		{ "keys: a test's legacy user beside src is refused",
+		  "{\"tests\": [{\"src\": \"ada@example.com\", \"user\": \"ada@example.com\", \"deny\": [\"100.64.0.20:22\"]}]}",
+		  "tests failed (1)" },
+		{ "keys: autoApprovers fields match ignoring case",
+		  "{\"tagOwners\": {\"tag:srv\": []}, \"autoApprovers\": {\"Routes\": {\"10.0.0.0/24\": [\"tag:srv\"]}, \"ExitNode\": []},"
+		  " \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"10.0.0.0/24:*\"]}],"
+		  " \"tests\": [{\"src\": \"mem@example.com\", \"accept\": [\"10.0.0.1:80\"]}]}", NULL },
 		{ "keys: an unknown key is still an error",
 		  "{\"acl\": []}", "unknown key \"acl\"" },
 	};
