@@ -997,10 +997,11 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 	for (size_t i = 0; i < r->nsrc; i++) {
 		enum pol_alias_kind k = r->src[i].kind;
 		if (k == PA_USER || k == PA_USER_GLOB || k == PA_GROUP || k == PA_SYNCED_GROUP || k == PA_MEMBER ||
+		    k == PA_ROLE ||
 		    (k == PA_ANY && r->kind == POL_ACL))
 			continue;
 		LERR(l, r->src[i].at, "autogroup:self as a destination needs sources that are users, "
-		     "groups or autogroup:member%s, not \"%s\"", r->kind == POL_ACL ? " (or *)" : "",
+		     "groups, roles or autogroup:member%s, not \"%s\"", r->kind == POL_ACL ? " (or *)" : "",
 		     r->src[i].name);
 	}
 }
