@@ -1,6 +1,7 @@
 /* inv: the inventory model, its builders and its lookups (reading JSON is
  * inv_json.c's). */
 #include "inv.h"
+#include "inv_int.h"
 #include "polname.h"
 #include "role.h"
 
@@ -96,6 +97,18 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+int inv_strs_push(char ***v, size_t *n, const char *s)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(**v)), *copy;
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	if (!(copy = strdup(s)))
+		return -ENOMEM;
+	(*v)[(*n)++] = copy;
+	return 0;
+}
+
 bool inv_text_clean(const char *s)
 {
 	return s && polname_bad_at(s, strlen(s)) == strlen(s);
@@ -147,15 +160,7 @@ int inv_user_add_group(struct inv *inv, size_t user, const char *group)
 	if (user >= inv->nusers || !at || !inv_text_clean(group) || strncmp(group, "group:", 6) != 0 ||
 	    at == group + 6 || !at[1])
 		return -EINVAL;
-	struct inv_user *u = &inv->users[user];
-	char **v = realloc(u->groups, (u->ngroups + 1) * sizeof(*v)), *g;
-	if (!v)
-		return -ENOMEM;
-	u->groups = v;
-	if (!(g = strdup(group)))
-		return -ENOMEM;
-	u->groups[u->ngroups++] = g;
-	return 0;
+	return inv_strs_push(&inv->users[user].groups, &inv->users[user].ngroups, group);
 }
 
 bool inv_user_in_group(const struct inv_user *u, const char *group)
@@ -194,30 +199,24 @@ int inv_node_add_tag(struct inv *inv, size_t node, const char *tag)
 	struct inv_node *n = node_at(inv, node);
 	if (!n || !inv_text_clean(tag) || strncmp(tag, "tag:", 4) != 0 || !tag[4])
 		return -EINVAL;
-	char **v = realloc(n->tags, (n->ntags + 1) * sizeof(*v)), *t;
-	if (!v)
-		return -ENOMEM;
-	n->tags = v;
-	if (!(t = strdup(tag)))
-		return -ENOMEM;
-	n->tags[n->ntags++] = t;
-	return 0;
+	return inv_strs_push(&n->tags, &n->ntags, tag);
 }
 
 int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text)
 {
 	struct inv_node *n = node_at(inv, node);
+	return n ? inv_addr_store(family, text, &n->has_v4, &n->v4, &n->has_v6, &n->v6) : -EINVAL;
+}
+
+int inv_addr_store(enum addr_family family, const char *text, bool *has4, addr_u128 *v4, bool *has6,
+		   addr_u128 *v6)
+{
 	enum addr_family got;
 	addr_u128 a;
-	if (!n || !text || !addr_parse(text, &got, &a) || got != family)
+	if (!text || !addr_parse(text, &got, &a) || got != family)
 		return -EINVAL;
-	if (family == ADDR_V4) {
-		n->v4 = a;
-		n->has_v4 = true;
-	} else {
-		n->v6 = a;
-		n->has_v6 = true;
-	}
+	*(family == ADDR_V4 ? v4 : v6) = a;
+	*(family == ADDR_V4 ? has4 : has6) = true;
 	return 0;
 }
 

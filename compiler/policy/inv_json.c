@@ -110,25 +110,37 @@ static void read_addr(struct reader *r, const struct hj_value *obj, size_t node,
 	took(r, inv_node_set_addr(r->inv, node, family, s), hj_get(obj, key), why);
 }
 
+/* A builder taking one string for entry AT (a node's tag, a user's group). */
+typedef int inv_add_fn(struct inv *inv, size_t at, const char *text);
+
+/* Array member KEY of OBJ: each string handed to ADD for entry AT, what
+ * it refuses reported with WHY ("\"tags\": every tag must be ...").
+ * false when KEY is there but not an array (SHAPE says what it must be). */
+static bool read_strings(struct reader *r, const struct hj_value *obj, const char *key, size_t at, inv_add_fn *add,
+			 const char *shape, const char *why)
+{
+	const struct hj_value *arr = hj_get(obj, key);
+	if (absent(arr))
+		return true;
+	if (arr->kind != HJ_ARRAY) {
+		fail(r, arr, "\"%s\" must be an array of %s", key, shape);
+		return false;
+	}
+	for (size_t i = 0; i < arr->u.arr.n; i++) {
+		const struct hj_value *it = arr->u.arr.items[i];
+		if (it->kind == HJ_STRING && !clean(r, it, key))
+			continue;
+		took(r, it->kind == HJ_STRING ? add(r->inv, at, it->u.str.s) : -EINVAL, it, why);
+	}
+	return true;
+}
+
 /* The node's tags; false when "tags" is not an array (the rest of the
  * node is not read, as before). */
 static bool read_tags(struct reader *r, const struct hj_value *obj, size_t node)
 {
-	const struct hj_value *tags = hj_get(obj, "tags");
-	if (absent(tags))
-		return true;
-	if (tags->kind != HJ_ARRAY) {
-		fail(r, tags, "\"tags\" must be an array of \"tag:NAME\" strings");
-		return false;
-	}
-	for (size_t i = 0; i < tags->u.arr.n; i++) {
-		const struct hj_value *t = tags->u.arr.items[i];
-		if (t->kind == HJ_STRING && !clean(r, t, "tags"))
-			continue;
-		took(r, t->kind == HJ_STRING ? inv_node_add_tag(r->inv, node, t->u.str.s) : -EINVAL, t,
-		     "\"tags\": every tag must be a string \"tag:NAME\"");
-	}
-	return true;
+	return read_strings(r, obj, "tags", node, inv_node_add_tag, "\"tag:NAME\" strings",
+			    "\"tags\": every tag must be a string \"tag:NAME\"");
 }
 
 /* "shared": true for a device shared into the tailnet from outside it. */
@@ -157,20 +169,8 @@ static void read_role(struct reader *r, const struct hj_value *obj, size_t user)
 /* "groups": the synced groups the user is in. */
 static void read_user_groups(struct reader *r, const struct hj_value *obj, size_t user)
 {
-	const struct hj_value *arr = hj_get(obj, "groups");
-	if (absent(arr))
-		return;
-	if (arr->kind != HJ_ARRAY) {
-		fail(r, arr, "\"groups\" must be an array of \"group:NAME@DOMAIN\" strings");
-		return;
-	}
-	for (size_t i = 0; i < arr->u.arr.n; i++) {
-		const struct hj_value *g = arr->u.arr.items[i];
-		if (g->kind == HJ_STRING && !clean(r, g, "groups"))
-			continue;
-		took(r, g->kind == HJ_STRING ? inv_user_add_group(r->inv, user, g->u.str.s) : -EINVAL, g,
+	read_strings(r, obj, "groups", user, inv_user_add_group, "\"group:NAME@DOMAIN\" strings",
 		     "\"groups\": every group must be a synced group \"group:NAME@DOMAIN\"");
-	}
 }
 
 /* The node's owner: a user's index, or -1 (none, or unknown: an error). */
@@ -252,6 +252,12 @@ static void read_user(struct reader *r, const struct hj_value *obj, size_t i)
 	r->ok &= was_ok;
 }
 
+/* Node NODE (a name) hosts service SVC: a node read already. */
+static int add_known_host(struct inv *inv, size_t svc, const char *node)
+{
+	return inv_node_by_name(inv, node) < 0 ? -ENOENT : inv_service_add_host(inv, svc, node);
+}
+
 /* One service: {"name": "svc:NAME", "ipv4", "ipv6", "hosts": [node names]}. */
 static void read_service(struct reader *r, const struct hj_value *obj, size_t i)
 {
@@ -280,23 +286,8 @@ static void read_service(struct reader *r, const struct hj_value *obj, size_t i)
 	}
 	if (!hj_get(obj, "ipv4") && !hj_get(obj, "ipv6"))
 		fail(r, obj, "a service needs \"ipv4\" or \"ipv6\"");
-	const struct hj_value *hosts = hj_get(obj, "hosts");
-	if (absent(hosts))
-		return;
-	if (hosts->kind != HJ_ARRAY) {
-		fail(r, hosts, "\"hosts\" must be an array of node names");
-		return;
-	}
-	for (size_t j = 0; j < hosts->u.arr.n; j++) {
-		const struct hj_value *h = hosts->u.arr.items[j];
-		if (h->kind == HJ_STRING && !clean(r, h, "hosts"))
-			continue;
-		if (h->kind != HJ_STRING || inv_node_by_name(r->inv, h->u.str.s) < 0)
-			fail(r, h, "\"hosts\": %s%s%s is not a node of \"nodes\"", h->kind == HJ_STRING ? "\"" : "",
-			     h->kind == HJ_STRING ? h->u.str.s : "an entry", h->kind == HJ_STRING ? "\"" : "");
-		else
-			took(r, inv_service_add_host(r->inv, (size_t)svc, h->u.str.s), h, "");
-	}
+	read_strings(r, obj, "hosts", (size_t)svc, add_known_host, "node names",
+		     "\"hosts\": every entry must be the name of a node in \"nodes\"");
 }
 
 static void read_services(struct reader *r, const struct hj_value *services)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inv_int.h"
 #include "mem.h"
 
 bool inv_service_name_valid(const char *name)
@@ -44,34 +45,17 @@ int inv_add_service(struct inv *inv, const char *name)
 
 int inv_service_set_addr(struct inv *inv, size_t svc, enum addr_family family, const char *text)
 {
-	enum addr_family got;
-	addr_u128 a;
-	if (svc >= inv->nservices || !text || !addr_parse(text, &got, &a) || got != family)
+	if (svc >= inv->nservices)
 		return -EINVAL;
 	struct inv_service *s = &inv->services[svc];
-	if (family == ADDR_V4) {
-		s->v4 = a;
-		s->has_v4 = true;
-	} else {
-		s->v6 = a;
-		s->has_v6 = true;
-	}
-	return 0;
+	return inv_addr_store(family, text, &s->has_v4, &s->v4, &s->has_v6, &s->v6);
 }
 
 int inv_service_add_host(struct inv *inv, size_t svc, const char *node)
 {
 	if (svc >= inv->nservices || !inv_text_clean(node))
 		return -EINVAL;
-	struct inv_service *s = &inv->services[svc];
-	char **v = realloc(s->hosts, (s->nhosts + 1) * sizeof(*v)), *h;
-	if (!v)
-		return -ENOMEM;
-	s->hosts = v;
-	if (!(h = strdup(node)))
-		return -ENOMEM;
-	s->hosts[s->nhosts++] = h;
-	return 0;
+	return inv_strs_push(&inv->services[svc].hosts, &inv->services[svc].nhosts, node);
 }
 
 int inv_service_check(const struct inv *inv, struct diag_list *diags)

@@ -10,6 +10,7 @@
 
 #include "load.h"
 #include "ptest.h"
+#include "role.h"
 #include "t.h"
 
 /* Four users with roles, each with a laptop; a tagged server; a device
@@ -147,34 +148,47 @@ static void test_roles(void)
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+/* Inventories that load (NERRORS 0) or fail with that many errors. */
+struct inv_case {
+	const char *json, *what;
+	int nerrors;
+};
+
+static void run_inv_cases(const struct inv_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct diag_list d = { 0 };
+		struct diag_src *src = diag_src_from_mem("nodes.json", c[i].json, strlen(c[i].json));
+		struct inv *inv = inv_read(src, &d);
+		T_CHECK((int)d.nerrors == c[i].nerrors && (inv != NULL) == (c[i].nerrors == 0), "%s", c[i].what);
+		if ((int)d.nerrors != c[i].nerrors)
+			diag_print(stdout, &d);
+		inv_free(inv);
+		diag_list_free(&d);
+		diag_src_free(src);
+	}
+}
+
 static void test_role_inventory(void)
 {
-	static const struct {
-		const char *json;
-		const char *what;
-		int nerrors;
-	} cases[] = {
+	static const struct inv_case cases[] = {
 		{ "{\"users\": [{\"name\": \"a\", \"role\": \"admin\"}], \"nodes\": []}", "inv: a user's role loads", 0 },
 		{ "{\"users\": [{\"name\": \"a\", \"role\": \"root\"}], \"nodes\": []}", "inv: an unknown role is one error", 1 },
 		{ "{\"users\": [{\"name\": \"a\", \"role\": 1}], \"nodes\": []}", "inv: a role not a string is one error", 1 },
 		{ "{\"users\": [], \"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\", "
 		  "\"shared\": \"yes\"}]}", "inv: \"shared\" not a boolean is one error", 1 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct diag_list d = { 0 };
-		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
-		struct inv *inv = inv_read(src, &d);
-		T_CHECK((int)d.nerrors == cases[i].nerrors && (inv != NULL) == (cases[i].nerrors == 0), "%s",
-			cases[i].what);
-		if (i == 0 && inv)
-			T_CHECK(inv->users[0].role == 2, "inv: \"admin\" is the admin role");
-		inv_free(inv);
-		diag_list_free(&d);
-		diag_src_free(src);
-	}
-	struct inv *inv = inv_new();
+	run_inv_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	struct diag_list d = { 0 };
+	struct diag_src *src = diag_src_from_mem("nodes.json", cases[0].json, strlen(cases[0].json));
+	struct inv *inv = inv_read(src, &d);
+	T_CHECK(inv && inv->users[0].role == ROLE_ADMIN, "inv: \"admin\" is the admin role");
+	inv_free(inv);
+	diag_src_free(src);
+	diag_list_free(&d);
+	inv = inv_new();
 	int u = inv ? inv_add_user(inv, "a", NULL) : -1;
-	T_CHECK(u >= 0 && inv->users[u].role == 0 && inv_user_set_role(inv, (size_t)u, "auditor") == 0 &&
+	T_CHECK(u >= 0 && inv->users[u].role == ROLE_MEMBER && inv_user_set_role(inv, (size_t)u, "auditor") == 0 &&
 		inv_user_set_role(inv, (size_t)u, "Admin") == -EINVAL && inv_user_set_role(inv, 5, "admin") == -EINVAL,
 		"inv: builders: a user is a member until given a role; unknown roles and users are -EINVAL");
 	inv_free(inv);
@@ -315,11 +329,7 @@ static void test_services(void)
 
 static void test_service_inventory(void)
 {
-	static const struct {
-		const char *json;
-		const char *what;
-		int nerrors;
-	} cases[] = {
+	static const struct inv_case cases[] = {
 		{ "{\"nodes\": [{\"name\": \"n\", \"tags\": [\"tag:t\"], \"ipv4\": \"100.64.0.1\"}],"
 		  " \"services\": [{\"name\": \"svc:a\", \"ipv4\": \"100.100.0.1\", \"hosts\": [\"n\"]}]}",
 		  "inv: a service loads", 0 },
@@ -331,18 +341,7 @@ static void test_service_inventory(void)
 		{ "{\"nodes\": [], \"services\": [{\"name\": \"svc:a\", \"ipv4\": \"100.100.0.1\"},"
 		  " {\"name\": \"svc:a\", \"ipv4\": \"100.100.0.2\"}]}", "inv: a duplicate service is one error", 1 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct diag_list d = { 0 };
-		struct diag_src *src = diag_src_from_mem("nodes.json", cases[i].json, strlen(cases[i].json));
-		struct inv *inv = inv_read(src, &d);
-		T_CHECK((int)d.nerrors == cases[i].nerrors && (inv != NULL) == (cases[i].nerrors == 0), "%s",
-			cases[i].what);
-		if (d.nerrors != (size_t)cases[i].nerrors)
-			diag_print(stdout, &d);
-		inv_free(inv);
-		diag_list_free(&d);
-		diag_src_free(src);
-	}
+	run_inv_cases(cases, sizeof(cases) / sizeof(cases[0]));
 	/* The builders' path checks the hosts at inv_finish, unlocated. */
 	struct diag_list d = { 0 };
 	struct inv *inv = inv_new();
