@@ -3,7 +3,10 @@
  * tags, ipsets, autogroups), ports and protocols, and keeps a pointer to the
  * tree node of every entry so that later stages can name file:line:col.
  * Keys that mean nothing to a packet filter (ssh, nodeAttrs, ...) are
- * accepted with one warning each; unknown keys are errors. */
+ * accepted with one warning each; unknown keys are errors.  Sections and
+ * the fields of ACLs, tests and autoApprovers match ignoring case, as
+ * Tailscale's decoder does (polkey.h); no name may hold a control
+ * character (polname.h); roles are role.h's. */
 #ifndef POL_H
 #define POL_H
 #include <stdbool.h>
