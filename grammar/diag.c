@@ -26,18 +26,55 @@ bool diag_has_errors(const struct diag_list *l)
 	return l->nerrors > 0;
 }
 
+/* The kind of message MSG: a hash of its text without quoted parts and
+ * digits, so that 'unknown group "group:a"' and 'unknown group "group:b"'
+ * are one kind. */
+static uint64_t kind_of(const char *msg)
+{
+	uint64_t h = 1469598103934665603ull;
+	bool quoted = false;
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (quoted || (*p >= '0' && *p <= '9'))
+			continue;
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* Note KIND as seen; true when it is new. */
+static bool kind_new(struct diag_list *l, uint64_t kind, int *rc)
+{
+	for (size_t i = 0; i < l->nkinds; i++)
+		if (l->kinds[i] == kind)
+			return false;
+	*rc = MEM_RESERVE(l->kinds, l->capkinds, l->nkinds + 1);
+	if (*rc < 0)
+		return false;
+	l->kinds[l->nkinds++] = kind;
+	return true;
+}
+
 static int diag_vadd(struct diag_list *l, enum diag_level level, const struct diag_loc *loc,
 		     const char *fmt, va_list ap)
 {
-	if (level == DIAG_ERROR && diag_full(l)) {
-		l->truncated = true;
-		return 0;
-	}
-	if (MEM_RESERVE(l->items, l->cap, l->n + 1) < 0)
-		return -ENOMEM;
 	char *msg;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return -ENOMEM;
+	int rc = 0;
+	bool new_kind = level == DIAG_ERROR && kind_new(l, kind_of(msg), &rc);
+	if (rc < 0)
+		goto free_msg;
+	if (level == DIAG_ERROR && diag_full(l)) {
+		l->truncated = true;
+		if (!new_kind || l->beyond >= max_errors(l))
+			goto free_msg;
+		l->beyond++;
+	}
+	rc = MEM_RESERVE(l->items, l->cap, l->n + 1);
+	if (rc < 0)
+		goto free_msg;
 	struct diag *d = &l->items[l->n++];
 	d->level = level;
 	d->msg = msg;
@@ -48,6 +85,9 @@ static int diag_vadd(struct diag_list *l, enum diag_level level, const struct di
 	if (level == DIAG_ERROR)
 		l->nerrors++;
 	return 0;
+free_msg:
+	free(msg);
+	return rc;
 }
 
 int diag_add(struct diag_list *l, enum diag_level level, const struct diag_loc *loc,
@@ -135,7 +175,10 @@ void diag_print(FILE *out, const struct diag_list *l)
 			print_excerpt(out, &d->loc);
 		}
 	}
-	if (l->truncated)
+	if (l->truncated && l->beyond)
+		fprintf(out, "error: too many errors (%zu), stopping; beyond them, the first error of each "
+			"other kind is shown\n", max_errors(l));
+	else if (l->truncated)
 		fprintf(out, "error: too many errors (%zu), stopping\n", max_errors(l));
 }
 
@@ -147,6 +190,9 @@ void diag_list_free(struct diag_list *l)
 	l->items = NULL;
 	l->n = l->cap = l->nerrors = 0;
 	l->truncated = false;
+	free(l->kinds);
+	l->kinds = NULL;
+	l->nkinds = l->capkinds = l->beyond = 0;
 }
 
 static struct diag_src *src_new(const char *name)

@@ -8,6 +8,7 @@
 #define DIAG_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* A source file held in memory; locations point into it. */
@@ -39,6 +40,13 @@ struct diag_list {
 	size_t nerrors;     /* errors queued, not counting those beyond the cap */
 	size_t max_errors;  /* 0: DIAG_MAX_ERRORS_DEFAULT */
 	bool truncated;     /* an error was dropped because of the cap */
+	/* Beyond the cap, the first error of each kind not yet seen is still
+	 * queued (at most the cap's number of them), so that the cap never
+	 * hides a whole class of mistakes.  A kind is the message with its
+	 * quoted parts and numbers left out. */
+	uint64_t *kinds;    /* kinds seen, in no order */
+	size_t nkinds, capkinds;
+	size_t beyond;      /* errors queued beyond the cap */
 };
 
 /* The largest input read: far above any real policy or inventory (a
@@ -60,7 +68,8 @@ int diag_error(struct diag_list *l, const struct diag_loc *loc, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 int diag_warn(struct diag_list *l, const struct diag_loc *loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* True once the error cap is reached: parsers stop there. */
+/* True once the error cap is reached: parsers stop there (a checker that
+ * goes on gets the first error of each new kind queued). */
 bool diag_full(const struct diag_list *l);
 bool diag_has_errors(const struct diag_list *l);
 /* Print every record in order, with source line and caret where known. */

@@ -105,7 +105,13 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 	case PA_TAG:
 		return inv_node_has_tag(n, a->name);
 	case PA_MEMBER:
-		return !inv_node_tagged(n) && n->user >= 0;
+		return !inv_node_tagged(n) && n->user >= 0 && !n->shared;
+	case PA_ROLE:
+		return !inv_node_tagged(n) && n->user >= 0 && !n->shared && c->inv->users[n->user].role == a->role;
+	case PA_SHARED:
+		return n->shared;
+	case PA_SYNCED_GROUP:
+		return !inv_node_tagged(n) && n->user >= 0 && inv_user_in_group(&c->inv->users[n->user], a->name);
 	case PA_TAGGED:
 		return inv_node_tagged(n);
 	case PA_HOST:
@@ -413,10 +419,25 @@ static bool is_exit_range(const struct addr_range *r)
 	return r->lo == 0 && r->hi == addr_family_max(r->family);
 }
 
+/* The addresses of service NAME (none when the inventory has no such
+ * service). */
+static int service_addrs(const struct inv *inv, const char *name, struct addr_set *out)
+{
+	int i = inv_service_by_name(inv, name), rc = 0;
+	if (i < 0)
+		return 0;
+	const struct inv_service *s = &inv->services[i];
+	if (s->has_v4)
+		rc = addr_set_add(out, ADDR_V4, s->v4, s->v4);
+	if (rc == 0 && s->has_v6)
+		rc = addr_set_add(out, ADDR_V6, s->v6, s->v6);
+	return rc;
+}
+
 /* Mark the nodes A names and add the address ranges it names to ADDRS. */
 static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct addr_set *addrs)
 {
-	if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET) {
+	if (a->kind != PA_HOST && a->kind != PA_ADDR && a->kind != PA_IPSET && a->kind != PA_SERVICE) {
 		const struct nlist *l = alias_nodes(c, a);
 		if (!l)
 			return -ENOMEM;
@@ -429,6 +450,8 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 	case PA_HOST:
 	case PA_ADDR:
 		return addr_set_add(addrs, a->family, a->lo, a->hi);
+	case PA_SERVICE:
+		return service_addrs(c->inv, a->name, addrs);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
 		for (size_t i = 0; s && i < s->nitems; i++) {
@@ -621,16 +644,38 @@ static int cmp_addr_node(const void *pa, const void *pb)
 	return a->node < b->node ? -1 : a->node > b->node;
 }
 
+/* A service's addresses count as each hosting node's own: the hosts
+ * enforce what reaches the service. */
+static void index_service_addrs(struct ctx *c)
+{
+	for (size_t i = 0; i < c->inv->nservices; i++) {
+		const struct inv_service *sv = &c->inv->services[i];
+		for (size_t j = 0; j < sv->nhosts; j++) {
+			int node = inv_node_by_name(c->inv, sv->hosts[j]);
+			if (node < 0)
+				continue;
+			if (sv->has_v4)
+				c->by_addr[0][c->nby_addr[0]++] = (struct addr_node){ sv->v4, (size_t)node };
+			if (sv->has_v6)
+				c->by_addr[1][c->nby_addr[1]++] = (struct addr_node){ sv->v6, (size_t)node };
+		}
+	}
+}
+
 /* The address and route index emit_nodes uses, built once. */
 static int node_index(struct ctx *c)
 {
 	if (c->by_addr[0] || c->inv->nnodes == 0)
 		return 0;
+	size_t nhosted = 0;
+	for (size_t i = 0; i < c->inv->nservices; i++)
+		nhosted += c->inv->services[i].nhosts;
 	for (int f = 0; f < 2; f++) {
-		c->by_addr[f] = malloc((c->inv->nnodes + 1) * sizeof(*c->by_addr[f]));
+		c->by_addr[f] = malloc((c->inv->nnodes + nhosted + 1) * sizeof(*c->by_addr[f]));
 		if (!c->by_addr[f])
 			return -ENOMEM;
 	}
+	index_service_addrs(c);
 	for (size_t i = 0; i < c->inv->nnodes; i++) {
 		const struct inv_node *n = &c->inv->nodes[i];
 		if (n->has_v4)
@@ -700,8 +745,9 @@ static size_t addr_node_lower_bound(const struct addr_node *v, size_t n, addr_u1
 	return lo;
 }
 
-/* Pair destination D of R with every node it concerns by address or by a
- * served route (dst_concerns' tests, through the index). */
+/* Pair destination D of R with every node it concerns by address (its
+ * own, or a service's it hosts) or by a served route (dst_concerns' tests,
+ * through the index). */
 static int pick_dst(struct ctx *c, const struct filter_rule *r, size_t d)
 {
 	const struct filter_dst *fd = &r->dst[d];

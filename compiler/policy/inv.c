@@ -1,6 +1,9 @@
 /* inv: the inventory model, its builders and its lookups (reading JSON is
  * inv_json.c's). */
 #include "inv.h"
+#include "inv_int.h"
+#include "polname.h"
+#include "role.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -94,6 +97,23 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+int inv_strs_push(char ***v, size_t *n, const char *s)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(**v)), *copy;
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	if (!(copy = strdup(s)))
+		return -ENOMEM;
+	(*v)[(*n)++] = copy;
+	return 0;
+}
+
+bool inv_text_clean(const char *s)
+{
+	return s && polname_bad_at(s, strlen(s)) == strlen(s);
+}
+
 struct inv *inv_new(void)
 {
 	struct inv *inv = calloc(1, sizeof(*inv));
@@ -107,14 +127,14 @@ struct inv *inv_new(void)
 int inv_add_user(struct inv *inv, const char *name, const char *email)
 {
 	struct inv_index *ix = inv->index;
-	if (!name)
+	if (!inv_text_clean(name) || (email && !inv_text_clean(email)))
 		return -EINVAL;
 	if (names_find(&ix->users, inv, user_name_of, name) >= 0)
 		return -EEXIST;
 	if (grow((void **)&inv->users, &ix->capusers, inv->nusers, sizeof(*inv->users)) < 0 ||
 	    names_reserve(&ix->users, inv, user_name_of, inv->nusers) < 0)
 		return -ENOMEM;
-	struct inv_user u = { strdup(name), email ? strdup(email) : NULL };
+	struct inv_user u = { .name = strdup(name), .email = email ? strdup(email) : NULL, .role = ROLE_MEMBER };
 	if (!u.name || (email && !u.email)) {
 		free(u.name);
 		free(u.email);
@@ -125,10 +145,36 @@ int inv_add_user(struct inv *inv, const char *name, const char *email)
 	return (int)inv->nusers++;
 }
 
+int inv_user_set_role(struct inv *inv, size_t user, const char *role)
+{
+	int r = role ? role_parse(role) : -1;
+	if (user >= inv->nusers || r < 0)
+		return -EINVAL;
+	inv->users[user].role = r;
+	return 0;
+}
+
+int inv_user_add_group(struct inv *inv, size_t user, const char *group)
+{
+	const char *at = group ? strchr(group, '@') : NULL;
+	if (user >= inv->nusers || !at || !inv_text_clean(group) || strncmp(group, "group:", 6) != 0 ||
+	    at == group + 6 || !at[1])
+		return -EINVAL;
+	return inv_strs_push(&inv->users[user].groups, &inv->users[user].ngroups, group);
+}
+
+bool inv_user_in_group(const struct inv_user *u, const char *group)
+{
+	for (size_t i = 0; i < u->ngroups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return true;
+	return false;
+}
+
 int inv_add_node(struct inv *inv, const char *name, int user)
 {
 	struct inv_index *ix = inv->index;
-	if (!name || user < -1 || user >= (int)inv->nusers)
+	if (!inv_text_clean(name) || user < -1 || user >= (int)inv->nusers)
 		return -EINVAL;
 	if (names_find(&ix->nodes, inv, node_name_of, name) >= 0)
 		return -EEXIST;
@@ -151,32 +197,26 @@ static struct inv_node *node_at(struct inv *inv, size_t node)
 int inv_node_add_tag(struct inv *inv, size_t node, const char *tag)
 {
 	struct inv_node *n = node_at(inv, node);
-	if (!n || !tag || strncmp(tag, "tag:", 4) != 0 || !tag[4])
+	if (!n || !inv_text_clean(tag) || strncmp(tag, "tag:", 4) != 0 || !tag[4])
 		return -EINVAL;
-	char **v = realloc(n->tags, (n->ntags + 1) * sizeof(*v)), *t;
-	if (!v)
-		return -ENOMEM;
-	n->tags = v;
-	if (!(t = strdup(tag)))
-		return -ENOMEM;
-	n->tags[n->ntags++] = t;
-	return 0;
+	return inv_strs_push(&n->tags, &n->ntags, tag);
 }
 
 int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, const char *text)
 {
 	struct inv_node *n = node_at(inv, node);
+	return n ? inv_addr_store(family, text, &n->has_v4, &n->v4, &n->has_v6, &n->v6) : -EINVAL;
+}
+
+int inv_addr_store(enum addr_family family, const char *text, bool *has4, addr_u128 *v4, bool *has6,
+		   addr_u128 *v6)
+{
 	enum addr_family got;
 	addr_u128 a;
-	if (!n || !text || !addr_parse(text, &got, &a) || got != family)
+	if (!text || !addr_parse(text, &got, &a) || got != family)
 		return -EINVAL;
-	if (family == ADDR_V4) {
-		n->v4 = a;
-		n->has_v4 = true;
-	} else {
-		n->v6 = a;
-		n->has_v6 = true;
-	}
+	*(family == ADDR_V4 ? v4 : v6) = a;
+	*(family == ADDR_V4 ? has4 : has6) = true;
 	return 0;
 }
 
@@ -199,6 +239,15 @@ int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, cons
 	if (!(p.text = strdup(prefix)))
 		return -ENOMEM;
 	(*v)[(*nv)++] = p;
+	return 0;
+}
+
+int inv_node_set_shared(struct inv *inv, size_t node, bool shared)
+{
+	struct inv_node *n = node_at(inv, node);
+	if (!n)
+		return -EINVAL;
+	n->shared = shared;
 	return 0;
 }
 
@@ -262,7 +311,61 @@ static int cmp_created(const void *pa, const void *pb)
 	return a->added < b->added ? -1 : a->added > b->added;
 }
 
+/* A node's address, for finding two nodes with the same one. */
+struct addr_owner {
+	addr_u128 addr;
+	size_t node;
+};
+
+static int cmp_addr_owner(const void *pa, const void *pb)
+{
+	const struct addr_owner *a = pa, *b = pb;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Report every node whose address in FAMILY an earlier node has (nodes in
+ * order of addition); false when there is one (or no memory). */
+static bool addrs_unique(const struct inv *inv, enum addr_family family, const struct diag_loc *locs,
+			 struct diag_list *diags)
+{
+	struct addr_owner *v = malloc((inv->nnodes + 1) * sizeof(*v));
+	size_t n = 0;
+	if (!v) {
+		diag_error(diags, NULL, "inventory: %s", strerror(ENOMEM));
+		return false;
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *nd = &inv->nodes[i];
+		if (family == ADDR_V4 ? nd->has_v4 : nd->has_v6)
+			v[n++] = (struct addr_owner){ family == ADDR_V4 ? nd->v4 : nd->v6, i };
+	}
+	qsort(v, n, sizeof(*v), cmp_addr_owner);
+	bool ok = true;
+	for (size_t i = 1; i < n; i++) {
+		if (v[i].addr != v[i - 1].addr)
+			continue;
+		size_t first = i - 1;
+		while (first > 0 && v[first - 1].addr == v[i].addr)
+			first--;
+		const struct inv_node *a = &inv->nodes[v[first].node], *b = &inv->nodes[v[i].node];
+		char text[ADDR_STRLEN];
+		const struct diag_loc *loc = locs && locs[b->added].src ? &locs[b->added] : NULL;
+		diag_error(diags, loc, "inventory: node \"%s\": address %s is node \"%s\"'s too: every node has "
+			   "addresses of its own", b->name, addr_format(family, v[i].addr, text), a->name);
+		ok = false;
+	}
+	free(v);
+	return ok;
+}
+
 int inv_finish(struct inv *inv, struct diag_list *diags)
+{
+	return inv_finish_located(inv, (const struct diag_loc *const[2]){ NULL, NULL }, diags);
+}
+
+int inv_finish_located(struct inv *inv, const struct diag_loc *const locs[2], struct diag_list *diags)
 {
 	bool ok = true, all_created = inv->nnodes > 0;
 	for (size_t i = 0; i < inv->nnodes; i++) {
@@ -274,6 +377,11 @@ int inv_finish(struct inv *inv, struct diag_list *diags)
 		ok &= inv_node_owned(n) && inv_node_addressed(n);
 		all_created &= n->created != NULL;
 	}
+	if (inv_service_check(inv, diags) < 0)
+		ok = false;
+	/* Both families checked, so that one run names every clash. */
+	ok &= addrs_unique(inv, ADDR_V4, locs[0], diags);
+	ok &= addrs_unique(inv, ADDR_V6, locs[1], diags);
 	if (!ok)
 		return -EINVAL;
 	if (!all_created)
@@ -351,11 +459,15 @@ void inv_free(struct inv *inv)
 	for (size_t i = 0; i < inv->nusers; i++) {
 		free(inv->users[i].name);
 		free(inv->users[i].email);
+		for (size_t j = 0; j < inv->users[i].ngroups; j++)
+			free(inv->users[i].groups[j]);
+		free(inv->users[i].groups);
 	}
 	free(inv->users);
 	for (size_t i = 0; i < inv->nnodes; i++)
 		node_clear(&inv->nodes[i]);
 	free(inv->nodes);
+	inv_services_free(inv);
 	if (inv->index) {
 		free(inv->index->users.slot);
 		free(inv->index->nodes.slot);

@@ -1,5 +1,9 @@
 /* pol: read a Tailscale policy tree into the typed model, checking names. */
 #include "pol.h"
+#include "inv.h"
+#include "polkey.h"
+#include "polname.h"
+#include "role.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -234,7 +238,7 @@ static bool parse_any(const struct alias_in *in, struct pol_alias *out)
 }
 
 /* Where an autogroup may appear. */
-enum autogroup_sides { ANY_SIDE, DST_ONLY, SRC_ONLY };
+enum autogroup_sides { ANY_SIDE, DST_ONLY, SRC_ONLY, SOURCES };
 
 static const struct {
 	const char *name;   /* after "autogroup:" */
@@ -242,6 +246,8 @@ static const struct {
 	enum autogroup_sides sides;
 } autogroups[] = {
 	{ "member", PA_MEMBER, ANY_SIDE },
+	{ "members", PA_MEMBER, ANY_SIDE },   /* the legacy spelling */
+	{ "shared", PA_SHARED, SOURCES },
 	{ "tagged", PA_TAGGED, ANY_SIDE },
 	{ "self", PA_SELF, DST_ONLY },
 	{ "internet", PA_INTERNET, DST_ONLY },
@@ -251,12 +257,20 @@ static const struct {
 static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
 {
 	const char *g = in->text + strlen("autogroup:");
+	int role = role_of_autogroup(g);
+	if (role >= 0) {
+		out->kind = PA_ROLE;
+		out->role = (uint8_t)role;
+		return true;
+	}
 	size_t i = 0;
 	while (i < sizeof(autogroups) / sizeof(autogroups[0]) && strcmp(g, autogroups[i].name) != 0)
 		i++;
 	if (i == sizeof(autogroups) / sizeof(autogroups[0])) {
 		pol_error_at(in->diags, in->at, "unknown autogroup \"%s\" (known: autogroup:member, "
-			     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all)", in->text);
+			     "autogroup:tagged, autogroup:self, autogroup:internet, autogroup:danger-all, "
+			     "autogroup:shared, and the roles autogroup:owner, admin, it-admin, network-admin, "
+			     "billing-admin, auditor)", in->text);
 		return false;
 	}
 	out->kind = autogroups[i].kind;
@@ -266,6 +280,11 @@ static bool parse_autogroup(const struct alias_in *in, struct pol_alias *out)
 		return false;
 	}
 	if (autogroups[i].sides == SRC_ONLY && in->side != POL_SRC) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a source", in->text,
+			     side_name(in->side));
+		return false;
+	}
+	if (autogroups[i].sides == SOURCES && in->side != POL_SRC && in->side != POL_TEST_SRC) {
 		pol_error_at(in->diags, in->at, "%s cannot be %s: it is only valid as a source", in->text,
 			     side_name(in->side));
 		return false;
@@ -288,8 +307,23 @@ static bool defined_in(const struct alias_in *in, const struct pol_named *v, siz
 	return false;
 }
 
+/* "group:NAME@DOMAIN": its members come from the inventory (users'
+ * "groups"), not from the policy. */
+static bool parse_synced_group(const struct alias_in *in, struct pol_alias *out)
+{
+	const char *name = in->text + strlen("group:"), *at = strchr(name, '@');
+	out->kind = PA_SYNCED_GROUP;
+	if (at == name || !at[1] || strchr(at + 1, '@')) {
+		pol_error_at(in->diags, in->at, "bad synced group \"%s\": write group:NAME@DOMAIN", in->text);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_group(const struct alias_in *in, struct pol_alias *out)
 {
+	if (strchr(in->text, '@'))
+		return parse_synced_group(in, out);
 	out->kind = PA_GROUP;
 	return defined_in(in, in->p->groups, in->p->ngroups, "group", "groups");
 }
@@ -303,6 +337,23 @@ static bool parse_tag(const struct alias_in *in, struct pol_alias *out)
 	}
 	if (!find_named(in->p->tag_owners, in->p->ntag_owners, in->text)) {
 		pol_error_at(in->diags, in->at, "tag \"%s\" has no owner: define it in \"tagOwners\"", in->text);
+		return false;
+	}
+	return true;
+}
+
+/* "svc:NAME": a destination; the inventory gives its addresses. */
+static bool parse_service(const struct alias_in *in, struct pol_alias *out)
+{
+	out->kind = PA_SERVICE;
+	if (!inv_service_name_valid(in->text)) {
+		pol_error_at(in->diags, in->at, "bad service name \"%s\": write svc:NAME (lowercase letters, "
+			     "digits and '-')", in->text);
+		return false;
+	}
+	if (!side_is_dst(in->side)) {
+		pol_error_at(in->diags, in->at, "%s cannot be %s: a service is only valid as a destination", in->text,
+			     side_name(in->side));
 		return false;
 	}
 	return true;
@@ -395,6 +446,7 @@ static const struct {
 	{ "group:", NULL, parse_group },
 	{ "tag:", NULL, parse_tag },
 	{ "ipset:", NULL, parse_ipset },
+	{ "svc:", NULL, parse_service },
 	{ "user:", NULL, parse_user },
 	{ "", has_at, parse_user },
 	{ "", is_host, parse_host },
@@ -407,6 +459,8 @@ bool pol_alias_parse(const struct pol_policy *p, const char *text, const struct 
 	const struct alias_in in = { .p = p, .text = text, .at = at, .side = side, .diags = diags };
 	memset(out, 0, sizeof(*out));
 	out->at = at;
+	if (at && !polname_check(at, diags))
+		return false;
 	out->name = strdup(text);
 	if (!out->name)
 		return false;
@@ -482,6 +536,11 @@ static void load_groups(struct loader *l, const struct hj_value *v)
 			LERR(l, m->key, "group name \"%s\" must start with \"group:\"", m->key->u.str.s);
 			continue;
 		}
+		if (strchr(m->key->u.str.s, '@')) {
+			LERR(l, m->key, "group \"%s\" is a synced group: its members come from the identity "
+			     "provider (the inventory's users), not from \"groups\"", m->key->u.str.s);
+			continue;
+		}
 		struct pol_named *g = &p->groups[p->ngroups++];
 		g->name = strdup(m->key->u.str.s);
 		g->at = m->key;
@@ -529,6 +588,10 @@ static void load_hosts(struct loader *l, const struct hj_value *v)
 		}
 		if (!want_kind(l, m->value, HJ_STRING, "a host"))
 			continue;
+		if (!polname_check(m->value, l->diags)) {
+			l->ok = false;
+			continue;
+		}
 		struct pol_named *h = &p->hosts[p->nhosts];
 		enum addr_family fam;
 		if (!addr_range_parse(m->value->u.str.s, false, &fam, &h->lo, &h->hi) ||
@@ -609,14 +672,35 @@ static void load_ipsets(struct loader *l, const struct hj_value *v)
 	}
 }
 
+/* autoApprovers.services: {"svc:NAME": [OWNERS]}.  Checked, and kept for
+ * nothing: which nodes host a service is the inventory's to say. */
+static void load_service_approvers(struct loader *l, const struct hj_value *v)
+{
+	if (!want_kind(l, v, HJ_OBJECT, "\"services\""))
+		return;
+	for (size_t i = 0; i < v->u.obj.n; i++) {
+		const struct hj_member *m = &v->u.obj.members[i];
+		if (!inv_service_name_valid(m->key->u.str.s))
+			LERR(l, m->key, "bad service name \"%s\": write svc:NAME (lowercase letters, digits and '-')",
+			     m->key->u.str.s);
+		struct pol_alias *owners;
+		size_t n;
+		load_aliases(l, m->value, POL_OWNER, "a service's approvers", &owners, &n);
+		for (size_t j = 0; j < n; j++)
+			pol_alias_clear(&owners[j]);
+		free(owners);
+	}
+}
+
 static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 {
 	if (!want_kind(l, v, HJ_OBJECT, "\"autoApprovers\""))
 		return;
 	struct pol_policy *p = l->p;
+	static const char *const fields[] = { "routes", "exitNode", "services" };
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
-		const char *key = m->key->u.str.s;
+		const char *key = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
 		if (strcmp(key, "exitNode") == 0) {
 			p->exit_approvers.at = m->key;
 			load_aliases(l, m->value, POL_OWNER, "\"exitNode\"", &p->exit_approvers.items,
@@ -643,8 +727,11 @@ static void load_auto_approvers(struct loader *l, const struct hj_value *v)
 				p->nroute_approvers++;
 				load_aliases(l, rm->value, POL_OWNER, "a route's approvers", &a->items, &a->nitems);
 			}
-		} else
-			LERR(l, m->key, "unknown key \"%s\" in \"autoApprovers\" (known: routes, exitNode)", key);
+		} else if (strcmp(key, "services") == 0)
+			load_service_approvers(l, m->value);
+		else
+			LERR(l, m->key, "unknown key \"%s\" in \"autoApprovers\" (known: routes, exitNode, services)",
+			     key);
 	}
 }
 
@@ -652,6 +739,10 @@ static void load_acl_proto(struct loader *l, const struct hj_value *v, struct po
 {
 	if (!want_kind(l, v, HJ_STRING, "\"proto\""))
 		return;
+	if (!polname_check(v, l->diags)) {
+		l->ok = false;
+		return;
+	}
 	if (!*v->u.str.s)
 		return;
 	int proto = pol_proto_parse(v->u.str.s);
@@ -669,26 +760,39 @@ static bool all_ports(const struct pol_ipspec *s)
 	return s->nports == 1 && s->ports[0].lo == 0 && s->ports[0].hi == 65535;
 }
 
+/* "src" or its legacy name "users" (NAME, LEGACY); likewise "dst" and
+ * "ports".  Both in one entry is an error. */
+static void acl_field(struct loader *l, const struct hj_member *m, const struct hj_value **field,
+		      const char *name, const char *legacy)
+{
+	if (*field)
+		LERR(l, m->key, "\"%s\" is the legacy name of \"%s\": give one of them", legacy, name);
+	else
+		*field = m->value;
+}
+
 static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule *r)
 {
 	r->kind = POL_ACL;
 	r->at = v;
 	if (!want_kind(l, v, HJ_OBJECT, "an ACL entry"))
 		return;
+	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports" };
 	const struct hj_value *action = NULL, *src = NULL, *dst = NULL, *proto = NULL;
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
-		const char *k = m->key->u.str.s;
+		const char *k = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
 		if (strcmp(k, "action") == 0)
 			action = m->value;
-		else if (strcmp(k, "src") == 0)
-			src = m->value;
-		else if (strcmp(k, "dst") == 0)
-			dst = m->value;
+		else if (strcmp(k, "src") == 0 || strcmp(k, "users") == 0)
+			acl_field(l, m, &src, "src", "users");
+		else if (strcmp(k, "dst") == 0 || strcmp(k, "ports") == 0)
+			acl_field(l, m, &dst, "dst", "ports");
 		else if (strcmp(k, "proto") == 0)
 			proto = m->value;
 		else
-			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto)", k);
+			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto, "
+			     "and the legacy users, ports)", k);
 	}
 	if (!action)
 		LERR(l, v, "ACL entry without \"action\"");
@@ -746,6 +850,10 @@ static bool load_ipspec(struct loader *l, const struct hj_value *it, struct pol_
 {
 	memset(spec, 0, sizeof(*spec));
 	spec->at = it;
+	if (!polname_check(it, l->diags)) {
+		l->ok = false;
+		return false;
+	}
 	const char *s = it->u.str.s, *colon = strchr(s, ':');
 	const char *ports = s;
 	if (colon) {
@@ -775,6 +883,7 @@ static bool load_ipspec(struct loader *l, const struct hj_value *it, struct pol_
 static const char *const ts_caps[] = {
 	"tailscale.com/cap/drive", "tailscale.com/cap/kubernetes", "tailscale.com/cap/relay",
 	"tailscale.com/cap/webui", "tailscale.com/cap/tsidp", "tailscale.com/cap/drive-sharer",
+	"tailscale.com/cap/golink", "tailscale.com/cap/tailsql",
 };
 
 static void load_app(struct loader *l, const struct hj_value *app, struct pol_rule *r)
@@ -887,11 +996,12 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 		return;
 	for (size_t i = 0; i < r->nsrc; i++) {
 		enum pol_alias_kind k = r->src[i].kind;
-		if (k == PA_USER || k == PA_USER_GLOB || k == PA_GROUP || k == PA_MEMBER ||
+		if (k == PA_USER || k == PA_USER_GLOB || k == PA_GROUP || k == PA_SYNCED_GROUP || k == PA_MEMBER ||
+		    k == PA_ROLE ||
 		    (k == PA_ANY && r->kind == POL_ACL))
 			continue;
 		LERR(l, r->src[i].at, "autogroup:self as a destination needs sources that are users, "
-		     "groups or autogroup:member%s, not \"%s\"", r->kind == POL_ACL ? " (or *)" : "",
+		     "groups, roles or autogroup:member%s, not \"%s\"", r->kind == POL_ACL ? " (or *)" : "",
 		     r->src[i].name);
 	}
 }
@@ -913,21 +1023,27 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		LERR(&l, root, "a policy must be an object, not %s", hj_kind_name(root->kind));
 		goto out;
 	}
+	/* Names first: a key with a NUL is a different key to the reader but
+	 * the same name to every later stage. */
+	if (polname_check_keys(root, diags) > 0)
+		goto out;
+	if (polkey_duplicates(root, diags) > 0)
+		l.ok = false;
 	/* Definitions first (in dependency order), then what uses them. */
 	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets" };
 	void (*const loaders[])(struct loader *, const struct hj_value *) = {
 		load_groups, load_hosts, load_tag_owners, load_ipsets,
 	};
 	for (size_t k = 0; k < 4; k++) {
-		const struct hj_value *v = hj_get(root, order[k]);
+		const struct hj_value *v = polkey_get(root, order[k]);
 		if (v)
 			loaders[k](&l, v);
 	}
 	const struct hj_value *acls = NULL, *grants = NULL;
 	for (size_t i = 0; i < root->u.obj.n; i++) {
 		const struct hj_member *m = &root->u.obj.members[i];
-		const char *k = m->key->u.str.s;
-		bool known = false;
+		const char *k = polkey_section(m->key) ? polkey_section(m->key) : m->key->u.str.s;
+		bool known = !polkey_first(root, i);   /* a repeat, reported */
 		for (size_t j = 0; j < 4; j++)
 			known |= strcmp(k, order[j]) == 0;
 		if (known)

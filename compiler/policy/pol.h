@@ -3,7 +3,10 @@
  * tags, ipsets, autogroups), ports and protocols, and keeps a pointer to the
  * tree node of every entry so that later stages can name file:line:col.
  * Keys that mean nothing to a packet filter (ssh, nodeAttrs, ...) are
- * accepted with one warning each; unknown keys are errors. */
+ * accepted with one warning each; unknown keys are errors.  Sections and
+ * the fields of ACLs, tests and autoApprovers match ignoring case, as
+ * Tailscale's decoder does (polkey.h); no name may hold a control
+ * character (polname.h); roles are role.h's. */
 #ifndef POL_H
 #define POL_H
 #include <stdbool.h>
@@ -29,12 +32,17 @@ enum pol_alias_kind {
 	PA_SELF,       /* autogroup:self */
 	PA_INTERNET,   /* autogroup:internet */
 	PA_DANGER_ALL, /* autogroup:danger-all */
+	PA_ROLE,       /* autogroup:admin, owner, ...: the untagged nodes of users with a role */
+	PA_SHARED,     /* autogroup:shared: nodes shared into the tailnet from outside */
+	PA_SYNCED_GROUP, /* "group:eng@example.com": a group the identity provider keeps */
+	PA_SERVICE,    /* "svc:web": a Tailscale Service's addresses (the inventory's) */
 };
 
 struct pol_alias {
 	enum pol_alias_kind kind;
 	char *name;            /* as written (without any :ports) */
 	uint8_t family;        /* PA_ADDR, PA_HOST: the range */
+	uint8_t role;          /* PA_ROLE: an enum role_kind */
 	addr_u128 lo, hi;
 	const struct hj_value *at;
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "polkey.h"
 
 struct run {
 	const struct pol_policy *p;
@@ -120,20 +121,27 @@ static void run_test(struct run *r, const struct hj_value *t)
 		FAIL(r, t, "test: a test must be an object with src and accept or deny");
 		return;
 	}
+	static const char *const fields[] = { "src", "proto", "accept", "deny", "allow", "user", "srcPostureAttrs" };
 	const struct hj_value *src = NULL, *proto = NULL, *accept = NULL, *deny = NULL;
 	for (size_t i = 0; i < t->u.obj.n; i++) {
 		const struct hj_member *m = &t->u.obj.members[i];
-		const char *k = m->key->u.str.s;
-		if (strcmp(k, "src") == 0)
+		const char *k = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
+		if (strcmp(k, "src") == 0 || strcmp(k, "user") == 0) {
+			/* "user" is the legacy name of "src". */
+			if (src)
+				FAIL(r, m->key, "test: \"user\" is the legacy name of \"src\": give one of them");
 			src = m->value;
-		else if (strcmp(k, "proto") == 0)
+		} else if (strcmp(k, "proto") == 0)
 			proto = m->value;
-		else if (strcmp(k, "accept") == 0)
+		else if (strcmp(k, "accept") == 0 || strcmp(k, "allow") == 0) {
+			/* "allow" is the legacy name of "accept". */
+			if (accept)
+				FAIL(r, m->key, "test: \"allow\" is the legacy name of \"accept\": give one of them");
 			accept = m->value;
-		else if (strcmp(k, "deny") == 0)
+		} else if (strcmp(k, "deny") == 0)
 			deny = m->value;
 		else if (strcmp(k, "srcPostureAttrs") != 0)
-			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, deny)", k);
+			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, deny, and the legacy user, allow)", k);
 	}
 	if (!src || src->kind != HJ_STRING || !src->u.str.s[0]) {
 		FAIL(r, src ? src : t, "test: \"src\" must be a non-empty string naming one source");

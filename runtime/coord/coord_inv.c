@@ -55,7 +55,8 @@ static int add_user(const struct store_user *u, void *arg)
 {
 	struct build *b = arg;
 	int idx = inv_add_user(b->inv, u->name, u->email);
-	return idx < 0 ? idx : id_map_add(&b->users, u->id, idx);
+	int rc = idx < 0 ? idx : inv_user_set_role(b->inv, (size_t)idx, store_role_name(u->role));
+	return rc < 0 ? rc : id_map_add(&b->users, u->id, idx);
 }
 
 static int add_node(const struct store_node *n, void *arg)

@@ -35,7 +35,8 @@ static int user_copy(const struct store_user *u, void *arg)
 	if (MEM_RESERVE(snap->users, snap->capusers, snap->nusers + 1) < 0)
 		return -ENOMEM;
 	struct netmap_user *c = &snap->users[snap->nusers++];
-	*c = (struct netmap_user){ .id = u->id, .name = strdup(u->name), .email = strdup(u->email) };
+	*c = (struct netmap_user){ .id = u->id, .name = strdup(u->name), .email = strdup(u->email),
+				   .role = store_role_name(u->role) };
 	return c->name && c->email ? 0 : -ENOMEM;
 }
 
@@ -215,6 +216,8 @@ struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_li
 	int rc = inv ? 0 : -ENOMEM;
 	for (size_t i = 0; rc >= 0 && i < snap->nusers; i++) {
 		rc = inv_add_user(inv, snap->users[i].name, snap->users[i].email);
+		if (rc >= 0 && snap->users[i].role)
+			rc = inv_user_set_role(inv, (size_t)rc, snap->users[i].role);
 		if (rc < 0)
 			diag_error(diags, NULL, "inventory: user \"%s\": %s", snap->users[i].name, strerror(-rc));
 	}

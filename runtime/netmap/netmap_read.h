@@ -19,6 +19,7 @@ struct netmap_strs {
 struct netmap_user {
 	int64_t id;		/* first: looked up by it */
 	char *name, *email;
+	const char *role;	/* store_role_name() */
 };
 
 struct netmap_route {

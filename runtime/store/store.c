@@ -334,3 +334,12 @@ int store_setting_get(struct store *s, const char *name, char *value, size_t len
 		return -EINVAL;
 	return s->ops->setting_get(s, name, value, len);
 }
+
+const char *store_role_name(enum store_role role)
+{
+	switch (role) {
+	case STORE_ROLE_OWNER: return "owner";
+	case STORE_ROLE_ADMIN: return "admin";
+	default: return "member";
+	}
+}

@@ -34,6 +34,8 @@ enum store_kind {
 };
 
 enum store_role { STORE_ROLE_OWNER, STORE_ROLE_ADMIN, STORE_ROLE_MEMBER };
+/* "owner", "admin", "member": the names the policy's role autogroups use. */
+const char *store_role_name(enum store_role role);
 
 struct store_user {
 	int64_t id;

@@ -21,8 +21,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char inventory[] =
-	"{\"users\": [{\"name\": \"alice\", \"email\": \"alice@example.com\"},"
-	"             {\"name\": \"bob\", \"email\": \"bob@example.com\"}],"
+	"{\"users\": [{\"name\": \"alice\", \"email\": \"alice@example.com\", \"role\": \"admin\","
+	"              \"groups\": [\"group:eng@example.com\"]},"
+	"             {\"name\": \"bob\", \"email\": \"bob@example.com\"},"
+	"             {\"name\": \"guest\", \"email\": \"guest@other.example\"}],"
 	" \"nodes\": ["
 	"  {\"name\": \"relay\", \"user\": null, \"tags\": [\"tag:relay\"], \"ipv4\": \"100.64.0.1\","
 	"   \"ipv6\": \"fd7a:115c:a1e0::1\", \"advertised_routes\": [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::/0\"],"
@@ -30,7 +32,9 @@ static const char inventory[] =
 	"  {\"name\": \"a1\", \"user\": \"alice\", \"ipv4\": \"100.64.0.2\", \"ipv6\": \"fd7a:115c:a1e0::2\"},"
 	"  {\"name\": \"a2\", \"user\": \"alice\", \"ipv4\": \"100.64.0.3\"},"
 	"  {\"name\": \"b1\", \"user\": \"bob\", \"ipv6\": \"fd7a:115c:a1e0::4\","
-	"   \"advertised_routes\": [\"192.168.0.0/24\"]}]}";
+	"   \"advertised_routes\": [\"192.168.0.0/24\"]},"
+	"  {\"name\": \"g1\", \"user\": \"guest\", \"ipv4\": \"100.64.0.9\", \"shared\": true}],"
+	" \"services\": [{\"name\": \"svc:web\", \"ipv4\": \"100.100.0.1\", \"hosts\": [\"relay\"]}]}";
 
 static void check_ir(const struct ir_flows *f)
 {

@@ -44,20 +44,44 @@ static void test_caret(void)
 	}
 }
 
+/* Beyond the cap the first error of each new kind is still queued: a kind
+ * is the message without its quoted parts and numbers. */
+static void test_cap_kinds(void)
+{
+	struct diag_list l = { .max_errors = 2 };
+	diag_error(&l, NULL, "bad port \"%d\"", 1);
+	diag_error(&l, NULL, "bad port \"%d\"", 2);
+	diag_error(&l, NULL, "bad port \"%d\"", 3);
+	diag_error(&l, NULL, "unknown group \"%s\"", "group:a");
+	diag_error(&l, NULL, "unknown group \"%s\"", "group:b");
+	diag_error(&l, NULL, "tag %s has no owner", "tag:x");
+	diag_error(&l, NULL, "line %d: oops", 7);
+	char *got = render(&l);
+	T_STREQ(got, "error: bad port \"1\"\nerror: bad port \"2\"\nerror: unknown group \"group:a\"\n"
+		"error: tag tag:x has no owner\nerror: too many errors (2), stopping; beyond them, the first error "
+		"of each other kind is shown\n",
+		"diag: beyond the cap, the first of each new kind (at most the cap's number) is shown");
+	T_CHECK(l.nerrors == 4 && l.beyond == 2, "diag: kinds beyond the cap are counted as errors (%zu, %zu)",
+		l.nerrors, l.beyond);
+	free(got);
+	diag_list_free(&l);
+}
+
 static void test_levels_and_cap(void)
 {
 	struct diag_list l = { .max_errors = 2 };
 	diag_warn(&l, NULL, "ignored key %s", "ssh");
 	diag_error(&l, NULL, "one");
 	T_CHECK(!diag_full(&l), "diag: not full after one error of two");
-	diag_error(&l, NULL, "two");
-	diag_error(&l, NULL, "three");
+	diag_error(&l, NULL, "two %d", 2);
+	diag_error(&l, NULL, "two %d", 3);
 	T_CHECK(diag_full(&l) && l.nerrors == 2, "diag: cap keeps two errors");
 	char *got = render(&l);
-	T_STREQ(got, "warning: ignored key ssh\nerror: one\nerror: two\nerror: too many errors (2), stopping\n",
+	T_STREQ(got, "warning: ignored key ssh\nerror: one\nerror: two 2\nerror: too many errors (2), stopping\n",
 		"diag: levels, unlocated records and the cap line");
 	free(got);
 	diag_list_free(&l);
+	test_cap_kinds();
 }
 
 static void test_load_missing(void)

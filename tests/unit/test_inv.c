@@ -109,12 +109,13 @@ static void test_lookup(void)
 	struct diag_list d = { 0 };
 	struct inv *inv = inv_new();
 	int rc = inv ? inv_add_user(inv, "u", NULL) : -ENOMEM;
-	char name[32], when[32];
+	char name[32], when[32], addr[32];
 	for (int i = 0; rc >= 0 && i < 300; i++) {
 		snprintf(name, sizeof(name), "node-%d", i);
 		snprintf(when, sizeof(when), "2026-04-10T21:%02d:%02dZ", (299 - i) / 60, (299 - i) % 60);
+		snprintf(addr, sizeof(addr), "100.64.%d.%d", i / 256, i % 256);
 		if ((rc = inv_add_node(inv, name, 0)) >= 0)
-			rc = inv_node_set_addr(inv, (size_t)rc, ADDR_V4, "100.64.0.1") ?: inv_node_set_created(inv, (size_t)rc, when);
+			rc = inv_node_set_addr(inv, (size_t)rc, ADDR_V4, addr) ?: inv_node_set_created(inv, (size_t)rc, when);
 	}
 	rc = rc < 0 ? rc : inv_finish(inv, &d);
 	T_CHECK(rc == 0 && inv->nnodes == 300 && strcmp(inv->nodes[0].name, "node-299") == 0,

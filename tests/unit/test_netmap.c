@@ -602,6 +602,40 @@ static void test_no_policy(void)
 	net_close(&n);
 }
 
+/* The coordinator's users carry their role into the inventory: a rule for
+ * autogroup:admin makes the relay a peer of the admin's node only. */
+static void test_roles(void)
+{
+	struct net n;
+	int rc;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap roles: a store");
+		return;
+	}
+	int64_t alice = net_user(&n, "alice");
+	net_node(&n, n.admin, NULL, "admin-laptop");
+	net_node(&n, alice, NULL, "alice-laptop");
+	net_node(&n, 0, "tag:relay", "relay");
+	rc = net_policy(&n, "{\"tagOwners\": {\"tag:relay\": [\"autogroup:admin\"]},\n"
+			    " \"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:admin\"], \"dst\": [\"tag:relay:22\"]}]}\n");
+	struct netmap_world *w = rc == 0 ? build(n.s, NULL, &rc) : NULL;
+	struct ctl_netmap m;
+	size_t relay_peers = 99, alice_peers = 99;
+	if (w && netmap_for(w, id_named(w, "relay"), 1, &m) == 0) {
+		relay_peers = m.n_peers;
+		ctl_netmap_free(&m);
+	}
+	if (w && netmap_for(w, id_named(w, "alice-laptop"), 1, &m) == 0) {
+		alice_peers = m.n_peers;
+		ctl_netmap_free(&m);
+	}
+	T_CHECK(w && relay_peers == 1 && alice_peers == 0,
+		"netmap roles: autogroup:admin names the admin's node (relay peers %zu, alice's %zu)", relay_peers,
+		alice_peers);
+	netmap_world_free(w);
+	net_close(&n);
+}
+
 /* Diagnostics stand alone: they outlive the world and name the policy. */
 static void test_diags(void)
 {
@@ -859,6 +893,7 @@ static void test_changed_large(void)
 
 int main(void)
 {
+	test_roles();
 	test_changed_random();
 	test_changed_large();
 	test_shape();

@@ -129,7 +129,8 @@ static void test_selectors(void)
 		{ "autogroup:internet", POL_SRC, -1 },
 		{ "autogroup:danger-all", POL_SRC, PA_DANGER_ALL },
 		{ "autogroup:danger-all", POL_DST, -1 },
-		{ "autogroup:admin", POL_SRC, -1 },
+		{ "autogroup:admin", POL_SRC, PA_ROLE },
+		{ "autogroup:admins", POL_SRC, -1 },
 		{ "*", POL_TEST_SRC, -1 },
 	};
 	struct diag_list d = { 0 };

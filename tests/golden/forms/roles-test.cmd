@@ -1,0 +1,1 @@
+aclc test tests/golden/forms/roles.hujson --nodes tests/golden/forms/nodes.json

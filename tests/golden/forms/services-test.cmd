@@ -1,0 +1,1 @@
+aclc test tests/golden/forms/services.hujson --nodes tests/golden/forms/nodes.json

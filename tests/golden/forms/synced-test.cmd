@@ -1,0 +1,1 @@
+aclc test tests/golden/forms/synced.hujson --nodes tests/golden/forms/nodes.json
