@@ -123,10 +123,10 @@ static const char *refusal(int rc)
 
 /* A new node with the auth key TEXT; refusals go into RES. */
 static int register_new(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, struct coord_node_result *res)
+			const struct ctl_register *reg, int64_t key_expiry, struct coord_node_result *res)
 {
 	struct ctl_authkey k;
-	struct store_registration r = { .hostname = reg->hostname };
+	struct store_registration r = { .hostname = reg->hostname, .key_expiry = key_expiry };
 	struct text_list eps;
 	char base[STORE_NAME_MAX + 1];
 	int rc = -EEXIST;
@@ -189,7 +189,7 @@ static int add_address(struct ctl_prefixes *p, uint8_t family, const uint8_t *ad
 }
 
 int coord_node_register(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, struct coord_node_result *res)
+			const struct ctl_register *reg, int64_t key_expiry, struct coord_node_result *res)
 {
 	struct node_copy n = { 0 };
 	int rc;
@@ -206,7 +206,7 @@ int coord_node_register(struct store *s, const struct ctl_identity *id, const ui
 		return 0;
 	}
 	if (!n.found) {
-		if ((rc = register_new(s, id, machine_key, reg, res)) < 0 || !res->ok)
+		if ((rc = register_new(s, id, machine_key, reg, key_expiry, res)) < 0 || !res->ok)
 			return rc;
 		if ((rc = store_node_get(s, res->node_id, copy_node, &n)) < 0)
 			return rc;

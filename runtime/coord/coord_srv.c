@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define ADMIN_MAX_REQUEST (8u << 20)	/* a policy and its framing */
-#define MAX_EVENTS 64
+#define MAX_EVENTS 256
 
 enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN };
 
@@ -68,6 +68,8 @@ struct coord_srv {
 	struct netmap_world *world;
 	int64_t world_gen;
 	uint64_t refresh_at;		/* 0: nothing pending */
+	uint64_t refresh_end, refresh_cost;	/* when the last rebuild ended, how long it took */
+	int64_t expiry_at;		/* the world's earliest node key expiry (Unix s), 0: none */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -100,10 +102,16 @@ void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *
 	*port = srv->port;
 }
 
+/* Soon, but never sooner than the last rebuild's own time after it ended:
+ * a rebuild that takes long must leave as long to the sessions (their
+ * handshakes, registrations, acks), or a stream of joins would starve
+ * them and pay one rebuild per event. */
 void coord_srv_changed(struct coord_srv *srv)
 {
-	if (!srv->refresh_at)
-		srv->refresh_at = now_ns() + COORD_COALESCE_NS;
+	if (srv->refresh_at)
+		return;
+	uint64_t at = now_ns() + COORD_COALESCE_NS, earliest = srv->refresh_end + srv->refresh_cost;
+	srv->refresh_at = at > earliest ? at : earliest;
 }
 
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info)
@@ -379,12 +387,45 @@ static void record_auto_approvals(struct coord_srv *srv, const struct netmap_wor
 	}
 }
 
+/* The earliest key expiry of W's nodes, 0: none. */
+static int64_t first_expiry(const struct netmap_world *w)
+{
+	int64_t first = 0;
+	for (size_t i = 0; i < netmap_node_count(w); i++) {
+		int64_t e = netmap_node_key_expiry(w, i);
+		if (e && (!first || e < first))
+			first = e;
+	}
+	return first;
+}
+
+/* Node keys whose time has come: expired in the store, so that the next
+ * world leaves them out and every peer's map drops them, with no other
+ * event needed. */
+static void expire_due(struct coord_srv *srv)
+{
+	int64_t now = time(NULL);
+	srv->expiry_at = 0;
+	for (size_t i = 0; i < netmap_node_count(srv->world); i++) {
+		int64_t e = netmap_node_key_expiry(srv->world, i), id = netmap_node_id(srv->world, i);
+		if (!e || e > now)
+			continue;
+		int rc = store_node_expire(srv->state->store, id);
+		if (rc < 0)
+			log_warn("cannot expire node %lld: %s", (long long)id, strerror(-rc));
+		else
+			log_info("node %lld: key expired", (long long)id);
+	}
+	coord_srv_changed(srv);
+}
+
 /* Rebuild the world from the store and mark the nodes whose view changed. */
 static void refresh(struct coord_srv *srv)
 {
 	struct netmap_world *w;
 	struct diag_list diags = { 0 };
 	int64_t gen;
+	uint64_t start = now_ns();
 	srv->refresh_at = 0;
 	int rc = netmap_world_build(srv->state->store, NULL, &gen, &w, &diags);
 	if (rc < 0) {
@@ -402,11 +443,14 @@ static void refresh(struct coord_srv *srv)
 		netmap_world_free(srv->world);
 	srv->world = w;
 	srv->world_gen = gen;
+	srv->expiry_at = first_expiry(w);
 	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
 		next = s->next;
 		if ((rc = sess_push(s)) < 0 || (rc = sess_rearm(s)) < 0)
 			sess_end(s, rc, NULL);
 	}
+	srv->refresh_end = now_ns();
+	srv->refresh_cost = srv->refresh_end - start;
 }
 
 static bool last_seen(void *ctx, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])
@@ -431,7 +475,9 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	struct coord_srv *srv = s->srv;
 	struct coord_node_result res;
 	struct ctl_msg msg = { .type = CTL_MSG_REGISTER_RESULT };
-	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg, &res);
+	int64_t life = srv->state->key_lifetime;
+	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg,
+				     life ? (int64_t)time(NULL) + life : 0, &res);
 	if (rc < 0)
 		return rc;
 	msg.u.result.ok = res.ok;
@@ -696,10 +742,18 @@ static void admin_event(struct coord_srv *srv, struct admin_client *a, uint32_t 
 
 /* ---- the loop ---- */
 
-/* Run every session's timers that are due; the next deadline of all. */
+/* Run every session's timers that are due, and key expiry; the next
+ * deadline of all. */
 static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
 {
 	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	if (srv->expiry_at) {
+		int64_t left = srv->expiry_at - (int64_t)time(NULL);
+		if (left <= 0)
+			expire_due(srv);
+		else if (now + (uint64_t)left * 1000000000ULL < next)
+			next = now + (uint64_t)left * 1000000000ULL;
+	}
 	for (struct coord_sess *s = srv->sessions, *n; s; s = n) {
 		n = s->next;
 		uint64_t d = ctl_conn_deadline(s->conn);

@@ -21,6 +21,7 @@
  * told of itself, and the digests of both. */
 struct nm_node {
 	int64_t id;
+	int64_t key_expiry;		/* 0: never */
 	char *name;
 	uint8_t wg_key[32];
 	struct ctl_endpoints endpoints;
@@ -130,6 +131,7 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 		     struct netmap_approver **approver, const char *policy_name)
 {
 	n->id = sn->id;
+	n->key_expiry = sn->key_expiry;
 	memcpy(n->wg_key, sn->wg_key, sizeof(n->wg_key));
 	n->snat = l->fs.nodes[i].served.n > 0;
 	if (!(n->name = strdup(sn->name)))
@@ -323,6 +325,11 @@ size_t netmap_node_count(const struct netmap_world *w)
 int64_t netmap_node_id(const struct netmap_world *w, size_t i)
 {
 	return i < w->nnodes ? w->nodes[i].id : 0;
+}
+
+int64_t netmap_node_key_expiry(const struct netmap_world *w, size_t i)
+{
+	return i < w->nnodes ? w->nodes[i].key_expiry : 0;
 }
 
 long netmap_node_index(const struct netmap_world *w, int64_t id)

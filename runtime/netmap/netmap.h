@@ -66,6 +66,9 @@ void netmap_world_free(struct netmap_world *w);
  * registration order. */
 size_t netmap_node_count(const struct netmap_world *w);
 int64_t netmap_node_id(const struct netmap_world *w, size_t i);
+/* When node I's key expires (Unix seconds; 0: never).  The world reads no
+ * clock: the coordinator expires the node in the store when the time comes. */
+int64_t netmap_node_key_expiry(const struct netmap_world *w, size_t i);
 /* Index of store node ID, or -1. */
 long netmap_node_index(const struct netmap_world *w, int64_t id);
 
