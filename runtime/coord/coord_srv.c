@@ -265,6 +265,7 @@ static const char *end_reason(const struct coord_sess *s, int rc)
 	case -EBADMSG: return up ? "a message failed authentication" : "handshake failed (not our key, or tampered)";
 	case -EPROTO: return "malformed frame or protocol error";
 	case -EMSGSIZE: return "message over the size cap";
+	case -ENOBUFS: return "write queue full: the node does not read what it is sent";
 	case -ETIMEDOUT: return up ? "timed out (no traffic, or a peer that does not read)" : "handshake timed out";
 	case -ECONNRESET: return "closed by the node";
 	default: return strerror(-rc);
@@ -298,7 +299,8 @@ static bool delta_empty(const struct ctl_delta *d)
 	return !d->has_self && !d->n_upsert && !d->n_removed && !d->has_routes && !d->has_filter && !d->has_snat;
 }
 
-/* Encode M and queue it: 0, -ENOBUFS (try again later) or another error. */
+/* Encode M and queue it: 0, -ENOBUFS (the queue cap is reached) or another
+ * error. */
 static int sess_send(struct coord_sess *s, const struct ctl_msg *m)
 {
 	size_t len;
@@ -345,12 +347,8 @@ static int sess_push(struct coord_sess *s)
 		msg.u.delta = d;
 	}
 	rc = sess_send(s, &msg);
-	if (rc == -ENOBUFS) {
-		rc = 0;		/* stays dirty: the newest map goes when there is room */
-		goto free_delta;
-	}
 	if (rc < 0)
-		goto free_delta;
+		goto free_delta;	/* -ENOBUFS: it left the whole queue cap unread */
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
 	s->sent = m;
