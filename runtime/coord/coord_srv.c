@@ -24,6 +24,10 @@
 
 #define ADMIN_MAX_REQUEST (8u << 20)	/* a policy and its framing */
 #define MAX_EVENTS 256
+/* The sessions' timers (handshake, keepalive, idle and write timeouts, all
+ * seconds long) are scanned when the earliest is due, and at least this
+ * often, so that an event costs no walk over every session. */
+#define TIMER_SCAN_NS (1000 * 1000000ULL)
 
 enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN };
 
@@ -70,6 +74,7 @@ struct coord_srv {
 	uint64_t refresh_at;		/* 0: nothing pending */
 	uint64_t refresh_end, refresh_cost;	/* when the last rebuild ended, how long it took */
 	int64_t expiry_at;		/* the world's earliest node key expiry (Unix s), 0: none */
+	uint64_t timers_at;		/* the next scan of the sessions' timers */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -608,6 +613,8 @@ static void accept_node(struct coord_srv *srv)
 	if (s->next)
 		s->next->prev = s;
 	srv->sessions = s;
+	if (ctl_conn_deadline(s->conn) < srv->timers_at)
+		srv->timers_at = ctl_conn_deadline(s->conn);
 	if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &s->io) < 0)
 		sess_end(s, -errno, NULL);
 }
@@ -740,18 +747,11 @@ static void admin_event(struct coord_srv *srv, struct admin_client *a, uint32_t 
 
 /* ---- the loop ---- */
 
-/* Run every session's timers that are due, and key expiry; the next
- * deadline of all. */
-static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
+/* Run every session's timers that are due; the next scan, no later than
+ * TIMER_SCAN_NS from NOW. */
+static uint64_t scan_sessions(struct coord_srv *srv, uint64_t now)
 {
-	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
-	if (srv->expiry_at) {
-		int64_t left = srv->expiry_at - (int64_t)time(NULL);
-		if (left <= 0)
-			expire_due(srv);
-		else if (now + (uint64_t)left * 1000000000ULL < next)
-			next = now + (uint64_t)left * 1000000000ULL;
-	}
+	uint64_t next = now + TIMER_SCAN_NS;
 	for (struct coord_sess *s = srv->sessions, *n; s; s = n) {
 		n = s->next;
 		uint64_t d = ctl_conn_deadline(s->conn);
@@ -769,6 +769,23 @@ static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
 			next = d;
 	}
 	return next;
+}
+
+/* The sessions' timers when due, key expiry, the pending rebuild: the next
+ * deadline of all. */
+static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
+{
+	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	if (srv->expiry_at) {
+		int64_t left = srv->expiry_at - (int64_t)time(NULL);
+		if (left <= 0)
+			expire_due(srv);
+		else if (now + (uint64_t)left * 1000000000ULL < next)
+			next = now + (uint64_t)left * 1000000000ULL;
+	}
+	if (srv->timers_at <= now)
+		srv->timers_at = scan_sessions(srv, now);
+	return srv->timers_at < next ? srv->timers_at : next;
 }
 
 int coord_srv_run(struct coord_srv *srv)
