@@ -478,9 +478,8 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	struct coord_srv *srv = s->srv;
 	struct coord_node_result res;
 	struct ctl_msg msg = { .type = CTL_MSG_REGISTER_RESULT };
-	int64_t life = srv->state->key_lifetime;
 	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg,
-				     life ? (int64_t)time(NULL) + life : 0, &res);
+				     srv->state->key_lifetime, &res);
 	if (rc < 0)
 		return rc;
 	msg.u.result.ok = res.ok;

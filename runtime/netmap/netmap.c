@@ -368,6 +368,19 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 	return rc;
 }
 
+struct inv *netmap_inventory(struct store *s, struct diag_list *diags, int *rc)
+{
+	struct netmap_snap snap = { 0 };
+	struct inv *inv = NULL;
+	*rc = netmap_snap_read(s, &snap);
+	if (*rc < 0)
+		diag_error(diags, NULL, "reading the store: %s", strerror(-*rc));
+	else if (!(inv = netmap_snap_inventory(&snap, diags)))
+		*rc = -EINVAL;
+	netmap_snap_free(&snap);
+	return inv;
+}
+
 void netmap_world_free(struct netmap_world *w)
 {
 	if (!w)
