@@ -19,8 +19,7 @@
  *   - full-map bytes (a node's map as a reconnect gets it, and the relay's);
  *   - the coordinator's VmRSS before the sessions and with all of them.
  * Figures only: nothing is asserted. */
-#include "ctl_conn.h"
-#include "ctl_msg.h"
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,22 +122,6 @@ static double coord_cpu_ms(void)
 
 /* ---- sessions ---- */
 
-static int sess_send(struct sess *s, const struct ctl_msg *m)
-{
-	size_t len;
-	char *text = ctl_msg_encode(m, &len);
-	int rc = text ? ctl_conn_send(s->conn, text, len) : -ENOMEM;
-	free(text);
-	return rc;
-}
-
-static int ack(struct sess *s, uint64_t gen)
-{
-	struct ctl_msg m = { .type = CTL_MSG_ACK };
-	m.u.ack.generation = gen;
-	return sess_send(s, &m);
-}
-
 static int on_established(void *ctx, struct ctl_conn *c)
 {
 	struct sess *s = ctx;
@@ -160,7 +143,7 @@ static int on_established(void *ctx, struct ctl_conn *c)
 	struct ctl_endpoint ep = { .family = 4, .port = 41641,
 				   .addr = { 192, 0, 2, (uint8_t)(s->i % 250 + 1) } };
 	m.u.reg.endpoints = (struct ctl_endpoints){ &ep, 1 };
-	return sess_send(s, &m);
+	return ctl_client_send(s->conn, &m);
 }
 
 static void note_marker(struct sess *s)
@@ -181,25 +164,20 @@ static int on_map(struct sess *s, struct ctl_netmap *m)
 	memset(m, 0, sizeof *m);
 	s->has_map = true;
 	note_marker(s);
-	return ack(s, s->map.generation);
+	return ctl_client_ack(s->conn, s->map.generation, NULL);
 }
 
 static int on_delta(struct sess *s, const struct ctl_delta *d, size_t len)
 {
-	struct ctl_netmap next;
-	if (!s->has_map)
-		return -EPROTO;
-	int rc = ctl_netmap_apply(&s->map, d, &next);
+	int rc = s->has_map ? ctl_client_apply(&s->map, d) : -EPROTO;
 	if (rc < 0)
 		return rc;
-	ctl_netmap_free(&s->map);
-	s->map = next;
 	run.delta_bytes += len;
 	run.deltas++;
 	if (s->i == 0)
 		run.relay_delta_bytes += len;
 	note_marker(s);
-	return ack(s, d->generation);
+	return ctl_client_ack(s->conn, d->generation, NULL);
 }
 
 static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
@@ -475,7 +453,6 @@ static void read_user_keys(const char *path)
 static int parse_args(int argc, char **argv)
 {
 	const char *server = NULL, *key = NULL;
-	size_t binlen;
 	int c;
 	while ((c = getopt(argc, argv, "s:k:P:K:S:r:u:p:m:n:j:")) != -1) {
 		switch (c) {
@@ -493,19 +470,10 @@ static int parse_args(int argc, char **argv)
 		default: return -1;
 		}
 	}
-	if (!server || !key || !opt.coord || !opt.keygate || !opt.sock || !opt.relay_key || !opt.n_user_keys ||
-	    !opt.policy2 || !opt.marker || opt.n < 2 || opt.joins < 1 ||
-	    sodium_base642bin(opt.server_key, 32, key, strlen(key), NULL, &binlen, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != 32)
+	if (!opt.coord || !opt.keygate || !opt.sock || !opt.relay_key || !opt.n_user_keys || !opt.policy2 ||
+	    !opt.marker || opt.n < 2 || opt.joins < 1)
 		return -1;
-	char host[256];
-	const char *colon = strrchr(server, ':');
-	if (!colon || (size_t)(colon - server) >= sizeof host)
-		return -1;
-	memcpy(host, server, (size_t)(colon - server));
-	host[colon - server] = '\0';
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	return getaddrinfo(host, colon + 1, &hints, &opt.ai) == 0 ? 0 : -1;
+	return ctl_client_server(server, key, opt.server_key, &opt.ai);
 }
 
 /* Sessions need a descriptor each: the soft limit up to the hard one. */

@@ -19,8 +19,7 @@
  *   -t  give up after SECONDS (exit 3); default 30
  * Without -o it runs until SIGTERM or the timeout. */
 #include "ctl_authkey.h"
-#include "ctl_conn.h"
-#include "ctl_msg.h"
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,23 +130,6 @@ static void write_map(const struct sess *s)
 	free(text);
 }
 
-static int send_msg(struct sess *s, const struct ctl_msg *m)
-{
-	size_t len;
-	char *text = ctl_msg_encode(m, &len);
-	int rc = text ? ctl_conn_send(s->conn, text, len) : -ENOMEM;
-	free(text);
-	return rc;
-}
-
-static int ack(struct sess *s, uint64_t gen, const char *error)
-{
-	struct ctl_msg m = { .type = CTL_MSG_ACK };
-	m.u.ack.generation = gen;
-	m.u.ack.error = (char *)error;
-	return send_msg(s, &m);
-}
-
 static int on_established(void *ctx, struct ctl_conn *c)
 {
 	struct sess *s = ctx;
@@ -161,7 +143,7 @@ static int on_established(void *ctx, struct ctl_conn *c)
 	m.u.reg.routes = opt.routes;
 	struct ctl_endpoint ep = { .family = 4, .port = 41641, .addr = { 192, 0, 2, (uint8_t)(s->i % 250 + 1) } };
 	m.u.reg.endpoints = (struct ctl_endpoints){ &ep, 1 };
-	return send_msg(s, &m);
+	return ctl_client_send(s->conn, &m);
 }
 
 static int on_map(struct sess *s, struct ctl_netmap *m)
@@ -174,24 +156,21 @@ static int on_map(struct sess *s, struct ctl_netmap *m)
 	s->state = S_MAPPED;
 	event(s, "map %llu", (unsigned long long)s->map.generation);
 	write_map(s);
-	return ack(s, s->map.generation, NULL);
+	return ctl_client_ack(s->conn, s->map.generation, NULL);
 }
 
 static int on_delta(struct sess *s, const struct ctl_delta *d)
 {
-	struct ctl_netmap next;
 	if (!s->has_map)
-		return ack(s, d->generation, "delta without a map");
-	int rc = ctl_netmap_apply(&s->map, d, &next);
+		return ctl_client_ack(s->conn, d->generation, "delta without a map");
+	int rc = ctl_client_apply(&s->map, d);
 	if (rc < 0) {
 		event(s, "delta %llu not applied: %s", (unsigned long long)d->generation, strerror(-rc));
-		return ack(s, d->generation, "delta does not apply");
+		return ctl_client_ack(s->conn, d->generation, "delta does not apply");
 	}
-	ctl_netmap_free(&s->map);
-	s->map = next;
 	event(s, "delta %llu", (unsigned long long)d->generation);
 	write_map(s);
-	return ack(s, d->generation, NULL);
+	return ctl_client_ack(s->conn, d->generation, NULL);
 }
 
 static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
@@ -270,7 +249,6 @@ static int parse_args(int argc, char **argv, int *timeout)
 {
 	const char *server = NULL, *key = NULL;
 	int c;
-	size_t binlen;
 	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSt:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
@@ -293,18 +271,9 @@ static int parse_args(int argc, char **argv, int *timeout)
 		default: return -1;
 		}
 	}
-	if (!server || !key || !opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS ||
-	    sodium_base642bin(opt.server_key, 32, key, strlen(key), NULL, &binlen, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != 32)
+	if (!opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS)
 		return -1;
-	char host[300];
-	const char *colon = strrchr(server, ':');
-	if (!colon || (size_t)(colon - server) >= sizeof host)
-		return -1;
-	memcpy(host, server, (size_t)(colon - server));
-	host[colon - server] = '\0';
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	return getaddrinfo(host, colon + 1, &hints, &opt.ai) == 0 ? 0 : -1;
+	return ctl_client_server(server, key, opt.server_key, &opt.ai);
 }
 
 /* -o: 0 every session has a map, 1 every session has a map or is over
