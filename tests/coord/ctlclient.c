@@ -2,7 +2,7 @@
  * against a real keygate-coord (the tests in tests/coord).
  *
  *   ctlclient -s HOST:PORT -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
- *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]
+ *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S | -W BYTES] [-t SECONDS]
  *
  * Session I keeps its machine key in DIR/cI.key (made on first use), so a
  * second run reconnects as the same nodes.  It registers (with -a, or as a
@@ -16,6 +16,8 @@
  *   -R  reconnect a lost session after 200 ms
  *   -S  stall: once a session has its first map, never read again (a node
  *       that does not read, for the coordinator's write queue)
+ *   -W  slow: once a session has its first map, read at most BYTES a
+ *       second (a node that reads, too slowly for what it is sent)
  *   -t  give up after SECONDS (exit 3); default 30
  * Without -o it runs until SIGTERM or the timeout. */
 #include "ctl_authkey.h"
@@ -49,6 +51,7 @@ struct sess {
 	bool has_map;
 	struct ctl_netmap map;
 	uint64_t reconnect_at;
+	uint64_t slow_read_at;	/* -W: the next read */
 };
 
 static struct {
@@ -57,6 +60,7 @@ static struct {
 	uint8_t server_key[32];
 	struct addrinfo *ai;
 	bool once, reconnect, stall;
+	size_t slow;		/* -W: bytes a second, 0: read freely */
 	int n;
 } opt = { .hostname = "node", .n = 1 };
 
@@ -249,7 +253,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 {
 	const char *server = NULL, *key = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSt:")) != -1) {
+	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSW:t:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'k': key = optarg; break;
@@ -260,6 +264,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 		case 'o': opt.once = true; break;
 		case 'R': opt.reconnect = true; break;
 		case 'S': opt.stall = true; break;
+		case 'W': opt.slow = (size_t)atol(optarg); break;
 		case 't': *timeout = atoi(optarg); break;
 		case 'r':
 			for (char *p = strtok(optarg, ","); p; p = strtok(NULL, ",")) {
@@ -291,6 +296,21 @@ static int once_status(const struct sess *v)
 	return status;
 }
 
+/* -W: this second's few bytes, fed to the connection as if it had read
+ * them. */
+static int slow_read(struct sess *s, uint64_t now)
+{
+	uint8_t buf[65536];
+	size_t want = opt.slow < sizeof buf ? opt.slow : sizeof buf;
+	ssize_t n = read(ctl_conn_fd(s->conn), buf, want);
+	s->slow_read_at = now + 1000000000ULL;
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return ctl_conn_feed(s->conn, buf, (size_t)n, now);
+}
+
 static void step(struct sess *v, struct pollfd *pfd)
 {
 	uint64_t now = now_ns(), next = now + 1000000000ULL;
@@ -306,7 +326,9 @@ static void step(struct sess *v, struct pollfd *pfd)
 			}
 		}
 		pfd[i].fd = ctl_conn_fd(v[i].conn);
-		bool reading = !(opt.stall && v[i].state == S_MAPPED);
+		bool reading = !((opt.stall || opt.slow) && v[i].state == S_MAPPED);
+		if (opt.slow && v[i].state == S_MAPPED && v[i].slow_read_at < next)
+			next = v[i].slow_read_at;
 		pfd[i].events = (reading ? POLLIN : 0) | (ctl_conn_wants_write(v[i].conn) ? POLLOUT : 0);
 		uint64_t d = ctl_conn_deadline(v[i].conn);
 		if (d < next)
@@ -323,6 +345,8 @@ static void step(struct sess *v, struct pollfd *pfd)
 			continue;
 		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 			rc = ctl_conn_on_readable(s->conn, now);
+		if (rc == 0 && opt.slow && s->state == S_MAPPED && s->slow_read_at <= now)
+			rc = slow_read(s, now);
 		if (rc == 0 && (pfd[i].revents & POLLOUT))
 			rc = ctl_conn_on_writable(s->conn, now);
 		if (rc == 0)
@@ -337,7 +361,7 @@ int main(int argc, char **argv)
 	int timeout = 30, status = 3;
 	if (sodium_init() < 0 || parse_args(argc, argv, &timeout) < 0) {
 		fprintf(stderr, "usage: ctlclient -s HOST:PORT -k KEY -d DIR [-n N] [-a AUTHKEY] [-r PREFIXES] "
-				"[-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]\n");
+				"[-H HOSTNAME] [-o] [-R] [-S | -W BYTES] [-t SECONDS]\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
