@@ -8,11 +8,18 @@
 #include "ir.h"
 #include "polkey.h"
 
+/* Where a principal without a device is put to judge its access: the top of
+ * the tailnet's ranges, moved down past any address a node holds. */
+#define STANDIN_V4 "100.127.255.254"
+#define STANDIN_V6 "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:fffe"
+
 struct run {
 	const struct pol_policy *p;
 	const struct inv *inv;
 	const struct filter_set *s;
 	struct ir_flows all;
+	struct ir_flows standin_flows;	/* the rules with the current test's stand-in */
+	bool use_standin;		/* the current test's source is a stand-in */
 	struct diag_list diags;
 	int failures;
 };
@@ -28,6 +35,136 @@ static bool single_addresses(const struct addr_set *a)
 	return a->n > 0;
 }
 
+/* ---- principals without a device ----
+ *
+ * A policy is usually set before anyone has joined.  A test whose source is
+ * a known user (in the inventory) or a tag (tagOwners) with no device judges
+ * that principal's access as if it had one: the rules are compiled again
+ * with a stand-in node (owned by the user, or carrying the tag) at an
+ * address no node holds, and the test's source is that node.  Destinations
+ * are named as before, by the real inventory. */
+
+static bool addr_taken(const struct inv *inv, enum addr_family family, addr_u128 a)
+{
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct inv_node *n = &inv->nodes[i];
+		if (family == ADDR_V4 ? n->has_v4 && n->v4 == a : n->has_v6 && n->v6 == a)
+			return true;
+	}
+	return false;
+}
+
+/* The stand-in's address in FAMILY as text, into BUF (ADDR_STRLEN). */
+static void standin_addr(const struct inv *inv, enum addr_family family, char *buf)
+{
+	enum addr_family f;
+	addr_u128 a;
+	addr_parse(family == ADDR_V4 ? STANDIN_V4 : STANDIN_V6, &f, &a);
+	while (addr_taken(inv, family, a))
+		a--;
+	addr_format(family, a, buf);
+}
+
+static int copy_prefixes(struct inv *to, size_t node, enum inv_routes which, const struct inv_prefix *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = inv_node_add_route(to, node, which, v[i].text);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int copy_node(struct inv *to, const struct inv_node *n)
+{
+	char buf[ADDR_STRLEN];
+	int idx = inv_add_node(to, n->name, n->user), rc = idx;
+	for (size_t t = 0; rc >= 0 && t < n->ntags; t++)
+		rc = inv_node_add_tag(to, (size_t)idx, n->tags[t]);
+	if (rc >= 0 && n->has_v4)
+		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V4, addr_format(ADDR_V4, n->v4, buf));
+	if (rc >= 0 && n->has_v6)
+		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V6, addr_format(ADDR_V6, n->v6, buf));
+	if (rc >= 0)
+		rc = copy_prefixes(to, (size_t)idx, INV_ADVERTISED, n->advertised, n->nadvertised);
+	if (rc >= 0)
+		rc = copy_prefixes(to, (size_t)idx, INV_APPROVED, n->approved, n->napproved);
+	if (rc >= 0 && n->created)
+		rc = inv_node_set_created(to, (size_t)idx, n->created);
+	return rc < 0 ? rc : 0;
+}
+
+/* A copy of INV (users in the same order, so indexes hold) with a stand-in
+ * node owned by USER (an index) or carrying TAG.  NULL on failure. */
+static struct inv *inv_with_standin(const struct inv *inv, int user, const char *tag)
+{
+	struct inv *to = inv_new();
+	struct diag_list diags = { 0 };
+	char v4[ADDR_STRLEN], v6[ADDR_STRLEN], name[64];
+	int rc = to ? 0 : -ENOMEM;
+	for (size_t i = 0; rc >= 0 && i < inv->nusers; i++)
+		rc = inv_add_user(to, inv->users[i].name, inv->users[i].email);
+	for (size_t i = 0; rc >= 0 && i < inv->nnodes; i++)
+		rc = copy_node(to, &inv->nodes[i]);
+	standin_addr(inv, ADDR_V4, v4);
+	standin_addr(inv, ADDR_V6, v6);
+	snprintf(name, sizeof(name), "test-standin-%zu", inv->nnodes);
+	int idx = rc >= 0 ? inv_add_node(to, name, tag ? -1 : user) : rc;
+	rc = idx;
+	if (rc >= 0 && tag)
+		rc = inv_node_add_tag(to, (size_t)idx, tag);
+	if (rc >= 0)
+		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V4, v4);
+	if (rc >= 0)
+		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V6, v6);
+	if (rc >= 0)
+		rc = inv_finish(to, &diags);
+	diag_list_free(&diags);
+	if (rc < 0) {
+		inv_free(to);
+		return NULL;
+	}
+	return to;
+}
+
+/* The user a PA_USER alias names exactly ("alice@example.com", "alice@"),
+ * or -1. */
+static int known_user(const struct inv *inv, const char *name)
+{
+	int u = inv_user_by_email(inv, name);
+	size_t len = strlen(name);
+	if (u < 0 && len > 1 && name[len - 1] == '@') {
+		char *login = strndup(name, len - 1);
+		u = login ? inv_user_by_name(inv, login) : -1;
+		free(login);
+	}
+	return u;
+}
+
+/* Source A names no device: when it is a known user or a tag, the
+ * stand-in's addresses into OUT and the rules compiled with it into
+ * R->standin_flows.  false: not such a principal (or no memory). */
+static bool standin_source(struct run *r, const struct pol_alias *a, struct addr_set *out)
+{
+	int user = a->kind == PA_USER ? known_user(r->inv, a->name) : -1;
+	if (user < 0 && a->kind != PA_TAG)
+		return false;
+	struct inv *inv = inv_with_standin(r->inv, user, a->kind == PA_TAG ? a->name : NULL);
+	struct filter_set fs = { 0 };
+	struct diag_list diags = { 0 };
+	bool ok = inv && filter_compile(r->p, inv, &fs, &diags) == 0;
+	if (ok) {
+		ir_free(&r->standin_flows);
+		ok = filter_node_ir(&fs.global, &r->standin_flows) == 0 &&
+		     inv_node_addrs(&inv->nodes[inv->nnodes - 1], out) == 0;
+		r->use_standin = ok;
+	}
+	filter_set_free(&fs);
+	diag_list_free(&diags);
+	inv_free(inv);
+	return ok;
+}
+
 /* Resolve a test's source or destination name to single addresses; false
  * with the failure recorded. */
 static bool test_addrs(struct run *r, const char *name, const struct hj_value *at, enum pol_side side,
@@ -40,6 +177,8 @@ static bool test_addrs(struct run *r, const char *name, const struct hj_value *a
 		return false;
 	}
 	bool ok = filter_alias_addrs(r->p, r->inv, r->s, &a, out);
+	if (!ok && side == POL_TEST_SRC)
+		ok = standin_source(r, &a, out);
 	if (a.kind == PA_ADDR && strchr(name, '/')) {
 		FAIL(r, at, "test: \"%s\" is a prefix: tests take a single address", name);
 		ok = false;
@@ -95,7 +234,7 @@ static void check_dst(struct run *r, const char *srcname, const struct addr_set 
 				if (src->v[i].family != dst.v[j].family)
 					continue;
 				pairs++;
-				bool acc = ir_match(&r->all, src->v[i].family, proto, src->v[i].lo, dst.v[j].lo, port);
+				bool acc = ir_match(r->use_standin ? &r->standin_flows : &r->all, src->v[i].family, proto, src->v[i].lo, dst.v[j].lo, port);
 				accepted += acc;
 				if (acc != want_accept && !first[0])
 					snprintf(first, sizeof(first), "%s -> %s",
@@ -162,6 +301,7 @@ static void run_test(struct run *r, const struct hj_value *t)
 		return;
 	}
 	struct addr_set saddrs = { 0 };
+	r->use_standin = false;
 	if (test_addrs(r, src->u.str.s, src, POL_TEST_SRC, &saddrs)) {
 		const struct hj_value *lists[2] = { accept, deny };
 		for (int w = 0; w < 2; w++) {
@@ -193,5 +333,6 @@ int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct fi
 	diag_print(out, &r.diags);
 	diag_list_free(&r.diags);
 	ir_free(&r.all);
+	ir_free(&r.standin_flows);
 	return r.failures;
 }

@@ -4,7 +4,9 @@
  * ("deny").  They are checked against the tailnet-wide rules (every rule,
  * not reduced to one node).  A malformed test (unknown name, a prefix or a
  * port list where one host and one port belong, neither accept nor deny) is
- * a failing test, reported at its location. */
+ * a failing test, reported at its location.  A source that is a known user
+ * or a tag with no device is judged as if it had one (a stand-in node at an
+ * address no node holds); an unknown user fails. */
 #ifndef PTEST_H
 #define PTEST_H
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* coord_admin: one handler per admin command, in a dispatch table. */
 #include "coord_admin.h"
-#include "coord_inv.h"
 #include "ctl_authkey.h"
 #include "ctl_json.h"
 #include "diff.h"
 #include "load.h"
 #include "log.h"
 #include "mem.h"
+#include "netmap.h"
 #include "ptest.h"
 
 #include <arpa/inet.h>
@@ -548,7 +548,7 @@ static int load_against_store(struct store *s, const char *name, const char *tex
 	int rc;
 	if (!l)
 		return refuse(r, "out of memory");
-	struct inv *inv = coord_inv_build(s, &diags, &rc);
+	struct inv *inv = netmap_inventory(s, &diags, &rc);
 	if (!inv) {
 		r->details = mem_text(write_diags, &diags);
 		refuse(r, "the inventory does not build: %s", strerror(-rc));

@@ -123,7 +123,7 @@ static const char *refusal(int rc)
 
 /* A new node with the auth key TEXT; refusals go into RES. */
 static int register_new(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, struct coord_node_result *res)
+			const struct ctl_register *reg, int64_t key_lifetime, struct coord_node_result *res)
 {
 	struct ctl_authkey k;
 	struct store_registration r = { .hostname = reg->hostname };
@@ -154,7 +154,9 @@ static int register_new(struct store *s, const struct ctl_identity *id, const ui
 		else
 			snprintf(res->name, sizeof res->name, "%s", base);
 		r.name = res->name;
-		rc = store_register(s, &r, time(NULL), &res->node_id);
+		int64_t now = time(NULL);
+		r.key_expiry = key_lifetime ? now + key_lifetime : 0;
+		rc = store_register(s, &r, now, &res->node_id);
 		if (rc != -EEXIST)
 			break;
 	}
@@ -189,7 +191,7 @@ static int add_address(struct ctl_prefixes *p, uint8_t family, const uint8_t *ad
 }
 
 int coord_node_register(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, struct coord_node_result *res)
+			const struct ctl_register *reg, int64_t key_lifetime, struct coord_node_result *res)
 {
 	struct node_copy n = { 0 };
 	int rc;
@@ -206,7 +208,7 @@ int coord_node_register(struct store *s, const struct ctl_identity *id, const ui
 		return 0;
 	}
 	if (!n.found) {
-		if ((rc = register_new(s, id, machine_key, reg, res)) < 0 || !res->ok)
+		if ((rc = register_new(s, id, machine_key, reg, key_lifetime, res)) < 0 || !res->ok)
 			return rc;
 		if ((rc = store_node_get(s, res->node_id, copy_node, &n)) < 0)
 			return rc;

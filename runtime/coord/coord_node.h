@@ -20,10 +20,11 @@ struct coord_node_result {
 };
 
 /* Register or reconnect MACHINE_KEY's node as REG asks, the coordinator
- * being ID.  A refusal is *RES with ok false (return 0); negative only
- * when the store fails. */
+ * being ID; a new node's key expires KEY_LIFETIME seconds after it
+ * registers (0: never).  A refusal is *RES with ok false (return 0); negative only when
+ * the store fails. */
 int coord_node_register(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, struct coord_node_result *res);
+			const struct ctl_register *reg, int64_t key_lifetime, struct coord_node_result *res);
 /* Apply an update's present fields to node NODE_ID: 0 or -errno. */
 int coord_node_update(struct store *s, int64_t node_id, const struct ctl_update *u);
 

@@ -23,7 +23,11 @@
 #include <unistd.h>
 
 #define ADMIN_MAX_REQUEST (8u << 20)	/* a policy and its framing */
-#define MAX_EVENTS 64
+#define MAX_EVENTS 256
+/* The sessions' timers (handshake, keepalive, idle and write timeouts, all
+ * seconds long) are scanned when the earliest is due, and at least this
+ * often, so that an event costs no walk over every session. */
+#define TIMER_SCAN_NS (1000 * 1000000ULL)
 
 enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN };
 
@@ -68,6 +72,9 @@ struct coord_srv {
 	struct netmap_world *world;
 	int64_t world_gen;
 	uint64_t refresh_at;		/* 0: nothing pending */
+	uint64_t refresh_end, refresh_cost;	/* when the last rebuild ended, how long it took */
+	int64_t expiry_at;		/* the world's earliest node key expiry (Unix s), 0: none */
+	uint64_t timers_at;		/* the next scan of the sessions' timers */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -100,10 +107,16 @@ void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *
 	*port = srv->port;
 }
 
+/* Soon, but never sooner than the last rebuild's own time after it ended:
+ * a rebuild that takes long must leave as long to the sessions (their
+ * handshakes, registrations, acks), or a stream of joins would starve
+ * them and pay one rebuild per event. */
 void coord_srv_changed(struct coord_srv *srv)
 {
-	if (!srv->refresh_at)
-		srv->refresh_at = now_ns() + COORD_COALESCE_NS;
+	if (srv->refresh_at)
+		return;
+	uint64_t at = now_ns() + COORD_COALESCE_NS, earliest = srv->refresh_end + srv->refresh_cost;
+	srv->refresh_at = at > earliest ? at : earliest;
 }
 
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info)
@@ -257,6 +270,7 @@ static const char *end_reason(const struct coord_sess *s, int rc)
 	case -EBADMSG: return up ? "a message failed authentication" : "handshake failed (not our key, or tampered)";
 	case -EPROTO: return "malformed frame or protocol error";
 	case -EMSGSIZE: return "message over the size cap";
+	case -ENOBUFS: return "write queue full: the node does not read what it is sent";
 	case -ETIMEDOUT: return up ? "timed out (no traffic, or a peer that does not read)" : "handshake timed out";
 	case -ECONNRESET: return "closed by the node";
 	default: return strerror(-rc);
@@ -290,7 +304,8 @@ static bool delta_empty(const struct ctl_delta *d)
 	return !d->has_self && !d->n_upsert && !d->n_removed && !d->has_routes && !d->has_filter && !d->has_snat;
 }
 
-/* Encode M and queue it: 0, -ENOBUFS (try again later) or another error. */
+/* Encode M and queue it: 0, -ENOBUFS (the queue cap is reached) or another
+ * error. */
 static int sess_send(struct coord_sess *s, const struct ctl_msg *m)
 {
 	size_t len;
@@ -337,12 +352,8 @@ static int sess_push(struct coord_sess *s)
 		msg.u.delta = d;
 	}
 	rc = sess_send(s, &msg);
-	if (rc == -ENOBUFS) {
-		rc = 0;		/* stays dirty: the newest map goes when there is room */
-		goto free_delta;
-	}
 	if (rc < 0)
-		goto free_delta;
+		goto free_delta;	/* -ENOBUFS: it left the whole queue cap unread */
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
 	s->sent = m;
@@ -379,12 +390,45 @@ static void record_auto_approvals(struct coord_srv *srv, const struct netmap_wor
 	}
 }
 
+/* The earliest key expiry of W's nodes, 0: none. */
+static int64_t first_expiry(const struct netmap_world *w)
+{
+	int64_t first = 0;
+	for (size_t i = 0; i < netmap_node_count(w); i++) {
+		int64_t e = netmap_node_key_expiry(w, i);
+		if (e && (!first || e < first))
+			first = e;
+	}
+	return first;
+}
+
+/* Node keys whose time has come: expired in the store, so that the next
+ * world leaves them out and every peer's map drops them, with no other
+ * event needed. */
+static void expire_due(struct coord_srv *srv)
+{
+	int64_t now = time(NULL);
+	srv->expiry_at = 0;
+	for (size_t i = 0; i < netmap_node_count(srv->world); i++) {
+		int64_t e = netmap_node_key_expiry(srv->world, i), id = netmap_node_id(srv->world, i);
+		if (!e || e > now)
+			continue;
+		int rc = store_node_expire(srv->state->store, id);
+		if (rc < 0)
+			log_warn("cannot expire node %lld: %s", (long long)id, strerror(-rc));
+		else
+			log_info("node %lld: key expired", (long long)id);
+	}
+	coord_srv_changed(srv);
+}
+
 /* Rebuild the world from the store and mark the nodes whose view changed. */
 static void refresh(struct coord_srv *srv)
 {
 	struct netmap_world *w;
 	struct diag_list diags = { 0 };
 	int64_t gen;
+	uint64_t start = now_ns();
 	srv->refresh_at = 0;
 	int rc = netmap_world_build(srv->state->store, NULL, &gen, &w, &diags);
 	if (rc < 0) {
@@ -402,11 +446,14 @@ static void refresh(struct coord_srv *srv)
 		netmap_world_free(srv->world);
 	srv->world = w;
 	srv->world_gen = gen;
+	srv->expiry_at = first_expiry(w);
 	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
 		next = s->next;
 		if ((rc = sess_push(s)) < 0 || (rc = sess_rearm(s)) < 0)
 			sess_end(s, rc, NULL);
 	}
+	srv->refresh_end = now_ns();
+	srv->refresh_cost = srv->refresh_end - start;
 }
 
 static bool last_seen(void *ctx, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])
@@ -431,7 +478,8 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	struct coord_srv *srv = s->srv;
 	struct coord_node_result res;
 	struct ctl_msg msg = { .type = CTL_MSG_REGISTER_RESULT };
-	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg, &res);
+	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg,
+				     srv->state->key_lifetime, &res);
 	if (rc < 0)
 		return rc;
 	msg.u.result.ok = res.ok;
@@ -564,6 +612,8 @@ static void accept_node(struct coord_srv *srv)
 	if (s->next)
 		s->next->prev = s;
 	srv->sessions = s;
+	if (ctl_conn_deadline(s->conn) < srv->timers_at)
+		srv->timers_at = ctl_conn_deadline(s->conn);
 	if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &s->io) < 0)
 		sess_end(s, -errno, NULL);
 }
@@ -696,10 +746,11 @@ static void admin_event(struct coord_srv *srv, struct admin_client *a, uint32_t 
 
 /* ---- the loop ---- */
 
-/* Run every session's timers that are due; the next deadline of all. */
-static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
+/* Run every session's timers that are due; the next scan, no later than
+ * TIMER_SCAN_NS from NOW. */
+static uint64_t scan_sessions(struct coord_srv *srv, uint64_t now)
 {
-	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	uint64_t next = now + TIMER_SCAN_NS;
 	for (struct coord_sess *s = srv->sessions, *n; s; s = n) {
 		n = s->next;
 		uint64_t d = ctl_conn_deadline(s->conn);
@@ -717,6 +768,23 @@ static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
 			next = d;
 	}
 	return next;
+}
+
+/* The sessions' timers when due, key expiry, the pending rebuild: the next
+ * deadline of all. */
+static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
+{
+	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	if (srv->expiry_at) {
+		int64_t left = srv->expiry_at - (int64_t)time(NULL);
+		if (left <= 0)
+			expire_due(srv);
+		else if (now + (uint64_t)left * 1000000000ULL < next)
+			next = now + (uint64_t)left * 1000000000ULL;
+	}
+	if (srv->timers_at <= now)
+		srv->timers_at = scan_sessions(srv, now);
+	return srv->timers_at < next ? srv->timers_at : next;
 }
 
 int coord_srv_run(struct coord_srv *srv)

@@ -3,12 +3,14 @@
  *
  * One thread, plain epoll (kept in this file so it can move onto
  * runtime/base's event loop).  After any change to the store, coord_srv_changed
- * schedules one rebuild of the world (netmap.h) a short moment later, so a
- * burst of changes costs one rebuild; then every connected node whose view
+ * schedules one rebuild of the world (netmap.h) a short moment later (and
+ * no sooner after the last one than that one took), so a burst of changes
+ * costs one rebuild and rebuilds never starve the sessions; then every connected node whose view
  * may have changed (netmap_changed) is marked dirty, and a dirty node gets
- * the delta from the map it last received to the newest one.  A node that
- * cannot take it now (its write queue is full) stays dirty: one latest-state
- * slot per node, never a queue of deltas. */
+ * the delta from the map it last received to the newest one.  A node whose
+ * write queue cannot take it (the cap, CTL_MAX_QUEUED, unread) is ended:
+ * bounded memory, and it gets a full map when it reconnects.  A timer expires the nodes whose
+ * key expiry has come (store_node_expire), which is a change like any. */
 #ifndef COORD_SRV_H
 #define COORD_SRV_H
 #include <stdbool.h>

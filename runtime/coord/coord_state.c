@@ -113,6 +113,7 @@ int coord_state_open(struct coord_state *st, const char *dir, bool create, char 
 	char path[PATH_MAX];
 	int rc;
 	memset(st, 0, sizeof *st);
+	st->key_lifetime = COORD_KEY_LIFETIME;
 	if (strlen(dir) >= sizeof st->dir) {
 		snprintf(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;

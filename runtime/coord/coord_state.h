@@ -26,7 +26,10 @@ struct coord_state {
 	struct ctl_identity id;
 	struct store *store;
 	bool created_key;		/* this call made the key pair */
+	int64_t key_lifetime;		/* seconds a new node's key lasts (0: forever) */
 };
+
+#define COORD_KEY_LIFETIME (180 * 24 * 3600)	/* Tailscale's default node key expiry */
 
 /* Open DIR: with CREATE, make what is missing (directory, key pair,
  * database); without, everything must exist.  0 or -errno. */

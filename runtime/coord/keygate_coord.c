@@ -13,24 +13,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct opts {
 	const char *state, *listen, *public_addr, *user;
 	bool foreground, check, show_key;
+	long long key_lifetime;		/* -1: the default */
 	enum log_level level;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate-coord --state DIR --listen ADDR:PORT [--public HOST:PORT] [--user USER] [-f] [-v]\n"
+	fprintf(f, "usage: keygate-coord --state DIR --listen ADDR:PORT [--public HOST:PORT] [--user USER]\n"
+		   "                    [--key-lifetime S] [-f] [-v]\n"
 		   "       keygate-coord -n --state DIR\n"
 		   "       keygate-coord --show-key --state DIR\n"
 		   "  --state DIR         the state directory (created on first start)\n"
 		   "  --listen ADDR:PORT  where nodes connect\n"
 		   "  --public HOST:PORT  the address auth keys carry (default: --listen's)\n"
 		   "  --user USER         started as root: become USER before anything else\n"
+		   "  --key-lifetime S    a new node's key expires S seconds after it registers\n"
+		   "                      (default 180 days; 0: never)\n"
 		   "  -n                  check the state and the live policy, say so, exit\n"
 		   "  --show-key          print the coordinator's public key\n"
 		   "  -f                  stay in the foreground, log to stderr\n"
@@ -43,10 +48,11 @@ static int parse(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "state", required_argument, NULL, 's' }, { "listen", required_argument, NULL, 'l' },
 		{ "public", required_argument, NULL, 'p' }, { "user", required_argument, NULL, 'u' },
-		{ "show-key", no_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "show-key", no_argument, NULL, 'k' }, { "key-lifetime", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	int opt;
-	*o = (struct opts){ .level = LOG_LEVEL_INFO };
+	*o = (struct opts){ .level = LOG_LEVEL_INFO, .key_lifetime = -1 };
+	char *end;
 	while ((opt = getopt_long(argc, argv, "fvnh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o->state = optarg; break;
@@ -54,6 +60,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'p': o->public_addr = optarg; break;
 		case 'u': o->user = optarg; break;
 		case 'k': o->show_key = true; break;
+		case 'e':
+			o->key_lifetime = strtoll(optarg, &end, 10);
+			if (end == optarg || *end || o->key_lifetime < 0) {
+				fprintf(stderr, "keygate-coord: --key-lifetime %s: not a number of seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 'f': o->foreground = true; break;
 		case 'v': o->level = LOG_LEVEL_DEBUG; break;
 		case 'n': o->check = true; break;
@@ -127,6 +140,18 @@ close_state:
 	return status;
 }
 
+/* Every connected node holds a descriptor: the soft limit goes up to the
+ * hard one (a default soft limit of 1,024 would refuse the 1,025th node). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+}
+
 static int serve(const struct opts *o)
 {
 	struct coord_state st;
@@ -142,6 +167,9 @@ static int serve(const struct opts *o)
 		printf("keygate-coord: new key pair in %s; public key %s\n", o->state, key);
 		fflush(stdout);
 	}
+	if (o->key_lifetime >= 0)
+		st.key_lifetime = o->key_lifetime;
+	raise_nofile();
 	struct coord_srv_config cfg = { .state = &st, .listen = o->listen, .public_addr = o->public_addr };
 	if (coord_srv_new(&cfg, &srv) < 0)
 		goto close_state;

@@ -4,11 +4,11 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "blake2s.h"
 #include "load.h"
 #include "netmap_approve.h"
 #include "netmap_read.h"
@@ -21,6 +21,9 @@
  * told of itself, and the digests of both. */
 struct nm_node {
 	int64_t id;
+	int64_t key_expiry;		/* 0: never */
+	bool has_v4, has_v6;		/* its own addresses, as the compiler holds them */
+	addr_u128 v4, v6;
 	char *name;
 	uint8_t wg_key[32];
 	struct ctl_endpoints endpoints;
@@ -130,6 +133,11 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 		     struct netmap_approver **approver, const char *policy_name)
 {
 	n->id = sn->id;
+	n->key_expiry = sn->key_expiry;
+	n->has_v4 = l->inv->nodes[i].has_v4;
+	n->has_v6 = l->inv->nodes[i].has_v6;
+	n->v4 = l->inv->nodes[i].v4;
+	n->v6 = l->inv->nodes[i].v6;
 	memcpy(n->wg_key, sn->wg_key, sizeof(n->wg_key));
 	n->snat = l->fs.nodes[i].served.n > 0;
 	if (!(n->name = strdup(sn->name)))
@@ -178,34 +186,71 @@ static int nodes_fill(struct netmap_world *w, const struct load *l, const struct
 	return rc;
 }
 
-/* ---- digests ---- */
+/* ---- digests ----
+ *
+ * BLAKE2b (libsodium) over a small buffer: a view's digest covers every
+ * edge of the node, so per world it hashes every peer of every node, and
+ * each edge is kept short (a peer's facts digest and one byte when it
+ * serves the viewer nothing beyond its own addresses, the usual case). */
 
-static void digest_bytes(struct blake2s_state *st, const void *p, size_t len)
+struct digest {
+	crypto_generichash_state st;
+	size_t n;
+	uint8_t buf[1024];
+};
+
+static void digest_init(struct digest *d)
 {
-	uint64_t n = len;
-	blake2s_update(st, &n, sizeof(n));
-	blake2s_update(st, p, len);
+	crypto_generichash_init(&d->st, NULL, 0, DIGEST_LEN);
+	d->n = 0;
 }
 
-static void digest_u64(struct blake2s_state *st, uint64_t v)
+static void digest_put(struct digest *d, const void *p, size_t len)
 {
-	blake2s_update(st, &v, sizeof(v));
+	if (d->n + len > sizeof(d->buf)) {
+		crypto_generichash_update(&d->st, d->buf, d->n);
+		d->n = 0;
+	}
+	if (len > sizeof(d->buf)) {
+		crypto_generichash_update(&d->st, p, len);
+		return;
+	}
+	memcpy(d->buf + d->n, p, len);
+	d->n += len;
 }
 
-static void digest_prefixes(struct blake2s_state *st, const struct ctl_prefixes *p)
+static void digest_final(struct digest *d, uint8_t out[DIGEST_LEN])
 {
-	digest_u64(st, p->n);
+	crypto_generichash_update(&d->st, d->buf, d->n);
+	crypto_generichash_final(&d->st, out, DIGEST_LEN);
+}
+
+static void digest_u64(struct digest *d, uint64_t v)
+{
+	digest_put(d, &v, sizeof(v));
+}
+
+static void digest_bytes(struct digest *d, const void *p, size_t len)
+{
+	digest_u64(d, len);
+	digest_put(d, p, len);
+}
+
+static void digest_prefixes(struct digest *d, const struct ctl_prefixes *p)
+{
+	digest_u64(d, p->n);
 	for (size_t i = 0; i < p->n; i++)
-		blake2s_update(st, &p->v[i], sizeof(p->v[i]));
+		digest_put(d, &p->v[i], sizeof(p->v[i]));
 }
 
-static void digest_ranges(struct blake2s_state *st, const struct addr_set *s)
+static void digest_ranges(struct digest *d, const struct addr_set *s)
 {
-	digest_u64(st, s->n);
+	digest_u64(d, s->n);
 	for (size_t i = 0; i < s->n; i++) {
-		digest_u64(st, s->v[i].family);
-		blake2s_update(st, &s->v[i].lo, sizeof(s->v[i].lo));
-		blake2s_update(st, &s->v[i].hi, sizeof(s->v[i].hi));
+		uint8_t family = s->v[i].family;
+		digest_put(d, &family, 1);
+		digest_put(d, &s->v[i].lo, sizeof(s->v[i].lo));
+		digest_put(d, &s->v[i].hi, sizeof(s->v[i].hi));
 	}
 }
 
@@ -213,20 +258,35 @@ static void digest_ranges(struct blake2s_state *st, const struct addr_set *s)
  * viewer). */
 static void digest_facts(struct nm_node *n)
 {
-	struct blake2s_state st;
-	blake2s_init(&st, DIGEST_LEN, NULL, 0);
-	digest_u64(&st, (uint64_t)n->id);
-	digest_bytes(&st, n->name, strlen(n->name));
-	digest_bytes(&st, n->wg_key, sizeof(n->wg_key));
-	digest_u64(&st, n->endpoints.n);
+	struct digest d;
+	digest_init(&d);
+	digest_u64(&d, (uint64_t)n->id);
+	digest_bytes(&d, n->name, strlen(n->name));
+	digest_bytes(&d, n->wg_key, sizeof(n->wg_key));
+	digest_u64(&d, n->endpoints.n);
 	for (size_t i = 0; i < n->endpoints.n; i++) {
 		const struct ctl_endpoint *e = &n->endpoints.v[i];
-		digest_u64(&st, (uint64_t)e->family << 16 | e->port);
-		blake2s_update(&st, e->addr, sizeof(e->addr));
+		digest_u64(&d, (uint64_t)e->family << 16 | e->port);
+		digest_put(&d, e->addr, sizeof(e->addr));
 	}
-	digest_prefixes(&st, &n->addresses);
-	digest_u64(&st, NETMAP_KEEPALIVE);
-	blake2s_final(&st, n->facts);
+	digest_prefixes(&d, &n->addresses);
+	digest_u64(&d, NETMAP_KEEPALIVE);
+	digest_final(&d, n->facts);
+}
+
+/* Does peer entry RP of node N allow exactly N's own addresses (each
+ * single address once) and serve no route? */
+static bool own_addresses_only(const struct routes_peer *rp, const struct nm_node *n)
+{
+	if (rp->primary_routes.n || rp->allowed_ips.n != (size_t)n->has_v4 + n->has_v6)
+		return false;
+	for (size_t i = 0; i < rp->allowed_ips.n; i++) {
+		const struct addr_range *r = &rp->allowed_ips.v[i];
+		bool v4 = r->family == ADDR_V4;
+		if (r->lo != r->hi || !(v4 ? n->has_v4 : n->has_v6) || r->lo != (v4 ? n->v4 : n->v6))
+			return false;
+	}
+	return rp->allowed_ips.n < 2 || rp->allowed_ips.v[0].family != rp->allowed_ips.v[1].family;
 }
 
 /* Everything netmap_for puts in node I's map but the generation: itself,
@@ -235,20 +295,25 @@ static void digest_view(struct netmap_world *w, size_t i)
 {
 	const struct nm_node *n = &w->nodes[i];
 	const struct routes_view *v = &w->rs.views[i];
-	struct blake2s_state st;
-	blake2s_init(&st, DIGEST_LEN, NULL, 0);
-	digest_u64(&st, (uint64_t)n->id);
-	digest_bytes(&st, n->name, strlen(n->name));
-	digest_prefixes(&st, &n->addresses);
-	digest_bytes(&st, n->filter, strlen(n->filter));
-	digest_u64(&st, n->snat);
-	digest_u64(&st, v->npeers);
+	struct digest d;
+	digest_init(&d);
+	digest_u64(&d, (uint64_t)n->id);
+	digest_bytes(&d, n->name, strlen(n->name));
+	digest_prefixes(&d, &n->addresses);
+	digest_bytes(&d, n->filter, strlen(n->filter));
+	digest_u64(&d, n->snat);
+	digest_u64(&d, v->npeers);
 	for (size_t k = 0; k < v->npeers; k++) {
-		blake2s_update(&st, w->nodes[v->peers[k].node].facts, DIGEST_LEN);
-		digest_ranges(&st, &v->peers[k].allowed_ips);
-		digest_ranges(&st, &v->peers[k].primary_routes);
+		const struct nm_node *peer = &w->nodes[v->peers[k].node];
+		bool plain = own_addresses_only(&v->peers[k], peer);
+		digest_put(&d, peer->facts, DIGEST_LEN);
+		digest_put(&d, &plain, 1);
+		if (plain)
+			continue;
+		digest_ranges(&d, &v->peers[k].allowed_ips);
+		digest_ranges(&d, &v->peers[k].primary_routes);
 	}
-	blake2s_final(&st, w->nodes[i].view);
+	digest_final(&d, w->nodes[i].view);
 }
 
 /* ---- the world ---- */
@@ -303,6 +368,19 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 	return rc;
 }
 
+struct inv *netmap_inventory(struct store *s, struct diag_list *diags, int *rc)
+{
+	struct netmap_snap snap = { 0 };
+	struct inv *inv = NULL;
+	*rc = netmap_snap_read(s, &snap);
+	if (*rc < 0)
+		diag_error(diags, NULL, "reading the store: %s", strerror(-*rc));
+	else if (!(inv = netmap_snap_inventory(&snap, diags)))
+		*rc = -EINVAL;
+	netmap_snap_free(&snap);
+	return inv;
+}
+
 void netmap_world_free(struct netmap_world *w)
 {
 	if (!w)
@@ -323,6 +401,11 @@ size_t netmap_node_count(const struct netmap_world *w)
 int64_t netmap_node_id(const struct netmap_world *w, size_t i)
 {
 	return i < w->nnodes ? w->nodes[i].id : 0;
+}
+
+int64_t netmap_node_key_expiry(const struct netmap_world *w, size_t i)
+{
+	return i < w->nnodes ? w->nodes[i].key_expiry : 0;
 }
 
 long netmap_node_index(const struct netmap_world *w, int64_t id)

@@ -48,6 +48,7 @@
 #define NETMAP_KEEPALIVE 25	/* seconds, every peer */
 
 struct netmap_world;
+struct inv;
 
 /* Build from S as of now, with POLICY_TEXT instead of the live policy when
  * not NULL (a dry run).  *GEN receives the store generation it reflects.
@@ -62,10 +63,19 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 		       struct diag_list *diags);
 void netmap_world_free(struct netmap_world *w);
 
+/* The compiler's inventory of S as of now, read as a world reads it (the
+ * same users, nodes and routes), for what the coordinator compiles itself:
+ * a policy's tests, the semantic diff of a policy change.  inv_finish'ed;
+ * NULL with the reason in DIAGS (*RC: -errno). */
+struct inv *netmap_inventory(struct store *s, struct diag_list *diags, int *rc);
+
 /* Store ids of the nodes in the world (expired ones are not), in
  * registration order. */
 size_t netmap_node_count(const struct netmap_world *w);
 int64_t netmap_node_id(const struct netmap_world *w, size_t i);
+/* When node I's key expires (Unix seconds; 0: never).  The world reads no
+ * clock: the coordinator expires the node in the store when the time comes. */
+int64_t netmap_node_key_expiry(const struct netmap_world *w, size_t i);
 /* Index of store node ID, or -1. */
 long netmap_node_index(const struct netmap_world *w, int64_t id);
 

@@ -58,7 +58,8 @@ static int node_copy(const struct store_node *n, void *arg)
 	if (MEM_RESERVE(snap->nodes, snap->capnodes, snap->nnodes + 1) < 0)
 		return -ENOMEM;
 	struct netmap_node *c = &snap->nodes[snap->nnodes++];
-	*c = (struct netmap_node){ .id = n->id, .user_id = n->user_id, .created = n->created };
+	*c = (struct netmap_node){ .id = n->id, .user_id = n->user_id, .created = n->created,
+				     .key_expiry = n->key_expiry };
 	memcpy(c->wg_key, n->wg_key, sizeof(c->wg_key));
 	memcpy(c->ipv4, n->ipv4, sizeof(c->ipv4));
 	memcpy(c->ipv6, n->ipv6, sizeof(c->ipv6));

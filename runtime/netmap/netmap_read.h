@@ -36,6 +36,7 @@ struct netmap_node {
 	uint8_t wg_key[STORE_KEY_LEN];
 	uint8_t ipv4[4], ipv6[16];
 	int64_t created;
+	int64_t key_expiry;	/* 0: never */
 	struct netmap_route *routes;
 	size_t nroutes, caproutes;
 };

@@ -29,13 +29,13 @@ wait_for() {
 	done
 }
 
-# coord_start [STATE]: start a coordinator on a free port (PORT, STATE,
+# coord_start [STATE]: start a coordinator (with COORD_ARGS) on a free port (PORT, STATE,
 # SOCK and KEY set; its log in STATE.log); wait for its admin socket.
 coord_start() {
 	STATE=${1:-$T/state}
 	[ -n "${PORT:-}" ] || PORT=$(free_port)
 	SOCK=$STATE/admin.sock
-	"$KGC" --state "$STATE" --listen "127.0.0.1:$PORT" -f >>"$STATE.out" 2>>"$STATE.log" &
+	"$KGC" --state "$STATE" --listen "127.0.0.1:$PORT" -f ${COORD_ARGS:-} >>"$STATE.out" 2>>"$STATE.log" &
 	COORD_PID=$!
 	wait_for 10 test -S "$SOCK" || { echo "# coordinator did not start:"; sed 's/^/# /' "$STATE.log"; return 1; }
 	KEY=$("$KGC" --state "$STATE" --show-key)

@@ -2,7 +2,7 @@
  * against a real keygate-coord (the tests in tests/coord).
  *
  *   ctlclient -s HOST:PORT -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
- *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]
+ *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S | -W BYTES] [-t SECONDS]
  *
  * Session I keeps its machine key in DIR/cI.key (made on first use), so a
  * second run reconnects as the same nodes.  It registers (with -a, or as a
@@ -16,11 +16,12 @@
  *   -R  reconnect a lost session after 200 ms
  *   -S  stall: once a session has its first map, never read again (a node
  *       that does not read, for the coordinator's write queue)
+ *   -W  slow: once a session has its first map, read at most BYTES a
+ *       second (a node that reads, too slowly for what it is sent)
  *   -t  give up after SECONDS (exit 3); default 30
  * Without -o it runs until SIGTERM or the timeout. */
 #include "ctl_authkey.h"
-#include "ctl_conn.h"
-#include "ctl_msg.h"
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,7 @@ struct sess {
 	bool has_map;
 	struct ctl_netmap map;
 	uint64_t reconnect_at;
+	uint64_t slow_read_at;	/* -W: the next read */
 };
 
 static struct {
@@ -58,6 +60,7 @@ static struct {
 	uint8_t server_key[32];
 	struct addrinfo *ai;
 	bool once, reconnect, stall;
+	size_t slow;		/* -W: bytes a second, 0: read freely */
 	int n;
 } opt = { .hostname = "node", .n = 1 };
 
@@ -131,23 +134,6 @@ static void write_map(const struct sess *s)
 	free(text);
 }
 
-static int send_msg(struct sess *s, const struct ctl_msg *m)
-{
-	size_t len;
-	char *text = ctl_msg_encode(m, &len);
-	int rc = text ? ctl_conn_send(s->conn, text, len) : -ENOMEM;
-	free(text);
-	return rc;
-}
-
-static int ack(struct sess *s, uint64_t gen, const char *error)
-{
-	struct ctl_msg m = { .type = CTL_MSG_ACK };
-	m.u.ack.generation = gen;
-	m.u.ack.error = (char *)error;
-	return send_msg(s, &m);
-}
-
 static int on_established(void *ctx, struct ctl_conn *c)
 {
 	struct sess *s = ctx;
@@ -161,7 +147,7 @@ static int on_established(void *ctx, struct ctl_conn *c)
 	m.u.reg.routes = opt.routes;
 	struct ctl_endpoint ep = { .family = 4, .port = 41641, .addr = { 192, 0, 2, (uint8_t)(s->i % 250 + 1) } };
 	m.u.reg.endpoints = (struct ctl_endpoints){ &ep, 1 };
-	return send_msg(s, &m);
+	return ctl_client_send(s->conn, &m);
 }
 
 static int on_map(struct sess *s, struct ctl_netmap *m)
@@ -174,24 +160,21 @@ static int on_map(struct sess *s, struct ctl_netmap *m)
 	s->state = S_MAPPED;
 	event(s, "map %llu", (unsigned long long)s->map.generation);
 	write_map(s);
-	return ack(s, s->map.generation, NULL);
+	return ctl_client_ack(s->conn, s->map.generation, NULL);
 }
 
 static int on_delta(struct sess *s, const struct ctl_delta *d)
 {
-	struct ctl_netmap next;
 	if (!s->has_map)
-		return ack(s, d->generation, "delta without a map");
-	int rc = ctl_netmap_apply(&s->map, d, &next);
+		return ctl_client_ack(s->conn, d->generation, "delta without a map");
+	int rc = ctl_client_apply(&s->map, d);
 	if (rc < 0) {
 		event(s, "delta %llu not applied: %s", (unsigned long long)d->generation, strerror(-rc));
-		return ack(s, d->generation, "delta does not apply");
+		return ctl_client_ack(s->conn, d->generation, "delta does not apply");
 	}
-	ctl_netmap_free(&s->map);
-	s->map = next;
 	event(s, "delta %llu", (unsigned long long)d->generation);
 	write_map(s);
-	return ack(s, d->generation, NULL);
+	return ctl_client_ack(s->conn, d->generation, NULL);
 }
 
 static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
@@ -270,8 +253,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 {
 	const char *server = NULL, *key = NULL;
 	int c;
-	size_t binlen;
-	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSt:")) != -1) {
+	while ((c = getopt(argc, argv, "s:k:d:n:a:r:H:oRSW:t:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'k': key = optarg; break;
@@ -282,6 +264,7 @@ static int parse_args(int argc, char **argv, int *timeout)
 		case 'o': opt.once = true; break;
 		case 'R': opt.reconnect = true; break;
 		case 'S': opt.stall = true; break;
+		case 'W': opt.slow = (size_t)atol(optarg); break;
 		case 't': *timeout = atoi(optarg); break;
 		case 'r':
 			for (char *p = strtok(optarg, ","); p; p = strtok(NULL, ",")) {
@@ -293,18 +276,9 @@ static int parse_args(int argc, char **argv, int *timeout)
 		default: return -1;
 		}
 	}
-	if (!server || !key || !opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS ||
-	    sodium_base642bin(opt.server_key, 32, key, strlen(key), NULL, &binlen, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != 32)
+	if (!opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS)
 		return -1;
-	char host[300];
-	const char *colon = strrchr(server, ':');
-	if (!colon || (size_t)(colon - server) >= sizeof host)
-		return -1;
-	memcpy(host, server, (size_t)(colon - server));
-	host[colon - server] = '\0';
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	return getaddrinfo(host, colon + 1, &hints, &opt.ai) == 0 ? 0 : -1;
+	return ctl_client_server(server, key, opt.server_key, &opt.ai);
 }
 
 /* -o: 0 every session has a map, 1 every session has a map or is over
@@ -322,6 +296,21 @@ static int once_status(const struct sess *v)
 	return status;
 }
 
+/* -W: this second's few bytes, fed to the connection as if it had read
+ * them. */
+static int slow_read(struct sess *s, uint64_t now)
+{
+	uint8_t buf[65536];
+	size_t want = opt.slow < sizeof buf ? opt.slow : sizeof buf;
+	ssize_t n = read(ctl_conn_fd(s->conn), buf, want);
+	s->slow_read_at = now + 1000000000ULL;
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return ctl_conn_feed(s->conn, buf, (size_t)n, now);
+}
+
 static void step(struct sess *v, struct pollfd *pfd)
 {
 	uint64_t now = now_ns(), next = now + 1000000000ULL;
@@ -337,7 +326,9 @@ static void step(struct sess *v, struct pollfd *pfd)
 			}
 		}
 		pfd[i].fd = ctl_conn_fd(v[i].conn);
-		bool reading = !(opt.stall && v[i].state == S_MAPPED);
+		bool reading = !((opt.stall || opt.slow) && v[i].state == S_MAPPED);
+		if (opt.slow && v[i].state == S_MAPPED && v[i].slow_read_at < next)
+			next = v[i].slow_read_at;
 		pfd[i].events = (reading ? POLLIN : 0) | (ctl_conn_wants_write(v[i].conn) ? POLLOUT : 0);
 		uint64_t d = ctl_conn_deadline(v[i].conn);
 		if (d < next)
@@ -354,6 +345,8 @@ static void step(struct sess *v, struct pollfd *pfd)
 			continue;
 		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 			rc = ctl_conn_on_readable(s->conn, now);
+		if (rc == 0 && opt.slow && s->state == S_MAPPED && s->slow_read_at <= now)
+			rc = slow_read(s, now);
 		if (rc == 0 && (pfd[i].revents & POLLOUT))
 			rc = ctl_conn_on_writable(s->conn, now);
 		if (rc == 0)
@@ -368,7 +361,7 @@ int main(int argc, char **argv)
 	int timeout = 30, status = 3;
 	if (sodium_init() < 0 || parse_args(argc, argv, &timeout) < 0) {
 		fprintf(stderr, "usage: ctlclient -s HOST:PORT -k KEY -d DIR [-n N] [-a AUTHKEY] [-r PREFIXES] "
-				"[-H HOSTNAME] [-o] [-R] [-S] [-t SECONDS]\n");
+				"[-H HOSTNAME] [-o] [-R] [-S | -W BYTES] [-t SECONDS]\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
