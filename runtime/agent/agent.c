@@ -36,7 +36,8 @@ static void reply_error(struct agent_client *c, const char *why)
 static cJSON *ok_answer(struct agent *a)
 {
 	cJSON *j = cJSON_CreateObject();
-	if (j && (!cJSON_AddBoolToObject(j, "ok", true) || !cJSON_AddStringToObject(j, "name", a->node_name) ||
+	if (j && (!cJSON_AddBoolToObject(j, "ok", true) || !cJSON_AddStringToObject(j, "interface", a->ifname) ||
+		  !cJSON_AddStringToObject(j, "name", a->node_name) ||
 		  !cJSON_AddNumberToObject(j, "generation", a->has_applied ? (double)a->applied.generation : 0) ||
 		  (a->has_applied && !ctl_json_add_prefixes(j, "addresses", &a->applied.self.addresses)))) {
 		cJSON_Delete(j);
@@ -193,7 +194,7 @@ static void cmd_down(struct agent *a, struct agent_client *c)
 	}
 	log_info("%s: down: peers, addresses, routes, rules and table inet keygate removed", a->ifname);
 	cJSON *j = cJSON_CreateObject();
-	if (j && !cJSON_AddBoolToObject(j, "ok", true)) {
+	if (j && (!cJSON_AddBoolToObject(j, "ok", true) || !cJSON_AddStringToObject(j, "interface", a->ifname))) {
 		cJSON_Delete(j);
 		j = NULL;
 	}

@@ -17,6 +17,7 @@
 #include "rtnl.h"
 
 #define AGENT_MAX_WAITING 8
+#define AGENT_MAX_SUBNETS 32
 #define AGENT_BACKOFF_MIN_NS (500 * 1000000ULL)
 #define AGENT_BACKOFF_MAX_NS (8 * CTL_NS)
 
@@ -44,6 +45,10 @@ struct agent {
 	uint64_t filter_generation;
 	char apply_error[256];
 	double last_apply_ms;
+	struct {
+		uint32_t net, mask;	/* network byte order */
+	} subnets[AGENT_MAX_SUBNETS];
+	size_t n_subnets;
 
 	/* The control connection, its watch, the timer, the backoff. */
 	struct ctl_conn *conn;

@@ -182,8 +182,9 @@ static int connect_to(const char *server, char *err, size_t errlen)
 {
 	char host[300], port[8];
 	uint16_t p;
+	bool bracketed;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	if (ctl_hostport_split(server, host, sizeof host, &p, NULL) < 0) {
+	if (ctl_hostport_split(server, host, sizeof host, &p, &bracketed) < 0) {
 		snprintf(err, errlen, "%s: not HOST:PORT", server);
 		return -EINVAL;
 	}

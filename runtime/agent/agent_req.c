@@ -56,6 +56,7 @@ static int parse_routes(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 {
 	uint16_t port;
+	bool bracketed;
 	char host[CTL_AUTHKEY_MAX_HOST + 1];
 	int rc;
 	if ((rc = parse_cmd(j, r, e)) < 0 ||
@@ -67,7 +68,7 @@ static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	r->has_accept_routes = cJSON_GetObjectItemCaseSensitive(j, "accept_routes") != NULL;
 	if ((rc = ctl_json_bool(j, "accept_routes", false, &r->accept_routes, "request", e)) < 0)
 		return rc;
-	if (r->login_server && ctl_hostport_split(r->login_server, host, sizeof host, &port, NULL) < 0)
+	if (r->login_server && ctl_hostport_split(r->login_server, host, sizeof host, &port, &bracketed) < 0)
 		return ctl_json_fail(e, "login_server: not HOST:PORT");
 	if (r->authkey) {
 		struct ctl_authkey k;

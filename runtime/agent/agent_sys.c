@@ -2,12 +2,60 @@
  * the device's typed configuration, addresses and routes through
  * rtnetlink, the filter through agent_nft. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent_int.h"
 #include "log.h"
 #include "wgconfig.h"
+
+/* Our IPv4 subnets (other interfaces than the tunnel), read once an apply:
+ * an endpoint on one of them is reachable directly. */
+static void refresh_subnets(struct agent *a)
+{
+	struct ifaddrs *ifs, *i;
+	a->n_subnets = 0;
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i && a->n_subnets < AGENT_MAX_SUBNETS; i = i->ifa_next) {
+		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !strcmp(i->ifa_name, a->ifname))
+			continue;
+		uint32_t mask = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+		a->subnets[a->n_subnets].mask = mask;
+		a->subnets[a->n_subnets++].net = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr & mask;
+	}
+	freeifaddrs(ifs);
+}
+
+static bool on_link(const struct agent *a, const struct ctl_endpoint *e)
+{
+	uint32_t addr;
+	memcpy(&addr, e->addr, 4);
+	for (size_t i = 0; i < a->n_subnets; i++)
+		if ((addr & a->subnets[i].mask) == a->subnets[i].net)
+			return true;
+	return false;
+}
+
+/* Without path discovery, one endpoint: an IPv4 one on a subnet of ours,
+ * else the first IPv4 one, else the first. */
+static const struct ctl_endpoint *pick_endpoint(const struct agent *a, const struct ctl_peer *p)
+{
+	const struct ctl_endpoint *first4 = NULL;
+	for (size_t i = 0; i < p->endpoints.n; i++) {
+		const struct ctl_endpoint *e = &p->endpoints.v[i];
+		if (e->family != 4)
+			continue;
+		if (on_link(a, e))
+			return e;
+		if (!first4)
+			first4 = e;
+	}
+	return first4 ? first4 : p->endpoints.n ? &p->endpoints.v[0] : NULL;
+}
 
 static int configure_peer(struct agent *a, const struct ctl_peer *p, bool remove)
 {
@@ -20,13 +68,7 @@ static int configure_peer(struct agent *a, const struct ctl_peer *p, bool remove
 	wp->replace_allowed_ips = true;
 	wp->has_keepalive = true;
 	wp->keepalive = p->keepalive;
-	/* The first endpoint of the family we can reach, IPv4 first. */
-	const struct ctl_endpoint *ep = NULL;
-	for (size_t i = 0; i < p->endpoints.n && !ep; i++)
-		if (p->endpoints.v[i].family == 4)
-			ep = &p->endpoints.v[i];
-	if (!ep && p->endpoints.n)
-		ep = &p->endpoints.v[0];
+	const struct ctl_endpoint *ep = pick_endpoint(a, p);
 	if (ep && ep->family == 4) {
 		wp->has_endpoint = true;
 		wp->endpoint.in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(ep->port) };
@@ -140,6 +182,7 @@ int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
 	struct agent_apply_result r;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	refresh_subnets(a);
 	int rc = agent_apply(&agent_sys_ops, a, &o, &n, force_filter, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	a->last_apply_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;

@@ -129,7 +129,7 @@ int node_up(int argc, char **argv)
 	int status = talk(&c, req, UP_TIMEOUT_S, &ans);
 	if (status)
 		return status;
-	printf("%s: up as %s, netmap %.0f applied\n", c.iface, str(ans, "name"), num(ans, "generation"));
+	printf("%s: up as %s, netmap %.0f applied\n", str(ans, "interface"), str(ans, "name"), num(ans, "generation"));
 	print_list("addresses:", cJSON_GetObjectItemCaseSensitive(ans, "addresses"));
 	cJSON_Delete(ans);
 	return 0;
@@ -172,7 +172,7 @@ int node_down(int argc, char **argv)
 	int status = talk(&c, request("down"), TIMEOUT_S, &ans);
 	if (status)
 		return status;
-	printf("%s: down: peers, addresses, routes, rules and table inet keygate removed\n", c.iface);
+	printf("%s: down: peers, addresses, routes, rules and table inet keygate removed\n", str(ans, "interface"));
 	cJSON_Delete(ans);
 	return 0;
 }
@@ -195,10 +195,10 @@ static void print_peers(const cJSON *peers)
 	}
 }
 
-static void print_status(const struct common *c, const cJSON *s)
+static void print_status(const cJSON *s)
 {
 	const cJSON *co = cJSON_GetObjectItemCaseSensitive(s, "coordinator"), *w, *it;
-	printf("%s: %s, node %s\n", c->iface, str(s, "state"), *str(s, "name") ? str(s, "name") : "(unregistered)");
+	printf("%s: %s, node %s\n", str(s, "interface"), str(s, "state"), *str(s, "name") ? str(s, "name") : "(unregistered)");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(co, "connected")))
 		printf("coordinator %s: connected for %.0f s\n", str(co, "server"), num(co, "connected_for"));
 	else
@@ -229,7 +229,7 @@ int node_status(int argc, char **argv)
 		printf("%s\n", text ? text : "{}");
 		free(text);
 	} else {
-		print_status(&c, ans);
+		print_status(ans);
 	}
 	cJSON_Delete(ans);
 	return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
