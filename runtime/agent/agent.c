@@ -113,7 +113,7 @@ static int prefs_from(struct agent *a, struct agent_req *r, struct agent_prefs *
 			goto fail;
 		}
 		/* A key for another coordinator: a new registration. */
-		if (!p->registered || sodium_memcmp(p->server_key, k.server_key, 32) != 0)
+		if (sodium_memcmp(p->server_key, k.server_key, 32) != 0)
 			p->registered = false;
 		memcpy(p->server_key, k.server_key, 32);
 		snprintf(server, sizeof server, strchr(k.host, ':') ? "[%s]:%u" : "%s:%u", k.host, k.port);

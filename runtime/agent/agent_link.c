@@ -78,7 +78,9 @@ static int on_established(void *ctx, struct ctl_conn *c)
 	if (!p->hostname && gethostname(host, sizeof host) < 0)
 		strcpy(host, "node");
 	host[HOST_NAME_MAX] = '\0';
-	m.u.reg.auth_key = p->registered ? NULL : a->authkey;
+	/* An `up` with a key sends it; a coordinator that knows our machine
+	 * key ignores it, one that forgot us registers us again. */
+	m.u.reg.auth_key = a->authkey;
 	crypto_scalarmult_base(m.u.reg.wg_key, a->wg_key);
 	m.u.reg.hostname = p->hostname ? p->hostname : host;
 	m.u.reg.routes = p->routes;

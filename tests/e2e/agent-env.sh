@@ -54,7 +54,8 @@ ag_node() {
 }
 
 ag_coord_start() {
-	ag_in coord "$AG_BUILD/keygate-coord" --state "$AG_WORK/coord" --listen "$AG_COORD:$AG_PORT" -f \
+	# Not through ag_in: $! must be the daemon itself (ip netns exec execs it).
+	ip netns exec "$(ag_ns coord)" "$AG_BUILD/keygate-coord" --state "$AG_WORK/coord" --listen "$AG_COORD:$AG_PORT" -f \
 		2>>"$AG_WORK/coord.log" &
 	AG_PID[coord]=$!
 	ag_wait 10 test -S "$AG_WORK/coord/admin.sock" || ag_err "coordinator did not start: $(tail -n 3 "$AG_WORK/coord.log")"
@@ -70,7 +71,7 @@ ag_daemon() {
 	local who=$1 ifn
 	ifn=$(ag_if "$who")
 	rm -f "$AG_WORK/$who.sock"
-	ag_in "$who" "$AG_BUILD/keygated" -f --state-dir "$AG_WORK/$who.state" --socket "$AG_WORK/$who.sock" "$ifn" \
+	ip netns exec "$(ag_ns "$who")" "$AG_BUILD/keygated" -f --state-dir "$AG_WORK/$who.state" --socket "$AG_WORK/$who.sock" "$ifn" \
 		2>>"$AG_WORK/$who.log" &
 	AG_PID[$who]=$!
 	ag_wait 10 test -S "$AG_WORK/$who.sock" || ag_err "keygated in $who did not start: $(tail -n 3 "$AG_WORK/$who.log")"
@@ -80,6 +81,8 @@ ag_kill() {
 	kill -9 "${AG_PID[$1]}" 2>/dev/null; wait "${AG_PID[$1]}" 2>/dev/null
 	AG_PID[$1]=
 	rm -f "/var/run/wireguard/$(ag_if "$1").sock"
+	# The kernel removes the TUN device after the process is gone.
+	ag_wait 5 sh -c "! ip -n '$(ag_ns "$1")' link show '$(ag_if "$1")' >/dev/null 2>&1"
 }
 
 ag_link() {	# NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth between two namespaces
@@ -117,7 +120,7 @@ table inet allowlist {
 	}
 }
 NFT
-	ag_in service $AG_IO serve "$AG_WORK/svc.ready" "$AG_WORK/svc.seen" "$AG_API,$AG_API2" 443 22 \
+	ip netns exec "$(ag_ns service)" $AG_IO serve "$AG_WORK/svc.ready" "$AG_WORK/svc.seen" "$AG_API,$AG_API2" 443 22 \
 		2>"$AG_WORK/service.log" &
 	AG_OTHER_PIDS+=($!)
 	ag_wait 5 test -e "$AG_WORK/svc.ready" || ag_err "service listeners: $(cat "$AG_WORK/service.log")" || return 1
