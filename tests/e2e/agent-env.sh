@@ -62,7 +62,7 @@ ag_coord_start() {
 }
 ag_coord_kill() {
 	[ -n "${AG_PID[coord]:-}" ] || return 0
-	kill -9 "${AG_PID[coord]}" 2>/dev/null; wait "${AG_PID[coord]}" 2>/dev/null
+	kill -9 "${AG_PID[coord]}" 2>/dev/null; wait "${AG_PID[coord]}" 2>/dev/null || :
 	AG_PID[coord]=
 	rm -f "$AG_WORK/coord/admin.sock"
 }
@@ -78,7 +78,7 @@ ag_daemon() {
 }
 ag_kill() {
 	[ -n "${AG_PID[$1]:-}" ] || return 0
-	kill -9 "${AG_PID[$1]}" 2>/dev/null; wait "${AG_PID[$1]}" 2>/dev/null
+	kill -9 "${AG_PID[$1]}" 2>/dev/null; wait "${AG_PID[$1]}" 2>/dev/null || :
 	AG_PID[$1]=
 	rm -f "/var/run/wireguard/$(ag_if "$1").sock"
 	# The kernel removes the TUN device after the process is gone.
@@ -137,13 +137,14 @@ ag_connect() { local who=$1; shift; ag_in "$who" $AG_IO connect "$1" "$2" "${3:-
 ag_udp() { local who=$1; shift; ag_in "$who" $AG_IO udp "$1" "$2" "${3:-2}"; }
 
 ag_down() {
+	# Safe under set -e (the demo): nothing here may stop the cleanup.
 	local p who
-	for who in "${!AG_PID[@]}"; do [ -n "${AG_PID[$who]}" ] && kill "${AG_PID[$who]}" 2>/dev/null; done
-	for p in "${AG_OTHER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for who in "${!AG_PID[@]}"; do [ -n "${AG_PID[$who]}" ] && wait "${AG_PID[$who]}" 2>/dev/null; done
-	for p in "${AG_OTHER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for who in "${!AG_PID[@]}"; do [ -z "${AG_PID[$who]}" ] || kill "${AG_PID[$who]}" 2>/dev/null || :; done
+	for p in "${AG_OTHER_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
+	for who in "${!AG_PID[@]}"; do [ -z "${AG_PID[$who]}" ] || wait "${AG_PID[$who]}" 2>/dev/null || :; done
+	for p in "${AG_OTHER_PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
 	AG_PID=() AG_OTHER_PIDS=()
-	for who in hub coord service relay alice carol; do ip netns del "$(ag_ns "$who")" 2>/dev/null; done
+	for who in hub coord service relay alice carol; do ip netns del "$(ag_ns "$who")" 2>/dev/null || :; done
 	for who in relay alice carol; do rm -f "/var/run/wireguard/$(ag_if "$who").sock"; done
 	if [ -n "$AG_WORK" ] && [ -z "${KG_KEEP:-}" ]; then rm -rf "$AG_WORK"; fi
 	AG_WORK=
