@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -93,6 +94,31 @@ int agent_try_commit(struct agent *a)
 	return 0;
 }
 
+/* The state directory and the keys: made on the first `up`, so that a
+ * keygated used as a plain WireGuard daemon leaves nothing behind. */
+static int open_state(struct agent *a, char *err, size_t errlen)
+{
+	uint8_t machine[32];
+	int rc;
+	if (a->keys_loaded)
+		return 0;
+	if ((rc = agent_state_open(a->state_dir, err, errlen)) < 0)
+		return rc;
+	if ((rc = agent_state_key(a->state_dir, "machine.key", machine)) < 0 ||
+	    (rc = agent_state_key(a->state_dir, "wg.key", a->wg_key)) < 0) {
+		snprintf(err, errlen, "%s: keys: %s", a->state_dir, strerror(-rc));
+		return rc;
+	}
+	rc = ctl_identity_init(&a->id, machine);
+	sodium_memzero(machine, sizeof machine);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s/machine.key: not a key", a->state_dir);
+		return rc;
+	}
+	a->keys_loaded = true;
+	return 0;
+}
+
 /* The prefs an `up` asks for, from the request and what is stored.  0 or
  * -EINVAL with a reason in WHY. */
 static int prefs_from(struct agent *a, struct agent_req *r, struct agent_prefs *p, char *why, size_t whylen)
@@ -157,6 +183,10 @@ static void cmd_up(struct agent *a, struct agent_client *c, struct agent_req *r)
 	char why[1024];
 	if (a->n_waiting == AGENT_MAX_WAITING) {
 		reply_error(c, "too many `up` commands waiting");
+		return;
+	}
+	if (open_state(a, why, sizeof why) < 0) {
+		reply_error(c, why);
 		return;
 	}
 	if (prefs_from(a, r, &p, why, sizeof why) < 0) {
@@ -251,24 +281,17 @@ static void resume(struct agent *a)
 	agent_link_start(a);
 }
 
-static int load(struct agent *a, const struct agent_config *cfg, char *err, size_t errlen)
+/* A node that was up before: its state.  A missing directory is a node
+ * that never was. */
+static int load(struct agent *a, char *err, size_t errlen)
 {
-	uint8_t machine[32];
+	struct stat st;
 	int rc;
-	if ((rc = agent_state_open(cfg->state_dir, err, errlen)) < 0)
+	if (stat(a->state_dir, &st) < 0 && errno == ENOENT)
+		return 0;
+	if ((rc = open_state(a, err, errlen)) < 0)
 		return rc;
-	if ((rc = agent_state_key(cfg->state_dir, "machine.key", machine)) < 0 ||
-	    (rc = agent_state_key(cfg->state_dir, "wg.key", a->wg_key)) < 0) {
-		snprintf(err, errlen, "%s: keys: %s", cfg->state_dir, strerror(-rc));
-		return rc;
-	}
-	rc = ctl_identity_init(&a->id, machine);
-	sodium_memzero(machine, sizeof machine);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s/machine.key: not a key", cfg->state_dir);
-		return rc;
-	}
-	rc = agent_state_load_prefs(cfg->state_dir, &a->prefs, err, errlen);
+	rc = agent_state_load_prefs(a->state_dir, &a->prefs, err, errlen);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -298,7 +321,7 @@ struct agent *agent_new(struct ev_loop *loop, struct wgdev *dev, const struct ag
 		snprintf(err, errlen, "agent setup: %s", strerror(errno));
 		goto fail;
 	}
-	if (load(a, cfg, err, errlen) < 0)
+	if (load(a, err, errlen) < 0)
 		goto fail;
 	agent_link_rearm(a);
 	if (a->prefs.want_up)

@@ -32,6 +32,7 @@ struct agent {
 	struct agent_nft *nft;
 	struct ctl_identity id;
 	uint8_t wg_key[32];
+	bool keys_loaded;		/* the state directory exists, keys read */
 
 	/* What `up` asked for: PREFS as stored; TRY an `up` being tried (its
 	 * auth key in memory only), which becomes PREFS once registered. */

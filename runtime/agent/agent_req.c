@@ -95,6 +95,10 @@ int agent_req_parse(const char *text, size_t len, struct agent_req *r, char *err
 		return -EINVAL;
 	}
 	int rc = parse_fields(j, r, &e);
+	/* The tree's copy of the auth key is a secret too. */
+	cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "authkey");
+	if (cJSON_IsString(k))
+		sodium_memzero(k->valuestring, strlen(k->valuestring));
 	cJSON_Delete(j);
 	if (rc < 0)
 		agent_req_free(r);
