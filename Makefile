@@ -36,7 +36,8 @@ endif
 # path, nothing else, so an include of a layer above is a compile error.
 # use_DIR lists what DIR uses, highest layer first (the link order).
 LIB_DIRS  = grammar compiler/ir compiler/policy compiler/diff compiler/nft \
-	runtime/base runtime/crypto runtime/tunnel runtime/control runtime/store runtime/netmap
+	runtime/base runtime/crypto runtime/tunnel runtime/control runtime/store runtime/netmap \
+	runtime/agent
 PROG_DIRS = compiler/aclc runtime/keygated runtime/keygate runtime/coord
 use_grammar         =
 use_compiler/ir     = grammar
@@ -49,14 +50,15 @@ use_runtime/tunnel  = runtime/crypto runtime/base
 use_runtime/control = runtime/crypto runtime/base
 use_runtime/store   = runtime/base
 use_runtime/netmap  = runtime/store runtime/control compiler/policy compiler/ir grammar runtime/crypto
+use_runtime/agent   = compiler/nft compiler/policy compiler/ir grammar runtime/control runtime/tunnel runtime/crypto runtime/base
 use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
-use_runtime/keygated = runtime/tunnel runtime/crypto runtime/base
-use_runtime/keygate = runtime/tunnel runtime/crypto runtime/base
+use_runtime/keygated = runtime/agent compiler/nft compiler/policy compiler/ir grammar runtime/control runtime/tunnel runtime/crypto runtime/base
+use_runtime/keygate = runtime/agent runtime/control runtime/tunnel runtime/crypto runtime/base
 use_runtime/coord   = runtime/netmap runtime/store runtime/control compiler/diff compiler/policy compiler/ir grammar runtime/crypto runtime/base
 # A program is built as its folder's name unless named here.
 name_runtime/coord  = keygate-coord
 # Tests, benchmarks and fuzz targets see every library.
-use_tests = runtime/netmap compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/control runtime/store runtime/tunnel runtime/crypto runtime/base
+use_tests = runtime/agent runtime/netmap compiler/nft compiler/diff compiler/policy compiler/ir grammar runtime/control runtime/store runtime/tunnel runtime/crypto runtime/base
 
 incs  = $(addprefix -I,$(1) $(use_$(1)))
 lib   = $(BUILD)/lib/lib$(notdir $(1)).a

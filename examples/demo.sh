@@ -31,53 +31,106 @@ echo "== aclc diff: the same policy reordered and reformatted (exit 0: no change
 "$build/aclc" diff examples/relay-v4.hujson examples/relay-v5.hujson --nodes examples/relay-nodes-v2.json
 
 echo
-echo "== the relay scenario, live: four network namespaces on this machine"
+echo "== the seed's flow, live: every node joins with keygate up (namespaces on this machine)"
+story=(
+	"keygate-coord --state DIR --listen 10.99.0.1:7443          # the coordinator"
+	"keygate policy set --dry-run policy.hujson; keygate policy set policy.hujson"
+	"keygate authkey create --tags tag:relay; ... --user alice; ... --user carol"
+	"relay: keygate up --authkey K --advertise-routes=8.8.8.8/32,8.8.4.4/32   # forwarding off: a clear error"
+	"relay: sysctl -w net.ipv4.ip_forward=1, keygate up again: routes pending approval"
+	"alice, carol: keygate up --authkey K --accept-routes"
+	"keygate routes approve relay 8.8.8.8/32 8.8.4.4/32: alice reaches the API, seen as the relay; carol does not"
+	"a policy change takes alice's access away and gives it back; the coordinator killed and restarted"
+	"relay: keygate down: our table, routes and rules gone"
+)
 if [ "$(id -u)" != 0 ]; then
-	echo "(skipped: network namespaces need root; run 'sudo make demo' to see it)"
+	echo "(not root: network namespaces need root; 'sudo make demo' would run these steps)"
+	for line in "${story[@]}"; do echo "  $line"; done
 	exit 0
 fi
-for t in ip nft wg wireguard-go python3; do
+for t in ip nft python3; do
 	command -v "$t" >/dev/null || { echo "(skipped: $t is not installed)"; exit 0; }
 done
-RE_TOP=$PWD RE_BUILD=$(cd "$build" && pwd) RE_PREFIX=kgd$(($$ % 100000))
-source tests/e2e/relay-env.sh
-demo_down() { re_down; echo "-- cleaned up: daemons stopped, namespaces deleted"; }
+# The story goes on when a step fails: it shows what happened.
+set +e
+AG_TOP=$PWD AG_BUILD=$(cd "$build" && pwd) AG_PREFIX=kd$(($$ % 10000))
+source tests/e2e/agent-env.sh
+demo_down() { ag_down; echo "-- cleaned up: daemons stopped, namespaces deleted"; }
 trap demo_down EXIT
-echo "service  partner-api $RE_API, partner-api-backup $RE_API2; TCP and UDP listeners on 443 and 22"
-echo "relay    relay-1: keygated $RE_WG_R, tunnel $RE_TUN_R, public $RE_PUB, forwarding on"
-echo "alice    alice-laptop $RE_TUN_A, group:eng; WireGuard by wireguard-go"
-echo "carol    carol-laptop $RE_TUN_C, not in group:eng; WireGuard by keygated"
-re_up || { echo "(set-up failed, see above)"; exit 1; }
-# try WHO NAME DST PORT: one connection, told in one line.
-try() {
-	local out
-	if out=$(re_connect "$1" "$3" "$4"); then
-		out=${out%% *}
-		echo "$1 -> $2:$4: allowed, service saw ${out#peer=}"
-	else
-		echo "$1 -> $2:$4: blocked (${out#no connection: })"
-	fi
+trap 'exit 1' TERM INT
+# say WHO CMD...: print the command as a person types it, run it, indent its output.
+say() {
+	local who=$1; shift
+	echo "$who\$ $*" | sed -E "s#^([a-z]+\\$) up [a-z]+ #\\1 keygate up #; s#^([a-z]+\\$) node [a-z]+ #\\1 keygate #;
+		s#^([a-z]+\\$) kg #\\1 keygate #; s#^([a-z]+\\$) ag_in [a-z]+ #\\1 #; s#(kgauth1-.{24}).{80,}@#\\1...@#"
+	"$@" 2>&1 | sed 's/^/    /'
+	return "${PIPESTATUS[0]}"
 }
-echo "-- in the relay: aclc compile examples/relay.hujson --nodes examples/relay-nodes.json --node relay-1 --iface $RE_WG_R | nft -f"
-re_load
-try alice partner-api "$RE_API" 443
-try alice partner-api-backup "$RE_API2" 443
-try alice partner-api "$RE_API" 22
-try carol partner-api "$RE_API" 443
-try carol partner-api-backup "$RE_API2" 443
-# carol's device takes alice's address too: the key, not the address, counts.
-re_in carol ip addr add "$RE_TUN_A/32" dev "$RE_WG_C"
-if out=$(re_udp carol "$RE_API" 443 2 "$RE_TUN_A"); then
-	echo "carol as $RE_TUN_A -> partner-api:443/udp: allowed (${out})"
-else
-	echo "carol as $RE_TUN_A (alice's address) -> partner-api:443/udp: blocked: the relay takes $RE_TUN_A only from alice's key"
-fi
-echo "-- in the relay: nft delete table inet keygate (the negative control: no policy, no SNAT)"
-re_unload
-try carol partner-api "$RE_API" 443
-if "$build/aclc" -h | grep -q 'aclc apply'; then
-	echo "-- in the relay: aclc apply (the same policy through netlink, one transaction)"
-	re_apply | sed 's/^/   /' || :
-	try carol partner-api "$RE_API" 443
-	try alice partner-api "$RE_API" 443
-fi
+kg() { "$AG_BUILD/keygate" --coord-socket "$AG_WORK/coord/admin.sock" "$@"; }
+up() { local who=$1; shift; ip netns exec "$(ag_ns "$who")" "$AG_BUILD/keygate" up --socket "$AG_WORK/$who.sock" "$@"; }
+node() { local who=$1; shift; ip netns exec "$(ag_ns "$who")" "$AG_BUILD/keygate" "$@" --socket "$AG_WORK/$who.sock"; }
+try() {	# WHO DST PORT
+	local out
+	if out=$(ag_connect "$1" "$2" "$3" 1000 1); then out=${out%% *}; echo "    $1 -> $2:$3: allowed, the service saw ${out#peer=}"
+	else echo "    $1 -> $2:$3: blocked"; fi
+}
+echo "coordinator 10.99.0.1; relay 10.99.0.2 (public side $AG_PUB); alice 10.99.0.3; carol 10.99.0.4"
+echo "service: $AG_API and $AG_API2, its own allowlist admits $AG_PUB only"
+ag_up || { echo "(set-up failed, see above)"; exit 1; }
+P=$AG_WORK/policy.hujson
+policy() {	# ENG: the relay scenario's policy with group:eng = ENG
+	cat <<POL
+// group:eng reaches the partner API on 443 through the relay; nobody else does.
+{
+  "groups": {"group:eng": [$1]},
+  "tagOwners": {"tag:relay": ["group:eng"]},
+  "hosts": {"partner-api": "8.8.8.8/32", "partner-api-backup": "8.8.4.4/32"},
+  "acls": [{"action": "accept", "src": ["group:eng"], "dst": ["partner-api:443", "partner-api-backup:443"]}],
+}
+POL
+}
+policy '"alice@example.com"' >"$P"
+policy '' >"$AG_WORK/policy-no-alice.hujson"
+echo; echo "-- 1. the administrator: users, the policy (its diff first), auth keys"
+say admin kg users add alice --email alice@example.com
+say admin kg users add carol --email carol@example.com
+say admin kg policy set "$P" --dry-run
+say admin kg policy set "$P"
+KR=$(kg authkey create --tags tag:relay) KA=$(kg authkey create --user alice) KC=$(kg authkey create --user carol)
+echo "admin\$ keygate authkey create --tags tag:relay   (and --user alice, --user carol)"
+echo "    ${KR:0:40}..."
+echo; echo "-- 2. the relay advertises the API's routes"
+ag_in relay sysctl -qw net.ipv4.ip_forward=0
+say relay up relay --authkey "$KR" --hostname relay --advertise-routes=8.8.8.8/32,8.8.4.4/32 || :
+say relay ag_in relay sysctl -w net.ipv4.ip_forward=1
+say relay up relay --authkey "$KR" --hostname relay --advertise-routes=8.8.8.8/32,8.8.4.4/32
+say alice up alice --authkey "$KA" --hostname alice --accept-routes
+say carol up carol --authkey "$KC" --hostname carol --accept-routes
+say admin kg routes list
+try alice "$AG_API" 443
+echo; echo "-- 3. the administrator approves the routes"
+say admin kg routes approve --as alice relay 8.8.8.8/32 8.8.4.4/32
+reach() { ag_connect alice "$AG_API" 443 100 1 >/dev/null; }
+ag_wait 5 reach
+try alice "$AG_API" 443
+try alice "$AG_API2" 443
+try alice "$AG_API" 22
+try carol "$AG_API" 443
+echo "    the service's allowlist dropped $(ag_svc_foreign) packets from anyone but the relay"
+say relay node relay status
+echo; echo "-- 4. alice leaves group:eng, then comes back"
+say admin kg policy set "$AG_WORK/policy-no-alice.hujson"
+sleep 0.5; try alice "$AG_API" 443
+say admin kg policy set "$P"
+ag_wait 8 reach; try alice "$AG_API" 443
+echo; echo "-- 5. the coordinator dies: nodes keep what they have"
+ag_coord_kill; echo "admin\$ kill -9 keygate-coord"
+try alice "$AG_API" 443
+sleep 1; node alice status | grep -E "^warning" | sed 's/^/    /'
+ag_coord_start; echo "admin\$ keygate-coord ... (restarted)"
+ag_wait 15 sh -c "ip netns exec '$(ag_ns alice)' '$AG_BUILD/keygate' status --socket '$AG_WORK/alice.sock' | grep -q 'connected for'"
+node alice status | sed -n 2p | sed 's/^/    /'
+echo; echo "-- 6. the relay leaves"
+say relay node relay down
+say relay ag_in relay nft list tables
+try alice "$AG_API" 443

@@ -1,6 +1,7 @@
 /* admin: the administration commands: arguments to one JSON request, the
  * answer to a table (or JSON with --json). */
 #include "admin.h"
+#include "ask.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -10,15 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
-#define MAX_ANSWER   (64u << 20)
 #define TIMEOUT_S    60
 
 struct cmd;
@@ -32,106 +30,6 @@ struct cmd {
 };
 
 static bool json_out;
-
-/* ---- talking to the coordinator ---- */
-
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = TIMEOUT_S };
-	if (strlen(path) >= sizeof sa.sun_path) {
-		fprintf(stderr, "keygate: %s: path too long\n", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		fprintf(stderr, "keygate: cannot reach the coordinator at %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One line from FD (the answer), NUL-terminated; NULL on error. */
-static char *read_line(int fd)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len + 1 == cap) {
-			char *p = cap < MAX_ANSWER ? realloc(buf, cap * 2) : NULL;
-			if (!p)
-				break;
-			buf = p;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		char *nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-		if (nl) {
-			*nl = '\0';
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-/* Send REQ, parse the answer into *ANS: 0, or an exit status. */
-static int ask(const char *path, const cJSON *req, cJSON **ans)
-{
-	int status = EXIT_USAGE;
-	char *text = cJSON_PrintUnformatted(req), *line = NULL;
-	int fd = connect_socket(path);
-	if (!text || fd < 0)
-		goto free_text;
-	size_t len = strlen(text);
-	text[len] = '\n';
-	int rc = write_all(fd, text, len + 1);
-	if (rc == 0)
-		line = read_line(fd);
-	if (!line) {
-		fprintf(stderr, "keygate: no answer from the coordinator at %s%s%s\n", path, rc ? ": " : "",
-			rc ? strerror(-rc) : "");
-		goto close_fd;
-	}
-	*ans = cJSON_Parse(line);
-	if (!cJSON_IsObject(*ans)) {
-		cJSON_Delete(*ans);
-		fprintf(stderr, "keygate: the coordinator's answer is not JSON\n");
-		goto free_line;
-	}
-	status = 0;
-free_line:
-	free(line);
-close_fd:
-	close(fd);
-free_text:
-	free(text);
-	return status;
-}
 
 /* ---- printing ---- */
 
@@ -570,7 +468,7 @@ int admin_run(const char *socket, int argc, char **argv)
 		if (!req)
 			return EXIT_USAGE;
 		cJSON_AddStringToObject(req, "cmd", c->request);
-		if (c->args(c, argc - 1, argv + 1, req) == 0 && (status = ask(socket, req, &ans)) == 0)
+		if (c->args(c, argc - 1, argv + 1, req) == 0 && (status = ask_socket(socket, "the coordinator", TIMEOUT_S, req, &ans)) == 0)
 			status = answer(c, ans);
 		cJSON_Delete(ans);
 		cJSON_Delete(req);

@@ -1,6 +1,8 @@
 /* keygate: command line for people.  Option parsing and a dispatch table. */
 #include "admin.h"
+#include "agent_cmd.h"
 #include "keytool.h"
+#include "node.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,10 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "up", node_up, "--login-server HOST:PORT --authkey KEY [--interface IF] [--hostname N]\n"
+			 "           [--advertise-routes=P,...] [--accept-routes]: join the tailnet" },
+	{ "down", node_down, "[--interface IF]: leave it (peers, routes, rules, our table removed)" },
+	{ "status", node_status, "[--interface IF] [--json]: connection, netmap, peers, routes, warnings" },
 	{ "genkey", keytool_genkey, "print a new private key (base64) to stdout" },
 	{ "pubkey", keytool_pubkey, "[FILE]: read a private key (FILE or stdin), print its public key" },
 	{ "users", admin, "add NAME --email E [--role R] | list: the coordinator's users" },
@@ -35,7 +41,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: keygate [--coord-socket PATH] COMMAND [ARGS]\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "Administration commands take --json to print JSON.\n");
+	fprintf(f, "up, down and status talk to the local keygated (--socket PATH or $KEYGATE_SOCKET,\n"
+		   "default " AGENT_CMD_DIR "/IF.sock); administration commands take --json to print JSON.\n");
 }
 
 /* Take "--coord-socket PATH" (or "--coord-socket=PATH") out of ARGV. */

@@ -1,5 +1,7 @@
 /* keygated: WireGuard-compatible daemon, a drop-in for `wireguard-go -f IFNAME`.
  * Option parsing and the setup order (privileged first, then drop). */
+#include "agent.h"
+#include "agent_cmd.h"
 #include "evloop.h"
 #include "log.h"
 #include "privdrop.h"
@@ -24,14 +26,17 @@ struct options {
 	enum log_level level;
 	unsigned clock_rate, load_threshold;	/* for the test suite (keygated(8)) */
 	const char *ifname;
+	const char *state_dir, *socket_path;	/* the agent's; NULL: defaults */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] IFNAME\n"
-		   "  -f            stay in the foreground, log to stderr\n"
-		   "  -v            log debug messages\n"
-		   "  --no-offload  open the TUN device without offloads\n");
+	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] [--state-dir DIR] [--socket PATH] IFNAME\n"
+		   "  -f               stay in the foreground, log to stderr\n"
+		   "  -v               log debug messages\n"
+		   "  --no-offload     open the TUN device without offloads\n"
+		   "  --state-dir DIR  the agent's state (default " AGENT_STATE_DIR "/IFNAME)\n"
+		   "  --socket PATH    the command socket (default " AGENT_CMD_DIR "/IFNAME.sock)\n");
 }
 
 /* ARG as a number from MIN to MAX: 0 or -EINVAL (with a message). */
@@ -51,9 +56,11 @@ static int parse_knob(const char *name, const char *arg, unsigned min, unsigned 
 /* 0 to run, 1 to exit 0 (-h), 2 for a usage error. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NO_OFFLOAD = 256, OPT_CLOCK_RATE, OPT_LOAD_THRESHOLD };
+	enum { OPT_NO_OFFLOAD = 256, OPT_CLOCK_RATE, OPT_LOAD_THRESHOLD, OPT_STATE_DIR, OPT_SOCKET };
 	static const struct option longopts[] = {
 		{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "test-clock-rate", required_argument, NULL, OPT_CLOCK_RATE },
 		{ "test-load-threshold", required_argument, NULL, OPT_LOAD_THRESHOLD },
 		{ 0 },
@@ -66,6 +73,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'v': o->level = LOG_LEVEL_DEBUG; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_NO_OFFLOAD: o->offload = false; break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case OPT_SOCKET: o->socket_path = optarg; break;
 		case OPT_CLOCK_RATE:
 			if (parse_knob("test-clock-rate", optarg, 1, WGDEV_CLOCK_RATE_MAX, &o->clock_rate))
 				return 2;
@@ -101,6 +110,7 @@ static void apply_test_options(struct wgdev *dev, const struct options *o)
 struct sigwatch {
 	struct ev_watch w;
 	const char *ifname;
+	const char *state_dir, *socket_path;	/* the agent's; NULL: defaults */
 };
 
 static int on_signal(void *arg, uint32_t events)
@@ -114,14 +124,17 @@ static int on_signal(void *arg, uint32_t events)
 	return 1;
 }
 
-/* Everything joins one event loop: the data path, the API socket and the
- * termination signals.  0 on a clean stop, -errno on a fatal error. */
-static int run(struct wgdev *dev, int uapi_fd, int sigfd)
+/* Everything joins one event loop: the data path, the API socket, the
+ * agent (its command socket and the coordinator) and the termination
+ * signals.  0 on a clean stop, -errno on a fatal error. */
+static int run(struct wgdev *dev, int uapi_fd, int sigfd, struct agent_config *acfg)
 {
 	struct sigwatch sig = { .w = { .fd = sigfd, .events = EPOLLIN, .fn = on_signal, .arg = &sig },
 				.ifname = dev->ifname };
 	struct wgloop *data;
 	struct uapisrv *api;
+	struct agent *agent;
+	char err[512];
 	int rc;
 	struct ev_loop *loop = ev_loop_new();
 	if (!loop) {
@@ -138,11 +151,20 @@ static int run(struct wgdev *dev, int uapi_fd, int sigfd)
 		rc = -errno;
 		goto free_data;
 	}
+	agent = agent_new(loop, dev, acfg, err, sizeof err);
+	acfg->cmd_fd = -1;
+	if (!agent) {
+		log_err("%s: agent: %s", dev->ifname, err);
+		rc = -EINVAL;
+		goto free_api;
+	}
 	rc = ev_watch_add(loop, &sig.w);
 	if (rc)
-		goto free_api;
+		goto free_agent;
 	rc = ev_loop_run(loop);
 	ev_watch_del(loop, &sig.w);
+free_agent:
+	agent_free(agent);
 free_api:
 	uapisrv_free(api);
 free_data:
@@ -180,7 +202,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int status = 1, rc;
-	char err[256], sockpath[128];
+	char err[256], sockpath[128], cmdpath[256], statedir[256];
 	rc = parse_options(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : rc;
@@ -200,6 +222,19 @@ int main(int argc, char **argv)
 	if (uapi < 0) {
 		log_err("%s", err);
 		goto close_tun;
+	}
+	struct agent_config acfg = { .ifname = ifname, .state_dir = o.state_dir, .cmd_fd = -1 };
+	if (!acfg.state_dir) {
+		snprintf(statedir, sizeof statedir, "%s/%s", AGENT_STATE_DIR, ifname);
+		acfg.state_dir = statedir;
+	}
+	if (o.socket_path)
+		snprintf(cmdpath, sizeof cmdpath, "%s", o.socket_path);
+	else
+		agent_cmd_default_path(cmdpath, sizeof cmdpath, ifname);
+	if ((acfg.cmd_fd = agent_cmd_listen(cmdpath, err, sizeof err)) < 0) {
+		log_err("%s", err);
+		goto close_uapi;
 	}
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -230,12 +265,16 @@ int main(int argc, char **argv)
 		log_init("keygated", false, o.level);
 	}
 	log_info("%s: up, listening on UDP port %u, API socket %s", ifname, dev->listen_port, sockpath);
-	rc = run(dev, uapi, sigfd);
+	rc = run(dev, uapi, sigfd, &acfg);
 	status = rc ? 1 : 0;
 free_dev:
 	wgdev_free(dev);
 	if (sigfd >= 0)
 		close(sigfd);
+	if (acfg.cmd_fd >= 0)
+		close(acfg.cmd_fd);
+	unlink(cmdpath);
+close_uapi:
 	close(uapi);
 	unlink(sockpath);
 close_tun:

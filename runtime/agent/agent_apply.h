@@ -1,0 +1,60 @@
+/* agent_apply: bring a node from the netmap it has applied to a new one,
+ * step by step, through a table of operations (the real device, rtnetlink
+ * and nftables in keygated; fakes in the tests):
+ *
+ *   1. peers: removals (peers gone, or whose WireGuard key changed), then
+ *      additions and updates, each peer whole, in id order; a peer whose
+ *      device settings (key, endpoint, allowed IPs, keepalive) are the same
+ *      is not touched, so its sessions live on;
+ *   2. tunnel addresses: removals, then additions;
+ *   3. routes into the tunnel (the peers' addresses, and the netmap's routes
+ *      when routes are accepted): removals, then additions;
+ *   4. the packet filter, whole, when its text, the node's addresses, the
+ *      source-NAT flag or the served routes changed (FORCE_FILTER).
+ *
+ * The first step that fails stops the run, and the steps done are undone in
+ * reverse order, so the node holds the old netmap again (best effort: an
+ * undo that fails is counted in the result).  The reason names the step:
+ * "peer alice (3): add: Cannot allocate memory". */
+#ifndef AGENT_APPLY_H
+#define AGENT_APPLY_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl_netmap.h"
+
+/* Each returns 0 or -errno; CTX is the caller's. */
+struct agent_ops {
+	/* Add the peer, or change an existing one (same key) to these settings. */
+	int (*peer_set)(void *ctx, const struct ctl_peer *p);
+	int (*peer_remove)(void *ctx, const struct ctl_peer *p);
+	int (*addr)(void *ctx, const struct ctl_prefix *a, bool add);
+	int (*route)(void *ctx, const struct ctl_prefix *r, bool add);
+	/* Make the filter M's (M NULL: remove ours). */
+	int (*filter)(void *ctx, const struct ctl_netmap *m);
+};
+
+/* A netmap as the node applies it (M NULL: nothing applied). */
+struct agent_target {
+	const struct ctl_netmap *m;
+	bool accept_routes;
+};
+
+struct agent_apply_result {
+	size_t peers_set, peers_removed, addrs, routes;
+	bool filter;			/* the filter step ran */
+	size_t undo_failed;		/* rollback steps that failed */
+	char error[256];		/* when the apply failed */
+};
+
+/* Apply NEW over OLD.  0, or the failing step's -errno (ENOMEM while
+ * planning) with R->error set and everything done undone. */
+int agent_apply(const struct agent_ops *ops, void *ctx, const struct agent_target *old_t,
+		const struct agent_target *new_t, bool force_filter, struct agent_apply_result *r);
+
+/* The routes a target installs, sorted and unique (for status and tests).
+ * 0 or -ENOMEM; OUT freed with ctl_prefixes_free. */
+int agent_target_routes(const struct agent_target *t, struct ctl_prefixes *out);
+
+#endif

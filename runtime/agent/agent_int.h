@@ -1,0 +1,103 @@
+/* agent_int: the agent's state, shared by its files: agent.c (lifecycle,
+ * commands), agent_link.c (the control connection), agent_sys.c (the
+ * operations on the system), agent_status.c (status). */
+#ifndef AGENT_INT_H
+#define AGENT_INT_H
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent_apply.h"
+#include "agent_cmd.h"
+#include "agent_nft.h"
+#include "agent_state.h"
+#include "ctl_conn.h"
+#include "rtnl.h"
+
+#define AGENT_MAX_WAITING 8
+#define AGENT_MAX_SUBNETS 32
+#define AGENT_BACKOFF_MIN_NS (500 * 1000000ULL)
+#define AGENT_BACKOFF_MAX_NS (8 * CTL_NS)
+
+struct agent {
+	struct ev_loop *loop;
+	struct wgdev *dev;
+	char ifname[IFNAMSIZ];
+	char *state_dir;
+	const char *sysctl_dir;
+	struct agent_cmdsrv *cmd;
+	struct rtnl *rt;
+	struct agent_nft *nft;
+	struct ctl_identity id;
+	uint8_t wg_key[32];
+	bool keys_loaded;		/* the state directory exists, keys read */
+
+	/* What `up` asked for: PREFS as stored; TRY an `up` being tried (its
+	 * auth key in memory only), which becomes PREFS once registered. */
+	struct agent_prefs prefs, try_prefs;
+	bool has_try;
+	char *authkey;
+
+	/* Applied: the netmap the system holds. */
+	struct ctl_netmap applied;
+	bool has_applied, applied_accept, system_ready;
+	uint64_t filter_generation;
+	char apply_error[256];
+	double last_apply_ms;
+	struct {
+		uint32_t net, mask;	/* network byte order */
+	} subnets[AGENT_MAX_SUBNETS];
+	size_t n_subnets;
+
+	/* The control connection, its watch, the timer, the backoff. */
+	struct ctl_conn *conn;
+	struct ev_watch conn_w;
+	bool registered_now;		/* this connection's registration succeeded */
+	int timer_fd;
+	struct ev_watch timer_w;
+	uint64_t reconnect_at;		/* 0: none planned */
+	unsigned failures;
+	char link_error[512];
+	time_t connected_since, lost_since;
+	char node_name[CTL_MAX_NAME + 1];
+
+	struct agent_client *waiting[AGENT_MAX_WAITING];
+	size_t n_waiting;
+};
+
+uint64_t agent_now(void);
+/* The prefs in effect: the one being tried, else the stored one. */
+const struct agent_prefs *agent_cur_prefs(const struct agent *a);
+
+/* agent_link.c */
+void agent_link_start(struct agent *a);
+void agent_link_stop(struct agent *a);
+/* Re-arm the timer for the connection's deadline or the next reconnect. */
+void agent_link_rearm(struct agent *a);
+void agent_link_lost(struct agent *a, const char *why);
+
+/* agent.c: answer every waiting `up` with TEXT (an encoded answer). */
+void agent_answer_waiting(struct agent *a, bool ok, const char *why);
+/* The try ends: it failed with WHY. */
+void agent_try_failed(struct agent *a, const char *why);
+/* The try registered: it becomes the stored prefs. */
+int agent_try_commit(struct agent *a);
+
+/* agent_sys.c */
+extern const struct agent_ops agent_sys_ops;
+/* Link up, key and fwmark on the device, policy rules: before a first
+ * apply.  0 or -errno with a reason in ERR. */
+int agent_sys_prepare(struct agent *a, char *err, size_t errlen);
+/* Everything of ours off the system (down). */
+int agent_sys_teardown(struct agent *a, char *err, size_t errlen);
+/* Apply M (NULL: nothing) over what is applied.  0 with *M moved into
+ * a->applied (the caller's copy emptied), or -errno with the reason in
+ * a->apply_error, everything undone and *M still the caller's. */
+int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter);
+
+/* agent_status.c: the status answer. */
+char *agent_status_text(struct agent *a);
+
+#endif

@@ -1,0 +1,185 @@
+/* agent_nft: netmap filter -> IR -> nftm -> nftb; deleting the table is one
+ * NFT_MSG_DELTABLE in a batch of its own. */
+#include "agent_nft.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "ir.h"
+#include "nftb.h"
+#include "nftm.h"
+#include "ts.h"
+
+struct agent_nft {
+	struct nftb *nb;
+	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
+	double last_ms;
+};
+
+struct agent_nft *agent_nft_new(const char *table, const char *iface)
+{
+	struct agent_nft *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	snprintf(n->table, sizeof n->table, "%s", table ? table : NFTM_DEFAULT_TABLE);
+	snprintf(n->iface, sizeof n->iface, "%s", iface);
+	return n;
+}
+
+void agent_nft_free(struct agent_nft *n)
+{
+	if (!n)
+		return;
+	nftb_close(n->nb);
+	free(n);
+}
+
+double agent_nft_last_ms(const struct agent_nft *n)
+{
+	return n->last_ms;
+}
+
+static int to_set(const struct ctl_prefixes *p, struct addr_set *s)
+{
+	int rc = 0;
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		enum addr_family fam = p->v[i].family == 6 ? ADDR_V6 : ADDR_V4;
+		unsigned width = fam == ADDR_V6 ? 128 : 32;
+		addr_u128 lo = 0;
+		for (unsigned b = 0; b < width / 8; b++)
+			lo = (lo << 8) | p->v[i].addr[b];
+		addr_u128 host = p->v[i].bits >= width ? 0 : (((addr_u128)1 << (width - p->v[i].bits)) - 1);
+		if (p->v[i].bits == 0)
+			host = addr_family_max(fam);
+		rc = addr_set_add(s, fam, lo, lo | host);
+	}
+	if (rc == 0)
+		addr_set_merge(s);
+	return rc;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The first diagnostic's text, or strerror. */
+static void reason(char *err, size_t errlen, const char *what, const struct diag_list *d, int rc)
+{
+	snprintf(err, errlen, "%s: %s", what, d->n ? d->items[0].msg : strerror(-rc));
+}
+
+int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served, char *err,
+		    size_t errlen)
+{
+	struct ir_flows flows = { 0 };
+	struct addr_set self = { 0 }, routes = { 0 };
+	struct diag_list diags = { 0 };
+	struct nftb_result res = { 0 };
+	struct nftm_table *t = NULL;
+	int rc;
+	double t0 = now_ms();
+	cJSON *rules = cJSON_Parse(m->filter ? m->filter : "[]");
+	if (!rules) {
+		snprintf(err, errlen, "filter: not JSON");
+		return -EINVAL;
+	}
+	if ((rc = ts_rules_to_ir(rules, &flows, err, errlen)) < 0)
+		goto free_rules;
+	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
+		snprintf(err, errlen, "filter: %s", strerror(-rc));
+		goto free_sets;
+	}
+	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat };
+	struct nftm_node node = { &self, &routes };
+	if (!(t = nftm_build(&opts, &node, &flows))) {
+		rc = -errno;
+		snprintf(err, errlen, "filter: building the table: %s", strerror(-rc));
+		goto free_sets;
+	}
+	if (!n->nb && !(n->nb = nftb_open())) {
+		rc = -errno;
+		snprintf(err, errlen, "filter: cannot open a netlink socket to nf_tables: %s", strerror(-rc));
+		goto free_table;
+	}
+	struct nftb_opts bo = { .flows = &flows };
+	if ((rc = nftb_apply(n->nb, t, &bo, &res, &diags)) < 0)
+		reason(err, errlen, "filter", &diags, rc);
+	n->last_ms = now_ms() - t0;
+	nftb_result_free(&res);
+	diag_list_free(&diags);
+free_table:
+	nftm_free(t);
+free_sets:
+	addr_set_free(&self);
+	addr_set_free(&routes);
+	ir_free(&flows);
+free_rules:
+	cJSON_Delete(rules);
+	return rc;
+}
+
+/* Send the batch in BUF and read every answer: 0 or the first error. */
+static int send_batch(struct mnl_socket *nl, struct mnl_nlmsg_batch *b, uint32_t first_seq)
+{
+	char buf[8192];
+	uint32_t portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		return -errno;
+	ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof buf);
+	if (len < 0)
+		return -errno;
+	return mnl_cb_run(buf, (size_t)len, first_seq + 1, portid, NULL, NULL) < 0 ? -errno : 0;
+}
+
+int agent_nft_remove(struct agent_nft *n)
+{
+	char buf[8192];
+	uint32_t seq = (uint32_t)time(NULL);
+	int rc = -ENOMEM;
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!t || !nl) {
+		rc = nl ? -ENOMEM : -errno;
+		goto out;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* Our handle's cached copy describes a table that will be gone. */
+	nftb_close(n->nb);
+	n->nb = NULL;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(buf, sizeof buf);
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq);
+	mnl_nlmsg_batch_next(b);
+	struct nlmsghdr *nlh = nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELTABLE, NFPROTO_INET,
+							   NLM_F_ACK, seq + 1);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	mnl_nlmsg_batch_next(b);
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq + 2);
+	mnl_nlmsg_batch_next(b);
+	rc = send_batch(nl, b, seq);
+	mnl_nlmsg_batch_stop(b);
+	if (rc == -ENOENT)
+		rc = 0;
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	nftnl_table_free(t);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/* agent_nft: a node's packet filter (the Tailscale FilterRules of its
+ * netmap) made the kernel's nftables table through the compiler's library:
+ * FilterRules -> flow IR (ts_rules_to_ir) -> table model (nftm_build, the
+ * node's addresses and served routes clipping the destinations, source NAT
+ * when the netmap says the node serves routes) -> one netlink transaction
+ * (nftb_apply, which changes only set elements when the shape stays).
+ * The handle stays open between applies, so an unchanged generation skips
+ * the read-back. */
+#ifndef AGENT_NFT_H
+#define AGENT_NFT_H
+#include <stddef.h>
+
+#include "ctl_netmap.h"
+
+struct agent_nft;
+
+/* Table TABLE (NULL: "keygate") for tunnel interface IFACE.  NULL with errno. */
+struct agent_nft *agent_nft_new(const char *table, const char *iface);
+void agent_nft_free(struct agent_nft *n);
+
+/* Make the table M's filter with SERVED (the routes this node serves)
+ * as forwarding destinations.  0, or -errno with a reason in ERR. */
+int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served, char *err,
+		    size_t errlen);
+/* Delete the table (only ours; absent is fine).  0 or -errno. */
+int agent_nft_remove(struct agent_nft *n);
+/* The last apply's duration in ms (for status and benchmarks). */
+double agent_nft_last_ms(const struct agent_nft *n);
+
+#endif

@@ -1,0 +1,256 @@
+/* agent_state: small files, read whole, written to a temporary and renamed. */
+#include "agent_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FILE (CTL_MAX_FILTER + (16u << 20))
+
+static void path_of(char *out, size_t len, const char *dir, const char *name)
+{
+	snprintf(out, len, "%s/%s", dir, name);
+}
+
+int agent_state_open(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		mkdir(parent, 0755);	/* the default's /var/lib/keygate; an error shows below */
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
+		return rc;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s: not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "state directory %s: mode %03o lets others in; make it 0700", dir,
+			 st.st_mode & 0777);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Read DIR/NAME whole (NUL-terminated, at most MAX bytes): 0, -ENOENT,
+ * -EPERM (others may read or write it), -EFBIG, -errno. */
+static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
+{
+	char path[4096];
+	struct stat st;
+	int rc = 0;
+	path_of(path, sizeof path, dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto close_fd;
+	}
+	if (st.st_mode & 077) {
+		rc = -EPERM;
+		goto close_fd;
+	}
+	if ((size_t)st.st_size > max) {
+		rc = -EFBIG;
+		goto close_fd;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto close_fd;
+	}
+	ssize_t n = read(fd, buf, (size_t)st.st_size);
+	if (n != st.st_size) {
+		sodium_memzero(buf, (size_t)st.st_size);
+		free(buf);
+		rc = n < 0 ? -errno : -EIO;
+		goto close_fd;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = (size_t)n;
+close_fd:
+	close(fd);
+	return rc;
+}
+
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096], tmp[4200];
+	int rc = 0;
+	path_of(path, sizeof path, dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int agent_state_key(const char *dir, const char *name, uint8_t key[32])
+{
+	char *buf;
+	size_t len;
+	int rc = read_file(dir, name, 32, &buf, &len);
+	if (rc == 0) {
+		rc = len == 32 ? 0 : -EINVAL;
+		if (rc == 0)
+			memcpy(key, buf, 32);
+		sodium_memzero(buf, len);
+		free(buf);
+		return rc;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	randombytes_buf(key, 32);
+	/* X25519 clamping, as wg genkey does. */
+	key[0] &= 248;
+	key[31] = (key[31] & 127) | 64;
+	return write_file(dir, name, key, 32);
+}
+
+void agent_prefs_free(struct agent_prefs *p)
+{
+	free(p->login_server);
+	free(p->hostname);
+	ctl_prefixes_free(&p->routes);
+	memset(p, 0, sizeof *p);
+}
+
+static char *dup_or_null(const char *s, int *rc)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*rc = -ENOMEM;
+	return d;
+}
+
+int agent_prefs_copy(struct agent_prefs *dst, const struct agent_prefs *src)
+{
+	int rc = 0;
+	*dst = *src;
+	dst->login_server = dup_or_null(src->login_server, &rc);
+	dst->hostname = dup_or_null(src->hostname, &rc);
+	dst->routes = (struct ctl_prefixes){ 0 };
+	if (rc == 0)
+		rc = ctl_prefixes_copy(&dst->routes, &src->routes);
+	if (rc < 0)
+		agent_prefs_free(dst);
+	return rc;
+}
+
+int agent_state_load_prefs(const char *dir, struct agent_prefs *p, char *err, size_t errlen)
+{
+	struct ctl_err e = { err, errlen };
+	char *text;
+	size_t len;
+	memset(p, 0, sizeof *p);
+	int rc = read_file(dir, "prefs.json", 1u << 20, &text, &len);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			snprintf(err, errlen, "%s/prefs.json: %s", dir, strerror(-rc));
+		return rc;
+	}
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (!cJSON_IsObject(j)) {
+		rc = ctl_json_fail(&e, "%s/prefs.json: not a JSON object", dir);
+		goto out;
+	}
+	if ((rc = ctl_json_string(j, "login_server", true, 300, &p->login_server, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_key(j, "server_key", true, p->server_key, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &p->hostname, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_prefixes(j, "advertise_routes", false, CTL_MAX_PREFIXES, &p->routes, NULL, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_bool(j, "accept_routes", false, &p->accept_routes, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_bool(j, "registered", false, &p->registered, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_bool(j, "want_up", false, &p->want_up, "prefs", &e)) < 0)
+		goto out;
+out:
+	cJSON_Delete(j);
+	if (rc < 0)
+		agent_prefs_free(p);
+	return rc;
+}
+
+static int save_json(const char *dir, const char *name, cJSON *j)
+{
+	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+	int rc = text ? write_file(dir, name, text, strlen(text)) : -ENOMEM;
+	free(text);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int agent_state_save_prefs(const char *dir, const struct agent_prefs *p)
+{
+	cJSON *j = cJSON_CreateObject();
+	if (!j || !cJSON_AddStringToObject(j, "login_server", p->login_server ? p->login_server : "") ||
+	    !ctl_json_add_key(j, "server_key", p->server_key) ||
+	    (p->hostname && !cJSON_AddStringToObject(j, "hostname", p->hostname)) ||
+	    !ctl_json_add_prefixes(j, "advertise_routes", &p->routes) ||
+	    !cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) ||
+	    !cJSON_AddBoolToObject(j, "registered", p->registered) ||
+	    !cJSON_AddBoolToObject(j, "want_up", p->want_up)) {
+		cJSON_Delete(j);
+		return -ENOMEM;
+	}
+	return save_json(dir, "prefs.json", j);
+}
+
+int agent_state_load_netmap(const char *dir, struct ctl_netmap *m, char *err, size_t errlen)
+{
+	struct ctl_err e = { err, errlen };
+	char *text;
+	size_t len;
+	memset(m, 0, sizeof *m);
+	int rc = read_file(dir, "netmap.json", MAX_FILE, &text, &len);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			snprintf(err, errlen, "%s/netmap.json: %s", dir, strerror(-rc));
+		return rc;
+	}
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (!j)
+		rc = ctl_json_fail(&e, "%s/netmap.json: not JSON", dir);
+	else
+		rc = ctl_netmap_from_json(j, m, &e);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int agent_state_save_netmap(const char *dir, const struct ctl_netmap *m)
+{
+	char *text = ctl_netmap_encode(m);
+	int rc = text ? write_file(dir, "netmap.json", text, strlen(text)) : -ENOMEM;
+	free(text);
+	return rc;
+}
+
+int agent_state_forget_netmap(const char *dir)
+{
+	char path[4096];
+	path_of(path, sizeof path, dir, "netmap.json");
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}

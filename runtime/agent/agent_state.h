@@ -1,0 +1,46 @@
+/* agent_state: what a node keeps in its state directory (0700), every file
+ * 0600 and written atomically (a temporary file renamed over):
+ *   machine.key   its control identity (32 raw bytes), made once
+ *   wg.key        its WireGuard private key (32 raw bytes), made once
+ *   prefs.json    what `keygate up` asked for: the coordinator (address and
+ *                 pinned key), hostname, advertised routes, accept-routes,
+ *                 whether it registered and whether it should be up
+ *   netmap.json   the last netmap applied (canonical JSON), applied first
+ *                 after a restart
+ * Files that are group- or world-accessible are refused. */
+#ifndef AGENT_STATE_H
+#define AGENT_STATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl_netmap.h"
+
+struct agent_prefs {
+	char *login_server;		/* HOST:PORT */
+	uint8_t server_key[32];
+	char *hostname;
+	struct ctl_prefixes routes;	/* advertised */
+	bool accept_routes;
+	bool registered;		/* the coordinator knows our machine key */
+	bool want_up;			/* `up` ran and `down` did not since */
+};
+
+/* Create DIR (0700) if missing; refuse one others can read or write.
+ * 0 or -errno with a reason in ERR. */
+int agent_state_open(const char *dir, char *err, size_t errlen);
+/* DIR/NAME: load the 32-byte key, or make and store one.  0 or -errno. */
+int agent_state_key(const char *dir, const char *name, uint8_t key[32]);
+
+/* 0, -ENOENT (none stored), -EINVAL (damaged, with a reason in ERR). */
+int agent_state_load_prefs(const char *dir, struct agent_prefs *p, char *err, size_t errlen);
+int agent_state_save_prefs(const char *dir, const struct agent_prefs *p);
+void agent_prefs_free(struct agent_prefs *p);
+int agent_prefs_copy(struct agent_prefs *dst, const struct agent_prefs *src);
+
+int agent_state_load_netmap(const char *dir, struct ctl_netmap *m, char *err, size_t errlen);
+int agent_state_save_netmap(const char *dir, const struct ctl_netmap *m);
+/* Remove the stored netmap (after `down`).  0 or -errno. */
+int agent_state_forget_netmap(const char *dir);
+
+#endif

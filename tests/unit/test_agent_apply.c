@@ -1,0 +1,289 @@
+/* agent_apply with a fake device and fake netlink: the order of the steps,
+ * nothing touched that did not change (an unchanged peer is never set
+ * again, so its sessions live on), a failed step undone back to the old
+ * state with the reason, routes only when accepted, and tearing down. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent_apply.h"
+#include "t.h"
+
+#define MAX_THINGS 32
+
+/* The fake system: what it holds, and the log of calls. */
+struct fake {
+	char peers[MAX_THINGS][160];	/* "KEY0 allowed..." */
+	size_t n_peers;
+	char addrs[MAX_THINGS][64], routes[MAX_THINGS][64];
+	size_t n_addrs, n_routes;
+	char filter[256];
+	char log[4096];
+	int calls, fail_at;		/* the FAIL_AT-th call (1-based) fails; 0 never */
+};
+
+static void logf_(struct fake *f, const char *what)
+{
+	if (f->log[0])
+		strcat(f->log, " ");
+	strcat(f->log, what);
+}
+
+static bool fail_now(struct fake *f)
+{
+	return ++f->calls == f->fail_at;
+}
+
+static void peer_text(char *out, size_t len, const struct ctl_peer *p)
+{
+	int n = snprintf(out, len, "%s/%u", p->name, p->wg_key[0]);
+	for (size_t i = 0; i < p->allowed_ips.n; i++) {
+		char pfx[64];
+		ctl_prefix_format(pfx, &p->allowed_ips.v[i]);
+		n += snprintf(out + n, len - (size_t)n, " %s", pfx);
+	}
+}
+
+/* Index of the peer with key byte K, or -1. */
+static int find_peer(struct fake *f, uint8_t k)
+{
+	for (size_t i = 0; i < f->n_peers; i++) {
+		const char *slash = strchr(f->peers[i], '/');
+		if (slash && atoi(slash + 1) == k)
+			return (int)i;
+	}
+	return -1;
+}
+
+static int f_peer_set(void *ctx, const struct ctl_peer *p)
+{
+	struct fake *f = ctx;
+	char what[200];
+	snprintf(what, sizeof what, "set:%s", p->name);
+	logf_(f, what);
+	if (fail_now(f))
+		return -ENOMEM;
+	int i = find_peer(f, p->wg_key[0]);
+	if (i < 0)
+		i = (int)f->n_peers++;
+	peer_text(f->peers[i], sizeof f->peers[i], p);
+	return 0;
+}
+
+static int f_peer_remove(void *ctx, const struct ctl_peer *p)
+{
+	struct fake *f = ctx;
+	char what[200];
+	snprintf(what, sizeof what, "rm:%s", p->name);
+	logf_(f, what);
+	if (fail_now(f))
+		return -EIO;
+	int i = find_peer(f, p->wg_key[0]);
+	if (i >= 0)
+		memmove(f->peers[i], f->peers[i + 1], (f->n_peers-- - (size_t)i - 1) * sizeof f->peers[0]);
+	return 0;
+}
+
+static int list_op(struct fake *f, char (*v)[64], size_t *n, const char *kind, const struct ctl_prefix *x, bool add)
+{
+	char pfx[64], what[100];
+	ctl_prefix_format(pfx, x);
+	snprintf(what, sizeof what, "%s%c%s", kind, add ? '+' : '-', pfx);
+	logf_(f, what);
+	if (fail_now(f))
+		return -EEXIST;
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(v[i], pfx)) {
+			if (!add)
+				memmove(v[i], v[i + 1], (--*n - i) * sizeof v[0]);
+			return 0;
+		}
+	if (add)
+		snprintf(v[(*n)++], 64, "%s", pfx);
+	return 0;
+}
+
+static int f_addr(void *ctx, const struct ctl_prefix *x, bool add)
+{
+	struct fake *f = ctx;
+	return list_op(f, f->addrs, &f->n_addrs, "addr", x, add);
+}
+
+static int f_route(void *ctx, const struct ctl_prefix *x, bool add)
+{
+	struct fake *f = ctx;
+	return list_op(f, f->routes, &f->n_routes, "route", x, add);
+}
+
+static int f_filter(void *ctx, const struct ctl_netmap *m)
+{
+	struct fake *f = ctx;
+	logf_(f, m ? "filter" : "filter:remove");
+	if (fail_now(f))
+		return -EINVAL;
+	snprintf(f->filter, sizeof f->filter, "%s", m ? m->filter : "(none)");
+	return 0;
+}
+
+static const struct agent_ops fake_ops = { f_peer_set, f_peer_remove, f_addr, f_route, f_filter };
+
+static int cmp_text(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The fake's state as one line (peers sorted), for comparing. */
+static void state(struct fake *f, char *out, size_t len)
+{
+	int n = 0;
+	qsort(f->peers, f->n_peers, sizeof f->peers[0], cmp_text);
+	for (size_t i = 0; i < f->n_peers; i++)
+		n += snprintf(out + n, len - (size_t)n, "[%s]", f->peers[i]);
+	for (size_t i = 0; i < f->n_addrs; i++)
+		n += snprintf(out + n, len - (size_t)n, " a:%s", f->addrs[i]);
+	for (size_t i = 0; i < f->n_routes; i++)
+		n += snprintf(out + n, len - (size_t)n, " r:%s", f->routes[i]);
+	snprintf(out + n, len - (size_t)n, " f:%s", f->filter);
+}
+
+/* A netmap from a compact description.  Peers: "id:name:keybyte:allowed,..." */
+static struct ctl_netmap map(uint64_t gen, const char *self, const char *peers[], const char *routes,
+			     const char *filter, bool snat)
+{
+	char text[4096];
+	int n = snprintf(text, sizeof text, "{\"generation\":%llu,\"self\":{\"id\":1,\"name\":\"me\",\"addresses\":[%s]},\"peers\":[",
+			 (unsigned long long)gen, self);
+	for (size_t i = 0; peers[i]; i++) {
+		unsigned id, key;
+		char name[32], allowed[256], key64[64], first[64];
+		sscanf(peers[i], "%u:%31[^:]:%u:%255s", &id, name, &key, allowed);
+		uint8_t k[32];
+		memset(k, (int)key, sizeof k);
+		cJSON *s = cJSON_CreateObject();
+		ctl_json_add_key(s, "k", k);
+		snprintf(key64, sizeof key64, "%s", cJSON_GetObjectItem(s, "k")->valuestring);
+		cJSON_Delete(s);
+		snprintf(first, sizeof first, "%.*s", (int)strcspn(allowed, ","), allowed);
+		char quoted[512] = "";
+		for (char *save, *p = strtok_r(allowed, ",", &save); p; p = strtok_r(NULL, ",", &save))
+			snprintf(quoted + strlen(quoted), sizeof quoted - strlen(quoted), "%s\"%s\"", quoted[0] ? "," : "", p);
+		n += snprintf(text + n, sizeof text - (size_t)n,
+			      "%s{\"id\":%u,\"name\":\"%s\",\"wg_key\":\"%s\",\"endpoints\":[\"192.0.2.%u:51820\"],"
+			      "\"addresses\":[\"%s\"],\"allowed_ips\":[%s],\"keepalive\":25}",
+			      i ? "," : "", id, name, key64, key, first, quoted);
+	}
+	snprintf(text + n, sizeof text - (size_t)n, "],\"routes\":[%s],\"filter\":%s,\"snat\":%s}", routes, filter,
+		 snat ? "true" : "false");
+	struct ctl_netmap m;
+	char err[256];
+	struct ctl_err e = { err, sizeof err };
+	cJSON *j = cJSON_Parse(text);
+	if (ctl_netmap_from_json(j, &m, &e) < 0) {
+		printf("# bad test netmap: %s\n# %s\n", err, text);
+		abort();
+	}
+	cJSON_Delete(j);
+	return m;
+}
+
+static const char *f1 = "[{\"SrcIPs\":[\"100.64.0.2\"],\"DstPorts\":[{\"IP\":\"8.8.8.8\",\"Ports\":{\"First\":443,\"Last\":443}}]}]";
+static const char *f2 = "[]";
+
+static int run(struct fake *f, const struct ctl_netmap *old, bool old_acc, const struct ctl_netmap *new_,
+	       bool new_acc, struct agent_apply_result *r)
+{
+	struct agent_target o = { old, old_acc }, n = { new_, new_acc };
+	f->log[0] = '\0';
+	f->calls = 0;
+	return agent_apply(&fake_ops, f, &o, &n, false, r);
+}
+
+int main(void)
+{
+	const char *pa[] = { "2:alice:2:100.64.0.2/32", "3:bob:3:100.64.0.3/32", NULL };
+	const char *pb[] = { "2:alice:2:100.64.0.2/32", "3:bob:3:100.64.0.3/32,10.0.0.0/24", "4:carol:4:100.64.0.4/32",
+			     NULL };
+	const char *pc[] = { "2:alice:9:100.64.0.2/32", "3:bob:3:100.64.0.3/32", NULL };
+	struct ctl_netmap a = map(1, "\"100.64.0.1/32\"", pa, "\"8.8.8.8/32\"", f1, true);
+	struct ctl_netmap b = map(2, "\"100.64.0.1/32\"", pb, "\"8.8.8.8/32\"", f1, true);
+	struct ctl_netmap c = map(3, "\"100.64.0.1/32\"", pc, "\"8.8.8.8/32\"", f2, true);
+	struct ctl_netmap d = map(4, "\"100.64.0.9/32\"", pa, "\"8.8.8.8/32\"", f1, true);
+	struct fake f = { 0 };
+	struct agent_apply_result r;
+	char sa[2048], got[2048];
+
+	/* From nothing: peers, addresses, routes, filter, in that order. */
+	T_CHECK(run(&f, NULL, false, &a, true, &r) == 0, "first netmap applied");
+	T_STREQ(f.log, "set:alice set:bob addr+100.64.0.1/32 route+8.8.8.8/32 route+100.64.0.2/32 route+100.64.0.3/32 filter",
+		"first netmap: peers, then addresses, then routes, then the filter");
+	state(&f, sa, sizeof sa);
+
+	/* Same map again: nothing at all. */
+	T_CHECK(run(&f, &a, true, &a, true, &r) == 0 && f.log[0] == '\0', "the same netmap again touches nothing");
+
+	/* One peer changed, one added: only those; alice (unchanged) untouched. */
+	T_CHECK(run(&f, &a, true, &b, true, &r) == 0, "a delta applied");
+	T_STREQ(f.log, "set:bob set:carol route+100.64.0.4/32",
+		"only the changed and the new peer are set, the new address routed; alice and the filter untouched");
+	T_CHECK(r.peers_set == 2 && r.peers_removed == 0 && !r.filter, "... counted: 2 peers set, filter not rerun");
+
+	/* Back: carol removed first, bob updated, routes removed. */
+	T_CHECK(run(&f, &b, true, &a, true, &r) == 0, "back to the first netmap");
+	T_STREQ(f.log, "rm:carol set:bob route-100.64.0.4/32", "a removal comes before updates");
+	state(&f, got, sizeof got);
+	T_STREQ(got, sa, "the system equals the first netmap's again");
+
+	/* A key change: the old key removed, the new added; the filter rerun. */
+	T_CHECK(run(&f, &a, true, &c, true, &r) == 0, "a peer's key changes");
+	T_STREQ(f.log, "rm:alice set:alice filter", "the old key is removed, the new one added, the new filter applied");
+	T_CHECK(run(&f, &c, true, &a, true, &r) == 0, "and back");
+
+	/* Failures: every step of a -> b and a -> d in turn fails; each time
+	 * the system returns to a's state and the reason names the step. */
+	struct {
+		const struct ctl_netmap *to;
+		int fail_at;
+		const char *error;
+	} fails[] = {
+		{ &b, 1, "peer bob (3): update: Cannot allocate memory" },
+		{ &b, 2, "peer carol (4): add: Cannot allocate memory" },
+		{ &b, 3, "route 100.64.0.4/32: add: File exists" },
+		{ &d, 1, "address 100.64.0.1/32: remove: File exists" },
+		{ &d, 2, "address 100.64.0.9/32: add: File exists" },
+		{ &d, 3, "filter: Invalid argument" },
+	};
+	for (size_t i = 0; i < sizeof fails / sizeof fails[0]; i++) {
+		f.fail_at = fails[i].fail_at;
+		int rc = run(&f, &a, true, fails[i].to, true, &r);
+		f.fail_at = 0;
+		state(&f, got, sizeof got);
+		T_CHECK(rc < 0, "step %d of netmap %llu fails: the apply fails", fails[i].fail_at,
+			(unsigned long long)fails[i].to->generation);
+		T_STREQ(r.error, fails[i].error, "... the reason names the step");
+		T_STREQ(got, sa, "... every step before it undone: the old netmap holds (%s)", f.log);
+		T_CHECK(r.undo_failed == 0, "... no undo failed");
+	}
+
+	/* Routes not accepted: only the peers' addresses are routed. */
+	struct fake g = { 0 };
+	T_CHECK(run(&g, NULL, false, &a, false, &r) == 0, "applied without accepting routes");
+	T_CHECK(strstr(g.log, "8.8.8.8") == NULL, "... the netmap's routes are not installed: %s", g.log);
+	T_CHECK(run(&g, &a, false, &a, true, &r) == 0 && !strcmp(g.log, "route+8.8.8.8/32"),
+		"accepting them later adds exactly them: %s", g.log);
+
+	/* Teardown: everything removed, the filter too. */
+	T_CHECK(run(&f, &a, true, NULL, false, &r) == 0, "torn down");
+	T_STREQ(f.log, "rm:alice rm:bob addr-100.64.0.1/32 route-8.8.8.8/32 route-100.64.0.2/32 route-100.64.0.3/32 filter:remove",
+		"teardown removes peers, addresses, routes and the filter");
+	state(&f, got, sizeof got);
+	T_STREQ(got, " f:(none)", "... nothing is left");
+
+	ctl_netmap_free(&a);
+	ctl_netmap_free(&b);
+	ctl_netmap_free(&c);
+	ctl_netmap_free(&d);
+	T_DONE();
+}
