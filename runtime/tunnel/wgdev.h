@@ -46,6 +46,7 @@ struct wgpeer {
 	uint64_t rx_bytes, tx_bytes;
 	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
 	struct timers timers;
+	struct allowedips_owned aips;	/* the prefixes this peer owns */
 	size_t n_staged;
 	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
 	size_t slot;			/* index in wgdev.peers */

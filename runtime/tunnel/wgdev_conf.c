@@ -65,10 +65,10 @@ static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_
 	if (up->has_endpoint)
 		wgdev_peer_set_endpoint(p, &up->endpoint);
 	if (up->replace_allowed_ips)
-		allowedips_remove_peer(dev->aips, p);
+		allowedips_remove_peer(dev->aips, &p->aips);
 	for (size_t k = 0; k < up->n_allowed; k++) {
 		const struct wgconfig_allowed_ip *a = &up->allowed[k];
-		int rc = allowedips_insert(dev->aips, a->family, a->addr, a->cidr, p);
+		int rc = allowedips_insert(dev->aips, a->family, a->addr, a->cidr, p, &p->aips);
 		if (rc)
 			return rc;
 	}
@@ -147,7 +147,7 @@ static void uapi_get(struct wgdev *dev, struct uapi_buf *b)
 		info.keepalive = p->keepalive;
 		uapi_format_peer(b, &info);
 		sodium_memzero(&info, sizeof info);
-		allowedips_walk_peer(dev->aips, p, walk_allowed, b);
+		allowedips_walk_peer(&p->aips, walk_allowed, b);
 	}
 }
 

@@ -85,7 +85,7 @@ static void peer_free(struct wgdev *dev, struct wgpeer *p)
 	if (dev->gso.peer == p)
 		wgdev_flush(dev);
 	wgdev_peer_zero_keys(dev, p);
-	allowedips_remove_peer(dev->aips, p);
+	allowedips_remove_peer(dev->aips, &p->aips);
 	wgdev_peer_clear_staged(p);
 	free(p->staged);
 	timers_stop(&p->timers);
