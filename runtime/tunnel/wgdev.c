@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/udp.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ void wgdev_free(struct wgdev *dev)
 	if (!dev)
 		return;
 	wgdev_peers_remove_all(dev);
-	free(dev->peers);
+	timerq_free(&dev->timerq);
 	free(dev->ptab);
 	allowedips_free(dev->aips);
 	ratelimit_free(dev->rl);
@@ -151,20 +152,29 @@ void wgdev_free(struct wgdev *dev)
 	free(dev);
 }
 
+static void run_timers(struct wgdev *dev, struct wgpeer *p, uint64_t now)
+{
+	unsigned act = timers_expire(&p->timers, now);
+	if (act & TIMERS_GIVE_UP)
+		wgdev_peer_clear_staged(p);
+	if (act & TIMERS_ZERO_KEYS)
+		wgdev_peer_zero_keys(dev, p);
+	if (act & TIMERS_SEND_INITIATION)
+		wgdev_send_initiation(dev, p, p->timers.retry_pending, now);
+	if (act & TIMERS_SEND_KEEPALIVE)
+		wgdev_send_keepalive(dev, p, now);
+}
+
+/* A peer is queued at its next deadline or earlier (deadlines that moved
+ * later are found when the earlier one passes): run what is due and queue
+ * it again at its real next deadline, which timers_expire left after NOW. */
 void wgdev_tick(struct wgdev *dev, uint64_t now)
 {
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		struct wgpeer *p = dev->peers[i];
-		if (now < timers_next_deadline(&p->timers))
-			continue;
-		unsigned act = timers_expire(&p->timers, now);
-		if (act & TIMERS_GIVE_UP)
-			wgdev_peer_clear_staged(p);
-		if (act & TIMERS_ZERO_KEYS)
-			wgdev_peer_zero_keys(dev, p);
-		if (act & TIMERS_SEND_INITIATION)
-			wgdev_send_initiation(dev, p, p->timers.retry_pending, now);
-		if (act & TIMERS_SEND_KEEPALIVE)
-			wgdev_send_keepalive(dev, p, now);
+	struct timerq_entry *e;
+	while ((e = timerq_first(&dev->timerq)) && e->deadline <= now) {
+		struct wgpeer *p = (struct wgpeer *)((char *)e - offsetof(struct wgpeer, timer));
+		if (timers_next_deadline(&p->timers) <= now)
+			run_timers(dev, p, now);
+		timerq_set(&dev->timerq, e, timers_next_deadline(&p->timers));
 	}
 }

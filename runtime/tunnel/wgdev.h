@@ -15,6 +15,7 @@
 #include "allowedips.h"
 #include "noise.h"
 #include "ratelimit.h"
+#include "timerq.h"
 #include "timers.h"
 #include "uapi.h"
 #include "wgconfig.h"
@@ -46,11 +47,20 @@ struct wgpeer {
 	uint64_t rx_bytes, tx_bytes;
 	int64_t hs_sec, hs_nsec;	/* wall clock of the last completed handshake */
 	struct timers timers;
+	struct timerq_entry timer;	/* in wgdev.timerq at (or before) the next deadline */
 	struct allowedips_owned aips;	/* the prefixes this peer owns */
 	size_t n_staged;
 	struct wgdev_staged *staged;	/* WGDEV_STAGED_MAX slots, allocated on first use */
-	size_t slot;			/* index in wgdev.peers */
+	struct wgpeer *prev, *next;	/* wgdev's peers in the order they were added */
 	struct wgpeer *hnext;		/* chain in wgdev.ptab */
+};
+
+/* A `get` answered a slice of peers at a time (wgdev_get_begin), so that a
+ * large one does not stall the data path.  Peers removed meanwhile are left
+ * out, peers added meanwhile are included. */
+struct wgdev_get {
+	struct wgpeer *next;		/* the next peer to format */
+	struct wgdev_get *link;		/* the device's gets in progress */
 };
 
 struct wgdev_idx {
@@ -73,8 +83,10 @@ struct wgdev {
 	uint32_t fwmark;
 	struct noise_local local;
 	struct allowedips *aips;
-	struct wgpeer **peers;
-	size_t n_peers, cap_peers;
+	struct wgpeer *first, *last;	/* every peer, in the order they were added */
+	size_t n_peers;
+	struct timerq timerq;		/* peers by their next timer deadline */
+	struct wgdev_get *gets;		/* gets in progress (their cursors follow removals) */
 	/* peers by public key (SipHash with a random key), ptab_n buckets, a
 	 * power of two at least n_peers */
 	struct wgpeer **ptab;
@@ -138,6 +150,14 @@ int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg);
  * wgdev_configure; the reply ends in "errno=N\n\n". */
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply);
 
+/* A get in slices: wgdev_get_begin formats the device's lines into REPLY,
+ * each wgdev_get_more up to MAX_PEERS peers and, at the end, the errno
+ * line: it returns true when the reply is complete (G is then finished).
+ * wgdev_get_end abandons G before that (its connection closed). */
+void wgdev_get_begin(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply);
+bool wgdev_get_more(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply, size_t max_peers);
+void wgdev_get_end(struct wgdev *dev, struct wgdev_get *g);
+
 /* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush. */
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
@@ -147,7 +167,8 @@ void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t
  * wgdev_tick calls it after each batch (wgloop after every wakeup);
  * wgdev_configure and wgdev_uapi flush by themselves. */
 void wgdev_flush(struct wgdev *dev);
-/* Run the timers that are due (then wgdev_flush). */
+/* Run the timers that are due; the cost depends on how many are due, not
+ * on the number of peers.  The caller flushes after it. */
 void wgdev_tick(struct wgdev *dev, uint64_t now);
 
 #endif

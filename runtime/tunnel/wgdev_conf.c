@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 static void set_fwmark(struct wgdev *dev, uint32_t mark)
@@ -37,9 +38,9 @@ static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 		if (self)
 			wgdev_peer_remove(dev, self);
 	}
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		wgdev_peer_zero_keys(dev, dev->peers[i]);
-		noise_peer_set_local(&dev->peers[i]->np, &dev->local);
+	for (struct wgpeer *p = dev->first; p; p = p->next) {
+		wgdev_peer_zero_keys(dev, p);
+		noise_peer_set_local(&p->np, &dev->local);
 	}
 	return rc;
 }
@@ -76,6 +77,7 @@ static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_
 		p->keepalive = up->keepalive;
 		if (timers_set_persistent_keepalive(&p->timers, up->keepalive, now) && p->has_endpoint)
 			wgdev_send_keepalive(dev, p, now);
+		wgdev_peer_timers_changed(dev, p);
 	}
 	return 0;
 }
@@ -129,33 +131,61 @@ static int walk_allowed(void *ctx, int family, const uint8_t *addr, uint8_t cidr
 	return 0;
 }
 
-static void uapi_get(struct wgdev *dev, struct uapi_buf *b)
+static void format_peer(struct uapi_buf *b, const struct wgpeer *p)
 {
-	uapi_format_device(b, dev->local.has_identity ? dev->local.private_key : NULL, dev->listen_port,
+	struct uapi_peer_info info = { 0 };
+	memcpy(info.public_key, p->np.remote_static, NOISE_KEY_LEN);
+	memcpy(info.psk, p->np.psk, NOISE_KEY_LEN);
+	info.has_endpoint = p->has_endpoint;
+	info.endpoint = p->endpoint;
+	info.last_handshake_sec = p->hs_sec;
+	info.last_handshake_nsec = p->hs_nsec;
+	info.tx_bytes = p->tx_bytes;
+	info.rx_bytes = p->rx_bytes;
+	info.keepalive = p->keepalive;
+	uapi_format_peer(b, &info);
+	sodium_memzero(&info, sizeof info);
+	allowedips_walk_peer(&p->aips, walk_allowed, b);
+}
+
+void wgdev_get_begin(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply)
+{
+	uapi_format_device(reply, dev->local.has_identity ? dev->local.private_key : NULL, dev->listen_port,
 			   dev->fwmark);
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		struct wgpeer *p = dev->peers[i];
-		struct uapi_peer_info info = { 0 };
-		memcpy(info.public_key, p->np.remote_static, NOISE_KEY_LEN);
-		memcpy(info.psk, p->np.psk, NOISE_KEY_LEN);
-		info.has_endpoint = p->has_endpoint;
-		info.endpoint = p->endpoint;
-		info.last_handshake_sec = p->hs_sec;
-		info.last_handshake_nsec = p->hs_nsec;
-		info.tx_bytes = p->tx_bytes;
-		info.rx_bytes = p->rx_bytes;
-		info.keepalive = p->keepalive;
-		uapi_format_peer(b, &info);
-		sodium_memzero(&info, sizeof info);
-		allowedips_walk_peer(&p->aips, walk_allowed, b);
+	g->next = dev->first;
+	g->link = dev->gets;
+	dev->gets = g;
+}
+
+void wgdev_get_end(struct wgdev *dev, struct wgdev_get *g)
+{
+	struct wgdev_get **s = &dev->gets;
+	while (*s && *s != g)
+		s = &(*s)->link;
+	if (*s)
+		*s = g->link;
+	g->next = NULL;
+}
+
+bool wgdev_get_more(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply, size_t max_peers)
+{
+	for (size_t k = 0; k < max_peers && g->next; k++) {
+		format_peer(reply, g->next);
+		g->next = g->next->next;
 	}
+	if (g->next)
+		return false;
+	uapi_format_errno(reply, 0);
+	wgdev_get_end(dev, g);
+	return true;
 }
 
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply)
 {
 	if (op == UAPI_OP_GET) {
-		uapi_get(dev, reply);
-		uapi_format_errno(reply, 0);
+		struct wgdev_get g;
+		wgdev_get_begin(dev, &g, reply);
+		wgdev_get_more(dev, &g, reply, SIZE_MAX);
 		return;
 	}
 	uapi_format_errno(reply, uapi_set(dev, body, len));

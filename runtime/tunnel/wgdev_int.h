@@ -18,6 +18,9 @@ struct wgpeer *wgdev_peer_add(struct wgdev *dev, const uint8_t *pub);
 void wgdev_peer_remove(struct wgdev *dev, struct wgpeer *p);
 void wgdev_peers_remove_all(struct wgdev *dev);
 void wgdev_peer_clear_staged(struct wgpeer *p);
+/* P's timers changed: queue it by its next deadline if that came earlier
+ * (a later one is found when the earlier passes). */
+void wgdev_peer_timers_changed(struct wgdev *dev, struct wgpeer *p);
 /* Forget sessions and the handshake in progress (ZERO_KEYS). */
 void wgdev_peer_zero_keys(struct wgdev *dev, struct wgpeer *p);
 

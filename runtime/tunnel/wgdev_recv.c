@@ -167,6 +167,7 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 }
 
 static void handle_response(struct wgdev *dev, const uint8_t *msg, size_t len, const union wg_sockaddr *src,
@@ -194,6 +195,7 @@ static void handle_response(struct wgdev *dev, const uint8_t *msg, size_t len, c
 	handshake_complete(dev, p, now);
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 	wgdev_send_keepalive(dev, p, now);
 }
 
@@ -271,9 +273,11 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	if (timers_want_rekey_on_receive(&p->timers, p->kps.current, now))
 		wgdev_send_initiation(dev, p, false, now);
+	if (plen)
+		timers_data_received(&p->timers, now);	/* not for a keepalive */
+	wgdev_peer_timers_changed(dev, p);
 	if (plen == 0)
-		return; /* keepalive */
-	timers_data_received(&p->timers, now);
+		return;
 	uint8_t *plain = msg + TRANSPORT_HEADER_LEN;
 	size_t ilen = inner_check(dev, p, plain, plen);
 	if (!ilen) {

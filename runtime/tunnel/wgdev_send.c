@@ -98,6 +98,7 @@ void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint
 	timers_handshake_initiated(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 }
 
 /* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and queue
@@ -134,6 +135,7 @@ static int send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *da
 		timers_data_sent(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 	if (timers_want_rekey_on_send(&p->timers, kp, now))
 		wgdev_send_initiation(dev, p, false, now);
 	return 0;

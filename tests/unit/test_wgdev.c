@@ -152,7 +152,7 @@ static void test_configure(void)
 	inet_pton(AF_INET, "127.0.0.1", &pc->endpoint.in.sin_addr);
 	int rc = wgdev_configure(d.dev, &cfg);
 	wgconfig_free(&cfg);
-	struct wgpeer *p = d.dev->n_peers == 1 ? d.dev->peers[0] : NULL;
+	struct wgpeer *p = d.dev->n_peers == 1 ? d.dev->first : NULL;
 	T_CHECK(rc == 0 && p && p->has_endpoint && peer_routes(d.dev, "10.1.0.1", p),
 		"configure: D gets peer C with its endpoint and allowed IP (rc %d)", rc);
 	T_CHECK(rebinds == 1, "configure: listen_port 0 rebinds D's sockets, and the hook ran (%d)", rebinds);
@@ -174,7 +174,7 @@ static void test_configure(void)
 	drain(c.dev->udp4);
 	rc = wgdev_configure(d.dev, &cfg);
 	wgconfig_free(&cfg);
-	T_CHECK(rc == 0 && d.dev->n_peers == 1 && d.dev->peers[0] == p && p->kps.current == session &&
+	T_CHECK(rc == 0 && d.dev->n_peers == 1 && d.dev->first == p && p->kps.current == session &&
 		p->keepalive == 25, "configure: updating C keeps the peer and its session");
 	T_CHECK(peer_routes(d.dev, "10.1.0.1", p) && peer_routes(d.dev, "10.1.0.9", p),
 		"configure: the update added an allowed IP to the ones C had");
@@ -203,6 +203,46 @@ static void test_configure(void)
 	side_free(&d);
 }
 
+/* wgdev_tick among many peers (they wait in a queue by deadline, not
+ * scanned): the one peer with a timer acts, at its time and not before. */
+static void test_tick(void)
+{
+	enum { MANY = 2000 };
+	struct side e, sink;
+	if (side_init(&e, "kgtE") != 0 || side_init(&sink, "kgtF") != 0) {
+		T_CHECK(0, "set up two more devices: %s", strerror(errno));
+		return;
+	}
+	struct wgconfig cfg = { 0 };
+	for (int i = 0; i < MANY; i++) {
+		uint8_t k[32];
+		randombytes_buf(k, sizeof k);
+		wgconfig_add_peer(&cfg, k);
+	}
+	struct wgconfig_peer *x = wgconfig_add_peer(&cfg, sink.pub);
+	x->has_endpoint = x->has_keepalive = true;
+	x->keepalive = 25;
+	x->endpoint.in.sin_family = AF_INET;
+	x->endpoint.in.sin_port = htons(sink.dev->listen_port);
+	inet_pton(AF_INET, "127.0.0.1", &x->endpoint.in.sin_addr);
+	uint64_t now = wgdev_now(e.dev);
+	int rc = wgdev_configure(e.dev, &cfg);
+	wgconfig_free(&cfg);
+	T_CHECK(rc == 0 && drain(sink.dev->udp4) == 1u << 1,
+		"tick: a persistent keepalive without a session starts a handshake at once (rc %d)", rc);
+	wgdev_tick(e.dev, now + 4 * NOISE_NS);
+	wgdev_flush(e.dev);
+	unsigned early = drain(sink.dev->udp4);
+	wgdev_tick(e.dev, now + 7 * NOISE_NS);
+	wgdev_flush(e.dev);
+	unsigned due = drain(sink.dev->udp4);
+	T_CHECK(early == 0 && due == 1u << 1,
+		"tick: among %d peers, the initiation is sent again after 5 s, not before (at 4 s 0x%x, at 7 s 0x%x)",
+		MANY + 1, early, due);
+	side_free(&e);
+	side_free(&sink);
+}
+
 int main(void)
 {
 	struct side a, b;
@@ -220,7 +260,7 @@ int main(void)
 	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t);
 	wgdev_flush(b.dev);
 	T_CHECK(pump(&a, t) == 1u << 1, "A received B's initiation");
-	struct wgpeer *pb = a.dev->peers[0];
+	struct wgpeer *pb = a.dev->first;
 	T_CHECK(pb->kps.next && !pb->kps.current, "A holds the new session as `next` until B confirms it");
 	/* A has data for B before B's first transport message: it is staged. */
 	wgdev_tun_input(a.dev, pkt, ip_packet(pkt, "10.0.0.1", "10.0.0.2", 120), t);
@@ -307,10 +347,12 @@ int main(void)
 	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
 	uapi_buf_free(&r);
 	T_CHECK(a.dev->n_peers == before + MANY / 2, "every other one removed by key (%zu left)", a.dev->n_peers);
-	int slots_ok = 1;
-	for (size_t i = 0; i < a.dev->n_peers; i++)
-		slots_ok &= a.dev->peers[i]->slot == i;
-	T_CHECK(slots_ok, "every peer knows its slot after the removals");
+	size_t listed = 0;
+	bool links_ok = true;
+	for (struct wgpeer *q = a.dev->first; q; q = q->next, listed++)
+		links_ok &= q->next ? q->next->prev == q : a.dev->last == q;
+	T_CHECK(links_ok && listed == a.dev->n_peers, "the list of peers holds the %zu left, linked both ways (%zu listed)",
+		a.dev->n_peers, listed);
 	usleep(100000);
 	set(&a, "private_key=%s\n", a.privhex);
 	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t + 10 * NOISE_NS);
@@ -371,6 +413,7 @@ int main(void)
 		wgdev_free(d);
 	}
 	test_configure();
+	test_tick();
 	side_free(&a);
 	side_free(&b);
 	T_DONE();
