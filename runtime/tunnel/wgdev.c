@@ -27,17 +27,20 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 	if (fd < 0)
 		return -errno;
 	int one = 1, size = 8 << 20, rc;
-	if (family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	/* Large buffers; the Force variants work as root and bypass rmem_max. */
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+		goto fail_errno;
+	/* Large buffers; the Force variants work as root and bypass rmem_max.
+	 * Best effort: the defaults work, only slower. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	if (fwmark)
-		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark);
-	/* Coalesced receive: the loop splits by the segment size it reports. */
-	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	/* The mark keeps our own packets out of the tunnel's routes: required. */
+	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark) != 0)
+		goto fail_errno;
+	/* Coalesced receive, where the kernel has it: the loop splits by the
+	 * segment size it reports, and reads single datagrams without it. */
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
 	union wg_sockaddr sa;
 	memset(&sa, 0, sizeof sa);
 	socklen_t salen;
@@ -50,44 +53,68 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 		sa.in6.sin6_port = htons(port);
 		salen = sizeof sa.in6;
 	}
-	if (bind(fd, &sa.sa, salen) != 0 || getsockname(fd, &sa.sa, &salen) != 0) {
-		rc = -errno;
-		goto close_fd;
-	}
+	if (bind(fd, &sa.sa, salen) != 0 || getsockname(fd, &sa.sa, &salen) != 0)
+		goto fail_errno;
 	*bound = ntohs(family == AF_INET ? sa.in.sin_port : sa.in6.sin6_port);
 	return fd;
-close_fd:
+fail_errno:
+	rc = -errno;
 	close(fd);
 	return rc;
 }
 
+int wgdev_sockets_open(struct wgdev_sockets *s, uint16_t port, uint32_t fwmark)
+{
+	uint16_t bound6 = 0;
+	s->udp6 = -1;
+	s->udp4 = udp_socket(AF_INET, port, fwmark, &s->port);
+	if (s->udp4 < 0)
+		return s->udp4;
+	int fd6 = udp_socket(AF_INET6, s->port, fwmark, &bound6);
+	if (fd6 < 0 && fd6 != -EAFNOSUPPORT) {
+		close(s->udp4);
+		s->udp4 = -1;
+		return fd6;
+	}
+	s->udp6 = fd6 >= 0 ? fd6 : -1;
+	return 0;
+}
+
+void wgdev_sockets_close(struct wgdev_sockets *s)
+{
+	if (s->udp4 >= 0)
+		close(s->udp4);
+	if (s->udp6 >= 0)
+		close(s->udp6);
+	s->udp4 = s->udp6 = -1;
+}
+
+int wgdev_sockets_install(struct wgdev *dev, struct wgdev_sockets *s)
+{
+	int rc = dev->on_rebind ? dev->on_rebind(dev->on_rebind_arg, s->udp4, s->udp6) : 0;
+	if (rc)
+		return rc;
+	struct wgdev_sockets old = { .udp4 = dev->udp4, .udp6 = dev->udp6 };
+	wgdev_sockets_close(&old);
+	dev->udp4 = s->udp4;
+	dev->udp6 = s->udp6;
+	dev->listen_port = s->port;
+	s->udp4 = s->udp6 = -1;
+	return 0;
+}
+
 int wgdev_bind(struct wgdev *dev, uint16_t port)
 {
-	uint16_t bound = 0, bound6 = 0;
-	int rc, fd4 = udp_socket(AF_INET, port, dev->fwmark, &bound);
-	if (fd4 < 0)
-		return fd4;
-	int fd6 = udp_socket(AF_INET6, bound, dev->fwmark, &bound6);
-	if (fd6 < 0 && fd6 != -EAFNOSUPPORT) {
-		rc = fd6;
-		goto close_fd4;
-	}
-	if (dev->udp4 >= 0)
-		close(dev->udp4);
-	if (dev->udp6 >= 0)
-		close(dev->udp6);
-	dev->udp4 = fd4;
-	dev->udp6 = fd6 >= 0 ? fd6 : -1;
-	dev->listen_port = bound;
-	if (dev->on_rebind)
-		dev->on_rebind(dev->on_rebind_arg);
-	return 0;
-close_fd4:
-	close(fd4);
+	struct wgdev_sockets s;
+	int rc = wgdev_sockets_open(&s, port, dev->fwmark);
+	if (rc)
+		return rc;
+	rc = wgdev_sockets_install(dev, &s);
+	wgdev_sockets_close(&s);
 	return rc;
 }
 
-void wgdev_on_rebind(struct wgdev *dev, void (*fn)(void *arg), void *arg)
+void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6), void *arg)
 {
 	dev->on_rebind = fn;
 	dev->on_rebind_arg = arg;

@@ -98,7 +98,7 @@ struct wgdev {
 	unsigned load_count, load_threshold;	/* threshold 0: no rate trigger (the default) */
 	struct ratelimit *rl;	/* handshakes per source under load */
 	unsigned clock_rate;	/* protocol time runs this much faster (tests) */
-	void (*on_rebind)(void *arg);	/* the UDP sockets changed */
+	int (*on_rebind)(void *arg, int udp4, int udp6);	/* the UDP sockets are to change */
 	void *on_rebind_arg;
 	struct wgdev_stats stats;
 	/* Transport messages to one peer waiting to go out in one UDP GSO send
@@ -128,9 +128,11 @@ void wgdev_free(struct wgdev *dev);
 /* Bind the UDP sockets to PORT (0: pick one), closing the old ones; then
  * call the rebind hook.  0 or -errno. */
 int wgdev_bind(struct wgdev *dev, uint16_t port);
-/* FN(ARG) runs whenever the UDP sockets change (FN NULL: nothing runs), so
- * that whoever watches them can follow. */
-void wgdev_on_rebind(struct wgdev *dev, void (*fn)(void *arg), void *arg);
+/* FN(ARG, UDP4, UDP6) runs before the device moves to new UDP sockets (FN
+ * NULL: nothing runs), so that whoever watches them can follow; a -errno
+ * return refuses the move: the device keeps its old sockets and the bind or
+ * configuration fails with that error. */
+void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6), void *arg);
 
 /* Tunables for tests (keygated's test options): the protocol clock runs
  * RATE (1..WGDEV_CLOCK_RATE_MAX) times faster; more than PER_SECOND

@@ -10,13 +10,30 @@
 #include <stdint.h>
 #include <string.h>
 
-static void set_fwmark(struct wgdev *dev, uint32_t mark)
+/* MARK on the sockets in use, both or neither (the first goes back to the
+ * old mark if the second refuses).  0 or -errno (-EPERM without
+ * CAP_NET_ADMIN). */
+static int set_fwmark(struct wgdev *dev, uint32_t mark)
 {
+	int fds[2] = { dev->udp4, dev->udp6 };
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0 || setsockopt(fds[i], SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0)
+			continue;
+		int rc = -errno;
+		if (i == 1 && fds[0] >= 0)
+			(void)setsockopt(fds[0], SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof dev->fwmark);
+		log_warn("%s: cannot set fwmark %u: %s", dev->ifname, mark, strerror(-rc));
+		return rc;
+	}
 	dev->fwmark = mark;
-	if (dev->udp4 >= 0)
-		setsockopt(dev->udp4, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-	if (dev->udp6 >= 0)
-		setsockopt(dev->udp6, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+	return 0;
+}
+
+/* A private key noise_local_init takes (all zero: no identity). */
+static bool private_key_usable(const uint8_t *priv)
+{
+	uint8_t pub[NOISE_KEY_LEN];
+	return wgkey_is_zero(priv) || noise_pubkey(pub, priv) == 0;
 }
 
 static int set_private_key(struct wgdev *dev, const uint8_t *priv)
@@ -82,18 +99,33 @@ static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_
 	return 0;
 }
 
+/* What can fail comes first and changes nothing when it does: the key
+ * checked, new sockets opened (with the new mark) and handed to the rebind
+ * hook, or else the new mark set on the sockets in use.  After that only
+ * running out of memory while adding peers can stop a configuration half
+ * way. */
 int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg)
 {
 	uint64_t now = wgdev_now(dev);
+	uint32_t mark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
+	struct wgdev_sockets socks = { .udp4 = -1, .udp6 = -1 };
 	int rc = 0;
-	if (cfg->has_fwmark)
-		set_fwmark(dev, cfg->fwmark);
+	if (cfg->has_private_key && !private_key_usable(cfg->private_key))
+		return -EINVAL;
 	if (cfg->has_listen_port && (cfg->listen_port != dev->listen_port || cfg->listen_port == 0)) {
-		rc = wgdev_bind(dev, cfg->listen_port);
+		rc = wgdev_sockets_open(&socks, cfg->listen_port, mark);
+		if (!rc)
+			rc = wgdev_sockets_install(dev, &socks);
+		wgdev_sockets_close(&socks);
 		if (rc) {
 			log_warn("%s: cannot listen on port %u: %s", dev->ifname, cfg->listen_port, strerror(-rc));
-			goto flush;
+			return rc;
 		}
+		dev->fwmark = mark;
+	} else if (mark != dev->fwmark) {
+		rc = set_fwmark(dev, mark);
+		if (rc)
+			return rc;
 	}
 	if (cfg->has_private_key) {
 		rc = set_private_key(dev, cfg->private_key);

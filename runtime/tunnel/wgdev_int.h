@@ -33,6 +33,17 @@ static inline void wgdev_peer_set_endpoint(struct wgpeer *p, const union wg_sock
 		memcpy(&p->endpoint.in6, &src->in6, sizeof src->in6);
 }
 
+/* wgdev.c: UDP sockets opened before anything changes (so a configuration
+ * that cannot bind changes nothing), then installed: the rebind hook runs,
+ * the old ones close.  Each returns 0 or -errno; closing -1 fds is a no-op. */
+struct wgdev_sockets {
+	int udp4, udp6;		/* udp6 -1: no IPv6 on this host */
+	uint16_t port;
+};
+int wgdev_sockets_open(struct wgdev_sockets *s, uint16_t port, uint32_t fwmark);
+int wgdev_sockets_install(struct wgdev *dev, struct wgdev_sockets *s);
+void wgdev_sockets_close(struct wgdev_sockets *s);
+
 /* wgdev_send.c */
 void wgdev_send_to(struct wgdev *dev, const union wg_sockaddr *to, const uint8_t *data, size_t len);
 void wgdev_send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len);

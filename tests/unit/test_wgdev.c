@@ -108,9 +108,69 @@ static unsigned drain(int fd)
 	return seen;
 }
 
-static void count_rebind(void *arg)
+static int count_rebind(void *arg, int udp4, int udp6)
 {
+	(void)udp4, (void)udp6;
 	(*(int *)arg)++;
+	return 0;
+}
+
+static int refuse_rebind(void *arg, int udp4, int udp6)
+{
+	(void)arg, (void)udp4, (void)udp6;
+	return -EIO;
+}
+
+static uint32_t socket_mark(int fd)
+{
+	uint32_t mark = 0;
+	socklen_t len = sizeof mark;
+	return getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 ? mark : UINT32_MAX;
+}
+
+/* A set is all or nothing: one whose listen_port is taken (or whose new
+ * sockets the event loop refuses) leaves the fwmark, the key, the port and
+ * the peers as they were. */
+static void test_all_or_nothing(void)
+{
+	struct side e;
+	if (side_init(&e, "kgtG") != 0) {
+		T_CHECK(0, "set up a device: %s", strerror(errno));
+		return;
+	}
+	int taken = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sin;
+	bind(taken, (struct sockaddr *)&sin, sizeof sin);
+	getsockname(taken, (struct sockaddr *)&sin, &sl);
+	uint16_t port = e.dev->listen_port;
+	int fd4 = e.dev->udp4;
+	uint8_t other[32], peer[32];
+	char otherhex[65], peerhex[65];
+	noise_keygen(other);
+	wgkey_to_hex(otherhex, other);
+	randombytes_buf(peer, sizeof peer);
+	wgkey_to_hex(peerhex, peer);
+	int rc = set(&e, "private_key=%s\nfwmark=42\nlisten_port=%u\npublic_key=%s\nallowed_ip=10.7.0.1/32\n", otherhex,
+		     ntohs(sin.sin_port), peerhex);
+	T_CHECK(rc != 0 && e.dev->fwmark == 0 && socket_mark(e.dev->udp4) == 0 && e.dev->listen_port == port &&
+		e.dev->udp4 == fd4 && !memcmp(e.dev->local.private_key, e.priv, 32) && e.dev->n_peers == 0,
+		"set with a listen_port in use fails and changes nothing: fwmark %u (socket %u), port %u, %zu peers",
+		e.dev->fwmark, socket_mark(e.dev->udp4), e.dev->listen_port, e.dev->n_peers);
+	wgdev_on_rebind(e.dev, refuse_rebind, NULL);
+	rc = set(&e, "fwmark=43\nlisten_port=0\n");
+	T_CHECK(rc != 0 && e.dev->fwmark == 0 && e.dev->udp4 == fd4 && socket_mark(fd4) == 0 && e.dev->listen_port == port,
+		"new sockets the event loop refuses: the old ones stay, unmarked (fwmark %u, port %u)", e.dev->fwmark,
+		e.dev->listen_port);
+	wgdev_on_rebind(e.dev, NULL, NULL);
+	rc = set(&e, "fwmark=44\n");
+	T_CHECK(rc == 0 && e.dev->fwmark == 44 && socket_mark(e.dev->udp4) == 44 &&
+		(e.dev->udp6 < 0 || socket_mark(e.dev->udp6) == 44), "fwmark alone: set on both sockets");
+	rc = set(&e, "fwmark=0\nlisten_port=0\n");
+	T_CHECK(rc == 0 && e.dev->fwmark == 0 && socket_mark(e.dev->udp4) == 0 && e.dev->udp4 != fd4,
+		"fwmark 0 with a new port: new sockets, unmarked");
+	close(taken);
+	side_free(&e);
 }
 
 static bool peer_routes(struct wgdev *dev, const char *addr, struct wgpeer *p)
@@ -414,6 +474,7 @@ int main(void)
 	}
 	test_configure();
 	test_tick();
+	test_all_or_nothing();
 	side_free(&a);
 	side_free(&b);
 	T_DONE();
