@@ -145,7 +145,8 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 		return NULL;
 	dev->aips = allowedips_new();
 	dev->rl = ratelimit_new();
-	if (!dev->aips || !dev->rl)
+	dev->rl_cookie = ratelimit_new();
+	if (!dev->aips || !dev->rl || !dev->rl_cookie)
 		goto free_dev;
 	randombytes_buf(dev->ptab_key, sizeof dev->ptab_key);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
@@ -157,6 +158,7 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 free_dev:
 	allowedips_free(dev->aips);
 	ratelimit_free(dev->rl);
+	ratelimit_free(dev->rl_cookie);
 	free(dev);
 	return NULL;
 }
@@ -170,6 +172,7 @@ void wgdev_free(struct wgdev *dev)
 	free(dev->ptab);
 	allowedips_free(dev->aips);
 	ratelimit_free(dev->rl);
+	ratelimit_free(dev->rl_cookie);
 	noise_local_wipe(&dev->local);
 	if (dev->udp4 >= 0)
 		close(dev->udp4);

@@ -29,6 +29,12 @@
 #define WGDEV_GSO_MAX 60000
 #define WGDEV_GSO_SEGS 64
 #define WGDEV_RX_BATCH 1024
+/* Handshake messages held from one receive batch; more are dropped (and
+ * put the device under load). */
+#define WGDEV_HS_BATCH 64
+/* Cookie replies sent at most this many a second (with a burst of a tenth
+ * of it), besides each source's own limit. */
+#define WGDEV_COOKIE_REPLIES_PER_SEC 2000
 #define WGDEV_CLOCK_RATE_MAX 100
 #define WGDEV_LOAD_THRESHOLD_MAX 100000
 
@@ -72,6 +78,8 @@ struct wgdev_idx {
 struct wgdev_stats {
 	uint64_t rx_dropped_garbage, rx_dropped_auth, rx_dropped_replay, rx_dropped_allowedips;
 	uint64_t rx_dropped_ratelimit, cookies_sent, handshakes_done;
+	uint64_t rx_dropped_hs_batch;	/* handshake messages over WGDEV_HS_BATCH in a batch */
+	uint64_t cookies_limited;	/* cookie replies not sent: over the rate */
 	uint64_t tx_dropped_nomem;	/* packets not staged: out of memory */
 };
 
@@ -97,6 +105,18 @@ struct wgdev {
 	uint64_t load_window, under_load_until;
 	unsigned load_count, load_threshold;	/* threshold 0: no rate trigger (the default) */
 	struct ratelimit *rl;	/* handshakes per source under load */
+	struct ratelimit *rl_cookie;	/* cookie replies per source */
+	uint64_t cookie_tokens, cookie_refill;	/* all cookie replies: tokens in ns, last refill */
+	/* Handshake messages of the current receive batch, handled after its
+	 * transport messages, at wgdev_flush, with one load decision for all. */
+	struct {
+		uint8_t *pkt;
+		size_t len;
+		union wg_sockaddr src;
+	} hs[WGDEV_HS_BATCH];
+	size_t n_hs;
+	bool hs_overflow;	/* some were dropped: the batch had more */
+	uint64_t hs_now;
 	unsigned clock_rate;	/* protocol time runs this much faster (tests) */
 	int (*on_rebind)(void *arg, int udp4, int udp6);	/* the UDP sockets are to change */
 	void *on_rebind_arg;
@@ -160,12 +180,14 @@ void wgdev_get_begin(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *re
 bool wgdev_get_more(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply, size_t max_peers);
 void wgdev_get_end(struct wgdev *dev, struct wgdev_get *g);
 
-/* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush. */
+/* One UDP datagram from SRC.  PKT must stay valid until wgdev_flush:
+ * transport messages are handled at once, handshake messages held until
+ * wgdev_flush, so that a flood of them never delays the data. */
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now);
 /* One IP packet read from the TUN device. */
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now);
 /* Send what is waiting in the GSO batch and write the decrypted packets
- * waiting for the TUN device.  Whoever calls the input functions or
+ * waiting for the TUN device, then handle the handshake messages held.  Whoever calls the input functions or
  * wgdev_tick calls it after each batch (wgloop after every wakeup);
  * wgdev_configure and wgdev_uapi flush by themselves. */
 void wgdev_flush(struct wgdev *dev);

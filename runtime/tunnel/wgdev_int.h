@@ -44,7 +44,9 @@ int wgdev_sockets_open(struct wgdev_sockets *s, uint16_t port, uint32_t fwmark);
 int wgdev_sockets_install(struct wgdev *dev, struct wgdev_sockets *s);
 void wgdev_sockets_close(struct wgdev_sockets *s);
 
-/* wgdev_send.c */
+/* wgdev_send.c.  wgdev_flush_data: wgdev_flush without the held handshakes
+ * (what the packet paths call). */
+void wgdev_flush_data(struct wgdev *dev);
 void wgdev_send_to(struct wgdev *dev, const union wg_sockaddr *to, const uint8_t *data, size_t len);
 void wgdev_send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len);
 void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint64_t now);
@@ -52,7 +54,9 @@ void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint
 void wgdev_send_staged(struct wgdev *dev, struct wgpeer *p, uint64_t now);
 void wgdev_send_keepalive(struct wgdev *dev, struct wgpeer *p, uint64_t now);
 
-/* wgdev_recv.c: write the decrypted packets waiting for the TUN device. */
+/* wgdev_recv.c: write the decrypted packets waiting for the TUN device;
+ * handle the handshake messages held from the batch. */
 void wgdev_rx_flush(struct wgdev *dev);
+void wgdev_handshakes_run(struct wgdev *dev);
 
 #endif

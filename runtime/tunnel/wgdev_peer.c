@@ -84,7 +84,7 @@ void wgdev_peer_zero_keys(struct wgdev *dev, struct wgpeer *p)
 static void peer_free(struct wgdev *dev, struct wgpeer *p)
 {
 	if (dev->gso.peer == p)
-		wgdev_flush(dev);
+		wgdev_flush_data(dev);
 	wgdev_peer_zero_keys(dev, p);
 	allowedips_remove_peer(dev->aips, &p->aips);
 	wgdev_peer_clear_staged(p);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "noise.h"
+#include "ratelimit.h"
 #include "t.h"
 #include "wgdev.h"
 #include "wgkey.h"
@@ -456,6 +457,36 @@ int main(void)
 	T_CHECK(n == NOISE_INITIATION_LEN && a.dev->stats.cookies_sent == cookies + 1 &&
 		drain(b.dev->udp4) == 1u << 2,
 		"with the queue drained and the second of load over, B's next initiation gets a response");
+
+	/* A flood of 100 copies of that initiation in one batch: WGDEV_HS_BATCH
+	 * are held (the rest dropped, which alone means load), and of the held
+	 * ones only RATELIMIT_BURST get a cookie reply: one source's share. */
+	uint64_t tf = t + 40 * NOISE_NS;
+	unsigned long c0 = a.dev->stats.cookies_sent, l0 = a.dev->stats.cookies_limited;
+	unsigned long d0 = a.dev->stats.rx_dropped_hs_batch;
+	for (int i = 0; i < 100; i++)
+		wgdev_udp_input(a.dev, init, NOISE_INITIATION_LEN, &src, tf);
+	wgdev_flush(a.dev);
+	unsigned long sent1 = a.dev->stats.cookies_sent - c0, limited1 = a.dev->stats.cookies_limited - l0;
+	T_CHECK(a.dev->stats.rx_dropped_hs_batch - d0 == 100 - WGDEV_HS_BATCH && sent1 == RATELIMIT_BURST &&
+		limited1 == WGDEV_HS_BATCH - RATELIMIT_BURST,
+		"a flood from one source: %d held, %lu cookie replies, %lu refused by its rate",
+		WGDEV_HS_BATCH, sent1, limited1);
+	/* From 8 x 64 sources at once: all together at most a tenth of
+	 * WGDEV_COOKIE_REPLIES_PER_SEC (the burst), the source above included. */
+	union wg_sockaddr spoof = src;
+	for (int k = 0; k < 8; k++) {
+		for (int j = 0; j < WGDEV_HS_BATCH; j++) {
+			spoof.in.sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)k << 8 | (uint32_t)j);
+			spoof.in.sin_port = htons(9);
+			wgdev_udp_input(a.dev, init, NOISE_INITIATION_LEN, &spoof, tf);
+		}
+		wgdev_flush(a.dev);
+	}
+	unsigned long sent2 = a.dev->stats.cookies_sent - c0;
+	T_CHECK(sent2 == WGDEV_COOKIE_REPLIES_PER_SEC / 10,
+		"a flood from %d sources: %lu cookie replies in all, the global burst", 8 * WGDEV_HS_BATCH, sent2);
+	drain(b.dev->udp4);
 
 	/* Test tunables: honoured only within their ranges. */
 	static const struct { unsigned rate, thr; int rate_rc, thr_rc; } knobs[] = {
