@@ -144,8 +144,8 @@ struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 	if (!dev)
 		return NULL;
 	dev->aips = allowedips_new();
-	dev->rl = ratelimit_new();
-	dev->rl_cookie = ratelimit_new();
+	dev->rl = ratelimit_new(RATELIMIT_BY_ADDR);
+	dev->rl_cookie = ratelimit_new(RATELIMIT_BY_ADDR_PORT);
 	if (!dev->aips || !dev->rl || !dev->rl_cookie)
 		goto free_dev;
 	randombytes_buf(dev->ptab_key, sizeof dev->ptab_key);

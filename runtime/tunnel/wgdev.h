@@ -35,6 +35,10 @@
 /* Cookie replies sent at most this many a second (with a burst of a tenth
  * of it), besides each source's own limit. */
 #define WGDEV_COOKIE_REPLIES_PER_SEC 2000
+/* More handshake messages than this in a second put the device under load
+ * (each costs X25519 work until cookies are asked for): a flood is met
+ * with cookies before it eats the CPU the data path needs. */
+#define WGDEV_HS_RATE_LOAD 1000
 #define WGDEV_CLOCK_RATE_MAX 100
 #define WGDEV_LOAD_THRESHOLD_MAX 100000
 
@@ -103,7 +107,7 @@ struct wgdev {
 	struct wgdev_idx *idx[WGDEV_IDX_BUCKETS];
 	/* load detection for cookie replies */
 	uint64_t load_window, under_load_until;
-	unsigned load_count, load_threshold;	/* threshold 0: no rate trigger (the default) */
+	unsigned load_count, load_threshold;	/* threshold 0: WGDEV_HS_RATE_LOAD (the default) */
 	struct ratelimit *rl;	/* handshakes per source under load */
 	struct ratelimit *rl_cookie;	/* cookie replies per source */
 	uint64_t cookie_tokens, cookie_refill;	/* all cookie replies: tokens in ns, last refill */
@@ -156,8 +160,8 @@ void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6)
 
 /* Tunables for tests (keygated's test options): the protocol clock runs
  * RATE (1..WGDEV_CLOCK_RATE_MAX) times faster; more than PER_SECOND
- * (0..WGDEV_LOAD_THRESHOLD_MAX, 0: off, the default) handshake messages in
- * a second put the device under load.  0 or -EINVAL. */
+ * (0..WGDEV_LOAD_THRESHOLD_MAX, 0: WGDEV_HS_RATE_LOAD, the default)
+ * handshake messages in a second put the device under load.  0 or -EINVAL. */
 int wgdev_set_clock_rate(struct wgdev *dev, unsigned rate);
 int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second);
 

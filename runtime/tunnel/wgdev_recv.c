@@ -78,19 +78,16 @@ static bool udp_backlogged(int fd)
 
 /* Decided once per receive batch of N handshake messages: under load for a
  * second once the receive queue backs up, the batch held more than
- * WGDEV_HS_BATCH, or (the test setting wgdev_set_load_threshold) more
- * handshake messages than the threshold arrive in a second. */
+ * WGDEV_HS_BATCH, or more handshake messages than WGDEV_HS_RATE_LOAD (or
+ * the test setting wgdev_set_load_threshold) arrive in a second. */
 static bool under_load(struct wgdev *dev, size_t n, uint64_t now)
 {
-	bool over_rate = false;
-	if (dev->load_threshold) {
-		if (now - dev->load_window >= LOAD_WINDOW_NS) {
-			dev->load_window = now;
-			dev->load_count = 0;
-		}
-		dev->load_count += (unsigned)n;
-		over_rate = dev->load_count > dev->load_threshold;
+	if (now - dev->load_window >= LOAD_WINDOW_NS) {
+		dev->load_window = now;
+		dev->load_count = 0;
 	}
+	dev->load_count += (unsigned)n;
+	bool over_rate = dev->load_count > (dev->load_threshold ? dev->load_threshold : WGDEV_HS_RATE_LOAD);
 	if (over_rate || dev->hs_overflow || udp_backlogged(dev->udp4) || udp_backlogged(dev->udp6))
 		dev->under_load_until = now + NS;
 	return now < dev->under_load_until;
