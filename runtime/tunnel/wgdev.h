@@ -149,8 +149,8 @@ uint64_t wgdev_now(const struct wgdev *dev);
  * fd was opened with offloads).  NULL on out-of-memory. */
 struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr);
 void wgdev_free(struct wgdev *dev);
-/* Bind the UDP sockets to PORT (0: pick one), closing the old ones; then
- * call the rebind hook.  0 or -errno. */
+/* Bind new UDP sockets to PORT (0: pick one), let the rebind hook see
+ * them, then close the old ones.  0 or -errno (the old ones kept). */
 int wgdev_bind(struct wgdev *dev, uint16_t port);
 /* FN(ARG, UDP4, UDP6) runs before the device moves to new UDP sockets (FN
  * NULL: nothing runs), so that whoever watches them can follow; a -errno
@@ -165,10 +165,12 @@ void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6)
 int wgdev_set_clock_rate(struct wgdev *dev, unsigned rate);
 int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second);
 
-/* Apply CFG in its order: fwmark, listen port, private key (the same key
- * again keeps every session), replace_peers, then each peer (an existing
- * peer is updated in place and keeps its sessions).  Stops at the first
- * error: 0, or -errno (-ENOMEM, -EADDRINUSE, ...).  CFG is not changed. */
+/* Apply CFG: listen port and fwmark, private key (the same key again
+ * keeps every session), replace_peers, then each peer (an existing peer is
+ * updated in place and keeps its sessions).  All or nothing, but for
+ * running out of memory among the peers: a port that cannot be bound, a
+ * mark the sockets refuse or an unusable key change nothing.  0, or -errno
+ * (-ENOMEM, -EADDRINUSE, -EPERM, -EINVAL...).  CFG is not changed. */
 int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg);
 
 /* Run one userspace API request (body without the "set=1\n" line and the

@@ -34,8 +34,9 @@ static inline void wgdev_peer_set_endpoint(struct wgpeer *p, const union wg_sock
 }
 
 /* wgdev.c: UDP sockets opened before anything changes (so a configuration
- * that cannot bind changes nothing), then installed: the rebind hook runs,
- * the old ones close.  Each returns 0 or -errno; closing -1 fds is a no-op. */
+ * that cannot bind changes nothing), then installed: the rebind hook runs
+ * (a refusal leaves S as it was), the old sockets close and the device takes
+ * S's (S is left with -1 fds).  0 or -errno; closing -1 fds is a no-op. */
 struct wgdev_sockets {
 	int udp4, udp6;		/* udp6 -1: no IPv6 on this host */
 	uint16_t port;
