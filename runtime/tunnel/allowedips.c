@@ -1,6 +1,8 @@
 /* allowedips: path-compressed binary trie, one per family.  Every node holds
  * a full prefix (bits, cidr); intermediate nodes have no peer and always two
- * children, so removal collapses them away. */
+ * children, so removal collapses them away.  A node with a peer is also in
+ * that peer's list (struct allowedips_owned); removing it walks down from
+ * the root by its own prefix, at most 33 or 129 nodes. */
 #include "allowedips.h"
 
 #include <errno.h>
@@ -12,8 +14,11 @@
 struct aip_node {
 	struct aip_node *child[2];
 	void *peer;
+	struct allowedips_owned *owned;		/* the list this node is in (with a peer) */
+	struct aip_node *prev, *next;		/* neighbours in that list */
 	uint8_t bits[16];
 	uint8_t cidr;
+	uint8_t family;
 };
 
 struct allowedips {
@@ -84,22 +89,49 @@ void allowedips_free(struct allowedips *t)
 	free(t);
 }
 
-static struct aip_node *node_new(struct allowedips *t, const uint8_t *bits, unsigned cidr, void *peer)
+static struct aip_node *node_new(struct allowedips *t, int family, const uint8_t *bits, unsigned cidr)
 {
 	struct aip_node *n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
 	memcpy(n->bits, bits, 16);
 	n->cidr = (uint8_t)cidr;
-	n->peer = peer;
+	n->family = (uint8_t)family;
 	t->nodes++;
 	return n;
 }
 
-int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_t cidr, void *peer)
+/* Take N out of its owner's list (it keeps no peer). */
+static void owned_unlink(struct aip_node *n)
+{
+	struct allowedips_owned *o = n->owned;
+	if (!o)
+		return;
+	*(n->prev ? &n->prev->next : &o->first) = n->next;
+	*(n->next ? &n->next->prev : &o->last) = n->prev;
+	n->owned = NULL;
+	n->prev = n->next = NULL;
+	n->peer = NULL;
+}
+
+/* Give N to PEER, at the end of OWNED. */
+static void owned_link(struct aip_node *n, void *peer, struct allowedips_owned *o)
+{
+	if (n->owned == o && n->peer == peer)
+		return;
+	owned_unlink(n);
+	n->peer = peer;
+	n->owned = o;
+	n->prev = o->last;
+	*(o->last ? &o->last->next : &o->first) = n;
+	o->last = n;
+}
+
+int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_t cidr, void *peer,
+		      struct allowedips_owned *owned)
 {
 	int len = family_len(family);
-	if (!len || cidr > len * 8 || !peer)
+	if (!len || cidr > len * 8 || !peer || !owned)
 		return -EINVAL;
 	uint8_t key[16];
 	mask_copy(key, addr, cidr, (unsigned)len);
@@ -109,24 +141,25 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 		unsigned limit = n->cidr < cidr ? n->cidr : cidr;
 		unsigned common = common_bits(n->bits, key, limit);
 		if (common == n->cidr && n->cidr == cidr) {
-			n->peer = peer;
+			owned_link(n, peer, owned);
 			return 0;
 		}
 		if (common == n->cidr) {
 			slot = &n->child[bit_at(key, n->cidr)];
 			continue;
 		}
-		struct aip_node *leaf = node_new(t, key, cidr, peer);
+		struct aip_node *leaf = node_new(t, family, key, cidr);
 		if (!leaf)
 			return -ENOMEM;
 		if (common == cidr) {
 			leaf->child[bit_at(n->bits, cidr)] = n;
+			owned_link(leaf, peer, owned);
 			*slot = leaf;
 			return 0;
 		}
 		uint8_t ikey[16];
 		mask_copy(ikey, key, common, (unsigned)len);
-		struct aip_node *inter = node_new(t, ikey, common, NULL);
+		struct aip_node *inter = node_new(t, family, ikey, common);
 		if (!inter) {
 			free(leaf);
 			t->nodes--;
@@ -134,11 +167,15 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 		}
 		inter->child[bit_at(n->bits, common)] = n;
 		inter->child[bit_at(key, common)] = leaf;
+		owned_link(leaf, peer, owned);
 		*slot = inter;
 		return 0;
 	}
-	*slot = node_new(t, key, cidr, peer);
-	return *slot ? 0 : -ENOMEM;
+	*slot = node_new(t, family, key, cidr);
+	if (!*slot)
+		return -ENOMEM;
+	owned_link(*slot, peer, owned);
+	return 0;
 }
 
 /* A node without a peer and with fewer than two children is dropped. */
@@ -152,24 +189,6 @@ static void compact(struct allowedips *t, struct aip_node **slot)
 	t->nodes--;
 }
 
-static void remove_peer_rec(struct allowedips *t, struct aip_node **slot, const void *peer)
-{
-	struct aip_node *n = *slot;
-	if (!n)
-		return;
-	remove_peer_rec(t, &n->child[0], peer);
-	remove_peer_rec(t, &n->child[1], peer);
-	if (n->peer == peer)
-		n->peer = NULL;
-	compact(t, slot);
-}
-
-void allowedips_remove_peer(struct allowedips *t, const void *peer)
-{
-	remove_peer_rec(t, &t->root4, peer);
-	remove_peer_rec(t, &t->root6, peer);
-}
-
 static int remove_rec(struct allowedips *t, struct aip_node **slot, const uint8_t *key,
 		      unsigned cidr, const void *peer)
 {
@@ -178,9 +197,9 @@ static int remove_rec(struct allowedips *t, struct aip_node **slot, const uint8_
 		return -ENOENT;
 	int rc;
 	if (n->cidr == cidr) {
-		if (n->peer != peer)
+		if (!n->peer || n->peer != peer)
 			return -ENOENT;
-		n->peer = NULL;
+		owned_unlink(n);
 		rc = 0;
 	} else {
 		rc = remove_rec(t, &n->child[bit_at(key, n->cidr)], key, cidr, peer);
@@ -198,6 +217,17 @@ int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_
 	uint8_t key[16];
 	mask_copy(key, addr, cidr, (unsigned)len);
 	return remove_rec(t, root_of(t, family), key, cidr, peer);
+}
+
+void allowedips_remove_peer(struct allowedips *t, struct allowedips_owned *owned)
+{
+	while (owned->first) {
+		struct aip_node *n = owned->first;
+		uint8_t key[16];
+		memcpy(key, n->bits, sizeof key);	/* N is freed on the way */
+		if (remove_rec(t, root_of(t, n->family), key, n->cidr, n->peer) != 0)
+			owned_unlink(n);	/* not in the trie: never loop on it */
+	}
 }
 
 void *allowedips_lookup(const struct allowedips *t, int family, const void *addr)
@@ -219,24 +249,14 @@ void *allowedips_lookup(const struct allowedips *t, int family, const void *addr
 	return found;
 }
 
-static int walk_rec(const struct aip_node *n, int family, const void *peer, allowedips_walk_fn fn, void *ctx)
+int allowedips_walk_peer(const struct allowedips_owned *owned, allowedips_walk_fn fn, void *ctx)
 {
-	if (!n)
-		return 0;
-	int rc = 0;
-	if (n->peer == peer)
-		rc = fn(ctx, family, n->bits, n->cidr);
-	if (!rc)
-		rc = walk_rec(n->child[0], family, peer, fn, ctx);
-	if (!rc)
-		rc = walk_rec(n->child[1], family, peer, fn, ctx);
-	return rc;
-}
-
-int allowedips_walk_peer(const struct allowedips *t, const void *peer, allowedips_walk_fn fn, void *ctx)
-{
-	int rc = walk_rec(t->root4, AF_INET, peer, fn, ctx);
-	return rc ? rc : walk_rec(t->root6, AF_INET6, peer, fn, ctx);
+	for (const struct aip_node *n = owned->first; n; n = n->next) {
+		int rc = fn(ctx, n->family, n->bits, n->cidr);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 size_t allowedips_nodes(const struct allowedips *t)

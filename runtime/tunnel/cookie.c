@@ -101,7 +101,10 @@ bool cookie_check_mac2(const struct cookie_checker *c, const uint8_t *msg, size_
 	uint8_t cookie[COOKIE_LEN], mac[COOKIE_MAC_LEN];
 	bool ok = false;
 
-	if (len < 2 * COOKIE_MAC_LEN || !cookie_secret_fresh(c, now))
+	/* An all-zero mac2: the sender holds no cookie (a flood's usual case,
+	 * spared two BLAKE2s runs). */
+	if (len < 2 * COOKIE_MAC_LEN || !cookie_secret_fresh(c, now) ||
+	    sodium_is_zero(msg + len - COOKIE_MAC_LEN, COOKIE_MAC_LEN))
 		return false;
 	cookie_of(c, cookie, src, srclen);
 	cookie_mac(mac, cookie, sizeof(cookie), msg, len - COOKIE_MAC_LEN);

@@ -12,7 +12,7 @@
 #define SLOTS (2 * RATELIMIT_MAX)
 #define COST (1000000000ull / RATELIMIT_PER_SEC)	/* tokens are nanoseconds */
 #define TOKENS_MAX (COST * RATELIMIT_BURST)
-#define KEY_LEN 9					/* family, then 4 or 8 address bytes */
+#define KEY_LEN 11					/* family, 4 or 8 address bytes, port */
 
 struct rl_entry {
 	bool used;
@@ -22,16 +22,18 @@ struct rl_entry {
 
 struct ratelimit {
 	uint8_t hkey[crypto_shorthash_KEYBYTES];
+	enum ratelimit_key by;
 	unsigned n;
 	uint64_t last_gc;
 	struct rl_entry *tab, *spare;
 };
 
-struct ratelimit *ratelimit_new(void)
+struct ratelimit *ratelimit_new(enum ratelimit_key by)
 {
 	struct ratelimit *rl = calloc(1, sizeof *rl);
 	if (!rl)
 		return NULL;
+	rl->by = by;
 	rl->tab = calloc(SLOTS, sizeof *rl->tab);
 	rl->spare = calloc(SLOTS, sizeof *rl->spare);
 	if (!rl->tab || !rl->spare) {
@@ -89,16 +91,22 @@ static void forget_idle(struct ratelimit *rl, uint64_t now)
 	rl->spare = t;
 }
 
-static bool source_key(const struct sockaddr *src, uint8_t *key)
+static bool source_key(const struct sockaddr *src, enum ratelimit_key by, uint8_t *key)
 {
 	memset(key, 0, KEY_LEN);
 	key[0] = (uint8_t)src->sa_family;
 	if (src->sa_family == AF_INET) {
-		memcpy(key + 1, &((const struct sockaddr_in *)src)->sin_addr, 4);
+		const struct sockaddr_in *in = (const struct sockaddr_in *)src;
+		memcpy(key + 1, &in->sin_addr, 4);
+		if (by == RATELIMIT_BY_ADDR_PORT)
+			memcpy(key + 9, &in->sin_port, 2);
 		return true;
 	}
 	if (src->sa_family == AF_INET6) {
-		memcpy(key + 1, &((const struct sockaddr_in6 *)src)->sin6_addr, 8); /* the /64 */
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)src;
+		memcpy(key + 1, &in6->sin6_addr, 8); /* the /64 */
+		if (by == RATELIMIT_BY_ADDR_PORT)
+			memcpy(key + 9, &in6->sin6_port, 2);
 		return true;
 	}
 	return false;
@@ -107,7 +115,7 @@ static bool source_key(const struct sockaddr *src, uint8_t *key)
 bool ratelimit_allow(struct ratelimit *rl, const struct sockaddr *src, uint64_t now)
 {
 	uint8_t key[KEY_LEN];
-	if (!source_key(src, key))
+	if (!source_key(src, rl->by, key))
 		return false;
 	forget_idle(rl, now);
 	struct rl_entry *e = probe(rl, rl->tab, key);

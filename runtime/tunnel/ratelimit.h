@@ -17,8 +17,13 @@
 
 struct ratelimit;
 
+/* What a source is: its address (IPv6: its /64), or its address and port
+ * (what cookie replies are limited by, so a flood from one port does not
+ * use up another's share). */
+enum ratelimit_key { RATELIMIT_BY_ADDR, RATELIMIT_BY_ADDR_PORT };
+
 /* A fresh table with a random hash key; NULL on out-of-memory. */
-struct ratelimit *ratelimit_new(void);
+struct ratelimit *ratelimit_new(enum ratelimit_key key);
 void ratelimit_free(struct ratelimit *rl);
 /* True when one more message from SRC (AF_INET or AF_INET6) may be handled
  * at NOW; other families are refused. */

@@ -1,6 +1,8 @@
 /* uapisrv: the API socket and its connections.  Requests are answered into
  * a per-connection output queue sent as the socket takes it; nothing waits
- * on a client. */
+ * on a client.  A get is answered GET_SLICE peers a wakeup, so a device with
+ * tens of thousands of peers does not stall the data path while it is
+ * formatted. */
 #include "uapisrv.h"
 #include "log.h"
 
@@ -22,11 +24,14 @@
 #define CONN_REQS_MAX 16		/* requests answered a wakeup */
 #define CONN_OUT_LOW (64u << 10)	/* read and answer only below this much queued output */
 #define CONN_OUT_MAX (256u << 20)	/* a connection with more queued output is closed */
+#define GET_SLICE 256			/* peers formatted a wakeup (about 64 KiB) */
 
 struct conn {
 	struct ev_watch w;	/* w.fd < 0: a free slot */
 	struct uapisrv *srv;
 	bool eof;		/* input ended (or a bad request): close once sent */
+	bool getting;		/* a get is being answered, slice by slice */
+	struct wgdev_get get;
 	uint64_t last_active;	/* for evicting the idlest when all slots are taken */
 	char *buf, *out;
 	size_t len, cap, resume;
@@ -90,6 +95,8 @@ fail:
 static void conn_close(struct conn *c)
 {
 	struct uapisrv *srv = c->srv;
+	if (c->getting)
+		wgdev_get_end(srv->dev, &c->get);
 	ev_watch_del(srv->loop, &c->w);
 	close(c->w.fd);
 	if (c->buf)
@@ -186,18 +193,60 @@ static int conn_fill(struct conn *c)
 	return 0;
 }
 
+/* Queue REPLY (then freed): 0, or -errno to close the connection. */
+static int conn_queue_reply(struct conn *c, struct uapi_buf *reply)
+{
+	int rc = reply->failed ? -ENOMEM : conn_queue(c, reply->data, reply->len);
+	if (rc)
+		log_warn("%s: API reply of %zu bytes not queued: %s; closing the connection", c->srv->dev->ifname,
+			 reply->len, strerror(-rc));
+	uapi_buf_free(reply);
+	return rc;
+}
+
+/* The next slice of the get in progress.  0 or -errno. */
+static int conn_get_slice(struct conn *c)
+{
+	struct uapi_buf reply = { 0 };
+	c->getting = !wgdev_get_more(c->srv->dev, &c->get, &reply, GET_SLICE);
+	return conn_queue_reply(c, &reply);
+}
+
+/* One complete request (REQLEN bytes) from the input: a set is answered at
+ * once, a get begins.  0 or -errno. */
+static int conn_request(struct conn *c, enum uapi_op op, size_t reqlen)
+{
+	struct uapi_buf reply = { 0 };
+	if (op == UAPI_OP_SET) {
+		/* set bodies: after "set=1\n", without the blank line */
+		wgdev_uapi(c->srv->dev, op, c->buf + 6, reqlen - 7, &reply);
+	} else {
+		wgdev_get_begin(c->srv->dev, &c->get, &reply);
+		c->getting = true;
+	}
+	int rc = conn_queue_reply(c, &reply);
+	sodium_memzero(c->buf, reqlen);
+	memmove(c->buf, c->buf + reqlen, c->len - reqlen);
+	c->len -= reqlen;
+	c->resume = 0;
+	return rc;
+}
+
 /* Answer complete requests in the input, at most CONN_REQS_MAX and only
- * while little output waits.  0, or -errno to close the connection. */
+ * while little output waits; a get in progress gets one slice a wakeup and
+ * holds back the requests after it.  0, or -errno to close the connection. */
 static int conn_answer(struct conn *c)
 {
-	for (int k = 0; k < CONN_REQS_MAX && c->len && c->out_len - c->out_off < CONN_OUT_LOW; k++) {
+	if (c->getting)
+		return c->out_len - c->out_off < CONN_OUT_LOW ? conn_get_slice(c) : 0;
+	for (int k = 0; k < CONN_REQS_MAX && c->len && !c->getting && c->out_len - c->out_off < CONN_OUT_LOW; k++) {
 		enum uapi_op op;
 		size_t reqlen;
-		struct uapi_buf reply = { 0 };
 		int rc = uapi_frame(c->buf, c->len, &c->resume, &op, &reqlen);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			struct uapi_buf reply = { 0 };
 			log_warn("%s: malformed API request: %s", c->srv->dev->ifname, strerror(-rc));
 			uapi_format_errno(&reply, rc == -EMSGSIZE ? EMSGSIZE : EINVAL);
 			if (!reply.failed)
@@ -209,20 +258,7 @@ static int conn_answer(struct conn *c)
 			c->eof = true;
 			return 0;
 		}
-		/* set bodies: after "set=1\n", without the blank line */
-		if (op == UAPI_OP_SET)
-			wgdev_uapi(c->srv->dev, op, c->buf + 6, reqlen - 7, &reply);
-		else
-			wgdev_uapi(c->srv->dev, op, NULL, 0, &reply);
-		rc = reply.failed ? -ENOMEM : conn_queue(c, reply.data, reply.len);
-		if (rc)
-			log_warn("%s: API reply of %zu bytes not queued: %s; closing the connection", c->srv->dev->ifname,
-				 reply.len, strerror(-rc));
-		uapi_buf_free(&reply);
-		sodium_memzero(c->buf, reqlen);
-		memmove(c->buf, c->buf + reqlen, c->len - reqlen);
-		c->len -= reqlen;
-		c->resume = 0;
+		rc = conn_request(c, op, reqlen);
 		if (rc)
 			return rc;
 	}
@@ -242,7 +278,7 @@ static bool conn_has_request(struct conn *c)
  * queued or requests wait, input while little output is queued. */
 static int conn_rearm(struct conn *c)
 {
-	bool out = c->out_off < c->out_len || conn_has_request(c);
+	bool out = c->out_off < c->out_len || c->getting || conn_has_request(c);
 	bool in = !c->eof && c->out_len - c->out_off < CONN_OUT_LOW;
 	if (!out && !in)
 		return -ECONNRESET; /* finished: input ended and everything sent */
@@ -259,7 +295,7 @@ static int serve_conn(void *arg, uint32_t events)
 	struct conn *c = arg;
 	(void)events;
 	int rc = conn_flush(c);
-	if (!rc && c->out_len - c->out_off < CONN_OUT_LOW && !conn_has_request(c))
+	if (!rc && c->out_len - c->out_off < CONN_OUT_LOW && !c->getting && !conn_has_request(c))
 		rc = conn_fill(c);
 	if (!rc)
 		rc = conn_answer(c);

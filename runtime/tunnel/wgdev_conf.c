@@ -7,15 +7,33 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
-static void set_fwmark(struct wgdev *dev, uint32_t mark)
+/* MARK on the sockets in use, both or neither (the first goes back to the
+ * old mark if the second refuses).  0 or -errno (-EPERM without
+ * CAP_NET_ADMIN). */
+static int set_fwmark(struct wgdev *dev, uint32_t mark)
 {
+	int fds[2] = { dev->udp4, dev->udp6 };
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0 || setsockopt(fds[i], SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0)
+			continue;
+		int rc = -errno;
+		if (i == 1 && fds[0] >= 0)
+			(void)setsockopt(fds[0], SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof dev->fwmark);
+		log_warn("%s: cannot set fwmark %u: %s", dev->ifname, mark, strerror(-rc));
+		return rc;
+	}
 	dev->fwmark = mark;
-	if (dev->udp4 >= 0)
-		setsockopt(dev->udp4, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-	if (dev->udp6 >= 0)
-		setsockopt(dev->udp6, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+	return 0;
+}
+
+/* A private key noise_local_init takes (all zero: no identity). */
+static bool private_key_usable(const uint8_t *priv)
+{
+	uint8_t pub[NOISE_KEY_LEN];
+	return wgkey_is_zero(priv) || noise_pubkey(pub, priv) == 0;
 }
 
 static int set_private_key(struct wgdev *dev, const uint8_t *priv)
@@ -37,9 +55,9 @@ static int set_private_key(struct wgdev *dev, const uint8_t *priv)
 		if (self)
 			wgdev_peer_remove(dev, self);
 	}
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		wgdev_peer_zero_keys(dev, dev->peers[i]);
-		noise_peer_set_local(&dev->peers[i]->np, &dev->local);
+	for (struct wgpeer *p = dev->first; p; p = p->next) {
+		wgdev_peer_zero_keys(dev, p);
+		noise_peer_set_local(&p->np, &dev->local);
 	}
 	return rc;
 }
@@ -65,10 +83,10 @@ static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_
 	if (up->has_endpoint)
 		wgdev_peer_set_endpoint(p, &up->endpoint);
 	if (up->replace_allowed_ips)
-		allowedips_remove_peer(dev->aips, p);
+		allowedips_remove_peer(dev->aips, &p->aips);
 	for (size_t k = 0; k < up->n_allowed; k++) {
 		const struct wgconfig_allowed_ip *a = &up->allowed[k];
-		int rc = allowedips_insert(dev->aips, a->family, a->addr, a->cidr, p);
+		int rc = allowedips_insert(dev->aips, a->family, a->addr, a->cidr, p, &p->aips);
 		if (rc)
 			return rc;
 	}
@@ -76,22 +94,38 @@ static int apply_peer(struct wgdev *dev, const struct wgconfig_peer *up, uint64_
 		p->keepalive = up->keepalive;
 		if (timers_set_persistent_keepalive(&p->timers, up->keepalive, now) && p->has_endpoint)
 			wgdev_send_keepalive(dev, p, now);
+		wgdev_peer_timers_changed(dev, p);
 	}
 	return 0;
 }
 
+/* What can fail comes first and changes nothing when it does: the key
+ * checked, new sockets opened (with the new mark) and handed to the rebind
+ * hook, or else the new mark set on the sockets in use.  After that only
+ * running out of memory while adding peers can stop a configuration half
+ * way. */
 int wgdev_configure(struct wgdev *dev, const struct wgconfig *cfg)
 {
 	uint64_t now = wgdev_now(dev);
+	uint32_t mark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
+	struct wgdev_sockets socks = { .udp4 = -1, .udp6 = -1 };
 	int rc = 0;
-	if (cfg->has_fwmark)
-		set_fwmark(dev, cfg->fwmark);
+	if (cfg->has_private_key && !private_key_usable(cfg->private_key))
+		return -EINVAL;
 	if (cfg->has_listen_port && (cfg->listen_port != dev->listen_port || cfg->listen_port == 0)) {
-		rc = wgdev_bind(dev, cfg->listen_port);
+		rc = wgdev_sockets_open(&socks, cfg->listen_port, mark);
+		if (!rc)
+			rc = wgdev_sockets_install(dev, &socks);
+		wgdev_sockets_close(&socks);
 		if (rc) {
 			log_warn("%s: cannot listen on port %u: %s", dev->ifname, cfg->listen_port, strerror(-rc));
-			goto flush;
+			return rc;
 		}
+		dev->fwmark = mark;
+	} else if (mark != dev->fwmark) {
+		rc = set_fwmark(dev, mark);
+		if (rc)
+			return rc;
 	}
 	if (cfg->has_private_key) {
 		rc = set_private_key(dev, cfg->private_key);
@@ -129,33 +163,61 @@ static int walk_allowed(void *ctx, int family, const uint8_t *addr, uint8_t cidr
 	return 0;
 }
 
-static void uapi_get(struct wgdev *dev, struct uapi_buf *b)
+static void format_peer(struct uapi_buf *b, const struct wgpeer *p)
 {
-	uapi_format_device(b, dev->local.has_identity ? dev->local.private_key : NULL, dev->listen_port,
+	struct uapi_peer_info info = { 0 };
+	memcpy(info.public_key, p->np.remote_static, NOISE_KEY_LEN);
+	memcpy(info.psk, p->np.psk, NOISE_KEY_LEN);
+	info.has_endpoint = p->has_endpoint;
+	info.endpoint = p->endpoint;
+	info.last_handshake_sec = p->hs_sec;
+	info.last_handshake_nsec = p->hs_nsec;
+	info.tx_bytes = p->tx_bytes;
+	info.rx_bytes = p->rx_bytes;
+	info.keepalive = p->keepalive;
+	uapi_format_peer(b, &info);
+	sodium_memzero(&info, sizeof info);
+	allowedips_walk_peer(&p->aips, walk_allowed, b);
+}
+
+void wgdev_get_begin(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply)
+{
+	uapi_format_device(reply, dev->local.has_identity ? dev->local.private_key : NULL, dev->listen_port,
 			   dev->fwmark);
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		struct wgpeer *p = dev->peers[i];
-		struct uapi_peer_info info = { 0 };
-		memcpy(info.public_key, p->np.remote_static, NOISE_KEY_LEN);
-		memcpy(info.psk, p->np.psk, NOISE_KEY_LEN);
-		info.has_endpoint = p->has_endpoint;
-		info.endpoint = p->endpoint;
-		info.last_handshake_sec = p->hs_sec;
-		info.last_handshake_nsec = p->hs_nsec;
-		info.tx_bytes = p->tx_bytes;
-		info.rx_bytes = p->rx_bytes;
-		info.keepalive = p->keepalive;
-		uapi_format_peer(b, &info);
-		sodium_memzero(&info, sizeof info);
-		allowedips_walk_peer(dev->aips, p, walk_allowed, b);
+	g->next = dev->first;
+	g->link = dev->gets;
+	dev->gets = g;
+}
+
+void wgdev_get_end(struct wgdev *dev, struct wgdev_get *g)
+{
+	struct wgdev_get **s = &dev->gets;
+	while (*s && *s != g)
+		s = &(*s)->link;
+	if (*s)
+		*s = g->link;
+	g->next = NULL;
+}
+
+bool wgdev_get_more(struct wgdev *dev, struct wgdev_get *g, struct uapi_buf *reply, size_t max_peers)
+{
+	for (size_t k = 0; k < max_peers && g->next; k++) {
+		format_peer(reply, g->next);
+		g->next = g->next->next;
 	}
+	if (g->next)
+		return false;
+	uapi_format_errno(reply, 0);
+	wgdev_get_end(dev, g);
+	return true;
 }
 
 void wgdev_uapi(struct wgdev *dev, enum uapi_op op, const char *body, size_t len, struct uapi_buf *reply)
 {
 	if (op == UAPI_OP_GET) {
-		uapi_get(dev, reply);
-		uapi_format_errno(reply, 0);
+		struct wgdev_get g;
+		wgdev_get_begin(dev, &g, reply);
+		wgdev_get_more(dev, &g, reply, SIZE_MAX);
 		return;
 	}
 	uapi_format_errno(reply, uapi_set(dev, body, len));

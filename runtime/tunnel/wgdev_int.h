@@ -18,6 +18,9 @@ struct wgpeer *wgdev_peer_add(struct wgdev *dev, const uint8_t *pub);
 void wgdev_peer_remove(struct wgdev *dev, struct wgpeer *p);
 void wgdev_peers_remove_all(struct wgdev *dev);
 void wgdev_peer_clear_staged(struct wgpeer *p);
+/* P's timers changed: queue it by its next deadline if that came earlier
+ * (a later one is found when the earlier passes). */
+void wgdev_peer_timers_changed(struct wgdev *dev, struct wgpeer *p);
 /* Forget sessions and the handshake in progress (ZERO_KEYS). */
 void wgdev_peer_zero_keys(struct wgdev *dev, struct wgpeer *p);
 
@@ -30,7 +33,21 @@ static inline void wgdev_peer_set_endpoint(struct wgpeer *p, const union wg_sock
 		memcpy(&p->endpoint.in6, &src->in6, sizeof src->in6);
 }
 
-/* wgdev_send.c */
+/* wgdev.c: UDP sockets opened before anything changes (so a configuration
+ * that cannot bind changes nothing), then installed: the rebind hook runs
+ * (a refusal leaves S as it was), the old sockets close and the device takes
+ * S's (S is left with -1 fds).  0 or -errno; closing -1 fds is a no-op. */
+struct wgdev_sockets {
+	int udp4, udp6;		/* udp6 -1: no IPv6 on this host */
+	uint16_t port;
+};
+int wgdev_sockets_open(struct wgdev_sockets *s, uint16_t port, uint32_t fwmark);
+int wgdev_sockets_install(struct wgdev *dev, struct wgdev_sockets *s);
+void wgdev_sockets_close(struct wgdev_sockets *s);
+
+/* wgdev_send.c.  wgdev_flush_data: wgdev_flush without the held handshakes
+ * (what the packet paths call). */
+void wgdev_flush_data(struct wgdev *dev);
 void wgdev_send_to(struct wgdev *dev, const union wg_sockaddr *to, const uint8_t *data, size_t len);
 void wgdev_send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *data, size_t len);
 void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint64_t now);
@@ -38,7 +55,9 @@ void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint
 void wgdev_send_staged(struct wgdev *dev, struct wgpeer *p, uint64_t now);
 void wgdev_send_keepalive(struct wgdev *dev, struct wgpeer *p, uint64_t now);
 
-/* wgdev_recv.c: write the decrypted packets waiting for the TUN device. */
+/* wgdev_recv.c: write the decrypted packets waiting for the TUN device;
+ * handle the handshake messages held from the batch. */
 void wgdev_rx_flush(struct wgdev *dev);
+void wgdev_handshakes_run(struct wgdev *dev);
 
 #endif

@@ -1,6 +1,7 @@
 /* wgdev_peer: peers by public key (a hash table with chains, doubled as
- * it fills), the index table of sessions and handshakes, and a peer's life
- * cycle. */
+ * it fills) and in a list in the order they were added, the index table of
+ * sessions and handshakes, the timer queue, and a peer's life cycle: adding
+ * and removing one costs the same whatever the number of peers. */
 #include "wgdev.h"
 #include "log.h"
 #include "wgdev_int.h"
@@ -83,12 +84,13 @@ void wgdev_peer_zero_keys(struct wgdev *dev, struct wgpeer *p)
 static void peer_free(struct wgdev *dev, struct wgpeer *p)
 {
 	if (dev->gso.peer == p)
-		wgdev_flush(dev);
+		wgdev_flush_data(dev);
 	wgdev_peer_zero_keys(dev, p);
-	allowedips_remove_peer(dev->aips, p);
+	allowedips_remove_peer(dev->aips, &p->aips);
 	wgdev_peer_clear_staged(p);
 	free(p->staged);
 	timers_stop(&p->timers);
+	timerq_set(&dev->timerq, &p->timer, TIMERQ_NEVER);
 	noise_peer_wipe(&p->np);
 	sodium_memzero(p, sizeof *p);
 	free(p);
@@ -122,8 +124,7 @@ static int ptab_reserve(struct wgdev *dev)
 	struct wgpeer **t = calloc(nb, sizeof *t);
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		struct wgpeer *p = dev->peers[i];
+	for (struct wgpeer *p = dev->first; p; p = p->next) {
 		size_t b = peer_bucket(dev, p->np.remote_static, nb);
 		p->hnext = t[b];
 		t[b] = p;
@@ -140,35 +141,32 @@ void wgdev_peer_remove(struct wgdev *dev, struct wgpeer *p)
 	while (*s != p)
 		s = &(*s)->hnext;
 	*s = p->hnext;
-	size_t i = p->slot;
-	dev->peers[i] = dev->peers[--dev->n_peers];
-	dev->peers[i]->slot = i;
+	for (struct wgdev_get *g = dev->gets; g; g = g->link)
+		if (g->next == p)
+			g->next = p->next;
+	*(p->prev ? &p->prev->next : &dev->first) = p->next;
+	*(p->next ? &p->next->prev : &dev->last) = p->prev;
+	dev->n_peers--;
 	peer_free(dev, p);
-}
-
-static void remove_peer_at(struct wgdev *dev, size_t i)
-{
-	wgdev_peer_remove(dev, dev->peers[i]);
 }
 
 void wgdev_peers_remove_all(struct wgdev *dev)
 {
-	while (dev->n_peers)
-		remove_peer_at(dev, dev->n_peers - 1);
+	while (dev->last)
+		wgdev_peer_remove(dev, dev->last);
+}
+
+void wgdev_peer_timers_changed(struct wgdev *dev, struct wgpeer *p)
+{
+	uint64_t d = timers_next_deadline(&p->timers);
+	if (!timerq_queued(&p->timer) || d < p->timer.deadline)
+		timerq_set(&dev->timerq, &p->timer, d);	/* room reserved by wgdev_peer_add */
 }
 
 struct wgpeer *wgdev_peer_add(struct wgdev *dev, const uint8_t *pub)
 {
-	if (ptab_reserve(dev) != 0)
+	if (ptab_reserve(dev) != 0 || timerq_reserve(&dev->timerq, dev->n_peers + 1) != 0)
 		return NULL;
-	if (dev->n_peers == dev->cap_peers) {
-		size_t ncap = dev->cap_peers ? dev->cap_peers * 2 : 16;
-		struct wgpeer **np = realloc(dev->peers, ncap * sizeof *np);
-		if (!np)
-			return NULL;
-		dev->peers = np;
-		dev->cap_peers = ncap;
-	}
 	struct wgpeer *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
@@ -179,7 +177,9 @@ struct wgpeer *wgdev_peer_add(struct wgdev *dev, const uint8_t *pub)
 	size_t b = peer_bucket(dev, pub, dev->ptab_n);
 	p->hnext = dev->ptab[b];
 	dev->ptab[b] = p;
-	p->slot = dev->n_peers;
-	dev->peers[dev->n_peers++] = p;
+	p->prev = dev->last;
+	*(dev->last ? &dev->last->next : &dev->first) = p;
+	dev->last = p;
+	dev->n_peers++;
 	return p;
 }

@@ -1,6 +1,8 @@
-/* wgdev_recv: the receive path: handshake messages (behind the cookie
- * gate under load), transport messages decrypted, checked against the
- * sender's allowed IPs and written to the TUN device in batches. */
+/* wgdev_recv: the receive path: transport messages decrypted, checked
+ * against the sender's allowed IPs and written to the TUN device in
+ * batches; handshake messages held until the batch's transport messages are
+ * done, then handled behind the cookie gate, with one load decision for the
+ * batch and cookie replies rate-limited. */
 #include "wgdev.h"
 #include "log.h"
 #include "transport.h"
@@ -74,35 +76,52 @@ static bool udp_backlogged(int fd)
 	return mem[SK_MEMINFO_RMEM_ALLOC] >= limit;
 }
 
-/* Under load for a second once the receive queue backs up, or (the test
- * setting wgdev_set_load_threshold) once more handshake messages than the
- * threshold arrive in a second. */
-static bool under_load(struct wgdev *dev, uint64_t now)
+/* Decided once per receive batch of N handshake messages: under load for a
+ * second once the receive queue backs up, the batch held more than
+ * WGDEV_HS_BATCH, or more handshake messages than WGDEV_HS_RATE_LOAD (or
+ * the test setting wgdev_set_load_threshold) arrive in a second. */
+static bool under_load(struct wgdev *dev, size_t n, uint64_t now)
 {
-	bool over_rate = false;
-	if (dev->load_threshold) {
-		if (now - dev->load_window >= LOAD_WINDOW_NS) {
-			dev->load_window = now;
-			dev->load_count = 0;
-		}
-		over_rate = ++dev->load_count > dev->load_threshold;
+	if (now - dev->load_window >= LOAD_WINDOW_NS) {
+		dev->load_window = now;
+		dev->load_count = 0;
 	}
-	if (over_rate || udp_backlogged(dev->udp4) || udp_backlogged(dev->udp6))
+	dev->load_count += (unsigned)n;
+	bool over_rate = dev->load_count > (dev->load_threshold ? dev->load_threshold : WGDEV_HS_RATE_LOAD);
+	if (over_rate || dev->hs_overflow || udp_backlogged(dev->udp4) || udp_backlogged(dev->udp6))
 		dev->under_load_until = now + NS;
 	return now < dev->under_load_until;
+}
+
+#define COOKIE_COST (NS / WGDEV_COOKIE_REPLIES_PER_SEC)	/* tokens are nanoseconds */
+#define COOKIE_BURST (COOKIE_COST * (WGDEV_COOKIE_REPLIES_PER_SEC / 10))
+
+/* May a cookie reply go to SRC now?  Each source gets as many as it may
+ * send handshakes (ratelimit), and all together at most
+ * WGDEV_COOKIE_REPLIES_PER_SEC: a flood from spoofed sources is not
+ * answered packet for packet. */
+static bool cookie_reply_allowed(struct wgdev *dev, const union wg_sockaddr *src, uint64_t now)
+{
+	uint64_t t = dev->cookie_tokens + (now > dev->cookie_refill ? now - dev->cookie_refill : 0);
+	dev->cookie_refill = now;
+	dev->cookie_tokens = t > COOKIE_BURST ? COOKIE_BURST : t;
+	if (dev->cookie_tokens < COOKIE_COST || !ratelimit_allow(dev->rl_cookie, &src->sa, now))
+		return false;
+	dev->cookie_tokens -= COOKIE_COST;
+	return true;
 }
 
 /* Under load a handshake message needs a valid mac2; otherwise answer with a
  * cookie reply.  True when the message may be processed. */
 static bool cookie_gate(struct wgdev *dev, const uint8_t *msg, size_t len, const union wg_sockaddr *src,
-			uint64_t now)
+			bool loaded, uint64_t now)
 {
 	uint8_t srcb[COOKIE_SRC_MAX], reply[COOKIE_REPLY_LEN];
 	if (!cookie_check_mac1(&dev->local.cookie, msg, len)) {
 		dev->stats.rx_dropped_auth++;
 		return false;
 	}
-	if (!under_load(dev, now))
+	if (!loaded)
 		return true;
 	int srclen = cookie_src_bytes(srcb, &src->sa);
 	if (srclen < 0)
@@ -114,6 +133,10 @@ static bool cookie_gate(struct wgdev *dev, const uint8_t *msg, size_t len, const
 		dev->stats.rx_dropped_ratelimit++;
 		return false;
 	}
+	if (!cookie_reply_allowed(dev, src, now)) {
+		dev->stats.cookies_limited++;
+		return false;
+	}
 	if (cookie_create_reply(&dev->local.cookie, reply, msg, len, srcb, (size_t)srclen, now, NULL) == 0) {
 		wgdev_send_to(dev, src, reply, sizeof reply);
 		dev->stats.cookies_sent++;
@@ -123,14 +146,14 @@ static bool cookie_gate(struct wgdev *dev, const uint8_t *msg, size_t len, const
 }
 
 static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len, const union wg_sockaddr *src,
-			      uint64_t now)
+			      bool loaded, uint64_t now)
 {
 	struct noise_initiation st;
 	uint8_t resp[NOISE_RESPONSE_LEN];
 	struct noise_keypair kp;
 	uint32_t dropped[3];
 	size_t ndropped = 0;
-	if (!dev->local.has_identity || !cookie_gate(dev, msg, len, src, now))
+	if (!dev->local.has_identity || !cookie_gate(dev, msg, len, src, loaded, now))
 		return;
 	if (noise_initiation_open(&dev->local, msg, len, &st) != 0) {
 		dev->stats.rx_dropped_auth++;
@@ -167,16 +190,17 @@ static void handle_initiation(struct wgdev *dev, const uint8_t *msg, size_t len,
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 }
 
 static void handle_response(struct wgdev *dev, const uint8_t *msg, size_t len, const union wg_sockaddr *src,
-			    uint64_t now)
+			    bool loaded, uint64_t now)
 {
 	struct noise_keypair kp;
 	uint32_t dropped[3];
 	size_t ndropped = 0;
 	struct wgpeer *p = wgdev_idx_lookup(dev, noise_msg_receiver(msg, len));
-	if (!p || !cookie_gate(dev, msg, len, src, now))
+	if (!p || !cookie_gate(dev, msg, len, src, loaded, now))
 		return;
 	if (noise_consume_response(&p->np, &dev->local, msg, len) != 0) {
 		dev->stats.rx_dropped_auth++;
@@ -194,6 +218,7 @@ static void handle_response(struct wgdev *dev, const uint8_t *msg, size_t len, c
 	handshake_complete(dev, p, now);
 	timers_any_authenticated_packet_received(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 	wgdev_send_keepalive(dev, p, now);
 }
 
@@ -271,9 +296,11 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	if (timers_want_rekey_on_receive(&p->timers, p->kps.current, now))
 		wgdev_send_initiation(dev, p, false, now);
+	if (plen)
+		timers_data_received(&p->timers, now);	/* not for a keepalive */
+	wgdev_peer_timers_changed(dev, p);
 	if (plen == 0)
-		return; /* keepalive */
-	timers_data_received(&p->timers, now);
+		return;
 	uint8_t *plain = msg + TRANSPORT_HEADER_LEN;
 	size_t ilen = inner_check(dev, p, plain, plen);
 	if (!ilen) {
@@ -288,14 +315,42 @@ static void handle_transport(struct wgdev *dev, uint8_t *msg, size_t len, const 
 	dev->n_rx++;
 }
 
+/* Keep a handshake message for wgdev_handshakes_run. */
+static void hold_handshake(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now)
+{
+	if (dev->n_hs == WGDEV_HS_BATCH) {
+		dev->hs_overflow = true;
+		dev->stats.rx_dropped_hs_batch++;
+		return;
+	}
+	dev->hs[dev->n_hs].pkt = pkt;
+	dev->hs[dev->n_hs].len = len;
+	dev->hs[dev->n_hs].src = *src;
+	dev->n_hs++;
+	dev->hs_now = now;
+}
+
+void wgdev_handshakes_run(struct wgdev *dev)
+{
+	size_t n = dev->n_hs;
+	uint64_t now = dev->hs_now;
+	bool loaded = under_load(dev, n, now);
+	dev->n_hs = 0;
+	dev->hs_overflow = false;
+	for (size_t i = 0; i < n; i++) {
+		if (noise_msg_type(dev->hs[i].pkt, dev->hs[i].len) == NOISE_MSG_INITIATION)
+			handle_initiation(dev, dev->hs[i].pkt, dev->hs[i].len, &dev->hs[i].src, loaded, now);
+		else
+			handle_response(dev, dev->hs[i].pkt, dev->hs[i].len, &dev->hs[i].src, loaded, now);
+	}
+}
+
 void wgdev_udp_input(struct wgdev *dev, uint8_t *pkt, size_t len, const union wg_sockaddr *src, uint64_t now)
 {
 	switch (noise_msg_type(pkt, len)) {
 	case NOISE_MSG_INITIATION:
-		handle_initiation(dev, pkt, len, src, now);
-		break;
 	case NOISE_MSG_RESPONSE:
-		handle_response(dev, pkt, len, src, now);
+		hold_handshake(dev, pkt, len, src, now);
 		break;
 	case NOISE_MSG_COOKIE:
 		handle_cookie(dev, pkt, len, now);

@@ -34,6 +34,15 @@ void wgdev_send_to_peer(struct wgdev *dev, struct wgpeer *p, const uint8_t *data
 
 void wgdev_flush(struct wgdev *dev)
 {
+	wgdev_flush_data(dev);
+	if (!dev->n_hs)
+		return;
+	wgdev_handshakes_run(dev);
+	wgdev_flush_data(dev);	/* keepalives after responses */
+}
+
+void wgdev_flush_data(struct wgdev *dev)
+{
 	wgdev_rx_flush(dev);
 	struct wgpeer *p = dev->gso.peer;
 	size_t n = dev->gso.nseg;
@@ -76,7 +85,7 @@ void wgdev_flush(struct wgdev *dev)
 		dev->gso.disabled = true;
 		dev->gso.nseg = n;
 		dev->gso.len = len;
-		wgdev_flush(dev);
+		wgdev_flush_data(dev);
 	}
 }
 
@@ -98,6 +107,7 @@ void wgdev_send_initiation(struct wgdev *dev, struct wgpeer *p, bool retry, uint
 	timers_handshake_initiated(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 }
 
 /* Encrypt LEN bytes (LEN 0: keepalive) with the current keypair and queue
@@ -116,7 +126,7 @@ static int send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *da
 	size_t need = transport_padded_len(len, WGDEV_MTU) + TRANSPORT_OVERHEAD;
 	if (dev->gso.nseg && (dev->gso.peer != p || dev->gso.closed || dev->gso.nseg == WGDEV_GSO_SEGS ||
 			      dev->gso.len + need > WGDEV_GSO_MAX || need > dev->gso.segsize))
-		wgdev_flush(dev);
+		wgdev_flush_data(dev);
 	uint8_t *out = dev->gsobuf + dev->gso.len;
 	memcpy(out + TRANSPORT_HEADER_LEN, data, len);
 	int rc = transport_encrypt(kp, out, sizeof dev->gsobuf - dev->gso.len, len, WGDEV_MTU, now, &out_len);
@@ -134,6 +144,7 @@ static int send_transport(struct wgdev *dev, struct wgpeer *p, const uint8_t *da
 		timers_data_sent(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
+	wgdev_peer_timers_changed(dev, p);
 	if (timers_want_rekey_on_send(&p->timers, kp, now))
 		wgdev_send_initiation(dev, p, false, now);
 	return 0;

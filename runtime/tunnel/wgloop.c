@@ -145,15 +145,25 @@ static int watch_fd(struct wgloop *l, struct ev_watch *w, int fd, ev_fn *fn)
 	return rc;
 }
 
-/* The device rebound its sockets (a new listen_port): follow. */
-static void follow_sockets(void *arg)
+/* The device moves to new sockets (a new listen_port): watch them instead
+ * of the old ones.  If the loop refuses one, watch the old ones (still
+ * open) again and refuse the move, so the device keeps a data path. */
+static int follow_sockets(void *arg, int udp4, int udp6)
 {
 	struct wgloop *l = arg;
-	int rc = watch_fd(l, &l->udp4, l->dev->udp4, on_udp4);
+	int old4 = l->udp4.fd, old6 = l->udp6.fd;
+	int rc = watch_fd(l, &l->udp4, udp4, on_udp4);
 	if (!rc)
-		rc = watch_fd(l, &l->udp6, l->dev->udp6, on_udp6);
-	if (rc)
-		log_err("%s: cannot watch the UDP sockets: %s", l->dev->ifname, strerror(-rc));
+		rc = watch_fd(l, &l->udp6, udp6, on_udp6);
+	if (!rc)
+		return 0;
+	log_err("%s: cannot watch the new UDP sockets: %s", l->dev->ifname, strerror(-rc));
+	int back = watch_fd(l, &l->udp4, old4, on_udp4);
+	if (!back)
+		back = watch_fd(l, &l->udp6, old6, on_udp6);
+	if (back)
+		log_err("%s: cannot watch the old UDP sockets again: %s", l->dev->ifname, strerror(-back));
+	return rc;
 }
 
 static int on_tick(void *arg, uint32_t events)

@@ -1,6 +1,10 @@
 /* bench_handshake: handshake initiations per second a responder completes.
  *   bench_handshake keys N            print N "PRIVATE PUBLIC" base64 pairs
  *   bench_handshake flood HOST PORT RESPONDER_PUB SECONDS < keys
+ *   bench_handshake blast HOST PORT RESPONDER_PUB SECONDS RATE
+ * blast is an attacker who knows only the responder's public key: RATE
+ * initiations a second, each with a valid mac1, from 64 keys the responder
+ * does not know, replayed, cookie replies ignored; it prints what it sent.
  * The flood sends real initiations from every peer in turn (each peer at
  * most once per 25 ms, the responders' per-peer flood limit being 20 ms),
  * answers cookie replies like a real initiator (later messages carry mac2)
@@ -130,6 +134,57 @@ static int flood(const char *host, int port, const char *rpub_b64, double second
 	return 0;
 }
 
+static int blast(const char *host, int port, const char *rpub_b64, double seconds, double rate)
+{
+	enum { K = 64 };
+	static uint8_t msgs[K][NOISE_INITIATION_LEN];
+	struct noise_local local;
+	struct noise_peer peer;
+	uint8_t rpub[32], priv[32];
+	if (noise_key_from_base64(rpub, rpub_b64) != 0 || rate <= 0) {
+		fprintf(stderr, "bad responder key or rate\n");
+		return 2;
+	}
+	for (int i = 0; i < K; i++) {
+		noise_keygen(priv);
+		if (noise_local_init(&local, priv) != 0 || noise_peer_init(&peer, &local, rpub, NULL) != 0 ||
+		    noise_create_initiation(&peer, &local, (uint32_t)i + 1, now_ns(), NULL, msgs[i]) != 0)
+			return 1;
+		noise_peer_wipe(&peer);
+		noise_local_wipe(&local);
+	}
+	sodium_memzero(priv, sizeof priv);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, host, &to.sin_addr);
+	struct mmsghdr mm[K];
+	struct iovec iov[K];
+	for (int i = 0; i < K; i++) {
+		iov[i] = (struct iovec){ .iov_base = msgs[i], .iov_len = NOISE_INITIATION_LEN };
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9);
+	unsigned long sent = 0;
+	uint8_t in[256];
+	for (uint64_t t = start; t < end; t = now_ns()) {
+		/* Pace: send what RATE allows by now, in sendmmsg batches. */
+		unsigned long due = (unsigned long)((double)(t - start) / 1e9 * rate);
+		if (sent < due) {
+			int n = sendmmsg(fd, mm, due - sent < K ? (unsigned)(due - sent) : K, 0);
+			sent += n > 0 ? (unsigned long)n : 0;
+			if (n > 0)
+				continue;
+		}
+		while (recv(fd, in, sizeof in, 0) > 0)
+			;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
+	printf("%.0f\n", sent / seconds);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
@@ -138,6 +193,9 @@ int main(int argc, char **argv)
 		return keys(atoi(argv[2]));
 	if (argc == 6 && !strcmp(argv[1], "flood"))
 		return flood(argv[2], atoi(argv[3]), argv[4], atof(argv[5]));
-	fprintf(stderr, "usage: bench_handshake keys N | flood HOST PORT RESPONDER_PUB SECONDS < keys\n");
+	if (argc == 7 && !strcmp(argv[1], "blast"))
+		return blast(argv[2], atoi(argv[3]), argv[4], atof(argv[5]), atof(argv[6]));
+	fprintf(stderr, "usage: bench_handshake keys N | flood HOST PORT RESPONDER_PUB SECONDS < keys\n"
+			"       | blast HOST PORT RESPONDER_PUB SECONDS RATE\n");
 	return 2;
 }

@@ -4,9 +4,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static char peers[8]; /* peer identities: &peers[i] */
+static struct allowedips_owned owned[8]; /* their prefixes */
 #define P(i) ((void *)&peers[i])
 
 struct route { const char *prefix; int peer; };
@@ -31,7 +33,7 @@ static void add(struct allowedips *t, const char *prefix, int peer)
 {
 	int fam; uint8_t a[16], c;
 	parse(prefix, &fam, a, &c);
-	T_CHECK(allowedips_insert(t, fam, a, c, P(peer)) == 0, "insert %s -> peer %d", prefix, peer);
+	T_CHECK(allowedips_insert(t, fam, a, c, P(peer), &owned[peer]) == 0, "insert %s -> peer %d", prefix, peer);
 }
 
 static void probe(const struct allowedips *t, const char *addr, int want, const char *when)
@@ -58,8 +60,76 @@ static const char *list(const struct allowedips *t, int peer)
 {
 	static struct collect c;
 	c.out[0] = 0;
-	allowedips_walk_peer(t, P(peer), collect_fn, &c);
+	(void)t;
+	allowedips_walk_peer(&owned[peer], collect_fn, &c);
 	return c.out;
+}
+
+static int count_fn(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	(void)family, (void)addr, (void)cidr;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* Prefix I of the random test: a /26 for even I, for odd I a /32 inside the
+ * /26 before it.  Returns the CIDR. */
+static uint8_t slot_prefix(int i, uint8_t a[4])
+{
+	int j = i / 2;
+	a[0] = 10;
+	a[1] = (uint8_t)(j / 4);
+	a[2] = (uint8_t)(j % 4 * 64);
+	a[3] = i % 2 ? 5 : 0;
+	return i % 2 ? 32 : 26;
+}
+
+/* Random inserts, moves and removals against a plain reference (which
+ * prefix belongs to whom): each peer's list holds exactly its prefixes,
+ * lookups agree, and removing every peer through its list empties the trie. */
+static void random_ops(struct allowedips *t)
+{
+	enum { SLOTS = 512, OPS = 20000 };
+	static int owner[SLOTS]; /* prefix i: see slot_prefix; -1 none */
+	size_t want[8] = { 0 };
+	bool lists_ok = true, lookups_ok = true;
+	srandom(7);
+	for (int i = 0; i < SLOTS; i++)
+		owner[i] = -1;
+	for (int k = 0; k < OPS; k++) {
+		int i = (int)(random() % SLOTS), peer = (int)(random() % 8);
+		uint8_t a[4], cidr = slot_prefix(i, a);
+		if (random() % 3 == 0) {
+			int rc = allowedips_remove(t, AF_INET, a, cidr, P(owner[i] < 0 ? 0 : owner[i]));
+			if ((rc == 0) != (owner[i] >= 0))
+				lookups_ok = false;
+			owner[i] = -1;
+		} else if (allowedips_insert(t, AF_INET, a, cidr, P(peer), &owned[peer]) == 0) {
+			owner[i] = peer;
+		}
+	}
+	for (int i = 0; i < SLOTS; i++)
+		if (owner[i] >= 0)
+			want[owner[i]]++;
+	for (int p = 0; p < 8; p++) {
+		size_t got = 0;
+		allowedips_walk_peer(&owned[p], count_fn, &got);
+		lists_ok &= got == want[p];
+	}
+	for (int i = 1; i < SLOTS; i += 2) {
+		uint8_t a[4];
+		slot_prefix(i, a);
+		int expect = owner[i] >= 0 ? owner[i] : owner[i - 1];
+		void *got = allowedips_lookup(t, AF_INET, a);
+		lookups_ok &= got == (expect >= 0 ? P(expect) : NULL);
+	}
+	T_CHECK(lookups_ok, "random operations: removals and lookups agree with the reference");
+	T_CHECK(lists_ok, "random operations: each peer's list holds exactly the prefixes it owns");
+	for (int p = 0; p < 8; p++)
+		allowedips_remove_peer(t, &owned[p]);
+	T_CHECK(allowedips_nodes(t) == 0 && !owned[3].first && !owned[3].last,
+		"random operations: removing each peer through its list empties the trie (%zu nodes left)",
+		allowedips_nodes(t));
 }
 
 int main(void)
@@ -99,9 +169,9 @@ int main(void)
 
 	/* Bad input is refused. */
 	uint8_t a[16] = { 10 };
-	T_CHECK(allowedips_insert(t, AF_INET, a, 33, P(1)) == -EINVAL, "cidr 33 refused for IPv4");
-	T_CHECK(allowedips_insert(t, AF_INET6, a, 129, P(1)) == -EINVAL, "cidr 129 refused for IPv6");
-	T_CHECK(allowedips_insert(t, 12345, a, 8, P(1)) == -EINVAL, "unknown family refused");
+	T_CHECK(allowedips_insert(t, AF_INET, a, 33, P(1), &owned[1]) == -EINVAL, "cidr 33 refused for IPv4");
+	T_CHECK(allowedips_insert(t, AF_INET6, a, 129, P(1), &owned[1]) == -EINVAL, "cidr 129 refused for IPv6");
+	T_CHECK(allowedips_insert(t, 12345, a, 8, P(1), &owned[1]) == -EINVAL, "unknown family refused");
 
 	/* Reassigning a prefix moves it. */
 	add(t, "10.1.2.0/24", 7);
@@ -114,12 +184,12 @@ int main(void)
 	T_CHECK(allowedips_remove(t, fam, a, c, P(2)) == -ENOENT, "remove with the wrong owner fails");
 	T_CHECK(allowedips_remove(t, fam, a, c, P(3)) == 0, "remove 10.1.2.3/32");
 	probe(t, "10.1.2.3", 7, "after removing the /32");
-	allowedips_remove_peer(t, P(0));
+	allowedips_remove_peer(t, &owned[0]);
 	probe(t, "8.8.8.8", -1, "after removing peer 0 (/0)");
 	probe(t, "2001:4860::1", -1, "after removing peer 0 (::/0)");
 	probe(t, "10.9.9.9", 1, "peer 1 survives removal of peer 0");
 	for (int i = 1; i < 8; i++)
-		allowedips_remove_peer(t, P(i));
+		allowedips_remove_peer(t, &owned[i]);
 	T_CHECK(allowedips_nodes(t) == 0, "removing every peer frees every node (%zu left)", allowedips_nodes(t));
 	probe(t, "10.1.2.4", -1, "empty table");
 
@@ -129,6 +199,9 @@ int main(void)
 	probe(t, "1.2.3.4", 2, "/32 inside /0");
 	probe(t, "1.2.3.5", 1, "/0 catches the neighbour");
 	probe(t, "255.255.255.255", 1, "/0 catches all-ones");
+	allowedips_remove_peer(t, &owned[1]);
+	allowedips_remove_peer(t, &owned[2]);
+	random_ops(t);
 	allowedips_free(t);
 	T_DONE();
 }

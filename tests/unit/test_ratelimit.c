@@ -33,7 +33,7 @@ static unsigned passes(struct ratelimit *rl, const void *src, unsigned n, uint64
 
 int main(void)
 {
-	struct ratelimit *rl = ratelimit_new();
+	struct ratelimit *rl = ratelimit_new(RATELIMIT_BY_ADDR);
 	struct sockaddr_in a = v4("192.0.2.1"), b = v4("192.0.2.2");
 	uint64_t t = 10000 * MS;
 	T_CHECK(rl != NULL, "ratelimit_new");
@@ -70,5 +70,19 @@ int main(void)
 	T_CHECK(ratelimit_count(rl, t + RATELIMIT_IDLE_NS) == 0, "sources idle for 1 s are forgotten");
 	T_CHECK(ratelimit_allow(rl, (struct sockaddr *)&a, t + RATELIMIT_IDLE_NS), "then a new source passes");
 	ratelimit_free(rl);
+
+	/* Keyed by address and port: one port's burst leaves another's intact;
+	 * keyed by address alone, the second port shares the first's. */
+	struct sockaddr_in p1 = v4("198.51.100.9"), p2 = p1;
+	p1.sin_port = htons(1000);
+	p2.sin_port = htons(2000);
+	struct ratelimit *by_port = ratelimit_new(RATELIMIT_BY_ADDR_PORT);
+	struct ratelimit *by_addr = ratelimit_new(RATELIMIT_BY_ADDR);
+	unsigned a1 = passes(by_port, &p1, 10, 0, 0), a2 = passes(by_port, &p2, 10, 0, 0);
+	unsigned b1 = passes(by_addr, &p1, 10, 0, 0), b2 = passes(by_addr, &p2, 10, 0, 0);
+	T_CHECK(a1 == RATELIMIT_BURST && a2 == RATELIMIT_BURST && b1 == RATELIMIT_BURST && b2 == 0,
+		"by address and port: %u and %u of 10 pass; by address: %u and %u", a1, a2, b1, b2);
+	ratelimit_free(by_port);
+	ratelimit_free(by_addr);
 	T_DONE();
 }

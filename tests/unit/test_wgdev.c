@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "noise.h"
+#include "ratelimit.h"
 #include "t.h"
 #include "wgdev.h"
 #include "wgkey.h"
@@ -108,9 +109,69 @@ static unsigned drain(int fd)
 	return seen;
 }
 
-static void count_rebind(void *arg)
+static int count_rebind(void *arg, int udp4, int udp6)
 {
+	(void)udp4, (void)udp6;
 	(*(int *)arg)++;
+	return 0;
+}
+
+static int refuse_rebind(void *arg, int udp4, int udp6)
+{
+	(void)arg, (void)udp4, (void)udp6;
+	return -EIO;
+}
+
+static uint32_t socket_mark(int fd)
+{
+	uint32_t mark = 0;
+	socklen_t len = sizeof mark;
+	return getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 ? mark : UINT32_MAX;
+}
+
+/* A set is all or nothing: one whose listen_port is taken (or whose new
+ * sockets the event loop refuses) leaves the fwmark, the key, the port and
+ * the peers as they were. */
+static void test_all_or_nothing(void)
+{
+	struct side e;
+	if (side_init(&e, "kgtG") != 0) {
+		T_CHECK(0, "set up a device: %s", strerror(errno));
+		return;
+	}
+	int taken = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sin;
+	bind(taken, (struct sockaddr *)&sin, sizeof sin);
+	getsockname(taken, (struct sockaddr *)&sin, &sl);
+	uint16_t port = e.dev->listen_port;
+	int fd4 = e.dev->udp4;
+	uint8_t other[32], peer[32];
+	char otherhex[65], peerhex[65];
+	noise_keygen(other);
+	wgkey_to_hex(otherhex, other);
+	randombytes_buf(peer, sizeof peer);
+	wgkey_to_hex(peerhex, peer);
+	int rc = set(&e, "private_key=%s\nfwmark=42\nlisten_port=%u\npublic_key=%s\nallowed_ip=10.7.0.1/32\n", otherhex,
+		     ntohs(sin.sin_port), peerhex);
+	T_CHECK(rc != 0 && e.dev->fwmark == 0 && socket_mark(e.dev->udp4) == 0 && e.dev->listen_port == port &&
+		e.dev->udp4 == fd4 && !memcmp(e.dev->local.private_key, e.priv, 32) && e.dev->n_peers == 0,
+		"set with a listen_port in use fails and changes nothing: fwmark %u (socket %u), port %u, %zu peers",
+		e.dev->fwmark, socket_mark(e.dev->udp4), e.dev->listen_port, e.dev->n_peers);
+	wgdev_on_rebind(e.dev, refuse_rebind, NULL);
+	rc = set(&e, "fwmark=43\nlisten_port=0\n");
+	T_CHECK(rc != 0 && e.dev->fwmark == 0 && e.dev->udp4 == fd4 && socket_mark(fd4) == 0 && e.dev->listen_port == port,
+		"new sockets the event loop refuses: the old ones stay, unmarked (fwmark %u, port %u)", e.dev->fwmark,
+		e.dev->listen_port);
+	wgdev_on_rebind(e.dev, NULL, NULL);
+	rc = set(&e, "fwmark=44\n");
+	T_CHECK(rc == 0 && e.dev->fwmark == 44 && socket_mark(e.dev->udp4) == 44 &&
+		(e.dev->udp6 < 0 || socket_mark(e.dev->udp6) == 44), "fwmark alone: set on both sockets");
+	rc = set(&e, "fwmark=0\nlisten_port=0\n");
+	T_CHECK(rc == 0 && e.dev->fwmark == 0 && socket_mark(e.dev->udp4) == 0 && e.dev->udp4 != fd4,
+		"fwmark 0 with a new port: new sockets, unmarked");
+	close(taken);
+	side_free(&e);
 }
 
 static bool peer_routes(struct wgdev *dev, const char *addr, struct wgpeer *p)
@@ -152,7 +213,7 @@ static void test_configure(void)
 	inet_pton(AF_INET, "127.0.0.1", &pc->endpoint.in.sin_addr);
 	int rc = wgdev_configure(d.dev, &cfg);
 	wgconfig_free(&cfg);
-	struct wgpeer *p = d.dev->n_peers == 1 ? d.dev->peers[0] : NULL;
+	struct wgpeer *p = d.dev->n_peers == 1 ? d.dev->first : NULL;
 	T_CHECK(rc == 0 && p && p->has_endpoint && peer_routes(d.dev, "10.1.0.1", p),
 		"configure: D gets peer C with its endpoint and allowed IP (rc %d)", rc);
 	T_CHECK(rebinds == 1, "configure: listen_port 0 rebinds D's sockets, and the hook ran (%d)", rebinds);
@@ -174,7 +235,7 @@ static void test_configure(void)
 	drain(c.dev->udp4);
 	rc = wgdev_configure(d.dev, &cfg);
 	wgconfig_free(&cfg);
-	T_CHECK(rc == 0 && d.dev->n_peers == 1 && d.dev->peers[0] == p && p->kps.current == session &&
+	T_CHECK(rc == 0 && d.dev->n_peers == 1 && d.dev->first == p && p->kps.current == session &&
 		p->keepalive == 25, "configure: updating C keeps the peer and its session");
 	T_CHECK(peer_routes(d.dev, "10.1.0.1", p) && peer_routes(d.dev, "10.1.0.9", p),
 		"configure: the update added an allowed IP to the ones C had");
@@ -203,6 +264,46 @@ static void test_configure(void)
 	side_free(&d);
 }
 
+/* wgdev_tick among many peers (they wait in a queue by deadline, not
+ * scanned): the one peer with a timer acts, at its time and not before. */
+static void test_tick(void)
+{
+	enum { MANY = 2000 };
+	struct side e, sink;
+	if (side_init(&e, "kgtE") != 0 || side_init(&sink, "kgtF") != 0) {
+		T_CHECK(0, "set up two more devices: %s", strerror(errno));
+		return;
+	}
+	struct wgconfig cfg = { 0 };
+	for (int i = 0; i < MANY; i++) {
+		uint8_t k[32];
+		randombytes_buf(k, sizeof k);
+		wgconfig_add_peer(&cfg, k);
+	}
+	struct wgconfig_peer *x = wgconfig_add_peer(&cfg, sink.pub);
+	x->has_endpoint = x->has_keepalive = true;
+	x->keepalive = 25;
+	x->endpoint.in.sin_family = AF_INET;
+	x->endpoint.in.sin_port = htons(sink.dev->listen_port);
+	inet_pton(AF_INET, "127.0.0.1", &x->endpoint.in.sin_addr);
+	uint64_t now = wgdev_now(e.dev);
+	int rc = wgdev_configure(e.dev, &cfg);
+	wgconfig_free(&cfg);
+	T_CHECK(rc == 0 && drain(sink.dev->udp4) == 1u << 1,
+		"tick: a persistent keepalive without a session starts a handshake at once (rc %d)", rc);
+	wgdev_tick(e.dev, now + 4 * NOISE_NS);
+	wgdev_flush(e.dev);
+	unsigned early = drain(sink.dev->udp4);
+	wgdev_tick(e.dev, now + 7 * NOISE_NS);
+	wgdev_flush(e.dev);
+	unsigned due = drain(sink.dev->udp4);
+	T_CHECK(early == 0 && due == 1u << 1,
+		"tick: among %d peers, the initiation is sent again after 5 s, not before (at 4 s 0x%x, at 7 s 0x%x)",
+		MANY + 1, early, due);
+	side_free(&e);
+	side_free(&sink);
+}
+
 int main(void)
 {
 	struct side a, b;
@@ -220,7 +321,7 @@ int main(void)
 	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t);
 	wgdev_flush(b.dev);
 	T_CHECK(pump(&a, t) == 1u << 1, "A received B's initiation");
-	struct wgpeer *pb = a.dev->peers[0];
+	struct wgpeer *pb = a.dev->first;
 	T_CHECK(pb->kps.next && !pb->kps.current, "A holds the new session as `next` until B confirms it");
 	/* A has data for B before B's first transport message: it is staged. */
 	wgdev_tun_input(a.dev, pkt, ip_packet(pkt, "10.0.0.1", "10.0.0.2", 120), t);
@@ -307,10 +408,12 @@ int main(void)
 	wgdev_uapi(a.dev, UAPI_OP_SET, body, len, &r);
 	uapi_buf_free(&r);
 	T_CHECK(a.dev->n_peers == before + MANY / 2, "every other one removed by key (%zu left)", a.dev->n_peers);
-	int slots_ok = 1;
-	for (size_t i = 0; i < a.dev->n_peers; i++)
-		slots_ok &= a.dev->peers[i]->slot == i;
-	T_CHECK(slots_ok, "every peer knows its slot after the removals");
+	size_t listed = 0;
+	bool links_ok = true;
+	for (struct wgpeer *q = a.dev->first; q; q = q->next, listed++)
+		links_ok &= q->next ? q->next->prev == q : a.dev->last == q;
+	T_CHECK(links_ok && listed == a.dev->n_peers, "the list of peers holds the %zu left, linked both ways (%zu listed)",
+		a.dev->n_peers, listed);
 	usleep(100000);
 	set(&a, "private_key=%s\n", a.privhex);
 	wgdev_tun_input(b.dev, pkt, ip_packet(pkt, "10.0.0.2", "10.0.0.1", 100), t + 10 * NOISE_NS);
@@ -355,6 +458,36 @@ int main(void)
 		drain(b.dev->udp4) == 1u << 2,
 		"with the queue drained and the second of load over, B's next initiation gets a response");
 
+	/* A flood of 100 copies of that initiation in one batch: WGDEV_HS_BATCH
+	 * are held (the rest dropped, which alone means load), and of the held
+	 * ones only RATELIMIT_BURST get a cookie reply: one source's share. */
+	uint64_t tf = t + 40 * NOISE_NS;
+	unsigned long c0 = a.dev->stats.cookies_sent, l0 = a.dev->stats.cookies_limited;
+	unsigned long d0 = a.dev->stats.rx_dropped_hs_batch;
+	for (int i = 0; i < 100; i++)
+		wgdev_udp_input(a.dev, init, NOISE_INITIATION_LEN, &src, tf);
+	wgdev_flush(a.dev);
+	unsigned long sent1 = a.dev->stats.cookies_sent - c0, limited1 = a.dev->stats.cookies_limited - l0;
+	T_CHECK(a.dev->stats.rx_dropped_hs_batch - d0 == 100 - WGDEV_HS_BATCH && sent1 == RATELIMIT_BURST &&
+		limited1 == WGDEV_HS_BATCH - RATELIMIT_BURST,
+		"a flood from one source: %d held, %lu cookie replies, %lu refused by its rate",
+		WGDEV_HS_BATCH, sent1, limited1);
+	/* From 8 x 64 sources at once: all together at most a tenth of
+	 * WGDEV_COOKIE_REPLIES_PER_SEC (the burst), the source above included. */
+	union wg_sockaddr spoof = src;
+	for (int k = 0; k < 8; k++) {
+		for (int j = 0; j < WGDEV_HS_BATCH; j++) {
+			spoof.in.sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)k << 8 | (uint32_t)j);
+			spoof.in.sin_port = htons(9);
+			wgdev_udp_input(a.dev, init, NOISE_INITIATION_LEN, &spoof, tf);
+		}
+		wgdev_flush(a.dev);
+	}
+	unsigned long sent2 = a.dev->stats.cookies_sent - c0;
+	T_CHECK(sent2 == WGDEV_COOKIE_REPLIES_PER_SEC / 10,
+		"a flood from %d sources: %lu cookie replies in all, the global burst", 8 * WGDEV_HS_BATCH, sent2);
+	drain(b.dev->udp4);
+
 	/* Test tunables: honoured only within their ranges. */
 	static const struct { unsigned rate, thr; int rate_rc, thr_rc; } knobs[] = {
 		{ 40, 20, 0, 0 }, { WGDEV_CLOCK_RATE_MAX, WGDEV_LOAD_THRESHOLD_MAX, 0, 0 }, { 1, 0, 0, 0 },
@@ -371,6 +504,8 @@ int main(void)
 		wgdev_free(d);
 	}
 	test_configure();
+	test_tick();
+	test_all_or_nothing();
 	side_free(&a);
 	side_free(&b);
 	T_DONE();
