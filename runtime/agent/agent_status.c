@@ -9,18 +9,10 @@
 #include "agent_fwd.h"
 #include "agent_int.h"
 
-static const struct wgpeer *device_peer(const struct agent *a, const uint8_t key[32])
-{
-	for (size_t i = 0; i < a->dev->n_peers; i++)
-		if (!memcmp(a->dev->peers[i]->np.remote_static, key, 32))
-			return a->dev->peers[i];
-	return NULL;
-}
-
 static bool add_peer(cJSON *arr, const struct agent *a, const struct ctl_peer *p, time_t now)
 {
 	cJSON *j = cJSON_CreateObject();
-	const struct wgpeer *d = device_peer(a, p->wg_key);
+	const struct wgpeer *d = wgdev_peer_by_key(a->dev, p->wg_key);
 	if (!j || !cJSON_AddItemToArray(arr, j))
 		return cJSON_Delete(j), false;
 	bool ok = cJSON_AddStringToObject(j, "name", p->name ? p->name : "") &&

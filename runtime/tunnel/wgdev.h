@@ -165,6 +165,10 @@ void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6)
 int wgdev_set_clock_rate(struct wgdev *dev, unsigned rate);
 int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second);
 
+/* The peer with public key PUB, or NULL; constant time in the number of
+ * peers (for status readers such as the agent). */
+const struct wgpeer *wgdev_peer_by_key(const struct wgdev *dev, const uint8_t pub[32]);
+
 /* Apply CFG: listen port and fwmark, private key (the same key again
  * keeps every session), replace_peers, then each peer (an existing peer is
  * updated in place and keeps its sessions).  All or nothing, but for

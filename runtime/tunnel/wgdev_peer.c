@@ -105,6 +105,11 @@ static size_t peer_bucket(const struct wgdev *dev, const uint8_t *pub, size_t nb
 	return (size_t)(v & (nb - 1));
 }
 
+const struct wgpeer *wgdev_peer_by_key(const struct wgdev *dev, const uint8_t pub[32])
+{
+	return wgdev_peer_find(dev, pub);
+}
+
 struct wgpeer *wgdev_peer_find(const struct wgdev *dev, const uint8_t *pub)
 {
 	if (!dev->ptab)
