@@ -50,7 +50,7 @@ use_runtime/control = runtime/crypto runtime/base
 use_runtime/store   = runtime/base
 use_runtime/netmap  = runtime/store runtime/control compiler/policy compiler/ir grammar runtime/crypto
 use_compiler/aclc   = compiler/nft compiler/diff compiler/policy compiler/ir grammar
-use_runtime/keygated = runtime/tunnel runtime/crypto runtime/base
+use_runtime/keygated = runtime/tunnel runtime/crypto runtime/base compiler/nft compiler/ir grammar
 use_runtime/keygate = runtime/tunnel runtime/crypto runtime/base
 use_runtime/coord   = runtime/netmap runtime/store runtime/control compiler/diff compiler/policy compiler/ir grammar runtime/crypto runtime/base
 # A program is built as its folder's name unless named here.

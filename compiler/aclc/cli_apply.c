@@ -149,6 +149,9 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		printf("table inet %s: up to date (%zu elements)\n", t->name, nftm_elem_count(t));
 		return;
 	}
+	if (r->woke)
+		printf("table inet %s: %smade active: it was dormant (flags dormant: its chains filtered nothing)\n",
+		       t->name, would);
 	if (r->full && r->existed)
 		printf("table inet %s: %srewritten (%s): %zu chain%s and %zu set%s deleted, %zu chain%s and %zu set%s "
 		       "created, %zu rules added, %zu elements added, %zu removed\n",
@@ -157,7 +160,7 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		       r->sets == 1 ? "" : "s", r->rules, r->nadd, r->ndel);
 	else if (r->full)
 		printf("table inet %s: %screated, %zu elements\n", t->name, would, nftm_elem_count(t));
-	else
+	else if (r->nadd || r->ndel)
 		printf("table inet %s: %supdated, %zu element%s added, %zu removed\n", t->name, would, r->nadd,
 		       r->nadd == 1 ? "" : "s", r->ndel);
 	for (size_t i = 0; i < t->nsets; i++) {

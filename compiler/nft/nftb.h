@@ -29,6 +29,11 @@
  *    hold and the generation that commit produced; while the generation
  *    is unchanged (nobody committed anything since), the read-back is
  *    skipped.  That is what a daemon applying update after update gets.
+ *  - The table's flags are part of what is applied: a dormant table (its
+ *    hooks unregistered, nothing filtered) is a change, made active again
+ *    in the same batch.  A table owned by another process's socket
+ *    (NFT_TABLE_F_OWNER: keygated's agent) is refused with one error that
+ *    names the owner; apply through the owner instead.
  *  - A dry run sends the batch without its END message: the kernel checks
  *    every message and aborts (as `nft -c` does).
  *  - Big batches: paged buffers (nftnl_batch) sent with one sendmsg, socket
@@ -94,6 +99,7 @@ struct nftb_result {
 	const char *why_full;      /* static text, when full */
 	size_t chains_deleted, sets_deleted;
 	bool changed;              /* the batch held any change */
+	bool woke;                 /* the table was dormant (its hooks off): made active again */
 	unsigned retries;          /* generation id mismatches retried */
 	uint32_t genid;            /* the generation the last batch was checked against */
 	size_t msgs, bytes, pages; /* the last batch, BEGIN/END excluded from msgs */
@@ -125,6 +131,8 @@ struct nftb_names {
 };
 struct nftb_view {
 	bool exists;
+	uint32_t flags;                  /* the table's NFT_TABLE_F_* (dormant, owner, persist) */
+	uint32_t owner;                  /* with NFT_TABLE_F_OWNER: the owning socket's port id */
 	bool same_shape;                 /* sets, chains and rules all as WANT's */
 	const char *why;                 /* static text, when not */
 	bool *set_ok;                    /* [WANT's nsets]: set I is there with its key and flags */

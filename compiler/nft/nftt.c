@@ -138,6 +138,10 @@ static void print_priority(FILE *out, const struct nftm_chain *c)
 		fprintf(out, "%s %c %d", base, off < 0 ? '-' : '+', abs(off));
 }
 
+/* Every accept marks the packet for keygated's guard (NFTM_PASS_MARK). */
+#define PASS_TEXT "meta mark set meta mark | 0x01000000 accept"
+_Static_assert(NFTM_PASS_MARK == 0x01000000u, "PASS_TEXT spells NFTM_PASS_MARK");
+
 static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_rule *r)
 {
 	if (r->comment)
@@ -148,14 +152,14 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 		fprintf(out, "iifname \"%s\" jump %s", t->iface, t->chains[r->chain].name);
 		break;
 	case NFTM_R_CT_ACCEPT:
-		fprintf(out, "ct state established,related accept");
+		fprintf(out, "ct state established,related " PASS_TEXT);
 		break;
 	case NFTM_R_CT_INVALID_DROP:
 		fprintf(out, "ct state invalid drop");
 		break;
 	case NFTM_R_LOOKUP_ACCEPT:
 		print_key(out, &t->sets[r->set], field_expr);
-		fprintf(out, " @%s accept", t->sets[r->set].name);
+		fprintf(out, " @%s " PASS_TEXT, t->sets[r->set].name);
 		break;
 	case NFTM_R_VMAP:
 		print_key(out, &t->sets[r->set], field_expr);
