@@ -22,6 +22,7 @@
 #include "ir.h"
 #include "load.h"
 #include "nftb.h"
+#include "nftc.h"
 #include "nftm.h"
 #include "nftt.h"
 
@@ -184,6 +185,25 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		printf("dry run: the kernel checked the batch (%zu messages) and committed nothing\n", r->msgs);
 }
 
+/* After a commit (also an unchanged one: an apply killed between its
+ * commit and this leaves the work here to the next), cut the open
+ * connections the table admitted and now denies (nftc.h).  0 or -errno
+ * with a diagnostic. */
+static int cut_revoked(const struct apply *a, struct diag_list *diags)
+{
+	struct nftc_result cr;
+	int rc = nftc_sweep(a->table, &cr);
+	if (rc < 0) {
+		diag_error(diags, NULL, "table inet %s is applied, but open connections were not re-checked: %s",
+			   a->table->name, strerror(-rc));
+		return rc;
+	}
+	if (cr.cut)
+		printf("connections: %zu cut that the policy no longer allows (of %zu it had admitted)\n", cr.cut,
+		       cr.marked);
+	return 0;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -241,6 +261,8 @@ int cli_apply_hooked(int argc, char **argv, const struct nftb_test_hooks *test)
 		print_result(&a, &res);
 		rc = a.dry_run && res.changed ? APPLY_WOULD_CHANGE : APPLY_OK;
 	}
+	if (err == 0 && !a.dry_run && cut_revoked(&a, &diags) < 0)
+		rc = APPLY_TROUBLE;
 	if (mon && err == 0) {
 		char what[160] = "";
 		int n = nftb_monitor_read(mon, a.watch_ms, what, sizeof(what));

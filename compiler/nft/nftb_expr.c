@@ -201,12 +201,47 @@ static void r_mark_set(struct nftnl_rule *r, uint32_t bit, bool *ok)
 	nftb_add_expr(r, e, ok);
 }
 
+/* ct mark set ct mark | BIT (the same bitwise, on the conntrack mark). */
+static void r_ctmark_set(struct nftnl_rule *r, uint32_t bit, bool *ok)
+{
+	uint32_t keep = ~bit;
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &bit, 4);
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	}
+	nftb_add_expr(r, e, ok);
+}
+
 /* What the table's accepts end with: the pass mark the guard looks for
  * (nftg.h), then accept. */
 static void r_pass(struct nftnl_rule *r, bool *ok)
 {
 	r_mark_set(r, NFTM_PASS_MARK, ok);
 	nftb_add_expr(r, nftb_e_verdict(NF_ACCEPT, NULL), ok);
+}
+
+/* A flow the policy admits: its connection marked as the policy's, for
+ * the sweep that cuts it when the policy no longer allows it (nftc.h). */
+static void r_admit(struct nftnl_rule *r, bool *ok)
+{
+	r_ctmark_set(r, NFTM_FLOW_MARK, ok);
+	r_pass(r, ok);
 }
 
 /* ct state & MASK != 0 */
@@ -313,7 +348,7 @@ struct nftnl_rule *nftb_make_rule(const struct nftm_table *t, size_t ci, size_t 
 		break;
 	case NFTM_R_LOOKUP_ACCEPT:
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
-		r_pass(r, &ok);
+		r_admit(r, &ok);
 		break;
 	case NFTM_R_VMAP:
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);

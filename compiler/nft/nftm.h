@@ -46,6 +46,10 @@
  * of the bits Tailscale (0xff0000), kube-proxy (0xc000), Cilium (0xf00)
  * and wg-quick (51820) use. */
 #define NFTM_PASS_MARK 0x01000000u
+/* The conntrack mark bit the table sets on every connection its policy
+ * admits ("admit"): the flows `aclc apply` re-checks, and cuts, when the
+ * policy changes (nftc.h).  The same bit, in the connection's mark. */
+#define NFTM_FLOW_MARK 0x01000000u
 
 /* Packet fields a key may hold.  Values are big-endian bytes of the field's
  * width (nftm_field_width): addresses as on the wire, protocol one byte,
@@ -90,9 +94,10 @@ enum nftm_rule_kind {
 	NFTM_R_CT_ACCEPT,       /* ct state established,related <pass> */
 	NFTM_R_CT_INVALID_DROP, /* ct state invalid drop */
 	NFTM_R_VMAP,            /* <SET's key fields> vmap @SET */
-	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET <pass> */
+	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET <admit> */
 	NFTM_R_DROP,            /* drop */
-	/* <pass>: meta mark set meta mark | NFTM_PASS_MARK accept */
+	/* <pass>: meta mark set meta mark | NFTM_PASS_MARK accept
+	 * <admit>: ct mark set ct mark | NFTM_FLOW_MARK <pass> */
 	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME masquerade */
 };
 
