@@ -463,7 +463,11 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 			return rc;
 		}
 		res->cached = true;
-	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
+	} else if ((rc = nftb_read(nb, t, &v)) == -EINTR) {
+		/* The kernel interrupted a dump: the ruleset changed while we
+		 * read it.  Read again, as after a generation change. */
+		return -ERESTART;
+	} else if (rc < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
 	}

@@ -20,7 +20,9 @@
  *  - The batch carries the ruleset generation id read before the kernel's
  *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
  *    ours fail with ERESTART, and nftb_apply() reads again and retries
- *    (bounded) instead of overwriting it.
+ *    (bounded) instead of overwriting it.  A read-back the kernel
+ *    interrupts (a dump marked NLM_F_DUMP_INTR: the ruleset changed
+ *    during it) is retried the same way.
  *  - Every message has a sequence number mapped to the model object it came
  *    from; kernel errors (with extended ack) become diagnostics at the
  *    policy's file:line:col when the object is an element built from policy
