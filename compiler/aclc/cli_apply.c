@@ -22,6 +22,7 @@
 #include "ir.h"
 #include "load.h"
 #include "nftb.h"
+#include "nftc.h"
 #include "nftm.h"
 #include "nftt.h"
 
@@ -169,6 +170,9 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		printf("table inet %s: up to date (%zu elements)\n", t->name, nftm_elem_count(t));
 		return;
 	}
+	if (r->woke)
+		printf("table inet %s: %smade active: it was dormant (flags dormant: its chains filtered nothing)\n",
+		       t->name, would);
 	if (r->full && r->existed)
 		printf("table inet %s: %srewritten (%s): %zu chain%s and %zu set%s deleted, %zu chain%s and %zu set%s "
 		       "created, %zu rules added, %zu elements added, %zu removed\n",
@@ -177,7 +181,7 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 		       r->sets == 1 ? "" : "s", r->rules, r->nadd, r->ndel);
 	else if (r->full)
 		printf("table inet %s: %screated, %zu elements\n", t->name, would, nftm_elem_count(t));
-	else
+	else if (r->nadd || r->ndel)
 		printf("table inet %s: %supdated, %zu element%s added, %zu removed\n", t->name, would, r->nadd,
 		       r->nadd == 1 ? "" : "s", r->ndel);
 	for (size_t i = 0; i < t->nsets; i++) {
@@ -199,6 +203,25 @@ static void print_result(const struct apply *a, const struct nftb_result *r)
 	}
 	if (a->dry_run)
 		printf("dry run: the kernel checked the batch (%zu messages) and committed nothing\n", r->msgs);
+}
+
+/* After a commit (also an unchanged one: an apply killed between its
+ * commit and this leaves the work here to the next), cut the open
+ * connections the table admitted and now denies (nftc.h).  0 or -errno
+ * with a diagnostic. */
+static int cut_revoked(const struct apply *a, struct diag_list *diags)
+{
+	struct nftc_result cr;
+	int rc = nftc_sweep(a->table, &cr);
+	if (rc < 0) {
+		diag_error(diags, NULL, "table inet %s is applied, but open connections were not re-checked: %s",
+			   a->table->name, strerror(-rc));
+		return rc;
+	}
+	if (cr.cut)
+		printf("connections: %zu cut that the policy no longer allows (of %zu it had admitted)\n", cr.cut,
+		       cr.marked);
+	return 0;
 }
 
 static double now_ms(void)
@@ -258,6 +281,8 @@ int cli_apply_hooked(int argc, char **argv, const struct nftb_test_hooks *test)
 		print_result(&a, &res);
 		rc = a.dry_run && res.changed ? APPLY_WOULD_CHANGE : APPLY_OK;
 	}
+	if (err == 0 && !a.dry_run && cut_revoked(&a, &diags) < 0)
+		rc = APPLY_TROUBLE;
 	if (mon && err == 0) {
 		char what[160] = "";
 		int n = nftb_monitor_read(mon, a.watch_ms, what, sizeof(what));

@@ -22,7 +22,8 @@
 
 /* ---- the batch's messages ---- */
 
-static void put_table(struct nftb_batch *bt, const char *name, uint16_t type, uint16_t flags, enum msg_kind kind)
+static void put_table(struct nftb_batch *bt, const char *name, uint16_t type, uint16_t flags, enum msg_kind kind,
+		      uint32_t table_flags)
 {
 	struct nftb_msgref *r = nftb_batch_ref(bt, kind);
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -35,7 +36,7 @@ static void put_table(struct nftb_batch *bt, const char *name, uint16_t type, ui
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
 	if (type == NFT_MSG_NEWTABLE)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, table_flags);
 	nftnl_table_nlmsg_build_payload(nftb_batch_hdr(bt, r, type, flags), t);
 	nftnl_table_free(t);
 	nftb_batch_next(bt);
@@ -241,7 +242,9 @@ static void put_changes(struct nftb_batch *bt, const struct nftm_table *t, const
 		       struct nftb_result *res, const struct nftb_opts *opts)
 {
 	if (!v->exists)
-		put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE);
+		put_table(bt, t->name, NFT_MSG_NEWTABLE, NLM_F_CREATE, M_TABLE, 0);
+	else if (v->flags & NFT_TABLE_F_DORMANT)   /* awake; persist cannot change */
+		put_table(bt, t->name, NFT_MSG_NEWTABLE, 0, M_TABLE, v->flags & NFT_TABLE_F_PERSIST);
 	for (size_t ci = 0; ci < t->nchains; ci++)
 		if (v->chain_ok[ci] && !v->rules_ok[ci]) {
 			put_named(bt, t->name, t->chains[ci].name, M_FLUSH);
@@ -460,14 +463,28 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 			return rc;
 		}
 		res->cached = true;
-	} else if ((rc = nftb_read(nb, t, &v)) < 0) {
+	} else if ((rc = nftb_read(nb, t, &v)) == -EINTR) {
+		/* The kernel interrupted a dump: the ruleset changed while we
+		 * read it.  Read again, as after a generation change. */
+		return -ERESTART;
+	} else if (rc < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
+	}
+	if (v.exists && (v.flags & NFT_TABLE_F_OWNER) && v.owner != nb->portid) {
+		char who[NFTB_OWNER_MAX];
+		nftb_owner_name(v.owner, who, sizeof(who));
+		diag_error(diags, NULL,
+			   "table inet %s is owned by %s: only its owner may change it; apply through the owner, "
+			   "or stop it", t->name, who);
+		rc = -EPERM;
+		goto out;
 	}
 	if (opts->force_full)
 		for (size_t ci = 0; ci < t->nchains; ci++)
 			v.rules_ok[ci] = false;
 	res->existed = v.exists;
+	res->woke = v.exists && (v.flags & NFT_TABLE_F_DORMANT);
 	res->full = !v.same_shape || opts->force_full;
 	res->why_full = !v.same_shape ? v.why : opts->force_full ? "a rewrite was asked for" : NULL;
 	res->ndelta = t->nsets;
@@ -485,7 +502,7 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		res->nadd += res->delta[i].nadd;
 		res->ndel += res->delta[i].ndel;
 	}
-	res->changed = res->full || res->nadd || res->ndel;
+	res->changed = res->full || res->nadd || res->ndel || res->woke;
 	if (opts->test && opts->test->before_send)
 		opts->test->before_send(opts->test->arg, n);
 	if (!res->changed)

@@ -20,7 +20,9 @@
  *  - The batch carries the ruleset generation id read before the kernel's
  *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
  *    ours fail with ERESTART, and nftb_apply() reads again and retries
- *    (bounded) instead of overwriting it.
+ *    (bounded) instead of overwriting it.  A read-back the kernel
+ *    interrupts (a dump marked NLM_F_DUMP_INTR: the ruleset changed
+ *    during it) is retried the same way.
  *  - Every message has a sequence number mapped to the model object it came
  *    from; kernel errors (with extended ack) become diagnostics at the
  *    policy's file:line:col when the object is an element built from policy
@@ -29,6 +31,11 @@
  *    hold and the generation that commit produced; while the generation
  *    is unchanged (nobody committed anything since), the read-back is
  *    skipped.  That is what a daemon applying update after update gets.
+ *  - The table's flags are part of what is applied: a dormant table (its
+ *    hooks unregistered, nothing filtered) is a change, made active again
+ *    in the same batch.  A table owned by another process's socket
+ *    (NFT_TABLE_F_OWNER: keygated's agent) is refused with one error that
+ *    names the owner; apply through the owner instead.
  *  - A dry run sends the batch without its END message: the kernel checks
  *    every message and aborts (as `nft -c` does).
  *  - Big batches: paged buffers (nftnl_batch) sent with one sendmsg, socket
@@ -94,6 +101,7 @@ struct nftb_result {
 	const char *why_full;      /* static text, when full */
 	size_t chains_deleted, sets_deleted;
 	bool changed;              /* the batch held any change */
+	bool woke;                 /* the table was dormant (its hooks off): made active again */
 	unsigned retries;          /* generation id mismatches retried */
 	uint32_t genid;            /* the generation the last batch was checked against */
 	size_t msgs, bytes, pages; /* the last batch, BEGIN/END excluded from msgs */
@@ -125,6 +133,8 @@ struct nftb_names {
 };
 struct nftb_view {
 	bool exists;
+	uint32_t flags;                  /* the table's NFT_TABLE_F_* (dormant, owner, persist) */
+	uint32_t owner;                  /* with NFT_TABLE_F_OWNER: the owning socket's port id */
 	bool same_shape;                 /* sets, chains and rules all as WANT's */
 	const char *why;                 /* static text, when not */
 	bool *set_ok;                    /* [WANT's nsets]: set I is there with its key and flags */

@@ -1,5 +1,6 @@
 /* nftb_err: the kernel's errors for a batch, from sequence number to
  * model object to policy location.  See nftb_impl.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -7,6 +8,7 @@
 #include <linux/netlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nftb_impl.h"
 #include "nftt.h"
@@ -215,4 +217,70 @@ void nftb_ack_error(struct nftb_ack *ak, const struct nlmsghdr *nlh)
 	if (seq > ak->bt->seq0 && seq - ak->bt->seq0 <= ak->bt->nrefs)
 		r = &ak->bt->refs[seq - ak->bt->seq0 - 1];
 	report(ak, r, e->error, kmsg, offset);
+}
+
+/* The inode of the NETLINK_NETFILTER socket bound to PORTID, from
+ * /proc/net/netlink (this network namespace's sockets), or 0. */
+static unsigned long netlink_inode(uint32_t portid)
+{
+	FILE *f = fopen("/proc/net/netlink", "re");
+	char line[256];
+	unsigned long inode = 0;
+	if (!f)
+		return 0;
+	while (!inode && fgets(line, sizeof(line), f)) {
+		unsigned proto, port;
+		unsigned long ino;
+		/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+		if (sscanf(line, "%*s %u %u %*s %*s %*s %*s %*s %*s %lu", &proto, &port, &ino) == 3 &&
+		    proto == NETLINK_NETFILTER && port == portid)
+			inode = ino;
+	}
+	fclose(f);
+	return inode;
+}
+
+/* Does process PID hold socket INODE?  Its name in COMM when it does. */
+static bool holds_socket(const char *pid, unsigned long inode, char *comm, size_t commlen)
+{
+	char path[64], want[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	DIR *d = opendir(path);
+	bool found = false;
+	if (!d)
+		return false;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		char fd[64 + sizeof(e->d_name)];
+		snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
+		ssize_t n = readlink(fd, link, sizeof(link) - 1);
+		found = n > 0 && (link[n] = 0, strcmp(link, want) == 0);
+	}
+	closedir(d);
+	if (!found)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+	FILE *f = fopen(path, "re");
+	if (!f || !fgets(comm, (int)commlen, f))
+		snprintf(comm, commlen, "?");
+	comm[strcspn(comm, "\n")] = 0;
+	if (f)
+		fclose(f);
+	return true;
+}
+
+void nftb_owner_name(uint32_t portid, char *out, size_t outlen)
+{
+	unsigned long inode = netlink_inode(portid);
+	DIR *proc = inode ? opendir("/proc") : NULL;
+	char comm[32];
+	snprintf(out, outlen, "netlink port %u", portid);
+	for (struct dirent *e; proc && (e = readdir(proc));) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || !holds_socket(e->d_name, inode, comm, sizeof(comm)))
+			continue;
+		snprintf(out, outlen, "%s (pid %s, netlink port %u)", comm, e->d_name, portid);
+		break;
+	}
+	if (proc)
+		closedir(proc);
 }

@@ -95,7 +95,7 @@ struct nftnl_set *nftb_make_set(const struct nftm_table *t, size_t i)
 }
 
 /* Append EXPR (NULL: out of memory, remembered in *OK) to R. */
-static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e, bool *ok)
+void nftb_add_expr(struct nftnl_rule *r, struct nftnl_expr *e, bool *ok)
 {
 	if (!e)
 		*ok = false;
@@ -103,7 +103,7 @@ static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e, bool *ok)
 		nftnl_rule_add_expr(r, e);
 }
 
-static struct nftnl_expr *e_meta(uint32_t key, uint32_t dreg)
+struct nftnl_expr *nftb_e_meta(uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("meta");
 	if (e) {
@@ -113,7 +113,7 @@ static struct nftnl_expr *e_meta(uint32_t key, uint32_t dreg)
 	return e;
 }
 
-static struct nftnl_expr *e_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len)
+struct nftnl_expr *nftb_e_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 	if (e) {
@@ -136,7 +136,7 @@ static struct nftnl_expr *e_payload(uint32_t base, uint32_t off, uint32_t len, u
 	return e;
 }
 
-static struct nftnl_expr *e_verdict(int verdict, const char *chain)
+struct nftnl_expr *nftb_e_verdict(int verdict, const char *chain)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
 	if (e) {
@@ -148,12 +148,100 @@ static struct nftnl_expr *e_verdict(int verdict, const char *chain)
 	return e;
 }
 
-static void r_ifname(struct nftnl_rule *r, const char *iface, uint32_t op, uint32_t key, bool *ok)
+void nftb_r_ifname(struct nftnl_rule *r, const char *iface, uint32_t op, uint32_t key, bool *ok)
 {
 	char name[NFTM_IFNAME_MAX] = { 0 };
 	snprintf(name, sizeof(name), "%s", iface);
-	add_expr(r, e_meta(key, NFT_REG_1), ok);
-	add_expr(r, e_cmp(op, NFT_REG_1, name, sizeof(name)), ok);
+	nftb_add_expr(r, nftb_e_meta(key, NFT_REG_1), ok);
+	nftb_add_expr(r, nftb_e_cmp(op, NFT_REG_1, name, sizeof(name)), ok);
+}
+
+/* meta mark & MASK, in register 1. */
+static void r_mark_masked(struct nftnl_rule *r, uint32_t mask, bool *ok)
+{
+	uint32_t zero = 0;
+	nftb_add_expr(r, nftb_e_meta(NFT_META_MARK, NFT_REG_1), ok);
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	}
+	nftb_add_expr(r, e, ok);
+}
+
+void nftb_r_mark_unset(struct nftnl_rule *r, uint32_t bit, bool *ok)
+{
+	uint32_t zero = 0;
+	r_mark_masked(r, bit, ok);
+	nftb_add_expr(r, nftb_e_cmp(NFT_CMP_EQ, NFT_REG_1, &zero, 4), ok);
+}
+
+/* meta mark set meta mark | BIT, as nft emits it: (mark & ~BIT) ^ BIT. */
+static void r_mark_set(struct nftnl_rule *r, uint32_t bit, bool *ok)
+{
+	uint32_t keep = ~bit;
+	nftb_add_expr(r, nftb_e_meta(NFT_META_MARK, NFT_REG_1), ok);
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &bit, 4);
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	nftb_add_expr(r, e, ok);
+}
+
+/* ct mark set ct mark | BIT (the same bitwise, on the conntrack mark). */
+static void r_ctmark_set(struct nftnl_rule *r, uint32_t bit, bool *ok)
+{
+	uint32_t keep = ~bit;
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &bit, 4);
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	}
+	nftb_add_expr(r, e, ok);
+}
+
+/* What the table's accepts end with: the pass mark the guard looks for
+ * (nftg.h), then accept. */
+static void r_pass(struct nftnl_rule *r, bool *ok)
+{
+	r_mark_set(r, NFTM_PASS_MARK, ok);
+	nftb_add_expr(r, nftb_e_verdict(NF_ACCEPT, NULL), ok);
+}
+
+/* A flow the policy admits: its connection marked as the policy's, for
+ * the sweep that cuts it when the policy no longer allows it (nftc.h). */
+static void r_admit(struct nftnl_rule *r, bool *ok)
+{
+	r_ctmark_set(r, NFTM_FLOW_MARK, ok);
+	r_pass(r, ok);
 }
 
 /* ct state & MASK != 0 */
@@ -165,7 +253,7 @@ static void r_ct_state(struct nftnl_rule *r, uint32_t mask, bool *ok)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	}
-	add_expr(r, e, ok);
+	nftb_add_expr(r, e, ok);
 	e = nftnl_expr_alloc("bitwise");
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
@@ -174,8 +262,8 @@ static void r_ct_state(struct nftnl_rule *r, uint32_t mask, bool *ok)
 		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
 		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
 	}
-	add_expr(r, e, ok);
-	add_expr(r, e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), ok);
+	nftb_add_expr(r, e, ok);
+	nftb_add_expr(r, nftb_e_cmp(NFT_CMP_NEQ, NFT_REG_1, &zero, 4), ok);
 }
 
 /* The register nft uses for the 32-bit word W of a concatenation: the
@@ -192,18 +280,18 @@ static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_
 	/* A verdict map's lookup writes the verdict register. */
 	bool v6 = s->key[0] == NFTM_F_SADDR6 || s->key[0] == NFTM_F_DADDR6;
 	uint8_t nfproto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-	add_expr(r, e_meta(NFT_META_NFPROTO, NFT_REG_1), ok);
-	add_expr(r, e_cmp(NFT_CMP_EQ, NFT_REG_1, &nfproto, 1), ok);
+	nftb_add_expr(r, nftb_e_meta(NFT_META_NFPROTO, NFT_REG_1), ok);
+	nftb_add_expr(r, nftb_e_cmp(NFT_CMP_EQ, NFT_REG_1, &nfproto, 1), ok);
 	for (size_t i = 0; i < s->nkey; i++) {
 		uint32_t reg = word_reg(nftb_key_off(s, i) / 4);
 		switch (s->key[i]) {
-		case NFTM_F_SADDR4: add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg), ok); break;
-		case NFTM_F_DADDR4: add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg), ok); break;
-		case NFTM_F_SADDR6: add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg), ok); break;
-		case NFTM_F_DADDR6: add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg), ok); break;
-		case NFTM_F_DPORT: add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg), ok); break;
+		case NFTM_F_SADDR4: nftb_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg), ok); break;
+		case NFTM_F_DADDR4: nftb_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg), ok); break;
+		case NFTM_F_SADDR6: nftb_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg), ok); break;
+		case NFTM_F_DADDR6: nftb_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg), ok); break;
+		case NFTM_F_DPORT: nftb_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg), ok); break;
 		case NFTM_F_L4PROTO: {
-			add_expr(r, e_meta(NFT_META_L4PROTO, reg), ok);
+			nftb_add_expr(r, nftb_e_meta(NFT_META_L4PROTO, reg), ok);
 			/* As nft emits it for inet_proto in a concatenation. */
 			struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
 			if (e) {
@@ -214,7 +302,7 @@ static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_
 				nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
 			}
 			if (s->nkey > 1)
-				add_expr(r, e, ok);
+				nftb_add_expr(r, e, ok);
 			else
 				nftnl_expr_free(e);
 			break;
@@ -231,7 +319,7 @@ static void r_lookup(struct nftnl_rule *r, const struct nftm_set *s, size_t set_
 		if (s->vmap)
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 	}
-	add_expr(r, e, ok);
+	nftb_add_expr(r, e, ok);
 }
 
 struct nftnl_rule *nftb_make_rule(const struct nftm_table *t, size_t ci, size_t ri)
@@ -247,31 +335,31 @@ struct nftnl_rule *nftb_make_rule(const struct nftm_table *t, size_t ci, size_t 
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	switch (mr->kind) {
 	case NFTM_R_IIF_JUMP:
-		r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
-		add_expr(r, e_verdict(NFT_JUMP, t->chains[mr->chain].name), &ok);
+		nftb_r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		nftb_add_expr(r, nftb_e_verdict(NFT_JUMP, t->chains[mr->chain].name), &ok);
 		break;
 	case NFTM_R_CT_ACCEPT:
 		r_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), &ok);
-		add_expr(r, e_verdict(NF_ACCEPT, NULL), &ok);
+		r_pass(r, &ok);
 		break;
 	case NFTM_R_CT_INVALID_DROP:
 		r_ct_state(r, NF_CT_STATE_INVALID_BIT, &ok);
-		add_expr(r, e_verdict(NF_DROP, NULL), &ok);
+		nftb_add_expr(r, nftb_e_verdict(NF_DROP, NULL), &ok);
 		break;
 	case NFTM_R_LOOKUP_ACCEPT:
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
-		add_expr(r, e_verdict(NF_ACCEPT, NULL), &ok);
+		r_admit(r, &ok);
 		break;
 	case NFTM_R_VMAP:
 		r_lookup(r, &t->sets[mr->set], mr->set, &ok);
 		break;
 	case NFTM_R_DROP:
-		add_expr(r, e_verdict(NF_DROP, NULL), &ok);
+		nftb_add_expr(r, nftb_e_verdict(NF_DROP, NULL), &ok);
 		break;
 	case NFTM_R_IIF_MASQ:
-		r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
-		r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
-		add_expr(r, nftnl_expr_alloc("masq"), &ok);
+		nftb_r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		nftb_r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
+		nftb_add_expr(r, nftnl_expr_alloc("masq"), &ok);
 		break;
 	}
 	if (!ok) {

@@ -85,6 +85,17 @@ static inline void nftb_be_add(uint8_t *p, size_t w, int d)
 	}
 }
 
+/* Expressions and rule pieces the table (nftb_expr.c) and the guard
+ * (nftg.c) share.  A NULL expression (out of memory) clears *OK. */
+void nftb_add_expr(struct nftnl_rule *r, struct nftnl_expr *e, bool *ok);
+struct nftnl_expr *nftb_e_meta(uint32_t key, uint32_t dreg);
+struct nftnl_expr *nftb_e_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len);
+struct nftnl_expr *nftb_e_verdict(int verdict, const char *chain);
+/* meta KEY (iifname or oifname) OP IFACE */
+void nftb_r_ifname(struct nftnl_rule *r, const char *iface, uint32_t op, uint32_t key, bool *ok);
+/* meta mark & BIT == 0 */
+void nftb_r_mark_unset(struct nftnl_rule *r, uint32_t bit, bool *ok);
+
 uint32_t nftb_key_type(const struct nftm_set *s);
 uint32_t nftb_set_flags(const struct nftm_set *s);
 uint32_t nftb_hook_num(enum nftm_hook h);
@@ -169,7 +180,18 @@ struct nftb_ack {
  * -ERESTART (generation changed), or -errno with AK->diags filled. */
 int nftb_batch_send(struct nftb *nb, struct nftb_ack *ak, size_t *bytes, size_t *pages);
 
+/* Linux 6.9; Debian 12's headers predate it. */
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
 /* ---- kernel errors (nftb_err.c) ---- */
+
+/* Who holds netfilter netlink port PORTID, for a table's owner: "COMM (pid
+ * N, netlink port P)" when a process in our view holds the socket, else
+ * "netlink port P".  OUT holds NFTB_OWNER_MAX bytes. */
+#define NFTB_OWNER_MAX 128
+void nftb_owner_name(uint32_t portid, char *out, size_t outlen);
 
 /* An NLMSG_ERROR answer: counted; an error becomes a diagnostic at the
  * model object (and the policy location) its message came from. */

@@ -480,8 +480,18 @@ out:
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
-	(void)nlh;
-	*(bool *)data = true;
+	struct nftb_view *v = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (!t)
+		return MNL_CB_ERROR;
+	v->exists = true;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		if (nftnl_table_is_set(t, NFTNL_TABLE_FLAGS))
+			v->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+		if (nftnl_table_is_set(t, NFTNL_TABLE_OWNER))
+			v->owner = nftnl_table_get_u32(t, NFTNL_TABLE_OWNER);
+	}
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
@@ -505,7 +515,7 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETTABLE, 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	int err = nftb_talk(nb, nlh, table_cb, &v->exists);
+	int err = nftb_talk(nb, nlh, table_cb, v);
 	if (err == -ENOENT) {
 		v->exists = false;
 		v->have = nftb_shape_copy(want);

@@ -81,6 +81,28 @@ uint32_t nftb_portid(const struct nftb *nb)
 
 /* ---- requests: one message, replies until the ack or the dump's end ---- */
 
+/* Whether BUF (LEN bytes) holds the end of the answer to SEQ. */
+static bool dump_ends(const char *buf, size_t len, uint32_t seq)
+{
+	int left = (int)len;
+	for (const struct nlmsghdr *m = (const void *)buf; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left))
+		if (m->nlmsg_seq == seq && (m->nlmsg_type == NLMSG_DONE || m->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
+/* After an interrupted dump: read until its end.  -EINTR, or -errno. */
+static int drain_dump(struct nftb *nb, char *buf, size_t len, uint32_t seq)
+{
+	while (!dump_ends(buf, len, seq)) {
+		ssize_t n = mnl_socket_recvfrom(nb->nl, buf, RECV_BYTES);
+		if (n < 0)
+			return -errno;
+		len = (size_t)n;
+	}
+	return -EINTR;
+}
+
 int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char *buf = malloc(RECV_BYTES);
@@ -98,6 +120,13 @@ int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 			break;
 		}
 		int r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, nb->portid, cb, data);
+		if (r < 0 && errno == EINTR) {
+			/* The ruleset changed during the dump (NLM_F_DUMP_INTR):
+			 * what was read may mix generations.  Read the dump's
+			 * rest away, so the socket is clean for the retry. */
+			rc = drain_dump(nb, buf, (size_t)n, nlh->nlmsg_seq);
+			break;
+		}
 		if (r < 0) {
 			rc = -errno;
 			break;

@@ -39,6 +39,17 @@
 #define NFTM_MAX_KEY 4         /* fields in a concatenated key */
 #define NFTM_DEFAULT_TABLE "keygate"
 #define NFTM_DEFAULT_IFACE "keygate0"
+/* The packet mark bit every accept of the table sets on what it lets in
+ * from the tunnel ("pass"): keygated's guard table (nftg.h) drops what is
+ * forwarded from the tunnel without it, so that without this table in
+ * force (deleted, dormant, flushed) nothing is forwarded.  Bit 24: clear
+ * of the bits Tailscale (0xff0000), kube-proxy (0xc000), Cilium (0xf00)
+ * and wg-quick (51820) use. */
+#define NFTM_PASS_MARK 0x01000000u
+/* The conntrack mark bit the table sets on every connection its policy
+ * admits ("admit"): the flows `aclc apply` re-checks, and cuts, when the
+ * policy changes (nftc.h).  The same bit, in the connection's mark. */
+#define NFTM_FLOW_MARK 0x01000000u
 
 /* Packet fields a key may hold.  Values are big-endian bytes of the field's
  * width (nftm_field_width): addresses as on the wire, protocol one byte,
@@ -80,11 +91,13 @@ enum nftm_policy { NFTM_POLICY_ACCEPT, NFTM_POLICY_DROP };
  * table's sets and chains, and the table's interface name. */
 enum nftm_rule_kind {
 	NFTM_R_IIF_JUMP,        /* iifname IFNAME jump CHAIN */
-	NFTM_R_CT_ACCEPT,       /* ct state established,related accept */
+	NFTM_R_CT_ACCEPT,       /* ct state established,related <pass> */
 	NFTM_R_CT_INVALID_DROP, /* ct state invalid drop */
 	NFTM_R_VMAP,            /* <SET's key fields> vmap @SET */
-	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET accept */
+	NFTM_R_LOOKUP_ACCEPT,   /* <SET's key fields> @SET <admit> */
 	NFTM_R_DROP,            /* drop */
+	/* <pass>: meta mark set meta mark | NFTM_PASS_MARK accept
+	 * <admit>: ct mark set ct mark | NFTM_FLOW_MARK <pass> */
 	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME masquerade */
 };
 

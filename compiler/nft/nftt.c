@@ -17,7 +17,11 @@ static const char *const header_text =
 	"# the sender's identity (map sources4/sources6) and the identity's chain\n"
 	"# accepts the flows in its sets (destination . protocol . port, or\n"
 	"# destination . protocol for protocols without ports and for any port);\n"
-	"# everything else from the tunnel is dropped.  Traffic that does not\n"
+	"# everything else from the tunnel is dropped.  Every accept sets bit\n"
+	"# 0x01000000 of the packet mark, which keygated's guard table requires of\n"
+	"# what it forwards from the tunnel, and a new flow's accept sets it in the\n"
+	"# connection's mark, which `aclc apply` reads to cut the open connections\n"
+	"# a policy change no longer allows.  Traffic that does not\n"
 	"# arrive on the tunnel is not this table's business (policy accept).\n"
 	"# What is forwarded from the tunnel out of another interface (which the\n"
 	"# filter lets through only to a served route) is masqueraded to that\n"
@@ -138,6 +142,13 @@ static void print_priority(FILE *out, const struct nftm_chain *c)
 		fprintf(out, "%s %c %d", base, off < 0 ? '-' : '+', abs(off));
 }
 
+/* Every accept marks the packet for keygated's guard (NFTM_PASS_MARK);
+ * a new flow's accept marks its connection too (NFTM_FLOW_MARK). */
+#define PASS_TEXT "meta mark set meta mark | 0x01000000 accept"
+#define ADMIT_TEXT "ct mark set ct mark | 0x01000000 " PASS_TEXT
+_Static_assert(NFTM_PASS_MARK == 0x01000000u && NFTM_FLOW_MARK == 0x01000000u,
+	       "PASS_TEXT and ADMIT_TEXT spell the marks");
+
 static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_rule *r)
 {
 	if (r->comment)
@@ -148,14 +159,14 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 		fprintf(out, "iifname \"%s\" jump %s", t->iface, t->chains[r->chain].name);
 		break;
 	case NFTM_R_CT_ACCEPT:
-		fprintf(out, "ct state established,related accept");
+		fprintf(out, "ct state established,related " PASS_TEXT);
 		break;
 	case NFTM_R_CT_INVALID_DROP:
 		fprintf(out, "ct state invalid drop");
 		break;
 	case NFTM_R_LOOKUP_ACCEPT:
 		print_key(out, &t->sets[r->set], field_expr);
-		fprintf(out, " @%s accept", t->sets[r->set].name);
+		fprintf(out, " @%s " ADMIT_TEXT, t->sets[r->set].name);
 		break;
 	case NFTM_R_VMAP:
 		print_key(out, &t->sets[r->set], field_expr);

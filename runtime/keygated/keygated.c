@@ -4,6 +4,7 @@
 #include "agent_cmd.h"
 #include "evloop.h"
 #include "log.h"
+#include "nftg.h"
 #include "privdrop.h"
 #include "tun.h"
 #include "uapisrv.h"
@@ -22,7 +23,7 @@
 #include <unistd.h>
 
 struct options {
-	bool foreground, offload;
+	bool foreground, offload, guard;
 	enum log_level level;
 	unsigned clock_rate, load_threshold;	/* for the test suite (keygated(8)) */
 	const char *ifname;
@@ -31,10 +32,11 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] [--state-dir DIR] [--socket PATH] IFNAME\n"
+	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] [--no-guard] [--state-dir DIR] [--socket PATH] IFNAME\n"
 		   "  -f               stay in the foreground, log to stderr\n"
 		   "  -v               log debug messages\n"
 		   "  --no-offload     open the TUN device without offloads\n"
+		   "  --no-guard       forward from the tunnel without keygate's filter (fail open)\n"
 		   "  --state-dir DIR  the agent's state (default " AGENT_STATE_DIR "/IFNAME)\n"
 		   "  --socket PATH    the command socket (default " AGENT_CMD_DIR "/IFNAME.sock)\n");
 }
@@ -56,9 +58,10 @@ static int parse_knob(const char *name, const char *arg, unsigned min, unsigned 
 /* 0 to run, 1 to exit 0 (-h), 2 for a usage error. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NO_OFFLOAD = 256, OPT_CLOCK_RATE, OPT_LOAD_THRESHOLD, OPT_STATE_DIR, OPT_SOCKET };
+	enum { OPT_NO_OFFLOAD = 256, OPT_NO_GUARD, OPT_CLOCK_RATE, OPT_LOAD_THRESHOLD, OPT_STATE_DIR, OPT_SOCKET };
 	static const struct option longopts[] = {
 		{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
+		{ "no-guard", no_argument, NULL, OPT_NO_GUARD },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "test-clock-rate", required_argument, NULL, OPT_CLOCK_RATE },
@@ -66,13 +69,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	int opt;
-	*o = (struct options){ .offload = true, .level = LOG_LEVEL_INFO, .clock_rate = 1 };
+	*o = (struct options){ .offload = true, .guard = true, .level = LOG_LEVEL_INFO, .clock_rate = 1 };
 	while ((opt = getopt_long(argc, argv, "fvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': o->foreground = true; break;
 		case 'v': o->level = LOG_LEVEL_DEBUG; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_NO_OFFLOAD: o->offload = false; break;
+		case OPT_NO_GUARD: o->guard = false; break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_SOCKET: o->socket_path = optarg; break;
 		case OPT_CLOCK_RATE:
@@ -177,6 +181,36 @@ out:
 	return rc;
 }
 
+/* The fail-closed guard (nftg.h), made before any packet can flow and
+ * held until the tunnel device is gone.  *G stays NULL with --no-guard.
+ * 0 or -errno (logged). */
+static int guard_open(const struct options *o, struct nftg **g)
+{
+	char err[256];
+	*g = NULL;
+	if (!o->guard) {
+		log_warn("%s: --no-guard: packets from the tunnel are forwarded without keygate's filter in force",
+			 o->ifname);
+		return 0;
+	}
+	if (!(*g = nftg_open(o->ifname, err, sizeof err))) {
+		int rc = -errno;
+		log_err("%s: %s; keygated forwards nothing unguarded (--no-guard to run without)", o->ifname, err);
+		return rc;
+	}
+	log_info("%s: guard table inet %s in force (owned%s): only what keygate's filter passes is forwarded",
+		 o->ifname, nftg_table(*g), nftg_persistent(*g) ? ", persistent" : "");
+	return 0;
+}
+
+/* After the tunnel device is gone: the guard can go. */
+static void guard_close(struct nftg *g, const char *ifname)
+{
+	int rc = nftg_close(g);
+	if (rc < 0)
+		log_warn("%s: cannot delete the guard table: %s", ifname, strerror(-rc));
+}
+
 /* Fork; the parent exits, the child carries on detached. */
 static int daemonize(void)
 {
@@ -213,10 +247,13 @@ int main(int argc, char **argv)
 		log_err("libsodium failed to initialise");
 		return 1;
 	}
+	struct nftg *guard;
+	if (guard_open(&o, &guard) < 0)
+		return 1;
 	int tun = tun_open(ifname, WGDEV_MTU, &offload, err, sizeof err);
 	if (tun < 0) {
 		log_err("%s", err);
-		return 1;
+		goto close_guard;
 	}
 	int uapi = uapisrv_listen(ifname, sockpath, sizeof sockpath, err, sizeof err);
 	if (uapi < 0) {
@@ -279,5 +316,7 @@ close_uapi:
 	unlink(sockpath);
 close_tun:
 	close(tun);
+close_guard:
+	guard_close(guard, ifname);
 	return status;
 }

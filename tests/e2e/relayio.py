@@ -20,6 +20,15 @@ ping DST TIMEOUT
     One ICMP echo request (raw socket: root), wait TIMEOUT seconds for the
     reply.  Prints "echo reply from DST" (exit 0) or "no echo reply" (exit 1).
 
+udpstream DST PORT SECONDS
+    From one socket (one flow), a datagram "alice! N" every 10 ms for
+    SECONDS, answers read as they come.  Prints "sent=N answered=M".
+
+trickle DST PORT SECONDS
+    One TCP connection: 1000 random bytes every 20 ms for SECONDS, then
+    half-close and check the echo, as connect does (same output and exit
+    status; the answer is awaited for 5 s).
+
 connect DST PORT NBYTES TIMEOUT
     Connect (giving up after TIMEOUT seconds), send NBYTES random bytes,
     half-close, read the answer.  Prints one line:
@@ -130,6 +139,72 @@ def connect(dst, port, nbytes, timeout):
     return 0 if good else 2
 
 
+def udpstream(dst, port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    sent = answered = 0
+    end = time.time() + float(seconds)
+    while time.time() < end:
+        try:
+            s.sendto(b"alice! %d" % sent, (dst, int(port)))
+            sent += 1
+        except OSError:
+            pass
+        time.sleep(0.01)
+        while True:
+            try:
+                s.recv(2048)
+                answered += 1
+            except OSError:
+                break
+    time.sleep(0.3)
+    while True:
+        try:
+            s.recv(2048)
+            answered += 1
+        except OSError:
+            break
+    print("sent=%d answered=%d" % (sent, answered))
+    return 0
+
+
+def trickle(dst, port, seconds):
+    data = bytearray()
+    try:
+        s = socket.create_connection((dst, int(port)), timeout=2)
+    except OSError as e:
+        print("no connection: %s" % (e.strerror or e))
+        return 1
+    try:
+        s.settimeout(5)
+        end = time.time() + float(seconds)
+        while time.time() < end:
+            chunk = os.urandom(1000)
+            s.sendall(chunk)
+            data += chunk
+            time.sleep(0.02)
+        s.shutdown(socket.SHUT_WR)
+        resp = bytearray()
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            resp += d
+    except OSError as e:
+        print("no connection: broken after connect: %s" % (e.strerror or e))
+        return 1
+    finally:
+        s.close()
+    head, _, echo = bytes(resp).partition(b"\n")
+    f = head.decode(errors="replace").split()
+    if len(f) != 8 or f[0] != "peer":
+        print("no connection: bad answer %r" % head[:80])
+        return 1
+    good = f[7] == hashlib.sha256(data).hexdigest() and echo == bytes(data)
+    print("peer=%s bytes=%d sha256=%s" % (f[1], len(data), "ok" if good else "MISMATCH"))
+    return 0 if good else 2
+
+
 def udp(dst, port, timeout, src=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(float(timeout))
@@ -192,6 +267,10 @@ def main(argv):
         return udp(*argv[2:])
     if len(argv) == 4 and argv[1] == "ping":
         return ping(*argv[2:])
+    if len(argv) == 5 and argv[1] == "udpstream":
+        return udpstream(*argv[2:])
+    if len(argv) == 5 and argv[1] == "trickle":
+        return trickle(*argv[2:])
     if len(argv) == 6 and argv[1] == "connect":
         return connect(*argv[2:])
     sys.stderr.write(__doc__)

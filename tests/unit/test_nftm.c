@@ -205,7 +205,7 @@ static void test_build(void)
 		"\t\t\tfd7a:115c:a1e0::1 . 58\n",
 		"\tmap sources4 {\n\t\ttype ipv4_addr : verdict\n\t\tflags interval\n\t\telements = {\n\t\t\t100.64.0.2/31 : jump id4_",
 		"\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"keygate0\" jump from_tunnel\n",
-		"\t\tct state established,related accept\n\t\tct state invalid drop\n",
+		"\t\tct state established,related meta mark set meta mark | 0x01000000 accept\n\t\tct state invalid drop\n",
 		"\t\tip saddr vmap @sources4\n\t\tip6 saddr vmap @sources6\n",
 		"\t\tdrop\n\t}\n",
 		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
