@@ -442,7 +442,42 @@ fail:
 	return rc;
 }
 
-/* One attempt: read, plan, send.  -ERESTART when the generation moved. */
+/* The events of the ruleset, opened on the first apply (NULL where the
+ * kernel will not let us listen: then any change means reading again). */
+static struct nftb_monitor *monitor(struct nftb *nb, const char *table)
+{
+	if (!nb->mon_tried) {
+		nb->mon_tried = true;
+		nb->mon = nftb_monitor_open(table, nb->portid);
+	}
+	return nb->mon;
+}
+
+/* Whether what was read at generation *GENID still holds now: the
+ * generation moved only by changes to other tables, or not at all.
+ * Then *GENID becomes the current generation, against which the batch is
+ * sent.  0, -ERESTART (our table changed, or we cannot tell), -errno. */
+static int still_holds(struct nftb *nb, struct nftb_monitor *mon, uint32_t *genid, struct diag_list *diags)
+{
+	uint32_t now;
+	int rc = nftb_genid(nb, &now);
+	if (rc < 0) {
+		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
+		return rc;
+	}
+	if (now == *genid)
+		return 0;
+	/* A commit's events precede its announcement: once generation NOW is
+	 * announced, every change up to it has been heard. */
+	if (nftb_monitor_until(mon, now, 1000, NULL, 0) != 0)
+		return -ERESTART;
+	*genid = now;
+	return 0;
+}
+
+/* One attempt: read, plan, send.  -ERESTART when our table changed under
+ * us (the monitor says so, or the kernel refused the batch because the
+ * generation moved after we last looked). */
 static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nftb_opts *opts,
 		   struct nftb_result *res, unsigned n, struct diag_list *diags)
 {
@@ -452,6 +487,9 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 
 	nftb_result_free(res);
 	res->retries = retries;
+	struct nftb_monitor *mon = monitor(nb, t->name);
+	if (mon)
+		nftb_monitor_read(mon, 0, NULL, 0);   /* what came before this read */
 	if ((rc = nftb_genid(nb, &res->genid)) < 0) {
 		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
 		return rc;
@@ -464,12 +502,15 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 		}
 		res->cached = true;
 	} else if ((rc = nftb_read(nb, t, &v)) == -EINTR) {
-		/* The kernel interrupted a dump: the ruleset changed while we
-		 * read it.  Read again, as after a generation change. */
+		/* The kernel interrupted a dump that an interruption ends:
+		 * read again, as after a generation change. */
 		return -ERESTART;
 	} else if (rc < 0) {
 		diag_error(diags, NULL, "cannot read table inet %s from the kernel: %s", t->name, strerror(-rc));
 		return rc;
+	} else if (v.interrupted && !mon) {
+		rc = -ERESTART;
+		goto out;
 	}
 	if (v.exists && (v.flags & NFT_TABLE_F_OWNER) && v.owner != nb->portid) {
 		char who[NFTB_OWNER_MAX];
@@ -505,6 +546,8 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 	res->changed = res->full || res->nadd || res->ndel || res->woke;
 	if (opts->test && opts->test->before_send)
 		opts->test->before_send(opts->test->arg, n);
+	if (mon && (rc = still_holds(nb, mon, &res->genid, diags)) < 0)
+		goto out;
 	if (!res->changed)
 		goto out;
 

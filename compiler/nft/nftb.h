@@ -17,12 +17,19 @@
  *    made in a transaction of its own first: the kernel publishes each
  *    interval set's contents at its own commit step, after the
  *    transaction's rules and map elements go live (aclc(1), TRANSACTIONS).
- *  - The batch carries the ruleset generation id read before the kernel's
- *    copy (NFNL_BATCH_GENID): a concurrent change by another process makes
- *    ours fail with ERESTART, and nftb_apply() reads again and retries
- *    (bounded) instead of overwriting it.  A read-back the kernel
- *    interrupts (a dump marked NLM_F_DUMP_INTR: the ruleset changed
- *    during it) is retried the same way.
+ *  - The batch carries a ruleset generation id (NFNL_BATCH_GENID): a
+ *    concurrent change by another process makes ours fail with ERESTART,
+ *    and nftb_apply() reads again and retries (bounded) instead of
+ *    overwriting it.  The generation counts every table's changes, so a
+ *    busy ruleset (another daemon editing its own table all the time)
+ *    would refuse every batch sent against the generation read before a
+ *    long read-back.  Hence the event monitor: when the generation moved
+ *    while we read and planned, and the events up to the new generation
+ *    show no change to our table, what we read still holds and the batch
+ *    is sent against the new generation.  Likewise a dump of our table
+ *    the kernel marks interrupted (NLM_F_DUMP_INTR: something changed
+ *    somewhere) is read to its end and kept if the events clear it; where
+ *    events cannot be had, it is read again.
  *  - Every message has a sequence number mapped to the model object it came
  *    from; kernel errors (with extended ack) become diagnostics at the
  *    policy's file:line:col when the object is an element built from policy
@@ -144,6 +151,9 @@ struct nftb_view {
 	struct nftb_names del_chains;    /* of those, the ones WANT lacks or has otherwise */
 	struct nftb_names del_sets;      /* sets WANT lacks or has otherwise */
 	struct nftm_table *have;         /* WANT's shape with the kernel's elements (set_ok sets) */
+	bool interrupted;                /* a change somewhere in the ruleset interrupted a dump:
+	                                  * the view holds only if the events show that our
+	                                  * table was not the one changed */
 };
 /* 0 or -errno. */
 int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *v);
@@ -160,6 +170,11 @@ int nftb_monitor_fd(const struct nftb_monitor *m);
  * flush deletes every table) from another process, or -errno.  When WHAT
  * is not NULL it receives a short description of the last one. */
 int nftb_monitor_read(struct nftb_monitor *m, int timeout_ms, char *what, size_t whatlen);
+/* The same, reading until the kernel has announced generation GENID (its
+ * events come before the announcement), waiting at most TIMEOUT_MS:
+ * how many events touched the table, -ETIMEDOUT without the
+ * announcement, or -errno. */
+int nftb_monitor_until(struct nftb_monitor *m, uint32_t genid, int timeout_ms, char *what, size_t whatlen);
 void nftb_monitor_close(struct nftb_monitor *m);
 
 #endif

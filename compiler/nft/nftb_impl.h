@@ -45,6 +45,11 @@ struct nftb {
 	struct nftm_table *last;
 	uint32_t last_genid;
 	struct nftb *helper;   /* a second socket for reading back, or NULL */
+	bool dump_intr;        /* a scoped dump on this socket was interrupted */
+	/* Events on the ruleset, to tell a change of our table from one
+	 * elsewhere (opened on the first apply; NULL without it). */
+	struct nftb_monitor *mon;
+	bool mon_tried;
 };
 
 /* ---- sockets and requests (nftb_sock.c) ---- */
@@ -52,6 +57,9 @@ struct nftb {
 /* Send one request NLH, run CB on every reply until the ack or the dump's
  * end.  0 or -errno. */
 int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+/* The same for a dump scoped to our table, which an interruption does not
+ * end (see nftb_sock.c): it sets nb->dump_intr instead. */
+int nftb_talk_scoped(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
 /* ---- the model as netlink objects (nftb_expr.c) ---- */
 

@@ -357,7 +357,7 @@ static int read_set(struct nftb *nb, const struct nftm_table *want, struct nftm_
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	int rc = nftb_talk(nb, nlh, elems_cb, &re);
+	int rc = nftb_talk_scoped(nb, nlh, elems_cb, &re);
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc == 0)
@@ -439,8 +439,11 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nft
 	struct nlmsghdr *nlh = get_hdr(nb, buf, NFT_MSG_GETSET, NLM_F_DUMP);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	if ((err = nftb_talk(nb, nlh, sets_cb, &rd)) < 0)
+	if ((err = nftb_talk_scoped(nb, nlh, sets_cb, &rd)) < 0)
 		goto out;
+	/* Chains are dumped for the whole family, resumed by a position that
+	 * counts other tables' chains too: an interruption ends this one
+	 * (small, rarely interrupted) as before. */
 	nlh = get_hdr(nb, buf, NFT_MSG_GETCHAIN, NLM_F_DUMP);
 	if ((err = nftb_talk(nb, nlh, chains_cb, &rd)) < 0)
 		goto out;
@@ -453,7 +456,7 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nft
 	nlh = get_hdr(nb, buf, NFT_MSG_GETRULE, NLM_F_DUMP);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	if ((err = nftb_talk(nb, nlh, rules_cb, &rd)) < 0)
+	if ((err = nftb_talk_scoped(nb, nlh, rules_cb, &rd)) < 0)
 		goto out;
 
 	bool sets = v->del_sets.n == 0, chains = v->del_chains.n == 0, rules = !rd.alien_rules;
@@ -499,6 +502,9 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	memset(v, 0, sizeof(*v));
+	nb->dump_intr = false;
+	if (nb->helper)
+		nb->helper->dump_intr = false;
 	v->why = "it does not exist";
 	v->set_ok = calloc(want->nsets + 1, sizeof(*v->set_ok));
 	v->chain_ok = calloc(want->nchains + 1, sizeof(*v->chain_ok));
@@ -545,6 +551,7 @@ int nftb_read(struct nftb *nb, const struct nftm_table *want, struct nftb_view *
 		pthread_join(th, NULL);
 	if (err == 0)
 		err = rs.err;
+	v->interrupted = nb->dump_intr || (nb->helper && nb->helper->dump_intr);
 	for (size_t i = 0; err == 0 && i < want->nsets; i++)
 		if (!v->set_ok[i]) {
 			free(v->have->sets[i].elems);

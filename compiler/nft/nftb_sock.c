@@ -69,6 +69,7 @@ void nftb_close(struct nftb *nb)
 	if (!nb)
 		return;
 	nftm_free(nb->last);
+	nftb_monitor_close(nb->mon);
 	nftb_close(nb->helper);
 	mnl_socket_close(nb->nl);
 	free(nb);
@@ -103,7 +104,26 @@ static int drain_dump(struct nftb *nb, char *buf, size_t len, uint32_t seq)
 	return -EINTR;
 }
 
-int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+/* Clear the interrupted-dump flag on every message in BUF (LEN bytes);
+ * whether one had it. */
+static bool take_dump_intr(char *buf, size_t len)
+{
+	bool intr = false;
+	int left = (int)len;
+	for (struct nlmsghdr *m = (void *)buf; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+		intr = intr || (m->nlmsg_flags & NLM_F_DUMP_INTR);
+		m->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+	}
+	return intr;
+}
+
+/* SCOPED: the dump names our table (and set), so the kernel resumes it by
+ * position inside our table: a change elsewhere in the ruleset, which
+ * flags it interrupted all the same, cannot make it skip or repeat
+ * anything of ours.  Such a dump is read to its end and the interruption
+ * noted in nb->dump_intr; whether our table changed is the monitor's to
+ * say (nftb.c). */
+static int talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, bool scoped)
 {
 	char *buf = malloc(RECV_BYTES);
 	int rc = 0;
@@ -119,6 +139,8 @@ int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 			rc = -errno;
 			break;
 		}
+		if (scoped && take_dump_intr(buf, (size_t)n))
+			nb->dump_intr = true;
 		int r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, nb->portid, cb, data);
 		if (r < 0 && errno == EINTR) {
 			/* The ruleset changed during the dump (NLM_F_DUMP_INTR):
@@ -137,6 +159,16 @@ int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 out:
 	free(buf);
 	return rc;
+}
+
+int nftb_talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return talk(nb, nlh, cb, data, false);
+}
+
+int nftb_talk_scoped(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return talk(nb, nlh, cb, data, true);
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
