@@ -20,7 +20,7 @@ static const struct command {
 	{ "apply", cli_apply, "apply POLICY --nodes NODES --node NAME [--dry-run] [-v]\n"
 			      "                      make the kernel's nftables table the node's, in one transaction" },
 	{ "compile", cli_compile, "compile POLICY [--nodes NODES --node NAME] [--format nft|ir|tailscale|routes] [-o FILE]\n"
-				  "          [--iface IF] [--table NAME] [--no-snat]\n"
+				  "          [--iface IF] [--table NAME] [--no-snat | --snat-to ADDR[,ADDR]]\n"
 				  "                      compile POLICY (nft: the node's ruleset)" },
 	{ "diff", cli_diff, "diff OLD NEW [--nodes NODES] [--nodes-new NODES] [--node NAME] [--format text|json]\n"
 			    "                      who gains and who loses access; exit 0 no change, 1 changes" },

@@ -6,6 +6,11 @@
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
+struct nftm_opts;
+/* --snat-to ARG of subcommand CMD into O; prints why it is refused.  0 or
+ * -EINVAL. */
+int cli_snat_to(const char *cmd, const char *arg, struct nftm_opts *o);
+
 int cli_parse(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 int cli_compile(int argc, char **argv);

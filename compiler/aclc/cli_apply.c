@@ -1,5 +1,5 @@
 /* cli_apply: `aclc apply POLICY --nodes NODES --node NAME [--dry-run]
- * [--table NAME] [--iface IF] [--no-snat] [--full] [-v]`.
+ * [--table NAME] [--iface IF] [--no-snat | --snat-to ADDR[,ADDR]] [--full] [-v]`.
  *
  * Compiles the node's table (policy, inventory, filter, flow IR, nftm) and
  * makes the kernel hold it through the netlink backend (nftb): one
@@ -48,7 +48,7 @@ struct apply {
 static int usage(void)
 {
 	fprintf(stderr, "usage: aclc apply POLICY --nodes NODES --node NAME [--dry-run] [--table NAME]\n"
-			"                  [--iface IF] [--no-snat] [--full] [--watch MS] [-v]\n");
+			"                  [--iface IF] [--no-snat | --snat-to ADDR[,ADDR]] [--full] [--watch MS] [-v]\n");
 	return APPLY_TROUBLE;
 }
 
@@ -69,11 +69,12 @@ static int parse_watch_ms(const char *arg, int *ms)
 
 static int parse_args(struct apply *a, int argc, char **argv)
 {
-	enum { O_NODES = 256, O_NODE, O_DRY, O_TABLE, O_IFACE, O_NO_SNAT, O_FULL, O_WATCH };
+	enum { O_NODES = 256, O_NODE, O_DRY, O_TABLE, O_IFACE, O_NO_SNAT, O_SNAT_TO, O_FULL, O_WATCH };
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, O_NODES }, { "node", required_argument, NULL, O_NODE },
 		{ "dry-run", no_argument, NULL, O_DRY }, { "table", required_argument, NULL, O_TABLE },
 		{ "iface", required_argument, NULL, O_IFACE }, { "no-snat", no_argument, NULL, O_NO_SNAT },
+		{ "snat-to", required_argument, NULL, O_SNAT_TO },
 		{ "full", no_argument, NULL, O_FULL }, { "verbose", no_argument, NULL, 'v' },
 		{ "watch", required_argument, NULL, O_WATCH },
 		{ NULL, 0, NULL, 0 },
@@ -88,6 +89,10 @@ static int parse_args(struct apply *a, int argc, char **argv)
 		case O_TABLE: a->nft.table = optarg; break;
 		case O_IFACE: a->nft.iface = optarg; break;
 		case O_NO_SNAT: a->nft.no_snat = true; break;
+		case O_SNAT_TO:
+			if (cli_snat_to("apply", optarg, &a->nft) < 0)
+				return -EINVAL;
+			break;
 		case O_FULL: a->full = true; break;
 		case 'v': a->verbose = true; break;
 		case O_WATCH:

@@ -1,6 +1,6 @@
 /* cli_compile: `aclc compile POLICY [--nodes NODES] [--node NAME]
  * [--format nft|ir|tailscale|routes] [-o FILE] [--iface IF] [--table NAME]
- * [--no-snat]`, and the short form `aclc POLICY [options]`.
+ * [--no-snat | --snat-to ADDR[,ADDR]]`, and the short form `aclc POLICY [options]`.
  *
  * Policy and inventory go through the one pipeline (parse, resolve, per-node
  * filters, flow IR); each output format is one row of the table below.
@@ -52,7 +52,7 @@ static const struct format {
 static int usage(void)
 {
 	fprintf(stderr, "usage: aclc compile POLICY [--nodes NODES] [--node NAME] [--format FORMAT] [-o FILE]\n"
-			"                    [--iface IF] [--table NAME] [--no-snat]\n"
+			"                    [--iface IF] [--table NAME] [--no-snat | --snat-to ADDR[,ADDR]]\n"
 			"       aclc POLICY [same options]\nformats:\n");
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		fprintf(stderr, "  %-10s %s\n", formats[i].name, formats[i].what);
@@ -148,14 +148,25 @@ static const struct format *find_format(const char *name)
 	return NULL;
 }
 
+int cli_snat_to(const char *cmd, const char *arg, struct nftm_opts *o)
+{
+	char why[160];
+	if (nftm_snat_to_parse(arg, &o->snat_to, why, sizeof(why)) < 0) {
+		fprintf(stderr, "aclc %s: --snat-to: %s\n", cmd, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(struct compile *c, int argc, char **argv)
 {
-	enum { O_NODES = 256, O_NODE, O_FORMAT, O_IFACE, O_TABLE, O_NO_SNAT };
+	enum { O_NODES = 256, O_NODE, O_FORMAT, O_IFACE, O_TABLE, O_NO_SNAT, O_SNAT_TO };
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, O_NODES }, { "node", required_argument, NULL, O_NODE },
 		{ "format", required_argument, NULL, O_FORMAT }, { "output", required_argument, NULL, 'o' },
 		{ "iface", required_argument, NULL, O_IFACE }, { "table", required_argument, NULL, O_TABLE },
-		{ "no-snat", no_argument, NULL, O_NO_SNAT }, { NULL, 0, NULL, 0 },
+		{ "no-snat", no_argument, NULL, O_NO_SNAT },
+		{ "snat-to", required_argument, NULL, O_SNAT_TO }, { NULL, 0, NULL, 0 },
 	};
 	int opt;
 	optind = 1;
@@ -168,6 +179,10 @@ static int parse_args(struct compile *c, int argc, char **argv)
 		case O_IFACE: c->nft.iface = optarg; break;
 		case O_TABLE: c->nft.table = optarg; break;
 		case O_NO_SNAT: c->nft.no_snat = true; break;
+		case O_SNAT_TO:
+			if (cli_snat_to("compile", optarg, &c->nft) < 0)
+				return -EINVAL;
+			break;
 		default: return -EINVAL;
 		}
 	}

@@ -7,6 +7,7 @@
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,33 @@ static void r_admit(struct nftnl_rule *r, bool *ok)
 	r_pass(r, ok);
 }
 
+/* meta nfproto ipv4 (V4) or ipv6, snat to T's address for it.  The
+ * kernel completes a NAT to an address with the range's end (the same
+ * register) and NF_NAT_RANGE_MAP_IPS, and shows both when read back; they
+ * are set here too, so that the rule reads back as built. */
+static void r_snat_to(struct nftnl_rule *r, const struct nftm_table *t, bool v4, bool *ok)
+{
+	uint8_t proto = v4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	nftb_add_expr(r, nftb_e_meta(NFT_META_NFPROTO, NFT_REG_1), ok);
+	nftb_add_expr(r, nftb_e_cmp(NFT_CMP_EQ, NFT_REG_1, &proto, sizeof(proto)), ok);
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, v4 ? (const void *)t->snat_to.v4 : t->snat_to.v6,
+			       v4 ? sizeof(t->snat_to.v4) : sizeof(t->snat_to.v6));
+	}
+	nftb_add_expr(r, e, ok);
+	e = nftnl_expr_alloc("nat");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, proto);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS);
+	}
+	nftb_add_expr(r, e, ok);
+}
+
 /* ct state & MASK != 0 */
 static void r_ct_state(struct nftnl_rule *r, uint32_t mask, bool *ok)
 {
@@ -360,6 +388,12 @@ struct nftnl_rule *nftb_make_rule(const struct nftm_table *t, size_t ci, size_t 
 		nftb_r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
 		nftb_r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
 		nftb_add_expr(r, nftnl_expr_alloc("masq"), &ok);
+		break;
+	case NFTM_R_IIF_SNAT4:
+	case NFTM_R_IIF_SNAT6:
+		nftb_r_ifname(r, t->iface, NFT_CMP_EQ, NFT_META_IIFNAME, &ok);
+		nftb_r_ifname(r, t->iface, NFT_CMP_NEQ, NFT_META_OIFNAME, &ok);
+		r_snat_to(r, t, mr->kind == NFTM_R_IIF_SNAT4, &ok);
 		break;
 	}
 	if (!ok) {

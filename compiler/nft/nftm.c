@@ -60,6 +60,42 @@ int nftm_opts_check(const struct nftm_opts *opts, const char **why)
 		*why = "interface name must be 1 to 15 printable characters without space, quote, '\\', '/' or ':'";
 		return -EINVAL;
 	}
+	if (opts->no_snat && (opts->snat_to.has4 || opts->snat_to.has6)) {
+		*why = "no source NAT and source NAT to an address exclude each other";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int nftm_snat_to_parse(const char *text, struct nftm_snat_to *to, char *why, size_t whylen)
+{
+	char buf[2 * ADDR_STRLEN + 2];
+	memset(to, 0, sizeof(*to));
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(why, whylen, "\"%.40s...\": at most one IPv4 and one IPv6 address", text);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", text);
+	char *save = NULL;
+	for (char *a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+		enum addr_family fam;
+		addr_u128 v;
+		if (!addr_parse(a, &fam, &v)) {
+			snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address", a);
+			return -EINVAL;
+		}
+		bool *has = fam == ADDR_V4 ? &to->has4 : &to->has6;
+		if (*has) {
+			snprintf(why, whylen, "\"%s\": at most one address per family", text);
+			return -EINVAL;
+		}
+		*has = true;
+		addr_to_bytes(fam, v, fam == ADDR_V4 ? to->v4 : to->v6);
+	}
+	if (!to->has4 && !to->has6) {
+		snprintf(why, whylen, "no address given");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -223,7 +259,14 @@ static int make_fixed(struct nftm_table *t)
 		c = &t->chains[NFTM_CHAIN_POSTROUTING];
 		c->type = NFTM_CHAIN_NAT;
 		c->priority = 100;
-		add_rule(c, NFTM_R_IIF_MASQ, 0, 0, NULL);
+		/* Fixed addresses first; a family without one is masqueraded
+		 * (each NAT statement ends the chain for its packet). */
+		if (t->snat_to.has4)
+			add_rule(c, NFTM_R_IIF_SNAT4, 0, 0, NULL);
+		if (t->snat_to.has6)
+			add_rule(c, NFTM_R_IIF_SNAT6, 0, 0, NULL);
+		if (!t->snat_to.has4 || !t->snat_to.has6)
+			add_rule(c, NFTM_R_IIF_MASQ, 0, 0, NULL);
 	}
 	return 0;
 }
@@ -1017,6 +1060,8 @@ struct nftm_table *nftm_build(const struct nftm_opts *opts, const struct nftm_no
 	snprintf(t->name, sizeof(t->name), "%s", opts->table ? opts->table : NFTM_DEFAULT_TABLE);
 	snprintf(t->iface, sizeof(t->iface), "%s", opts->iface ? opts->iface : NFTM_DEFAULT_IFACE);
 	t->snat = !opts->no_snat;
+	if (t->snat)
+		t->snat_to = opts->snat_to;
 	if (make_fixed(t) < 0 ||
 	    (node->self && addr_set_add_all(&dests, node->self) < 0) ||
 	    (node->routes && addr_set_add_all(&dests, node->routes) < 0)) {
@@ -1081,6 +1126,7 @@ bool nftm_eval(const struct nftm_table *t, enum addr_family family, unsigned pro
 bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 {
 	if (strcmp(a->name, b->name) || strcmp(a->iface, b->iface) || a->snat != b->snat ||
+	    memcmp(&a->snat_to, &b->snat_to, sizeof(a->snat_to)) ||
 	    a->nchains != b->nchains || a->nsets != b->nsets)
 		return false;
 	for (size_t i = 0; i < a->nsets; i++) {

@@ -99,6 +99,8 @@ enum nftm_rule_kind {
 	/* <pass>: meta mark set meta mark | NFTM_PASS_MARK accept
 	 * <admit>: ct mark set ct mark | NFTM_FLOW_MARK <pass> */
 	NFTM_R_IIF_MASQ,        /* iifname IFNAME oifname != IFNAME masquerade */
+	NFTM_R_IIF_SNAT4,       /* iifname IFNAME oifname != IFNAME meta nfproto ipv4 snat ip to ADDR */
+	NFTM_R_IIF_SNAT6,       /* ... ipv6 snat ip6 to ADDR */
 };
 
 struct nftm_rule {
@@ -121,10 +123,18 @@ struct nftm_chain {
 	size_t nrules;
 };
 
+/* Source NAT to fixed addresses (--snat-to), one per family at most; a
+ * family without one is masqueraded. */
+struct nftm_snat_to {
+	bool has4, has6;
+	uint8_t v4[4], v6[16];
+};
+
 struct nftm_table {
 	char name[NFTM_NAME_MAX];     /* family is always inet */
 	char iface[NFTM_IFNAME_MAX];  /* the tunnel interface */
 	bool snat;
+	struct nftm_snat_to snat_to;  /* with SNAT */
 	struct nftm_chain *chains;    /* fixed ones first (enum nftm_chain_id) */
 	size_t nchains, capchains;
 	struct nftm_set *sets;        /* fixed ones first (enum nftm_set_id) */
@@ -148,7 +158,12 @@ struct nftm_opts {
 	const char *table;            /* NULL: NFTM_DEFAULT_TABLE */
 	const char *iface;            /* NULL: NFTM_DEFAULT_IFACE */
 	bool no_snat;
+	struct nftm_snat_to snat_to;  /* none: masquerade */
 };
+
+/* TEXT, "ADDR" or "ADDR,ADDR" (an IPv4 and an IPv6 address), into *TO.
+ * 0, or -EINVAL with a reason in WHY. */
+int nftm_snat_to_parse(const char *text, struct nftm_snat_to *to, char *why, size_t whylen);
 
 /* What the backend knows of the node: its own addresses and the routes it
  * serves (both families in each set).  Only traffic to these is ever

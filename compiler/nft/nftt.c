@@ -1,6 +1,7 @@
 /* nftt: print the model of keygate's table as an nft -f file. */
 #include "nftt.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,15 @@ static void print_priority(FILE *out, const struct nftm_chain *c)
 _Static_assert(NFTM_PASS_MARK == 0x01000000u && NFTM_FLOW_MARK == 0x01000000u,
 	       "PASS_TEXT and ADMIT_TEXT spell the marks");
 
+/* T's fixed source NAT address for IPv4 (V4) or IPv6, as text in BUF
+ * (ADDR_STRLEN bytes). */
+static const char *snat_addr(const struct nftm_table *t, bool v4, char *buf)
+{
+	if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? (const void *)t->snat_to.v4 : t->snat_to.v6, buf, ADDR_STRLEN))
+		snprintf(buf, ADDR_STRLEN, "?");
+	return buf;
+}
+
 static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_rule *r)
 {
 	if (r->comment)
@@ -178,6 +188,14 @@ static void print_rule(FILE *out, const struct nftm_table *t, const struct nftm_
 	case NFTM_R_IIF_MASQ:
 		fprintf(out, "iifname \"%s\" oifname != \"%s\" masquerade", t->iface, t->iface);
 		break;
+	case NFTM_R_IIF_SNAT4:
+	case NFTM_R_IIF_SNAT6: {
+		bool v4 = r->kind == NFTM_R_IIF_SNAT4;
+		char a[ADDR_STRLEN];
+		fprintf(out, "iifname \"%s\" oifname != \"%s\" meta nfproto %s snat %s to %s", t->iface, t->iface,
+			v4 ? "ipv4" : "ipv6", v4 ? "ip" : "ip6", snat_addr(t, v4, a));
+		break;
+	}
 	}
 	fprintf(out, "\n");
 }
@@ -214,9 +232,17 @@ int nftt_write(FILE *out, const struct nftm_table *t, const struct nftt_origin *
 		fprintf(out, " for node %s", origin->node);
 	if (origin && origin->policy)
 		fprintf(out, ", compiled by aclc from %s", origin->policy);
+	char a4[ADDR_STRLEN], a6[ADDR_STRLEN], nat[3 * ADDR_STRLEN];
+	if (!t->snat)
+		snprintf(nat, sizeof(nat), "off");
+	else if (!t->snat_to.has4 && !t->snat_to.has6)
+		snprintf(nat, sizeof(nat), "on (masquerade)");
+	else
+		snprintf(nat, sizeof(nat), "on (IPv4 to %s, IPv6 to %s)",
+			 t->snat_to.has4 ? snat_addr(t, true, a4) : "masquerade",
+			 t->snat_to.has6 ? snat_addr(t, false, a6) : "masquerade");
 	fprintf(out, "\n# tunnel interface %s, source NAT %s, %zu + %zu identities, %zu set elements.\n#\n",
-		t->iface, t->snat ? "on (masquerade)" : "off", t->identities[0], t->identities[1],
-		nftm_elem_count(t));
+		t->iface, nat, t->identities[0], t->identities[1], nftm_elem_count(t));
 	fputs(header_text, out);
 	fprintf(out, "\ntable inet %s\ndelete table inet %s\n\ntable inet %s {\n", t->name, t->name, t->name);
 	/* Identities first: each one's sets, then its chain, so that every

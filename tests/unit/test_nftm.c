@@ -229,6 +229,38 @@ static void test_build(void)
 	T_CHECK(t2 && !nftm_same_shape(t, t2), "models with different options differ in shape");
 	free(text);
 	nftm_free(t2);
+
+	/* --snat-to: fixed addresses first, masquerade for a family without one. */
+	struct nftm_opts o3 = { .table = NULL };
+	char why[160];
+	T_CHECK(nftm_snat_to_parse("192.0.2.7", &o3.snat_to, why, sizeof(why)) == 0 && o3.snat_to.has4 &&
+			!o3.snat_to.has6, "--snat-to 192.0.2.7: an IPv4 address");
+	struct nftm_table *t3 = relay(&o3, b, 1);
+	text = t3 ? render(t3) : NULL;
+	T_CHECK(text && strstr(text, "iifname \"keygate0\" oifname != \"keygate0\" meta nfproto ipv4 snat ip to 192.0.2.7\n"
+				 "\t\tiifname \"keygate0\" oifname != \"keygate0\" masquerade\n") &&
+			strstr(text, "source NAT on (IPv4 to 192.0.2.7, IPv6 to masquerade)"),
+		"--snat-to IPv4: snat ip to the address, then masquerade for IPv6");
+	T_CHECK(t3 && !nftm_same_shape(t, t3), "... a model with --snat-to differs in shape from one without");
+	free(text);
+	T_CHECK(nftm_snat_to_parse("2001:db8::7,192.0.2.8", &o3.snat_to, why, sizeof(why)) == 0 &&
+			o3.snat_to.has4 && o3.snat_to.has6, "--snat-to with both families");
+	struct nftm_table *t4 = relay(&o3, b, 1);
+	text = t4 ? render(t4) : NULL;
+	T_CHECK(text && strstr(text, "snat ip to 192.0.2.8\n") && strstr(text, "snat ip6 to 2001:db8::7\n") &&
+			!strstr(text, " masquerade\n"), "--snat-to both: no masquerade left");
+	T_CHECK(t3 && t4 && !nftm_same_shape(t3, t4), "... another address is another shape");
+	free(text);
+	nftm_free(t3);
+	nftm_free(t4);
+	static const char *const bad[] = { "", "192.0.2.1,192.0.2.2", "10.0.0.0/8", "host", "192.0.2.1,,x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		T_CHECK(nftm_snat_to_parse(bad[i], &o3.snat_to, why, sizeof(why)) == -EINVAL,
+			"--snat-to \"%s\" refused: %s", bad[i], why);
+	struct nftm_opts o5 = { .no_snat = true };
+	const char *w = NULL;
+	nftm_snat_to_parse("192.0.2.7", &o5.snat_to, why, sizeof(why));
+	T_CHECK(nftm_opts_check(&o5, &w) == -EINVAL && w, "--no-snat with --snat-to refused: %s", w ? w : "");
 	nftm_free(t);
 }
 
