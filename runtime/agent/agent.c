@@ -165,6 +165,12 @@ static int prefs_from(struct agent *a, struct agent_req *r, struct agent_prefs *
 	}
 	if (r->has_accept_routes)
 		p->accept_routes = r->accept_routes;
+	if (r->snat_to) {
+		free(p->snat_to);
+		p->snat_to = NULL;
+		if (*r->snat_to && !(p->snat_to = strdup(r->snat_to)))
+			goto fail_nomem;
+	}
 	if ((rc = agent_fwd_check(a->sysctl_dir, &p->routes, why, whylen)) < 0)
 		goto fail;
 	p->want_up = true;

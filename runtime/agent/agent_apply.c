@@ -161,6 +161,7 @@ static bool filter_changed(const struct agent_target *o, const struct agent_targ
 	if (!o->m || !n->m)
 		return o->m != n->m;
 	return !str_equal(o->m->filter, n->m->filter) || o->m->snat != n->m->snat ||
+	       memcmp(&o->snat_to, &n->snat_to, sizeof(o->snat_to)) ||
 	       !ctl_prefixes_equal(&o->m->self.addresses, &n->m->self.addresses);
 }
 
@@ -200,7 +201,7 @@ static int run_step(const struct agent_ops *ops, void *ctx, const struct step *s
 	case STEP_PEER_REMOVE: return ops->peer_remove(ctx, s->peer);
 	case STEP_ADDR: return ops->addr(ctx, &s->pfx, s->add);
 	case STEP_ROUTE: return ops->route(ctx, &s->pfx, s->add);
-	case STEP_FILTER: return ops->filter(ctx, n->m);
+	case STEP_FILTER: return ops->filter(ctx, n);
 	}
 	return -EINVAL;
 }
@@ -212,7 +213,7 @@ static int undo_step(const struct agent_ops *ops, void *ctx, const struct step *
 	case STEP_PEER_REMOVE: return ops->peer_set(ctx, s->peer);
 	case STEP_ADDR: return ops->addr(ctx, &s->pfx, !s->add);
 	case STEP_ROUTE: return ops->route(ctx, &s->pfx, !s->add);
-	case STEP_FILTER: return ops->filter(ctx, o->m);
+	case STEP_FILTER: return ops->filter(ctx, o);
 	}
 	return -EINVAL;
 }

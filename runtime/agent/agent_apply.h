@@ -10,7 +10,8 @@
  *   3. routes into the tunnel (the peers' addresses, and the netmap's routes
  *      when routes are accepted): removals, then additions;
  *   4. the packet filter, whole, when its text, the node's addresses, the
- *      source-NAT flag or the served routes changed (FORCE_FILTER).
+ *      source-NAT flag or addresses, or the served routes changed
+ *      (FORCE_FILTER).
  *
  * The first step that fails stops the run, and the steps done are undone in
  * reverse order, so the node holds the old netmap again (best effort: an
@@ -23,6 +24,14 @@
 #include <stdint.h>
 
 #include "ctl_netmap.h"
+#include "nftm.h"
+
+/* A netmap as the node applies it (M NULL: nothing applied). */
+struct agent_target {
+	const struct ctl_netmap *m;
+	bool accept_routes;
+	struct nftm_snat_to snat_to;	/* keygate up --snat-to (none: masquerade) */
+};
 
 /* Each returns 0 or -errno; CTX is the caller's. */
 struct agent_ops {
@@ -31,15 +40,11 @@ struct agent_ops {
 	int (*peer_remove)(void *ctx, const struct ctl_peer *p);
 	int (*addr)(void *ctx, const struct ctl_prefix *a, bool add);
 	int (*route)(void *ctx, const struct ctl_prefix *r, bool add);
-	/* Make the filter M's (M NULL: remove ours). */
-	int (*filter)(void *ctx, const struct ctl_netmap *m);
+	/* Make the filter T's netmap's (T->m NULL: remove ours), with T's
+	 * source NAT addresses. */
+	int (*filter)(void *ctx, const struct agent_target *t);
 };
 
-/* A netmap as the node applies it (M NULL: nothing applied). */
-struct agent_target {
-	const struct ctl_netmap *m;
-	bool accept_routes;
-};
 
 struct agent_apply_result {
 	size_t peers_set, peers_removed, addrs, routes;

@@ -43,6 +43,7 @@ struct agent {
 	/* Applied: the netmap the system holds. */
 	struct ctl_netmap applied;
 	bool has_applied, applied_accept, system_ready;
+	struct nftm_snat_to applied_snat_to;
 	uint64_t filter_generation;
 	char apply_error[256];
 	double last_apply_ms;

@@ -81,7 +81,8 @@ static void reason(char *err, size_t errlen, const char *what, const struct diag
 	snprintf(err, errlen, "%s: %s", what, d->n ? d->items[0].msg : strerror(-rc));
 }
 
-int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served, char *err,
+int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
+		    const struct nftm_snat_to *snat_to, char *err,
 		    size_t errlen)
 {
 	struct ir_flows flows = { 0 };
@@ -102,7 +103,8 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		snprintf(err, errlen, "filter: %s", strerror(-rc));
 		goto free_sets;
 	}
-	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat };
+	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat,
+				  .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
 	struct nftm_node node = { &self, &routes };
 	if (!(t = nftm_build(&opts, &node, &flows))) {
 		rc = -errno;

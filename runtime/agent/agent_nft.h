@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "ctl_netmap.h"
+#include "nftm.h"
 
 struct agent_nft;
 
@@ -19,9 +20,10 @@ struct agent_nft *agent_nft_new(const char *table, const char *iface);
 void agent_nft_free(struct agent_nft *n);
 
 /* Make the table M's filter with SERVED (the routes this node serves)
- * as forwarding destinations.  0, or -errno with a reason in ERR. */
-int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served, char *err,
-		    size_t errlen);
+ * as forwarding destinations, source NAT to SNAT_TO's addresses (a family
+ * without one masqueraded).  0, or -errno with a reason in ERR. */
+int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
+		    const struct nftm_snat_to *snat_to, char *err, size_t errlen);
 /* Delete the table (only ours; absent is fine).  0 or -errno. */
 int agent_nft_remove(struct agent_nft *n);
 /* The last apply's duration in ms (for status and benchmarks). */

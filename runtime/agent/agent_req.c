@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "agent_fwd.h"
+#include "agent_state.h"
 #include "ctl_authkey.h"
 #include "ctl_netmap.h"
+#include "nftm.h"
 
 static const struct {
 	const char *name;
@@ -53,6 +55,21 @@ static int parse_routes(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	return 0;
 }
 
+/* "snat_to": addresses, or "" to go back to masquerading. */
+static int parse_snat_to(const cJSON *j, struct agent_req *r, struct ctl_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "snat_to");
+	struct nftm_snat_to to;
+	char why[160];
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > AGENT_SNAT_TO_MAX)
+		return ctl_json_fail(e, "snat_to: not a string of at most %u bytes", AGENT_SNAT_TO_MAX);
+	if (*v->valuestring && nftm_snat_to_parse(v->valuestring, &to, why, sizeof why) < 0)
+		return ctl_json_fail(e, "snat_to: %s", why);
+	return (r->snat_to = strdup(v->valuestring)) ? 0 : -ENOMEM;
+}
+
 static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 {
 	uint16_t port;
@@ -63,7 +80,7 @@ static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	    (rc = ctl_json_string(j, "login_server", false, CTL_AUTHKEY_MAX_HOST + 8, &r->login_server, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "authkey", false, CTL_AUTHKEY_MAX_TEXT, &r->authkey, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &r->hostname, "request", e)) < 0 ||
-	    (rc = parse_routes(j, r, e)) < 0)
+	    (rc = parse_routes(j, r, e)) < 0 || (rc = parse_snat_to(j, r, e)) < 0)
 		return rc;
 	r->has_accept_routes = cJSON_GetObjectItemCaseSensitive(j, "accept_routes") != NULL;
 	if ((rc = ctl_json_bool(j, "accept_routes", false, &r->accept_routes, "request", e)) < 0)
@@ -113,6 +130,7 @@ void agent_req_free(struct agent_req *r)
 	}
 	free(r->login_server);
 	free(r->hostname);
+	free(r->snat_to);
 	ctl_prefixes_free(&r->routes);
 	memset(r, 0, sizeof *r);
 }

@@ -1,6 +1,7 @@
 /* agent_req: the command socket's requests, one JSON object a line:
  *   {"cmd":"up","login_server":"HOST:PORT","authkey":"kgauth1-...",
- *    "hostname":"N","advertise_routes":["8.8.8.8/32"],"accept_routes":true}
+ *    "hostname":"N","advertise_routes":["8.8.8.8/32"],"accept_routes":true,
+ *    "snat_to":"192.0.2.7"}
  *   {"cmd":"down"}   {"cmd":"status"}
  * Every field but "cmd" is optional; "up" without "authkey" reconnects a
  * node registered before.  Decoding is strict (types, caps, routes checked
@@ -27,6 +28,7 @@ struct agent_req {
 	bool has_routes;
 	struct ctl_prefixes routes;
 	bool has_accept_routes, accept_routes;
+	char *snat_to;			/* "" clears the stored one */
 };
 
 /* 0, -EINVAL with a reason in ERR, or -ENOMEM.  R needs agent_req_free

@@ -134,6 +134,7 @@ void agent_prefs_free(struct agent_prefs *p)
 {
 	free(p->login_server);
 	free(p->hostname);
+	free(p->snat_to);
 	ctl_prefixes_free(&p->routes);
 	memset(p, 0, sizeof *p);
 }
@@ -152,6 +153,7 @@ int agent_prefs_copy(struct agent_prefs *dst, const struct agent_prefs *src)
 	*dst = *src;
 	dst->login_server = dup_or_null(src->login_server, &rc);
 	dst->hostname = dup_or_null(src->hostname, &rc);
+	dst->snat_to = dup_or_null(src->snat_to, &rc);
 	dst->routes = (struct ctl_prefixes){ 0 };
 	if (rc == 0)
 		rc = ctl_prefixes_copy(&dst->routes, &src->routes);
@@ -183,6 +185,7 @@ int agent_state_load_prefs(const char *dir, struct agent_prefs *p, char *err, si
 	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &p->hostname, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_prefixes(j, "advertise_routes", false, CTL_MAX_PREFIXES, &p->routes, NULL, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "accept_routes", false, &p->accept_routes, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_string(j, "snat_to", false, AGENT_SNAT_TO_MAX, &p->snat_to, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "registered", false, &p->registered, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "want_up", false, &p->want_up, "prefs", &e)) < 0)
 		goto out;
@@ -210,6 +213,7 @@ int agent_state_save_prefs(const char *dir, const struct agent_prefs *p)
 	    (p->hostname && !cJSON_AddStringToObject(j, "hostname", p->hostname)) ||
 	    !ctl_json_add_prefixes(j, "advertise_routes", &p->routes) ||
 	    !cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) ||
+	    (p->snat_to && !cJSON_AddStringToObject(j, "snat_to", p->snat_to)) ||
 	    !cJSON_AddBoolToObject(j, "registered", p->registered) ||
 	    !cJSON_AddBoolToObject(j, "want_up", p->want_up)) {
 		cJSON_Delete(j);

@@ -16,12 +16,15 @@
 
 #include "ctl_netmap.h"
 
+#define AGENT_SNAT_TO_MAX 100		/* "IPv4,IPv6" */
+
 struct agent_prefs {
 	char *login_server;		/* HOST:PORT */
 	uint8_t server_key[32];
 	char *hostname;
 	struct ctl_prefixes routes;	/* advertised */
 	bool accept_routes;
+	char *snat_to;			/* keygate up --snat-to (checked), or NULL */
 	bool registered;		/* the coordinator knows our machine key */
 	bool want_up;			/* `up` ran and `down` did not since */
 };

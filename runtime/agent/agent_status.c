@@ -60,7 +60,7 @@ static bool add_body(cJSON *j, struct agent *a)
 {
 	const struct agent_prefs *p = agent_cur_prefs(a);
 	const struct ctl_netmap *m = a->has_applied ? &a->applied : NULL;
-	struct agent_target t = { m, a->applied_accept };
+	struct agent_target t = { m, a->applied_accept, a->applied_snat_to };
 	struct ctl_prefixes used = { 0 };
 	time_t now = time(NULL);
 	cJSON *c, *peers;
@@ -78,6 +78,7 @@ static bool add_body(cJSON *j, struct agent *a)
 		  ctl_json_add_prefixes(j, "addresses", m ? &m->self.addresses : &used) &&
 		  ctl_json_add_prefixes(j, "routes_advertised", &p->routes) &&
 		  cJSON_AddBoolToObject(j, "serving", m && m->snat) &&
+		  (!p->snat_to || cJSON_AddStringToObject(j, "snat_to", p->snat_to)) &&
 		  cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) &&
 		  agent_target_routes(&t, &used) == 0 && ctl_json_add_prefixes(j, "routes_used", &used) &&
 		  (peers = cJSON_AddArrayToObject(j, "peers"));

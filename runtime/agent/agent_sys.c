@@ -120,13 +120,13 @@ static int op_route(void *ctx, const struct ctl_prefix *x, bool add)
 	return ifindex < 0 ? ifindex : rtnl_route(a->rt, RTNL_TABLE, ifindex, x->family, x->addr, x->bits, add);
 }
 
-static int op_filter(void *ctx, const struct ctl_netmap *m)
+static int op_filter(void *ctx, const struct agent_target *t)
 {
 	struct agent *a = ctx;
 	char why[256];
-	if (!m)
+	if (!t->m)
 		return agent_nft_remove(a->nft);
-	int rc = agent_nft_apply(a->nft, m, &agent_cur_prefs(a)->routes, why, sizeof why);
+	int rc = agent_nft_apply(a->nft, t->m, &agent_cur_prefs(a)->routes, &t->snat_to, why, sizeof why);
 	if (rc < 0)
 		log_err("%s: %s", a->ifname, why);
 	return rc;
@@ -177,8 +177,13 @@ int agent_sys_prepare(struct agent *a, char *err, size_t errlen)
 
 int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
 {
-	struct agent_target o = { a->has_applied ? &a->applied : NULL, a->applied_accept };
-	struct agent_target n = { m, agent_cur_prefs(a)->accept_routes };
+	struct agent_target o = { a->has_applied ? &a->applied : NULL, a->applied_accept, a->applied_snat_to };
+	struct agent_target n = { m, agent_cur_prefs(a)->accept_routes, { 0 } };
+	char why[160];
+	const char *snat_to = agent_cur_prefs(a)->snat_to;
+	/* Checked when `up` stored it; a damaged prefs file masquerades. */
+	if (snat_to && nftm_snat_to_parse(snat_to, &n.snat_to, why, sizeof why) < 0)
+		log_err("%s: snat_to: %s: masquerading", a->ifname, why);
 	struct agent_apply_result r;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -206,6 +211,7 @@ int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
 		memset(m, 0, sizeof *m);
 	}
 	a->applied_accept = n.accept_routes;
+	a->applied_snat_to = n.snat_to;
 	return 0;
 }
 

@@ -24,7 +24,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "up", node_up, "--login-server HOST:PORT --authkey KEY [--interface IF] [--hostname N]\n"
-			 "           [--advertise-routes=P,...] [--accept-routes]: join the tailnet" },
+			 "           [--advertise-routes=P,...] [--accept-routes] [--snat-to=ADDR[,ADDR]]: join the tailnet" },
 	{ "down", node_down, "[--interface IF]: leave it (peers, routes, rules, our table removed)" },
 	{ "status", node_status, "[--interface IF] [--json]: connection, netmap, peers, routes, warnings" },
 	{ "genkey", keytool_genkey, "print a new private key (base64) to stdout" },

@@ -95,11 +95,12 @@ static const char *str(const cJSON *o, const char *name)
 
 int node_up(int argc, char **argv)
 {
-	enum { O_LOGIN = 256, O_AUTHKEY, O_IFACE, O_HOST, O_ROUTES, O_ACCEPT, O_SOCKET };
+	enum { O_LOGIN = 256, O_AUTHKEY, O_IFACE, O_HOST, O_ROUTES, O_ACCEPT, O_SNAT_TO, O_SOCKET };
 	static const struct option longopts[] = {
 		{ "login-server", required_argument, NULL, O_LOGIN }, { "authkey", required_argument, NULL, O_AUTHKEY },
 		{ "interface", required_argument, NULL, O_IFACE }, { "hostname", required_argument, NULL, O_HOST },
 		{ "advertise-routes", required_argument, NULL, O_ROUTES }, { "accept-routes", no_argument, NULL, O_ACCEPT },
+		{ "snat-to", required_argument, NULL, O_SNAT_TO },
 		{ "socket", required_argument, NULL, O_SOCKET }, { "json", no_argument, NULL, 'j' }, { 0 },
 	};
 	struct common c = { .iface = DEFAULT_IFACE };
@@ -115,6 +116,7 @@ int node_up(int argc, char **argv)
 		case O_HOST: ok = cJSON_AddStringToObject(req, "hostname", optarg); break;
 		case O_ROUTES: ok = add_routes(req, optarg); break;
 		case O_ACCEPT: ok = cJSON_AddBoolToObject(req, "accept_routes", true); break;
+		case O_SNAT_TO: ok = cJSON_AddStringToObject(req, "snat_to", optarg); break;
 		case O_SOCKET: c.socket = optarg; break;
 		case 'j': c.json = true; break;
 		default: ok = false; break;
@@ -122,7 +124,8 @@ int node_up(int argc, char **argv)
 	}
 	if (!ok || optind != argc) {
 		fprintf(stderr, "usage: keygate up [--interface IF] [--login-server HOST:PORT] [--authkey KEY]\n"
-				"                  [--hostname NAME] [--advertise-routes=PREFIX,...] [--accept-routes]\n");
+				"                  [--hostname NAME] [--advertise-routes=PREFIX,...] [--accept-routes]\n"
+				"                  [--snat-to=ADDR[,ADDR]]\n");
 		cJSON_Delete(req);
 		return EXIT_USAGE;
 	}
@@ -208,7 +211,13 @@ static void print_status(const cJSON *s)
 	       num(s, "filter_generation"), num(s, "last_apply_ms"));
 	print_list("addresses:", cJSON_GetObjectItemCaseSensitive(s, "addresses"));
 	print_list("routes advertised:", cJSON_GetObjectItemCaseSensitive(s, "routes_advertised"));
-	printf("serving routes: %s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "serving")) ? "yes (source NAT on)" : "no");
+	const char *snat_to = str(s, "snat_to");
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "serving")))
+		printf("serving routes: no\n");
+	else if (*snat_to)
+		printf("serving routes: yes (source NAT to %s)\n", snat_to);
+	else
+		printf("serving routes: yes (source NAT on: masquerade)\n");
 	print_list("routes used:", cJSON_GetObjectItemCaseSensitive(s, "routes_used"));
 	print_peers(cJSON_GetObjectItemCaseSensitive(s, "peers"));
 	w = cJSON_GetObjectItemCaseSensitive(s, "warnings");

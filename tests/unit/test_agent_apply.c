@@ -118,9 +118,10 @@ static int f_route(void *ctx, const struct ctl_prefix *x, bool add)
 	return list_op(f, f->routes, &f->n_routes, "route", x, add);
 }
 
-static int f_filter(void *ctx, const struct ctl_netmap *m)
+static int f_filter(void *ctx, const struct agent_target *t)
 {
 	struct fake *f = ctx;
+	const struct ctl_netmap *m = t->m;
 	logf_(f, m ? "filter" : "filter:remove");
 	if (fail_now(f))
 		return -EINVAL;
@@ -195,7 +196,7 @@ static const char *f2 = "[]";
 static int run(struct fake *f, const struct ctl_netmap *old, bool old_acc, const struct ctl_netmap *new_,
 	       bool new_acc, struct agent_apply_result *r)
 {
-	struct agent_target o = { old, old_acc }, n = { new_, new_acc };
+	struct agent_target o = { old, old_acc, { 0 } }, n = { new_, new_acc, { 0 } };
 	f->log[0] = '\0';
 	f->calls = 0;
 	return agent_apply(&fake_ops, f, &o, &n, false, r);
