@@ -20,6 +20,8 @@
 #define AGENT_MAX_SUBNETS 32
 #define AGENT_BACKOFF_MIN_NS (500 * 1000000ULL)
 #define AGENT_BACKOFF_MAX_NS (8 * CTL_NS)
+/* How often a connected node looks at its IP forwarding (a sysctl read). */
+#define AGENT_FWD_CHECK_NS (2 * CTL_NS)
 
 struct agent {
 	struct ev_loop *loop;
@@ -56,6 +58,8 @@ struct agent {
 	struct ctl_conn *conn;
 	struct ev_watch conn_w;
 	bool registered_now;		/* this connection's registration succeeded */
+	bool fwd_said_off;		/* told the coordinator forwarding is off */
+	uint64_t fwd_check_at;		/* when to look at forwarding again */
 	int timer_fd;
 	struct ev_watch timer_w;
 	uint64_t reconnect_at;		/* 0: none planned */

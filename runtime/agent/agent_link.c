@@ -12,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent_fwd.h"
 #include "agent_int.h"
 #include "ctl_msg.h"
 #include "log.h"
@@ -306,6 +307,9 @@ static int on_conn(void *arg, uint32_t events)
 		a->connected_since = time(NULL);
 		a->lost_since = 0;
 		a->link_error[0] = '\0';
+		/* A new session: the coordinator takes forwarding to be on. */
+		a->fwd_said_off = false;
+		a->fwd_check_at = agent_now();
 	}
 	if (rc < 0 || ctl_conn_finished(a->conn)) {
 		char why[512];
@@ -327,6 +331,22 @@ static int on_conn(void *arg, uint32_t events)
 	return 0;
 }
 
+/* Forwarding turned off (or on again) after `up`: tell the coordinator,
+ * whose `keygate routes list` shows it. */
+static int report_forwarding(struct agent *a, uint64_t now)
+{
+	char why[512];
+	a->fwd_check_at = now + AGENT_FWD_CHECK_NS;
+	bool off = agent_fwd_check(a->sysctl_dir, &agent_cur_prefs(a)->routes, why, sizeof why) < 0;
+	if (off == a->fwd_said_off)
+		return 0;
+	struct ctl_msg m = { .type = CTL_MSG_UPDATE, .u.update = { .has_forwarding = true, .forwarding = !off } };
+	int rc = send_msg(a, &m);
+	if (rc == 0)
+		a->fwd_said_off = off;
+	return rc;
+}
+
 static int on_timer(void *arg, uint32_t events)
 {
 	struct agent *a = arg;
@@ -337,6 +357,8 @@ static int on_timer(void *arg, uint32_t events)
 	}
 	if (a->conn) {
 		int rc = ctl_conn_tick(a->conn, now);
+		if (rc == 0 && a->connected_since && now >= a->fwd_check_at)
+			rc = report_forwarding(a, now);
 		if (rc < 0) {
 			agent_link_lost(a, rc == -ETIMEDOUT ? "the coordinator does not answer" : strerror(-rc));
 			return 0;
@@ -353,6 +375,8 @@ static int on_timer(void *arg, uint32_t events)
 void agent_link_rearm(struct agent *a)
 {
 	uint64_t at = a->conn ? ctl_conn_deadline(a->conn) : a->reconnect_at, now = agent_now();
+	if (a->conn && a->connected_since && (!at || a->fwd_check_at < at))
+		at = a->fwd_check_at;
 	struct itimerspec its = { 0 };
 	if (a->timer_w.fn == NULL) {
 		a->timer_w = (struct ev_watch){ .fd = a->timer_fd, .events = EPOLLIN, .fn = on_timer, .arg = a };

@@ -53,7 +53,8 @@ static bool ctl_encode_body(cJSON *j, const struct ctl_msg *m)
 		return (!up->has_wg_key || ctl_json_add_key(j, "wg_key", up->wg_key)) &&
 		       (!up->has_hostname || ctl_add_opt_string(j, "hostname", up->hostname)) &&
 		       (!up->has_routes || ctl_json_add_prefixes(j, "routes", &up->routes)) &&
-		       (!up->has_endpoints || ctl_json_add_endpoints(j, "endpoints", &up->endpoints));
+		       (!up->has_endpoints || ctl_json_add_endpoints(j, "endpoints", &up->endpoints)) &&
+		       (!up->has_forwarding || cJSON_AddBoolToObject(j, "forwarding", up->forwarding));
 	case CTL_MSG_MAP:
 		return cJSON_AddItemToObject(j, "netmap", ctl_netmap_to_json(&m->u.map));
 	case CTL_MSG_DELTA:
@@ -127,6 +128,7 @@ static int ctl_decode_update(const cJSON *j, struct ctl_update *u, struct ctl_er
 
 	u->has_wg_key = cJSON_GetObjectItemCaseSensitive(j, "wg_key") != NULL;
 	u->has_hostname = cJSON_GetObjectItemCaseSensitive(j, "hostname") != NULL;
+	u->has_forwarding = cJSON_GetObjectItemCaseSensitive(j, "forwarding") != NULL;
 	rc = ctl_json_key(j, "wg_key", false, u->wg_key, "update", err);
 	if (!rc)
 		rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &u->hostname, "update", err);
@@ -135,6 +137,8 @@ static int ctl_decode_update(const cJSON *j, struct ctl_update *u, struct ctl_er
 	if (!rc)
 		rc = ctl_json_endpoints(j, "endpoints", false, CTL_MAX_ENDPOINTS, &u->endpoints,
 					&u->has_endpoints, "update", err);
+	if (!rc)
+		rc = ctl_json_bool(j, "forwarding", false, &u->forwarding, "update", err);
 	return rc;
 }
 

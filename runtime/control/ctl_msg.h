@@ -50,7 +50,8 @@ struct ctl_register_result {
 
 /* Present fields change; absent ones stay. */
 struct ctl_update {
-	bool has_wg_key, has_hostname, has_routes, has_endpoints;
+	bool has_wg_key, has_hostname, has_routes, has_endpoints, has_forwarding;
+	bool forwarding;		/* the node forwards what it advertises */
 	uint8_t wg_key[32];
 	char *hostname;
 	struct ctl_prefixes routes;

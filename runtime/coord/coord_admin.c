@@ -400,6 +400,7 @@ static int nodes_expire(struct coord_srv *srv, const cJSON *req, cJSON *out, str
 struct route_rows {
 	cJSON *arr;
 	const struct names *users, *nodes;
+	const struct coord_srv *srv;
 };
 
 static int route_row(const struct store_route *rt, void *arg)
@@ -422,6 +423,10 @@ static int route_row(const struct store_route *rt, void *arg)
 	cJSON_AddNumberToObject(o, "advertised_at", (double)rt->advertised_at);
 	cJSON_AddNumberToObject(o, "decided_at", (double)rt->decided_at);
 	cJSON_AddBoolToObject(o, "primary", false);
+	struct coord_sess_info info;
+	coord_srv_session_info(w->srv, rt->node_id, &info);
+	/* What the node last said; a node not connected is not known to be off. */
+	cJSON_AddBoolToObject(o, "forwarding", !info.forwarding_off);
 	cJSON_AddItemToArray(w->arr, o);
 	return 0;
 }
@@ -453,7 +458,8 @@ static int routes_list(struct coord_srv *srv, const cJSON *req, cJSON *out, stru
 {
 	struct store *s = coord_srv_store(srv);
 	struct names users = { 0 }, nodes = { 0 };
-	struct route_rows w = { .arr = cJSON_AddArrayToObject(out, "routes"), .users = &users, .nodes = &nodes };
+	struct route_rows w = { .arr = cJSON_AddArrayToObject(out, "routes"), .users = &users, .nodes = &nodes,
+				.srv = srv };
 	(void)req;
 	int rc = store_users_each(s, user_name_row, &users);
 	if (rc == 0)

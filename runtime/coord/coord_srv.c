@@ -46,6 +46,7 @@ struct coord_sess {
 	struct ctl_netmap sent;		/* the last map the node was sent */
 	uint64_t acked;
 	char *ack_error;
+	bool forwarding_off;		/* the node said its forwarding is off */
 	struct coord_sess *prev, *next;
 };
 
@@ -129,6 +130,7 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 		info->sent_generation = s->has_sent ? s->sent.generation : 0;
 		info->acked_generation = s->acked;
 		info->ack_error = s->ack_error;
+		info->forwarding_off = s->forwarding_off;
 	}
 }
 
@@ -534,6 +536,14 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 		rc = s->node_id ? -EPROTO : on_register(s, &m.u.reg);
 		break;
 	case CTL_MSG_UPDATE:
+		if (m.u.update.has_forwarding && s->forwarding_off == m.u.update.forwarding) {
+			s->forwarding_off = !m.u.update.forwarding;
+			log_warn("node %s: IP forwarding %s", s->name,
+				 s->forwarding_off ? "off: its advertised routes are not served" : "on again");
+		}
+		if (!m.u.update.has_wg_key && !m.u.update.has_hostname && !m.u.update.has_routes &&
+		    !m.u.update.has_endpoints)
+			break;   /* nothing the store keeps */
 		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
 		if (rc == 0)
 			coord_srv_changed(s->srv);

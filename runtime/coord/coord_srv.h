@@ -50,6 +50,7 @@ struct coord_sess_info {
 	uint64_t sent_generation;	/* 0: no map sent yet */
 	uint64_t acked_generation;	/* 0: none acknowledged */
 	const char *ack_error;		/* the last ack's error, or NULL */
+	bool forwarding_off;		/* it says it does not forward what it advertises */
 };
 /* Fill INFO for store node ID (connected false when no session holds it). */
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info);

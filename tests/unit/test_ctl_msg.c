@@ -81,6 +81,10 @@ static void test_roundtrips(void)
 	prefix(&m.u.update.routes, "10.0.0.0/8");
 	roundtrip("update (routes only)", &m);
 	free(m.u.update.routes.v);
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_MSG_UPDATE;
+	m.u.update.has_forwarding = true;
+	roundtrip("update (forwarding off only)", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = CTL_MSG_ACK;
