@@ -4,8 +4,8 @@
  *   apply_hooks [--race CMD] [--fault PREFIX:N] apply POLICY ARGS...
  *
  * --race CMD runs the shell command CMD once, between reading the kernel's
- * table and sending the first batch: a concurrent change, on which the
- * batch must fail for its generation id and be retried.
+ * table and sending the first batch: a concurrent change.  To our table,
+ * the apply must read again and retry; to another, what was read holds.
  * --fault PREFIX:N sends the N-th element added (from 0) to each set whose
  * name starts with PREFIX with its first field's range inverted (its end
  * one below its start), which the kernel rejects: the error must be
