@@ -442,8 +442,8 @@ static int read_shape(struct nftb *nb, const struct nftm_table *want, struct nft
 	if ((err = nftb_talk_scoped(nb, nlh, sets_cb, &rd)) < 0)
 		goto out;
 	/* Chains are dumped for the whole family, resumed by a position that
-	 * counts other tables' chains too: an interruption ends this one
-	 * (small, rarely interrupted) as before. */
+	 * counts other tables' chains too: an interruption within the data
+	 * ends this one (it is small: one message but for its end). */
 	nlh = get_hdr(nb, buf, NFT_MSG_GETCHAIN, NLM_F_DUMP);
 	if ((err = nftb_talk(nb, nlh, chains_cb, &rd)) < 0)
 		goto out;

@@ -104,14 +104,20 @@ static int drain_dump(struct nftb *nb, char *buf, size_t len, uint32_t seq)
 	return -EINTR;
 }
 
-/* Clear the interrupted-dump flag on every message in BUF (LEN bytes);
- * whether one had it. */
-static bool take_dump_intr(char *buf, size_t len)
+/* Clear the interrupted-dump flag on the messages in BUF (LEN bytes):
+ * on every one (ALL), or only on the dump's end.  The kernel flags a
+ * message when the generation moved since it filled the one before; the
+ * end carries no data, so a flag there only says the ruleset changed after
+ * the last of the data, which is still one generation's.  Whether a flag
+ * was cleared. */
+static bool take_dump_intr(char *buf, size_t len, bool all)
 {
 	bool intr = false;
 	int left = (int)len;
 	for (struct nlmsghdr *m = (void *)buf; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
-		intr = intr || (m->nlmsg_flags & NLM_F_DUMP_INTR);
+		if (!(m->nlmsg_flags & NLM_F_DUMP_INTR) || (!all && m->nlmsg_type != NLMSG_DONE))
+			continue;
+		intr = true;
 		m->nlmsg_flags &= ~NLM_F_DUMP_INTR;
 	}
 	return intr;
@@ -139,7 +145,7 @@ static int talk(struct nftb *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, 
 			rc = -errno;
 			break;
 		}
-		if (scoped && take_dump_intr(buf, (size_t)n))
+		if (take_dump_intr(buf, (size_t)n, scoped) && scoped)
 			nb->dump_intr = true;
 		int r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, nb->portid, cb, data);
 		if (r < 0 && errno == EINTR) {
