@@ -102,10 +102,21 @@ struct principal {
 	struct addr_set addrs;     /* merged */
 };
 
+/* A principal by the lowest of its addresses in one family: the only
+ * principals that can lie within a set are those whose lowest address does,
+ * so a cover looks up a few instead of walking every one (every node is a
+ * principal: a walk per changed node was quadratic). */
+struct lowest {
+	addr_u128 lo;
+	size_t pr;                /* index into namer.v */
+};
+
 struct namer {
 	const struct load *s;
 	struct principal *v;
-	size_t n;
+	size_t n, cap;
+	struct lowest *by_lo[2];   /* IPv4, IPv6: sorted by lo, then pr */
+	size_t nby_lo[2];
 	bool built;
 	struct filter_names *fnm;  /* while building */
 };
@@ -118,6 +129,8 @@ static void namer_free(struct namer *nm)
 		addr_set_free(&nm->v[i].addrs);
 	}
 	free(nm->v);
+	free(nm->by_lo[0]);
+	free(nm->by_lo[1]);
 	memset(nm, 0, sizeof(*nm));
 }
 
@@ -180,10 +193,8 @@ static int namer_add(struct namer *nm, const char *name, const struct pol_alias 
 	pr.text = principal_text(name, mem);
 	if (!pr.text)
 		goto free_principal;
-	struct principal *v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
-	if (!v)
+	if (MEM_RESERVE(nm->v, nm->cap, nm->n + 1) < 0)
 		goto free_principal;
-	nm->v = v;
 	nm->v[nm->n++] = pr;
 	memset(&pr, 0, sizeof(pr));   /* NM holds it now */
 	rc = 0;
@@ -340,6 +351,44 @@ static int namer_add_nodes(struct namer *nm)
 	return 0;
 }
 
+static size_t family_slot(uint8_t family)
+{
+	return family == ADDR_V6;
+}
+
+static int cmp_lowest(const void *pa, const void *pb)
+{
+	const struct lowest *a = pa, *b = pb;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return a->pr < b->pr ? -1 : a->pr > b->pr;
+}
+
+/* The by_lo indexes of every principal built. */
+static int namer_index(struct namer *nm)
+{
+	for (size_t f = 0; f < 2; f++)
+		if (!(nm->by_lo[f] = calloc(nm->n + 1, sizeof(*nm->by_lo[f]))))
+			return -ENOMEM;
+	for (size_t i = 0; i < nm->n; i++) {
+		bool have[2] = { false, false };
+		addr_u128 lo[2] = { 0, 0 };
+		const struct addr_set *a = &nm->v[i].addrs;
+		for (size_t k = 0; k < a->n; k++) {
+			size_t f = family_slot(a->v[k].family);
+			if (!have[f] || a->v[k].lo < lo[f])
+				lo[f] = a->v[k].lo;
+			have[f] = true;
+		}
+		for (size_t f = 0; f < 2; f++)
+			if (have[f])
+				nm->by_lo[f][nm->nby_lo[f]++] = (struct lowest){ lo[f], i };
+	}
+	for (size_t f = 0; f < 2; f++)
+		qsort(nm->by_lo[f], nm->nby_lo[f], sizeof(*nm->by_lo[f]), cmp_lowest);
+	return 0;
+}
+
 /* Candidates, broadest kinds first: "*", autogroups, groups, tags, users,
  * ipsets, hosts, then single nodes. */
 static int namer_build(struct namer *nm)
@@ -357,6 +406,7 @@ static int namer_build(struct namer *nm)
 		if (rc < 0)
 			goto free_names;
 	}
+	rc = namer_index(nm);
 free_names:
 	filter_names_free(nm->fnm);
 	nm->fnm = NULL;
@@ -394,6 +444,45 @@ static int cover_take(char **out, struct addr_set *left, uint8_t family, const s
 	return aset_remove_all(left, family, &pr->addrs);
 }
 
+static int cmp_size(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The principals whose lowest address in FAMILY lies in S, in namer order
+ * (*N of them): a superset of those whose addresses in FAMILY all do. */
+static size_t *candidates(const struct namer *nm, uint8_t family, const struct addr_set *s, size_t *n)
+{
+	const struct lowest *idx = nm->by_lo[family_slot(family)];
+	size_t nidx = nm->nby_lo[family_slot(family)], cap = 0;
+	size_t *v = NULL;
+	*n = 0;
+	for (size_t k = 0; k < s->n; k++) {
+		if (s->v[k].family != family)
+			continue;
+		size_t lo = 0, hi = nidx;
+		while (lo < hi) {	/* the first entry at or above the range's start */
+			size_t mid = lo + (hi - lo) / 2;
+			if (idx[mid].lo < s->v[k].lo)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < nidx && idx[lo].lo <= s->v[k].hi; lo++) {
+			if (MEM_RESERVE(v, cap, *n + 1) < 0) {
+				free(v);
+				return NULL;
+			}
+			v[(*n)++] = idx[lo].pr;
+		}
+	}
+	if (!v)
+		return calloc(1, sizeof(*v));
+	qsort(v, *n, sizeof(*v), cmp_size);
+	return v;
+}
+
 /* Cover the addresses S of FAMILY exactly: principals whose addresses in
  * FAMILY all lie in S, those the causing rules name first, then the
  * broadest; what no principal covers as address ranges.  *NPARTS counts
@@ -403,21 +492,23 @@ static char *cover(struct namer *nm, uint8_t family, const struct addr_set *s, c
 {
 	char *out = strdup("");
 	struct addr_set left = { 0 };
-	bool *used = calloc(nm->n + 1, sizeof(*used));
+	size_t ncand = 0;
+	size_t *cand = candidates(nm, family, s, &ncand);
+	bool *used = calloc(ncand + 1, sizeof(*used));
 	int rc = -ENOMEM;
 	*nparts = 0;
-	if (!out || !used || addr_set_add_all(&left, s) < 0)
+	if (!out || !cand || !used || addr_set_add_all(&left, s) < 0)
 		goto free_scratch;
 	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < nm->n; i++) {
-			const struct principal *pr = &nm->v[i];
+		for (size_t c = 0; c < ncand; c++) {
+			const struct principal *pr = &nm->v[cand[c]];
 			bool any;
-			if (used[i] || !aset_within(&pr->addrs, family, s, &any) || !any ||
+			if (used[c] || !aset_within(&pr->addrs, family, s, &any) || !any ||
 			    !aset_overlaps_aset(&pr->addrs, family, &left))
 				continue;
 			if (pass == 0 && !cause_rule_names(nm->s->pol, causes, ncauses, pr->name))
 				continue;
-			used[i] = true;
+			used[c] = true;
 			(*nparts)++;
 			rc = cover_take(&out, &left, family, pr);
 			if (rc < 0)
@@ -433,6 +524,7 @@ static char *cover(struct namer *nm, uint8_t family, const struct addr_set *s, c
 	rc = 0;
 free_scratch:   /* and OUT, on failure */
 	free(used);
+	free(cand);
 	addr_set_free(&left);
 	if (rc < 0) {
 		free(out);
@@ -1184,13 +1276,60 @@ free_id:
 	return rc;
 }
 
-static const struct routes_peer *peer_by_name(const struct load *s, const struct routes_view *v,
+struct named {
+	const char *name;
+	int i;
+};
+
+static int cmp_named(const void *pa, const void *pb)
+{
+	return strcmp(((const struct named *)pa)->name, ((const struct named *)pb)->name);
+}
+
+/* INV's nodes sorted by name, for by_name: one lookup per node of the
+ * other side would otherwise walk the whole inventory. */
+static struct named *names_sorted(const struct inv *inv)
+{
+	struct named *v = calloc(inv->nnodes + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < inv->nnodes; i++)
+		v[i] = (struct named){ inv->nodes[i].name, (int)i };
+	qsort(v, inv->nnodes, sizeof(*v), cmp_named);
+	return v;
+}
+
+/* The index of the node named NAME in the N sorted entries of V, or -1. */
+static int by_name(const struct named *v, size_t n, const char *name)
+{
+	const struct named key = { .name = name };
+	const struct named *hit = bsearch(&key, v, n, sizeof(*v), cmp_named);
+	return hit ? hit->i : -1;
+}
+
+/* A side's inventory and its nodes sorted by name. */
+struct side_names {
+	const struct load *s;
+	struct named *sorted;
+};
+
+/* The peer of view V named NAME (of side O), or NULL: V's peers are in
+ * inventory order, so a bisection on O's index of the name. */
+static const struct routes_peer *peer_by_name(const struct side_names *o, const struct routes_view *v,
 					      const char *name)
 {
-	for (size_t i = 0; v && i < v->npeers; i++)
-		if (strcmp(s->inv->nodes[v->peers[i].node].name, name) == 0)
-			return &v->peers[i];
-	return NULL;
+	int i = v ? by_name(o->sorted, o->s->inv->nnodes, name) : -1;
+	if (i < 0)
+		return NULL;
+	size_t lo = 0, hi = v->npeers;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->peers[mid].node < (size_t)i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->npeers && v->peers[lo].node == (size_t)i ? &v->peers[lo] : NULL;
 }
 
 static char *aset_text(const struct addr_set *a)
@@ -1236,7 +1375,7 @@ free_parts:
 /* Peers of viewer VI (index in S's inventory) in view HAVE and not in
  * OTHER (of side O), or ranges of their allowed_ips missing there. */
 static int peer_changes(struct diff_result *out, const char *viewer, const struct load *s, size_t vi,
-			const struct routes_view *have, const struct load *o, const struct routes_view *other,
+			const struct routes_view *have, const struct side_names *o, const struct routes_view *other,
 			bool added)
 {
 	for (size_t i = 0; i < have->npeers; i++) {
@@ -1266,6 +1405,7 @@ struct run {
 	const struct load *before, *after;
 	struct routes_set vb, va;      /* no views without an inventory */
 	struct namer nb, na;
+	struct side_names sb, sa;      /* for finding a node by name */
 	struct diff_result *out;
 };
 
@@ -1294,11 +1434,11 @@ static int node_peer_changes(struct run *run, const char *name, int bi, int ai)
 {
 	if (bi < 0 || ai < 0 || (size_t)ai >= run->va.nviews || (size_t)bi >= run->vb.nviews)
 		return 0;
-	int rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], run->before,
+	int rc = peer_changes(run->out, name, run->after, (size_t)ai, &run->va.views[ai], &run->sb,
 			      &run->vb.views[bi], true);
 	if (rc < 0)
 		return rc;
-	return peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], run->after,
+	return peer_changes(run->out, name, run->before, (size_t)bi, &run->vb.views[bi], &run->sa,
 			    &run->va.views[ai], false);
 }
 
@@ -1379,6 +1519,29 @@ bool diff_has_node(const struct load *before, const struct load *after, const ch
 	return node_index(before->inv, name) >= 0 || node_index(after->inv, name) >= 0;
 }
 
+/* Every node of AFTER's inventory, then those only BEFORE's holds (only
+ * ONLY_NODE when not NULL). */
+static int diff_each_node(struct run *run, const char *only_node)
+{
+	const struct inv *bi = run->before->inv, *ai = run->after->inv;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < ai->nnodes; i++) {
+		const char *name = ai->nodes[i].name;
+		if (only_node && strcmp(only_node, name) != 0)
+			continue;
+		int j = by_name(run->sb.sorted, bi->nnodes, name);
+		rc = diff_node(run, name, j >= 0 ? &run->before->fs.nodes[j] : NULL, &run->after->fs.nodes[i], j,
+			       (int)i);
+	}
+	for (size_t j = 0; rc == 0 && j < bi->nnodes; j++) {
+		const char *name = bi->nodes[j].name;
+		if ((only_node && strcmp(only_node, name) != 0) || by_name(run->sa.sorted, ai->nnodes, name) >= 0)
+			continue;
+		rc = diff_node(run, name, &run->before->fs.nodes[j], NULL, (int)j, -1);
+	}
+	return rc;
+}
+
 /* Every node of either inventory (only ONLY_NODE when not NULL), or the
  * tailnet-wide view when neither side has one. */
 static int diff_nodes(struct run *run, const char *only_node, struct diag_list *diags)
@@ -1392,24 +1555,9 @@ static int diff_nodes(struct run *run, const char *only_node, struct diag_list *
 	rc = after->have_inv ? routes_compute(after->pol, after->inv, &after->fs, &run->va, diags) : 0;
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < after->inv->nnodes; i++) {
-		const char *name = after->inv->nodes[i].name;
-		if (only_node && strcmp(only_node, name) != 0)
-			continue;
-		int j = node_index(before->inv, name);
-		rc = diff_node(run, name, j >= 0 ? &before->fs.nodes[j] : NULL, &after->fs.nodes[i], j, (int)i);
-		if (rc < 0)
-			return rc;
-	}
-	for (size_t j = 0; j < before->inv->nnodes; j++) {
-		const char *name = before->inv->nodes[j].name;
-		if ((only_node && strcmp(only_node, name) != 0) || node_index(after->inv, name) >= 0)
-			continue;
-		rc = diff_node(run, name, &before->fs.nodes[j], NULL, (int)j, -1);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	if (!(run->sb.sorted = names_sorted(before->inv)) || !(run->sa.sorted = names_sorted(after->inv)))
+		return -ENOMEM;
+	return diff_each_node(run, only_node);
 }
 
 /* Nodes joining and leaving first, the rest in node order. */
@@ -1434,7 +1582,7 @@ int diff_compute(const struct load *before, const struct load *after, const char
 		 struct diff_result *out, struct diag_list *diags)
 {
 	struct run run = { .before = before, .after = after, .nb = { .s = before }, .na = { .s = after },
-			   .out = out };
+			   .sb = { .s = before }, .sa = { .s = after }, .out = out };
 	memset(out, 0, sizeof(*out));
 	int rc = diff_nodes(&run, only_node, diags);
 	if (rc < 0)
@@ -1443,6 +1591,8 @@ int diff_compute(const struct load *before, const struct load *after, const char
 free_run:
 	namer_free(&run.nb);
 	namer_free(&run.na);
+	free(run.sb.sorted);
+	free(run.sa.sorted);
 	routes_set_free(&run.vb);
 	routes_set_free(&run.va);
 	if (rc < 0) {

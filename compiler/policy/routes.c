@@ -307,12 +307,53 @@ static int peers_both(struct ctx *c, size_t a, size_t b)
 	return rc < 0 ? rc : pair_push(c, b, a);
 }
 
-static int cmp_pair(const void *pa, const void *pb)
+static int cmp_size(const void *pa, const void *pb)
 {
-	const size_t *a = pa, *b = pb;
-	if (a[0] != b[0])
-		return a[0] < b[0] ? -1 : 1;
-	return a[1] < b[1] ? -1 : a[1] > b[1];
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The pairs sorted by viewer, then peer, and unique: bucketed by viewer
+ * (a counting sort), each viewer's peers deduplicated with a mark per node,
+ * then sorted; one sort of every pair cost more than the rest of the
+ * route computation at thousands of nodes. */
+static int pairs_sort(struct ctx *c)
+{
+	size_t n = c->inv->nnodes, np = c->npairs / 2, out = 0;
+	size_t *start = calloc(n + 2, sizeof(*start)), *peer = malloc((np + 1) * sizeof(*peer));
+	size_t *mark = malloc((n + 1) * sizeof(*mark));
+	int rc = -ENOMEM;
+	if (!start || !peer || !mark)
+		goto free_scratch;
+	for (size_t i = 0; i < c->npairs; i += 2)
+		start[c->pairs[i] + 2]++;
+	for (size_t v = 2; v < n + 2; v++)
+		start[v] += start[v - 1];
+	/* start[v + 1] is viewer v's cursor while filling, its end after */
+	for (size_t i = 0; i < c->npairs; i += 2)
+		peer[start[c->pairs[i] + 1]++] = c->pairs[i + 1];
+	for (size_t i = 0; i < n; i++)
+		mark[i] = NONE;
+	for (size_t v = 0; v < n; v++) {
+		size_t first = out;
+		for (size_t k = start[v]; k < start[v + 1]; k++)
+			if (mark[peer[k]] != v) {
+				mark[peer[k]] = v;
+				peer[out++] = peer[k];
+			}
+		qsort(peer + first, out - first, sizeof(*peer), cmp_size);
+		for (size_t k = first; k < out; k++) {
+			c->pairs[2 * k] = v;
+			c->pairs[2 * k + 1] = peer[k];
+		}
+	}
+	c->npairs = 2 * out;
+	rc = 0;
+free_scratch:
+	free(mark);
+	free(peer);
+	free(start);
+	return rc;
 }
 
 struct addr_node {
@@ -381,17 +422,7 @@ static int peer_pairs(struct ctx *c)
 				goto free_idx;
 free_idx:
 	free(idx);
-	if (rc < 0 || c->npairs == 0)
-		return rc;
-	qsort(c->pairs, c->npairs / 2, 2 * sizeof(*c->pairs), cmp_pair);
-	size_t out = 2;
-	for (size_t i = 2; i < c->npairs; i += 2)
-		if (c->pairs[i] != c->pairs[out - 2] || c->pairs[i + 1] != c->pairs[out - 1]) {
-			c->pairs[out++] = c->pairs[i];
-			c->pairs[out++] = c->pairs[i + 1];
-		}
-	c->npairs = out;
-	return 0;
+	return rc < 0 ? rc : pairs_sort(c);
 }
 
 /* Which router viewer A is shown route RT at, or NONE (rule 4). */

@@ -191,7 +191,8 @@ static int add_address(struct ctl_prefixes *p, uint8_t family, const uint8_t *ad
 }
 
 int coord_node_register(struct store *s, const struct ctl_identity *id, const uint8_t machine_key[CTL_KEY_LEN],
-			const struct ctl_register *reg, int64_t key_lifetime, struct coord_node_result *res)
+			const struct ctl_register *reg, int64_t key_lifetime, coord_node_same_fn *same, void *arg,
+			struct coord_node_result *res)
 {
 	struct node_copy n = { 0 };
 	int rc;
@@ -215,12 +216,15 @@ int coord_node_register(struct store *s, const struct ctl_identity *id, const ui
 	} else {
 		res->ok = true;
 		res->node_id = n.id;
+		res->unchanged = same && same(n.id, reg, arg);
 		snprintf(res->name, sizeof res->name, "%s", n.name);
-		if ((rc = store_node_set_wg_key(s, n.id, reg->wg_key, time(NULL))) < 0 ||
-		    (rc = set_endpoints(s, n.id, &reg->endpoints)) < 0)
+		if (!res->unchanged && ((rc = store_node_set_wg_key(s, n.id, reg->wg_key, time(NULL))) < 0 ||
+					(rc = set_endpoints(s, n.id, &reg->endpoints)) < 0))
 			return rc;
 	}
-	if ((rc = set_routes(s, n.id, &reg->routes)) < 0 || (rc = store_node_seen(s, n.id, time(NULL))) < 0)
+	/* Writing the same again would change nothing but the generation. */
+	if ((!res->unchanged && (rc = set_routes(s, n.id, &reg->routes)) < 0) ||
+	    (rc = store_node_seen(s, n.id, time(NULL))) < 0)
 		return rc;
 	if ((rc = add_address(&res->addresses, 4, n.ipv4)) < 0 || (rc = add_address(&res->addresses, 6, n.ipv6)) < 0)
 		ctl_prefixes_free(&res->addresses);

@@ -72,6 +72,7 @@ struct coord_srv {
 	struct admin_client *admins;
 	struct netmap_world *world;
 	int64_t world_gen;
+	bool world_stale;		/* the last rebuild failed: the store moved on without it */
 	uint64_t refresh_at;		/* 0: nothing pending */
 	uint64_t refresh_end, refresh_cost;	/* when the last rebuild ended, how long it took */
 	int64_t expiry_at;		/* the world's earliest node key expiry (Unix s), 0: none */
@@ -434,12 +435,14 @@ static void refresh(struct coord_srv *srv)
 	srv->refresh_at = 0;
 	int rc = netmap_world_build(srv->state->store, NULL, &gen, &w, &diags);
 	if (rc < 0) {
+		srv->world_stale = true;
 		log_err("cannot compute the netmaps (%s); nodes keep their last ones", strerror(-rc));
 		diag_print(stderr, &diags);
 		diag_list_free(&diags);
 		return;
 	}
 	diag_list_free(&diags);
+	srv->world_stale = false;
 	record_auto_approvals(srv, w);
 	for (struct coord_sess *s = srv->sessions; s; s = s->next)
 		if (s->node_id && (!s->has_sent || netmap_changed(srv->world, w, s->node_id)))
@@ -473,6 +476,17 @@ static int on_established(void *ctx, struct ctl_conn *c)
 	return 0;
 }
 
+/* With no change pending, the world is the store as a world reads it: a
+ * known node registering what the world already holds changes no one's
+ * map, so it costs no rebuild and gets its own map at once (a coordinator
+ * restarted under thousands of reconnecting nodes would otherwise rebuild
+ * for them, over and over). */
+static bool world_holds(int64_t id, const struct ctl_register *reg, void *arg)
+{
+	struct coord_srv *srv = arg;
+	return !srv->refresh_at && !srv->world_stale && netmap_node_registered_as(srv->world, id, reg);
+}
+
 /* Answer a register: on refusal the result says why and the connection
  * closes. */
 static int on_register(struct coord_sess *s, const struct ctl_register *reg)
@@ -481,7 +495,7 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	struct coord_node_result res;
 	struct ctl_msg msg = { .type = CTL_MSG_REGISTER_RESULT };
 	int rc = coord_node_register(srv->state->store, &srv->state->id, ctl_conn_remote_key(s->conn), reg,
-				     srv->state->key_lifetime, &res);
+				     srv->state->key_lifetime, world_holds, srv, &res);
 	if (rc < 0)
 		return rc;
 	msg.u.result.ok = res.ok;
@@ -511,6 +525,8 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	snprintf(s->name, sizeof s->name, "%s", res.name);
 	s->dirty = true;
 	log_info("node %s (%s): %s", s->name, s->peer, res.created ? "registered" : "connected");
+	if (res.unchanged)
+		return sess_push(s);
 	coord_srv_changed(srv);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_json.h"
 #include "load.h"
 #include "netmap_approve.h"
 #include "netmap_read.h"
@@ -33,6 +34,7 @@ struct nm_node {
 	struct netmap_approvals approvals;
 	uint8_t facts[DIGEST_LEN];	/* what a peer is told of it */
 	uint8_t view[DIGEST_LEN];	/* its whole map but the generation */
+	uint8_t registered[DIGEST_LEN];	/* what its registration wrote (digest_registered) */
 };
 
 struct nm_id {
@@ -46,6 +48,8 @@ struct netmap_world {
 	struct nm_id *by_id;		/* sorted by id */
 	struct routes_set rs;		/* peers by inventory index */
 };
+
+static int registered_of(struct nm_node *n, const struct netmap_node *sn);
 
 /* ---- building ---- */
 
@@ -143,7 +147,8 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 	if (!(n->name = strdup(sn->name)))
 		return -ENOMEM;
 	int rc = addresses_of(&n->addresses, sn);
-	if (rc < 0 || (rc = endpoints_of(&n->endpoints, sn)) < 0 || (rc = filter_of(n, &l->fs.nodes[i])) < 0)
+	if (rc < 0 || (rc = endpoints_of(&n->endpoints, sn)) < 0 || (rc = filter_of(n, &l->fs.nodes[i])) < 0 ||
+	    (rc = registered_of(n, sn)) < 0)
 		return rc;
 	if (!n->snat)
 		return 0;
@@ -287,6 +292,46 @@ static bool own_addresses_only(const struct routes_peer *rp, const struct nm_nod
 			return false;
 	}
 	return rp->allowed_ips.n < 2 || rp->allowed_ips.v[0].family != rp->allowed_ips.v[1].family;
+}
+
+static int cmp_text(const void *pa, const void *pb)
+{
+	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+/* What a known node's registration writes to the store and a world reads:
+ * its WireGuard key, its endpoints (the store's text, in order) and the
+ * routes it advertises (the store's text, sorted here: a set).  ROUTES is
+ * sorted in place. */
+static void digest_registered(uint8_t out[DIGEST_LEN], const uint8_t wg_key[32], const char *const *endpoints,
+			      size_t nendpoints, const char **routes, size_t nroutes)
+{
+	struct digest d;
+	qsort(routes, nroutes, sizeof(*routes), cmp_text);
+	digest_init(&d);
+	digest_bytes(&d, wg_key, 32);
+	digest_u64(&d, nendpoints);
+	for (size_t i = 0; i < nendpoints; i++)
+		digest_bytes(&d, endpoints[i], strlen(endpoints[i]));
+	digest_u64(&d, nroutes);
+	for (size_t i = 0; i < nroutes; i++)
+		digest_bytes(&d, routes[i], strlen(routes[i]));
+	digest_final(&d, out);
+}
+
+static int registered_of(struct nm_node *n, const struct netmap_node *sn)
+{
+	const char **routes = calloc(sn->nroutes + 1, sizeof(*routes));
+	size_t nroutes = 0;
+	if (!routes)
+		return -ENOMEM;
+	for (size_t k = 0; k < sn->nroutes; k++)
+		if (sn->routes[k].advertised)
+			routes[nroutes++] = sn->routes[k].prefix;
+	digest_registered(n->registered, sn->wg_key, (const char *const *)sn->endpoints.v, sn->endpoints.n, routes,
+			  nroutes);
+	free(routes);
+	return 0;
 }
 
 /* Everything netmap_for puts in node I's map but the generation: itself,
@@ -516,6 +561,30 @@ bool netmap_changed(const struct netmap_world *old_w, const struct netmap_world 
 	if (a < 0 || b < 0)
 		return true;
 	return memcmp(old_w->nodes[a].view, new_w->nodes[b].view, DIGEST_LEN) != 0;
+}
+
+bool netmap_node_registered_as(const struct netmap_world *w, int64_t id, const struct ctl_register *reg)
+{
+	long i = netmap_node_index(w, id);
+	size_t ne = reg->endpoints.n, nr = reg->routes.n;
+	char (*text)[64] = calloc(ne + nr + 1, sizeof(*text));
+	const char **items = calloc(ne + nr + 1, sizeof(*items));
+	uint8_t digest[DIGEST_LEN];
+	bool same = false;
+	if (i < 0 || !text || !items)
+		goto free_text;
+	for (size_t k = 0; k < ne; k++)
+		ctl_endpoint_format(text[k], &reg->endpoints.v[k]);
+	for (size_t k = 0; k < nr; k++)
+		ctl_prefix_format(text[ne + k], &reg->routes.v[k]);
+	for (size_t k = 0; k < ne + nr; k++)
+		items[k] = text[k];
+	digest_registered(digest, reg->wg_key, items, ne, items + ne, nr);
+	same = memcmp(digest, w->nodes[i].registered, DIGEST_LEN) == 0;
+free_text:
+	free(items);
+	free(text);
+	return same;
 }
 
 int netmap_auto_approvals(const struct netmap_world *w, int64_t id, netmap_approval_fn *fn, void *arg)

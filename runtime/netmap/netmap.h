@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_msg.h"
 #include "ctl_netmap.h"
 #include "diag.h"
 #include "store.h"
@@ -89,6 +90,12 @@ int netmap_for(const struct netmap_world *w, int64_t id, uint64_t generation, st
  * inputs is kept per world, so the answer costs no map).  OLD NULL, or ID
  * missing from either world: true. */
 bool netmap_changed(const struct netmap_world *old_w, const struct netmap_world *new_w, int64_t id);
+
+/* Whether node ID of W was built from just what REG registers (its
+ * WireGuard key, its endpoints, the routes it advertises: all that a known
+ * node's registration writes and a world reads), so that registering it
+ * again changes no map.  False when unsure: not in W, or no memory. */
+bool netmap_node_registered_as(const struct netmap_world *w, int64_t id, const struct ctl_register *reg);
 
 /* The routes node ID advertises that the store holds pending and the
  * policy's autoApprovers approve (and which the world therefore serves):

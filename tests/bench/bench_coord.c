@@ -4,7 +4,7 @@
  *
  *   bench_coord -s HOST:PORT -k SERVER_KEY -P COORD_PID -K KEYGATE -S SOCK
  *               -r RELAY_AUTHKEY -u USER_AUTHKEYS_FILE -p POLICY2 -m MARKER
- *               -n N [-j JOINS]
+ *               -n N [-j JOINS] [-L LOG -- COORD_ARGV...]
  *
  * Session 0 is the relay (tag:relay, advertising the routes the policy's
  * autoApprovers approve); sessions 1..N-1 register with the user keys of
@@ -17,7 +17,15 @@
  *     relay's map holds one more peer, the relay's delta bytes and the
  *     coordinator's CPU;
  *   - full-map bytes (a node's map as a reconnect gets it, and the relay's);
- *   - the coordinator's VmRSS before the sessions and with all of them.
+ *   - the coordinator's VmRSS before the sessions and with all of them;
+ *   - with COORD_ARGV (the command that started the coordinator), the
+ *     reconnect storm: the coordinator killed (SIGKILL) and started again
+ *     (its standard error to LOG) with every session connected; each
+ *     session reconnects as a node does (jittered backoff doubling from
+ *     0.5 s to 8 s) until it holds a full map again.  Measured: from the
+ *     kill until the last session holds its map, each session's own wait
+ *     from losing its connection to its new map (mean and max: a starved
+ *     node shows in the max), the new coordinator's CPU and VmRSS.
  * Figures only: nothing is asserted. */
 #include "ctl_client.h"
 
@@ -41,6 +49,8 @@
 #define MAX_INFLIGHT 128	/* sessions connecting at once (listen backlog) */
 #define QUIET_NS (300 * 1000000ULL)
 #define STEP_TIMEOUT_NS (300 * CTL_NS)
+#define BACKOFF_MIN_NS (CTL_NS / 2)	/* keygated's reconnect backoff */
+#define BACKOFF_MAX_NS (8 * CTL_NS)
 
 extern char **environ;
 
@@ -52,6 +62,10 @@ struct sess {
 	bool has_map, want_out;
 	struct ctl_netmap map;
 	bool marked;		/* its filter holds the marker */
+	/* the storm */
+	bool down, remapped;
+	unsigned failures;
+	uint64_t lost_at, retry_at;
 };
 
 static struct {
@@ -62,6 +76,8 @@ static struct {
 	uint8_t server_key[32];
 	pid_t coord;
 	int n, joins, epfd;
+	char **coord_argv;	/* the storm's restart: NULL, none */
+	const char *coord_log;
 } opt = { .joins = 5 };
 
 static struct {
@@ -71,6 +87,9 @@ static struct {
 	uint64_t last_rx;	/* monotonic ns of the last message */
 	uint64_t delta_bytes, deltas;
 	uint64_t relay_delta_bytes;
+	bool storm;		/* sessions that end reconnect */
+	int remapped;
+	uint64_t wait_max, wait_sum, last_remap;
 } run;
 
 static uint64_t now_ns(void)
@@ -83,6 +102,8 @@ static uint64_t now_ns(void)
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_coord: %s\n", what);
+	if (run.storm)	/* the coordinator we started, if it is ours by now */
+		kill(opt.coord, SIGTERM);
 	exit(1);
 }
 
@@ -154,8 +175,24 @@ static void note_marker(struct sess *s)
 	}
 }
 
+/* A full map after the storm took S's connection. */
+static void note_remap(struct sess *s)
+{
+	if (!run.storm || !s->lost_at || s->remapped)
+		return;
+	uint64_t now = now_ns(), wait = now - s->lost_at;
+	s->remapped = true;
+	s->failures = 0;
+	run.remapped++;
+	run.wait_sum += wait;
+	if (wait > run.wait_max)
+		run.wait_max = wait;
+	run.last_remap = now;
+}
+
 static int on_map(struct sess *s, struct ctl_netmap *m)
 {
+	note_remap(s);
 	if (s->has_map)
 		ctl_netmap_free(&s->map);
 	else
@@ -226,13 +263,9 @@ static int rearm(struct sess *s, int op)
 	return epoll_ctl(opt.epfd, op, ctl_conn_fd(s->conn), &ev) < 0 ? -errno : 0;
 }
 
-/* Start session I (a new identity) with AUTHKEY. */
-static void sess_start(int i, const char *authkey)
+/* Connect session S with its identity. */
+static void sess_connect(struct sess *s)
 {
-	struct sess *s = &run.v[i];
-	s->i = i;
-	s->authkey = authkey;
-	ctl_identity_generate(&s->id);
 	int fd = socket(opt.ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || (connect(fd, opt.ai->ai_addr, opt.ai->ai_addrlen) < 0 && errno != EINPROGRESS))
 		die("cannot connect (is RLIMIT_NOFILE high enough?)");
@@ -240,15 +273,57 @@ static void sess_start(int i, const char *authkey)
 		.role = CTL_INITIATOR, .local = &s->id, .server_key = opt.server_key,
 		.on_established = on_established, .on_message = on_message, .ctx = s,
 	};
+	s->want_out = false;
 	if (!(s->conn = ctl_conn_new(fd, &cfg, now_ns())) || rearm(s, EPOLL_CTL_ADD) < 0)
 		die("cannot start a session");
+}
+
+/* Start session I (a new identity) with AUTHKEY. */
+static void sess_start(int i, const char *authkey)
+{
+	struct sess *s = &run.v[i];
+	s->i = i;
+	s->authkey = authkey;
+	ctl_identity_generate(&s->id);
+	sess_connect(s);
 	run.n = i + 1;
+}
+
+/* In the storm, an ended session waits as keygated does, then reconnects:
+ * doubling from BACKOFF_MIN_NS to BACKOFF_MAX_NS, times 0.5..1.5. */
+static void sess_lost(struct sess *s)
+{
+	uint64_t now = now_ns(), base = BACKOFF_MIN_NS << (s->failures < 5 ? s->failures : 5);
+	if (!run.storm)
+		die("a session ended");
+	if (base > BACKOFF_MAX_NS)
+		base = BACKOFF_MAX_NS;
+	ctl_conn_free(s->conn);	/* closes the descriptor, which leaves the epoll set */
+	s->conn = NULL;
+	s->down = true;
+	if (!s->lost_at)
+		s->lost_at = now;
+	s->failures++;
+	s->retry_at = now + base / 2 + (uint64_t)randombytes_uniform(1000) * base / 1000;
+}
+
+/* Sessions whose backoff is over connect again. */
+static void sess_retry_due(void)
+{
+	uint64_t now = now_ns();
+	for (int i = 0; run.storm && i < run.n; i++)
+		if (run.v[i].down && run.v[i].retry_at <= now) {
+			run.v[i].down = false;
+			sess_connect(&run.v[i]);
+		}
 }
 
 static void sess_event(struct sess *s, uint32_t events)
 {
 	uint64_t now = now_ns();
 	int rc = 0;
+	if (s->down)
+		return;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		rc = ctl_conn_on_readable(s->conn, now);
 	if (rc == 0 && (events & EPOLLOUT))
@@ -257,10 +332,10 @@ static void sess_event(struct sess *s, uint32_t events)
 		rc = -ECONNRESET;
 	if (rc == 0)
 		rc = rearm(s, EPOLL_CTL_MOD);
-	if (rc < 0) {
+	if (rc < 0 && !run.storm)
 		fprintf(stderr, "bench_coord: session %d ended: %s\n", s->i, strerror(-rc));
-		exit(1);
-	}
+	if (rc < 0)
+		sess_lost(s);
 }
 
 /* Keepalives: every session's timers, once a second. */
@@ -272,8 +347,8 @@ static void tick_all(void)
 		return;
 	next = now + CTL_NS;
 	for (int i = 0; i < run.n; i++)
-		if (ctl_conn_tick(run.v[i].conn, now) < 0 || rearm(&run.v[i], EPOLL_CTL_MOD) < 0)
-			die("a session timed out");
+		if (!run.v[i].down && (ctl_conn_tick(run.v[i].conn, now) < 0 || rearm(&run.v[i], EPOLL_CTL_MOD) < 0))
+			sess_lost(&run.v[i]);
 }
 
 static void pump(int timeout_ms)
@@ -283,6 +358,7 @@ static void pump(int timeout_ms)
 	for (int i = 0; i < n; i++)
 		sess_event(ev[i].data.ptr, ev[i].events);
 	tick_all();
+	sess_retry_due();
 }
 
 typedef bool done_fn(void);
@@ -427,6 +503,78 @@ static void measure_joins(struct join_result *r)
 	}
 }
 
+/* ---- the reconnect storm ---- */
+
+/* Has PID ended (gone, or a zombie its parent has not reaped)? */
+static bool ended(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+static pid_t coord_restart(void)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, opt.coord_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (posix_spawn(&pid, opt.coord_argv[0], &fa, NULL, opt.coord_argv, environ) != 0)
+		die("cannot start the coordinator again");
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+static bool all_remapped(void)
+{
+	return run.remapped == run.n;
+}
+
+struct storm_result {
+	double s, wait_mean_ms, wait_max_ms, cpu_ms;
+	long rss_kib;
+};
+
+/* Kill the coordinator with every session connected, start it again, and
+ * wait until every session holds a full map. */
+static void measure_storm(struct storm_result *r)
+{
+	uint64_t end = now_ns() + 60 * CTL_NS;
+	run.storm = true;
+	uint64_t t0 = now_ns();
+	kill(opt.coord, SIGKILL);
+	while (!ended(opt.coord)) {	/* its listening socket must be gone */
+		if (now_ns() > end)
+			die("the coordinator did not die");
+		pump(1);
+	}
+	opt.coord = coord_restart();
+	pump_until(all_remapped, "the reconnect storm did not settle");
+	r->s = (double)(run.last_remap - t0) / 1e9;
+	r->wait_mean_ms = (double)run.wait_sum / run.remapped / 1e6;
+	r->wait_max_ms = (double)run.wait_max / 1e6;
+	/* A moment for the last acks; thousands of sessions' keepalives may
+	 * leave the coordinator never quiet for QUIET_NS, so this is bounded. */
+	for (uint64_t settle = now_ns() + 5 * CTL_NS; !quiet() && now_ns() < settle;)
+		pump(5);
+	r->cpu_ms = coord_cpu_ms();
+	r->rss_kib = coord_rss_kib();
+}
+
+static void coord_stop(void)
+{
+	int status;
+	kill(opt.coord, SIGTERM);
+	waitpid(opt.coord, &status, 0);
+}
+
 /* ---- options ---- */
 
 static void read_user_keys(const char *path)
@@ -454,7 +602,7 @@ static int parse_args(int argc, char **argv)
 {
 	const char *server = NULL, *key = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "s:k:P:K:S:r:u:p:m:n:j:")) != -1) {
+	while ((c = getopt(argc, argv, "s:k:P:K:S:r:u:p:m:n:j:L:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'k': key = optarg; break;
@@ -467,12 +615,18 @@ static int parse_args(int argc, char **argv)
 		case 'm': opt.marker = optarg; break;
 		case 'n': opt.n = atoi(optarg); break;
 		case 'j': opt.joins = atoi(optarg); break;
+		case 'L': opt.coord_log = optarg; break;
 		default: return -1;
 		}
 	}
 	if (!opt.coord || !opt.keygate || !opt.sock || !opt.relay_key || !opt.n_user_keys || !opt.policy2 ||
 	    !opt.marker || opt.n < 2 || opt.joins < 1)
 		return -1;
+	if (optind < argc) {
+		opt.coord_argv = argv + optind;
+		if (!opt.coord_log)
+			return -1;
+	}
 	return ctl_client_server(server, key, opt.server_key, &opt.ai);
 }
 
@@ -492,7 +646,8 @@ int main(int argc, char **argv)
 {
 	if (sodium_init() < 0 || parse_args(argc, argv) < 0) {
 		fprintf(stderr, "usage: bench_coord -s HOST:PORT -k KEY -P COORD_PID -K KEYGATE -S SOCK "
-				"-r RELAY_AUTHKEY -u USER_KEYS -p POLICY2 -m MARKER -n N [-j JOINS]\n");
+				"-r RELAY_AUTHKEY -u USER_KEYS -p POLICY2 -m MARKER -n N [-j JOINS] "
+				"[-L LOG -- COORD_ARGV...]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -514,15 +669,24 @@ int main(int argc, char **argv)
 
 	struct policy_result pol;
 	struct join_result join;
+	struct storm_result storm = { 0 };
 	measure_policy(&pol);
 	measure_joins(&join);
+	if (opt.coord_argv) {
+		measure_storm(&storm);
+		coord_stop();
+	}
 
-	printf("%6d %9.0f %8.0f %8.1f %9.1f %9.1f %8.1f %7zu %9zu %6zu %8.0f %8.0f %8.0f %7.1f %6.1f\n", opt.n,
+	printf("%6d %9.0f %8.0f %8.1f %9.1f %9.1f %8.1f %7zu %9zu %6zu %8.0f %8.0f %8.0f %7.1f %6.1f", opt.n,
 	       pol.ms, pol.set_ms, pol.cpu_ms, join.ms_sum / opt.joins, join.ms_max, join.cpu_ms / opt.joins,
 	       node_bytes / (size_t)(opt.n - 1), relay_bytes, relay_peers,
 	       pol.deltas ? (double)pol.delta_bytes / (double)pol.deltas : 0.0,
 	       (double)join.relay_bytes / opt.joins, (double)(rss1 - rss0) * 1024.0 / (opt.n - 1),
 	       (double)rss1 / 1024.0, connect_s);
+	if (opt.coord_argv)
+		printf(" %7.1f %8.0f %8.0f %8.0f %7.1f", storm.s, storm.wait_mean_ms, storm.wait_max_ms,
+		       storm.cpu_ms, (double)storm.rss_kib / 1024.0);
+	printf("\n");
 	for (int i = 0; i < run.n; i++) {
 		ctl_conn_free(run.v[i].conn);
 		if (run.v[i].has_map)

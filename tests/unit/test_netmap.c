@@ -488,6 +488,32 @@ static int approval_seen(int64_t id, const char *prefix, const char *approver, v
 
 /* Alice's laptop sees the relay and the route autoApprovers approve; the
  * relay sees alice's nodes, not bob's; bob sees nobody. */
+/* netmap_node_registered_as: the relay registering again with its key,
+ * endpoints (PEER, as the laptop is told) and the four routes it advertises
+ * (ROUTES, in another order) changes nothing; any difference does. */
+static void check_registered(const struct netmap_world *w, int64_t relay, int64_t laptop, const struct ctl_peer *peer,
+			     const char *const *routes)
+{
+	struct ctl_prefix p[4];
+	for (size_t i = 0; i < 4; i++)
+		ctl_prefix_parse(&p[3 - i], routes[i]);
+	struct ctl_register reg = { .routes = { p, 4 }, .endpoints = peer->endpoints };
+	memcpy(reg.wg_key, peer->wg_key, sizeof(reg.wg_key));
+	T_CHECK(netmap_node_registered_as(w, relay, &reg) && !netmap_node_registered_as(w, laptop, &reg) &&
+			!netmap_node_registered_as(w, 999, &reg),
+		"netmap registered: the relay's own key, endpoints and routes (any order) are what the world "
+		"holds of it, not of the laptop nor of an unknown id");
+	reg.routes.n = 3;
+	T_CHECK(!netmap_node_registered_as(w, relay, &reg), "netmap registered: one route fewer is a change");
+	reg.routes.n = 4;
+	struct ctl_endpoint ep[2] = { peer->endpoints.v[1], peer->endpoints.v[0] };
+	reg.endpoints = (struct ctl_endpoints){ ep, 2 };
+	T_CHECK(!netmap_node_registered_as(w, relay, &reg), "netmap registered: endpoints in another order are a change");
+	reg.endpoints = peer->endpoints;
+	reg.wg_key[0] ^= 1;
+	T_CHECK(!netmap_node_registered_as(w, relay, &reg), "netmap registered: a new WireGuard key is a change");
+}
+
 static void test_shape(void)
 {
 	struct net n;
@@ -520,6 +546,8 @@ static void test_shape(void)
 	uint8_t wg[STORE_KEY_LEN];
 	tkey(wg, relay_key + 1000000);
 	T_MEMEQ(rc == 0 && m.n_peers ? m.peers[0].wg_key : wg, wg, 32, "netmap shape: the peer's WireGuard key is the store's");
+	if (rc == 0 && m.n_peers == 1)
+		check_registered(w, relay, laptop, &m.peers[0], routes);
 	T_CHECK(rc == 0 && m.n_peers == 1 && m.peers[0].allowed_ips.n == 4 &&
 			has_prefix(&m.peers[0].allowed_ips, "10.1.0.0/16") &&
 			has_prefix(&m.peers[0].allowed_ips, "192.168.0.0/24") &&
