@@ -333,6 +333,11 @@ static int node_row(const struct store_node *n, void *arg)
 	cJSON_AddNumberToObject(o, "acked_generation", (double)info.acked_generation);
 	if (info.ack_error)
 		cJSON_AddStringToObject(o, "ack_error", info.ack_error);
+	cJSON_AddNumberToObject(o, "tamper_count", (double)info.tamper_count);
+	if (info.tamper_count) {
+		cJSON_AddNumberToObject(o, "last_tamper_at", (double)info.tamper_at);
+		cJSON_AddStringToObject(o, "last_tamper", info.tamper_what ? info.tamper_what : "");
+	}
 	cJSON_AddItemToArray(w->arr, o);
 	return 0;
 }

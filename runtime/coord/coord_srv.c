@@ -46,6 +46,7 @@ struct coord_sess {
 	struct ctl_netmap sent;		/* the last map the node was sent */
 	uint64_t acked;
 	char *ack_error;
+	struct ctl_tamper tamper;	/* the node's last tamper report */
 	struct coord_sess *prev, *next;
 };
 
@@ -129,6 +130,9 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 		info->sent_generation = s->has_sent ? s->sent.generation : 0;
 		info->acked_generation = s->acked;
 		info->ack_error = s->ack_error;
+		info->tamper_count = s->tamper.count;
+		info->tamper_at = s->tamper.at;
+		info->tamper_what = s->tamper.what;
 	}
 }
 
@@ -258,6 +262,7 @@ static void sess_free(struct coord_sess *s)
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
 	free(s->ack_error);
+	free(s->tamper.what);
 	free(s);
 }
 
@@ -513,6 +518,17 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	return 0;
 }
 
+/* A node's report of an out-of-band edit of its table (it repaired it):
+ * kept with the session for `keygate nodes list`, logged. */
+static void take_tamper(struct coord_sess *s, struct ctl_tamper *t)
+{
+	log_warn("node %s: its nftables table was changed by another process %llu time%s, last: %s (repaired)",
+		 s->name, (unsigned long long)t->count, t->count == 1 ? "" : "s", t->what ? t->what : "?");
+	free(s->tamper.what);
+	s->tamper = *t;
+	t->what = NULL;
+}
+
 static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
 {
 	struct coord_sess *s = ctx;
@@ -534,8 +550,10 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 		rc = s->node_id ? -EPROTO : on_register(s, &m.u.reg);
 		break;
 	case CTL_MSG_UPDATE:
+		if (m.u.update.has_tamper)
+			take_tamper(s, &m.u.update.tamper);
 		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
-		if (rc == 0)
+		if (rc == 0 && coord_node_update_changes(&m.u.update))
 			coord_srv_changed(s->srv);
 		break;
 	case CTL_MSG_ACK:

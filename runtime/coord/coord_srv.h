@@ -50,6 +50,9 @@ struct coord_sess_info {
 	uint64_t sent_generation;	/* 0: no map sent yet */
 	uint64_t acked_generation;	/* 0: none acknowledged */
 	const char *ack_error;		/* the last ack's error, or NULL */
+	uint64_t tamper_count;		/* out-of-band edits of its table it reported */
+	uint64_t tamper_at;		/* the last one (Unix s), 0: none */
+	const char *tamper_what;	/* its description, or NULL */
 };
 /* Fill INFO for store node ID (connected false when no session holds it). */
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info);

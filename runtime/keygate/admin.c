@@ -121,6 +121,10 @@ static void print_nodes(const cJSON *ans)
 			 cJSON_IsString(cJSON_GetObjectItem(n, "ack_error")) ? str(n, "ack_error") : "");
 		printf("%-4.0f %-20s %-16s %-15s %-9s %-17s %s\n", num(n, "id"), str(n, "name"), own, str(n, "ipv4"),
 		       state, when(num(n, "last_seen"), t), gen);
+		if (num(n, "tamper_count") > 0)
+			printf("     tampered with %.0f time%s, last %s: %s (repaired)\n", num(n, "tamper_count"),
+			       num(n, "tamper_count") == 1 ? "" : "s", when(num(n, "last_tamper_at"), t),
+			       str(n, "last_tamper"));
 	}
 }
 

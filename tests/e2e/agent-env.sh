@@ -24,6 +24,10 @@
 #   ag_udp WHO DST PORT      one UDP datagram and its answer
 #   ag_in WHO CMD...         run CMD in WHO's namespace
 #   ag_svc_foreign           packets the service's allowlist saw from others
+#   ag_join                  the scenario joined: policy (group:eng = alice,
+#                            autoApprovers for the relay), alice and carol
+#                            users, relay/alice/carol `keygate up`, alice
+#                            reaching 8.8.8.8:443
 
 : "${AG_TOP:?}" "${AG_BUILD:?}" "${AG_PREFIX:?}"
 AG_WORK=${AG_WORK:-}
@@ -135,6 +139,29 @@ ag_svc_foreign() {
 
 ag_connect() { local who=$1; shift; ag_in "$who" $AG_IO connect "$1" "$2" "${3:-1000}" "${4:-2}"; }
 ag_udp() { local who=$1; shift; ag_in "$who" $AG_IO udp "$1" "$2" "${3:-2}"; }
+
+ag_join() {
+	cat >"$AG_WORK/policy.hujson" <<POL || return 1
+{
+  "groups": {"group:eng": ["alice@example.com"]},
+  "tagOwners": {"tag:relay": ["group:eng"]},
+  "hosts": {"partner-api": "8.8.8.8/32", "partner-api-backup": "8.8.4.4/32"},
+  "autoApprovers": {"routes": {"8.8.8.8/32": ["tag:relay"], "8.8.4.4/32": ["tag:relay"]}},
+  "acls": [{"action": "accept", "src": ["group:eng"], "dst": ["partner-api:443", "partner-api-backup:443"]}],
+}
+POL
+	local kr ka kc
+	ag_kg users add alice --email alice@example.com >/dev/null && ag_kg users add carol --email carol@example.com >/dev/null &&
+		ag_kg policy set "$AG_WORK/policy.hujson" >/dev/null || ag_err "users and policy" || return 1
+	kr=$(ag_kg authkey create --tags tag:relay) && ka=$(ag_kg authkey create --user alice) &&
+		kc=$(ag_kg authkey create --user carol) || ag_err "auth keys" || return 1
+	ag_in relay sysctl -qw net.ipv4.ip_forward=1
+	ag_node relay up --authkey "$kr" --hostname relay --advertise-routes=8.8.8.8/32,8.8.4.4/32 >/dev/null &&
+		ag_node alice up --authkey "$ka" --hostname alice --accept-routes >/dev/null &&
+		ag_node carol up --authkey "$kc" --hostname carol --accept-routes >/dev/null || ag_err "keygate up" || return 1
+	ag_wait 15 ag_reach alice "$AG_API" || ag_err "alice does not reach $AG_API:443"
+}
+ag_reach() { ag_connect "$1" "$2" 443 1000 1 | grep -q "peer=$AG_PUB bytes=1000 sha256=ok"; }
 
 ag_down() {
 	# Safe under set -e (the demo): nothing here may stop the cleanup.
