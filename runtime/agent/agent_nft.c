@@ -18,6 +18,7 @@
 #include "ir.h"
 #include "log.h"
 #include "nftb.h"
+#include "nftc.h"
 #include "nftm.h"
 #include "ts.h"
 
@@ -101,6 +102,22 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Access removed is access gone (nftc.h): after every commit, the open
+ * connections the table had admitted and now denies are deleted, so that
+ * a peer removed, expired or revoked, or a policy change, stops them on
+ * their next packet.  A failed sweep leaves the table applied: logged. */
+static void cut(struct agent_nft *n)
+{
+	struct nftc_result cr;
+	int rc = nftc_sweep(n->applied, &cr);
+	if (rc < 0)
+		log_err("%s: table inet %s applied, but open connections were not re-checked: %s", n->iface, n->table,
+			strerror(-rc));
+	else if (cr.cut)
+		log_info("%s: %zu open connection%s cut that the filter no longer allows (of %zu it had admitted)",
+			 n->iface, cr.cut, cr.cut == 1 ? "" : "s", cr.marked);
+}
+
 /* Make the kernel's table N->applied again (an edit from outside changed
  * the generation, so nftb reads the kernel's copy back and mends what
  * differs: elements, rules, chains, flags, or the whole table).  0 or
@@ -113,6 +130,8 @@ static int repair(struct agent_nft *n, char *err, size_t errlen)
 	int rc = nftb_apply(n->nb, n->applied, &bo, &res, &diags);
 	if (rc < 0)
 		snprintf(err, errlen, "%s", diags.n ? diags.items[0].msg : strerror(-rc));
+	else
+		cut(n);	/* what a forged element let in */
 	nftb_result_free(&res);
 	diag_list_free(&diags);
 	return rc;
@@ -202,6 +221,7 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		nftm_free(n->applied);
 		n->applied = t;
 		t = NULL;
+		cut(n);
 		watch(n);
 	}
 	n->last_ms = now_ms() - t0;
