@@ -136,6 +136,21 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 	}
 }
 
+const struct netmap_world *coord_srv_world(const struct coord_srv *srv, uint64_t *generation)
+{
+	*generation = (uint64_t)srv->world_gen;
+	return srv->world;
+}
+
+static void refresh(struct coord_srv *srv);
+
+const struct netmap_world *coord_srv_world_now(struct coord_srv *srv, uint64_t *generation)
+{
+	if (srv->refresh_at || !srv->world)
+		refresh(srv);
+	return coord_srv_world(srv, generation);
+}
+
 static int watch(struct coord_srv *srv, int op, int fd, uint32_t events, struct io *io)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
