@@ -182,6 +182,76 @@ static int users_list(struct coord_srv *srv, const cJSON *req, cJSON *out, struc
 
 /* ---- auth keys ---- */
 
+/* Ids of one user's auth keys or nodes. */
+struct owned {
+	int64_t user_id;
+	int64_t *ids;
+	size_t n;
+	bool nomem;
+};
+
+static void owned_add(struct owned *o, int64_t user_id, int64_t id)
+{
+	int64_t *v;
+	if (user_id != o->user_id)
+		return;
+	if (!(v = realloc(o->ids, (o->n + 1) * sizeof *v))) {
+		o->nomem = true;
+		return;
+	}
+	o->ids = v;
+	o->ids[o->n++] = id;
+}
+
+static int owned_key(const struct store_authkey *k, void *arg)
+{
+	owned_add(arg, k->user_id, k->id);
+	return 0;
+}
+
+static int owned_node(const struct store_node *n, void *arg)
+{
+	if (!n->expired)
+		owned_add(arg, n->user_id, n->id);
+	return 0;
+}
+
+/* Revoke every auth key of the user and expire every node of theirs:
+ * every peer drops them, their sessions end, the relays cut their open
+ * connections.  One change at a time, each committed: a revocation cut
+ * short is completed by running it again. */
+static int users_revoke(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+{
+	struct store *s = coord_srv_store(srv);
+	const char *name = str_arg(req, "name");
+	struct owned keys = { 0 }, nodes = { 0 };
+	if (!name)
+		return refuse(r, "users.revoke needs a name");
+	int rc = store_user_by_name(s, name, &keys.user_id);
+	if (rc == -ENOENT)
+		return refuse(r, "no user named '%s'", name);
+	nodes.user_id = keys.user_id;
+	if (rc == 0)
+		rc = store_authkeys_each(s, owned_key, &keys);
+	if (rc == 0)
+		rc = store_nodes_each(s, owned_node, &nodes);
+	if (rc == 0 && (keys.nomem || nodes.nomem))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < keys.n; i++)
+		rc = store_authkey_revoke(s, keys.ids[i]);
+	for (size_t i = 0; rc == 0 && i < nodes.n; i++)
+		rc = store_node_expire(s, nodes.ids[i]);
+	if (rc == 0) {
+		log_info("user %s revoked: %zu auth keys revoked, %zu nodes expired", name, keys.n, nodes.n);
+		cJSON_AddNumberToObject(out, "authkeys", (double)keys.n);
+		cJSON_AddNumberToObject(out, "nodes", (double)nodes.n);
+		coord_srv_changed(srv);
+	}
+	free(keys.ids);
+	free(nodes.ids);
+	return rc < 0 ? store_failed(r, rc) : 0;
+}
+
 static int authkey_create(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
 {
 	struct store *s = coord_srv_store(srv);
@@ -849,6 +919,7 @@ static const struct {
 	{ "authkey.create", authkey_create },
 	{ "authkey.list", authkey_list },
 	{ "authkey.revoke", authkey_revoke },
+	{ "users.revoke", users_revoke },
 	{ "nodes.list", nodes_list },
 	{ "nodes.remove", nodes_remove },
 	{ "nodes.expire", nodes_expire },

@@ -168,6 +168,11 @@ static void print_key(const cJSON *ans)
 	printf("%s\n", str(ans, "key"));
 }
 
+static void print_revoked(const cJSON *ans)
+{
+	printf("%.0f auth keys revoked, %.0f nodes expired\n", num(ans, "authkeys"), num(ans, "nodes"));
+}
+
 static void print_nothing(const cJSON *ans)
 {
 	(void)ans;
@@ -205,6 +210,11 @@ static int one_name(const struct cmd *c, int argc, char **argv, cJSON *req, cons
 		return usage_of(c);
 	cJSON_AddStringToObject(req, field, argv[1]);
 	return 0;
+}
+
+static int user_arg(const struct cmd *c, int argc, char **argv, cJSON *req)
+{
+	return one_name(c, argc, argv, req, "name");
 }
 
 static int node_arg(const struct cmd *c, int argc, char **argv, cJSON *req)
@@ -453,6 +463,7 @@ static const struct cmd cmds[] = {
 	{ "users", "add", "users.add", "NAME --email EMAIL [--role owner|admin|member]", users_add_args,
 	  print_nothing },
 	{ "users", "list", "users.list", "[--json]", no_args, print_users },
+	{ "users", "revoke", "users.revoke", "NAME", user_arg, print_revoked },
 	{ "authkey", "create", "authkey.create", "--user NAME | --tags tag:a,tag:b [--reusable] [--expiry 24h]",
 	  authkey_create_args, print_key },
 	{ "authkey", "list", "authkey.list", "[--json]", no_args, print_authkeys },
