@@ -87,7 +87,7 @@ MANPAGES   = $(wildcard man/*.[1578])
 DEB_PKGS = build-essential pkg-config flex bison clang \
 	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev libsqlite3-dev \
 	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
-	python3 valgrind busybox
+	python3 valgrind busybox qrencode
 DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update

@@ -263,6 +263,23 @@ static void on_command(void *arg, struct agent_client *c, const char *line, size
 	agent_req_free(&r);
 }
 
+static void on_tamper(void *arg, const char *what, const char *err, double ms)
+{
+	struct agent *a = arg;
+	snprintf(a->tamper_what, sizeof a->tamper_what, "%s", what);
+	snprintf(a->repair_error, sizeof a->repair_error, "%s", err ? err : "");
+	a->tamper.count++;
+	a->tamper.at = (uint64_t)time(NULL);
+	a->tamper.what = a->tamper_what;
+	a->repair_ms = ms;
+	if (err)
+		log_err("%s: another process changed our nftables table (%s); repairing it failed: %s", a->ifname, what,
+			err);
+	else
+		log_warn("%s: another process changed our nftables table (%s); repaired in %.1f ms", a->ifname, what, ms);
+	agent_link_report_tamper(a);
+}
+
 /* A node that was up: its stored netmap first, then the coordinator. */
 static void resume(struct agent *a)
 {
@@ -327,6 +344,7 @@ struct agent *agent_new(struct ev_loop *loop, struct wgdev *dev, const struct ag
 		snprintf(err, errlen, "agent setup: %s", strerror(errno));
 		goto fail;
 	}
+	agent_nft_watch(a->nft, loop, on_tamper, a);
 	if (load(a, err, errlen) < 0)
 		goto fail;
 	agent_link_rearm(a);

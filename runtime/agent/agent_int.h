@@ -14,6 +14,7 @@
 #include "agent_nft.h"
 #include "agent_state.h"
 #include "ctl_conn.h"
+#include "ctl_msg.h"
 #include "rtnl.h"
 
 #define AGENT_MAX_WAITING 8
@@ -49,6 +50,10 @@ struct agent {
 	uint64_t filter_generation;
 	char apply_error[256];
 	double last_apply_ms;
+	/* Other processes' edits of our table, repaired (agent_nft_watch). */
+	struct ctl_tamper tamper;
+	char tamper_what[200], repair_error[256];
+	double repair_ms;
 	struct {
 		uint32_t net, mask;	/* network byte order */
 	} subnets[AGENT_MAX_SUBNETS];
@@ -82,6 +87,8 @@ void agent_link_stop(struct agent *a);
 /* Re-arm the timer for the connection's deadline or the next reconnect. */
 void agent_link_rearm(struct agent *a);
 void agent_link_lost(struct agent *a, const char *why);
+/* Tell the coordinator about a->tamper (when connected). */
+void agent_link_report_tamper(struct agent *a);
 
 /* agent.c: answer every waiting `up` with TEXT (an encoded answer). */
 void agent_answer_waiting(struct agent *a, bool ok, const char *why);

@@ -132,6 +132,20 @@ static int on_delta(struct agent *a, const struct ctl_delta *d)
 	return take_netmap(a, &next);
 }
 
+static int send_tamper(struct agent *a)
+{
+	struct ctl_msg m = { .type = CTL_MSG_UPDATE };
+	m.u.update.has_tamper = true;
+	m.u.update.tamper = a->tamper;
+	return send_msg(a, &m);
+}
+
+void agent_link_report_tamper(struct agent *a)
+{
+	if (a->conn && a->registered_now && send_tamper(a) < 0)
+		log_warn("%s: cannot report the tampering to the coordinator", a->ifname);
+}
+
 static int on_result(struct agent *a, const struct ctl_register_result *r)
 {
 	if (!r->ok) {
@@ -146,6 +160,9 @@ static int on_result(struct agent *a, const struct ctl_register_result *r)
 	a->registered_now = true;
 	snprintf(a->node_name, sizeof a->node_name, "%s", r->name ? r->name : "");
 	log_info("%s: registered as %s (node %llu)", a->ifname, a->node_name, (unsigned long long)r->node_id);
+	/* A new session knows nothing of what happened before it. */
+	if (a->tamper.count && send_tamper(a) < 0)
+		return -ENOMEM;
 	return a->has_try ? agent_try_commit(a) : 0;
 }
 

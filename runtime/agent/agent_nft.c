@@ -16,14 +16,23 @@
 
 #include "addr.h"
 #include "ir.h"
+#include "log.h"
 #include "nftb.h"
+#include "nftc.h"
 #include "nftm.h"
 #include "ts.h"
 
 struct agent_nft {
 	struct nftb *nb;
+	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
 	double last_ms;
+	/* Watching for other processes' edits (agent_nft_watch). */
+	struct ev_loop *loop;
+	agent_nft_tamper_fn *on_tamper;
+	void *arg;
+	struct nftb_monitor *mon;
+	struct ev_watch mon_w;
 };
 
 struct agent_nft *agent_nft_new(const char *table, const char *iface)
@@ -36,12 +45,30 @@ struct agent_nft *agent_nft_new(const char *table, const char *iface)
 	return n;
 }
 
+static void unwatch(struct agent_nft *n)
+{
+	if (!n->mon)
+		return;
+	ev_watch_del(n->loop, &n->mon_w);
+	nftb_monitor_close(n->mon);
+	n->mon = NULL;
+}
+
 void agent_nft_free(struct agent_nft *n)
 {
 	if (!n)
 		return;
+	unwatch(n);
+	nftm_free(n->applied);
 	nftb_close(n->nb);
 	free(n);
+}
+
+void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper_fn *fn, void *arg)
+{
+	n->loop = loop;
+	n->on_tamper = fn;
+	n->arg = arg;
 }
 
 double agent_nft_last_ms(const struct agent_nft *n)
@@ -73,6 +100,79 @@ static double now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Access removed is access gone (nftc.h): after every commit, the open
+ * connections the table had admitted and now denies are deleted, so that
+ * a peer removed, expired or revoked, or a policy change, stops them on
+ * their next packet.  A failed sweep leaves the table applied: logged. */
+static void cut(struct agent_nft *n)
+{
+	struct nftc_result cr;
+	int rc = nftc_sweep(n->applied, &cr);
+	if (rc < 0)
+		log_err("%s: table inet %s applied, but open connections were not re-checked: %s", n->iface, n->table,
+			strerror(-rc));
+	else if (cr.cut)
+		log_info("%s: %zu open connection%s cut that the filter no longer allows (of %zu it had admitted)",
+			 n->iface, cr.cut, cr.cut == 1 ? "" : "s", cr.marked);
+}
+
+/* Make the kernel's table N->applied again (an edit from outside changed
+ * the generation, so nftb reads the kernel's copy back and mends what
+ * differs: elements, rules, chains, flags, or the whole table).  0 or
+ * -errno with a reason in ERR. */
+static int repair(struct agent_nft *n, char *err, size_t errlen)
+{
+	struct nftb_opts bo = { 0 };
+	struct nftb_result res = { 0 };
+	struct diag_list diags = { 0 };
+	int rc = nftb_apply(n->nb, n->applied, &bo, &res, &diags);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", diags.n ? diags.items[0].msg : strerror(-rc));
+	else
+		cut(n);	/* what a forged element let in */
+	nftb_result_free(&res);
+	diag_list_free(&diags);
+	return rc;
+}
+
+/* Events on our table: from another process (ours carry our port id and
+ * are not counted), they are tampering; the table is made again at once. */
+static int on_events(void *arg, uint32_t events)
+{
+	struct agent_nft *n = arg;
+	char what[200] = "", err[256] = "";
+	(void)events;
+	int got = nftb_monitor_read(n->mon, 0, what, sizeof what);
+	if (got < 0)
+		log_warn("%s: reading nf_tables events: %s", n->iface, strerror(-got));
+	if (got <= 0 || !n->applied)
+		return 0;
+	double t0 = now_ms();
+	int rc = repair(n, err, sizeof err);
+	n->on_tamper(n->arg, what, rc < 0 ? err : NULL, now_ms() - t0);
+	return 0;
+}
+
+/* Start watching once there is a table and a socket whose port id marks
+ * our own changes.  Without a monitor the filter still works: say so. */
+static void watch(struct agent_nft *n)
+{
+	if (!n->loop || n->mon)
+		return;
+	if (!(n->mon = nftb_monitor_open(n->table, nftb_portid(n->nb)))) {
+		log_warn("%s: cannot watch table inet %s for other processes' edits: %s", n->iface, n->table,
+			 strerror(errno));
+		return;
+	}
+	n->mon_w = (struct ev_watch){ .fd = nftb_monitor_fd(n->mon), .events = EPOLLIN, .fn = on_events, .arg = n };
+	int rc = ev_watch_add(n->loop, &n->mon_w);
+	if (rc < 0) {
+		log_warn("%s: cannot watch table inet %s: %s", n->iface, n->table, strerror(-rc));
+		nftb_monitor_close(n->mon);
+		n->mon = NULL;
+	}
 }
 
 /* The first diagnostic's text, or strerror. */
@@ -117,8 +217,15 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		goto free_table;
 	}
 	struct nftb_opts bo = { .flows = &flows };
-	if ((rc = nftb_apply(n->nb, t, &bo, &res, &diags)) < 0)
+	if ((rc = nftb_apply(n->nb, t, &bo, &res, &diags)) < 0) {
 		reason(err, errlen, "filter", &diags, rc);
+	} else {
+		nftm_free(n->applied);
+		n->applied = t;
+		t = NULL;
+		cut(n);
+		watch(n);
+	}
 	n->last_ms = now_ms() - t0;
 	nftb_result_free(&res);
 	diag_list_free(&diags);
@@ -161,7 +268,11 @@ int agent_nft_remove(struct agent_nft *n)
 		rc = -errno;
 		goto out;
 	}
-	/* Our handle's cached copy describes a table that will be gone. */
+	/* Our handle's cached copy describes a table that will be gone, and
+	 * deleting it is no tampering. */
+	unwatch(n);
+	nftm_free(n->applied);
+	n->applied = NULL;
 	nftb_close(n->nb);
 	n->nb = NULL;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);

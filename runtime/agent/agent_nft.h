@@ -11,13 +11,26 @@
 #include <stddef.h>
 
 #include "ctl_netmap.h"
+#include "evloop.h"
 #include "nftm.h"
 
 struct agent_nft;
 
+/* Called when another process changed the table and it was made again:
+ * WHAT describes the (last) change, ERR is NULL when the repair worked
+ * (else why not), MS how long the repair took. */
+typedef void agent_nft_tamper_fn(void *arg, const char *what, const char *err, double ms);
+
 /* Table TABLE (NULL: "keygate") for tunnel interface IFACE.  NULL with errno. */
 struct agent_nft *agent_nft_new(const char *table, const char *iface);
 void agent_nft_free(struct agent_nft *n);
+
+/* The ruleset is ours: from the first successful apply on, watch the
+ * table (NFNLGRP_NFTABLES) on LOOP; a change another process makes to it
+ * (a rule or element deleted or added, the table deleted or made dormant,
+ * `nft flush ruleset`) is undone at once by applying the last table
+ * again, then reported to FN.  Other tables are never looked at. */
+void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper_fn *fn, void *arg);
 
 /* Make the table M's filter with SERVED (the routes this node serves)
  * as forwarding destinations, source NAT to SNAT_TO's addresses (a family

@@ -49,11 +49,26 @@ static bool add_warnings(cJSON *j, struct agent *a, time_t now)
 			 a->has_applied ? "enforcing the netmap applied last (fail static)" : "no netmap applied");
 		ok = cJSON_AddItemToArray(w, cJSON_CreateString(text));
 	}
+	if (ok && a->repair_error[0]) {
+		snprintf(text, sizeof text, "our nftables table was changed by another process and could not be repaired: %s",
+			 a->repair_error);
+		ok = cJSON_AddItemToArray(w, cJSON_CreateString(text));
+	}
 	if (ok && a->apply_error[0]) {
 		snprintf(text, sizeof text, "the last netmap did not apply: %s", a->apply_error);
 		ok = cJSON_AddItemToArray(w, cJSON_CreateString(text));
 	}
 	return ok;
+}
+
+static bool add_tamper(cJSON *j, const struct agent *a)
+{
+	cJSON *t = cJSON_AddObjectToObject(j, "tamper");
+	return t && cJSON_AddNumberToObject(t, "count", (double)a->tamper.count) &&
+	       cJSON_AddNumberToObject(t, "last_at", (double)a->tamper.at) &&
+	       cJSON_AddStringToObject(t, "last", a->tamper_what) &&
+	       cJSON_AddNumberToObject(t, "repair_ms", a->repair_ms) &&
+	       cJSON_AddStringToObject(t, "repair_error", a->repair_error);
 }
 
 static bool add_body(cJSON *j, struct agent *a)
@@ -81,7 +96,7 @@ static bool add_body(cJSON *j, struct agent *a)
 		  (!p->snat_to || cJSON_AddStringToObject(j, "snat_to", p->snat_to)) &&
 		  cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) &&
 		  agent_target_routes(&t, &used) == 0 && ctl_json_add_prefixes(j, "routes_used", &used) &&
-		  (peers = cJSON_AddArrayToObject(j, "peers"));
+		  add_tamper(j, a) && (peers = cJSON_AddArrayToObject(j, "peers"));
 	for (size_t i = 0; ok && m && i < m->n_peers; i++)
 		ok = add_peer(peers, a, &m->peers[i], now);
 	ctl_prefixes_free(&used);

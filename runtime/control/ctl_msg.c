@@ -29,6 +29,13 @@ static bool ctl_add_opt_string(cJSON *j, const char *field, const char *s)
 	return !s || cJSON_AddStringToObject(j, field, s);
 }
 
+static bool ctl_add_tamper(cJSON *j, const struct ctl_tamper *t)
+{
+	cJSON *o = cJSON_AddObjectToObject(j, "tamper");
+	return o && cJSON_AddNumberToObject(o, "count", (double)t->count) &&
+	       cJSON_AddNumberToObject(o, "at", (double)t->at) && ctl_add_opt_string(o, "what", t->what);
+}
+
 static bool ctl_encode_body(cJSON *j, const struct ctl_msg *m)
 {
 	const struct ctl_register *r = &m->u.reg;
@@ -54,7 +61,8 @@ static bool ctl_encode_body(cJSON *j, const struct ctl_msg *m)
 		       (!up->has_hostname || ctl_add_opt_string(j, "hostname", up->hostname)) &&
 		       (!up->has_routes || ctl_json_add_prefixes(j, "routes", &up->routes)) &&
 		       (!up->has_endpoints || ctl_json_add_endpoints(j, "endpoints", &up->endpoints)) &&
-		       (!up->has_forwarding || cJSON_AddBoolToObject(j, "forwarding", up->forwarding));
+		       (!up->has_forwarding || cJSON_AddBoolToObject(j, "forwarding", up->forwarding)) &&
+		       (!up->has_tamper || ctl_add_tamper(j, &up->tamper));
 	case CTL_MSG_MAP:
 		return cJSON_AddItemToObject(j, "netmap", ctl_netmap_to_json(&m->u.map));
 	case CTL_MSG_DELTA:
@@ -139,6 +147,18 @@ static int ctl_decode_update(const cJSON *j, struct ctl_update *u, struct ctl_er
 					&u->has_endpoints, "update", err);
 	if (!rc)
 		rc = ctl_json_bool(j, "forwarding", false, &u->forwarding, "update", err);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "tamper");
+	if (!rc && t) {
+		u->has_tamper = true;
+		if (!cJSON_IsObject(t))
+			return ctl_json_fail(err, "update.tamper: not an object");
+		rc = ctl_json_uint(t, "count", true, CTL_MAX_ID, &u->tamper.count, "update.tamper", err);
+		if (!rc)
+			rc = ctl_json_uint(t, "at", true, CTL_MAX_ID, &u->tamper.at, "update.tamper", err);
+		if (!rc)
+			rc = ctl_json_string(t, "what", false, CTL_MAX_TAMPER_TEXT, &u->tamper.what, "update.tamper",
+					     err);
+	}
 	return rc;
 }
 
@@ -229,6 +249,7 @@ void ctl_msg_free(struct ctl_msg *m)
 		free(m->u.update.hostname);
 		ctl_prefixes_free(&m->u.update.routes);
 		ctl_endpoints_free(&m->u.update.endpoints);
+		free(m->u.update.tamper.what);
 		break;
 	case CTL_MSG_MAP:
 		ctl_netmap_free(&m->u.map);

@@ -48,14 +48,24 @@ struct ctl_register_result {
 	struct ctl_prefixes addresses;
 };
 
-/* Present fields change; absent ones stay. */
+/* Out-of-band changes to the node's nftables table that the node noticed
+ * and repaired: how many, when the last was (Unix seconds), what it was. */
+struct ctl_tamper {
+	uint64_t count;
+	uint64_t at;
+	char *what;
+};
+#define CTL_MAX_TAMPER_TEXT 256
+
+/* Present fields change; absent ones stay (TAMPER is a report only). */
 struct ctl_update {
-	bool has_wg_key, has_hostname, has_routes, has_endpoints, has_forwarding;
+	bool has_wg_key, has_hostname, has_routes, has_endpoints, has_forwarding, has_tamper;
 	bool forwarding;		/* the node forwards what it advertises */
 	uint8_t wg_key[32];
 	char *hostname;
 	struct ctl_prefixes routes;
 	struct ctl_endpoints endpoints;
+	struct ctl_tamper tamper;
 };
 
 struct ctl_ack {

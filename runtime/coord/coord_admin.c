@@ -1,5 +1,6 @@
 /* coord_admin: one handler per admin command, in a dispatch table. */
 #include "coord_admin.h"
+#include "coord_static.h"
 #include "ctl_authkey.h"
 #include "ctl_json.h"
 #include "diff.h"
@@ -181,6 +182,76 @@ static int users_list(struct coord_srv *srv, const cJSON *req, cJSON *out, struc
 
 /* ---- auth keys ---- */
 
+/* Ids of one user's auth keys or nodes. */
+struct owned {
+	int64_t user_id;
+	int64_t *ids;
+	size_t n;
+	bool nomem;
+};
+
+static void owned_add(struct owned *o, int64_t user_id, int64_t id)
+{
+	int64_t *v;
+	if (user_id != o->user_id)
+		return;
+	if (!(v = realloc(o->ids, (o->n + 1) * sizeof *v))) {
+		o->nomem = true;
+		return;
+	}
+	o->ids = v;
+	o->ids[o->n++] = id;
+}
+
+static int owned_key(const struct store_authkey *k, void *arg)
+{
+	owned_add(arg, k->user_id, k->id);
+	return 0;
+}
+
+static int owned_node(const struct store_node *n, void *arg)
+{
+	if (!n->expired)
+		owned_add(arg, n->user_id, n->id);
+	return 0;
+}
+
+/* Revoke every auth key of the user and expire every node of theirs:
+ * every peer drops them, their sessions end, the relays cut their open
+ * connections.  One change at a time, each committed: a revocation cut
+ * short is completed by running it again. */
+static int users_revoke(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+{
+	struct store *s = coord_srv_store(srv);
+	const char *name = str_arg(req, "name");
+	struct owned keys = { 0 }, nodes = { 0 };
+	if (!name)
+		return refuse(r, "users.revoke needs a name");
+	int rc = store_user_by_name(s, name, &keys.user_id);
+	if (rc == -ENOENT)
+		return refuse(r, "no user named '%s'", name);
+	nodes.user_id = keys.user_id;
+	if (rc == 0)
+		rc = store_authkeys_each(s, owned_key, &keys);
+	if (rc == 0)
+		rc = store_nodes_each(s, owned_node, &nodes);
+	if (rc == 0 && (keys.nomem || nodes.nomem))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < keys.n; i++)
+		rc = store_authkey_revoke(s, keys.ids[i]);
+	for (size_t i = 0; rc == 0 && i < nodes.n; i++)
+		rc = store_node_expire(s, nodes.ids[i]);
+	if (rc == 0) {
+		log_info("user %s revoked: %zu auth keys revoked, %zu nodes expired", name, keys.n, nodes.n);
+		cJSON_AddNumberToObject(out, "authkeys", (double)keys.n);
+		cJSON_AddNumberToObject(out, "nodes", (double)nodes.n);
+		coord_srv_changed(srv);
+	}
+	free(keys.ids);
+	free(nodes.ids);
+	return rc < 0 ? store_failed(r, rc) : 0;
+}
+
 static int authkey_create(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
 {
 	struct store *s = coord_srv_store(srv);
@@ -301,6 +372,58 @@ static void add_addr(cJSON *o, const char *field, int family, const void *addr)
 	cJSON_AddStringToObject(o, field, text);
 }
 
+/* Node ID's configuration as a stock WireGuard device, from WORLD:
+ * 0 with *TEXT (the caller frees it), or -errno. */
+static int static_config(const struct netmap_world *world, uint64_t gen, int64_t id, char **text)
+{
+	struct ctl_netmap m;
+	int rc = world ? netmap_for(world, id, gen, &m) : -ENOENT;
+	if (rc < 0)
+		return rc;
+	*text = coord_static_config(&m);
+	ctl_netmap_free(&m);
+	return *text ? 0 : -ENOMEM;
+}
+
+/* For a static device: "static", and "config_stale" when its configuration
+ * is not the one last handed out any more (a policy change, a relay's
+ * move). */
+static void static_state(struct coord_srv *srv, int64_t id, cJSON *o)
+{
+	char setting[32], handed[65], now_hash[65];
+	char *text;
+	uint64_t gen;
+	coord_static_setting(id, setting);
+	if (store_setting_get(coord_srv_store(srv), setting, handed, sizeof handed) < 0)
+		return;
+	cJSON_AddBoolToObject(o, "static", true);
+	const struct netmap_world *w = coord_srv_world(srv, &gen);
+	if (static_config(w, gen, id, &text) < 0)
+		return;
+	coord_static_hash(text, now_hash);
+	free(text);
+	cJSON_AddBoolToObject(o, "config_stale", strcmp(now_hash, handed) != 0);
+}
+
+/* Hand node ID's configuration out: into OUT's "config", its hash kept. */
+static int hand_out_config(struct coord_srv *srv, int64_t id, cJSON *out, struct refusal *r)
+{
+	char setting[32], hash[65];
+	char *text;
+	uint64_t gen;
+	const struct netmap_world *w = coord_srv_world_now(srv, &gen);
+	int rc = static_config(w, gen, id, &text);
+	if (rc < 0)
+		return refuse(r, "cannot make the configuration: %s", strerror(-rc));
+	coord_static_hash(text, hash);
+	coord_static_setting(id, setting);
+	rc = store_setting_set(coord_srv_store(srv), setting, hash);
+	if (rc == 0)
+		cJSON_AddStringToObject(out, "config", text);
+	free(text);
+	return rc < 0 ? store_failed(r, rc) : 0;
+}
+
 static int node_row(const struct store_node *n, void *arg)
 {
 	struct with_names *w = arg;
@@ -333,6 +456,12 @@ static int node_row(const struct store_node *n, void *arg)
 	cJSON_AddNumberToObject(o, "acked_generation", (double)info.acked_generation);
 	if (info.ack_error)
 		cJSON_AddStringToObject(o, "ack_error", info.ack_error);
+	static_state(w->srv, n->id, o);
+	cJSON_AddNumberToObject(o, "tamper_count", (double)info.tamper_count);
+	if (info.tamper_count) {
+		cJSON_AddNumberToObject(o, "last_tamper_at", (double)info.tamper_at);
+		cJSON_AddStringToObject(o, "last_tamper", info.tamper_what ? info.tamper_what : "");
+	}
 	cJSON_AddItemToArray(w->arr, o);
 	return 0;
 }
@@ -392,6 +521,66 @@ static int nodes_expire(struct coord_srv *srv, const cJSON *req, cJSON *out, str
 {
 	(void)out;
 	return node_change(srv, req, r, store_node_expire);
+}
+
+/* Register a stock WireGuard device of USER with the public key the
+ * keygate command made (the private key stays with that command): a
+ * single-use auth key made and consumed at once, a random machine key. */
+static int register_static(struct store *s, const char *name, int64_t user_id, const uint8_t wg_key[32],
+			   int64_t *id)
+{
+	struct store_authkey_spec spec = { .user_id = user_id, .expiry = time(NULL) + 60 };
+	struct store_registration reg = { .name = name, .hostname = name };
+	int rc = store_authkey_create(s, &spec, time(NULL), &reg.authkey_id, reg.secret);
+	if (rc < 0)
+		return rc;
+	randombytes_buf(reg.machine_key, sizeof reg.machine_key);
+	memcpy(reg.wg_key, wg_key, 32);
+	rc = store_register(s, &reg, time(NULL), id);
+	sodium_memzero(reg.secret, sizeof reg.secret);
+	return rc;
+}
+
+static int nodes_add_static(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+{
+	struct store *s = coord_srv_store(srv);
+	const char *name = str_arg(req, "name"), *user = str_arg(req, "user"), *key = str_arg(req, "wg_key");
+	uint8_t wg_key[32];
+	size_t klen;
+	int64_t user_id, id;
+	if (!name || !user || !key)
+		return refuse(r, "nodes.add_static needs a name, a user and the device's public key");
+	if (sodium_base642bin(wg_key, sizeof wg_key, key, strlen(key), NULL, &klen, NULL, sodium_base64_VARIANT_ORIGINAL) ||
+	    klen != 32)
+		return refuse(r, "wg_key: not a key (44 characters of base64)");
+	int rc = store_user_by_name(s, user, &user_id);
+	if (rc == -ENOENT)
+		return refuse(r, "no user named '%s'", user);
+	if (rc < 0)
+		return store_failed(r, rc);
+	rc = register_static(s, name, user_id, wg_key, &id);
+	if (rc == -EEXIST)
+		return refuse(r, "a node named '%s' exists already", name);
+	if (rc == -EINVAL)
+		return refuse(r, "'%s' is not a valid node name (one DNS label)", name);
+	if (rc < 0)
+		return store_failed(r, rc);
+	log_info("node %s: a stock WireGuard device of %s added", name, user);
+	coord_srv_changed(srv);
+	cJSON_AddStringToObject(out, "name", name);
+	return hand_out_config(srv, id, out, r);
+}
+
+static int nodes_config(struct coord_srv *srv, const cJSON *req, cJSON *out, struct refusal *r)
+{
+	char setting[32], hash[65];
+	int64_t id;
+	if (node_arg(coord_srv_store(srv), req, &id, r) < 0)
+		return -1;
+	coord_static_setting(id, setting);
+	if (store_setting_get(coord_srv_store(srv), setting, hash, sizeof hash) < 0)
+		return refuse(r, "'%s' is not a stock WireGuard device (keygate nodes add-static)", str_arg(req, "node"));
+	return hand_out_config(srv, id, out, r);
 }
 
 /* ---- routes ---- */
@@ -736,9 +925,12 @@ static const struct {
 	{ "authkey.create", authkey_create },
 	{ "authkey.list", authkey_list },
 	{ "authkey.revoke", authkey_revoke },
+	{ "users.revoke", users_revoke },
 	{ "nodes.list", nodes_list },
 	{ "nodes.remove", nodes_remove },
 	{ "nodes.expire", nodes_expire },
+	{ "nodes.add_static", nodes_add_static },
+	{ "nodes.config", nodes_config },
 	{ "routes.list", routes_list },
 	{ "routes.approve", routes_approve },
 	{ "routes.reject", routes_reject },

@@ -231,6 +231,11 @@ int coord_node_register(struct store *s, const struct ctl_identity *id, const ui
 	return rc;
 }
 
+bool coord_node_update_changes(const struct ctl_update *u)
+{
+	return u->has_wg_key || u->has_hostname || u->has_routes || u->has_endpoints;
+}
+
 int coord_node_update(struct store *s, int64_t node_id, const struct ctl_update *u)
 {
 	int rc = 0;

@@ -35,6 +35,8 @@ int coord_node_register(struct store *s, const struct ctl_identity *id, const ui
 			struct coord_node_result *res);
 /* Apply an update's present fields to node NODE_ID: 0 or -errno. */
 int coord_node_update(struct store *s, int64_t node_id, const struct ctl_update *u);
+/* Whether U changes what netmaps are made of (a tamper report alone does not). */
+bool coord_node_update_changes(const struct ctl_update *u);
 
 /* The replay record: the newest handshake timestamp accepted from a
  * machine key, kept as a store setting so a restart keeps it. */

@@ -47,6 +47,7 @@ struct coord_sess {
 	uint64_t acked;
 	char *ack_error;
 	bool forwarding_off;		/* the node said its forwarding is off */
+	struct ctl_tamper tamper;	/* the node's last tamper report */
 	struct coord_sess *prev, *next;
 };
 
@@ -132,7 +133,25 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 		info->acked_generation = s->acked;
 		info->ack_error = s->ack_error;
 		info->forwarding_off = s->forwarding_off;
+		info->tamper_count = s->tamper.count;
+		info->tamper_at = s->tamper.at;
+		info->tamper_what = s->tamper.what;
 	}
+}
+
+const struct netmap_world *coord_srv_world(const struct coord_srv *srv, uint64_t *generation)
+{
+	*generation = (uint64_t)srv->world_gen;
+	return srv->world;
+}
+
+static void refresh(struct coord_srv *srv);
+
+const struct netmap_world *coord_srv_world_now(struct coord_srv *srv, uint64_t *generation)
+{
+	if (srv->refresh_at || !srv->world)
+		refresh(srv);
+	return coord_srv_world(srv, generation);
 }
 
 static int watch(struct coord_srv *srv, int op, int fd, uint32_t events, struct io *io)
@@ -261,6 +280,7 @@ static void sess_free(struct coord_sess *s)
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
 	free(s->ack_error);
+	free(s->tamper.what);
 	free(s);
 }
 
@@ -531,6 +551,17 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	return 0;
 }
 
+/* A node's report of an out-of-band edit of its table (it repaired it):
+ * kept with the session for `keygate nodes list`, logged. */
+static void take_tamper(struct coord_sess *s, struct ctl_tamper *t)
+{
+	log_warn("node %s: its nftables table was changed by another process %llu time%s, last: %s (repaired)",
+		 s->name, (unsigned long long)t->count, t->count == 1 ? "" : "s", t->what ? t->what : "?");
+	free(s->tamper.what);
+	s->tamper = *t;
+	t->what = NULL;
+}
+
 static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t len)
 {
 	struct coord_sess *s = ctx;
@@ -557,11 +588,10 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 			log_warn("node %s: IP forwarding %s", s->name,
 				 s->forwarding_off ? "off: its advertised routes are not served" : "on again");
 		}
-		if (!m.u.update.has_wg_key && !m.u.update.has_hostname && !m.u.update.has_routes &&
-		    !m.u.update.has_endpoints)
-			break;   /* nothing the store keeps */
+		if (m.u.update.has_tamper)
+			take_tamper(s, &m.u.update.tamper);
 		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
-		if (rc == 0)
+		if (rc == 0 && coord_node_update_changes(&m.u.update))
 			coord_srv_changed(s->srv);
 		break;
 	case CTL_MSG_ACK:

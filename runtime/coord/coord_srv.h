@@ -30,6 +30,8 @@ struct coord_srv_config {
 	const char *public_addr;	/* HOST:PORT put in auth keys; NULL: LISTEN */
 };
 
+struct netmap_world;
+
 /* Bind the listening and admin sockets.  0 or -errno (logged). */
 int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out);
 /* Serve until SIGTERM or SIGINT.  0 or -errno. */
@@ -43,6 +45,11 @@ const struct coord_state *coord_srv_state(const struct coord_srv *srv);
 void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *port);
 /* Something changed in the store: rebuild and push soon. */
 void coord_srv_changed(struct coord_srv *srv);
+/* The netmaps as of the store now: a pending rebuild is done (and pushed)
+ * at once.  NULL when they cannot be computed; the world then stays. */
+const struct netmap_world *coord_srv_world_now(struct coord_srv *srv, uint64_t *generation);
+/* The netmaps as last computed (NULL: none yet). */
+const struct netmap_world *coord_srv_world(const struct coord_srv *srv, uint64_t *generation);
 
 /* A connected node's session, as `keygate nodes list` shows it. */
 struct coord_sess_info {
@@ -51,6 +58,9 @@ struct coord_sess_info {
 	uint64_t acked_generation;	/* 0: none acknowledged */
 	const char *ack_error;		/* the last ack's error, or NULL */
 	bool forwarding_off;		/* it says it does not forward what it advertises */
+	uint64_t tamper_count;		/* out-of-band edits of its table it reported */
+	uint64_t tamper_at;		/* the last one (Unix s), 0: none */
+	const char *tamper_what;	/* its description, or NULL */
 };
 /* Fill INFO for store node ID (connected false when no session holds it). */
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info);

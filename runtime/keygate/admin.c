@@ -2,6 +2,7 @@
  * answer to a table (or JSON with --json). */
 #include "admin.h"
 #include "ask.h"
+#include "devcfg.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -121,6 +122,13 @@ static void print_nodes(const cJSON *ans)
 			 cJSON_IsString(cJSON_GetObjectItem(n, "ack_error")) ? str(n, "ack_error") : "");
 		printf("%-4.0f %-20s %-16s %-15s %-9s %-17s %s\n", num(n, "id"), str(n, "name"), own, str(n, "ipv4"),
 		       state, when(num(n, "last_seen"), t), gen);
+		if (flag(n, "config_stale"))
+			printf("     stock WireGuard device: its configuration changed, give it the new one (keygate nodes config %s)\n",
+			       str(n, "name"));
+		if (num(n, "tamper_count") > 0)
+			printf("     tampered with %.0f time%s, last %s: %s (repaired)\n", num(n, "tamper_count"),
+			       num(n, "tamper_count") == 1 ? "" : "s", when(num(n, "last_tamper_at"), t),
+			       str(n, "last_tamper"));
 	}
 }
 
@@ -167,6 +175,11 @@ static void print_key(const cJSON *ans)
 	printf("%s\n", str(ans, "key"));
 }
 
+static void print_revoked(const cJSON *ans)
+{
+	printf("%.0f auth keys revoked, %.0f nodes expired\n", num(ans, "authkeys"), num(ans, "nodes"));
+}
+
 static void print_nothing(const cJSON *ans)
 {
 	(void)ans;
@@ -204,6 +217,11 @@ static int one_name(const struct cmd *c, int argc, char **argv, cJSON *req, cons
 		return usage_of(c);
 	cJSON_AddStringToObject(req, field, argv[1]);
 	return 0;
+}
+
+static int user_arg(const struct cmd *c, int argc, char **argv, cJSON *req)
+{
+	return one_name(c, argc, argv, req, "name");
 }
 
 static int node_arg(const struct cmd *c, int argc, char **argv, cJSON *req)
@@ -398,10 +416,61 @@ static int policy_get_args(const struct cmd *c, int argc, char **argv, cJSON *re
 	return i < 0 || i != argc ? usage_of(c) : 0;
 }
 
+/* ---- stock WireGuard devices (devcfg.h) ---- */
+
+static void print_config(const cJSON *ans)
+{
+	devcfg_print(str(ans, "config"));
+	devcfg_wipe();
+}
+
+static int static_opt(int opt, const char *arg, cJSON *req)
+{
+	if (opt == 'u')
+		cJSON_AddStringToObject(req, "user", arg);
+	else if (opt == 'q')
+		devcfg_want_qr();
+	else if (devcfg_load_key(arg) < 0)
+		return fprintf(stderr, "keygate: %s: not a readable private key\n", arg), -1;
+	return 0;
+}
+
+static int add_static_args(const struct cmd *c, int argc, char **argv, cJSON *req)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' }, { "qr", no_argument, NULL, 'q' }, { 0 },
+	};
+	char pub[45];
+	int i = options(c, argc, argv, opts, req, static_opt);
+	if (i < 0 || i != argc - 1 || !cJSON_GetObjectItem(req, "user"))
+		return usage_of(c);
+	/* The private key exists only in what this command prints. */
+	if (json_out)
+		return fprintf(stderr, "keygate nodes add-static: no --json: the configuration is the output\n"), -1;
+	if (devcfg_new_key(pub) < 0)
+		return fprintf(stderr, "keygate: cannot make a key pair\n"), -1;
+	cJSON_AddStringToObject(req, "name", argv[i]);
+	cJSON_AddStringToObject(req, "wg_key", pub);
+	return 0;
+}
+
+static int config_args(const struct cmd *c, int argc, char **argv, cJSON *req)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' }, { "qr", no_argument, NULL, 'q' }, { 0 },
+	};
+	int i = options(c, argc, argv, opts, req, static_opt);
+	if (i < 0 || i != argc - 1)
+		return usage_of(c);
+	cJSON_AddStringToObject(req, "node", argv[i]);
+	return 0;
+}
+
 static const struct cmd cmds[] = {
 	{ "users", "add", "users.add", "NAME --email EMAIL [--role owner|admin|member]", users_add_args,
 	  print_nothing },
 	{ "users", "list", "users.list", "[--json]", no_args, print_users },
+	{ "users", "revoke", "users.revoke", "NAME", user_arg, print_revoked },
 	{ "authkey", "create", "authkey.create", "--user NAME | --tags tag:a,tag:b [--reusable] [--expiry 24h]",
 	  authkey_create_args, print_key },
 	{ "authkey", "list", "authkey.list", "[--json]", no_args, print_authkeys },
@@ -409,6 +478,8 @@ static const struct cmd cmds[] = {
 	{ "nodes", "list", "nodes.list", "[--json]", no_args, print_nodes },
 	{ "nodes", "remove", "nodes.remove", "NAME", node_arg, print_nothing },
 	{ "nodes", "expire", "nodes.expire", "NAME", node_arg, print_nothing },
+	{ "nodes", "add-static", "nodes.add_static", "NAME --user USER [--qr]", add_static_args, print_config },
+	{ "nodes", "config", "nodes.config", "NAME [--key FILE] [--qr]", config_args, print_config },
 	{ "routes", "list", "routes.list", "[--json]", no_args, print_routes },
 	{ "routes", "approve", "routes.approve", "[--as USER] NODE PREFIX...", routes_decide_args, print_nothing },
 	{ "routes", "reject", "routes.reject", "[--as USER] NODE PREFIX...", routes_decide_args, print_nothing },

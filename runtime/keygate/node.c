@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent_cmd.h"
 #include "ask.h"
@@ -198,6 +199,20 @@ static void print_peers(const cJSON *peers)
 	}
 }
 
+static void print_tamper(const cJSON *t)
+{
+	char at[32];
+	time_t when = (time_t)num(t, "last_at");
+	struct tm tm;
+	if (num(t, "count") <= 0)
+		return;
+	gmtime_r(&when, &tm);
+	strftime(at, sizeof at, "%Y-%m-%d %H:%M:%SZ", &tm);
+	printf("nftables table changed by another process %.0f time%s, last at %s: %s; %s %.2f ms\n", num(t, "count"),
+	       num(t, "count") == 1 ? "" : "s", at, str(t, "last"), *str(t, "repair_error") ? "repair failed after" : "repaired in",
+	       num(t, "repair_ms"));
+}
+
 static void print_status(const cJSON *s)
 {
 	const cJSON *co = cJSON_GetObjectItemCaseSensitive(s, "coordinator"), *w, *it;
@@ -220,6 +235,7 @@ static void print_status(const cJSON *s)
 		printf("serving routes: yes (source NAT on: masquerade)\n");
 	print_list("routes used:", cJSON_GetObjectItemCaseSensitive(s, "routes_used"));
 	print_peers(cJSON_GetObjectItemCaseSensitive(s, "peers"));
+	print_tamper(cJSON_GetObjectItemCaseSensitive(s, "tamper"));
 	w = cJSON_GetObjectItemCaseSensitive(s, "warnings");
 	cJSON_ArrayForEach(it, w) printf("warning: %s\n", cJSON_IsString(it) ? it->valuestring : "?");
 }

@@ -24,6 +24,11 @@
 #   ag_udp WHO DST PORT      one UDP datagram and its answer
 #   ag_in WHO CMD...         run CMD in WHO's namespace
 #   ag_svc_foreign           packets the service's allowlist saw from others
+#   ag_join [ENG]            the scenario joined: policy (group:eng = ENG,
+#                            default \"alice@example.com\"; autoApprovers
+#                            for the relay), alice and carol
+#                            users, relay/alice/carol `keygate up`, alice
+#                            reaching 8.8.8.8:443
 
 : "${AG_TOP:?}" "${AG_BUILD:?}" "${AG_PREFIX:?}"
 AG_WORK=${AG_WORK:-}
@@ -135,6 +140,61 @@ ag_svc_foreign() {
 
 ag_connect() { local who=$1; shift; ag_in "$who" $AG_IO connect "$1" "$2" "${3:-1000}" "${4:-2}"; }
 ag_udp() { local who=$1; shift; ag_in "$who" $AG_IO udp "$1" "$2" "${3:-2}"; }
+
+ag_join() {
+	local eng=${1:-'"alice@example.com"'}
+	cat >"$AG_WORK/policy.hujson" <<POL || return 1
+{
+  "groups": {"group:eng": [$eng]},
+  "tagOwners": {"tag:relay": ["group:eng"]},
+  "hosts": {"partner-api": "8.8.8.8/32", "partner-api-backup": "8.8.4.4/32"},
+  "autoApprovers": {"routes": {"8.8.8.8/32": ["tag:relay"], "8.8.4.4/32": ["tag:relay"]}},
+  "acls": [{"action": "accept", "src": ["group:eng"], "dst": ["partner-api:443", "partner-api-backup:443"]}],
+}
+POL
+	local kr ka kc
+	ag_kg users add alice --email alice@example.com >/dev/null && ag_kg users add carol --email carol@example.com >/dev/null &&
+		ag_kg policy set "$AG_WORK/policy.hujson" >/dev/null || ag_err "users and policy" || return 1
+	kr=$(ag_kg authkey create --tags tag:relay) && ka=$(ag_kg authkey create --user alice) &&
+		kc=$(ag_kg authkey create --user carol) || ag_err "auth keys" || return 1
+	ag_in relay sysctl -qw net.ipv4.ip_forward=1
+	ag_node relay up --authkey "$kr" --hostname relay --advertise-routes=8.8.8.8/32,8.8.4.4/32 >/dev/null &&
+		ag_node alice up --authkey "$ka" --hostname alice --accept-routes >/dev/null &&
+		ag_node carol up --authkey "$kc" --hostname carol --accept-routes >/dev/null || ag_err "keygate up" || return 1
+	ag_wait 15 ag_reach alice "$AG_API" || ag_err "alice does not reach $AG_API:443"
+}
+# ag_cut_stream VICTIM DST BYSTANDER DST2 CMD...: TCP streams (1000 bytes every
+# 20 ms for 12 s) from VICTIM to DST:443 and, unless BYSTANDER is "-", from
+# BYSTANDER to DST2:443, each watched arriving at the service; once both
+# flow (a loaded machine may take seconds to start them) and 1 s more, CMD
+# (the revocation).  Sets AG_CUT_MS (revocation to the victim's last
+# segment at the service), AG_CUT_RC (the victim's stream's status),
+# AG_KEPT_RC and AG_KEPT_MS (the bystander's status, and its last segment
+# after the revocation), AG_CUT_OUT (the victim's stream's line).
+ag_cut_stream() {
+	local victim=$1 dst=$2 by=$3 dst2=$4 t0 pwv pwb ptv ptb=
+	shift 4
+	ag_in service $AG_IO watch "$dst" 443 25 >"$AG_WORK/watch.v" & pwv=$!
+	ag_in service $AG_IO watch "$dst2" 443 25 >"$AG_WORK/watch.b" & pwb=$!
+	sleep 1
+	ag_in "$victim" $AG_IO trickle "$dst" 443 12 >"$AG_WORK/trickle.v" 2>&1 & ptv=$!
+	[ "$by" = - ] || { ag_in "$by" $AG_IO trickle "$dst2" 443 12 >"$AG_WORK/trickle.b" 2>&1 & ptb=$!; }
+	ag_wait 8 grep -q flowing "$AG_WORK/watch.v"
+	[ "$by" = - ] || ag_wait 8 grep -q flowing "$AG_WORK/watch.b"
+	sleep 1
+	t0=$(date +%s%3N)
+	"$@" >/dev/null
+	wait $ptv; AG_CUT_RC=$?
+	AG_KEPT_RC=0
+	[ -z "$ptb" ] || { wait $ptb; AG_KEPT_RC=$?; }
+	wait $pwv $pwb
+	local lv lb
+	lv=$(sed -n 's/.*last=\([0-9]*\)/\1/p' "$AG_WORK/watch.v") lb=$(sed -n 's/.*last=\([0-9]*\)/\1/p' "$AG_WORK/watch.b")
+	# A stream that never flowed has no figure (-1).
+	AG_CUT_MS=$(( ${lv:-0} ? lv - t0 : -1 )) AG_KEPT_MS=$(( ${lb:-0} ? lb - t0 : -1 ))
+	AG_CUT_OUT=$(cat "$AG_WORK/trickle.v")
+}
+ag_reach() { ag_connect "$1" "$2" 443 1000 1 | grep -q "peer=$AG_PUB bytes=1000 sha256=ok"; }
 
 ag_down() {
 	# Safe under set -e (the demo): nothing here may stop the cleanup.

@@ -29,6 +29,12 @@ trickle DST PORT SECONDS
     half-close and check the echo, as connect does (same output and exit
     status; the answer is awaited for 5 s).
 
+watch DST PORT SECONDS
+    For SECONDS, sniff every interface (AF_PACKET: root) for TCP segments
+    with a payload to DST:PORT.  Prints "flowing" once the first arrives,
+    and at the end "segments=N last=MS" (MS: the last one's arrival, Unix
+    milliseconds; 0 when none).
+
 connect DST PORT NBYTES TIMEOUT
     Connect (giving up after TIMEOUT seconds), send NBYTES random bytes,
     half-close, read the answer.  Prints one line:
@@ -259,6 +265,42 @@ def ping(dst, timeout):
     return 1
 
 
+SO_TIMESTAMP = 29   # asm-generic/socket.h; Python's socket module lacks it
+
+
+def watch(dst, port, seconds):
+    want, port = socket.inet_aton(dst), int(port)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    # The kernel's arrival time, not ours: a loaded machine may run this late.
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+    end, n, last = time.time() + float(seconds), 0, 0
+    try:
+        while time.time() < end:
+            s.settimeout(max(0.01, end - time.time()))
+            try:
+                pkt, anc, _, addr = s.recvmsg(65535, 64)
+            except socket.timeout:
+                break
+            stamp = [struct.unpack("qq", d[:16]) for lvl, typ, d in anc
+                     if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMP]
+            # Outgoing copies (PACKET_OUTGOING) would count twice.
+            if addr[2] == socket.PACKET_OUTGOING or len(pkt) < 40 or pkt[9] != 6 or pkt[16:20] != want:
+                continue
+            ihl = (pkt[0] & 15) * 4
+            total = struct.unpack("!H", pkt[2:4])[0]
+            dport = struct.unpack("!H", pkt[ihl + 2:ihl + 4])[0]
+            doff = (pkt[ihl + 12] >> 4) * 4
+            if dport == port and total > ihl + doff:
+                sec, usec = stamp[0] if stamp else (time.time(), 0)
+                n, last = n + 1, int(sec * 1000 + usec // 1000)
+                if n == 1:
+                    print("flowing", flush=True)
+    finally:
+        s.close()
+    print("segments=%d last=%d" % (n, last))
+    return 0
+
+
 def main(argv):
     if len(argv) >= 6 and argv[1] == "serve":
         serve(argv[2], argv[3], argv[4], argv[5:])
@@ -271,6 +313,8 @@ def main(argv):
         return udpstream(*argv[2:])
     if len(argv) == 5 and argv[1] == "trickle":
         return trickle(*argv[2:])
+    if len(argv) == 5 and argv[1] == "watch":
+        return watch(*argv[2:])
     if len(argv) == 6 and argv[1] == "connect":
         return connect(*argv[2:])
     sys.stderr.write(__doc__)

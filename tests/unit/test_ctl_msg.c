@@ -87,6 +87,12 @@ static void test_roundtrips(void)
 	roundtrip("update (forwarding off only)", &m);
 
 	memset(&m, 0, sizeof(m));
+	m.type = CTL_MSG_UPDATE;
+	m.u.update.has_tamper = true;
+	m.u.update.tamper = (struct ctl_tamper){ 3, 1700000000, "rule deleted in table inet keygate by port 99" };
+	roundtrip("update (a tamper report)", &m);
+
+	memset(&m, 0, sizeof(m));
 	m.type = CTL_MSG_ACK;
 	m.u.ack.generation = 9;
 	roundtrip("ack", &m);
@@ -128,6 +134,8 @@ static void test_refusals(void)
 		  "\"peers\":[],\"routes\":[],\"filter\":{},\"snat\":false}}", "filter: not an array of FilterRule objects" },
 		{ "{\"v\":1,\"type\":\"delta\",\"delta\":{\"from_generation\":1,\"generation\":2,\"upsert\":[],\"removed\":[\"x\"]}}",
 		  "removed[0]: not a peer id" },
+		{ "{\"v\":1,\"type\":\"update\",\"tamper\":{\"at\":1}}", "update.tamper.count: missing" },
+		{ "{\"v\":1,\"type\":\"update\",\"tamper\":[]}", "update.tamper: not an object" },
 	};
 	char err[256];
 	struct ctl_msg m;
