@@ -596,6 +596,31 @@ static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_
 	return 0;
 }
 
+/* Rule PR's device posture: of the nodes its sources name (marked, or
+ * holding an address among its sources), those satisfying one of its
+ * postures stay marked, and their addresses are its only sources.  A
+ * range names no device and has no attributes: it is dropped (fail
+ * closed), as is every node the posture does not admit. */
+static int posture_sources(struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
+{
+	if (!pr->npostures)
+		return 0;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		const struct inv_node *n = &c->inv->nodes[i];
+		bool named = marks[i] || r->src_all || inv_node_within(n, &r->src);
+		marks[i] = named && pol_rule_posture_holds(pr, n->attrs, n->nattrs);
+	}
+	addr_set_free(&r->src);
+	r->src_all = false;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		int rc = marks[i] ? inv_node_addrs(&c->inv->nodes[i], &r->src) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	addr_set_merge(&r->src);
+	return 0;
+}
+
 /* An empty rule with R's protocols and origin. */
 static struct filter_rule rule_like(const struct filter_rule *r)
 {
@@ -906,6 +931,8 @@ static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct p
 		memcpy(r.protos, first->protos, sizeof(r.protos));
 	}
 	int rc = rule_sources(c, pr, &r, src_marks);
+	if (rc == 0)
+		rc = posture_sources(c, pr, &r, src_marks);
 	if (rc < 0)
 		goto free_rule;
 	for (size_t i = 0; i < pr->ndst; i++) {

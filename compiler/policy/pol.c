@@ -771,13 +771,37 @@ static void acl_field(struct loader *l, const struct hj_member *m, const struct 
 		*field = m->value;
 }
 
+/* A rule's "srcPosture": the postures one of which its sources satisfy. */
+static void load_src_posture(struct loader *l, const struct hj_value *v, struct pol_rule *r)
+{
+	if (!pol_posture_refs(l->p, v, &r->postures, &r->npostures, l->diags))
+		l->ok = false;
+}
+
+/* A rule without postures of its own takes "defaultSrcPosture" (a copy,
+ * so that every rule owns its list). */
+static void default_posture(struct loader *l, struct pol_rule *r)
+{
+	const struct pol_policy *p = l->p;
+	if (r->npostures || !p->ndefault_postures)
+		return;
+	free(r->postures);
+	r->postures = calloc(p->ndefault_postures, sizeof(*r->postures));
+	if (!r->postures) {
+		l->ok = false;
+		return;
+	}
+	memcpy(r->postures, p->default_postures, p->ndefault_postures * sizeof(*r->postures));
+	r->npostures = p->ndefault_postures;
+}
+
 static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule *r)
 {
 	r->kind = POL_ACL;
 	r->at = v;
 	if (!want_kind(l, v, HJ_OBJECT, "an ACL entry"))
 		return;
-	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports" };
+	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports", "srcPosture" };
 	const struct hj_value *action = NULL, *src = NULL, *dst = NULL, *proto = NULL;
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
@@ -790,9 +814,11 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 			acl_field(l, m, &dst, "dst", "ports");
 		else if (strcmp(k, "proto") == 0)
 			proto = m->value;
+		else if (strcmp(k, "srcPosture") == 0)
+			load_src_posture(l, m->value, r);
 		else
 			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto, "
-			     "and the legacy users, ports)", k);
+			     "srcPosture, and the legacy users, ports)", k);
 	}
 	if (!action)
 		LERR(l, v, "ACL entry without \"action\"");
@@ -932,9 +958,9 @@ static void load_grant(struct loader *l, const struct hj_value *v, struct pol_ru
 		else if (strcmp(k, "app") == 0)
 			app = m->value;
 		else if (strcmp(k, "srcPosture") == 0)
-			diag_warn(l->diags, &m->key->loc, "\"srcPosture\" ignored: device posture has no meaning here");
+			load_src_posture(l, m->value, r);
 		else
-			LERR(l, m->key, "unknown key \"%s\" in a grant (known: src, dst, ip, via, app)", k);
+			LERR(l, m->key, "unknown key \"%s\" in a grant (known: src, dst, ip, via, app, srcPosture)", k);
 	}
 	if (!src || !dst) {
 		LERR(l, v, "grant without \"%s\"", !src ? "src" : "dst");
@@ -1007,9 +1033,15 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 }
 
 static const char *const ignored_keys[] = {
-	"ssh", "sshTests", "nodeAttrs", "postures", "derpMap", "disableIPv4", "randomizeClientPort",
-	"defaultSrcPosture", "OneCGNATRoute", "attrConfig", "autogroups",
+	"ssh", "sshTests", "nodeAttrs", "derpMap", "disableIPv4", "randomizeClientPort",
+	"OneCGNATRoute", "attrConfig", "autogroups",
 };
+
+static void load_postures(struct loader *l, const struct hj_value *v)
+{
+	if (!pol_postures_load(l->p, v, l->diags))
+		l->ok = false;
+}
 
 struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags)
 {
@@ -1030,11 +1062,11 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 	if (polkey_duplicates(root, diags) > 0)
 		l.ok = false;
 	/* Definitions first (in dependency order), then what uses them. */
-	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets" };
+	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets", "postures" };
 	void (*const loaders[])(struct loader *, const struct hj_value *) = {
-		load_groups, load_hosts, load_tag_owners, load_ipsets,
+		load_groups, load_hosts, load_tag_owners, load_ipsets, load_postures,
 	};
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		const struct hj_value *v = polkey_get(root, order[k]);
 		if (v)
 			loaders[k](&l, v);
@@ -1044,7 +1076,7 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		const struct hj_member *m = &root->u.obj.members[i];
 		const char *k = polkey_section(m->key) ? polkey_section(m->key) : m->key->u.str.s;
 		bool known = !polkey_first(root, i);   /* a repeat, reported */
-		for (size_t j = 0; j < 4; j++)
+		for (size_t j = 0; j < 5; j++)
 			known |= strcmp(k, order[j]) == 0;
 		if (known)
 			continue;
@@ -1054,6 +1086,10 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 			grants = m->value;
 		else if (strcmp(k, "autoApprovers") == 0)
 			load_auto_approvers(&l, m->value);
+		else if (strcmp(k, "defaultSrcPosture") == 0) {
+			if (!pol_posture_refs(p, m->value, &p->default_postures, &p->ndefault_postures, diags))
+				l.ok = false;
+		}
 		else if (strcmp(k, "tests") == 0) {
 			if (want_kind(&l, m->value, HJ_ARRAY, "\"tests\""))
 				p->tests = m->value;
@@ -1085,8 +1121,10 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		load_acl(&l, acls->u.arr.items[i], &p->rules[p->nrules++]);
 	for (size_t i = 0; grants && i < grants->u.arr.n; i++)
 		load_grant(&l, grants->u.arr.items[i], &p->rules[p->nrules++]);
-	for (size_t i = 0; i < p->nrules; i++)
+	for (size_t i = 0; i < p->nrules; i++) {
 		check_self(&l, &p->rules[i]);
+		default_posture(&l, &p->rules[i]);
+	}
 out:
 	if (!l.ok || diag_has_errors(diags)) {
 		pol_free(p);
@@ -1137,7 +1175,9 @@ void pol_free(struct pol_policy *p)
 		for (size_t j = 0; j < r->nvia; j++)
 			free(r->via[j]);
 		free(r->via);
+		free(r->postures);
 	}
 	free(p->rules);
+	pol_postures_free(p);
 	free(p);
 }

@@ -17,6 +17,7 @@
 #include "hj.h"
 #include "addr.h"
 #include "proto.h"
+#include "posture.h"
 
 enum pol_alias_kind {
 	PA_ANY,        /* "*" */
@@ -81,6 +82,10 @@ struct pol_rule {
 	char **via;                 /* grants: tags */
 	size_t nvia;
 	bool has_app;               /* grants: capabilities, no packet-filter meaning */
+	/* Device posture ("srcPosture", else "defaultSrcPosture"): when any,
+	 * the rule applies only to source nodes satisfying one of them. */
+	const struct posture **postures;
+	size_t npostures;
 };
 
 struct pol_named {               /* a group, tag owner list, ipset or approver list */
@@ -92,6 +97,8 @@ struct pol_named {               /* a group, tag owner list, ipset or approver l
 	const struct hj_value *at;
 };
 
+struct pol_ssh;                  /* polssh.h */
+
 struct pol_policy {
 	const struct hj_value *root;
 	struct pol_named *groups, *tag_owners, *ipsets, *route_approvers;
@@ -102,6 +109,13 @@ struct pol_policy {
 	struct pol_rule *rules;              /* acls, then grants, in file order */
 	size_t nrules;
 	const struct hj_value *tests;        /* checked and run by ptest */
+	struct posture *postures;            /* "postures" */
+	size_t npostures;
+	const struct posture **default_postures; /* "defaultSrcPosture" */
+	size_t ndefault_postures;
+	struct pol_ssh *ssh;                 /* "ssh": checked, run by "sshTests" */
+	size_t nssh;
+	const struct hj_value *ssh_tests;
 };
 
 /* Build the model.  NULL with every error queued in DIAGS (warnings for
@@ -122,6 +136,19 @@ bool pol_ports_parse(const char *text, const struct hj_value *at, struct pol_por
 int pol_proto_parse(const char *text);
 /* Split "alias:ports" ("[v6]:ports" too); ALIAS is malloc'd. */
 bool pol_split_dst(const char *text, char **alias, const char **ports);
+/* Device posture (polposture.c).  Load "postures" into P; false with
+ * located errors queued. */
+bool pol_postures_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags);
+/* A list of posture names V ("srcPosture", "defaultSrcPosture") as
+ * pointers into P's postures (an allocated array, *OUT).  false with
+ * located errors. */
+bool pol_posture_refs(const struct pol_policy *p, const struct hj_value *v, const struct posture ***out,
+		      size_t *n, struct diag_list *diags);
+/* Does node N (attributes ATTRS) satisfy rule R's postures (any of them;
+ * true when R has none)? */
+bool pol_rule_posture_holds(const struct pol_rule *r, const struct inv_attr *attrs, size_t nattrs);
+void pol_postures_free(struct pol_policy *p);
+
 /* A located error at a tree node. */
 void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
