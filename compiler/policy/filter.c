@@ -119,10 +119,7 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 		return node_in_range(n, a->family, a->lo, a->hi);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
-		for (size_t i = 0; s && i < s->nitems; i++)
-			if (node_matches(c, &s->items[i], n))
-				return true;
-		return false;
+		return s && inv_node_within(n, &s->addrs);
 	}
 	default:
 		return false;
@@ -454,12 +451,7 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 		return service_addrs(c->inv, a->name, addrs);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
-		for (size_t i = 0; s && i < s->nitems; i++) {
-			int rc = resolve(c, &s->items[i], marks, addrs);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
+		return s ? addr_set_add_all(addrs, &s->addrs) : 0;
 	}
 	default:
 		return 0;

@@ -634,42 +634,8 @@ static void load_tag_owners(struct loader *l, const struct hj_value *v)
 
 static void load_ipsets(struct loader *l, const struct hj_value *v)
 {
-	if (!want_kind(l, v, HJ_OBJECT, "\"ipsets\""))
-		return;
-	struct pol_policy *p = l->p;
-	p->ipsets = calloc(v->u.obj.n + 1, sizeof(*p->ipsets));
-	for (size_t i = 0; i < v->u.obj.n; i++) {
-		const struct hj_member *m = &v->u.obj.members[i];
-		if (strncmp(m->key->u.str.s, "ipset:", 6) != 0 || !m->key->u.str.s[6]) {
-			LERR(l, m->key, "ipset name \"%s\" must start with \"ipset:\"", m->key->u.str.s);
-			continue;
-		}
-		struct pol_named *s = &p->ipsets[p->nipsets++];
-		s->name = strdup(m->key->u.str.s);
-		s->at = m->key;
-		/* Entries are addresses, prefixes, ranges and host names only:
-		 * resolved here, so no ipset can refer to itself. */
-		if (!want_kind(l, m->value, HJ_ARRAY, "an ipset"))
-			continue;
-		s->items = calloc(m->value->u.arr.n + 1, sizeof(*s->items));
-		for (size_t j = 0; j < m->value->u.arr.n; j++) {
-			const struct hj_value *it = m->value->u.arr.items[j];
-			if (!want_kind(l, it, HJ_STRING, "an ipset entry"))
-				continue;
-			struct pol_alias a;
-			if (!pol_alias_parse(p, it->u.str.s, it, POL_SRC, &a, l->diags)) {
-				l->ok = false;
-				continue;
-			}
-			if (a.kind != PA_ADDR && a.kind != PA_HOST) {
-				LERR(l, it, "ipset %s: \"%s\" is not an address, prefix, range or host", s->name,
-				     it->u.str.s);
-				pol_alias_clear(&a);
-				continue;
-			}
-			s->items[s->nitems++] = a;
-		}
-	}
+	if (!pol_ipsets_load(l->p, v, l->diags))
+		l->ok = false;
 }
 
 /* autoApprovers.services: {"svc:NAME": [OWNERS]}.  Checked, and kept for
@@ -1150,6 +1116,8 @@ void pol_free(struct pol_policy *p)
 		return;
 	free_named(p->groups, p->ngroups);
 	free_named(p->tag_owners, p->ntag_owners);
+	for (size_t i = 0; i < p->nipsets; i++)
+		addr_set_free(&p->ipsets[i].addrs);
 	free_named(p->ipsets, p->nipsets);
 	free_named(p->route_approvers, p->nroute_approvers);
 	free_named(p->hosts, p->nhosts);

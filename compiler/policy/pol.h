@@ -92,8 +92,9 @@ struct pol_named {               /* a group, tag owner list, ipset or approver l
 	char *name;                  /* group:x, tag:x, ipset:x, or the route prefix */
 	uint8_t family;              /* approvers: the route */
 	addr_u128 lo, hi;
-	struct pol_alias *items;
+	struct pol_alias *items;     /* not for ipsets */
 	size_t nitems;
+	struct addr_set addrs;       /* ipsets: the addresses, operations applied, merged */
 	const struct hj_value *at;
 };
 
@@ -136,6 +137,11 @@ bool pol_ports_parse(const char *text, const struct hj_value *at, struct pol_por
 int pol_proto_parse(const char *text);
 /* Split "alias:ports" ("[v6]:ports" too); ALIAS is malloc'd. */
 bool pol_split_dst(const char *text, char **alias, const char **ports);
+/* IP sets (polipset.c): "ipsets" into P, each resolved to its addresses
+ * ("add"/"remove" in order, nested ipsets, hosts, autogroup:internet).
+ * false with located errors queued. */
+bool pol_ipsets_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags);
+
 /* Device posture (polposture.c).  Load "postures" into P; false with
  * located errors queued. */
 bool pol_postures_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags);
