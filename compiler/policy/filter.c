@@ -126,6 +126,13 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 	}
 }
 
+bool filter_node_matches(const struct pol_policy *p, const struct inv *inv, const struct pol_alias *a,
+			 const struct inv_node *n)
+{
+	const struct ctx c = { .p = p, .inv = inv };
+	return node_matches(&c, a, n);
+}
+
 static bool any_matches(const struct ctx *c, const struct pol_alias *v, size_t n, const struct inv_node *node)
 {
 	for (size_t i = 0; i < n; i++)

@@ -3,6 +3,7 @@
 #include "inv.h"
 #include "polkey.h"
 #include "polname.h"
+#include "polssh.h"
 #include "role.h"
 
 #include <errno.h>
@@ -51,6 +52,15 @@ void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char
 	va_start(ap, fmt);
 	error_vat(diags, at, NULL, fmt, ap);
 	va_end(ap);
+}
+
+bool pol_want(const struct hj_value *v, enum hj_kind kind, const char *what, struct diag_list *diags)
+{
+	if (v->kind == kind)
+		return true;
+	pol_error_at(diags, v, "%s must be %s, not %s", what, kind == HJ_OBJECT ? "an object" : "an array",
+		     hj_kind_name(v->kind));
+	return false;
 }
 
 /* The same, pointing at byte P inside string AT. */
@@ -999,7 +1009,7 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 }
 
 static const char *const ignored_keys[] = {
-	"ssh", "sshTests", "nodeAttrs", "derpMap", "disableIPv4", "randomizeClientPort",
+	"derpMap", "disableIPv4", "randomizeClientPort",
 	"OneCGNATRoute", "attrConfig", "autogroups",
 };
 
@@ -1052,7 +1062,14 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 			grants = m->value;
 		else if (strcmp(k, "autoApprovers") == 0)
 			load_auto_approvers(&l, m->value);
-		else if (strcmp(k, "defaultSrcPosture") == 0) {
+		else if (strcmp(k, "ssh") == 0)
+			l.ok &= pol_ssh_load(p, m->value, diags);
+		else if (strcmp(k, "nodeAttrs") == 0)
+			l.ok &= pol_node_attrs_check(p, m->value, diags);
+		else if (strcmp(k, "sshTests") == 0) {
+			l.ok &= pol_ssh_tests_check(m->value, diags);
+			p->ssh_tests = m->value;
+		} else if (strcmp(k, "defaultSrcPosture") == 0) {
 			if (!pol_posture_refs(p, m->value, &p->default_postures, &p->ndefault_postures, diags))
 				l.ok = false;
 		}
@@ -1147,5 +1164,6 @@ void pol_free(struct pol_policy *p)
 	}
 	free(p->rules);
 	pol_postures_free(p);
+	pol_ssh_free(p);
 	free(p);
 }

@@ -155,6 +155,8 @@ bool pol_posture_refs(const struct pol_policy *p, const struct hj_value *v, cons
 bool pol_rule_posture_holds(const struct pol_rule *r, const struct inv_attr *attrs, size_t nattrs);
 void pol_postures_free(struct pol_policy *p);
 
+/* Is V of KIND (an object or an array)?  Else an error "WHAT must be ...". */
+bool pol_want(const struct hj_value *v, enum hj_kind kind, const char *what, struct diag_list *diags);
 /* A located error at a tree node. */
 void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

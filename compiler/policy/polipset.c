@@ -152,10 +152,8 @@ static bool resolve_set(struct ipsets *s, size_t i)
 
 bool pol_ipsets_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags)
 {
-	if (v->kind != HJ_OBJECT) {
-		pol_error_at(diags, v, "\"ipsets\" must be an object, not %s", hj_kind_name(v->kind));
+	if (!pol_want(v, HJ_OBJECT, "\"ipsets\"", diags))
 		return false;
-	}
 	struct ipsets s = { .p = p, .def = v, .diags = diags };
 	p->ipsets = calloc(v->u.obj.n + 1, sizeof(*p->ipsets));
 	s.state = calloc(v->u.obj.n + 1, sizeof(*s.state));

@@ -38,10 +38,8 @@ static bool load_posture(struct posture *ps, const struct hj_member *m, struct d
 
 bool pol_postures_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags)
 {
-	if (v->kind != HJ_OBJECT) {
-		pol_error_at(diags, v, "\"postures\" must be an object, not %s", hj_kind_name(v->kind));
+	if (!pol_want(v, HJ_OBJECT, "\"postures\"", diags))
 		return false;
-	}
 	p->postures = calloc(v->u.obj.n + 1, sizeof(*p->postures));
 	if (!p->postures)
 		return false;

@@ -7,6 +7,7 @@
 
 #include "ir.h"
 #include "polkey.h"
+#include "polssh.h"
 #include "role.h"
 
 /* Where a principal without a device is put to judge its access: the top of
@@ -411,7 +412,7 @@ int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct fi
 {
 	struct run r = { .p = p, .inv = inv, .s = s, .diags = { .max_errors = 1000 } };
 	if (!p->tests)
-		return 0;
+		return pol_ssh_tests_run(p, inv, out);
 	int rc = filter_node_ir(&s->global, &r.all);
 	if (rc < 0) {
 		ir_free(&r.all);
@@ -423,5 +424,10 @@ int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct fi
 	diag_list_free(&r.diags);
 	ir_free(&r.all);
 	ir_free(&r.standin_flows);
-	return r.failures;
+	return r.failures + pol_ssh_tests_run(p, inv, out);
+}
+
+size_t ptest_count(const struct pol_policy *p)
+{
+	return (p->tests ? p->tests->u.arr.n : 0) + (p->ssh_tests ? p->ssh_tests->u.arr.n : 0);
 }
