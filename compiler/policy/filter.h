@@ -12,6 +12,9 @@
  *    overlap the subnet routes it serves (with "via", only on nodes carrying
  *    one of the via tags); autogroup:internet adds nothing to any filter;
  *  - autogroup:self: on a user's node, the sources among that user's nodes;
+ *  - a rule with device postures (srcPosture, else defaultSrcPosture) keeps
+ *    only the source nodes whose attributes satisfy one of them: address
+ *    ranges are dropped (they carry no attributes: fail closed);
  *  - rules only accept: what no rule accepts is dropped.
  * The result per node is a list of Tailscale-style rules (sources,
  * destinations with ports, protocols) and, from it, the flow IR. */

@@ -2,8 +2,11 @@
  * policy file into typed entries, checks every name it uses (groups, hosts,
  * tags, ipsets, autogroups), ports and protocols, and keeps a pointer to the
  * tree node of every entry so that later stages can name file:line:col.
- * Keys that mean nothing to a packet filter (ssh, nodeAttrs, ...) are
- * accepted with one warning each; unknown keys are errors.  Sections and
+ * Device postures are posture.h's (loaded by polposture.c), ipsets are
+ * resolved to addresses (polipset.c), ssh rules, sshTests and nodeAttrs
+ * are checked (polssh.h).  Keys that mean nothing to a packet filter
+ * (derpMap, randomizeClientPort, ...) are accepted with one warning each;
+ * unknown keys are errors.  Sections and
  * the fields of ACLs, tests and autoApprovers match ignoring case, as
  * Tailscale's decoder does (polkey.h); no name may hold a control
  * character (polname.h); roles are role.h's. */
