@@ -127,6 +127,9 @@ int inv_node_set_shared(struct inv *inv, size_t node, bool shared);
 int inv_node_set_attr(struct inv *inv, size_t node, const struct inv_attr *a);
 /* Is KEY an attribute key, "NAMESPACE:NAME" (letters, digits, '_', '-', '.')? */
 bool inv_attr_key_valid(const char *key);
+/* A's kind and value from tree value V (a string, number or boolean; the
+ * string is V's, not copied); false for any other value. */
+bool inv_attr_from_value(const struct hj_value *v, struct inv_attr *a);
 /* Node N's attribute KEY, or NULL when it has none. */
 const struct inv_attr *inv_node_attr(const struct inv_node *n, const char *key);
 /* When the node registered: an RFC 3339 UTC time. */

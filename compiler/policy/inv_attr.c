@@ -27,6 +27,27 @@ const struct inv_attr *inv_node_attr(const struct inv_node *n, const char *key)
 	return NULL;
 }
 
+bool inv_attr_from_value(const struct hj_value *v, struct inv_attr *a)
+{
+	switch (v->kind) {
+	case HJ_STRING:
+		a->kind = INV_ATTR_STR;
+		a->str = v->u.str.s;
+		return true;
+	case HJ_NUMBER:
+		a->kind = INV_ATTR_NUM;
+		a->num = strtod(v->u.str.s, NULL);
+		return true;
+	case HJ_TRUE:
+	case HJ_FALSE:
+		a->kind = INV_ATTR_BOOL;
+		a->b = v->kind == HJ_TRUE;
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void attr_clear(struct inv_attr *a)
 {
 	free(a->key);

@@ -178,21 +178,12 @@ static void read_attrs(struct reader *r, const struct hj_value *obj, size_t node
 			     "(e.g. node:os, custom:NAME)", a.key);
 			continue;
 		}
-		if (val->kind == HJ_STRING) {
-			if (!clean(r, val, a.key))
-				continue;
-			a.kind = INV_ATTR_STR;
-			a.str = val->u.str.s;
-		} else if (val->kind == HJ_NUMBER) {
-			a.kind = INV_ATTR_NUM;
-			a.num = strtod(val->u.str.s, NULL);
-		} else if (val->kind == HJ_TRUE || val->kind == HJ_FALSE) {
-			a.kind = INV_ATTR_BOOL;
-			a.b = val->kind == HJ_TRUE;
-		} else {
+		if (!inv_attr_from_value(val, &a)) {
 			fail(r, val, "\"attributes\": \"%s\" must be a string, a number or a boolean", a.key);
 			continue;
 		}
+		if (val->kind == HJ_STRING && !clean(r, val, a.key))
+			continue;
 		took(r, inv_node_set_attr(r->inv, node, &a), val, "");
 	}
 }

@@ -81,13 +81,15 @@ bool pol_posture_refs(const struct pol_policy *p, const struct hj_value *v, cons
 	for (size_t i = 0; i < v->u.arr.n; i++) {
 		const struct hj_value *it = v->u.arr.items[i];
 		const struct posture *ps = it->kind == HJ_STRING ? find_posture(p, it->u.str.s) : NULL;
-		if (ps)
+		if (ps) {
 			(*out)[(*n)++] = ps;
-		else if (it->kind != HJ_STRING)
-			ok = false, pol_error_at(diags, it, "a posture list holds \"posture:NAME\" strings");
+			continue;
+		}
+		if (it->kind != HJ_STRING)
+			pol_error_at(diags, it, "a posture list holds \"posture:NAME\" strings");
 		else
-			ok = false, pol_error_at(diags, it, "unknown posture \"%s\": not defined in \"postures\"",
-						 it->u.str.s);
+			pol_error_at(diags, it, "unknown posture \"%s\": not defined in \"postures\"", it->u.str.s);
+		ok = false;
 	}
 	return ok;
 }

@@ -39,7 +39,7 @@ struct posture {
 /* Parse the condition in string AT.  false with a located error queued. */
 bool posture_cond_parse(const struct hj_value *at, struct posture_cond *out, struct diag_list *diags);
 void posture_cond_clear(struct posture_cond *c);
-/* Does every condition of P hold for node N's attributes? */
+/* Does every condition of P hold for a node with attributes ATTRS? */
 bool posture_holds(const struct posture *p, const struct inv_attr *attrs, size_t nattrs);
 /* Does condition C hold for attribute A (NULL: the node lacks it)? */
 bool posture_cond_holds(const struct posture_cond *c, const struct inv_attr *a);

@@ -85,13 +85,7 @@ static int set_test_attrs(struct inv *to, size_t idx, const struct hj_value *att
 	for (size_t i = 0; rc >= 0 && i < attrs->u.obj.n; i++) {
 		const struct hj_value *v = attrs->u.obj.members[i].value;
 		struct inv_attr a = { .key = attrs->u.obj.members[i].key->u.str.s };
-		if (v->kind == HJ_STRING)
-			a.kind = INV_ATTR_STR, a.str = v->u.str.s;
-		else if (v->kind == HJ_NUMBER)
-			a.kind = INV_ATTR_NUM, a.num = strtod(v->u.str.s, NULL);
-		else
-			a.kind = INV_ATTR_BOOL, a.b = v->kind == HJ_TRUE;
-		rc = inv_node_set_attr(to, idx, &a);
+		rc = inv_attr_from_value(v, &a) ? inv_node_set_attr(to, idx, &a) : -EINVAL;
 	}
 	return rc;
 }
