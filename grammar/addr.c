@@ -232,6 +232,29 @@ bool addr_set_merged_overlaps(const struct addr_set *s, enum addr_family family,
 	return a < s->n && s->v[a].family == family && s->v[a].lo <= hi;
 }
 
+/* A range addr_set_remove emptied, dropped when it is done. */
+#define RANGE_GONE 0xff
+
+int addr_set_remove(struct addr_set *s, enum addr_family family, addr_u128 lo, addr_u128 hi)
+{
+	size_t n = s->n, kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct addr_range r = s->v[i];
+		if (r.family != family || r.hi < lo || r.lo > hi)
+			continue;
+		if (r.lo < lo && addr_set_add(s, family, r.lo, lo - 1) < 0)
+			return -ENOMEM;
+		if (r.hi > hi && addr_set_add(s, family, hi + 1, r.hi) < 0)
+			return -ENOMEM;
+		s->v[i].family = RANGE_GONE;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].family != RANGE_GONE)
+			s->v[kept++] = s->v[i];
+	s->n = kept;
+	return 0;
+}
+
 void addr_set_free(struct addr_set *s)
 {
 	free(s->v);

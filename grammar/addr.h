@@ -68,6 +68,9 @@ bool addr_set_overlaps(const struct addr_set *s, enum addr_family family, addr_u
 bool addr_set_contains(const struct addr_set *s, enum addr_family family, addr_u128 lo, addr_u128 hi);
 /* The same on a merged set (addr_set_merge), by bisection. */
 bool addr_set_merged_overlaps(const struct addr_set *s, enum addr_family family, addr_u128 lo, addr_u128 hi);
+/* Take [LO, HI] of FAMILY out of S (splitting the ranges it cuts).  0 or
+ * -ENOMEM. */
+int addr_set_remove(struct addr_set *s, enum addr_family family, addr_u128 lo, addr_u128 hi);
 void addr_set_free(struct addr_set *s);
 
 #endif

@@ -19,9 +19,9 @@ int cli_check(int argc, char **argv)
 		size_t nacl = 0, ngrant = 0;
 		for (size_t i = 0; i < l->pol->nrules; i++)
 			*(l->pol->rules[i].kind == POL_ACL ? &nacl : &ngrant) += 1;
+		size_t ntests = ptest_count(l->pol);
 		printf("%s: ok: %zu acl%s, %zu grant%s, %zu test%s", o.policy, nacl, nacl == 1 ? "" : "s",
-		       ngrant, ngrant == 1 ? "" : "s", l->pol->tests ? l->pol->tests->u.arr.n : 0,
-		       l->pol->tests && l->pol->tests->u.arr.n == 1 ? "" : "s");
+		       ngrant, ngrant == 1 ? "" : "s", ntests, ntests == 1 ? "" : "s");
 		if (l->have_inv)
 			printf("; %zu node%s in %s", l->inv->nnodes, l->inv->nnodes == 1 ? "" : "s", o.nodes);
 		printf("\n");
@@ -43,7 +43,7 @@ int cli_test(int argc, char **argv)
 	struct load *l;
 	rc = cli_load(&o, &l);
 	if (rc == CLI_OK) {
-		size_t n = l->pol->tests ? l->pol->tests->u.arr.n : 0;
+		size_t n = ptest_count(l->pol);
 		int failed = ptest_run(l->pol, l->inv, &l->fs, stdout);
 		if (failed < 0) {
 			fprintf(stderr, "aclc test: %s\n", strerror(-failed));

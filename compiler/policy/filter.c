@@ -119,14 +119,18 @@ static bool node_matches(const struct ctx *c, const struct pol_alias *a, const s
 		return node_in_range(n, a->family, a->lo, a->hi);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
-		for (size_t i = 0; s && i < s->nitems; i++)
-			if (node_matches(c, &s->items[i], n))
-				return true;
-		return false;
+		return s && inv_node_within(n, &s->addrs);
 	}
 	default:
 		return false;
 	}
+}
+
+bool filter_node_matches(const struct pol_policy *p, const struct inv *inv, const struct pol_alias *a,
+			 const struct inv_node *n)
+{
+	const struct ctx c = { .p = p, .inv = inv };
+	return node_matches(&c, a, n);
 }
 
 static bool any_matches(const struct ctx *c, const struct pol_alias *v, size_t n, const struct inv_node *node)
@@ -454,12 +458,7 @@ static int resolve(struct ctx *c, const struct pol_alias *a, bool *marks, struct
 		return service_addrs(c->inv, a->name, addrs);
 	case PA_IPSET: {
 		const struct pol_named *s = named(c->p->ipsets, c->p->nipsets, a->name);
-		for (size_t i = 0; s && i < s->nitems; i++) {
-			int rc = resolve(c, &s->items[i], marks, addrs);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
+		return s ? addr_set_add_all(addrs, &s->addrs) : 0;
 	}
 	default:
 		return 0;
@@ -589,6 +588,31 @@ static int rule_sources(struct ctx *c, const struct pol_rule *pr, struct filter_
 		if (!marks[i])
 			continue;
 		int rc = inv_node_addrs(&c->inv->nodes[i], &r->src);
+		if (rc < 0)
+			return rc;
+	}
+	addr_set_merge(&r->src);
+	return 0;
+}
+
+/* Rule PR's device posture: of the nodes its sources name (marked, or
+ * holding an address among its sources), those satisfying one of its
+ * postures stay marked, and their addresses are its only sources.  A
+ * range names no device and has no attributes: it is dropped (fail
+ * closed), as is every node the posture does not admit. */
+static int posture_sources(struct ctx *c, const struct pol_rule *pr, struct filter_rule *r, bool *marks)
+{
+	if (!pr->npostures)
+		return 0;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		const struct inv_node *n = &c->inv->nodes[i];
+		bool named = marks[i] || r->src_all || inv_node_within(n, &r->src);
+		marks[i] = named && pol_rule_posture_holds(pr, n->attrs, n->nattrs);
+	}
+	addr_set_free(&r->src);
+	r->src_all = false;
+	for (size_t i = 0; i < c->inv->nnodes; i++) {
+		int rc = marks[i] ? inv_node_addrs(&c->inv->nodes[i], &r->src) : 0;
 		if (rc < 0)
 			return rc;
 	}
@@ -906,6 +930,8 @@ static int compile_part(struct ctx *c, const struct pol_rule *pr, const struct p
 		memcpy(r.protos, first->protos, sizeof(r.protos));
 	}
 	int rc = rule_sources(c, pr, &r, src_marks);
+	if (rc == 0)
+		rc = posture_sources(c, pr, &r, src_marks);
 	if (rc < 0)
 		goto free_rule;
 	for (size_t i = 0; i < pr->ndst; i++) {

@@ -12,6 +12,9 @@
  *    overlap the subnet routes it serves (with "via", only on nodes carrying
  *    one of the via tags); autogroup:internet adds nothing to any filter;
  *  - autogroup:self: on a user's node, the sources among that user's nodes;
+ *  - a rule with device postures (srcPosture, else defaultSrcPosture) keeps
+ *    only the source nodes whose attributes satisfy one of them: address
+ *    ranges are dropped (they carry no attributes: fail closed);
  *  - rules only accept: what no rule accepts is dropped.
  * The result per node is a list of Tailscale-style rules (sources,
  * destinations with ports, protocols) and, from it, the flow IR. */
@@ -68,6 +71,11 @@ int filter_node_ir(const struct filter_node *fn, struct ir_flows *out);
 int filter_node_rules(const struct filter_node *fn, struct ir_flows *out);
 /* Does rule PR's "via" (none: any node) let node N enforce it? */
 bool filter_via_allows(const struct pol_rule *pr, const struct inv_node *n);
+/* Does alias A name node N (users, groups, tags, autogroups by identity;
+ * hosts, addresses and ipsets by N's addresses)?  N need not be one of
+ * INV's nodes (a device a test imagines). */
+bool filter_node_matches(const struct pol_policy *p, const struct inv *inv, const struct pol_alias *a,
+			 const struct inv_node *n);
 /* The addresses an alias names (nodes' addresses plus ranges): for tests.
  * false when it names no address at all (or on no memory). */
 bool filter_alias_addrs(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s,

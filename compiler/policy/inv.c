@@ -391,6 +391,12 @@ int inv_finish_located(struct inv *inv, const struct diag_loc *const locs[2], st
 	return names_rebuild(&inv->index->nodes, inv, node_name_of, inv->nnodes);
 }
 
+bool inv_node_within(const struct inv_node *n, const struct addr_set *set)
+{
+	return (n->has_v4 && addr_set_contains(set, ADDR_V4, n->v4, n->v4)) ||
+	       (n->has_v6 && addr_set_contains(set, ADDR_V6, n->v6, n->v6));
+}
+
 bool inv_node_tagged(const struct inv_node *n)
 {
 	return n->ntags > 0;
@@ -450,6 +456,7 @@ static void node_clear(struct inv_node *n)
 		free(n->approved[j].text);
 	free(n->advertised);
 	free(n->approved);
+	inv_attrs_free(n);
 }
 
 void inv_free(struct inv *inv)

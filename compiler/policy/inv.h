@@ -6,6 +6,9 @@
  *       "nodes": [{"name", "user", "tags", "ipv4", "ipv6",
  *                  "advertised_routes", "approved_routes", "created", "shared"}],
  *       "services": [{"name": "svc:NAME", "ipv4", "ipv6", "hosts": [node names]}]}
+ *    A node may carry device posture "attributes": {"node:os": "linux",
+ *    "node:osVersion": "6.1", "custom:NAME": 3, ...}, strings, numbers or
+ *    booleans keyed NAMESPACE:NAME (postures judge them, pol.h).
  *    `user` is a user's name, or null for a tagged node; `role` one of
  *    role.h's names (default "member"); `groups` the synced groups
  *    ("group:NAME@DOMAIN") the identity provider puts the user in; `shared` true for a device shared
@@ -40,6 +43,17 @@ struct inv_prefix {
 	char *text;
 };
 
+/* A device posture attribute: "node:os" = "linux", "custom:score" = 80. */
+enum inv_attr_kind { INV_ATTR_STR, INV_ATTR_NUM, INV_ATTR_BOOL };
+
+struct inv_attr {
+	char *key;                /* "NAMESPACE:NAME" */
+	enum inv_attr_kind kind;
+	char *str;                /* INV_ATTR_STR */
+	double num;               /* INV_ATTR_NUM */
+	bool b;                   /* INV_ATTR_BOOL */
+};
+
 struct inv_node {
 	char *name;
 	int user;                 /* index into users, -1: none */
@@ -52,6 +66,8 @@ struct inv_node {
 	char *created;            /* NULL when not given */
 	size_t added;             /* order of addition (file order), 0-based */
 	bool shared;              /* shared into the tailnet from outside it */
+	struct inv_attr *attrs;   /* posture attributes, keys unique */
+	size_t nattrs;
 };
 
 /* A Tailscale Service: its own addresses (VIPs), served by the nodes
@@ -106,6 +122,16 @@ enum inv_routes { INV_ADVERTISED, INV_APPROVED };
 int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix);
 /* The node is shared into the tailnet from outside it. */
 int inv_node_set_shared(struct inv *inv, size_t node, bool shared);
+/* Posture attribute A (its key and text are copied) on the node, replacing
+ * one of the same key; -EINVAL for a key not NAMESPACE:NAME (inv_attr.c). */
+int inv_node_set_attr(struct inv *inv, size_t node, const struct inv_attr *a);
+/* Is KEY an attribute key, "NAMESPACE:NAME" (letters, digits, '_', '-', '.')? */
+bool inv_attr_key_valid(const char *key);
+/* A's kind and value from tree value V (a string, number or boolean; the
+ * string is V's, not copied); false for any other value. */
+bool inv_attr_from_value(const struct hj_value *v, struct inv_attr *a);
+/* Node N's attribute KEY, or NULL when it has none. */
+const struct inv_attr *inv_node_attr(const struct inv_node *n, const char *key);
 /* When the node registered: an RFC 3339 UTC time. */
 int inv_node_set_created(struct inv *inv, size_t node, const char *time);
 /* After the last builder call: check every node is complete (an owner and
@@ -147,6 +173,8 @@ int inv_node_by_name(const struct inv *inv, const char *name);
 /* Add N's own addresses (IPv4 and IPv6, those it has) to OUT.  0 or -errno. */
 int inv_node_addrs(const struct inv_node *n, struct addr_set *out);
 bool inv_node_tagged(const struct inv_node *n);
+/* Does N hold an address in SET? */
+bool inv_node_within(const struct inv_node *n, const struct addr_set *set);
 bool inv_user_in_group(const struct inv_user *u, const char *group);
 bool inv_node_has_tag(const struct inv_node *n, const char *tag);
 /* Is the prefix an exit route (0.0.0.0/0 or ::/0)? */

@@ -156,6 +156,38 @@ static void read_shared(struct reader *r, const struct hj_value *obj, size_t nod
 	took(r, inv_node_set_shared(r->inv, node, v->kind == HJ_TRUE), v, "");
 }
 
+/* "attributes": {"NAMESPACE:NAME": string, number or boolean}, the
+ * node's device posture attributes. */
+static void read_attrs(struct reader *r, const struct hj_value *obj, size_t node)
+{
+	const struct hj_value *v = hj_get(obj, "attributes");
+	if (absent(v))
+		return;
+	if (v->kind != HJ_OBJECT) {
+		fail(r, v, "\"attributes\" must be an object {\"NAMESPACE:NAME\": value}");
+		return;
+	}
+	for (size_t i = 0; i < v->u.obj.n; i++) {
+		const struct hj_member *m = &v->u.obj.members[i];
+		const struct hj_value *val = m->value;
+		struct inv_attr a = { .key = m->key->u.str.s };
+		if (!clean(r, m->key, "attributes"))
+			continue;
+		if (!inv_attr_key_valid(a.key)) {
+			fail(r, m->key, "\"attributes\": \"%s\" is not an attribute key NAMESPACE:NAME "
+			     "(e.g. node:os, custom:NAME)", a.key);
+			continue;
+		}
+		if (!inv_attr_from_value(val, &a)) {
+			fail(r, val, "\"attributes\": \"%s\" must be a string, a number or a boolean", a.key);
+			continue;
+		}
+		if (val->kind == HJ_STRING && !clean(r, val, a.key))
+			continue;
+		took(r, inv_node_set_attr(r->inv, node, &a), val, "");
+	}
+}
+
 /* "role": one of the roles (role.h), a member's when absent. */
 static void read_role(struct reader *r, const struct hj_value *obj, size_t user)
 {
@@ -225,6 +257,7 @@ static void read_node(struct reader *r, const struct hj_value *obj, size_t i)
 	read_routes(r, obj, node, "advertised_routes", INV_ADVERTISED);
 	read_routes(r, obj, node, "approved_routes", INV_APPROVED);
 	read_shared(r, obj, node);
+	read_attrs(r, obj, node);
 out:
 	r->ok &= was_ok;
 }

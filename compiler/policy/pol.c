@@ -3,6 +3,7 @@
 #include "inv.h"
 #include "polkey.h"
 #include "polname.h"
+#include "polssh.h"
 #include "role.h"
 
 #include <errno.h>
@@ -51,6 +52,15 @@ void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char
 	va_start(ap, fmt);
 	error_vat(diags, at, NULL, fmt, ap);
 	va_end(ap);
+}
+
+bool pol_want(const struct hj_value *v, enum hj_kind kind, const char *what, struct diag_list *diags)
+{
+	if (v->kind == kind)
+		return true;
+	pol_error_at(diags, v, "%s must be %s, not %s", what, kind == HJ_OBJECT ? "an object" : "an array",
+		     hj_kind_name(v->kind));
+	return false;
 }
 
 /* The same, pointing at byte P inside string AT. */
@@ -634,42 +644,8 @@ static void load_tag_owners(struct loader *l, const struct hj_value *v)
 
 static void load_ipsets(struct loader *l, const struct hj_value *v)
 {
-	if (!want_kind(l, v, HJ_OBJECT, "\"ipsets\""))
-		return;
-	struct pol_policy *p = l->p;
-	p->ipsets = calloc(v->u.obj.n + 1, sizeof(*p->ipsets));
-	for (size_t i = 0; i < v->u.obj.n; i++) {
-		const struct hj_member *m = &v->u.obj.members[i];
-		if (strncmp(m->key->u.str.s, "ipset:", 6) != 0 || !m->key->u.str.s[6]) {
-			LERR(l, m->key, "ipset name \"%s\" must start with \"ipset:\"", m->key->u.str.s);
-			continue;
-		}
-		struct pol_named *s = &p->ipsets[p->nipsets++];
-		s->name = strdup(m->key->u.str.s);
-		s->at = m->key;
-		/* Entries are addresses, prefixes, ranges and host names only:
-		 * resolved here, so no ipset can refer to itself. */
-		if (!want_kind(l, m->value, HJ_ARRAY, "an ipset"))
-			continue;
-		s->items = calloc(m->value->u.arr.n + 1, sizeof(*s->items));
-		for (size_t j = 0; j < m->value->u.arr.n; j++) {
-			const struct hj_value *it = m->value->u.arr.items[j];
-			if (!want_kind(l, it, HJ_STRING, "an ipset entry"))
-				continue;
-			struct pol_alias a;
-			if (!pol_alias_parse(p, it->u.str.s, it, POL_SRC, &a, l->diags)) {
-				l->ok = false;
-				continue;
-			}
-			if (a.kind != PA_ADDR && a.kind != PA_HOST) {
-				LERR(l, it, "ipset %s: \"%s\" is not an address, prefix, range or host", s->name,
-				     it->u.str.s);
-				pol_alias_clear(&a);
-				continue;
-			}
-			s->items[s->nitems++] = a;
-		}
-	}
+	if (!pol_ipsets_load(l->p, v, l->diags))
+		l->ok = false;
 }
 
 /* autoApprovers.services: {"svc:NAME": [OWNERS]}.  Checked, and kept for
@@ -771,13 +747,37 @@ static void acl_field(struct loader *l, const struct hj_member *m, const struct 
 		*field = m->value;
 }
 
+/* A rule's "srcPosture": the postures one of which its sources satisfy. */
+static void load_src_posture(struct loader *l, const struct hj_value *v, struct pol_rule *r)
+{
+	if (!pol_posture_refs(l->p, v, &r->postures, &r->npostures, l->diags))
+		l->ok = false;
+}
+
+/* A rule without postures of its own takes "defaultSrcPosture" (a copy,
+ * so that every rule owns its list). */
+static void default_posture(struct loader *l, struct pol_rule *r)
+{
+	const struct pol_policy *p = l->p;
+	if (r->npostures || !p->ndefault_postures)
+		return;
+	free(r->postures);
+	r->postures = calloc(p->ndefault_postures, sizeof(*r->postures));
+	if (!r->postures) {
+		l->ok = false;
+		return;
+	}
+	memcpy(r->postures, p->default_postures, p->ndefault_postures * sizeof(*r->postures));
+	r->npostures = p->ndefault_postures;
+}
+
 static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule *r)
 {
 	r->kind = POL_ACL;
 	r->at = v;
 	if (!want_kind(l, v, HJ_OBJECT, "an ACL entry"))
 		return;
-	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports" };
+	static const char *const fields[] = { "action", "src", "dst", "proto", "users", "ports", "srcPosture" };
 	const struct hj_value *action = NULL, *src = NULL, *dst = NULL, *proto = NULL;
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const struct hj_member *m = &v->u.obj.members[i];
@@ -790,9 +790,11 @@ static void load_acl(struct loader *l, const struct hj_value *v, struct pol_rule
 			acl_field(l, m, &dst, "dst", "ports");
 		else if (strcmp(k, "proto") == 0)
 			proto = m->value;
+		else if (strcmp(k, "srcPosture") == 0)
+			load_src_posture(l, m->value, r);
 		else
 			LERR(l, m->key, "unknown key \"%s\" in an ACL entry (known: action, src, dst, proto, "
-			     "and the legacy users, ports)", k);
+			     "srcPosture, and the legacy users, ports)", k);
 	}
 	if (!action)
 		LERR(l, v, "ACL entry without \"action\"");
@@ -932,9 +934,9 @@ static void load_grant(struct loader *l, const struct hj_value *v, struct pol_ru
 		else if (strcmp(k, "app") == 0)
 			app = m->value;
 		else if (strcmp(k, "srcPosture") == 0)
-			diag_warn(l->diags, &m->key->loc, "\"srcPosture\" ignored: device posture has no meaning here");
+			load_src_posture(l, m->value, r);
 		else
-			LERR(l, m->key, "unknown key \"%s\" in a grant (known: src, dst, ip, via, app)", k);
+			LERR(l, m->key, "unknown key \"%s\" in a grant (known: src, dst, ip, via, app, srcPosture)", k);
 	}
 	if (!src || !dst) {
 		LERR(l, v, "grant without \"%s\"", !src ? "src" : "dst");
@@ -1007,9 +1009,15 @@ static void check_self(struct loader *l, const struct pol_rule *r)
 }
 
 static const char *const ignored_keys[] = {
-	"ssh", "sshTests", "nodeAttrs", "postures", "derpMap", "disableIPv4", "randomizeClientPort",
-	"defaultSrcPosture", "OneCGNATRoute", "attrConfig", "autogroups",
+	"derpMap", "disableIPv4", "randomizeClientPort",
+	"OneCGNATRoute", "attrConfig", "autogroups",
 };
+
+static void load_postures(struct loader *l, const struct hj_value *v)
+{
+	if (!pol_postures_load(l->p, v, l->diags))
+		l->ok = false;
+}
 
 struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags)
 {
@@ -1030,11 +1038,11 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 	if (polkey_duplicates(root, diags) > 0)
 		l.ok = false;
 	/* Definitions first (in dependency order), then what uses them. */
-	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets" };
+	static const char *const order[] = { "groups", "hosts", "tagOwners", "ipsets", "postures" };
 	void (*const loaders[])(struct loader *, const struct hj_value *) = {
-		load_groups, load_hosts, load_tag_owners, load_ipsets,
+		load_groups, load_hosts, load_tag_owners, load_ipsets, load_postures,
 	};
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		const struct hj_value *v = polkey_get(root, order[k]);
 		if (v)
 			loaders[k](&l, v);
@@ -1044,7 +1052,7 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		const struct hj_member *m = &root->u.obj.members[i];
 		const char *k = polkey_section(m->key) ? polkey_section(m->key) : m->key->u.str.s;
 		bool known = !polkey_first(root, i);   /* a repeat, reported */
-		for (size_t j = 0; j < 4; j++)
+		for (size_t j = 0; j < 5; j++)
 			known |= strcmp(k, order[j]) == 0;
 		if (known)
 			continue;
@@ -1054,6 +1062,17 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 			grants = m->value;
 		else if (strcmp(k, "autoApprovers") == 0)
 			load_auto_approvers(&l, m->value);
+		else if (strcmp(k, "ssh") == 0)
+			l.ok &= pol_ssh_load(p, m->value, diags);
+		else if (strcmp(k, "nodeAttrs") == 0)
+			l.ok &= pol_node_attrs_check(p, m->value, diags);
+		else if (strcmp(k, "sshTests") == 0) {
+			l.ok &= pol_ssh_tests_check(m->value, diags);
+			p->ssh_tests = m->value;
+		} else if (strcmp(k, "defaultSrcPosture") == 0) {
+			if (!pol_posture_refs(p, m->value, &p->default_postures, &p->ndefault_postures, diags))
+				l.ok = false;
+		}
 		else if (strcmp(k, "tests") == 0) {
 			if (want_kind(&l, m->value, HJ_ARRAY, "\"tests\""))
 				p->tests = m->value;
@@ -1085,8 +1104,10 @@ struct pol_policy *pol_load(const struct hj_value *root, struct diag_list *diags
 		load_acl(&l, acls->u.arr.items[i], &p->rules[p->nrules++]);
 	for (size_t i = 0; grants && i < grants->u.arr.n; i++)
 		load_grant(&l, grants->u.arr.items[i], &p->rules[p->nrules++]);
-	for (size_t i = 0; i < p->nrules; i++)
+	for (size_t i = 0; i < p->nrules; i++) {
 		check_self(&l, &p->rules[i]);
+		default_posture(&l, &p->rules[i]);
+	}
 out:
 	if (!l.ok || diag_has_errors(diags)) {
 		pol_free(p);
@@ -1112,6 +1133,8 @@ void pol_free(struct pol_policy *p)
 		return;
 	free_named(p->groups, p->ngroups);
 	free_named(p->tag_owners, p->ntag_owners);
+	for (size_t i = 0; i < p->nipsets; i++)
+		addr_set_free(&p->ipsets[i].addrs);
 	free_named(p->ipsets, p->nipsets);
 	free_named(p->route_approvers, p->nroute_approvers);
 	free_named(p->hosts, p->nhosts);
@@ -1137,7 +1160,10 @@ void pol_free(struct pol_policy *p)
 		for (size_t j = 0; j < r->nvia; j++)
 			free(r->via[j]);
 		free(r->via);
+		free(r->postures);
 	}
 	free(p->rules);
+	pol_postures_free(p);
+	pol_ssh_free(p);
 	free(p);
 }

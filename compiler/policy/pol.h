@@ -2,8 +2,11 @@
  * policy file into typed entries, checks every name it uses (groups, hosts,
  * tags, ipsets, autogroups), ports and protocols, and keeps a pointer to the
  * tree node of every entry so that later stages can name file:line:col.
- * Keys that mean nothing to a packet filter (ssh, nodeAttrs, ...) are
- * accepted with one warning each; unknown keys are errors.  Sections and
+ * Device postures are posture.h's (loaded by polposture.c), ipsets are
+ * resolved to addresses (polipset.c), ssh rules, sshTests and nodeAttrs
+ * are checked (polssh.h).  Keys that mean nothing to a packet filter
+ * (derpMap, randomizeClientPort, ...) are accepted with one warning each;
+ * unknown keys are errors.  Sections and
  * the fields of ACLs, tests and autoApprovers match ignoring case, as
  * Tailscale's decoder does (polkey.h); no name may hold a control
  * character (polname.h); roles are role.h's. */
@@ -17,6 +20,7 @@
 #include "hj.h"
 #include "addr.h"
 #include "proto.h"
+#include "posture.h"
 
 enum pol_alias_kind {
 	PA_ANY,        /* "*" */
@@ -81,16 +85,23 @@ struct pol_rule {
 	char **via;                 /* grants: tags */
 	size_t nvia;
 	bool has_app;               /* grants: capabilities, no packet-filter meaning */
+	/* Device posture ("srcPosture", else "defaultSrcPosture"): when any,
+	 * the rule applies only to source nodes satisfying one of them. */
+	const struct posture **postures;
+	size_t npostures;
 };
 
 struct pol_named {               /* a group, tag owner list, ipset or approver list */
 	char *name;                  /* group:x, tag:x, ipset:x, or the route prefix */
 	uint8_t family;              /* approvers: the route */
 	addr_u128 lo, hi;
-	struct pol_alias *items;
+	struct pol_alias *items;     /* not for ipsets */
 	size_t nitems;
+	struct addr_set addrs;       /* ipsets: the addresses, operations applied, merged */
 	const struct hj_value *at;
 };
+
+struct pol_ssh;                  /* polssh.h */
 
 struct pol_policy {
 	const struct hj_value *root;
@@ -102,6 +113,13 @@ struct pol_policy {
 	struct pol_rule *rules;              /* acls, then grants, in file order */
 	size_t nrules;
 	const struct hj_value *tests;        /* checked and run by ptest */
+	struct posture *postures;            /* "postures" */
+	size_t npostures;
+	const struct posture **default_postures; /* "defaultSrcPosture" */
+	size_t ndefault_postures;
+	struct pol_ssh *ssh;                 /* "ssh": checked, run by "sshTests" */
+	size_t nssh;
+	const struct hj_value *ssh_tests;
 };
 
 /* Build the model.  NULL with every error queued in DIAGS (warnings for
@@ -122,6 +140,26 @@ bool pol_ports_parse(const char *text, const struct hj_value *at, struct pol_por
 int pol_proto_parse(const char *text);
 /* Split "alias:ports" ("[v6]:ports" too); ALIAS is malloc'd. */
 bool pol_split_dst(const char *text, char **alias, const char **ports);
+/* IP sets (polipset.c): "ipsets" into P, each resolved to its addresses
+ * ("add"/"remove" in order, nested ipsets, hosts, autogroup:internet).
+ * false with located errors queued. */
+bool pol_ipsets_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags);
+
+/* Device posture (polposture.c).  Load "postures" into P; false with
+ * located errors queued. */
+bool pol_postures_load(struct pol_policy *p, const struct hj_value *v, struct diag_list *diags);
+/* A list of posture names V ("srcPosture", "defaultSrcPosture") as
+ * pointers into P's postures (an allocated array, *OUT).  false with
+ * located errors. */
+bool pol_posture_refs(const struct pol_policy *p, const struct hj_value *v, const struct posture ***out,
+		      size_t *n, struct diag_list *diags);
+/* Does node N (attributes ATTRS) satisfy rule R's postures (any of them;
+ * true when R has none)? */
+bool pol_rule_posture_holds(const struct pol_rule *r, const struct inv_attr *attrs, size_t nattrs);
+void pol_postures_free(struct pol_policy *p);
+
+/* Is V of KIND (an object or an array)?  Else an error "WHAT must be ...". */
+bool pol_want(const struct hj_value *v, enum hj_kind kind, const char *what, struct diag_list *diags);
 /* A located error at a tree node. */
 void pol_error_at(struct diag_list *diags, const struct hj_value *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

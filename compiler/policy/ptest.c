@@ -7,6 +7,8 @@
 
 #include "ir.h"
 #include "polkey.h"
+#include "polssh.h"
+#include "role.h"
 
 /* Where a principal without a device is put to judge its access: the top of
  * the tailnet's ranges, moved down past any address a node holds. */
@@ -19,7 +21,8 @@ struct run {
 	const struct filter_set *s;
 	struct ir_flows all;
 	struct ir_flows standin_flows;	/* the rules with the current test's stand-in */
-	bool use_standin;		/* the current test's source is a stand-in */
+	bool use_standin;		/* the current test uses standin_flows */
+	const struct hj_value *attrs;	/* the current test's "srcPostureAttrs" */
 	struct diag_list diags;
 	int failures;
 };
@@ -75,7 +78,30 @@ static int copy_prefixes(struct inv *to, size_t node, enum inv_routes which, con
 	return 0;
 }
 
-static int copy_node(struct inv *to, const struct inv_node *n)
+/* The test's attributes ATTRS (checked by test_attrs_valid) on node IDX. */
+static int set_test_attrs(struct inv *to, size_t idx, const struct hj_value *attrs)
+{
+	int rc = 0;
+	for (size_t i = 0; rc >= 0 && i < attrs->u.obj.n; i++) {
+		const struct hj_value *v = attrs->u.obj.members[i].value;
+		struct inv_attr a = { .key = attrs->u.obj.members[i].key->u.str.s };
+		rc = inv_attr_from_value(v, &a) ? inv_node_set_attr(to, idx, &a) : -EINVAL;
+	}
+	return rc;
+}
+
+/* Node N's attributes, or (ATTRS given) the test's in their place. */
+static int copy_attrs(struct inv *to, size_t idx, const struct inv_node *n, const struct hj_value *attrs)
+{
+	if (attrs)
+		return set_test_attrs(to, idx, attrs);
+	int rc = 0;
+	for (size_t i = 0; rc >= 0 && i < n->nattrs; i++)
+		rc = inv_node_set_attr(to, idx, &n->attrs[i]);
+	return rc;
+}
+
+static int copy_node(struct inv *to, const struct inv_node *n, const struct hj_value *attrs)
 {
 	char buf[ADDR_STRLEN];
 	int idx = inv_add_node(to, n->name, n->user), rc = idx;
@@ -91,32 +117,47 @@ static int copy_node(struct inv *to, const struct inv_node *n)
 		rc = copy_prefixes(to, (size_t)idx, INV_APPROVED, n->approved, n->napproved);
 	if (rc >= 0 && n->created)
 		rc = inv_node_set_created(to, (size_t)idx, n->created);
+	if (rc >= 0)
+		rc = inv_node_set_shared(to, (size_t)idx, n->shared);
+	if (rc >= 0)
+		rc = copy_attrs(to, (size_t)idx, n, attrs);
 	return rc < 0 ? rc : 0;
 }
 
 /* A copy of INV (users in the same order, so indexes hold) with a stand-in
- * node owned by USER (an index) or carrying TAG.  NULL on failure. */
-static struct inv *inv_with_standin(const struct inv *inv, int user, const char *tag)
+ * node owned by USER (an index) or carrying TAG (neither: none).  The
+ * test's posture attributes ATTRS (or NULL) go to the stand-in, else to
+ * the nodes with an address in SRC.  NULL on failure. */
+static struct inv *inv_with_standin(const struct inv *inv, int user, const char *tag, const struct hj_value *attrs,
+				    const struct addr_set *src)
 {
+	bool standin = user >= 0 || tag;
 	struct inv *to = inv_new();
 	struct diag_list diags = { 0 };
 	char v4[ADDR_STRLEN], v6[ADDR_STRLEN], name[64];
 	int rc = to ? 0 : -ENOMEM;
 	for (size_t i = 0; rc >= 0 && i < inv->nusers; i++)
 		rc = inv_add_user(to, inv->users[i].name, inv->users[i].email);
+	for (size_t i = 0; rc >= 0 && i < inv->nusers; i++) {
+		rc = inv_user_set_role(to, i, role_name(inv->users[i].role));
+		for (size_t g = 0; rc >= 0 && g < inv->users[i].ngroups; g++)
+			rc = inv_user_add_group(to, i, inv->users[i].groups[g]);
+	}
 	for (size_t i = 0; rc >= 0 && i < inv->nnodes; i++)
-		rc = copy_node(to, &inv->nodes[i]);
+		rc = copy_node(to, &inv->nodes[i], !standin && src && inv_node_within(&inv->nodes[i], src) ? attrs : NULL);
 	standin_addr(inv, ADDR_V4, v4);
 	standin_addr(inv, ADDR_V6, v6);
 	snprintf(name, sizeof(name), "test-standin-%zu", inv->nnodes);
-	int idx = rc >= 0 ? inv_add_node(to, name, tag ? -1 : user) : rc;
+	int idx = rc >= 0 && standin ? inv_add_node(to, name, tag ? -1 : user) : rc;
 	rc = idx;
-	if (rc >= 0 && tag)
+	if (rc >= 0 && standin && tag)
 		rc = inv_node_add_tag(to, (size_t)idx, tag);
-	if (rc >= 0)
+	if (rc >= 0 && standin)
 		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V4, v4);
-	if (rc >= 0)
+	if (rc >= 0 && standin)
 		rc = inv_node_set_addr(to, (size_t)idx, ADDR_V6, v6);
+	if (rc >= 0 && standin && attrs)
+		rc = set_test_attrs(to, (size_t)idx, attrs);
 	if (rc >= 0)
 		rc = inv_finish(to, &diags);
 	diag_list_free(&diags);
@@ -144,25 +185,57 @@ static int known_user(const struct inv *inv, const char *name)
 /* Source A names no device: when it is a known user or a tag, the
  * stand-in's addresses into OUT and the rules compiled with it into
  * R->standin_flows.  false: not such a principal (or no memory). */
-static bool standin_source(struct run *r, const struct pol_alias *a, struct addr_set *out)
+/* The rules compiled with INV (taken) into R->standin_flows, the ones
+ * the test uses.  OUT (or NULL): the last node's addresses (the stand-in's). */
+static bool compile_standin(struct run *r, struct inv *inv, struct addr_set *out)
 {
-	int user = a->kind == PA_USER ? known_user(r->inv, a->name) : -1;
-	if (user < 0 && a->kind != PA_TAG)
-		return false;
-	struct inv *inv = inv_with_standin(r->inv, user, a->kind == PA_TAG ? a->name : NULL);
 	struct filter_set fs = { 0 };
 	struct diag_list diags = { 0 };
 	bool ok = inv && filter_compile(r->p, inv, &fs, &diags) == 0;
 	if (ok) {
 		ir_free(&r->standin_flows);
 		ok = filter_node_ir(&fs.global, &r->standin_flows) == 0 &&
-		     inv_node_addrs(&inv->nodes[inv->nnodes - 1], out) == 0;
+		     (!out || inv_node_addrs(&inv->nodes[inv->nnodes - 1], out) == 0);
 		r->use_standin = ok;
 	}
 	filter_set_free(&fs);
 	diag_list_free(&diags);
 	inv_free(inv);
 	return ok;
+}
+
+static bool standin_source(struct run *r, const struct pol_alias *a, struct addr_set *out)
+{
+	int user = a->kind == PA_USER ? known_user(r->inv, a->name) : -1;
+	if (user < 0 && a->kind != PA_TAG)
+		return false;
+	return compile_standin(r, inv_with_standin(r->inv, user, a->kind == PA_TAG ? a->name : NULL, r->attrs, NULL),
+			       out);
+}
+
+/* "srcPostureAttrs": {"NAMESPACE:NAME": string, number or boolean}.
+ * false with the failure recorded. */
+static bool test_attrs_valid(struct run *r, const struct hj_value *v)
+{
+	if (v->kind != HJ_OBJECT) {
+		FAIL(r, v, "test: \"srcPostureAttrs\" must be an object {\"NAMESPACE:NAME\": value}");
+		return false;
+	}
+	for (size_t i = 0; i < v->u.obj.n; i++) {
+		const struct hj_member *m = &v->u.obj.members[i];
+		enum hj_kind k = m->value->kind;
+		if (!inv_attr_key_valid(m->key->u.str.s) || strlen(m->key->u.str.s) != m->key->u.str.len) {
+			FAIL(r, m->key, "test: \"%s\" is not an attribute key NAMESPACE:NAME", m->key->u.str.s);
+			return false;
+		}
+		if ((k != HJ_STRING && k != HJ_NUMBER && k != HJ_TRUE && k != HJ_FALSE) ||
+		    (k == HJ_STRING && !inv_text_clean(m->value->u.str.s))) {
+			FAIL(r, m->value, "test: attribute \"%s\" must be a string, a number or a boolean",
+			     m->key->u.str.s);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Resolve a test's source or destination name to single addresses; false
@@ -261,7 +334,7 @@ static void run_test(struct run *r, const struct hj_value *t)
 		return;
 	}
 	static const char *const fields[] = { "src", "proto", "accept", "deny", "allow", "user", "srcPostureAttrs" };
-	const struct hj_value *src = NULL, *proto = NULL, *accept = NULL, *deny = NULL;
+	const struct hj_value *src = NULL, *proto = NULL, *accept = NULL, *deny = NULL, *attrs = NULL;
 	for (size_t i = 0; i < t->u.obj.n; i++) {
 		const struct hj_member *m = &t->u.obj.members[i];
 		const char *k = polkey_field(m->key, fields, sizeof(fields) / sizeof(fields[0]));
@@ -279,8 +352,11 @@ static void run_test(struct run *r, const struct hj_value *t)
 			accept = m->value;
 		} else if (strcmp(k, "deny") == 0)
 			deny = m->value;
-		else if (strcmp(k, "srcPostureAttrs") != 0)
-			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, deny, and the legacy user, allow)", k);
+		else if (strcmp(k, "srcPostureAttrs") == 0)
+			attrs = m->value;
+		else
+			FAIL(r, m->key, "test: unknown key \"%s\" (known: src, proto, accept, deny, srcPostureAttrs, and the "
+			     "legacy user, allow)", k);
 	}
 	if (!src || src->kind != HJ_STRING || !src->u.str.s[0]) {
 		FAIL(r, src ? src : t, "test: \"src\" must be a non-empty string naming one source");
@@ -300,9 +376,17 @@ static void run_test(struct run *r, const struct hj_value *t)
 		FAIL(r, t, "test: needs \"accept\" or \"deny\" (arrays of HOST:PORT)");
 		return;
 	}
+	if (attrs && !test_attrs_valid(r, attrs))
+		return;
 	struct addr_set saddrs = { 0 };
 	r->use_standin = false;
-	if (test_addrs(r, src->u.str.s, src, POL_TEST_SRC, &saddrs)) {
+	r->attrs = attrs;
+	bool ok = test_addrs(r, src->u.str.s, src, POL_TEST_SRC, &saddrs);
+	/* A device of the inventory tried with the test's attributes. */
+	if (ok && attrs && !r->use_standin &&
+	    !(ok = compile_standin(r, inv_with_standin(r->inv, -1, NULL, attrs, &saddrs), NULL)))
+		FAIL(r, attrs, "test: compiling the rules with \"srcPostureAttrs\" failed");
+	if (ok) {
 		const struct hj_value *lists[2] = { accept, deny };
 		for (int w = 0; w < 2; w++) {
 			if (!lists[w])
@@ -322,7 +406,7 @@ int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct fi
 {
 	struct run r = { .p = p, .inv = inv, .s = s, .diags = { .max_errors = 1000 } };
 	if (!p->tests)
-		return 0;
+		return pol_ssh_tests_run(p, inv, out);
 	int rc = filter_node_ir(&s->global, &r.all);
 	if (rc < 0) {
 		ir_free(&r.all);
@@ -334,5 +418,10 @@ int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct fi
 	diag_list_free(&r.diags);
 	ir_free(&r.all);
 	ir_free(&r.standin_flows);
-	return r.failures;
+	return r.failures + pol_ssh_tests_run(p, inv, out);
+}
+
+size_t ptest_count(const struct pol_policy *p)
+{
+	return (p->tests ? p->tests->u.arr.n : 0) + (p->ssh_tests ? p->ssh_tests->u.arr.n : 0);
 }

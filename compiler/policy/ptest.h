@@ -15,7 +15,9 @@
 #include "inv.h"
 #include "pol.h"
 
-/* Run every test; print each failing assertion (located) to OUT.  Returns
+/* The number of tests: "tests" and "sshTests". */
+size_t ptest_count(const struct pol_policy *p);
+/* Run every test ("sshTests" too, polssh.h); print each failing assertion (located) to OUT.  Returns
  * the number of failures, or -errno. */
 int ptest_run(const struct pol_policy *p, const struct inv *inv, const struct filter_set *s, FILE *out);
 

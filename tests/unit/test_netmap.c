@@ -687,7 +687,7 @@ static void test_diags(void)
 		(int)strcspn(text, "\n"), text);
 	free(text);
 	diag_list_free(&d);
-	net_policy(&n, "{\"ssh\": [], \"acls\": []}");
+	net_policy(&n, "{\"derpMap\": {}, \"acls\": []}");
 	rc = netmap_world_build(n.s, NULL, &gen, &w, &d);
 	netmap_world_free(w);
 	f = open_memstream(&text, &len);

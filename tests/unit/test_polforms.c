@@ -40,64 +40,9 @@ static const char inventory[] =
 	" \"services\": [{\"name\": \"svc:web\", \"ipv4\": \"100.100.1.1\", \"ipv6\": \"fd7a:115c:a1e0::1:1\",\n"
 	"   \"hosts\": [\"srv\"]}]}\n";
 
-struct form_case {
-	const char *what;
-	const char *policy;
-	const char *error;    /* NULL: loads and its tests pass; else a part of the first error */
-};
-
-/* Load POLICY against the inventory: NULL when it loads and its tests
- * pass, else the first error's message (or a test failure count). */
-static char *try_policy(const char *policy)
-{
-	static char why[1024];
-	struct diag_list d = { 0 };
-	struct load *l = load_new();
-	int rc = l ? load_run(l, &(struct load_src){ .name = "p.hujson", .text = policy, .len = strlen(policy) },
-			      &(struct load_src){ .name = "nodes.json", .text = inventory, .len = strlen(inventory) }, &d)
-		   : -1;
-	char *res = NULL;
-	if (rc < 0) {
-		snprintf(why, sizeof(why), "%s", d.n ? d.items[0].msg : "load failed");
-		for (size_t i = 0; i < d.n; i++)
-			if (d.items[i].level == DIAG_ERROR) {
-				snprintf(why, sizeof(why), "%s", d.items[i].msg);
-				break;
-			}
-		res = why;
-	} else {
-		FILE *out = tmpfile();
-		int failures = ptest_run(l->pol, l->inv, &l->fs, out);
-		if (failures != 0) {
-			char line[512] = "";
-			rewind(out);
-			if (!fgets(line, sizeof(line), out))
-				line[0] = 0;
-			snprintf(why, sizeof(why), "tests failed (%d): %s", failures, line);
-			res = why;
-		}
-		fclose(out);
-	}
-	load_free(l);
-	diag_list_free(&d);
-	return res;
-}
-
-static void run_cases(const struct form_case *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *got = try_policy(c[i].policy);
-		if (!c[i].error) {
-			T_CHECK(got == NULL, "%s", c[i].what);
-			if (got)
-				printf("#   %s\n", got);
-		} else {
-			T_CHECK(got && strstr(got, c[i].error), "%s", c[i].what);
-			if (!got || !strstr(got, c[i].error))
-				printf("#   got: %s\n#   want a part: %s\n", got ? got : "(loaded)", c[i].error);
-		}
-	}
-}
+/* The cases below load against this inventory. */
+#define POLCASE_INVENTORY inventory
+#include "polcase.h"
 
 static void test_roles(void)
 {
