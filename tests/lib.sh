@@ -26,3 +26,6 @@ t_shared() {
 	return 1
 }
 t_done() { exit $(( t_failed > 0 )); }
+# The unprivileged user daemons under test run as (keygated -u USER): nobody,
+# which Debian always has; empty (they stay uid 0) where it is missing.
+t_daemon_user() { if id -u nobody >/dev/null 2>&1; then echo nobody; fi; }
