@@ -114,6 +114,8 @@ re_device() {
 
 re_up() {
 	[ -n "$RE_WORK" ] || RE_WORK=$(mktemp -d) || return 1
+	# keygated run as RE_USER must reach its (unmade) state directory.
+	[ -z "$RE_USER" ] || chmod 711 "$RE_WORK" || return 1
 	local who ns
 	for who in service relay alice carol; do
 		ns=$(re_ns "$who")
