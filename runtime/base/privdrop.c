@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -66,17 +67,20 @@ static int give_files(int dfd, const struct privdrop_user *u)
 	return rc;
 }
 
-int privdrop_give_dir(const char *dir, const struct privdrop_user *u, bool files)
+int privdrop_give_dir(const char *dir, const struct privdrop_user *u, unsigned flags)
 {
 	struct stat st;
 	int rc = 0;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	if (fstat(dfd, &st) < 0 || ((st.st_uid != u->uid || st.st_gid != u->gid) &&
-				    fchown(dfd, u->uid, u->gid) < 0))
+	if (((flags & PRIVDROP_PRIVATE) && fchmod(dfd, 0700) < 0) || fstat(dfd, &st) < 0)
 		rc = -errno;
-	if (rc == 0 && files)
+	else if (st.st_mode & 077)
+		rc = -EPERM;	/* others may enter: not a private directory */
+	else if ((st.st_uid != u->uid || st.st_gid != u->gid) && fchown(dfd, u->uid, u->gid) < 0)
+		rc = -errno;
+	if (rc == 0 && (flags & PRIVDROP_FILES))
 		rc = give_files(dfd, u);
 	close(dfd);
 	return rc;

@@ -5,7 +5,6 @@
  * keep the process out of core dumps. */
 #ifndef PRIVDROP_H
 #define PRIVDROP_H
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,10 +19,15 @@ struct privdrop_user {
 /* NAME's uid and primary gid: 0, -ENOENT (no such user) or -errno. */
 int privdrop_lookup(const char *name, struct privdrop_user *u);
 
-/* Make DIR (not a symbolic link) and, when FILES, the regular files in it
- * that root owns, U's: so that a state directory written while keygated
- * ran as root stays usable after the drop.  0 or -errno. */
-int privdrop_give_dir(const char *dir, const struct privdrop_user *u, bool files);
+enum {
+	PRIVDROP_FILES = 1,	/* also the regular files in it that root owns */
+	PRIVDROP_PRIVATE = 2,	/* make it 0700 first (a directory of ours) */
+};
+/* Make DIR (not a symbolic link, no access for group or others) U's, and
+ * with PRIVDROP_FILES the root-owned files in it: so that a state
+ * directory written while keygated ran as root stays usable after the
+ * drop.  0, -EPERM (group or others may enter DIR) or -errno. */
+int privdrop_give_dir(const char *dir, const struct privdrop_user *u, unsigned flags);
 
 /* Drop to U (NULL: stay uid 0 without capabilities but the kept ones):
  * no supplementary groups, the kept capabilities permitted, effective,

@@ -237,16 +237,30 @@ static int pick_user(const struct options *o, struct privdrop_user *buf, const s
 	return rc;
 }
 
-/* DIR (and its files when FILES) U's; a DIR not there yet is fine.
- * 0 or -errno (logged). */
-static int give(const char *dir, const struct privdrop_user *u, bool files)
+/* DIR U's (see privdrop_give_dir for FLAGS); a DIR not there yet is
+ * fine.  0 or -errno (logged). */
+static int give(const char *dir, const struct privdrop_user *u, unsigned flags)
 {
-	int rc = privdrop_give_dir(dir, u, files);
+	int rc = privdrop_give_dir(dir, u, flags);
 	if (rc == -ENOENT)
 		return 0;
-	if (rc)
+	if (rc == -EPERM)
+		log_err("%s: group or others may enter it; make it 0700 before it is given to uid %u", dir,
+			(unsigned)u->uid);
+	else if (rc)
 		log_err("%s: cannot give it to uid %u: %s", dir, (unsigned)u->uid, strerror(-rc));
 	return rc;
+}
+
+/* DIR, one of keygated's own, made if missing, private, U's.  0 or -errno. */
+static int give_own(const char *dir, const struct privdrop_user *u)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		log_err("%s: %m", dir);
+		return rc;
+	}
+	return give(dir, u, PRIVDROP_PRIVATE);
 }
 
 /* Before the drop, what the agent writes later becomes U's: the default
@@ -259,13 +273,10 @@ static int hand_over(const struct options *o, const char *statedir, const struct
 	if (!u)
 		return 0;
 	if (!o->socket_path)
-		rc = give(AGENT_CMD_DIR, u, false);
-	if (!rc && !o->state_dir) {
-		if (mkdir(AGENT_STATE_DIR, 0700) < 0 && errno != EEXIST)
-			log_err("%s: %m", AGENT_STATE_DIR);
-		rc = give(AGENT_STATE_DIR, u, false);
-	}
-	return rc ? rc : give(statedir, u, true);
+		rc = give_own(AGENT_CMD_DIR, u);
+	if (!rc && !o->state_dir)
+		rc = give_own(AGENT_STATE_DIR, u);
+	return rc ? rc : give(statedir, u, PRIVDROP_FILES);
 }
 
 /* Fork; the parent exits, the child carries on detached. */

@@ -13,7 +13,9 @@ NA=${U}na NB=${U}nb IFA=${U}a IFB=${U}b
 TOOL="timeout 20 python3 $KG_TOP/tests/wg/wgtool.py"
 # Counters stop early once told the senders are done (KG_STOP), so their
 # bound can be long: on a loaded machine each python3 start takes seconds.
-COUNT="timeout 60 python3 $KG_TOP/tests/wg/wgtool.py udp-count"
+# The outer bound covers the longest run: the senders done just before the
+# counter's window (50 s) ends, then 20 s for late datagrams.
+COUNT="timeout 80 python3 $KG_TOP/tests/wg/wgtool.py udp-count"
 KGD=$KG_BUILD/keygated
 WORK=$(mktemp -d)
 PID_A= PID_B= PID_D=
