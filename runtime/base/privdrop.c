@@ -13,7 +13,7 @@
 #include <linux/securebits.h>
 #include <pwd.h>
 #include <stdbool.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,11 +21,6 @@
 
 #define KEEP ((1u << CAP_NET_ADMIN) | (1u << CAP_NET_BIND_SERVICE))
 #define CAP_PROBE_MAX 64	/* the kernel may know more than these headers */
-
-uint64_t privdrop_kept(void)
-{
-	return KEEP;
-}
 
 int privdrop_lookup(const char *name, struct privdrop_user *u)
 {
@@ -148,7 +143,7 @@ static int raise_ambient(void)
 }
 
 /* Trust but verify: the ids, the groups, exactly the kept capabilities
- * (ambient with a user), no new privileges, not dumpable. */
+ * (ambient with a user; bounding too), no new privileges, not dumpable. */
 static int verify(const struct privdrop_user *u)
 {
 	struct __user_cap_data_struct got[2];
@@ -162,10 +157,12 @@ static int verify(const struct privdrop_user *u)
 	    got[1].permitted || got[1].inheritable)
 		return -EPERM;
 	for (int cap = 0; cap < CAP_PROBE_MAX; cap++) {
-		int set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
-		if (set < 0)
+		bool kept = cap < 32 && (KEEP & (1u << cap));
+		int amb = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+		int bnd = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (amb < 0 || bnd < 0)
 			break;	/* past the kernel's last */
-		if (set != (u && cap < 32 && (KEEP & (1u << cap))))
+		if (amb != (u && kept) || bnd != kept)
 			return -EPERM;
 	}
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)

@@ -5,11 +5,7 @@
  * keep the process out of core dumps. */
 #ifndef PRIVDROP_H
 #define PRIVDROP_H
-#include <stdint.h>
 #include <sys/types.h>
-
-/* The capabilities kept, as a mask of (1 << CAP_...). */
-uint64_t privdrop_kept(void);
 
 struct privdrop_user {
 	uid_t uid;
