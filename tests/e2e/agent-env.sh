@@ -130,7 +130,7 @@ NFT
 	ip netns exec "$(ag_ns service)" $AG_IO serve "$AG_WORK/svc.ready" "$AG_WORK/svc.seen" "$AG_API,$AG_API2" 443 22 \
 		2>"$AG_WORK/service.log" &
 	AG_OTHER_PIDS+=($!)
-	ag_wait 5 test -e "$AG_WORK/svc.ready" || ag_err "service listeners: $(cat "$AG_WORK/service.log")" || return 1
+	ag_wait 20 test -e "$AG_WORK/svc.ready" || ag_err "service listeners: $(cat "$AG_WORK/service.log")" || return 1
 	ag_coord_start || return 1
 	for who in relay alice carol; do ag_daemon "$who" || return 1; done
 }
