@@ -90,7 +90,7 @@ DEB_PKGS = build-essential pkg-config flex bison clang \
 	python3 valgrind busybox qrencode
 DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
 
-.PHONY: all tests check demo bench fuzz deps deps-ok install clean golden-update
+.PHONY: all tests check demo bench fuzz deps deps-ok install install-user clean golden-update
 all: $(PROGS)
 tests: all $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -193,6 +193,17 @@ install: all
 		install -m 755 $$p $(DESTDIR)$$d/; done
 	for m in $(MANPAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(Q)$(MAKE) --no-print-directory install-user
+
+# The system user keygated runs as (keygated(8), SECURITY); made once, on
+# this host only: a package (DESTDIR) makes it when it is installed.
+install-user:
+	$(Q)if [ -n "$(DESTDIR)" ]; then \
+		echo "DESTDIR is set: create the system user keygate on the target (useradd --system keygate)"; \
+	elif ! getent passwd keygate >/dev/null; then \
+		useradd --system --user-group --home-dir /nonexistent --no-create-home \
+			--shell /usr/sbin/nologin --comment "keygate daemons" keygate; \
+	fi
 
 clean:
 	rm -rf build

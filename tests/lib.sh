@@ -26,3 +26,19 @@ t_shared() {
 	return 1
 }
 t_done() { exit $(( t_failed > 0 )); }
+# The unprivileged user daemons under test run as (keygated -u USER): nobody,
+# which Debian always has; empty (they stay uid 0) where it is missing.
+t_daemon_user() { if id -u nobody >/dev/null 2>&1; then echo nobody; fi; }
+# Whether keygated started without -u becomes the user keygate (which
+# `make install` creates) rather than staying uid 0 (keygated(8), SECURITY).
+t_kg_default_drops() { id -u keygate >/dev/null 2>&1; }
+# t_api_sock_gone IFNAME DROPPED: after keygated exited, no API socket that
+# could answer is left.  As root (DROPPED 0) it removed the socket; run as
+# a user (DROPPED 1) it cannot, and wg removes the dead socket when it looks.
+t_api_sock_gone() {
+	local s=/var/run/wireguard/$1.sock
+	[ -e "$s" ] || return 0
+	[ "$2" = 1 ] || return 1
+	wg show interfaces >/dev/null 2>&1
+	[ ! -e "$s" ]
+}

@@ -13,6 +13,7 @@
 #include "agent_req.h"
 #include "ctl_authkey.h"
 #include "log.h"
+#include "secmem.h"
 
 const struct agent_prefs *agent_cur_prefs(const struct agent *a)
 {
@@ -321,7 +322,7 @@ static int load(struct agent *a, char *err, size_t errlen)
 struct agent *agent_new(struct ev_loop *loop, struct wgdev *dev, const struct agent_config *cfg, char *err,
 			size_t errlen)
 {
-	struct agent *a = calloc(1, sizeof *a);
+	struct agent *a = secmem_alloc(sizeof *a);	/* machine and WireGuard keys */
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
 		close(cfg->cmd_fd);
@@ -376,5 +377,5 @@ void agent_free(struct agent *a)
 	ctl_identity_wipe(&a->id);
 	sodium_memzero(a->wg_key, sizeof a->wg_key);
 	free(a->state_dir);
-	free(a);
+	secmem_free(a, sizeof *a);
 }

@@ -99,9 +99,11 @@ int agent_client_reply(struct agent_client *c, const char *text)
 	size_t len = strlen(text);
 	int rc = 0;
 	/* Answers are small but a status of many peers is not: write it
-	 * blocking, with a bound. */
-	fcntl(c->w.fd, F_SETFL, fcntl(c->w.fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(c->w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	 * blocking, with a bound; without the bound, not at all. */
+	int fl = fcntl(c->w.fd, F_GETFL);
+	if (fl < 0 || fcntl(c->w.fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    setsockopt(c->w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+		rc = -errno;
 	for (size_t off = 0; off <= len && rc == 0;) {
 		const char *p = off < len ? text + off : "\n";
 		size_t n = off < len ? len - off : 1;

@@ -217,14 +217,18 @@ static int connect_to(const char *server, char *err, size_t errlen)
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	uint32_t mark = AGENT_FWMARK;
 	int rc = fd < 0 ? -errno : 0;
-	/* Marked like our UDP: never routed into the tunnel. */
-	if (rc == 0)
-		setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+	const char *what = "cannot reach the coordinator at";
+	/* Marked like our UDP: never routed into the tunnel.  Unmarked, an
+	 * exit route could carry it into the tunnel: refuse to go on. */
+	if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
+		rc = -errno;
+		what = "cannot mark the connection (SO_MARK) to";
+	}
 	if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
 		rc = -errno;
 	freeaddrinfo(ai);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot reach the coordinator at %s: %s", server, strerror(-rc));
+		snprintf(err, errlen, "%s %s: %s", what, server, strerror(-rc));
 		if (fd >= 0)
 			close(fd);
 		return rc;
@@ -234,12 +238,18 @@ static int connect_to(const char *server, char *err, size_t errlen)
 
 static int on_conn(void *arg, uint32_t events);
 
-static void watch_conn(struct agent *a)
+/* Watch for writing exactly while the connection has bytes queued.  A
+ * connection the loop cannot watch is lost (false). */
+static bool watch_conn(struct agent *a)
 {
 	uint32_t ev = EPOLLIN | (ctl_conn_wants_write(a->conn) ? EPOLLOUT : 0);
-	if (ev != a->conn_w.events)
-		ev_watch_mod(a->loop, &a->conn_w, ev);
-	a->conn_w.events = ev;
+	int rc = ev == a->conn_w.events ? 0 : ev_watch_mod(a->loop, &a->conn_w, ev);
+	if (rc < 0) {
+		char why[128];
+		snprintf(why, sizeof why, "cannot watch the connection: %s", strerror(-rc));
+		agent_link_lost(a, why);
+	}
+	return rc == 0;
 }
 
 void agent_link_start(struct agent *a)
@@ -343,8 +353,8 @@ static int on_conn(void *arg, uint32_t events)
 		agent_link_lost(a, why);
 		return 0;
 	}
-	watch_conn(a);
-	agent_link_rearm(a);
+	if (watch_conn(a))
+		agent_link_rearm(a);
 	return 0;
 }
 
@@ -380,7 +390,8 @@ static int on_timer(void *arg, uint32_t events)
 			agent_link_lost(a, rc == -ETIMEDOUT ? "the coordinator does not answer" : strerror(-rc));
 			return 0;
 		}
-		watch_conn(a);
+		if (!watch_conn(a))
+			return 0;
 	} else if (a->reconnect_at && a->reconnect_at <= now) {
 		agent_link_start(a);
 		return 0;
@@ -397,8 +408,11 @@ void agent_link_rearm(struct agent *a)
 	struct itimerspec its = { 0 };
 	if (a->timer_w.fn == NULL) {
 		a->timer_w = (struct ev_watch){ .fd = a->timer_fd, .events = EPOLLIN, .fn = on_timer, .arg = a };
-		if (ev_watch_add(a->loop, &a->timer_w) < 0)
-			log_err("%s: cannot watch the agent's timer", a->ifname);
+		if (ev_watch_add(a->loop, &a->timer_w) < 0) {
+			/* Tried again on the next re-arm. */
+			log_err("%s: cannot watch the agent's timer: %m", a->ifname);
+			a->timer_w.fn = NULL;
+		}
 	}
 	if (at) {
 		uint64_t d = at > now ? at - now : 1;

@@ -57,7 +57,9 @@ int ev_watch_mod(struct ev_loop *loop, struct ev_watch *w, uint32_t events)
 
 void ev_watch_del(struct ev_loop *loop, struct ev_watch *w)
 {
-	epoll_ctl(loop->ep, EPOLL_CTL_DEL, w->fd, NULL);
+	/* Nothing to do on failure: the fd may be closed (and so gone from
+	 * the set) already. */
+	(void)epoll_ctl(loop->ep, EPOLL_CTL_DEL, w->fd, NULL);
 	for (int i = loop->next; i < loop->n; i++)
 		if (loop->evs[i].data.ptr == w)
 			loop->evs[i].data.ptr = NULL;

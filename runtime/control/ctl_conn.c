@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "ctl_msg.h"
+#include "secmem.h"
 
 enum ctl_conn_state { CTL_HANDSHAKE, CTL_ESTABLISHED, CTL_CLOSING, CTL_FINISHED };
 
@@ -104,7 +105,7 @@ static int ctl_conn_queue_initiation(struct ctl_conn *c, const uint8_t server_ke
 
 struct ctl_conn *ctl_conn_new(int fd, const struct ctl_conn_config *cfg, uint64_t now)
 {
-	struct ctl_conn *c = calloc(1, sizeof(*c));
+	struct ctl_conn *c = secmem_alloc(sizeof(*c));	/* session keys */
 
 	if (!c)
 		return NULL;
@@ -144,8 +145,7 @@ void ctl_conn_free(struct ctl_conn *c)
 	ctl_assembler_free(&c->as);
 	free(c->body);
 	free(c->wbuf);	/* ciphertext only */
-	sodium_memzero(c, sizeof(*c));
-	free(c);
+	secmem_free(c, sizeof(*c));
 }
 
 int ctl_conn_fd(const struct ctl_conn *c)

@@ -532,13 +532,17 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 		return ctl_conn_close(s->conn, res.reason);
 	}
 	/* A node connects once: an older session of it (half-open) gives way. */
-	for (struct coord_sess *o = srv->sessions; o; o = o->next) {
+	for (struct coord_sess *o = srv->sessions, *next; o; o = next) {
+		next = o->next;
 		if (o != s && o->node_id == res.node_id) {
 			log_info("node %s (%s): replaced by a new connection", o->name, o->peer);
 			o->node_id = 0;
 			o->dirty = false;
 			ctl_conn_close(o->conn, "replaced by a new connection");
-			sess_rearm(o);
+			/* Its goodbye cannot be sent unwatched: end it now. */
+			int re = sess_rearm(o);
+			if (re < 0)
+				sess_end(o, re, NULL);
 		}
 	}
 	s->node_id = res.node_id;

@@ -26,14 +26,14 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate-coord --state DIR --listen ADDR:PORT [--public HOST:PORT] [--user USER]\n"
+	fprintf(f, "usage: keygate-coord --state DIR --listen ADDR:PORT [--public HOST:PORT] [-u USER]\n"
 		   "                    [--key-lifetime S] [-f] [-v]\n"
 		   "       keygate-coord -n --state DIR\n"
 		   "       keygate-coord --show-key --state DIR\n"
 		   "  --state DIR         the state directory (created on first start)\n"
 		   "  --listen ADDR:PORT  where nodes connect\n"
 		   "  --public HOST:PORT  the address auth keys carry (default: --listen's)\n"
-		   "  --user USER         started as root: become USER before anything else\n"
+		   "  -u, --user USER     started as root: become USER before anything else\n"
 		   "  --key-lifetime S    a new node's key expires S seconds after it registers\n"
 		   "                      (default 180 days; 0: never)\n"
 		   "  -n                  check the state and the live policy, say so, exit\n"
@@ -53,7 +53,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	int opt;
 	*o = (struct opts){ .level = LOG_LEVEL_INFO, .key_lifetime = -1 };
 	char *end;
-	while ((opt = getopt_long(argc, argv, "fvnh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fvnhu:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o->state = optarg; break;
 		case 'l': o->listen = optarg; break;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct options {
@@ -28,13 +29,19 @@ struct options {
 	unsigned clock_rate, load_threshold;	/* for the test suite (keygated(8)) */
 	const char *ifname;
 	const char *state_dir, *socket_path;	/* the agent's; NULL: defaults */
+	const char *user;			/* NULL: KEYGATED_USER if it exists */
 };
+
+/* The user keygated becomes by default (`make install` creates it). */
+#define KEYGATED_USER "keygate"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygated [-f] [-v] [--no-offload] [--no-guard] [--state-dir DIR] [--socket PATH] IFNAME\n"
+	fprintf(f, "usage: keygated [-f] [-v] [-u USER] [--no-offload] [--no-guard] [--state-dir DIR] [--socket PATH]\n"
+		   "                IFNAME\n"
 		   "  -f               stay in the foreground, log to stderr\n"
 		   "  -v               log debug messages\n"
+		   "  -u, --user USER  run as USER after the set-up (default " KEYGATED_USER " if it exists)\n"
 		   "  --no-offload     open the TUN device without offloads\n"
 		   "  --no-guard       forward from the tunnel without keygate's filter (fail open)\n"
 		   "  --state-dir DIR  the agent's state (default " AGENT_STATE_DIR "/IFNAME)\n"
@@ -64,16 +71,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "no-guard", no_argument, NULL, OPT_NO_GUARD },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "user", required_argument, NULL, 'u' },
 		{ "test-clock-rate", required_argument, NULL, OPT_CLOCK_RATE },
 		{ "test-load-threshold", required_argument, NULL, OPT_LOAD_THRESHOLD },
 		{ 0 },
 	};
 	int opt;
 	*o = (struct options){ .offload = true, .guard = true, .level = LOG_LEVEL_INFO, .clock_rate = 1 };
-	while ((opt = getopt_long(argc, argv, "fvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fvhu:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': o->foreground = true; break;
 		case 'v': o->level = LOG_LEVEL_DEBUG; break;
+		case 'u': o->user = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_NO_OFFLOAD: o->offload = false; break;
 		case OPT_NO_GUARD: o->guard = false; break;
@@ -211,6 +220,65 @@ static void guard_close(struct nftg *g, const char *ifname)
 		log_warn("%s: cannot delete the guard table: %s", ifname, strerror(-rc));
 }
 
+/* Who keygated becomes: -u USER, else KEYGATED_USER if it exists, else
+ * it stays uid 0 (*U NULL, with a warning).  0 or -errno (logged). */
+static int pick_user(const struct options *o, struct privdrop_user *buf, const struct privdrop_user **u)
+{
+	const char *name = o->user ? o->user : KEYGATED_USER;
+	int rc = privdrop_lookup(name, buf);
+	*u = rc == 0 ? buf : NULL;
+	if (rc == -ENOENT && !o->user) {
+		log_warn("no user %s (make install creates it; or -u USER): keygated stays uid 0, with the "
+			 "capabilities of keygated(8) only", name);
+		return 0;
+	}
+	if (rc)
+		log_err("-u %s: %s", name, rc == -ENOENT ? "no such user" : strerror(-rc));
+	return rc;
+}
+
+/* DIR U's (see privdrop_give_dir for FLAGS); a DIR not there yet is
+ * fine.  0 or -errno (logged). */
+static int give(const char *dir, const struct privdrop_user *u, unsigned flags)
+{
+	int rc = privdrop_give_dir(dir, u, flags);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -EPERM)
+		log_err("%s: group or others may enter it; make it 0700 before it is given to uid %u", dir,
+			(unsigned)u->uid);
+	else if (rc)
+		log_err("%s: cannot give it to uid %u: %s", dir, (unsigned)u->uid, strerror(-rc));
+	return rc;
+}
+
+/* DIR, one of keygated's own, made if missing, private, U's.  0 or -errno. */
+static int give_own(const char *dir, const struct privdrop_user *u)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		log_err("%s: %m", dir);
+		return rc;
+	}
+	return give(dir, u, PRIVDROP_PRIVATE);
+}
+
+/* Before the drop, what the agent writes later becomes U's: the default
+ * command socket's directory (its socket is removed at exit), the default
+ * state directories' parent (a first `keygate up` makes IFNAME there),
+ * and a state directory with its files that root wrote.  0 or -errno. */
+static int hand_over(const struct options *o, const char *statedir, const struct privdrop_user *u)
+{
+	int rc = 0;
+	if (!u)
+		return 0;
+	if (!o->socket_path)
+		rc = give_own(AGENT_CMD_DIR, u);
+	if (!rc && !o->state_dir)
+		rc = give_own(AGENT_STATE_DIR, u);
+	return rc ? rc : give(statedir, u, PRIVDROP_FILES);
+}
+
 /* Fork; the parent exits, the child carries on detached. */
 static int daemonize(void)
 {
@@ -247,6 +315,10 @@ int main(int argc, char **argv)
 		log_err("libsodium failed to initialise");
 		return 1;
 	}
+	struct privdrop_user ubuf;
+	const struct privdrop_user *user;
+	if (pick_user(&o, &ubuf, &user) < 0)
+		return 1;
 	struct nftg *guard;
 	if (guard_open(&o, &guard) < 0)
 		return 1;
@@ -290,7 +362,9 @@ int main(int argc, char **argv)
 		log_err("%s: cannot bind a UDP port: %s", ifname, strerror(-rc));
 		goto free_dev;
 	}
-	if ((rc = privdrop_keep_net()) != 0) {
+	if (hand_over(&o, acfg.state_dir, user) < 0)
+		goto free_dev;
+	if ((rc = privdrop_to(user)) != 0) {
 		log_err("cannot drop privileges: %s", strerror(-rc));
 		goto free_dev;
 	}
@@ -301,7 +375,8 @@ int main(int argc, char **argv)
 		}
 		log_init("keygated", false, o.level);
 	}
-	log_info("%s: up, listening on UDP port %u, API socket %s", ifname, dev->listen_port, sockpath);
+	log_info("%s: up, listening on UDP port %u, API socket %s, uid %u", ifname, dev->listen_port, sockpath,
+		 (unsigned)getuid());
 	rc = run(dev, uapi, sigfd, &acfg);
 	status = rc ? 1 : 0;
 free_dev:

@@ -2,6 +2,7 @@
  * tick over its peers.  Single-threaded: the event loop calls in. */
 #include "wgdev.h"
 #include "wgdev_int.h"
+#include "secmem.h"
 
 #include <errno.h>
 #include <netinet/udp.h>
@@ -140,7 +141,7 @@ int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second)
 
 struct wgdev *wgdev_new(const char *ifname, int tun_fd, bool vnet_hdr)
 {
-	struct wgdev *dev = calloc(1, sizeof *dev);
+	struct wgdev *dev = secmem_alloc(sizeof *dev);	/* its private key */
 	if (!dev)
 		return NULL;
 	dev->aips = allowedips_new();
@@ -159,7 +160,7 @@ free_dev:
 	allowedips_free(dev->aips);
 	ratelimit_free(dev->rl);
 	ratelimit_free(dev->rl_cookie);
-	free(dev);
+	secmem_free(dev, sizeof *dev);
 	return NULL;
 }
 
@@ -178,8 +179,7 @@ void wgdev_free(struct wgdev *dev)
 		close(dev->udp4);
 	if (dev->udp6 >= 0)
 		close(dev->udp6);
-	sodium_memzero(dev, sizeof *dev);
-	free(dev);
+	secmem_free(dev, sizeof *dev);
 }
 
 static void run_timers(struct wgdev *dev, struct wgpeer *p, uint64_t now)

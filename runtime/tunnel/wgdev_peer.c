@@ -4,6 +4,7 @@
  * and removing one costs the same whatever the number of peers. */
 #include "wgdev.h"
 #include "log.h"
+#include "secmem.h"
 #include "wgdev_int.h"
 
 #include <errno.h>
@@ -92,8 +93,7 @@ static void peer_free(struct wgdev *dev, struct wgpeer *p)
 	timers_stop(&p->timers);
 	timerq_set(&dev->timerq, &p->timer, TIMERQ_NEVER);
 	noise_peer_wipe(&p->np);
-	sodium_memzero(p, sizeof *p);
-	free(p);
+	secmem_free(p, sizeof *p);
 }
 
 static size_t peer_bucket(const struct wgdev *dev, const uint8_t *pub, size_t nb)
@@ -172,7 +172,7 @@ struct wgpeer *wgdev_peer_add(struct wgdev *dev, const uint8_t *pub)
 {
 	if (ptab_reserve(dev) != 0 || timerq_reserve(&dev->timerq, dev->n_peers + 1) != 0)
 		return NULL;
-	struct wgpeer *p = calloc(1, sizeof *p);
+	struct wgpeer *p = secmem_alloc(sizeof *p);	/* handshake and session keys */
 	if (!p)
 		return NULL;
 	if (noise_peer_init(&p->np, &dev->local, pub, NULL) == -EKEYREJECTED)

@@ -32,6 +32,7 @@
 
 : "${AG_TOP:?}" "${AG_BUILD:?}" "${AG_PREFIX:?}"
 AG_WORK=${AG_WORK:-}
+AG_USER=${AG_USER:-}	# the daemons run as this user (keygated -u) when set
 AG_COORD=10.99.0.1 AG_PORT=7443
 AG_PUB=192.0.2.1 AG_GW=192.0.2.2 AG_API=8.8.8.8 AG_API2=8.8.4.4
 AG_IO="python3 $AG_TOP/tests/e2e/relayio.py"
@@ -76,7 +77,7 @@ ag_daemon() {
 	local who=$1 ifn
 	ifn=$(ag_if "$who")
 	rm -f "$AG_WORK/$who.sock"
-	ip netns exec "$(ag_ns "$who")" "$AG_BUILD/keygated" -f --state-dir "$AG_WORK/$who.state" --socket "$AG_WORK/$who.sock" "$ifn" \
+	ip netns exec "$(ag_ns "$who")" "$AG_BUILD/keygated" -f ${AG_USER:+-u "$AG_USER"} --state-dir "$AG_WORK/$who.state" --socket "$AG_WORK/$who.sock" "$ifn" \
 		2>>"$AG_WORK/$who.log" &
 	AG_PID[$who]=$!
 	ag_wait 10 test -S "$AG_WORK/$who.sock" || ag_err "keygated in $who did not start: $(tail -n 3 "$AG_WORK/$who.log")"
@@ -99,6 +100,12 @@ ag_link() {	# NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth between two namespaces
 ag_up() {
 	[ -n "$AG_WORK" ] || AG_WORK=$(mktemp -d /tmp/kgagent.XXXXXX) || return 1
 	local who i=1
+	# A daemon run as AG_USER gets its state directory from keygated (it
+	# makes an existing one the user's) and must reach it.
+	if [ -n "$AG_USER" ]; then
+		chmod 711 "$AG_WORK" && mkdir -m 700 "$AG_WORK/relay.state" "$AG_WORK/alice.state" "$AG_WORK/carol.state" ||
+			return 1
+	fi
 	for who in hub coord service relay alice carol; do
 		ip netns add "$(ag_ns "$who")" || ag_err "cannot create namespace $(ag_ns "$who")" || return 1
 		ip -n "$(ag_ns "$who")" link set lo up
@@ -128,7 +135,7 @@ NFT
 	ip netns exec "$(ag_ns service)" $AG_IO serve "$AG_WORK/svc.ready" "$AG_WORK/svc.seen" "$AG_API,$AG_API2" 443 22 \
 		2>"$AG_WORK/service.log" &
 	AG_OTHER_PIDS+=($!)
-	ag_wait 15 test -e "$AG_WORK/svc.ready" || ag_err "service listeners: $(cat "$AG_WORK/service.log")" || return 1
+	ag_wait 20 test -e "$AG_WORK/svc.ready" || ag_err "service listeners: $(cat "$AG_WORK/service.log")" || return 1
 	ag_coord_start || return 1
 	for who in relay alice carol; do ag_daemon "$who" || return 1; done
 }

@@ -53,6 +53,7 @@ RE_API=8.8.8.8 RE_API2=8.8.4.4
 RE_TUN_R=100.64.0.1 RE_TUN_A=100.64.0.2 RE_TUN_C=100.64.0.4
 RE_PORT=51820
 RE_WORK=${RE_WORK:-}
+RE_USER=${RE_USER:-}	# keygated runs as this user (-u) when set
 RE_PIDS=() RE_PID_RELAY= RE_PID_CAROL=
 RE_IO="python3 $RE_TOP/tests/e2e/relayio.py"
 
@@ -79,7 +80,9 @@ re_daemon() {
 	local who=$1 impl=$2 ifn=$3 ns
 	ns=$(re_ns "$who") || return 1
 	case $impl in
-	keygated) ip netns exec "$ns" "$RE_BUILD/keygated" -f "$ifn" 2>"$RE_WORK/$who.log" & ;;
+	keygated) ip netns exec "$ns" "$RE_BUILD/keygated" -f \
+		${RE_USER:+-u "$RE_USER" --state-dir "$RE_WORK/$who.state" --socket "$RE_WORK/$who.ksock"} \
+		"$ifn" 2>"$RE_WORK/$who.log" & ;;
 	wireguard-go) ip netns exec "$ns" wireguard-go -f "$ifn" >"$RE_WORK/$who.log" 2>&1 & ;;
 	esac
 	RE_PIDS+=($!)
@@ -111,6 +114,8 @@ re_device() {
 
 re_up() {
 	[ -n "$RE_WORK" ] || RE_WORK=$(mktemp -d) || return 1
+	# keygated run as RE_USER must reach its (unmade) state directory.
+	[ -z "$RE_USER" ] || chmod 711 "$RE_WORK" || return 1
 	local who ns
 	for who in service relay alice carol; do
 		ns=$(re_ns "$who")

@@ -32,9 +32,10 @@ def tcp_send(addr, port, nbytes):
 def udp_count(addr, port, seconds, marker):
     """Count datagrams carrying MARKER for SECONDS, or, when KG_STOP names a
     file, until it appears (the senders are done: on a loaded machine
-    starting them takes seconds) and then until KG_EXPECT datagrams (default
-    0) have arrived, at most 20 s more, as delivery lags under load too;
-    then half a second more for any extra; print the count."""
+    starting them takes seconds; SECONDS bounds that wait) and then until
+    KG_EXPECT datagrams (default 0) have arrived, at most 20 s more however
+    late the file came, as delivery lags under load too; then half a second
+    more for any extra; print the count."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, int(port))); s.settimeout(0.2); ready()
     end = time.time() + float(seconds); n = 0
@@ -43,7 +44,7 @@ def udp_count(addr, port, seconds, marker):
     waiting = False
     while time.time() < end:
         if stop and os.path.exists(stop):
-            end = min(end, time.time() + 20); stop = None; waiting = True
+            end = time.time() + 20; stop = None; waiting = True
         if waiting and n >= expect:
             end = min(end, time.time() + 0.5); waiting = False
         try:
