@@ -56,6 +56,12 @@ struct store_ops {
 
 	int (*setting_set)(struct store *s, const char *name, const char *value);
 	int (*setting_get)(struct store *s, const char *name, char *value, size_t len);
+
+	/* Only a backend shared by several coordinators has these (NULL:
+	 * store.c answers for a store that is its coordinator's alone). */
+	int (*watch)(struct store *s, int *fd);
+	int (*watch_read)(struct store *s, int64_t *gen);
+	int (*job_lock)(struct store *s, int64_t job);
 };
 
 struct store {
@@ -63,5 +69,6 @@ struct store {
 };
 
 int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen);
+int store_pg_open(const char *location, struct store **out, char *err, size_t errlen);
 
 #endif
