@@ -328,7 +328,14 @@ int store_setting_set(struct store *s, const char *name, const char *value)
 {
 	if (!word_ok(name, STORE_NAME_MAX) || !value || strlen(value) > STORE_TEXT_MAX)
 		return -EINVAL;
-	return s->ops->setting_set(s, name, value);
+	return s->ops->setting_set(s, name, value, true);
+}
+
+int store_setting_add(struct store *s, const char *name, const char *value)
+{
+	if (!word_ok(name, STORE_NAME_MAX) || !value || strlen(value) > STORE_TEXT_MAX)
+		return -EINVAL;
+	return s->ops->setting_set(s, name, value, false);
 }
 
 int store_setting_get(struct store *s, const char *name, char *value, size_t len)
@@ -336,6 +343,11 @@ int store_setting_get(struct store *s, const char *name, char *value, size_t len
 	if (!word_ok(name, STORE_NAME_MAX) || !len)
 		return -EINVAL;
 	return s->ops->setting_get(s, name, value, len);
+}
+
+bool store_shared(const struct store *s)
+{
+	return s->ops->watch != NULL;
 }
 
 int store_watch(struct store *s, int *fd)

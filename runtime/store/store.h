@@ -212,6 +212,7 @@ int store_policy_history(struct store *s, store_policy_fn *fn, void *arg);
  * another coordinator holds it, or -errno; held until the store closes or
  * its connection is lost, and taken again by a later call.  A store that is
  * its coordinator's alone always holds it. */
+bool store_shared(const struct store *s);	/* several coordinators may use it */
 int store_watch(struct store *s, int *fd);
 int store_watch_read(struct store *s, int64_t *gen);
 int store_job_lock(struct store *s, int64_t job);
@@ -219,6 +220,9 @@ int store_job_lock(struct store *s, int64_t job);
 /* The coordinator's own settings: short named strings.  A missing name gives
  * -ENOENT; a value longer than LEN - 1 gives -ENAMETOOLONG. */
 int store_setting_set(struct store *s, const char *name, const char *value);
+/* Sets NAME only if it has no value yet (-EEXIST otherwise): of several
+ * coordinators setting it at once, exactly one wins. */
+int store_setting_add(struct store *s, const char *name, const char *value);
 int store_setting_get(struct store *s, const char *name, char *value, size_t len);
 
 #endif

@@ -54,7 +54,8 @@ struct store_ops {
 	int (*policy_get)(struct store *s, int64_t version, store_policy_fn *fn, void *arg);
 	int (*policy_history)(struct store *s, store_policy_fn *fn, void *arg);
 
-	int (*setting_set)(struct store *s, const char *name, const char *value);
+	/* Without REPLACE, an existing NAME is -EEXIST. */
+	int (*setting_set)(struct store *s, const char *name, const char *value, bool replace);
 	int (*setting_get)(struct store *s, const char *name, char *value, size_t len);
 
 	/* Only a backend shared by several coordinators has these (NULL:

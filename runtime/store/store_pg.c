@@ -947,7 +947,7 @@ static int pg_policy_history(struct store *s, store_policy_fn *fn, void *arg)
 
 /* Settings. */
 
-static int pg_setting_set(struct store *s, const char *name, const char *value)
+static int pg_setting_set(struct store *s, const char *name, const char *value, bool replace)
 {
 	struct args a = { 0 };
 	struct pg *p = pg_of(s);
@@ -958,8 +958,9 @@ static int pg_setting_set(struct store *s, const char *name, const char *value)
 		return rc;
 	a_text(&a, name);
 	a_text(&a, value);
-	rc = run(p, "INSERT INTO settings (name, value) VALUES ($1, $2) "
-		 "ON CONFLICT (name) DO UPDATE SET value = excluded.value", &a);
+	rc = run(p, replace ? "INSERT INTO settings (name, value) VALUES ($1, $2) "
+		 "ON CONFLICT (name) DO UPDATE SET value = excluded.value" :
+		 "INSERT INTO settings (name, value) VALUES ($1, $2)", &a);
 	return tx_end(p, rc, STORE_KIND_SETTING, 0);
 }
 

@@ -1002,14 +1002,15 @@ static int sq_policy_history(struct store *s, store_policy_fn *fn, void *arg)
 
 /* Settings. */
 
-static int sq_setting_set(struct store *s, const char *name, const char *value)
+static int sq_setting_set(struct store *s, const char *name, const char *value, bool replace)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin_with(q, "INSERT INTO settings (name, value) VALUES (?1, ?2) "
-			   "ON CONFLICT (name) DO UPDATE SET value = excluded.value", &st);
+	rc = tx_begin_with(q, replace ? "INSERT INTO settings (name, value) VALUES (?1, ?2) "
+			   "ON CONFLICT (name) DO UPDATE SET value = excluded.value" :
+			   "INSERT INTO settings (name, value) VALUES (?1, ?2)", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

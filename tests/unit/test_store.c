@@ -671,6 +671,18 @@ static int op_setting(struct fx *f)
 	rc = store_setting_get(f->s, "listen", v, sizeof(v));
 	return rc < 0 ? rc : strcmp(v, "[::]:443") ? -EIO : 0;
 }
+static int op_setting_add_twice(struct fx *f)
+{
+	char v[16];
+	int rc;
+
+	if (store_setting_add(f->s, "key", "first"))
+		return -EIO;
+	rc = store_setting_add(f->s, "key", "second");
+	if (store_setting_get(f->s, "key", v, sizeof(v)) || strcmp(v, "first"))
+		return -EIO;
+	return rc;
+}
 static int op_setting_missing(struct fx *f)
 {
 	char v[16];
@@ -747,6 +759,7 @@ static const struct {
 	{ "policy get: none yet", op_policy_none, -ENOENT, 0, NULL },
 	{ "policy get: no such version", op_policy_missing_version, -ENOENT, 1, NULL },
 	{ "setting set twice and get", op_setting, 0, 2, NULL },
+	{ "setting add: the first value stays", op_setting_add_twice, -EEXIST, 1, NULL },
 	{ "setting get: missing", op_setting_missing, -ENOENT, 0, NULL },
 	{ "setting get: buffer too small", op_setting_small_buffer, -ENAMETOOLONG, 1, NULL },
 };
