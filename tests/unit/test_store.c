@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1120,6 +1121,55 @@ static void snapshot(void)
 	fx_teardown(&f);
 }
 
+/* Several coordinators: announcements of commits and the job lock, which
+ * a store that is its coordinator's alone answers for itself. */
+static void shared(void)
+{
+	struct store *a, *b;
+	struct pollfd pfd = { .events = POLLIN };
+	struct tdir t;
+	int64_t id, gen = 0, want = 0;
+	int rc;
+
+	tdir_make(&t);
+	a = tstore_open(t.db);
+	b = tstore_open(t.db);
+	if (!tpg()) {
+		T_CHECK(a && !store_shared(a) && store_watch(a, &pfd.fd) == -EOPNOTSUPP,
+			"SQLite: not shared, nothing to watch");
+		T_CHECK(a && store_job_lock(a, 1) == 1, "SQLite: the job lock is always held");
+		goto close;
+	}
+	T_CHECK(a && b && store_shared(a) && store_watch(a, &pfd.fd) == 0, "PostgreSQL: shared, watched");
+	T_CHECK(store_watch_read(a, &gen) == 0, "nothing announced yet");
+	T_CHECK(b && store_user_add(b, "carol", "c@example.com", STORE_ROLE_MEMBER, NOW, &id) == 0 &&
+		store_generation(b, &want) == 0, "another connection commits generation %lld", (long long)want);
+	rc = 0;
+	for (int tries = 0; tries < 50 && rc == 0; tries++)	/* 5 s at most */
+		if (poll(&pfd, 1, 100) > 0)
+			rc = store_watch_read(a, &gen);
+	T_CHECK(rc == 1 && gen == want, "the watcher hears of it: %d announcement, generation %lld", rc,
+		(long long)gen);
+	T_CHECK(store_user_add(b, "carol", "c@example.com", STORE_ROLE_MEMBER, NOW, &id) == -EEXIST,
+		"a refused change");
+	T_CHECK(poll(&pfd, 1, 300) == 0, "is not announced (nothing within 300 ms)");
+	T_CHECK(store_job_lock(a, 7) == 1 && store_job_lock(a, 7) == 1, "one store takes a job lock, and keeps it");
+	T_CHECK(store_job_lock(b, 7) == 0, "another is refused it");
+	store_close(a);
+	a = NULL;
+	rc = 0;
+	for (int tries = 0; tries < 50 && rc == 0; tries++) {
+		rc = store_job_lock(b, 7);
+		if (rc == 0)
+			usleep(100000);
+	}
+	T_CHECK(rc == 1, "once the holder is gone, the other takes it");
+close:
+	store_close(a);
+	store_close(b);
+	tdir_remove(&t);
+}
+
 /* Every case but the file's own, on the backend set up. */
 static void suite(void)
 {
@@ -1132,6 +1182,7 @@ static void suite(void)
 	nodes_in_order();
 	changes();
 	snapshot();
+	shared();
 }
 
 int main(void)
