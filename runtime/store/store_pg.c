@@ -18,10 +18,12 @@
 #include "store_addr.h"
 #include "store_backend.h"
 #include "store_list.h"
-#include "store_pg.h"
 #include "store_schema.h"
 
 #define ARGS_MAX 16
+/* The channel every commit is announced on (NOTIFY), its payload the new
+ * generation in decimal. */
+#define STORE_PG_CHANNEL "keygate_changes"
 /* Any constant of our own: the lock that serialises migrations. */
 #define MIGRATE_LOCK "7293561"
 
@@ -1201,6 +1203,20 @@ static int check_schema(struct pg *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* The location without its password: scheme, host and database as given,
+ * user information dropped. */
+static void describe(const char *location, char *out, size_t len)
+{
+	const char *rest = strstr(location, "://");
+	const char *at;
+
+	rest = rest ? rest + 3 : location;
+	at = strchr(rest, '@');
+	if (at && (!strchr(rest, '/') || at < strchr(rest, '/')))
+		rest = at + 1;
+	snprintf(out, len, "postgresql://%.*s", (int)strcspn(rest, "?"), rest);
+}
+
 int store_pg_open(const char *location, struct store **out, char *err, size_t errlen)
 {
 	struct pg *p;
@@ -1212,7 +1228,7 @@ int store_pg_open(const char *location, struct store **out, char *err, size_t er
 		return -ENOMEM;
 	}
 	p->base.ops = &pg_ops;
-	store_pg_describe(location, p->name, sizeof(p->name));
+	describe(location, p->name, sizeof(p->name));
 	p->location = strdup(location);
 	if (!p->location) {
 		snprintf(err, errlen, "%s: out of memory", p->name);
@@ -1242,18 +1258,3 @@ free_p:
 	free(p);
 	return rc;
 }
-
-/* The location without its password: scheme, host and database as given,
- * user information dropped. */
-void store_pg_describe(const char *location, char *out, size_t len)
-{
-	const char *rest = strstr(location, "://");
-	const char *at;
-
-	rest = rest ? rest + 3 : location;
-	at = strchr(rest, '@');
-	if (at && (!strchr(rest, '/') || at < strchr(rest, '/')))
-		rest = at + 1;
-	snprintf(out, len, "postgresql://%.*s", (int)strcspn(rest, "?"), rest);
-}
-
