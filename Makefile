@@ -11,7 +11,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 FUZZCC  ?= clang
-PKGS     = libnftnl libmnl libsodium libcjson sqlite3
+PKGS     = libnftnl libmnl libsodium libcjson sqlite3 libpq
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -85,10 +85,10 @@ MANPAGES   = $(wildcard man/*.[1578])
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS = build-essential pkg-config flex bison clang \
-	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev libsqlite3-dev \
+	libnftnl-dev libmnl-dev libsodium-dev libcjson-dev libsqlite3-dev libpq-dev postgresql \
 	nftables iproute2 iputils-ping wireguard-tools wireguard-go iperf3 procps \
 	python3 valgrind busybox qrencode
-DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3
+DEB_TOOLS = cc pkg-config flex bison clang nft ip ping busybox wg wireguard-go iperf3 python3 pg_ctlcluster
 
 .PHONY: all tests check demo bench fuzz deps deps-ok install install-user clean golden-update
 all: $(PROGS)

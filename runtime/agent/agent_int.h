@@ -12,6 +12,7 @@
 #include "agent_apply.h"
 #include "agent_cmd.h"
 #include "agent_nft.h"
+#include "agent_req.h"
 #include "agent_state.h"
 #include "ctl_conn.h"
 #include "ctl_msg.h"
@@ -69,6 +70,8 @@ struct agent {
 	struct ev_watch timer_w;
 	uint64_t reconnect_at;		/* 0: none planned */
 	unsigned failures;
+	unsigned server_idx;		/* which of login_server's coordinators: the next on each loss */
+	char server_now[CTL_AUTHKEY_MAX_HOST + 9];	/* that one, HOST:PORT */
 	char link_error[512];
 	time_t connected_since, lost_since;
 	char node_name[CTL_MAX_NAME + 1];

@@ -258,7 +258,12 @@ void agent_link_start(struct agent *a)
 	const struct agent_prefs *p = agent_cur_prefs(a);
 	agent_link_stop(a);
 	a->reconnect_at = 0;
-	int fd = connect_to(p->login_server, err, sizeof err);
+	if (agent_server_nth(p->login_server, a->server_idx, a->server_now, sizeof a->server_now) <= 0) {
+		snprintf(err, sizeof err, "%s: not a coordinator address", p->login_server);
+		agent_link_lost(a, err);
+		return;
+	}
+	int fd = connect_to(a->server_now, err, sizeof err);
 	if (fd < 0) {
 		agent_link_lost(a, err);
 		return;
@@ -296,6 +301,7 @@ void agent_link_lost(struct agent *a, const char *why)
 {
 	bool was_up = a->registered_now;
 	agent_link_stop(a);
+	a->server_idx++;	/* the next coordinator of the list, if there are several */
 	snprintf(a->link_error, sizeof a->link_error, "%s", why);
 	if (was_up || !a->lost_since)
 		a->lost_since = time(NULL);
@@ -346,8 +352,7 @@ static int on_conn(void *arg, uint32_t events)
 		if (rc == -EACCES && a->link_error[0])
 			snprintf(why, sizeof why, "%s", a->link_error);
 		else if (!ctl_conn_established(a->conn))
-			snprintf(why, sizeof why, "cannot reach the coordinator at %s: %s",
-				 agent_cur_prefs(a)->login_server, what);
+			snprintf(why, sizeof why, "cannot reach the coordinator at %s: %s", a->server_now, what);
 		else
 			snprintf(why, sizeof why, "connection lost: %s", what);
 		agent_link_lost(a, why);

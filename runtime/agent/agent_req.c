@@ -70,14 +70,45 @@ static int parse_snat_to(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	return (r->snat_to = strdup(v->valuestring)) ? 0 : -ENOMEM;
 }
 
-static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
+int agent_server_nth(const char *list, unsigned i, char *out, size_t len)
 {
+	int count = 0;
+	for (const char *p = list; *p; p += strcspn(p, ","), p += *p == ',')
+		count++;
+	if (count == 0)
+		return 0;
+	const char *p = list;
+	for (unsigned k = i % (unsigned)count; k; k--)
+		p += strcspn(p, ",") + 1;
+	size_t n = strcspn(p, ",");
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return count;
+}
+
+/* One to AGENT_MAX_SERVERS entries, each HOST:PORT. */
+static bool servers_ok(const char *list)
+{
+	char entry[CTL_AUTHKEY_MAX_HOST + 9], host[CTL_AUTHKEY_MAX_HOST + 1];
 	uint16_t port;
 	bool bracketed;
-	char host[CTL_AUTHKEY_MAX_HOST + 1];
+	int count = agent_server_nth(list, 0, entry, sizeof entry);
+	if (count <= 0 || count > AGENT_MAX_SERVERS || strstr(list, ",,") || list[strlen(list) - 1] == ',')
+		return false;
+	for (int i = 0; i < count; i++)
+		if (agent_server_nth(list, (unsigned)i, entry, sizeof entry) < 0 ||
+		    ctl_hostport_split(entry, host, sizeof host, &port, &bracketed) < 0)
+			return false;
+	return true;
+}
+
+static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
+{
 	int rc;
 	if ((rc = parse_cmd(j, r, e)) < 0 ||
-	    (rc = ctl_json_string(j, "login_server", false, CTL_AUTHKEY_MAX_HOST + 8, &r->login_server, "request", e)) < 0 ||
+	    (rc = ctl_json_string(j, "login_server", false, AGENT_SERVERS_MAX_LEN, &r->login_server, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "authkey", false, CTL_AUTHKEY_MAX_TEXT, &r->authkey, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &r->hostname, "request", e)) < 0 ||
 	    (rc = parse_routes(j, r, e)) < 0 || (rc = parse_snat_to(j, r, e)) < 0)
@@ -85,8 +116,9 @@ static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	r->has_accept_routes = cJSON_GetObjectItemCaseSensitive(j, "accept_routes") != NULL;
 	if ((rc = ctl_json_bool(j, "accept_routes", false, &r->accept_routes, "request", e)) < 0)
 		return rc;
-	if (r->login_server && ctl_hostport_split(r->login_server, host, sizeof host, &port, &bracketed) < 0)
-		return ctl_json_fail(e, "login_server: not HOST:PORT");
+	if (r->login_server && !servers_ok(r->login_server))
+		return ctl_json_fail(e, "login_server: not HOST:PORT, or up to %d of them separated by commas",
+				     AGENT_MAX_SERVERS);
 	if (r->authkey) {
 		struct ctl_authkey k;
 		rc = ctl_authkey_parse(&k, r->authkey);

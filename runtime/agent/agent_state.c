@@ -1,5 +1,6 @@
 /* agent_state: small files, read whole, written to a temporary and renamed. */
 #include "agent_state.h"
+#include "agent_req.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,7 +181,7 @@ int agent_state_load_prefs(const char *dir, struct agent_prefs *p, char *err, si
 		rc = ctl_json_fail(&e, "%s/prefs.json: not a JSON object", dir);
 		goto out;
 	}
-	if ((rc = ctl_json_string(j, "login_server", true, 300, &p->login_server, "prefs", &e)) < 0 ||
+	if ((rc = ctl_json_string(j, "login_server", true, AGENT_SERVERS_MAX_LEN, &p->login_server, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_key(j, "server_key", true, p->server_key, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &p->hostname, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_prefixes(j, "advertise_routes", false, CTL_MAX_PREFIXES, &p->routes, NULL, "prefs", &e)) < 0 ||

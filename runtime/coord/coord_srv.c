@@ -24,12 +24,17 @@
 
 #define ADMIN_MAX_REQUEST (8u << 20)	/* a policy and its framing */
 #define MAX_EVENTS 256
+#define STORE_RETRY_NS (1000 * 1000000ULL)	/* watching a shared store again */
+/* Jobs that run on one coordinator of those sharing a store: advisory lock
+ * numbers of our own, and how often the others ask whether it is theirs. */
+#define COORD_JOB_EXPIRY  INT64_C(0x6b67657870)	/* "kgexp" */
+#define COORD_JOB_RETRY_S 5
 /* The sessions' timers (handshake, keepalive, idle and write timeouts, all
  * seconds long) are scanned when the earliest is due, and at least this
  * often, so that an event costs no walk over every session. */
 #define TIMER_SCAN_NS (1000 * 1000000ULL)
 
-enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN };
+enum io_kind { IO_LISTEN, IO_ADMIN_LISTEN, IO_SESS, IO_ADMIN, IO_STORE };
 
 struct io {
 	enum io_kind kind;
@@ -77,6 +82,9 @@ struct coord_srv {
 	uint64_t refresh_at;		/* 0: nothing pending */
 	uint64_t refresh_end, refresh_cost;	/* when the last rebuild ended, how long it took */
 	int64_t expiry_at;		/* the world's earliest node key expiry (Unix s), 0: none */
+	struct io store_io;		/* a shared store's announcements of commits */
+	int store_fd;			/* -1: not watching */
+	uint64_t store_retry_at;	/* when to watch again after losing it, 0: not lost */
 	uint64_t timers_at;		/* the next scan of the sessions' timers */
 };
 
@@ -232,6 +240,44 @@ close_fd:
 	return rc;
 }
 
+/* ---- other coordinators on a shared store ---- */
+
+/* Listen for the commits of every coordinator on the store (a store that
+ * is ours alone has none to hear); when that fails, try again a second
+ * later. */
+static void store_watch_start(struct coord_srv *srv)
+{
+	int fd, rc = store_watch(srv->state->store, &fd);
+	srv->store_retry_at = 0;
+	if (rc == -EOPNOTSUPP)
+		return;
+	if (rc == 0)
+		rc = watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &srv->store_io);
+	if (rc < 0) {
+		log_warn("cannot listen for other coordinators' changes (%s); retrying", strerror(-rc));
+		srv->store_retry_at = now_ns() + STORE_RETRY_NS;
+		return;
+	}
+	srv->store_fd = fd;
+}
+
+/* Commits announced: a generation newer than the world's is someone's
+ * change (ours are already built), so rebuild and push it to our nodes.
+ * A lost watch may have missed some: rebuild anyway, and watch again. */
+static void store_event(struct coord_srv *srv)
+{
+	int64_t gen = srv->world_gen;
+	int rc = store_watch_read(srv->state->store, &gen);
+	if (rc > 0 && gen > srv->world_gen)
+		coord_srv_changed(srv);
+	if (rc >= 0)
+		return;
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->store_fd, NULL);	/* usually gone with its socket */
+	srv->store_fd = -1;
+	srv->store_retry_at = now_ns() + STORE_RETRY_NS;
+	coord_srv_changed(srv);
+}
+
 int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out)
 {
 	struct coord_srv *srv = calloc(1, sizeof *srv);
@@ -239,9 +285,10 @@ int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->state = cfg->state;
-	srv->listen_fd = srv->admin_fd = -1;
+	srv->listen_fd = srv->admin_fd = srv->store_fd = -1;
 	srv->listen_io.kind = IO_LISTEN;
 	srv->admin_io.kind = IO_ADMIN_LISTEN;
+	srv->store_io.kind = IO_STORE;
 	const char *pub = cfg->public_addr ? cfg->public_addr : cfg->listen;
 	bool bracketed;
 	if (ctl_hostport_split(pub, srv->host, sizeof srv->host, &srv->port, &bracketed) < 0) {
@@ -258,6 +305,7 @@ int coord_srv_new(const struct coord_srv_config *cfg, struct coord_srv **out)
 	    (rc = watch(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &srv->listen_io)) < 0 ||
 	    (rc = watch(srv, EPOLL_CTL_ADD, srv->admin_fd, EPOLLIN, &srv->admin_io)) < 0)
 		goto free_srv;
+	store_watch_start(srv);
 	*out = srv;
 	return 0;
 free_srv:
@@ -431,6 +479,15 @@ static int64_t first_expiry(const struct netmap_world *w)
 static void expire_due(struct coord_srv *srv)
 {
 	int64_t now = time(NULL);
+	/* One coordinator of those sharing the store does it; should it die,
+	 * its lock goes with its connection and another takes over. */
+	int held = store_job_lock(srv->state->store, COORD_JOB_EXPIRY);
+	if (held != 1) {
+		if (held < 0)
+			log_warn("cannot take the expiry job's lock: %s", strerror(-held));
+		srv->expiry_at = now + COORD_JOB_RETRY_S;
+		return;
+	}
 	srv->expiry_at = 0;
 	for (size_t i = 0; i < netmap_node_count(srv->world); i++) {
 		int64_t e = netmap_node_key_expiry(srv->world, i), id = netmap_node_id(srv->world, i);
@@ -835,6 +892,10 @@ static uint64_t scan_sessions(struct coord_srv *srv, uint64_t now)
 static uint64_t run_timers(struct coord_srv *srv, uint64_t now)
 {
 	uint64_t next = srv->refresh_at ? srv->refresh_at : UINT64_MAX;
+	if (srv->store_retry_at && srv->store_retry_at <= now)
+		store_watch_start(srv);
+	if (srv->store_retry_at && srv->store_retry_at < next)
+		next = srv->store_retry_at;
 	if (srv->expiry_at) {
 		int64_t left = srv->expiry_at - (int64_t)time(NULL);
 		if (left <= 0)
@@ -889,6 +950,9 @@ int coord_srv_run(struct coord_srv *srv)
 				break;
 			case IO_ADMIN:
 				admin_event(srv, (struct admin_client *)io, ev[i].events);
+				break;
+			case IO_STORE:
+				store_event(srv);
 				break;
 			}
 		}

@@ -10,7 +10,12 @@
  * the delta from the map it last received to the newest one.  A node whose
  * write queue cannot take it (the cap, CTL_MAX_QUEUED, unread) is ended:
  * bounded memory, and it gets a full map when it reconnects.  A timer expires the nodes whose
- * key expiry has come (store_node_expire), which is a change like any. */
+ * key expiry has come (store_node_expire), which is a change like any.
+ *
+ * Several coordinators may share one store (PostgreSQL): each listens for
+ * the commits the store announces (store_watch) and a commit by another is
+ * a change like its own, rebuilt and pushed to its own nodes; key expiry
+ * runs on whichever holds the store's job lock. */
 #ifndef COORD_SRV_H
 #define COORD_SRV_H
 #include <stdbool.h>

@@ -108,7 +108,52 @@ close_fd:
 	return rc;
 }
 
-int coord_state_open(struct coord_state *st, const char *dir, bool create, char *err, size_t errlen)
+/* The key pair in the shared store: read, or made and added (losing a race
+ * to another coordinator means reading its key). */
+static int store_key(struct coord_state *st, bool create, char *err, size_t errlen)
+{
+	char b64[KEY_B64_LEN + 1];
+	uint8_t priv[CTL_KEY_LEN];
+	size_t binlen;
+	int rc = store_setting_get(st->store, COORD_KEY_SETTING, b64, sizeof b64);
+	if (rc == -ENOENT && create) {
+		ctl_identity_generate(&st->id);
+		sodium_bin2base64(b64, sizeof b64, st->id.private_key, CTL_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+		rc = store_setting_add(st->store, COORD_KEY_SETTING, b64);
+		st->created_key = rc == 0;
+		if (rc == -EEXIST)
+			rc = store_setting_get(st->store, COORD_KEY_SETTING, b64, sizeof b64);
+		else if (rc == 0)
+			goto wipe;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "the coordinator key in the database: %s", strerror(-rc));
+		goto wipe;
+	}
+	if (sodium_base642bin(priv, sizeof priv, b64, strlen(b64), NULL, &binlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != CTL_KEY_LEN ||
+	    (rc = ctl_identity_init(&st->id, priv)) < 0) {
+		snprintf(err, errlen, "the coordinator key in the database is not a base64 key");
+		rc = -EINVAL;
+	}
+wipe:
+	sodium_memzero(b64, sizeof b64);
+	sodium_memzero(priv, sizeof priv);
+	return rc;
+}
+
+/* The key pair in DIR/coord.key: read, or made when CREATE. */
+static int file_key(struct coord_state *st, bool create, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	coord_state_path(st, COORD_KEY_FILE, path);
+	if (create && access(path, F_OK) < 0 && errno == ENOENT)
+		return create_key(st, path, err, errlen);
+	return read_key(st, path, err, errlen);
+}
+
+int coord_state_open(struct coord_state *st, const char *dir, const char *db, bool create, char *err,
+		     size_t errlen)
 {
 	char path[PATH_MAX];
 	int rc;
@@ -125,23 +170,20 @@ int coord_state_open(struct coord_state *st, const char *dir, bool create, char 
 	}
 	if ((rc = open_dir(dir, create, err, errlen)) < 0)
 		return rc;
-	coord_state_path(st, COORD_KEY_FILE, path);
-	if (create && access(path, F_OK) < 0 && errno == ENOENT)
-		rc = create_key(st, path, err, errlen);
-	else
-		rc = read_key(st, path, err, errlen);
-	if (rc < 0)
-		return rc;
-	coord_state_path(st, COORD_DB_FILE, path);
-	if (!create && access(path, F_OK) < 0) {
-		rc = fail(err, errlen, -errno, "%s: %s", path);
-		goto wipe_key;
+	if (!db) {
+		coord_state_path(st, COORD_DB_FILE, path);
+		if (!create && access(path, F_OK) < 0)
+			return fail(err, errlen, -errno, "%s: %s", path);
+		db = path;
 	}
-	if ((rc = store_open(path, &st->store, err, errlen)) < 0)
-		goto wipe_key;
-	return 0;
-wipe_key:
-	ctl_identity_wipe(&st->id);
+	if ((rc = store_open(db, &st->store, err, errlen)) < 0)
+		return rc;
+	rc = store_shared(st->store) ? store_key(st, create, err, errlen) : file_key(st, create, err, errlen);
+	if (rc < 0) {
+		ctl_identity_wipe(&st->id);
+		store_close(st->store);
+		st->store = NULL;
+	}
 	return rc;
 }
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 struct opts {
-	const char *state, *listen, *public_addr, *user;
+	const char *state, *db, *listen, *public_addr, *user;
 	bool foreground, check, show_key;
 	long long key_lifetime;		/* -1: the default */
 	enum log_level level;
@@ -26,11 +26,14 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate-coord --state DIR --listen ADDR:PORT [--public HOST:PORT] [-u USER]\n"
+	fprintf(f, "usage: keygate-coord --state DIR [--db DB] --listen ADDR:PORT [--public HOST:PORT] [--user USER]\n"
 		   "                    [--key-lifetime S] [-f] [-v]\n"
-		   "       keygate-coord -n --state DIR\n"
-		   "       keygate-coord --show-key --state DIR\n"
+		   "       keygate-coord -n --state DIR [--db DB]\n"
+		   "       keygate-coord --show-key --state DIR [--db DB]\n"
 		   "  --state DIR         the state directory (created on first start)\n"
+		   "  --db DB             the store: postgresql://... (shared by several coordinators,\n"
+		   "                      which then share its key pair too) or sqlite:PATH\n"
+		   "                      (default: DIR/state.db)\n"
 		   "  --listen ADDR:PORT  where nodes connect\n"
 		   "  --public HOST:PORT  the address auth keys carry (default: --listen's)\n"
 		   "  -u, --user USER     started as root: become USER before anything else\n"
@@ -46,7 +49,8 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "state", required_argument, NULL, 's' }, { "listen", required_argument, NULL, 'l' },
+		{ "state", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "public", required_argument, NULL, 'p' }, { "user", required_argument, NULL, 'u' },
 		{ "show-key", no_argument, NULL, 'k' }, { "key-lifetime", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
@@ -56,6 +60,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	while ((opt = getopt_long(argc, argv, "fvnhu:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o->state = optarg; break;
+		case 'd': o->db = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 'p': o->public_addr = optarg; break;
 		case 'u': o->user = optarg; break;
@@ -97,11 +102,11 @@ static int become(const char *user)
 	return 0;
 }
 
-static int show_key(const char *dir)
+static int show_key(const char *dir, const char *db)
 {
 	struct coord_state st;
 	char err[512], key[45];
-	if (coord_state_open(&st, dir, false, err, sizeof err) < 0) {
+	if (coord_state_open(&st, dir, db, false, err, sizeof err) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
@@ -112,7 +117,7 @@ static int show_key(const char *dir)
 }
 
 /* -n: the state opens and the live policy compiles against its inventory. */
-static int check(const char *dir)
+static int check(const char *dir, const char *db)
 {
 	struct coord_state st;
 	struct diag_list diags = { 0 };
@@ -120,7 +125,7 @@ static int check(const char *dir)
 	char err[512];
 	int64_t gen;
 	int status = 1;
-	if (coord_state_open(&st, dir, false, err, sizeof err) < 0) {
+	if (coord_state_open(&st, dir, db, false, err, sizeof err) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
@@ -158,13 +163,14 @@ static int serve(const struct opts *o)
 	struct coord_srv *srv;
 	char err[512], key[45];
 	int status = 1;
-	if (coord_state_open(&st, o->state, true, err, sizeof err) < 0) {
+	if (coord_state_open(&st, o->state, o->db, true, err, sizeof err) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
 	coord_key_base64(key, st.id.public_key);
 	if (st.created_key) {
-		printf("keygate-coord: new key pair in %s; public key %s\n", o->state, key);
+		printf("keygate-coord: new key pair in %s; public key %s\n", o->db && store_shared(st.store) ?
+		       "the database" : o->state, key);
 		fflush(stdout);
 	}
 	if (o->key_lifetime >= 0)
@@ -200,9 +206,9 @@ int main(int argc, char **argv)
 		return 1;
 	umask(077);
 	if (o.show_key)
-		return show_key(o.state);
+		return show_key(o.state, o.db);
 	if (o.check)
-		return check(o.state);
+		return check(o.state, o.db);
 	if (geteuid() == 0)
 		log_warn("running as root: the coordinator needs no privilege; use --user");
 	return serve(&o);

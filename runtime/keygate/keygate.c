@@ -23,7 +23,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "up", node_up, "--login-server HOST:PORT --authkey KEY [--interface IF] [--hostname N]\n"
+	{ "up", node_up, "--login-server HOST:PORT[,...] --authkey KEY [--interface IF] [--hostname N]\n"
 			 "           [--advertise-routes=P,...] [--accept-routes] [--snat-to=ADDR[,ADDR]]: join the tailnet" },
 	{ "down", node_down, "[--interface IF]: leave it (peers, routes, rules, our table removed)" },
 	{ "status", node_status, "[--interface IF] [--json]: connection, netmap, peers, routes, warnings" },

@@ -124,7 +124,7 @@ int node_up(int argc, char **argv)
 		}
 	}
 	if (!ok || optind != argc) {
-		fprintf(stderr, "usage: keygate up [--interface IF] [--login-server HOST:PORT] [--authkey KEY]\n"
+		fprintf(stderr, "usage: keygate up [--interface IF] [--login-server HOST:PORT[,...]] [--authkey KEY]\n"
 				"                  [--hostname NAME] [--advertise-routes=PREFIX,...] [--accept-routes]\n"
 				"                  [--snat-to=ADDR[,ADDR]]\n");
 		cJSON_Delete(req);

@@ -11,7 +11,10 @@
 #include "store.h"
 #include "store_backend.h"
 
-#define PG_SCHEME "postgresql://"
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
 
 int store_open(const char *location, struct store **out, char *err, size_t errlen)
 {
@@ -20,10 +23,10 @@ int store_open(const char *location, struct store **out, char *err, size_t errle
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;
 	}
-	if (!strncmp(location, PG_SCHEME, strlen(PG_SCHEME))) {
-		snprintf(err, errlen, "%s: PostgreSQL storage is not built into this keygate", location);
-		return -EPROTONOSUPPORT;
-	}
+	if (has_prefix(location, "postgresql://") || has_prefix(location, "postgres://"))
+		return store_pg_open(location, out, err, errlen);
+	if (has_prefix(location, "sqlite:"))
+		location += strlen("sqlite:");
 	return store_sqlite_open(location, out, err, errlen);
 }
 
@@ -325,7 +328,14 @@ int store_setting_set(struct store *s, const char *name, const char *value)
 {
 	if (!word_ok(name, STORE_NAME_MAX) || !value || strlen(value) > STORE_TEXT_MAX)
 		return -EINVAL;
-	return s->ops->setting_set(s, name, value);
+	return s->ops->setting_set(s, name, value, true);
+}
+
+int store_setting_add(struct store *s, const char *name, const char *value)
+{
+	if (!word_ok(name, STORE_NAME_MAX) || !value || strlen(value) > STORE_TEXT_MAX)
+		return -EINVAL;
+	return s->ops->setting_set(s, name, value, false);
 }
 
 int store_setting_get(struct store *s, const char *name, char *value, size_t len)
@@ -333,6 +343,26 @@ int store_setting_get(struct store *s, const char *name, char *value, size_t len
 	if (!word_ok(name, STORE_NAME_MAX) || !len)
 		return -EINVAL;
 	return s->ops->setting_get(s, name, value, len);
+}
+
+bool store_shared(const struct store *s)
+{
+	return s->ops->watch != NULL;
+}
+
+int store_watch(struct store *s, int *fd)
+{
+	return s->ops->watch ? s->ops->watch(s, fd) : -EOPNOTSUPP;
+}
+
+int store_watch_read(struct store *s, int64_t *gen)
+{
+	return s->ops->watch_read ? s->ops->watch_read(s, gen) : -EOPNOTSUPP;
+}
+
+int store_job_lock(struct store *s, int64_t job)
+{
+	return s->ops->job_lock ? s->ops->job_lock(s, job) : 1;
 }
 
 const char *store_role_name(enum store_role role)

@@ -1,8 +1,9 @@
 /* store: the coordinator's state (users, nodes, auth keys, routes, the policy
  * with its history, settings) behind one interface.  Every operation is a
  * function over an opaque struct store that dispatches through its backend's
- * ops table (store_backend.h); SQLite is the embedded backend, PostgreSQL can
- * join with the same tests.
+ * ops table (store_backend.h); SQLite is the embedded backend, PostgreSQL
+ * (libpq) lets several coordinators share one database; both pass the same
+ * tests.
  *
  * Conventions: actions return 0 or -errno; every change is one transaction
  * and bumps the store-wide generation; times are Unix seconds passed in by the
@@ -95,8 +96,9 @@ struct store_policy {
 	int64_t set_at;
 };
 
-/* Opening: LOCATION is a file path (SQLite); "postgresql://..." is reserved
- * for the PostgreSQL backend.  A new database is created and migrated; an
+/* Opening: LOCATION is a file path or "sqlite:PATH" (SQLite), or a libpq
+ * connection URI, "postgresql://..." or "postgres://..." (PostgreSQL; the
+ * database must exist).  A new database is created and migrated; an
  * older one is migrated; one written by a newer keygate is refused with
  * -EPROTONOSUPPORT.  On failure a sentence saying why is left in ERR. */
 int store_open(const char *location, struct store **out, char *err, size_t errlen);
@@ -198,9 +200,29 @@ int store_policy_get(struct store *s, int64_t version, store_policy_fn *fn, void
 /* Every version, oldest first. */
 int store_policy_history(struct store *s, store_policy_fn *fn, void *arg);
 
+/* Several coordinators on one database.  store_watch gives a descriptor
+ * that becomes readable when a commit is announced (by any coordinator,
+ * this one included); store_watch_read then consumes the announcements and
+ * returns how many it read (0: none yet), raising *GEN to the newest
+ * generation announced.  -ECONNRESET: the watch was lost and announcements
+ * may have been missed: watch again and read the store whole.  A store that
+ * is its coordinator's alone (SQLite) answers -EOPNOTSUPP.
+ * store_job_lock: 1 when this store holds the lock named JOB (a job that
+ * must run on one coordinator at a time, such as key expiry), 0 when
+ * another coordinator holds it, or -errno; held until the store closes or
+ * its connection is lost, and taken again by a later call.  A store that is
+ * its coordinator's alone always holds it. */
+bool store_shared(const struct store *s);	/* several coordinators may use it */
+int store_watch(struct store *s, int *fd);
+int store_watch_read(struct store *s, int64_t *gen);
+int store_job_lock(struct store *s, int64_t job);
+
 /* The coordinator's own settings: short named strings.  A missing name gives
  * -ENOENT; a value longer than LEN - 1 gives -ENAMETOOLONG. */
 int store_setting_set(struct store *s, const char *name, const char *value);
+/* Sets NAME only if it has no value yet (-EEXIST otherwise): of several
+ * coordinators setting it at once, exactly one wins. */
+int store_setting_add(struct store *s, const char *name, const char *value);
 int store_setting_get(struct store *s, const char *name, char *value, size_t len);
 
 #endif

@@ -54,8 +54,15 @@ struct store_ops {
 	int (*policy_get)(struct store *s, int64_t version, store_policy_fn *fn, void *arg);
 	int (*policy_history)(struct store *s, store_policy_fn *fn, void *arg);
 
-	int (*setting_set)(struct store *s, const char *name, const char *value);
+	/* Without REPLACE, an existing NAME is -EEXIST. */
+	int (*setting_set)(struct store *s, const char *name, const char *value, bool replace);
 	int (*setting_get)(struct store *s, const char *name, char *value, size_t len);
+
+	/* Only a backend shared by several coordinators has these (NULL:
+	 * store.c answers for a store that is its coordinator's alone). */
+	int (*watch)(struct store *s, int *fd);
+	int (*watch_read)(struct store *s, int64_t *gen);
+	int (*job_lock)(struct store *s, int64_t job);
 };
 
 struct store {
@@ -63,5 +70,6 @@ struct store {
 };
 
 int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen);
+int store_pg_open(const char *location, struct store **out, char *err, size_t errlen);
 
 #endif

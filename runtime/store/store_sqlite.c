@@ -13,6 +13,7 @@
 #include "log.h"
 #include "store_addr.h"
 #include "store_backend.h"
+#include "store_list.h"
 #include "store_sqlite.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -113,43 +114,6 @@ static void bind_id(sqlite3_stmt *st, int col, int64_t id)
 		sqlite3_bind_int64(st, col, id);
 	else
 		sqlite3_bind_null(st, col);
-}
-
-/* Lists are kept as one comma-separated column (store.c refuses commas in
- * items). */
-static char *list_join(const struct store_list *l)
-{
-	size_t len = 1;
-	char *out, *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		len += strlen(l->items[i]) + 1;
-	out = p = malloc(len);
-	if (!out)
-		return NULL;
-	*p = '\0';
-	for (size_t i = 0; i < l->n; i++)
-		p += sprintf(p, "%s%s", i ? "," : "", l->items[i]);
-	return out;
-}
-
-struct split {
-	char *buf;
-	const char *items[STORE_LIST_MAX];
-};
-
-static int list_split(const char *joined, struct split *sp, struct store_list *out)
-{
-	char *save, *item;
-
-	out->items = sp->items;
-	out->n = 0;
-	sp->buf = strdup(joined);
-	if (!sp->buf)
-		return -ENOMEM;
-	for (item = strtok_r(sp->buf, ",", &save); item && out->n < STORE_LIST_MAX; item = strtok_r(NULL, ",", &save))
-		sp->items[out->n++] = item;
-	return 0;
 }
 
 /* Transactions. */
@@ -422,18 +386,6 @@ static int sq_read_end(struct store *s)
 
 /* Users. */
 
-static const char *const role_names[] = {
-	[STORE_ROLE_OWNER] = "owner", [STORE_ROLE_ADMIN] = "admin", [STORE_ROLE_MEMBER] = "member",
-};
-
-static enum store_role role_of(const char *name)
-{
-	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
-		if (!strcmp(name, role_names[i]))
-			return (enum store_role)i;
-	return STORE_ROLE_MEMBER;
-}
-
 static int sq_user_add(struct store *s, const char *name, const char *email, enum store_role role, int64_t now,
 		       int64_t *id)
 {
@@ -446,7 +398,7 @@ static int sq_user_add(struct store *s, const char *name, const char *email, enu
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, role_names[role], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, store_role_name(role), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	rc = run(q, st);
 	sqlite3_finalize(st);
@@ -498,7 +450,7 @@ static int user_row(sqlite3_stmt *st, const struct feed *f)
 		.id = sqlite3_column_int64(st, 0),
 		.name = text(st, 1),
 		.email = text(st, 2),
-		.role = role_of(text(st, 3)),
+		.role = store_role_of(text(st, 3)),
 		.created = sqlite3_column_int64(st, 4),
 	};
 	return f->fn.user(&u, f->arg);
@@ -520,7 +472,7 @@ static int sq_authkey_create(struct store *s, const struct store_authkey_spec *s
 	char *tags;
 	int rc;
 
-	tags = list_join(&spec->tags);
+	tags = store_list_join(&spec->tags);
 	if (!tags)
 		return -ENOMEM;
 	rc = tx_begin(q);
@@ -569,10 +521,10 @@ static int authkey_row(sqlite3_stmt *st, const struct feed *f)
 		.uses = sqlite3_column_int64(st, 6),
 		.created = sqlite3_column_int64(st, 7),
 	};
-	struct split tags;
+	struct store_split tags;
 	int rc;
 
-	rc = list_split(text(st, 2), &tags, &k.tags);
+	rc = store_list_split(text(st, 2), &tags, &k.tags);
 	if (rc < 0)
 		return rc;
 	rc = f->fn.authkey(&k, f->arg);
@@ -673,7 +625,7 @@ static int node_insert(struct sq *q, const struct store_registration *reg, const
 	char *endpoints;
 	int rc;
 
-	endpoints = list_join(&reg->endpoints);
+	endpoints = store_list_join(&reg->endpoints);
 	if (!endpoints)
 		return -ENOMEM;
 	rc = prepare(q, "INSERT INTO nodes (name, user_id, tags, machine_key, wg_key, ipv4, ipv6, endpoints, hostname,"
@@ -749,7 +701,7 @@ static int sq_node_set_endpoints(struct store *s, int64_t id, const struct store
 	char *joined;
 	int rc;
 
-	joined = list_join(endpoints);
+	joined = store_list_join(endpoints);
 	if (!joined)
 		return -ENOMEM;
 	rc = tx_begin(q);
@@ -834,17 +786,17 @@ static int node_row(sqlite3_stmt *st, const struct feed *f)
 		.created = sqlite3_column_int64(st, 13),
 		.expired = sqlite3_column_int(st, 14),
 	};
-	struct split tags, endpoints;
+	struct store_split tags, endpoints;
 	int rc;
 
 	blob(st, 4, n.machine_key, sizeof(n.machine_key));
 	blob(st, 5, n.wg_key, sizeof(n.wg_key));
 	blob(st, 6, n.ipv4, sizeof(n.ipv4));
 	blob(st, 7, n.ipv6, sizeof(n.ipv6));
-	rc = list_split(text(st, 3), &tags, &n.tags);
+	rc = store_list_split(text(st, 3), &tags, &n.tags);
 	if (rc < 0)
 		return rc;
-	rc = list_split(text(st, 8), &endpoints, &n.endpoints);
+	rc = store_list_split(text(st, 8), &endpoints, &n.endpoints);
 	if (rc < 0)
 		goto free_tags;
 	rc = f->fn.node(&n, f->arg);
@@ -881,18 +833,6 @@ static int sq_node_find(struct store *s, int64_t id, const char *name, const uin
 
 /* Routes.  A route row's advertised column is 1 while the node advertises
  * it, 0 once withdrawn (its decision kept). */
-
-static const char *const state_names[] = {
-	[STORE_ROUTE_PENDING] = "pending", [STORE_ROUTE_APPROVED] = "approved", [STORE_ROUTE_REJECTED] = "rejected",
-};
-
-static enum store_route_state state_of(const char *name)
-{
-	for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
-		if (!strcmp(name, state_names[i]))
-			return (enum store_route_state)i;
-	return STORE_ROUTE_PENDING;
-}
 
 static int route_upsert(struct sq *q, int64_t node_id, const char *prefix, int64_t now)
 {
@@ -952,7 +892,7 @@ static int sq_route_decide(struct store *s, int64_t node_id, const char *prefix,
 			   "WHERE node_id = ? AND prefix = ? AND advertised", &st);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_text(st, 1, state_names[state], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, store_route_state_name(state), -1, SQLITE_STATIC);
 	bind_id(st, 2, by);
 	if (auto_approver)
 		sqlite3_bind_text(st, 3, auto_approver, -1, SQLITE_STATIC);
@@ -970,7 +910,7 @@ static int route_row(sqlite3_stmt *st, const struct feed *f)
 		.prefix = text(st, 1),
 		.advertised = sqlite3_column_int(st, 2),
 		.advertised_at = sqlite3_column_int64(st, 3),
-		.state = state_of(text(st, 4)),
+		.state = store_route_state_of(text(st, 4)),
 		.decided_by = sqlite3_column_int64(st, 5),
 		.auto_approver = (const char *)sqlite3_column_text(st, 6),
 		.decided_at = sqlite3_column_int64(st, 7),
@@ -1062,14 +1002,15 @@ static int sq_policy_history(struct store *s, store_policy_fn *fn, void *arg)
 
 /* Settings. */
 
-static int sq_setting_set(struct store *s, const char *name, const char *value)
+static int sq_setting_set(struct store *s, const char *name, const char *value, bool replace)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = tx_begin_with(q, "INSERT INTO settings (name, value) VALUES (?1, ?2) "
-			   "ON CONFLICT (name) DO UPDATE SET value = excluded.value", &st);
+	rc = tx_begin_with(q, replace ? "INSERT INTO settings (name, value) VALUES (?1, ?2) "
+			   "ON CONFLICT (name) DO UPDATE SET value = excluded.value" :
+			   "INSERT INTO settings (name, value) VALUES (?1, ?2)", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -1,90 +1,11 @@
-/* store_sqlite_schema: numbered migrations and the schema check.  A
- * migration is never edited once released; a change of schema is a new
- * entry at the end of the list. */
+/* store_sqlite_schema: running the numbered migrations (store_schema.c)
+ * and the schema check on SQLite. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "store_backend.h"
+#include "store_schema.h"
 #include "store_sqlite.h"
-
-static const char *const migrations[] = {
-	/* 1: the first schema. */
-	"CREATE TABLE meta ("
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-	"  generation INTEGER NOT NULL,"	/* bumped by every committed change */
-	"  forgotten INTEGER NOT NULL,"		/* changes up to here are no longer listed */
-	"  next_v4 INTEGER NOT NULL,"		/* address high-water marks: never reused */
-	"  next_v6 INTEGER NOT NULL);"
-	"INSERT INTO meta VALUES (1, 0, 0, 1, 1);"
-	"CREATE TABLE changes (gen INTEGER NOT NULL, kind INTEGER NOT NULL, object INTEGER NOT NULL);"
-	"CREATE INDEX changes_by_gen ON changes (gen);"
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  email TEXT NOT NULL,"
-	"  role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE authkeys ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
-	"  user_id INTEGER REFERENCES users (id) ON DELETE RESTRICT,"
-	"  tags TEXT NOT NULL,"
-	"  reusable INTEGER NOT NULL,"
-	"  revoked INTEGER NOT NULL DEFAULT 0,"
-	"  expiry INTEGER NOT NULL,"
-	"  uses INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  CHECK ((user_id IS NULL) <> (tags = '')));"
-	"CREATE TABLE nodes ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  user_id INTEGER REFERENCES users (id) ON DELETE RESTRICT,"
-	"  tags TEXT NOT NULL,"
-	"  machine_key BLOB NOT NULL UNIQUE CHECK (length(machine_key) = 32),"
-	"  wg_key BLOB NOT NULL CHECK (length(wg_key) = 32),"
-	"  ipv4 BLOB NOT NULL UNIQUE CHECK (length(ipv4) = 4),"
-	"  ipv6 BLOB NOT NULL UNIQUE CHECK (length(ipv6) = 16),"
-	"  endpoints TEXT NOT NULL,"
-	"  hostname TEXT NOT NULL,"
-	"  authkey_id INTEGER NOT NULL REFERENCES authkeys (id) ON DELETE RESTRICT,"
-	"  key_expiry INTEGER NOT NULL,"
-	"  last_seen INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  expired INTEGER NOT NULL DEFAULT 0,"
-	"  CHECK ((user_id IS NULL) <> (tags = '')));"
-	"CREATE TABLE routes ("
-	"  node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,"
-	"  prefix TEXT NOT NULL,"
-	"  advertised INTEGER NOT NULL,"
-	"  advertised_at INTEGER NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),"
-	"  decided_by INTEGER REFERENCES users (id) ON DELETE SET NULL,"
-	"  auto_approver TEXT,"
-	"  decided_at INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (node_id, prefix));"
-	"CREATE TABLE policies ("
-	"  version INTEGER PRIMARY KEY,"
-	"  text TEXT NOT NULL,"
-	"  set_by INTEGER REFERENCES users (id) ON DELETE SET NULL,"
-	"  set_at INTEGER NOT NULL);"
-	"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
-};
-
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
-
-/* Every column the backend reads or writes, table by table. */
-static const char *const schema_check[] = {
-	"SELECT id, generation, forgotten, next_v4, next_v6 FROM meta",
-	"SELECT gen, kind, object FROM changes",
-	"SELECT id, name, email, role, created FROM users",
-	"SELECT id, hash, user_id, tags, reusable, revoked, expiry, uses, created FROM authkeys",
-	"SELECT id, name, user_id, tags, machine_key, wg_key, ipv4, ipv6, endpoints, hostname, authkey_id,"
-	" key_expiry, last_seen, created, expired FROM nodes",
-	"SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver, decided_at FROM routes",
-	"SELECT version, text, set_by, set_at FROM policies",
-	"SELECT name, value FROM settings",
-};
 
 static int query_int(sqlite3 *db, const char *sql, int64_t *v)
 {
@@ -156,7 +77,7 @@ static int migrate_one(sqlite3 *db, const char *path, int64_t *version, char *er
 		return -EPROTONOSUPPORT;
 	}
 	if (*version < STORE_SCHEMA_VERSION) {
-		rc = sqlite3_exec(db, migrations[*version], NULL, NULL, NULL);
+		rc = sqlite3_exec(db, store_migrations[*version].sqlite, NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			goto fail;
 		snprintf(insert, sizeof(insert), "INSERT INTO schema_migrations VALUES (%lld, strftime('%%s', 'now'))",
@@ -178,10 +99,10 @@ fail:
 
 static int check_schema(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(schema_check) / sizeof(schema_check[0]); i++) {
+	for (size_t i = 0; i < STORE_SCHEMA_TABLES; i++) {
 		sqlite3_stmt *st;
 
-		if (sqlite3_prepare_v2(db, schema_check[i], -1, &st, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(db, store_schema_check[i], -1, &st, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: schema check failed: %s", path, sqlite3_errmsg(db));
 			return -EINVAL;
 		}

@@ -38,7 +38,7 @@ coord_start() {
 	"$KGC" --state "$STATE" --listen "127.0.0.1:$PORT" -f ${COORD_ARGS:-} >>"$STATE.out" 2>>"$STATE.log" &
 	COORD_PID=$!
 	wait_for 10 test -S "$SOCK" || { echo "# coordinator did not start:"; sed 's/^/# /' "$STATE.log"; return 1; }
-	KEY=$("$KGC" --state "$STATE" --show-key)
+	KEY=$("$KGC" --state "$STATE" ${COORD_ARGS:-} --show-key)
 }
 
 coord_kill9() {

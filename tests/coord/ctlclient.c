@@ -1,7 +1,7 @@
 /* ctlclient: a test client of the control protocol holding N node sessions
  * against a real keygate-coord (the tests in tests/coord).
  *
- *   ctlclient -s HOST:PORT -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
+ *   ctlclient -s HOST:PORT[,HOST:PORT...] -k SERVER_KEY_B64 -d DIR [-n N] [-a AUTHKEY]
  *             [-r PREFIX,...] [-H HOSTNAME] [-o] [-R] [-S | -W BYTES] [-t SECONDS]
  *
  * Session I keeps its machine key in DIR/cI.key (made on first use), so a
@@ -9,8 +9,11 @@
  * known machine key), applies every map and delta, acknowledges each, and
  * after each writes DIR/cI.map: its netmap's canonical JSON with the
  * generation set to 0 (so a map built from deltas compares equal to a
- * fresh full map), and appends events to DIR/cI.log ("registered NAME",
- * "refused: REASON", "map G", "delta G", "ended: WHY").
+ * fresh full map), and appends events to DIR/cI.log ("connecting to K"
+ * (the K-th of -s's coordinators, from 0), "registered NAME", "refused:
+ * REASON", "map G", "delta G", "ended: WHY").  Given several coordinators
+ * (which share one key pair), session I starts with the (I mod count)-th
+ * and moves to the next each time its session ends.
  *   -o  once: exit when every session has its first map (0) or was
  *       refused (1, the reasons on stdout)
  *   -R  reconnect a lost session after 200 ms
@@ -39,6 +42,7 @@
 #include <unistd.h>
 
 #define MAX_SESSIONS 1024
+#define MAX_SERVERS 8
 #define RECONNECT_NS (200 * 1000000ULL)
 
 enum sess_state { S_IDLE, S_CONNECTED, S_MAPPED, S_REFUSED };
@@ -52,13 +56,15 @@ struct sess {
 	struct ctl_netmap map;
 	uint64_t reconnect_at;
 	uint64_t slow_read_at;	/* -W: the next read */
+	int server;		/* the coordinator it uses: opt.ai[server] */
 };
 
 static struct {
 	const char *dir, *authkey, *hostname;
 	struct ctl_prefixes routes;
 	uint8_t server_key[32];
-	struct addrinfo *ai;
+	struct addrinfo *ai[MAX_SERVERS];
+	int servers;
 	bool once, reconnect, stall;
 	size_t slow;		/* -W: bytes a second, 0: read freely */
 	int n;
@@ -216,10 +222,12 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 
 static int connect_sess(struct sess *s)
 {
-	int fd = socket(opt.ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct addrinfo *ai = opt.ai[s->server];
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	event(s, "connecting to %d", s->server);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, opt.ai->ai_addr, opt.ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
 		int rc = -errno;
 		close(fd);
 		return rc;
@@ -242,11 +250,23 @@ static void end_sess(struct sess *s, int rc)
 	event(s, "ended: %s", rc ? strerror(-rc) : "closed");
 	ctl_conn_free(s->conn);
 	s->conn = NULL;
+	s->server = (s->server + 1) % opt.servers;
 	if (s->state != S_REFUSED)
 		s->state = S_IDLE;
 	s->reconnect_at = opt.reconnect && s->state != S_REFUSED ? now_ns() + RECONNECT_NS : 0;
 	if (!s->reconnect_at && s->state != S_REFUSED)
 		printf("c%d ended: %s\n", s->i, rc ? strerror(-rc) : "closed");
+}
+
+/* -s: one coordinator or several, comma-separated. */
+static int parse_servers(const char *list, const char *key)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : -1;
+	for (char *p = copy ? strtok_r(copy, ",", &save) : NULL; p && rc == 0; p = strtok_r(NULL, ",", &save))
+		rc = opt.servers == MAX_SERVERS ? -1 : ctl_client_server(p, key, opt.server_key, &opt.ai[opt.servers++]);
+	free(copy);
+	return rc == 0 && opt.servers ? 0 : -1;
 }
 
 static int parse_args(int argc, char **argv, int *timeout)
@@ -276,9 +296,9 @@ static int parse_args(int argc, char **argv, int *timeout)
 		default: return -1;
 		}
 	}
-	if (!opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS)
+	if (!opt.dir || opt.n < 1 || opt.n > MAX_SESSIONS || !server)
 		return -1;
-	return ctl_client_server(server, key, opt.server_key, &opt.ai);
+	return parse_servers(server, key);
 }
 
 /* -o: 0 every session has a map, 1 every session has a map or is over
@@ -377,6 +397,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < opt.n; i++) {
 		v[i].i = i;
+		v[i].server = i % opt.servers;
 		if (load_identity(&v[i]) < 0 || connect_sess(&v[i]) < 0) {
 			fprintf(stderr, "ctlclient: session %d cannot start\n", i);
 			return 2;
@@ -405,6 +426,7 @@ int main(int argc, char **argv)
 	free(v);
 	free(pfd);
 	free(opt.routes.v);
-	freeaddrinfo(opt.ai);
+	for (int i = 0; i < opt.servers; i++)
+		freeaddrinfo(opt.ai[i]);
 	return status;
 }

@@ -1,11 +1,15 @@
-/* Unit tests for store over its SQLite backend: opening and migrations,
- * then every operation's success and refusal cases against a fresh fixture
- * each (a refusal must leave the generation as it was, a change must bump
- * it by one), then address allocation, change lists and snapshots.  The
- * cases speak only store.h, so a PostgreSQL backend can run them too. */
+/* Unit tests for store: opening and migrations, then every operation's
+ * success and refusal cases against a fresh fixture each (a refusal must
+ * leave the generation as it was, a change must bump it by one), then
+ * address allocation, change lists and snapshots.  The cases speak only
+ * store.h, and run twice: on SQLite, then on PostgreSQL (a server of the
+ * test's own, tests/pg.sh; skipped with the reason when none can be
+ * started).  Only what is a file's alone (WAL, bytes on disk, a path) is
+ * SQLite's alone. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -668,6 +672,18 @@ static int op_setting(struct fx *f)
 	rc = store_setting_get(f->s, "listen", v, sizeof(v));
 	return rc < 0 ? rc : strcmp(v, "[::]:443") ? -EIO : 0;
 }
+static int op_setting_add_twice(struct fx *f)
+{
+	char v[16];
+	int rc;
+
+	if (store_setting_add(f->s, "key", "first"))
+		return -EIO;
+	rc = store_setting_add(f->s, "key", "second");
+	if (store_setting_get(f->s, "key", v, sizeof(v)) || strcmp(v, "first"))
+		return -EIO;
+	return rc;
+}
 static int op_setting_missing(struct fx *f)
 {
 	char v[16];
@@ -744,6 +760,7 @@ static const struct {
 	{ "policy get: none yet", op_policy_none, -ENOENT, 0, NULL },
 	{ "policy get: no such version", op_policy_missing_version, -ENOENT, 1, NULL },
 	{ "setting set twice and get", op_setting, 0, 2, NULL },
+	{ "setting add: the first value stays", op_setting_add_twice, -EEXIST, 1, NULL },
 	{ "setting get: missing", op_setting_missing, -ENOENT, 0, NULL },
 	{ "setting get: buffer too small", op_setting_small_buffer, -ENAMETOOLONG, 1, NULL },
 };
@@ -826,10 +843,12 @@ static void open_refusals(void)
 	tdir_remove(&t);
 
 	tdir_make(&t);
-	tsql_exec(t.db, "CREATE TABLE stuff (x)");
+	tsql_exec(t.db, "CREATE TABLE stuff (x INTEGER)");
 	rc = store_open(t.db, &s, err, sizeof(err));
 	T_CHECK(rc == -EINVAL && strstr(err, "not a keygate state database"), "someone else's database: %s", err);
 	tdir_remove(&t);
+	if (tpg())
+		return;
 
 	tdir_make(&t);
 	fd = open(t.db, O_WRONLY | O_CREAT, 0600);
@@ -840,10 +859,11 @@ static void open_refusals(void)
 	T_CHECK(rc == -EINVAL && !s, "a text file is refused: %s", err);
 	tdir_remove(&t);
 
-	rc = store_open("postgresql://localhost/keygate", &s, err, sizeof(err));
-	T_CHECK(rc == -EPROTONOSUPPORT && strstr(err, "PostgreSQL"), "postgresql:// is not built yet: %s", err);
 	rc = store_open("/nonexistent/dir/state.db", &s, err, sizeof(err));
 	T_CHECK(rc < 0 && !s, "a path that cannot be created: %s", err);
+	rc = store_open("postgresql://keygate:sekrit@/keygate?host=/nonexistent", &s, err, sizeof(err));
+	T_CHECK(rc < 0 && !s && strstr(err, "postgresql:///keygate: cannot connect") && !strstr(err, "sekrit"),
+		"a PostgreSQL server that is not there is refused, without the password: %s", err);
 }
 
 /* The file: WAL, and no secret anywhere in it. */
@@ -862,7 +882,7 @@ static void on_disk(void)
 	tauthkey(s, uid, false, NOW + DAY, &kid, secret);
 	tregister(s, kid, secret, "laptop", 1, NOW, &nid);
 	for (const char *suffix = ""; suffix; suffix = *suffix ? NULL : "-wal") {
-		char path[128];
+		char path[320];
 		ssize_t n;
 		int fd;
 
@@ -1101,11 +1121,60 @@ static void snapshot(void)
 	fx_teardown(&f);
 }
 
-int main(void)
+/* Several coordinators: announcements of commits and the job lock, which
+ * a store that is its coordinator's alone answers for itself. */
+static void shared(void)
+{
+	struct store *a, *b;
+	struct pollfd pfd = { .events = POLLIN };
+	struct tdir t;
+	int64_t id, gen = 0, want = 0;
+	int rc;
+
+	tdir_make(&t);
+	a = tstore_open(t.db);
+	b = tstore_open(t.db);
+	if (!tpg()) {
+		T_CHECK(a && !store_shared(a) && store_watch(a, &pfd.fd) == -EOPNOTSUPP,
+			"SQLite: not shared, nothing to watch");
+		T_CHECK(a && store_job_lock(a, 1) == 1, "SQLite: the job lock is always held");
+		goto close;
+	}
+	T_CHECK(a && b && store_shared(a) && store_watch(a, &pfd.fd) == 0, "PostgreSQL: shared, watched");
+	T_CHECK(store_watch_read(a, &gen) == 0, "nothing announced yet");
+	T_CHECK(b && store_user_add(b, "carol", "c@example.com", STORE_ROLE_MEMBER, NOW, &id) == 0 &&
+		store_generation(b, &want) == 0, "another connection commits generation %lld", (long long)want);
+	rc = 0;
+	for (int tries = 0; tries < 50 && rc == 0; tries++)	/* 5 s at most */
+		if (poll(&pfd, 1, 100) > 0)
+			rc = store_watch_read(a, &gen);
+	T_CHECK(rc == 1 && gen == want, "the watcher hears of it: %d announcement, generation %lld", rc,
+		(long long)gen);
+	T_CHECK(store_user_add(b, "carol", "c@example.com", STORE_ROLE_MEMBER, NOW, &id) == -EEXIST,
+		"a refused change");
+	T_CHECK(poll(&pfd, 1, 300) == 0, "is not announced (nothing within 300 ms)");
+	T_CHECK(store_job_lock(a, 7) == 1 && store_job_lock(a, 7) == 1, "one store takes a job lock, and keeps it");
+	T_CHECK(store_job_lock(b, 7) == 0, "another is refused it");
+	store_close(a);
+	a = NULL;
+	rc = 0;
+	for (int tries = 0; tries < 50 && rc == 0; tries++) {
+		rc = store_job_lock(b, 7);
+		if (rc == 0)
+			usleep(100000);
+	}
+	T_CHECK(rc == 1, "once the holder is gone, the other takes it");
+close:
+	store_close(a);
+	store_close(b);
+	tdir_remove(&t);
+}
+
+/* Every case but the file's own, on the backend set up. */
+static void suite(void)
 {
 	open_new_and_reopen();
 	open_refusals();
-	on_disk();
 	operations();
 	addresses();
 	addresses_never_reused();
@@ -1113,5 +1182,22 @@ int main(void)
 	nodes_in_order();
 	changes();
 	snapshot();
+	shared();
+}
+
+int main(void)
+{
+	char why[256];
+
+	printf("# SQLite\n");
+	on_disk();
+	suite();
+	if (!tpg_start(why, sizeof(why))) {
+		T_SKIP("store on PostgreSQL: no server: %s", why);
+		T_DONE();
+	}
+	printf("# PostgreSQL (%s)\n", tpg_dir);
+	suite();
+	tpg_stop();
 	T_DONE();
 }
