@@ -781,14 +781,20 @@ static bool by_port(const struct rflow *r)
 	return proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
 }
 
-/* Per source range: the list of rules that cover it, and the identity of
- * that list (lists repeat; computed once per distinct list). */
-struct memo {
-	uint32_t *rules;
-	size_t n;
+/* A covered source range keyed by what its rules allow (the flows of its
+ * list, in list order), for finding the ranges that share rights. */
+struct rkey {
 	uint64_t hash;
-	long ident;
+	size_t r;
 };
+
+static int rkey_cmp(const void *pa, const void *pb)
+{
+	const struct rkey *a = pa, *b = pb;
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->r < b->r ? -1 : a->r > b->r;
+}
 
 /* F's source addresses cut into elementary ranges: range R is
  * [cuts[R], cuts[R+1] - 1] (the last one to the family's end).  For each,
@@ -865,47 +871,102 @@ static int ranges_cover(const struct fam *F, struct ranges *R)
 	return 0;
 }
 
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 31);
+}
+
+/* What the rules of range R allow, hashed by content: the sources of a
+ * group each have rules of their own (one per source address in a filter)
+ * with the same flows. */
+static uint64_t list_hash(const struct fam *F, const struct ranges *R, size_t r)
+{
+	const uint32_t *l = &R->lists[R->start[r]];
+	uint64_t h = R->cover[r];
+	for (size_t i = 0; i < R->cover[r]; i++) {
+		const struct rflow *f = &F->fl[l[i]];
+		h = mix(mix(h, (uint64_t)f->dlo), (uint64_t)(f->dlo >> 64));
+		h = mix(mix(h, (uint64_t)f->dhi), (uint64_t)(f->dhi >> 64));
+		h = mix(h, (uint64_t)f->plo << 24 | (uint64_t)f->phi << 8 | f->proto);
+	}
+	return h;
+}
+
+static bool lists_equal(const struct fam *F, const struct ranges *R, size_t a, size_t b)
+{
+	if (R->cover[a] != R->cover[b])
+		return false;
+	const uint32_t *la = &R->lists[R->start[a]], *lb = &R->lists[R->start[b]];
+	for (size_t i = 0; i < R->cover[a]; i++)
+		if (la[i] != lb[i] && !rights_equal(&F->fl[la[i]], &F->fl[lb[i]], 1))
+			return false;
+	return true;
+}
+
+/* LEADER[r]: the first covered range whose rules allow what range R's do
+ * (R itself when none before it does).  Sorting by content hash keeps
+ * this linear-logarithmic in the ranges.  0 or -ENOMEM. */
+static int ranges_leaders(const struct fam *F, const struct ranges *R, size_t *leader)
+{
+	struct rkey *k = malloc((R->n + 1) * sizeof(*k));
+	size_t nk = 0;
+	if (!k)
+		return -ENOMEM;
+	for (size_t r = 0; r < R->n; r++)
+		if (R->cover[r])
+			k[nk++] = (struct rkey){ list_hash(F, R, r), r };
+	qsort(k, nk, sizeof(*k), rkey_cmp);
+	for (size_t i = 0, run = 0; i < nk; i++) {
+		/* Among the earlier ranges of equal hash (from RUN, in range
+		 * order), the first with equal content; a collision just looks
+		 * further. */
+		if (k[i].hash != k[run].hash)
+			run = i;
+		size_t j = run;
+		while (j < i && !lists_equal(F, R, k[j].r, k[i].r))
+			j++;
+		leader[k[i].r] = j < i ? leader[k[j].r] : k[i].r;
+	}
+	free(k);
+	return 0;
+}
+
 /* The identity of each range: that of its list of rules' rights,
- * canonical, memoised by list (lists repeat).  0 or -ENOMEM. */
+ * canonical, computed once for every set of ranges whose rules allow the
+ * same (lists repeat), in range order so that identities keep the order
+ * of their first sources.  0 or -ENOMEM. */
 static int ranges_identify(struct fam *F, struct ranges *R)
 {
 	int rc = -ENOMEM;
-	size_t nmemo = 0;
-	struct memo *memo = calloc(R->n + 1, sizeof(*memo));
+	size_t *leader = malloc((R->n + 1) * sizeof(*leader));
 	struct rflow *tmp = malloc((F->n + 1) * sizeof(*tmp));
 	struct rvec rv = { 0 };
 	R->ident = malloc((R->n + 1) * sizeof(*R->ident));
-	if (!memo || !tmp || !R->ident)
+	if (!leader || !tmp || !R->ident || ranges_leaders(F, R, leader) < 0)
 		goto out;
 	for (size_t r = 0; r < R->n; r++) {
 		R->ident[r] = -1;
 		if (!R->cover[r])
 			continue;
-		uint32_t *l = &R->lists[R->start[r]];
-		size_t nl = R->cover[r];
-		uint64_t h = fnv(l, nl * sizeof(*l), 0xcbf29ce484222325ull);
-		size_t m;
-		for (m = 0; m < nmemo; m++)
-			if (memo[m].hash == h && memo[m].n == nl && !memcmp(memo[m].rules, l, nl * sizeof(*l)))
-				break;
-		if (m == nmemo) {
-			for (size_t i = 0; i < nl; i++)
-				tmp[i] = F->fl[l[i]];
-			rv.n = 0;
-			if (rights_canon(tmp, nl, F->f == ADDR_V4 ? 32 : 128, &rv) < 0)
-				goto out;
-			long id = ident_of(F, &rv);
-			if (id < 0)
-				goto out;
-			memo[nmemo++] = (struct memo){ l, nl, h, id };
+		if (leader[r] != r) {
+			R->ident[r] = R->ident[leader[r]];
+			continue;
 		}
-		R->ident[r] = memo[m].ident;
+		const uint32_t *l = &R->lists[R->start[r]];
+		for (size_t i = 0; i < R->cover[r]; i++)
+			tmp[i] = F->fl[l[i]];
+		rv.n = 0;
+		if (rights_canon(tmp, R->cover[r], F->f == ADDR_V4 ? 32 : 128, &rv) < 0)
+			goto out;
+		if ((R->ident[r] = ident_of(F, &rv)) < 0)
+			goto out;
 	}
 	rc = 0;
 out:
 	free(rv.v);
 	free(tmp);
-	free(memo);
+	free(leader);
 	return rc;
 }
 
@@ -1146,6 +1207,72 @@ bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 			    strcmp(a->chains[x->rules[r].chain].name, b->chains[y->rules[r].chain].name))
 				return false;
 	}
+	return true;
+}
+
+/* Identity chain A of TA and chain B of TB allow the same: the same
+ * name, and sets with the same keys and elements. */
+static bool same_identity(const struct nftm_table *ta, size_t a, const struct nftm_table *tb, size_t b)
+{
+	const struct nftm_chain *x = &ta->chains[a], *y = &tb->chains[b];
+	if (strcmp(x->name, y->name) || x->nrules != y->nrules)
+		return false;
+	for (size_t r = 0; r < x->nrules; r++) {
+		const struct nftm_set *s = &ta->sets[x->rules[r].set], *u = &tb->sets[y->rules[r].set];
+		if (x->rules[r].kind != y->rules[r].kind || s->nkey != u->nkey || s->n != u->n ||
+		    memcmp(s->key, u->key, s->nkey * sizeof(s->key[0])))
+			return false;
+		for (size_t e = 0; e < s->n; e++)
+			if (nftm_elem_cmp(s, &s->elems[e], &u->elems[e]))
+				return false;
+	}
+	return true;
+}
+
+static addr_u128 be_value(const uint8_t *p, size_t w)
+{
+	addr_u128 v = 0;
+	for (size_t i = 0; i < w; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Every range of map OLD (of TOLD) covered, without a gap, by ranges of
+ * map NEW_ (of TNEW) jumping to an identity that allows the same. */
+static bool map_admits_all(const struct nftm_table *tnew, const struct nftm_set *new_,
+			   const struct nftm_table *told, const struct nftm_set *old)
+{
+	size_t w = nftm_field_width(old->key[0]), j = 0;
+	/* The last pair of identities found alike: neighbouring ranges
+	 * mostly repeat it, and comparing costs their elements. */
+	size_t same_a = SIZE_MAX, same_b = SIZE_MAX;
+	for (size_t i = 0; i < old->n; i++) {
+		addr_u128 at = be_value(old->elems[i].k[0].lo, w), hi = be_value(old->elems[i].k[0].hi, w);
+		while (j < new_->n && be_value(new_->elems[j].k[0].hi, w) < at)
+			j++;
+		for (;;) {
+			if (j == new_->n || be_value(new_->elems[j].k[0].lo, w) > at)
+				return false;
+			size_t a = old->elems[i].jump, b = new_->elems[j].jump;
+			if ((a != same_a || b != same_b) && !same_identity(told, a, tnew, b))
+				return false;
+			same_a = a;
+			same_b = b;
+			addr_u128 end = be_value(new_->elems[j].k[0].hi, w);
+			if (end >= hi)
+				break;
+			at = end + 1;
+			j++;
+		}
+	}
+	return true;
+}
+
+bool nftm_admits_all(const struct nftm_table *new_, const struct nftm_table *old)
+{
+	for (int m = NFTM_SET_SOURCES4; m <= NFTM_SET_SOURCES6; m++)
+		if (!map_admits_all(new_, &new_->sets[m], old, &old->sets[m]))
+			return false;
 	return true;
 }
 

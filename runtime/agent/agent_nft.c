@@ -25,6 +25,7 @@
 struct agent_nft {
 	struct nftb *nb;
 	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
+	bool swept;			/* every open connection APPLIED's sweep saw, it admits */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
 	double last_ms;
 	/* Watching for other processes' edits (agent_nft_watch). */
@@ -110,6 +111,7 @@ static void cut(struct agent_nft *n)
 {
 	struct nftc_result cr;
 	int rc = nftc_sweep(n->applied, &cr);
+	n->swept = rc >= 0;
 	if (rc < 0)
 		log_err("%s: table inet %s applied, but open connections were not re-checked: %s", n->iface, n->table,
 			strerror(-rc));
@@ -220,10 +222,16 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 	if ((rc = nftb_apply(n->nb, t, &bo, &res, &diags)) < 0) {
 		reason(err, errlen, "filter", &diags, rc);
 	} else {
+		/* A change that takes nothing away (a group gains a member)
+		 * leaves every connection the last sweep kept admitted:
+		 * reading the conntrack table again would cost ~2.5 ms (the
+		 * kernel walks every hash bucket) and cut nothing. */
+		bool recheck = !n->applied || !n->swept || !nftm_admits_all(t, n->applied);
 		nftm_free(n->applied);
 		n->applied = t;
 		t = NULL;
-		cut(n);
+		if (recheck)
+			cut(n);
 		watch(n);
 	}
 	n->last_ms = now_ms() - t0;
