@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <malloc.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/table.h>
@@ -70,6 +71,12 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
 	n->loop = loop;
 	n->on_tamper = fn;
 	n->arg = arg;
+}
+
+void agent_nft_keep_heap(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 }
 
 double agent_nft_last_ms(const struct agent_nft *n)
