@@ -5,7 +5,9 @@
  * when the netmap says the node serves routes) -> one netlink transaction
  * (nftb_apply, which changes only set elements when the shape stays).
  * The handle stays open between applies, so an unchanged generation skips
- * the read-back. */
+ * the read-back.  After a commit the open connections the table no longer
+ * admits are cut (nftc.h), unless the change took nothing away
+ * (nftm_admits_all) and the last sweep succeeded. */
 #ifndef AGENT_NFT_H
 #define AGENT_NFT_H
 #include <stddef.h>
