@@ -684,22 +684,29 @@ struct fam {
 	size_t nids, capids;
 };
 
+/* Room for CAP rules in F.  0 or -ENOMEM. */
+static int fam_reserve(struct fam *F, size_t cap)
+{
+	if (cap <= F->cap)
+		return 0;
+	addr_u128 *a = realloc(F->slo, cap * sizeof(*a));
+	if (a)
+		F->slo = a;
+	addr_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
+	if (b)
+		F->shi = b;
+	struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
+	if (!c)
+		return -ENOMEM;
+	F->fl = c;
+	F->cap = cap;
+	return 0;
+}
+
 static int fam_push(struct fam *F, addr_u128 slo, addr_u128 shi, const struct rflow *f)
 {
-	if (F->n == F->cap) {
-		size_t cap = F->cap ? 2 * F->cap : 64;
-		addr_u128 *a = realloc(F->slo, cap * sizeof(*a));
-		if (a)
-			F->slo = a;
-		addr_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
-		if (b)
-			F->shi = b;
-		struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
-		if (!c)
-			return -ENOMEM;
-		F->fl = c;
-		F->cap = cap;
-	}
+	if (F->n == F->cap && fam_reserve(F, F->cap ? 2 * F->cap : 64) < 0)
+		return -ENOMEM;
 	F->slo[F->n] = slo;
 	F->shi[F->n] = shi;
 	F->fl[F->n++] = *f;
@@ -725,6 +732,9 @@ static size_t first_range(const struct addr_set *d, enum addr_family fam, addr_u
 /* Every rule of FLOWS of F's family, its destination clipped to DESTS. */
 static int collect(struct fam *F, const struct ir_flows *flows, const struct addr_set *dests)
 {
+	/* Mostly one clipped rule per rule: no copying while growing. */
+	if (fam_reserve(F, flows->nrules) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < flows->nrules; i++) {
 		const struct ir_box *b = &flows->rules[i].box;
 		if (b->family != F->f)
@@ -826,6 +836,10 @@ static int ranges_cut(const struct fam *F, struct ranges *R)
 	if (!R->cuts)
 		return -ENOMEM;
 	for (size_t i = 0; i < F->n; i++) {
+		/* A filter's rules come a source at a time (one per protocol
+		 * and destination): its cuts once, and less to sort. */
+		if (i && F->slo[i] == F->slo[i - 1] && F->shi[i] == F->shi[i - 1])
+			continue;
 		R->cuts[n++] = F->slo[i];
 		if (F->shi[i] != addr_family_max(F->f))
 			R->cuts[n++] = F->shi[i] + 1;
@@ -848,9 +862,12 @@ static int ranges_cover(const struct fam *F, struct ranges *R)
 	if (!R->cover || !R->start)
 		return -ENOMEM;
 	for (int pass = 0; pass < 2; pass++) {
+		size_t first = 0;
 		for (size_t i = 0; i < F->n; i++) {
-			addr_u128 *a = bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts), cut_cmp);
-			for (size_t r = (size_t)(a - R->cuts); r < R->n && R->cuts[r] <= F->shi[i]; r++) {
+			if (i == 0 || F->slo[i] != F->slo[i - 1])
+				first = (size_t)((addr_u128 *)bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts),
+								      cut_cmp) - R->cuts);
+			for (size_t r = first; r < R->n && R->cuts[r] <= F->shi[i]; r++) {
 				if (pass == 0)
 					R->cover[r]++;
 				else
