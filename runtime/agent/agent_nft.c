@@ -232,8 +232,11 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		/* A change that takes nothing away (a group gains a member)
 		 * leaves every connection the last sweep kept admitted:
 		 * reading the conntrack table again would cost ~2.5 ms (the
-		 * kernel walks every hash bucket) and cut nothing. */
-		bool recheck = !n->applied || !n->swept || !nftm_admits_all(t, n->applied);
+		 * kernel walks every hash bucket) and cut nothing.  Only when
+		 * the kernel held exactly our last table until this commit
+		 * (the generation unchanged, res.cached): an element someone
+		 * else slipped in may have admitted connections of its own. */
+		bool recheck = !res.cached || !n->applied || !n->swept || !nftm_admits_all(t, n->applied);
 		nftm_free(n->applied);
 		n->applied = t;
 		t = NULL;
