@@ -679,9 +679,13 @@ struct fam {
 	addr_u128 *slo, *shi;
 	struct rflow *fl;
 	size_t n, cap;
-	/* identities */
+	/* identities, and an index of them by the hash of their rights:
+	 * SLOT[k] is an identity's index + 1 (0: empty), NSLOT a power of
+	 * two, at least twice NIDS */
 	struct ident *ids;
 	size_t nids, capids;
+	uint32_t *slot;
+	size_t nslot;
 };
 
 /* Room for CAP rules in F.  0 or -ENOMEM. */
@@ -765,14 +769,41 @@ static bool rights_equal(const struct rflow *a, const struct rflow *b, size_t n)
 }
 
 /* The identity with rights R (canonical), made if new.  -1 on ENOMEM. */
+/* Room in F's index for one identity more.  0 or -ENOMEM. */
+static int ident_index_grow(struct fam *F)
+{
+	if ((F->nids + 1) * 2 <= F->nslot)
+		return 0;
+	size_t n = F->nslot ? 2 * F->nslot : 64;
+	uint32_t *slot = calloc(n, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < F->nids; i++) {
+		size_t k = F->ids[i].hash & (n - 1);
+		while (slot[k])
+			k = (k + 1) & (n - 1);
+		slot[k] = (uint32_t)i + 1;
+	}
+	free(F->slot);
+	F->slot = slot;
+	F->nslot = n;
+	return 0;
+}
+
 static long ident_of(struct fam *F, struct rvec *r)
 {
 	uint64_t h = rights_hash(r->v, r->n);
-	for (size_t i = 0; i < F->nids; i++)
-		if (F->ids[i].hash == h && F->ids[i].n == r->n && rights_equal(F->ids[i].rights, r->v, r->n))
-			return (long)i;
+	if (ident_index_grow(F) < 0)
+		return -1;
+	size_t k = h & (F->nslot - 1);
+	for (; F->slot[k]; k = (k + 1) & (F->nslot - 1)) {
+		const struct ident *id = &F->ids[F->slot[k] - 1];
+		if (id->hash == h && id->n == r->n && rights_equal(id->rights, r->v, r->n))
+			return (long)F->slot[k] - 1;
+	}
 	if (MEM_RESERVE(F->ids, F->capids, F->nids + 1) < 0)
 		return -1;
+	F->slot[k] = (uint32_t)F->nids + 1;
 	struct ident *id = &F->ids[F->nids];
 	id->rights = r->v;
 	id->n = r->n;
@@ -791,8 +822,8 @@ static bool by_port(const struct rflow *r)
 	return proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
 }
 
-/* A covered source range keyed by what its rules allow (the flows of its
- * list, in list order), for finding the ranges that share rights. */
+/* An index R with a key (a hash), sorted to find the Rs that share it: a
+ * covered source range by what its rules allow, an identity by its name. */
 struct rkey {
 	uint64_t hash;
 	size_t r;
@@ -990,13 +1021,27 @@ out:
 /* Identity I's name, from a hash of its rights, so that the same rights
  * keep the same name from one compile to the next: "id4_" and 12 hex
  * digits, and "_I" after a hash collision. */
-static void ident_name(const struct fam *F, size_t i, char *base, size_t len)
+static void ident_name(const struct fam *F, size_t i, size_t earlier, char *base, size_t len)
 {
-	const struct ident *id = &F->ids[i];
-	snprintf(base, len, "id%d_%012llx", F->f == ADDR_V4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
-	for (size_t j = 0; j < i; j++)
-		if (F->ids[j].hash >> 16 == id->hash >> 16)
-			snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
+	snprintf(base, len, "id%d_%012llx", F->f == ADDR_V4 ? 4 : 6, (unsigned long long)(F->ids[i].hash >> 16));
+	while (earlier--)
+		snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
+}
+
+/* EARLIER[i]: how many identities before I have a name with I's hash (its
+ * 48 bits), each of which adds "_I" to I's name.  0 or -ENOMEM. */
+static int ident_collisions(const struct fam *F, size_t *earlier)
+{
+	struct rkey *k = malloc((F->nids + 1) * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < F->nids; i++)
+		k[i] = (struct rkey){ F->ids[i].hash >> 16, i };
+	qsort(k, F->nids, sizeof(*k), rkey_cmp);
+	for (size_t i = 0; i < F->nids; i++)
+		earlier[k[i].r] = i && k[i - 1].hash == k[i].hash ? earlier[k[i - 1].r] + 1 : 0;
+	free(k);
+	return 0;
 }
 
 /* The set of identity ID's rights keyed by port (PORTS: BASE_ports,
@@ -1039,12 +1084,12 @@ static int ident_set(struct nftm_table *t, enum addr_family f, const struct iden
 }
 
 /* Identity I's sets and its chain, which looks them up.  0 or -ENOMEM. */
-static int emit_identity(struct nftm_table *t, struct fam *F, size_t i)
+static int emit_identity(struct nftm_table *t, struct fam *F, size_t i, size_t earlier)
 {
 	struct ident *id = &F->ids[i];
 	char base[32];
 	size_t sets[2];
-	ident_name(F, i, base, sizeof(base));
+	ident_name(F, i, earlier, base, sizeof(base));
 	for (int ports = 1; ports >= 0; ports--)
 		if (ident_set(t, F->f, id, base, ports, &sets[ports]) < 0)
 			return -ENOMEM;
@@ -1090,6 +1135,7 @@ static int emit_source_map(struct nftm_table *t, const struct fam *F, const stru
 static int build_family(struct nftm_table *t, struct fam *F)
 {
 	struct ranges R = { 0 };
+	size_t *earlier = NULL;
 	int rc;
 	if ((rc = ranges_cut(F, &R)) < 0)
 		goto out;
@@ -1097,12 +1143,17 @@ static int build_family(struct nftm_table *t, struct fam *F)
 		goto out;
 	if ((rc = ranges_identify(F, &R)) < 0)
 		goto out;
+	if (!(earlier = malloc((F->nids + 1) * sizeof(*earlier))) || (rc = ident_collisions(F, earlier)) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < F->nids; i++)
-		if ((rc = emit_identity(t, F, i)) < 0)
+		if ((rc = emit_identity(t, F, i, earlier[i])) < 0)
 			goto out;
 	t->identities[F->f == ADDR_V4 ? 0 : 1] = F->nids;
 	rc = emit_source_map(t, F, &R);
 out:
+	free(earlier);
 	ranges_free(&R);
 	return rc;
 }
@@ -1112,6 +1163,7 @@ static void fam_free(struct fam *F)
 	for (size_t i = 0; i < F->nids; i++)
 		free(F->ids[i].rights);
 	free(F->ids);
+	free(F->slot);
 	free(F->slo);
 	free(F->shi);
 	free(F->fl);

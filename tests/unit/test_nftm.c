@@ -429,6 +429,45 @@ static void test_admits_all(void)
 	nftm_free(y);
 }
 
+/* Many identities (the index of identities grows and rehashes several
+ * times): 300 sources in pairs, each pair with ports of its own, written
+ * as one rule for the first source and two for the second (other rules,
+ * the same rights: one identity). */
+static void test_many_identities(void)
+{
+	enum { N = 300 };
+	static struct hbox h[2 * N];
+	static char src[N][20];
+	size_t n = 0;
+	for (unsigned i = 0; i < N; i++) {
+		unsigned p = 1000 + 4 * (i / 2);
+		snprintf(src[i], sizeof(src[i]), "100.64.%u.%u", 1 + i / 200, 1 + i % 200);
+		if (i % 2 == 0) {
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p, p + 1 };
+		} else {
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p + 1, p + 1 };
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p, p };
+		}
+	}
+	struct nftm_opts o = { 0 };
+	struct nftm_table *t = relay(&o, h, n);
+	size_t wrong = 0, dup = 0;
+	for (unsigned i = 0; t && i < N; i++) {
+		addr_u128 a = a128(src[i]), d = a128("100.64.0.1");
+		unsigned p = 1000 + 4 * (i / 2);
+		wrong += !nftm_eval(t, ADDR_V4, 6, a, d, p) || !nftm_eval(t, ADDR_V4, 6, a, d, p + 1) ||
+			 nftm_eval(t, ADDR_V4, 6, a, d, p + 4);
+	}
+	for (size_t i = NFTM_CHAIN_POSTROUTING + 1; t && i < t->nchains; i++)
+		for (size_t j = i + 1; j < t->nchains; j++)
+			dup += !strcmp(t->chains[i].name, t->chains[j].name);
+	T_CHECK(t && t->identities[0] == N / 2 && wrong == 0 && dup == 0,
+		"%d sources, pairs with equal rights written differently: %d identities (got %zu), names unique "
+		"(%zu alike), each pair reaches its own ports only (%zu wrong)",
+		N, N / 2, t ? t->identities[0] : 0, dup, wrong);
+	nftm_free(t);
+}
+
 /* The same packets written as different rules give the same table. */
 static void test_canonical(void)
 {
@@ -575,6 +614,7 @@ int main(void)
 	test_decompose();
 	test_diff();
 	test_admits_all();
+	test_many_identities();
 	test_bad();
 	T_DONE();
 }
