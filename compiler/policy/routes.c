@@ -438,12 +438,31 @@ static size_t shown_at(const struct ctx *c, size_t a, const struct route *rt)
 	return takes_from_range(&c->ni[a], &rt->r) ? primary : NONE;
 }
 
+/* Room for exactly N ranges in the empty set S: a world holds an entry per
+ * (viewer, peer), and growing from mem_reserve's eight would be four times
+ * the memory. */
+static int aset_room(struct addr_set *s, size_t n)
+{
+	if (!n)
+		return 0;
+	if (!(s->v = malloc(n * sizeof(*s->v))))
+		return -ENOMEM;
+	s->cap = n;
+	return 0;
+}
+
 /* Peer B's entry PE (zeroed), CHOSEN being where the viewer is shown each
  * route. */
 static int peer_fill(const struct ctx *c, struct routes_peer *pe, size_t b, const size_t *chosen)
 {
 	pe->node = b;
 	const struct node_info *ni = &c->ni[b];
+	size_t shown = 0;
+	for (size_t k = 0; k < ni->subnets.n; k++)
+		shown += chosen[ni->subnet_route[k]] == b;
+	if (aset_room(&pe->allowed_ips, ni->addrs.n + shown + ni->exits.n) < 0 ||
+	    aset_room(&pe->primary_routes, shown) < 0)
+		return -ENOMEM;
 	if (addr_set_add_all(&pe->allowed_ips, &ni->addrs) < 0)
 		return -ENOMEM;
 	for (size_t k = 0; k < ni->subnets.n; k++) {
