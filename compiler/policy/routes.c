@@ -90,6 +90,7 @@ struct ctx {
 	size_t nroutes, caproutes;
 	size_t *pairs;             /* (viewer, peer) pairs, sorted, unique */
 	size_t npairs, cappairs;
+	size_t first;              /* nodes before it that serve nothing have no rules here */
 };
 
 #define NONE ((size_t)-1)
@@ -524,8 +525,29 @@ static void ctx_free(struct ctx *c)
 	free(c->pairs);
 }
 
-/* Every node's addresses, reach, rules and summaries, every route's
- * servers; *CHOSEN room for one entry per route. */
+/* Does node I keep its rules and summary in C (else they are read from
+ * its filter when asked: growing asks only whether it takes from the new
+ * nodes, and copying every node's rules cost more than the rest)? */
+static bool has_rules(const struct ctx *c, size_t i)
+{
+	return i >= c->first || c->ni[i].subnets.n || c->ni[i].exits.n;
+}
+
+/* Does node B's filter take packets from FROM? */
+static bool node_takes(const struct ctx *c, size_t b, const struct addr_set *from)
+{
+	if (has_rules(c, b))
+		return takes(&c->ni[b].all, from);
+	const struct filter_node *fn = &c->fs->nodes[b];
+	for (size_t k = 0; k < fn->nrules; k++)
+		if (fn->rules[k].src_all || aset_overlaps_aset(&fn->rules[k].src, from))
+			return true;
+	return false;
+}
+
+/* Every node's addresses and reach, every route's servers, the rules and
+ * summaries of the nodes has_rules names (C->first 0: all); *CHOSEN room
+ * for one entry per route. */
 static int ctx_setup(struct ctx *c, size_t **chosen)
 {
 	const size_t n = c->inv->nnodes;
@@ -538,7 +560,7 @@ static int ctx_setup(struct ctx *c, size_t **chosen)
 		if ((rc = node_setup(c, i)) < 0)
 			return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = rules_from_filter(c, i)) < 0 || (rc = rules_for_internet(c, i)) < 0 ||
+		if ((has_rules(c, i) && ((rc = rules_from_filter(c, i)) < 0 || (rc = rules_for_internet(c, i)) < 0)) ||
 		    (rc = index_routes(c, i)) < 0)
 			return rc;
 	if (!(*chosen = calloc(c->nroutes + 1, sizeof(**chosen))))
@@ -599,7 +621,7 @@ static bool grow_blocked(const struct ctx *c, size_t m)
 
 static bool paired(const struct ctx *c, size_t a, size_t b)
 {
-	return a != b && (takes(&c->ni[b].all, &c->ni[a].reach) || takes(&c->ni[a].all, &c->ni[b].reach));
+	return a != b && (node_takes(c, b, &c->ni[a].reach) || node_takes(c, a, &c->ni[b].reach));
 }
 
 /* New node M's view, and the entries old viewers gain for it (their
@@ -662,7 +684,7 @@ int routes_grow(const struct pol_policy *p, const struct inv *inv, const struct 
 	size_t *chosen = NULL;
 	int rc = -EAGAIN;
 	memset(g, 0, sizeof(*g));
-	g->first = rs->nviews;
+	g->first = c.first = rs->nviews;
 	g->nnew = inv->nnodes > rs->nviews ? inv->nnodes - rs->nviews : 0;
 	if (!g->nnew)
 		goto out;
