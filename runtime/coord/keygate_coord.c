@@ -164,7 +164,7 @@ static void raise_nofile(void)
  * (each unmap a TLB shootdown on every core).  Keep up to TRIM of free
  * heap and take arrays below MMAP from the heap: a world's cost is then
  * its computation. */
-#define HEAP_TRIM (256 << 20)
+#define HEAP_TRIM (64 << 20)
 #define HEAP_MMAP (64 << 20)
 static void keep_heap(void)
 {
