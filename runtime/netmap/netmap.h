@@ -31,7 +31,11 @@
  *
  * A map: self = the node's id, name and addresses (/32, /128); peers =
  * routes_compute's view (stable id = store node id, name, WireGuard key,
- * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE); routes =
+ * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE, or
+ * NETMAP_RELAY_KEEPALIVE in the map of a node serving routes: a node tells
+ * a live relay by its keepalives; backup_routes = the routes the peer
+ * serves whose primary is another of the node's peers, ranked in the
+ * election's order, issue 14); routes =
  * the primary routes its peers serve to it (allowed IPs minus addresses
  * and exit routes); filter = its Tailscale FilterRules (ts_node_rules) as
  * compact JSON; snat = it serves a route (subnet or exit). */
@@ -47,6 +51,7 @@
 #include "store.h"
 
 #define NETMAP_KEEPALIVE 25	/* seconds, every peer */
+#define NETMAP_RELAY_KEEPALIVE 1	/* seconds, every peer of a node serving routes */
 
 struct netmap_world;
 struct inv;

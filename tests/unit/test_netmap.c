@@ -269,9 +269,12 @@ static bool same_node(const struct inv *inv, const struct routes_set *rs, const 
 					     cJSON_CreateString(routes_prefix_format(&pe->primary_routes.v[r], buf)));
 		prefix_texts(&got->allowed_ips, have);
 		char *a = sorted_text(want), *b = sorted_text(have);
-		ok = strcmp(a, b) == 0 && got->keepalive == NETMAP_KEEPALIVE;
+		/* A node serving routes keeps its peers' tunnels warm (issue 14). */
+		uint16_t keepalive = fs->nodes[i].served.n ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE;
+		ok = strcmp(a, b) == 0 && got->keepalive == keepalive;
 		if (!ok)
-			snprintf(why, whylen, "%s sees %s: allowed IPs %s, the JSON inventory gives %s", name, peer, b, a);
+			snprintf(why, whylen, "%s sees %s: allowed IPs %s keepalive %u, the JSON inventory gives %s "
+				 "keepalive %u", name, peer, b, got->keepalive, a, keepalive);
 		free(a);
 		free(b);
 		cJSON_Delete(want);
