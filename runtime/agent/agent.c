@@ -346,6 +346,10 @@ struct agent *agent_new(struct ev_loop *loop, struct wgdev *dev, const struct ag
 		goto fail;
 	}
 	agent_nft_watch(a->nft, loop, on_tamper, a);
+	if (agent_ha_start(a) < 0) {
+		snprintf(err, errlen, "agent setup: failover timer: %s", strerror(errno));
+		goto fail;
+	}
 	if (load(a, err, errlen) < 0)
 		goto fail;
 	agent_link_rearm(a);
@@ -364,6 +368,7 @@ void agent_free(struct agent *a)
 	agent_answer_waiting(a, false, "keygated is stopping");
 	drop_try(a);
 	agent_link_stop(a);
+	agent_ha_stop(a);
 	if (a->timer_w.fn)
 		ev_watch_del(a->loop, &a->timer_w);
 	if (a->timer_fd >= 0)

@@ -1,6 +1,7 @@
 /* coord_srv: the server loop, node sessions and the push of netmaps. */
 #include "coord_srv.h"
 #include "coord_admin.h"
+#include "coord_elect.h"
 #include "coord_node.h"
 #include "ctl_authkey.h"
 #include "ctl_conn.h"
@@ -28,6 +29,7 @@
 /* Jobs that run on one coordinator of those sharing a store: advisory lock
  * numbers of our own, and how often the others ask whether it is theirs. */
 #define COORD_JOB_EXPIRY  INT64_C(0x6b67657870)	/* "kgexp" */
+#define COORD_JOB_ELECT   INT64_C(0x6b67656c65)	/* "kgele": route primaries */
 #define COORD_JOB_RETRY_S 5
 /* The sessions' timers (handshake, keepalive, idle and write timeouts, all
  * seconds long) are scanned when the earliest is due, and at least this
@@ -86,6 +88,7 @@ struct coord_srv {
 	int store_fd;			/* -1: not watching */
 	uint64_t store_retry_at;	/* when to watch again after losing it, 0: not lost */
 	uint64_t timers_at;		/* the next scan of the sessions' timers */
+	bool elect_due;			/* a router's health or the routes may have changed */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -324,6 +327,8 @@ static void sess_free(struct coord_sess *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	if (s->node_id)
+		srv->elect_due = true;	/* its routes lose their primary, if it was */
 	ctl_conn_free(s->conn);
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
@@ -536,6 +541,37 @@ static void refresh(struct coord_srv *srv)
 	}
 	srv->refresh_end = now_ns();
 	srv->refresh_cost = srv->refresh_end - start;
+	srv->elect_due = true;	/* routes approved, advertised or gone */
+}
+
+/* Healthy for serving PREFIX: connected here, forwarding on. */
+static bool sess_healthy(int64_t id, const char *prefix, void *arg)
+{
+	const struct coord_srv *srv = arg;
+	(void)prefix;
+	for (const struct coord_sess *s = srv->sessions; s; s = s->next)
+		if (s->node_id == id && !s->forwarding_off)
+			return true;
+	return false;
+}
+
+/* Elect the routes' primaries; a change is a store change like any other,
+ * and the next rebuild orders the routers by it.  Of several coordinators
+ * sharing the store, the one holding the job's lock elects. */
+static void elect(struct coord_srv *srv)
+{
+	srv->elect_due = false;
+	int held = store_job_lock(srv->state->store, COORD_JOB_ELECT);
+	if (held != 1) {
+		if (held < 0)
+			log_warn("cannot take the election job's lock: %s", strerror(-held));
+		return;
+	}
+	int rc = coord_elect(srv->state->store, sess_healthy, srv, time(NULL));
+	if (rc < 0)
+		log_warn("cannot elect the routes' primaries: %s", strerror(-rc));
+	else if (rc > 0)
+		coord_srv_changed(srv);
 }
 
 static bool last_seen(void *ctx, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])
@@ -603,6 +639,7 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 		}
 	}
 	s->node_id = res.node_id;
+	srv->elect_due = true;
 	snprintf(s->name, sizeof s->name, "%s", res.name);
 	s->dirty = true;
 	log_info("node %s (%s): %s", s->name, s->peer, res.created ? "registered" : "connected");
@@ -648,6 +685,7 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 			s->forwarding_off = !m.u.update.forwarding;
 			log_warn("node %s: IP forwarding %s", s->name,
 				 s->forwarding_off ? "off: its advertised routes are not served" : "on again");
+			s->srv->elect_due = true;
 		}
 		if (m.u.update.has_tamper)
 			take_tamper(s, &m.u.update.tamper);
@@ -929,6 +967,8 @@ int coord_srv_run(struct coord_srv *srv)
 		uint64_t now = now_ns();
 		if (srv->refresh_at && srv->refresh_at <= now)
 			refresh(srv);
+		if (srv->elect_due)
+			elect(srv);
 		uint64_t next = run_timers(srv, now);
 		int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)((next - now) / 1000000 + 1);
 		int n = epoll_pwait(srv->epfd, ev, MAX_EVENTS, timeout, &wait_mask);

@@ -478,11 +478,13 @@ static int prefixes_of(struct ctl_prefixes *out, const struct addr_set *s)
 }
 
 /* A relay keeps every peer's tunnel warm: its keepalives are what a node
- * watches to tell that the relay carrying its routes still answers. */
+ * watches to tell that the relay carrying its routes still answers; the
+ * node keeps its relays' (primary or backup) warm too, so that a relay
+ * that has not heard from it yet learns where it is. */
 static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct routes_peer *rp, bool viewer_relays)
 {
-	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = viewer_relays ? NETMAP_RELAY_KEEPALIVE
-										  : NETMAP_KEEPALIVE };
+	bool relay = viewer_relays || rp->primary_routes.n;
+	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = relay ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE };
 	if (!(p->backup_routes.v = calloc(n->served.n + 1, sizeof(*p->backup_routes.v))))
 		return -ENOMEM;
 	memcpy(p->wg_key, n->wg_key, sizeof(p->wg_key));
@@ -550,6 +552,7 @@ static int backups_fill(const struct netmap_world *w, const struct routes_view *
 				if (j == k || !serves(&w->nodes[v->peers[j].node], route))
 					continue;
 				b->v[b->n].rank = ++rank;
+				peers[j].keepalive = NETMAP_RELAY_KEEPALIVE;
 				int rc = prefix_of(&b->v[b->n].prefix, route);
 				if (rc < 0)
 					return rc;

@@ -270,7 +270,8 @@ static bool same_node(const struct inv *inv, const struct routes_set *rs, const 
 		prefix_texts(&got->allowed_ips, have);
 		char *a = sorted_text(want), *b = sorted_text(have);
 		/* A node serving routes keeps its peers' tunnels warm (issue 14). */
-		uint16_t keepalive = fs->nodes[i].served.n ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE;
+		bool relay = fs->nodes[i].served.n || pe->primary_routes.n || got->backup_routes.n;
+		uint16_t keepalive = relay ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE;
 		ok = strcmp(a, b) == 0 && got->keepalive == keepalive;
 		if (!ok)
 			snprintf(why, whylen, "%s sees %s: allowed IPs %s keepalive %u, the JSON inventory gives %s "
@@ -544,8 +545,9 @@ static void test_shape(void)
 			m.self.addresses.n == 2 && m.self.addresses.v[0].bits == 32 && m.self.addresses.v[1].bits == 128,
 		"netmap shape: self is the store's id, name and addresses (/32, /128)");
 	T_CHECK(rc == 0 && m.n_peers == 1 && m.peers[0].id == (uint64_t)relay && !strcmp(m.peers[0].name, "relay") &&
-			m.peers[0].keepalive == NETMAP_KEEPALIVE && m.peers[0].endpoints.n == 2,
-		"netmap shape: the laptop's one peer is the relay (store id, name, endpoints, keepalive 25)");
+			m.peers[0].keepalive == NETMAP_RELAY_KEEPALIVE && m.peers[0].endpoints.n == 2,
+		"netmap shape: the laptop's one peer is the relay (store id, name, endpoints, keepalive 1: it "
+		"carries the laptop's routes)");
 	uint8_t wg[STORE_KEY_LEN];
 	tkey(wg, relay_key + 1000000);
 	T_MEMEQ(rc == 0 && m.n_peers ? m.peers[0].wg_key : wg, wg, 32, "netmap shape: the peer's WireGuard key is the store's");
