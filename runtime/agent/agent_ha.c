@@ -151,6 +151,10 @@ static int on_tick(void *arg, uint32_t events)
 	if (!a->has_applied)
 		return 0;
 	const struct ctl_netmap *m = &a->applied;
+	if (m->snat && now - a->ha.beacon_at >= AGENT_HA_BEACON_NS - AGENT_HA_TICK_NS / 2) {
+		wgdev_beacon(a->dev);
+		a->ha.beacon_at = now;
+	}
 	for (size_t i = 0; i < m->n_peers; i++)
 		for (size_t k = 0; k < m->peers[i].backup_routes.n; k++) {
 			const struct ctl_prefix *x = &m->peers[i].backup_routes.v[k].prefix;

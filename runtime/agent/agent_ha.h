@@ -2,9 +2,11 @@
  *
  * A netmap names, per route, the peer that carries it (the primary: the
  * route is in its allowed IPs) and the peers that back it up
- * (backup_routes, ranked).  Every relay sends each of its peers a
- * keepalive a second (NETMAP_RELAY_KEEPALIVE), so a relay that answers is
- * one whose received bytes grow.  Every AGENT_HA_TICK_NS the agent looks
+ * (backup_routes, ranked).  A node that serves routes sends each peer it
+ * has a session with a keepalive every AGENT_HA_BEACON_NS (wgdev_beacon),
+ * so a relay that answers is one whose received bytes grow (the peers'
+ * persistent keepalives cannot serve: received packets put them off).
+ * Every AGENT_HA_TICK_NS the agent looks
  * at the received bytes of the carriers and their backups; a carrier
  * silent for AGENT_HA_SILENT_NS loses the route to the first backup, by
  * rank, heard from within that time: the route moves between the two
@@ -24,7 +26,8 @@
 #include "ctl_netmap.h"
 
 #define AGENT_HA_TICK_NS (250 * 1000000ULL)
-#define AGENT_HA_SILENT_NS (1250 * 1000000ULL)
+#define AGENT_HA_BEACON_NS (500 * 1000000ULL)
+#define AGENT_HA_SILENT_NS (1000 * 1000000ULL)
 #define AGENT_HA_MAX 64			/* routes with backups, peers watched */
 
 struct agent;
@@ -46,6 +49,7 @@ struct agent_ha {
 	struct agent_ha_watch watch[AGENT_HA_MAX];
 	size_t n_watch;
 	uint64_t failovers;
+	uint64_t beacon_at;		/* the last beacon sent (monotonic ns) */
 };
 
 /* Start the ticks on A's loop.  0 or -errno. */

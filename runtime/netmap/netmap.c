@@ -477,14 +477,9 @@ static int prefixes_of(struct ctl_prefixes *out, const struct addr_set *s)
 	return 0;
 }
 
-/* A relay keeps every peer's tunnel warm: its keepalives are what a node
- * watches to tell that the relay carrying its routes still answers; the
- * node keeps its relays' (primary or backup) warm too, so that a relay
- * that has not heard from it yet learns where it is. */
-static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct routes_peer *rp, bool viewer_relays)
+static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct routes_peer *rp)
 {
-	bool relay = viewer_relays || rp->primary_routes.n;
-	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = relay ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE };
+	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = NETMAP_KEEPALIVE };
 	if (!(p->backup_routes.v = calloc(n->served.n + 1, sizeof(*p->backup_routes.v))))
 		return -ENOMEM;
 	memcpy(p->wg_key, n->wg_key, sizeof(p->wg_key));
@@ -552,7 +547,6 @@ static int backups_fill(const struct netmap_world *w, const struct routes_view *
 				if (j == k || !serves(&w->nodes[v->peers[j].node], route))
 					continue;
 				b->v[b->n].rank = ++rank;
-				peers[j].keepalive = NETMAP_RELAY_KEEPALIVE;
 				int rc = prefix_of(&b->v[b->n].prefix, route);
 				if (rc < 0)
 					return rc;
@@ -577,7 +571,7 @@ static int map_fill(const struct netmap_world *w, size_t i, struct ctl_netmap *o
 		return -ENOMEM;
 	for (size_t k = 0; k < v->npeers; k++) {
 		out->n_peers++;
-		if ((rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k], n->snat)) < 0)
+		if ((rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k])) < 0)
 			return rc;
 	}
 	if ((rc = backups_fill(w, v, out->peers)) < 0)

@@ -31,10 +31,8 @@
  *
  * A map: self = the node's id, name and addresses (/32, /128); peers =
  * routes_compute's view (stable id = store node id, name, WireGuard key,
- * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE, or
- * NETMAP_RELAY_KEEPALIVE in the map of a node serving routes and for a
- * peer carrying or backing up routes: a node tells a live relay by its
- * keepalives; backup_routes = the routes the peer
+ * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE;
+ * backup_routes = the routes the peer
  * serves whose primary is another of the node's peers, ranked in the
  * election's order, issue 14); routes =
  * the primary routes its peers serve to it (allowed IPs minus addresses
@@ -52,7 +50,6 @@
 #include "store.h"
 
 #define NETMAP_KEEPALIVE 25	/* seconds, every peer */
-#define NETMAP_RELAY_KEEPALIVE 1	/* seconds, every peer of a node serving routes */
 
 struct netmap_world;
 struct inv;

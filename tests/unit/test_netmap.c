@@ -269,13 +269,9 @@ static bool same_node(const struct inv *inv, const struct routes_set *rs, const 
 					     cJSON_CreateString(routes_prefix_format(&pe->primary_routes.v[r], buf)));
 		prefix_texts(&got->allowed_ips, have);
 		char *a = sorted_text(want), *b = sorted_text(have);
-		/* A node serving routes keeps its peers' tunnels warm (issue 14). */
-		bool relay = fs->nodes[i].served.n || pe->primary_routes.n || got->backup_routes.n;
-		uint16_t keepalive = relay ? NETMAP_RELAY_KEEPALIVE : NETMAP_KEEPALIVE;
-		ok = strcmp(a, b) == 0 && got->keepalive == keepalive;
+		ok = strcmp(a, b) == 0 && got->keepalive == NETMAP_KEEPALIVE;
 		if (!ok)
-			snprintf(why, whylen, "%s sees %s: allowed IPs %s keepalive %u, the JSON inventory gives %s "
-				 "keepalive %u", name, peer, b, got->keepalive, a, keepalive);
+			snprintf(why, whylen, "%s sees %s: allowed IPs %s, the JSON inventory gives %s", name, peer, b, a);
 		free(a);
 		free(b);
 		cJSON_Delete(want);
@@ -545,9 +541,8 @@ static void test_shape(void)
 			m.self.addresses.n == 2 && m.self.addresses.v[0].bits == 32 && m.self.addresses.v[1].bits == 128,
 		"netmap shape: self is the store's id, name and addresses (/32, /128)");
 	T_CHECK(rc == 0 && m.n_peers == 1 && m.peers[0].id == (uint64_t)relay && !strcmp(m.peers[0].name, "relay") &&
-			m.peers[0].keepalive == NETMAP_RELAY_KEEPALIVE && m.peers[0].endpoints.n == 2,
-		"netmap shape: the laptop's one peer is the relay (store id, name, endpoints, keepalive 1: it "
-		"carries the laptop's routes)");
+			m.peers[0].keepalive == NETMAP_KEEPALIVE && m.peers[0].endpoints.n == 2,
+		"netmap shape: the laptop's one peer is the relay (store id, name, endpoints, keepalive 25)");
 	uint8_t wg[STORE_KEY_LEN];
 	tkey(wg, relay_key + 1000000);
 	T_MEMEQ(rc == 0 && m.n_peers ? m.peers[0].wg_key : wg, wg, 32, "netmap shape: the peer's WireGuard key is the store's");
