@@ -172,6 +172,16 @@ static int prefs_from(struct agent *a, struct agent_req *r, struct agent_prefs *
 		if (*r->snat_to && !(p->snat_to = strdup(r->snat_to)))
 			goto fail_nomem;
 	}
+	if (r->route_probes) {
+		free(p->route_probes);
+		p->route_probes = NULL;
+		if (*r->route_probes && !(p->route_probes = strdup(r->route_probes)))
+			goto fail_nomem;
+	}
+	/* Checked against the routes as they now are. */
+	struct agent_probes check = { 0 };
+	if (p->route_probes && (rc = agent_probe_parse(p->route_probes, &p->routes, &check, why, whylen)) < 0)
+		goto fail;
 	if ((rc = agent_fwd_check(a->sysctl_dir, &p->routes, why, whylen)) < 0)
 		goto fail;
 	p->want_up = true;

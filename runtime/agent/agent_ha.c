@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool same_prefix(const struct ctl_prefix *a, const struct ctl_prefix *b)
@@ -143,11 +144,48 @@ static void check_route(struct agent *a, const struct ctl_prefix *x, const struc
 	}
 }
 
+static bool probes_timing(const struct agent *a)
+{
+	return a->probe_timer.fn && a->probe_timer.w.fd >= 0;
+}
+
+static int on_probe_tick(void *arg, uint32_t events)
+{
+	struct agent *a = arg;
+	(void)events;
+	if (agent_probe_run(&a->probes, agent_now()) || a->probes.changed)
+		agent_link_report_probes(a);
+	return 0;
+}
+
+/* Run the probes the prefs in effect name (none while down). */
+static void probes_sync(struct agent *a)
+{
+	const struct agent_prefs *p = agent_cur_prefs(a);
+	const char *spec = p->want_up ? p->route_probes : NULL;
+	char why[256];
+	if (spec == a->probes_spec || (spec && a->probes_spec && strcmp(spec, a->probes_spec) == 0))
+		return;
+	free(a->probes_spec);
+	a->probes_spec = spec ? strdup(spec) : NULL;
+	agent_probe_clear(&a->probes);
+	a->probes.n = 0;
+	a->probes.changed = true;
+	if (a->probes_spec && agent_probe_parse(a->probes_spec, &p->routes, &a->probes, why, sizeof why) < 0)
+		log_err("%s: route probes: %s: none run", a->ifname, why);
+	if (a->probes.n && !probes_timing(a) &&
+	    ev_timer_start(a->loop, &a->probe_timer, AGENT_PROBE_TICK_NS, AGENT_PROBE_TICK_NS, on_probe_tick, a) < 0)
+		log_err("%s: route probes: no timer: %m", a->ifname);
+	if (!a->probes.n && probes_timing(a))
+		ev_timer_stop(a->loop, &a->probe_timer);
+}
+
 static int on_tick(void *arg, uint32_t events)
 {
 	struct agent *a = arg;
 	uint64_t now = agent_now();
 	(void)events;
+	probes_sync(a);
 	if (!a->has_applied)
 		return 0;
 	const struct ctl_netmap *m = &a->applied;
@@ -194,6 +232,11 @@ void agent_ha_stop(struct agent *a)
 {
 	if (a->ha_timer.fn)
 		ev_timer_stop(a->loop, &a->ha_timer);
+	if (probes_timing(a))
+		ev_timer_stop(a->loop, &a->probe_timer);
+	agent_probe_clear(&a->probes);
+	free(a->probes_spec);
+	a->probes_spec = NULL;
 }
 
 /* One route with backups: who carries it and why. */
@@ -223,6 +266,17 @@ int agent_ha_status(const struct agent *a, cJSON *j)
 	cJSON *ha = cJSON_AddObjectToObject(j, "failover");
 	cJSON *routes = ha ? cJSON_AddArrayToObject(ha, "routes") : NULL;
 	bool ok = routes && cJSON_AddNumberToObject(ha, "failovers", (double)a->ha.failovers);
+	cJSON *probes = ok ? cJSON_AddArrayToObject(ha, "probes") : NULL;
+	char text[64];
+	ok = probes != NULL;
+	for (size_t i = 0; ok && i < a->probes.n; i++) {
+		const struct agent_probe *p = &a->probes.v[i];
+		cJSON *o = cJSON_CreateObject();
+		ctl_prefix_format(text, &p->r.prefix);
+		ok = cJSON_AddItemToArray(probes, o) && cJSON_AddStringToObject(o, "route", text) &&
+		     cJSON_AddStringToObject(o, "probe", p->r.target) &&
+		     cJSON_AddStringToObject(o, "result", !p->known ? "not run yet" : p->r.ok ? "ok" : "failing");
+	}
 	const struct ctl_netmap *m = a->has_applied ? &a->applied : NULL;
 	for (size_t i = 0; ok && m && i < m->n_peers; i++)
 		for (size_t k = 0; ok && k < m->peers[i].backup_routes.n; k++)

@@ -52,7 +52,8 @@ struct agent_ha {
 	uint64_t beacon_at;		/* the last beacon sent (monotonic ns) */
 };
 
-/* Start the ticks on A's loop.  0 or -errno. */
+/* Start the ticks on A's loop (they also start and stop the route probes,
+ * agent_probe.h, as the prefs in effect name them).  0 or -errno. */
 int agent_ha_start(struct agent *a);
 void agent_ha_stop(struct agent *a);
 /* Whether peer P's allowed IP X is to be installed (false: moved away),
@@ -63,7 +64,8 @@ size_t agent_ha_moved_to(const struct agent *a, uint64_t peer, const struct ctl_
  * (or none) are dropped and their two peers set to the netmap's settings. */
 void agent_ha_applied(struct agent *a);
 /* Status: "failover": {"routes": [{"route", "primary", "carrier", "why"}],
- * "failovers": N}, a route for each with backups. */
+ * "failovers": N, "probes": [{"route", "probe", "result"}]}, a route for
+ * each with backups. */
 int agent_ha_status(const struct agent *a, struct cJSON *j);
 
 #endif

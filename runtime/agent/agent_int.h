@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "agent_apply.h"
 #include "agent_ha.h"
+#include "agent_probe.h"
 #include "agent_cmd.h"
 #include "agent_nft.h"
 #include "agent_req.h"
@@ -80,6 +81,11 @@ struct agent {
 	/* Routes moved off silent relays (agent_ha.c). */
 	struct agent_ha ha;
 	struct ev_timer ha_timer;
+	/* The relay's service probes (agent_probe.c), run from PROBE_TIMER
+	 * while PROBES_SPEC (a copy of the prefs' spec they come from) has any. */
+	struct agent_probes probes;
+	char *probes_spec;
+	struct ev_timer probe_timer;
 
 	struct agent_client *waiting[AGENT_MAX_WAITING];
 	size_t n_waiting;
@@ -97,6 +103,8 @@ void agent_link_rearm(struct agent *a);
 void agent_link_lost(struct agent *a, const char *why);
 /* Tell the coordinator about a->tamper (when connected). */
 void agent_link_report_tamper(struct agent *a);
+/* Tell the coordinator the probes' results (when connected). */
+void agent_link_report_probes(struct agent *a);
 
 /* agent.c: answer every waiting `up` with TEXT (an encoded answer). */
 void agent_answer_waiting(struct agent *a, bool ok, const char *why);

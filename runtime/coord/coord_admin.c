@@ -617,7 +617,13 @@ static int route_row(const struct store_route *rt, void *arg)
 	coord_srv_session_info(w->srv, rt->node_id, &info);
 	/* What the node last said; a node not connected is not known to be off. */
 	cJSON_AddBoolToObject(o, "forwarding", !info.forwarding_off);
-	cJSON_AddBoolToObject(o, "healthy", info.connected && !info.forwarding_off);
+	const struct ctl_probe *probe = coord_sess_probe(&info, rt->prefix);
+	cJSON_AddBoolToObject(o, "healthy", info.connected && !info.forwarding_off && (!probe || probe->ok));
+	if (probe) {
+		cJSON *p = cJSON_AddObjectToObject(o, "probe");
+		cJSON_AddStringToObject(p, "target", probe->target);
+		cJSON_AddBoolToObject(p, "ok", probe->ok);
+	}
 	cJSON_AddItemToArray(w->arr, o);
 	return 0;
 }

@@ -55,6 +55,8 @@ struct coord_sess {
 	char *ack_error;
 	bool forwarding_off;		/* the node said its forwarding is off */
 	struct ctl_tamper tamper;	/* the node's last tamper report */
+	struct ctl_probe probes[CTL_MAX_PROBES];	/* its routes' probes, last report */
+	size_t n_probes;
 	struct coord_sess *prev, *next;
 };
 
@@ -147,6 +149,8 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 		info->tamper_count = s->tamper.count;
 		info->tamper_at = s->tamper.at;
 		info->tamper_what = s->tamper.what;
+		info->probes = s->probes;
+		info->n_probes = s->n_probes;
 	}
 }
 
@@ -544,15 +548,46 @@ static void refresh(struct coord_srv *srv)
 	srv->elect_due = true;	/* routes approved, advertised or gone */
 }
 
-/* Healthy for serving PREFIX: connected here, forwarding on. */
+const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, const char *prefix)
+{
+	char text[64];
+	for (size_t i = 0; i < info->n_probes; i++) {
+		ctl_prefix_format(text, &info->probes[i].prefix);
+		if (strcmp(text, prefix) == 0)
+			return &info->probes[i];
+	}
+	return NULL;
+}
+
+/* Healthy for serving PREFIX: connected here, forwarding on, the route's
+ * probe (if it has one) passing. */
 static bool sess_healthy(int64_t id, const char *prefix, void *arg)
 {
-	const struct coord_srv *srv = arg;
-	(void)prefix;
-	for (const struct coord_sess *s = srv->sessions; s; s = s->next)
-		if (s->node_id == id && !s->forwarding_off)
-			return true;
-	return false;
+	struct coord_sess_info info;
+	coord_srv_session_info(arg, id, &info);
+	const struct ctl_probe *probe = coord_sess_probe(&info, prefix);
+	return info.connected && !info.forwarding_off && (!probe || probe->ok);
+}
+
+/* A node's probe report replaces the last one; a result that changed
+ * calls an election. */
+static void take_probes(struct coord_sess *s, const struct ctl_update *u)
+{
+	char text[64];
+	for (size_t i = 0; i < u->n_probes; i++) {
+		struct coord_sess_info info = { .probes = s->probes, .n_probes = s->n_probes };
+		ctl_prefix_format(text, &u->probes[i].prefix);
+		const struct ctl_probe *old = coord_sess_probe(&info, text);
+		if (old && old->ok == u->probes[i].ok)
+			continue;
+		s->srv->elect_due = true;
+		if (old || !u->probes[i].ok)
+			log_warn("node %s: route %s: probe %s %s", s->name, text, u->probes[i].target,
+				 u->probes[i].ok ? "passes again" : "fails: the route is not served from it");
+	}
+	s->srv->elect_due |= u->n_probes != s->n_probes;
+	memcpy(s->probes, u->probes, u->n_probes * sizeof(*u->probes));
+	s->n_probes = u->n_probes;
 }
 
 /* Elect the routes' primaries; a change is a store change like any other,
@@ -689,6 +724,8 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 		}
 		if (m.u.update.has_tamper)
 			take_tamper(s, &m.u.update.tamper);
+		if (m.u.update.has_probes)
+			take_probes(s, &m.u.update);
 		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
 		if (rc == 0 && coord_node_update_changes(&m.u.update))
 			coord_srv_changed(s->srv);

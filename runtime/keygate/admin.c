@@ -154,9 +154,13 @@ static void print_routes(const cJSON *ans)
 			snprintf(role, sizeof role, "backup %.0f", num(r, "backup"));
 		else
 			snprintf(role, sizeof role, "no");
+		const cJSON *probe = cJSON_GetObjectItem(r, "probe");
 		printf("%-20s %-20s %-10s %-9s %-9s %-7s %s\n", str(r, "node"), str(r, "prefix"),
 		       !flag(r, "advertised") ? "no" : fwd_off ? "yes*" : "yes", str(r, "state"), role,
 		       flag(r, "healthy") ? "yes" : "no", by);
+		if (probe)
+			printf("%-20s %-20s probe %s: %s\n", "", "", str(probe, "target"),
+			       flag(probe, "ok") ? "passes" : "fails");
 	}
 	if (off)
 		printf("* the node says its IP forwarding is off: the route is not served\n");
