@@ -57,28 +57,36 @@ size_t agent_ha_moved_to(const struct agent *a, uint64_t peer, const struct ctl_
 	return n;
 }
 
-/* Heard from peer P within AGENT_HA_SILENT_NS of NOW?  A peer first
- * watched counts as heard now. */
-static bool heard(struct agent *a, const struct ctl_peer *p, uint64_t now)
+enum hearing { UNHEARD, ALIVE, SILENT };
+
+/* Heard from peer P within AGENT_HA_SILENT_NS of NOW (ALIVE), not since
+ * (SILENT), or never since it was first watched (UNHEARD). */
+static enum hearing hearing(struct agent *a, const struct ctl_peer *p, uint64_t now)
 {
 	const struct wgpeer *wp = wgdev_peer_by_key(a->dev, p->wg_key);
 	struct agent_ha_watch *w = NULL;
 	if (!wp)
-		return false;
+		return UNHEARD;
 	for (size_t i = 0; i < a->ha.n_watch && !w; i++)
 		if (a->ha.watch[i].peer == p->id)
 			w = &a->ha.watch[i];
 	if (!w) {
 		if (a->ha.n_watch == AGENT_HA_MAX)
-			return false;
+			return UNHEARD;
 		w = &a->ha.watch[a->ha.n_watch++];
 		*w = (struct agent_ha_watch){ .peer = p->id, .rx_bytes = wp->rx_bytes, .heard_at = now };
 	}
 	if (wp->rx_bytes != w->rx_bytes) {
 		w->rx_bytes = wp->rx_bytes;
 		w->heard_at = now;
+		w->heard = true;
 	}
-	return now - w->heard_at <= AGENT_HA_SILENT_NS;
+	return !w->heard ? UNHEARD : now - w->heard_at <= AGENT_HA_SILENT_NS ? ALIVE : SILENT;
+}
+
+static bool heard(struct agent *a, const struct ctl_peer *p, uint64_t now)
+{
+	return hearing(a, p, now) == ALIVE;
 }
 
 /* The backup of route X of rank RANK, or NULL. */
@@ -127,7 +135,7 @@ static void check_route(struct agent *a, const struct ctl_prefix *x, const struc
 	const struct ctl_netmap *m = &a->applied;
 	struct agent_ha_move *mv = move_of(a, x);
 	const struct ctl_peer *cur = mv ? peer_by_id(m, mv->to) : primary;
-	if (!cur || heard(a, cur, now))
+	if (!cur || hearing(a, cur, now) != SILENT)
 		return;
 	if (cur != primary && heard(a, primary, now)) {
 		carry(a, x, primary, cur, primary, now);
@@ -220,7 +228,12 @@ void agent_ha_applied(struct agent *a)
 		if (to)
 			agent_sys_peer_set(a, to);
 	}
-	a->ha.n_watch = 0;	/* peers may have gone: heard afresh */
+	/* Peers gone are watched no more; the others keep what was heard. */
+	for (size_t i = 0; i < a->ha.n_watch;)
+		if (a->has_applied && peer_by_id(&a->applied, a->ha.watch[i].peer))
+			i++;
+		else
+			a->ha.watch[i] = a->ha.watch[--a->ha.n_watch];
 }
 
 int agent_ha_start(struct agent *a)

@@ -9,7 +9,9 @@
  * Every AGENT_HA_TICK_NS the agent looks
  * at the received bytes of the carriers and their backups; a carrier
  * silent for AGENT_HA_SILENT_NS loses the route to the first backup, by
- * rank, heard from within that time: the route moves between the two
+ * rank, heard from within that time (a carrier never heard from since it
+ * was first watched is not judged: its tunnel may not be up yet, and the
+ * coordinator does not elect a relay it does not see): the route moves between the two
  * peers' allowed IPs (two typed peer settings; no other peer touched).
  * This needs no coordinator.  The choice holds while its carrier answers
  * (a primary that comes back does not take the route back) and while the
@@ -41,6 +43,7 @@ struct agent_ha_move {
 
 struct agent_ha_watch {
 	uint64_t peer, rx_bytes, heard_at;
+	bool heard;			/* its received bytes grew since it was first watched */
 };
 
 struct agent_ha {
