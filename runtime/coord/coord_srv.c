@@ -560,13 +560,19 @@ const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, con
 }
 
 /* Healthy for serving PREFIX: connected here, forwarding on, the route's
- * probe (if it has one) passing. */
-static bool sess_healthy(int64_t id, const char *prefix, void *arg)
+ * probe (if it has one) passing.  With a store shared by several
+ * coordinators a node not connected here may be connected to another: not
+ * known to fail (only what this coordinator sees failing is replaced; the
+ * nodes' own failover covers the rest). */
+static enum coord_health sess_health(int64_t id, const char *prefix, void *arg)
 {
+	const struct coord_srv *srv = arg;
 	struct coord_sess_info info;
-	coord_srv_session_info(arg, id, &info);
+	coord_srv_session_info(srv, id, &info);
 	const struct ctl_probe *probe = coord_sess_probe(&info, prefix);
-	return info.connected && !info.forwarding_off && (!probe || probe->ok);
+	if (!info.connected)
+		return store_shared(srv->state->store) ? COORD_UNKNOWN : COORD_FAILING;
+	return !info.forwarding_off && (!probe || probe->ok) ? COORD_HEALTHY : COORD_FAILING;
 }
 
 /* A node's probe report replaces the last one; a result that changed
@@ -602,7 +608,7 @@ static void elect(struct coord_srv *srv)
 			log_warn("cannot take the election job's lock: %s", strerror(-held));
 		return;
 	}
-	int rc = coord_elect(srv->state->store, sess_healthy, srv, time(NULL));
+	int rc = coord_elect(srv->state->store, sess_health, srv, time(NULL));
 	if (rc < 0)
 		log_warn("cannot elect the routes' primaries: %s", strerror(-rc));
 	else if (rc > 0)
