@@ -102,7 +102,7 @@ static const struct ctl_peer *backup_of(const struct ctl_netmap *m, const struct
 
 /* Move route X from carrier CUR to TO (the primary PRIMARY: no move). */
 static void carry(struct agent *a, const struct ctl_prefix *x, const struct ctl_peer *primary,
-		  const struct ctl_peer *cur, const struct ctl_peer *to, uint64_t now)
+		  const struct ctl_peer *cur, const struct ctl_peer *to)
 {
 	struct agent_ha_move *mv = move_of(a, x);
 	char text[64];
@@ -110,10 +110,9 @@ static void carry(struct agent *a, const struct ctl_prefix *x, const struct ctl_
 		*mv = a->ha.moves[--a->ha.n_moves];
 	} else if (mv) {
 		mv->to = to->id;
-		mv->at = now;
 	} else if (a->ha.n_moves < AGENT_HA_MAX) {
 		a->ha.moves[a->ha.n_moves++] = (struct agent_ha_move){ .prefix = *x, .from = primary->id,
-								       .to = to->id, .at = now };
+								       .to = to->id };
 	} else {
 		return;
 	}
@@ -138,7 +137,7 @@ static void check_route(struct agent *a, const struct ctl_prefix *x, const struc
 	if (!cur || hearing(a, cur, now) != SILENT)
 		return;
 	if (cur != primary && heard(a, primary, now)) {
-		carry(a, x, primary, cur, primary, now);
+		carry(a, x, primary, cur, primary);
 		return;
 	}
 	for (uint32_t rank = 1;; rank++) {
@@ -146,7 +145,7 @@ static void check_route(struct agent *a, const struct ctl_prefix *x, const struc
 		if (!b)
 			return;
 		if (b != cur && heard(a, b, now)) {
-			carry(a, x, primary, cur, b, now);
+			carry(a, x, primary, cur, b);
 			return;
 		}
 	}
@@ -186,6 +185,7 @@ static void probes_sync(struct agent *a)
 		log_err("%s: route probes: no timer: %m", a->ifname);
 	if (!a->probes.n && probes_timing(a))
 		ev_timer_stop(a->loop, &a->probe_timer);
+	agent_link_report_probes(a);	/* probes gone: the coordinator forgets them */
 }
 
 static int on_tick(void *arg, uint32_t events)

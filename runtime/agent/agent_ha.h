@@ -38,7 +38,6 @@ struct cJSON;
 struct agent_ha_move {
 	struct ctl_prefix prefix;
 	uint64_t from, to;		/* peer ids: the netmap's primary, the carrier */
-	uint64_t at;			/* when (monotonic ns) */
 };
 
 struct agent_ha_watch {
