@@ -449,8 +449,10 @@ static struct nftb_monitor *monitor(struct nftb *nb, const char *table)
 	if (!nb->mon_tried) {
 		nb->mon_tried = true;
 		nb->mon = nftb_monitor_open(table, nb->portid);
+		snprintf(nb->mon_table, sizeof(nb->mon_table), "%s", table);
 	}
-	return nb->mon;
+	/* It counts the changes of the first table this handle applied. */
+	return strcmp(nb->mon_table, table) == 0 ? nb->mon : NULL;
 }
 
 /* Whether what was read at generation *GENID still holds now: the
@@ -475,6 +477,22 @@ static int still_holds(struct nftb *nb, struct nftb_monitor *mon, uint32_t *geni
 	return 0;
 }
 
+/* Whether the kernel still holds NB->last, a model of TABLE, at
+ * generation GENID: nothing was committed since our last commit, or only
+ * changes to other tables (a busy ruleset: another daemon's table,
+ * keygated's guard), every one heard: TOUCHED counts what the monitor had
+ * pending, and the events up to GENID's announcement leave our table
+ * alone too.  A lost event counts as a change. */
+static bool last_holds(const struct nftb *nb, const char *table, struct nftb_monitor *mon, int touched,
+		       uint32_t genid)
+{
+	if (!nb->last || strcmp(nb->last->name, table))
+		return false;
+	if (nb->last_genid == genid)
+		return true;
+	return mon && touched == 0 && nftb_monitor_until(mon, genid, 1000, NULL, 0) == 0;
+}
+
 /* One attempt: read, plan, send.  -ERESTART when our table changed under
  * us (the monitor says so, or the kernel refused the batch because the
  * generation moved after we last looked). */
@@ -488,14 +506,14 @@ static int attempt(struct nftb *nb, const struct nftm_table *t, const struct nft
 	nftb_result_free(res);
 	res->retries = retries;
 	struct nftb_monitor *mon = monitor(nb, t->name);
-	if (mon)
-		nftb_monitor_read(mon, 0, NULL, 0);   /* what came before this read */
+	/* What came before this read: changes of others to our table. */
+	int touched = mon ? nftb_monitor_read(mon, 0, NULL, 0) : 0;
 	if ((rc = nftb_genid(nb, &res->genid)) < 0) {
 		diag_error(diags, NULL, "cannot read the ruleset generation: %s", strerror(-rc));
 		return rc;
 	}
-	if (!opts->force_full && nb->last && nb->last_genid == res->genid) {
-		/* Nothing committed since our last apply: no need to read back. */
+	if (!opts->force_full && last_holds(nb, t->name, mon, touched, res->genid)) {
+		/* The kernel holds our last commit: no need to read back. */
 		if ((rc = model_view(nb->last, t, &v)) < 0) {
 			diag_error(diags, NULL, "out of memory planning table inet %s", t->name);
 			return rc;

@@ -36,8 +36,10 @@
  *    rules (OPTS->flows gives the provenance).
  *  - An nftb handle remembers the model its last commit made the kernel
  *    hold and the generation that commit produced; while the generation
- *    is unchanged (nobody committed anything since), the read-back is
- *    skipped.  That is what a daemon applying update after update gets.
+ *    is unchanged (nobody committed anything since), or the monitor heard
+ *    every commit since and none touched our table, the read-back is
+ *    skipped.  That is what a daemon applying update after update gets,
+ *    beside other daemons that edit their own tables.
  *  - The table's flags are part of what is applied: a dormant table (its
  *    hooks unregistered, nothing filtered) is a change, made active again
  *    in the same batch.  A table owned by another process's socket

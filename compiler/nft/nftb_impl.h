@@ -49,6 +49,7 @@ struct nftb {
 	/* Events on the ruleset, to tell a change of our table from one
 	 * elsewhere (opened on the first apply; NULL without it). */
 	struct nftb_monitor *mon;
+	char mon_table[NFTM_NAME_MAX];   /* the table MON watches */
 	bool mon_tried;
 };
 

@@ -679,27 +679,38 @@ struct fam {
 	addr_u128 *slo, *shi;
 	struct rflow *fl;
 	size_t n, cap;
-	/* identities */
+	/* identities, and an index of them by the hash of their rights:
+	 * SLOT[k] is an identity's index + 1 (0: empty), NSLOT a power of
+	 * two, at least twice NIDS */
 	struct ident *ids;
 	size_t nids, capids;
+	uint32_t *slot;
+	size_t nslot;
 };
+
+/* Room for CAP rules in F.  0 or -ENOMEM. */
+static int fam_reserve(struct fam *F, size_t cap)
+{
+	if (cap <= F->cap)
+		return 0;
+	addr_u128 *a = realloc(F->slo, cap * sizeof(*a));
+	if (a)
+		F->slo = a;
+	addr_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
+	if (b)
+		F->shi = b;
+	struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
+	if (!c)
+		return -ENOMEM;
+	F->fl = c;
+	F->cap = cap;
+	return 0;
+}
 
 static int fam_push(struct fam *F, addr_u128 slo, addr_u128 shi, const struct rflow *f)
 {
-	if (F->n == F->cap) {
-		size_t cap = F->cap ? 2 * F->cap : 64;
-		addr_u128 *a = realloc(F->slo, cap * sizeof(*a));
-		if (a)
-			F->slo = a;
-		addr_u128 *b = a ? realloc(F->shi, cap * sizeof(*b)) : NULL;
-		if (b)
-			F->shi = b;
-		struct rflow *c = b ? realloc(F->fl, cap * sizeof(*c)) : NULL;
-		if (!c)
-			return -ENOMEM;
-		F->fl = c;
-		F->cap = cap;
-	}
+	if (F->n == F->cap && fam_reserve(F, F->cap ? 2 * F->cap : 64) < 0)
+		return -ENOMEM;
 	F->slo[F->n] = slo;
 	F->shi[F->n] = shi;
 	F->fl[F->n++] = *f;
@@ -725,6 +736,9 @@ static size_t first_range(const struct addr_set *d, enum addr_family fam, addr_u
 /* Every rule of FLOWS of F's family, its destination clipped to DESTS. */
 static int collect(struct fam *F, const struct ir_flows *flows, const struct addr_set *dests)
 {
+	/* Mostly one clipped rule per rule: no copying while growing. */
+	if (fam_reserve(F, flows->nrules) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < flows->nrules; i++) {
 		const struct ir_box *b = &flows->rules[i].box;
 		if (b->family != F->f)
@@ -755,14 +769,41 @@ static bool rights_equal(const struct rflow *a, const struct rflow *b, size_t n)
 }
 
 /* The identity with rights R (canonical), made if new.  -1 on ENOMEM. */
+/* Room in F's index for one identity more.  0 or -ENOMEM. */
+static int ident_index_grow(struct fam *F)
+{
+	if ((F->nids + 1) * 2 <= F->nslot)
+		return 0;
+	size_t n = F->nslot ? 2 * F->nslot : 64;
+	uint32_t *slot = calloc(n, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < F->nids; i++) {
+		size_t k = F->ids[i].hash & (n - 1);
+		while (slot[k])
+			k = (k + 1) & (n - 1);
+		slot[k] = (uint32_t)i + 1;
+	}
+	free(F->slot);
+	F->slot = slot;
+	F->nslot = n;
+	return 0;
+}
+
 static long ident_of(struct fam *F, struct rvec *r)
 {
 	uint64_t h = rights_hash(r->v, r->n);
-	for (size_t i = 0; i < F->nids; i++)
-		if (F->ids[i].hash == h && F->ids[i].n == r->n && rights_equal(F->ids[i].rights, r->v, r->n))
-			return (long)i;
+	if (ident_index_grow(F) < 0)
+		return -1;
+	size_t k = h & (F->nslot - 1);
+	for (; F->slot[k]; k = (k + 1) & (F->nslot - 1)) {
+		const struct ident *id = &F->ids[F->slot[k] - 1];
+		if (id->hash == h && id->n == r->n && rights_equal(id->rights, r->v, r->n))
+			return (long)F->slot[k] - 1;
+	}
 	if (MEM_RESERVE(F->ids, F->capids, F->nids + 1) < 0)
 		return -1;
+	F->slot[k] = (uint32_t)F->nids + 1;
 	struct ident *id = &F->ids[F->nids];
 	id->rights = r->v;
 	id->n = r->n;
@@ -781,14 +822,20 @@ static bool by_port(const struct rflow *r)
 	return proto_has_ports(r->proto) && !(r->plo == 0 && r->phi == 65535);
 }
 
-/* Per source range: the list of rules that cover it, and the identity of
- * that list (lists repeat; computed once per distinct list). */
-struct memo {
-	uint32_t *rules;
-	size_t n;
+/* An index R with a key (a hash), sorted to find the Rs that share it: a
+ * covered source range by what its rules allow, an identity by its name. */
+struct rkey {
 	uint64_t hash;
-	long ident;
+	size_t r;
 };
+
+static int rkey_cmp(const void *pa, const void *pb)
+{
+	const struct rkey *a = pa, *b = pb;
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->r < b->r ? -1 : a->r > b->r;
+}
 
 /* F's source addresses cut into elementary ranges: range R is
  * [cuts[R], cuts[R+1] - 1] (the last one to the family's end).  For each,
@@ -820,6 +867,10 @@ static int ranges_cut(const struct fam *F, struct ranges *R)
 	if (!R->cuts)
 		return -ENOMEM;
 	for (size_t i = 0; i < F->n; i++) {
+		/* A filter's rules come a source at a time (one per protocol
+		 * and destination): its cuts once, and less to sort. */
+		if (i && F->slo[i] == F->slo[i - 1] && F->shi[i] == F->shi[i - 1])
+			continue;
 		R->cuts[n++] = F->slo[i];
 		if (F->shi[i] != addr_family_max(F->f))
 			R->cuts[n++] = F->shi[i] + 1;
@@ -842,9 +893,12 @@ static int ranges_cover(const struct fam *F, struct ranges *R)
 	if (!R->cover || !R->start)
 		return -ENOMEM;
 	for (int pass = 0; pass < 2; pass++) {
+		size_t first = 0;
 		for (size_t i = 0; i < F->n; i++) {
-			addr_u128 *a = bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts), cut_cmp);
-			for (size_t r = (size_t)(a - R->cuts); r < R->n && R->cuts[r] <= F->shi[i]; r++) {
+			if (i == 0 || F->slo[i] != F->slo[i - 1])
+				first = (size_t)((addr_u128 *)bsearch(&F->slo[i], R->cuts, R->n, sizeof(*R->cuts),
+								      cut_cmp) - R->cuts);
+			for (size_t r = first; r < R->n && R->cuts[r] <= F->shi[i]; r++) {
 				if (pass == 0)
 					R->cover[r]++;
 				else
@@ -865,60 +919,129 @@ static int ranges_cover(const struct fam *F, struct ranges *R)
 	return 0;
 }
 
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 31);
+}
+
+/* What the rules of range R allow, hashed by content: the sources of a
+ * group each have rules of their own (one per source address in a filter)
+ * with the same flows. */
+static uint64_t list_hash(const struct fam *F, const struct ranges *R, size_t r)
+{
+	const uint32_t *l = &R->lists[R->start[r]];
+	uint64_t h = R->cover[r];
+	for (size_t i = 0; i < R->cover[r]; i++) {
+		const struct rflow *f = &F->fl[l[i]];
+		h = mix(mix(h, (uint64_t)f->dlo), (uint64_t)(f->dlo >> 64));
+		h = mix(mix(h, (uint64_t)f->dhi), (uint64_t)(f->dhi >> 64));
+		h = mix(h, (uint64_t)f->plo << 24 | (uint64_t)f->phi << 8 | f->proto);
+	}
+	return h;
+}
+
+static bool lists_equal(const struct fam *F, const struct ranges *R, size_t a, size_t b)
+{
+	if (R->cover[a] != R->cover[b])
+		return false;
+	const uint32_t *la = &R->lists[R->start[a]], *lb = &R->lists[R->start[b]];
+	for (size_t i = 0; i < R->cover[a]; i++)
+		if (la[i] != lb[i] && !rights_equal(&F->fl[la[i]], &F->fl[lb[i]], 1))
+			return false;
+	return true;
+}
+
+/* LEADER[r]: the first covered range whose rules allow what range R's do
+ * (R itself when none before it does).  Sorting by content hash keeps
+ * this linear-logarithmic in the ranges.  0 or -ENOMEM. */
+static int ranges_leaders(const struct fam *F, const struct ranges *R, size_t *leader)
+{
+	struct rkey *k = malloc((R->n + 1) * sizeof(*k));
+	size_t nk = 0;
+	if (!k)
+		return -ENOMEM;
+	for (size_t r = 0; r < R->n; r++)
+		if (R->cover[r])
+			k[nk++] = (struct rkey){ list_hash(F, R, r), r };
+	qsort(k, nk, sizeof(*k), rkey_cmp);
+	for (size_t i = 0, run = 0; i < nk; i++) {
+		/* Among the earlier ranges of equal hash (from RUN, in range
+		 * order), the first with equal content; a collision just looks
+		 * further. */
+		if (k[i].hash != k[run].hash)
+			run = i;
+		size_t j = run;
+		while (j < i && !lists_equal(F, R, k[j].r, k[i].r))
+			j++;
+		leader[k[i].r] = j < i ? leader[k[j].r] : k[i].r;
+	}
+	free(k);
+	return 0;
+}
+
 /* The identity of each range: that of its list of rules' rights,
- * canonical, memoised by list (lists repeat).  0 or -ENOMEM. */
+ * canonical, computed once for every set of ranges whose rules allow the
+ * same (lists repeat), in range order so that identities keep the order
+ * of their first sources.  0 or -ENOMEM. */
 static int ranges_identify(struct fam *F, struct ranges *R)
 {
 	int rc = -ENOMEM;
-	size_t nmemo = 0;
-	struct memo *memo = calloc(R->n + 1, sizeof(*memo));
+	size_t *leader = malloc((R->n + 1) * sizeof(*leader));
 	struct rflow *tmp = malloc((F->n + 1) * sizeof(*tmp));
 	struct rvec rv = { 0 };
 	R->ident = malloc((R->n + 1) * sizeof(*R->ident));
-	if (!memo || !tmp || !R->ident)
+	if (!leader || !tmp || !R->ident || ranges_leaders(F, R, leader) < 0)
 		goto out;
 	for (size_t r = 0; r < R->n; r++) {
 		R->ident[r] = -1;
 		if (!R->cover[r])
 			continue;
-		uint32_t *l = &R->lists[R->start[r]];
-		size_t nl = R->cover[r];
-		uint64_t h = fnv(l, nl * sizeof(*l), 0xcbf29ce484222325ull);
-		size_t m;
-		for (m = 0; m < nmemo; m++)
-			if (memo[m].hash == h && memo[m].n == nl && !memcmp(memo[m].rules, l, nl * sizeof(*l)))
-				break;
-		if (m == nmemo) {
-			for (size_t i = 0; i < nl; i++)
-				tmp[i] = F->fl[l[i]];
-			rv.n = 0;
-			if (rights_canon(tmp, nl, F->f == ADDR_V4 ? 32 : 128, &rv) < 0)
-				goto out;
-			long id = ident_of(F, &rv);
-			if (id < 0)
-				goto out;
-			memo[nmemo++] = (struct memo){ l, nl, h, id };
+		if (leader[r] != r) {
+			R->ident[r] = R->ident[leader[r]];
+			continue;
 		}
-		R->ident[r] = memo[m].ident;
+		const uint32_t *l = &R->lists[R->start[r]];
+		for (size_t i = 0; i < R->cover[r]; i++)
+			tmp[i] = F->fl[l[i]];
+		rv.n = 0;
+		if (rights_canon(tmp, R->cover[r], F->f == ADDR_V4 ? 32 : 128, &rv) < 0)
+			goto out;
+		if ((R->ident[r] = ident_of(F, &rv)) < 0)
+			goto out;
 	}
 	rc = 0;
 out:
 	free(rv.v);
 	free(tmp);
-	free(memo);
+	free(leader);
 	return rc;
 }
 
 /* Identity I's name, from a hash of its rights, so that the same rights
  * keep the same name from one compile to the next: "id4_" and 12 hex
  * digits, and "_I" after a hash collision. */
-static void ident_name(const struct fam *F, size_t i, char *base, size_t len)
+static void ident_name(const struct fam *F, size_t i, size_t earlier, char *base, size_t len)
 {
-	const struct ident *id = &F->ids[i];
-	snprintf(base, len, "id%d_%012llx", F->f == ADDR_V4 ? 4 : 6, (unsigned long long)(id->hash >> 16));
-	for (size_t j = 0; j < i; j++)
-		if (F->ids[j].hash >> 16 == id->hash >> 16)
-			snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
+	snprintf(base, len, "id%d_%012llx", F->f == ADDR_V4 ? 4 : 6, (unsigned long long)(F->ids[i].hash >> 16));
+	while (earlier--)
+		snprintf(base + strlen(base), len - strlen(base), "_%zu", i);
+}
+
+/* EARLIER[i]: how many identities before I have a name with I's hash (its
+ * 48 bits), each of which adds "_I" to I's name.  0 or -ENOMEM. */
+static int ident_collisions(const struct fam *F, size_t *earlier)
+{
+	struct rkey *k = malloc((F->nids + 1) * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < F->nids; i++)
+		k[i] = (struct rkey){ F->ids[i].hash >> 16, i };
+	qsort(k, F->nids, sizeof(*k), rkey_cmp);
+	for (size_t i = 0; i < F->nids; i++)
+		earlier[k[i].r] = i && k[i - 1].hash == k[i].hash ? earlier[k[i - 1].r] + 1 : 0;
+	free(k);
+	return 0;
 }
 
 /* The set of identity ID's rights keyed by port (PORTS: BASE_ports,
@@ -961,12 +1084,12 @@ static int ident_set(struct nftm_table *t, enum addr_family f, const struct iden
 }
 
 /* Identity I's sets and its chain, which looks them up.  0 or -ENOMEM. */
-static int emit_identity(struct nftm_table *t, struct fam *F, size_t i)
+static int emit_identity(struct nftm_table *t, struct fam *F, size_t i, size_t earlier)
 {
 	struct ident *id = &F->ids[i];
 	char base[32];
 	size_t sets[2];
-	ident_name(F, i, base, sizeof(base));
+	ident_name(F, i, earlier, base, sizeof(base));
 	for (int ports = 1; ports >= 0; ports--)
 		if (ident_set(t, F->f, id, base, ports, &sets[ports]) < 0)
 			return -ENOMEM;
@@ -1012,6 +1135,7 @@ static int emit_source_map(struct nftm_table *t, const struct fam *F, const stru
 static int build_family(struct nftm_table *t, struct fam *F)
 {
 	struct ranges R = { 0 };
+	size_t *earlier = NULL;
 	int rc;
 	if ((rc = ranges_cut(F, &R)) < 0)
 		goto out;
@@ -1019,12 +1143,17 @@ static int build_family(struct nftm_table *t, struct fam *F)
 		goto out;
 	if ((rc = ranges_identify(F, &R)) < 0)
 		goto out;
+	if (!(earlier = malloc((F->nids + 1) * sizeof(*earlier))) || (rc = ident_collisions(F, earlier)) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < F->nids; i++)
-		if ((rc = emit_identity(t, F, i)) < 0)
+		if ((rc = emit_identity(t, F, i, earlier[i])) < 0)
 			goto out;
 	t->identities[F->f == ADDR_V4 ? 0 : 1] = F->nids;
 	rc = emit_source_map(t, F, &R);
 out:
+	free(earlier);
 	ranges_free(&R);
 	return rc;
 }
@@ -1034,6 +1163,7 @@ static void fam_free(struct fam *F)
 	for (size_t i = 0; i < F->nids; i++)
 		free(F->ids[i].rights);
 	free(F->ids);
+	free(F->slot);
 	free(F->slo);
 	free(F->shi);
 	free(F->fl);
@@ -1146,6 +1276,72 @@ bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 			    strcmp(a->chains[x->rules[r].chain].name, b->chains[y->rules[r].chain].name))
 				return false;
 	}
+	return true;
+}
+
+/* Identity chain A of TA and chain B of TB allow the same: the same
+ * name, and sets with the same keys and elements. */
+static bool same_identity(const struct nftm_table *ta, size_t a, const struct nftm_table *tb, size_t b)
+{
+	const struct nftm_chain *x = &ta->chains[a], *y = &tb->chains[b];
+	if (strcmp(x->name, y->name) || x->nrules != y->nrules)
+		return false;
+	for (size_t r = 0; r < x->nrules; r++) {
+		const struct nftm_set *s = &ta->sets[x->rules[r].set], *u = &tb->sets[y->rules[r].set];
+		if (x->rules[r].kind != y->rules[r].kind || s->nkey != u->nkey || s->n != u->n ||
+		    memcmp(s->key, u->key, s->nkey * sizeof(s->key[0])))
+			return false;
+		for (size_t e = 0; e < s->n; e++)
+			if (nftm_elem_cmp(s, &s->elems[e], &u->elems[e]))
+				return false;
+	}
+	return true;
+}
+
+static addr_u128 be_value(const uint8_t *p, size_t w)
+{
+	addr_u128 v = 0;
+	for (size_t i = 0; i < w; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Every range of map OLD (of TOLD) covered, without a gap, by ranges of
+ * map NEW_ (of TNEW) jumping to an identity that allows the same. */
+static bool map_admits_all(const struct nftm_table *tnew, const struct nftm_set *new_,
+			   const struct nftm_table *told, const struct nftm_set *old)
+{
+	size_t w = nftm_field_width(old->key[0]), j = 0;
+	/* The last pair of identities found alike: neighbouring ranges
+	 * mostly repeat it, and comparing costs their elements. */
+	size_t same_a = SIZE_MAX, same_b = SIZE_MAX;
+	for (size_t i = 0; i < old->n; i++) {
+		addr_u128 at = be_value(old->elems[i].k[0].lo, w), hi = be_value(old->elems[i].k[0].hi, w);
+		while (j < new_->n && be_value(new_->elems[j].k[0].hi, w) < at)
+			j++;
+		for (;;) {
+			if (j == new_->n || be_value(new_->elems[j].k[0].lo, w) > at)
+				return false;
+			size_t a = old->elems[i].jump, b = new_->elems[j].jump;
+			if ((a != same_a || b != same_b) && !same_identity(told, a, tnew, b))
+				return false;
+			same_a = a;
+			same_b = b;
+			addr_u128 end = be_value(new_->elems[j].k[0].hi, w);
+			if (end >= hi)
+				break;
+			at = end + 1;
+			j++;
+		}
+	}
+	return true;
+}
+
+bool nftm_admits_all(const struct nftm_table *new_, const struct nftm_table *old)
+{
+	for (int m = NFTM_SET_SOURCES4; m <= NFTM_SET_SOURCES6; m++)
+		if (!map_admits_all(new_, &new_->sets[m], old, &old->sets[m]))
+			return false;
 	return true;
 }
 

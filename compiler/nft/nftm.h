@@ -215,6 +215,14 @@ const struct nftm_elem *nftm_set_match(const struct nftm_set *s, const uint8_t *
  * changes keep the shape. */
 bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b);
 
+/* True when NEW accepts every new connection from the tunnel that OLD
+ * accepts: every source range of OLD's maps lies in ranges of NEW's maps
+ * whose identity has the same name and the same elements.  Sufficient,
+ * not complete (rights that only grew count as changed); a group gaining a
+ * member passes, anything that takes away fails.  Tells whether the open
+ * connections need re-checking after a change (nftc.h). */
+bool nftm_admits_all(const struct nftm_table *new_, const struct nftm_table *old);
+
 /* Elements to add to and delete from set OLD of table TOLD to get set NEW
  * of TNEW (same key; jump targets compared by chain name).  Arrays are
  * malloc'd (nftm_delta_free); 0 or -ENOMEM. */

@@ -90,6 +90,7 @@ struct ctx {
 	size_t nroutes, caproutes;
 	size_t *pairs;             /* (viewer, peer) pairs, sorted, unique */
 	size_t npairs, cappairs;
+	size_t first;              /* nodes before it that serve nothing have no rules here */
 };
 
 #define NONE ((size_t)-1)
@@ -438,14 +439,31 @@ static size_t shown_at(const struct ctx *c, size_t a, const struct route *rt)
 	return takes_from_range(&c->ni[a], &rt->r) ? primary : NONE;
 }
 
-static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t *chosen)
+/* Room for exactly N ranges in the empty set S: a world holds an entry per
+ * (viewer, peer), and growing from mem_reserve's eight would be four times
+ * the memory. */
+static int aset_room(struct addr_set *s, size_t n)
 {
-	if (MEM_RESERVE(v->peers, v->cap, v->npeers + 1) < 0)
+	if (!n)
+		return 0;
+	if (!(s->v = malloc(n * sizeof(*s->v))))
 		return -ENOMEM;
-	struct routes_peer *pe = &v->peers[v->npeers++];
-	memset(pe, 0, sizeof(*pe));
+	s->cap = n;
+	return 0;
+}
+
+/* Peer B's entry PE (zeroed), CHOSEN being where the viewer is shown each
+ * route. */
+static int peer_fill(const struct ctx *c, struct routes_peer *pe, size_t b, const size_t *chosen)
+{
 	pe->node = b;
 	const struct node_info *ni = &c->ni[b];
+	size_t shown = 0;
+	for (size_t k = 0; k < ni->subnets.n; k++)
+		shown += chosen[ni->subnet_route[k]] == b;
+	if (aset_room(&pe->allowed_ips, ni->addrs.n + shown + ni->exits.n) < 0 ||
+	    aset_room(&pe->primary_routes, shown) < 0)
+		return -ENOMEM;
 	if (addr_set_add_all(&pe->allowed_ips, &ni->addrs) < 0)
 		return -ENOMEM;
 	for (size_t k = 0; k < ni->subnets.n; k++) {
@@ -457,6 +475,15 @@ static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t
 			return -ENOMEM;
 	}
 	return addr_set_add_all(&pe->allowed_ips, &ni->exits);
+}
+
+static int add_peer(struct ctx *c, struct routes_view *v, size_t b, const size_t *chosen)
+{
+	if (MEM_RESERVE(v->peers, v->cap, v->npeers + 1) < 0)
+		return -ENOMEM;
+	struct routes_peer *pe = &v->peers[v->npeers++];
+	memset(pe, 0, sizeof(*pe));
+	return peer_fill(c, pe, b, chosen);
 }
 
 /* Viewer A: its peers (rule 2) and what each shows it (rules 4-6). */
@@ -498,6 +525,49 @@ static void ctx_free(struct ctx *c)
 	free(c->pairs);
 }
 
+/* Does node I keep its rules and summary in C (else they are read from
+ * its filter when asked: growing asks only whether it takes from the new
+ * nodes, and copying every node's rules cost more than the rest)? */
+static bool has_rules(const struct ctx *c, size_t i)
+{
+	return i >= c->first || c->ni[i].subnets.n || c->ni[i].exits.n;
+}
+
+/* Does node B's filter take packets from FROM? */
+static bool node_takes(const struct ctx *c, size_t b, const struct addr_set *from)
+{
+	if (has_rules(c, b))
+		return takes(&c->ni[b].all, from);
+	const struct filter_node *fn = &c->fs->nodes[b];
+	for (size_t k = 0; k < fn->nrules; k++)
+		if (fn->rules[k].src_all || aset_overlaps_aset(&fn->rules[k].src, from))
+			return true;
+	return false;
+}
+
+/* Every node's addresses and reach, every route's servers, the rules and
+ * summaries of the nodes has_rules names (C->first 0: all); *CHOSEN room
+ * for one entry per route. */
+static int ctx_setup(struct ctx *c, size_t **chosen)
+{
+	const size_t n = c->inv->nnodes;
+	int rc;
+	if (c->fs->nnodes != n)
+		return -EINVAL;
+	if (!(c->ni = calloc(n + 1, sizeof(*c->ni))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = node_setup(c, i)) < 0)
+			return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((has_rules(c, i) && ((rc = rules_from_filter(c, i)) < 0 || (rc = rules_for_internet(c, i)) < 0)) ||
+		    (rc = index_routes(c, i)) < 0)
+			return rc;
+	if (!(*chosen = calloc(c->nroutes + 1, sizeof(**chosen))))
+		return -ENOMEM;
+	return summarise(c);
+}
+
 int routes_compute(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
 		   struct routes_set *out, struct diag_list *diags)
 {
@@ -505,27 +575,11 @@ int routes_compute(const struct pol_policy *p, const struct inv *inv, const stru
 	size_t *chosen = NULL;
 	int rc = -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (fs->nnodes != inv->nnodes) {
-		rc = -EINVAL;
-		goto out;
-	}
-	c.ni = calloc(inv->nnodes + 1, sizeof(*c.ni));
 	out->views = calloc(inv->nnodes + 1, sizeof(*out->views));
-	if (!c.ni || !out->views)
+	if (!out->views)
 		goto out;
 	out->nviews = inv->nnodes;
-	for (size_t i = 0; i < inv->nnodes; i++)
-		if ((rc = node_setup(&c, i)) < 0)
-			goto out;
-	for (size_t i = 0; i < inv->nnodes; i++)
-		if ((rc = rules_from_filter(&c, i)) < 0 || (rc = rules_for_internet(&c, i)) < 0 ||
-		    (rc = index_routes(&c, i)) < 0)
-			goto out;
-	rc = -ENOMEM;
-	chosen = calloc(c.nroutes + 1, sizeof(*chosen));
-	if (!chosen)
-		goto out;
-	if ((rc = summarise(&c)) < 0 || (rc = peer_pairs(&c)) < 0)
+	if ((rc = ctx_setup(&c, &chosen)) < 0 || (rc = peer_pairs(&c)) < 0)
 		goto out;
 	size_t pair = 0;
 	for (size_t a = 0; a < inv->nnodes; a++)
@@ -541,14 +595,165 @@ out:
 	return rc;
 }
 
+/* ---- growing by nodes that joined ----
+ *
+ * Nodes N (the new ones, last in registration order) that serve no route
+ * and whose addresses lie in no served subnet route change no other pair's
+ * answer: a rule gaining N's addresses as sources takes from another node
+ * only if N's addresses overlap that node's reach (its addresses, its
+ * served subnet routes), and which router shows a viewer a route asks the
+ * same of the viewer's reach and of the route.  So the old nodes keep their
+ * peers and what each shows them, and each gains the new nodes it pairs
+ * with (rule 2), shown their addresses only; the new nodes get views of
+ * their own.  Anything else is -EAGAIN: compute afresh. */
+
+/* Does node M of C touch what rule 2 and rule 4 ask of the others? */
+static bool grow_blocked(const struct ctx *c, size_t m)
+{
+	const struct node_info *ni = &c->ni[m];
+	if (ni->subnets.n || ni->exits.n)
+		return true;
+	for (size_t r = 0; r < c->nroutes; r++)
+		if (addr_set_overlaps(&ni->addrs, c->routes[r].r.family, c->routes[r].r.lo, c->routes[r].r.hi))
+			return true;
+	return false;
+}
+
+static bool paired(const struct ctx *c, size_t a, size_t b)
+{
+	return a != b && (node_takes(c, b, &c->ni[a].reach) || node_takes(c, a, &c->ni[b].reach));
+}
+
+/* New node M's view, and the entries old viewers gain for it (their
+ * CHOSEN is irrelevant: M serves no route, so NONE does). */
+static int grow_node(struct ctx *c, struct routes_growth *g, size_t m, size_t *chosen)
+{
+	struct routes_view *v = &g->views[m - g->first];
+	int rc = 0;
+	for (size_t r = 0; r < c->nroutes; r++)
+		chosen[r] = shown_at(c, m, &c->routes[r]);
+	for (size_t b = 0; rc == 0 && b < c->inv->nnodes; b++)
+		if (paired(c, m, b))
+			rc = add_peer(c, v, b, chosen);
+	for (size_t r = 0; r < c->nroutes; r++)
+		chosen[r] = NONE;
+	for (size_t a = 0; rc == 0 && a < g->first; a++) {
+		if (!paired(c, a, m))
+			continue;
+		if (MEM_RESERVE(g->gains, g->capgains, g->ngains + 1) < 0)
+			return -ENOMEM;
+		struct routes_gain *gn = &g->gains[g->ngains++];
+		memset(gn, 0, sizeof(*gn));
+		gn->viewer = a;
+		rc = peer_fill(c, &gn->peer, m, chosen);
+	}
+	return rc;
+}
+
+/* Room in RS for the new views and for each old view's gains, so that
+ * committing cannot fail.  Growing the arrays leaves RS as it was. */
+static int grow_reserve(struct routes_set *rs, const struct routes_growth *g, size_t n)
+{
+	struct routes_view *views = realloc(rs->views, (n + 1) * sizeof(*views));
+	if (!views)
+		return -ENOMEM;
+	rs->views = views;
+	for (size_t k = 0; k < g->ngains; k++) {
+		struct routes_view *v = &rs->views[g->gains[k].viewer];
+		size_t more = 1;
+		while (k + 1 < g->ngains && g->gains[k + 1].viewer == g->gains[k].viewer)
+			k++, more++;
+		if (MEM_RESERVE(v->peers, v->cap, v->npeers + more) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cmp_gain(const void *pa, const void *pb)
+{
+	const struct routes_gain *a = pa, *b = pb;
+	if (a->viewer != b->viewer)
+		return a->viewer < b->viewer ? -1 : 1;
+	return a->peer.node < b->peer.node ? -1 : a->peer.node > b->peer.node;
+}
+
+int routes_grow(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		struct routes_set *rs, struct routes_growth *g, struct diag_list *diags)
+{
+	struct ctx c = { .p = p, .inv = inv, .fs = fs };
+	size_t *chosen = NULL;
+	int rc = -EAGAIN;
+	memset(g, 0, sizeof(*g));
+	g->first = c.first = rs->nviews;
+	g->nnew = inv->nnodes > rs->nviews ? inv->nnodes - rs->nviews : 0;
+	if (!g->nnew)
+		goto out;
+	if ((rc = ctx_setup(&c, &chosen)) < 0)
+		goto out;
+	rc = -EAGAIN;
+	for (size_t m = g->first; m < inv->nnodes; m++)
+		if (grow_blocked(&c, m))
+			goto out;
+	rc = -ENOMEM;
+	if (!(g->views = calloc(g->nnew, sizeof(*g->views))))
+		goto out;
+	for (size_t m = g->first; m < inv->nnodes; m++)
+		if ((rc = grow_node(&c, g, m, chosen)) < 0)
+			goto out;
+	/* by viewer, each viewer's gains in inventory order, as views are */
+	qsort(g->gains, g->ngains, sizeof(*g->gains), cmp_gain);
+	rc = grow_reserve(rs, g, inv->nnodes);
+out:
+	free(chosen);
+	ctx_free(&c);
+	if (rc < 0) {
+		if (rc != -EAGAIN)
+			diag_error(diags, NULL, "computing the route sets: %s", strerror(-rc));
+		routes_growth_free(g);
+	}
+	return rc;
+}
+
+void routes_grow_commit(struct routes_set *rs, struct routes_growth *g)
+{
+	for (size_t k = 0; k < g->nnew; k++)
+		rs->views[g->first + k] = g->views[k];
+	rs->nviews = g->first + g->nnew;
+	for (size_t k = 0; k < g->ngains; k++) {
+		struct routes_view *v = &rs->views[g->gains[k].viewer];
+		v->peers[v->npeers++] = g->gains[k].peer;
+	}
+	free(g->views);
+	free(g->gains);
+	memset(g, 0, sizeof(*g));
+}
+
+static void peer_free(struct routes_peer *pe)
+{
+	addr_set_free(&pe->allowed_ips);
+	addr_set_free(&pe->primary_routes);
+}
+
+void routes_growth_free(struct routes_growth *g)
+{
+	for (size_t k = 0; g->views && k < g->nnew; k++) {
+		for (size_t j = 0; j < g->views[k].npeers; j++)
+			peer_free(&g->views[k].peers[j]);
+		free(g->views[k].peers);
+	}
+	for (size_t k = 0; k < g->ngains; k++)
+		peer_free(&g->gains[k].peer);
+	free(g->views);
+	free(g->gains);
+	memset(g, 0, sizeof(*g));
+}
+
 void routes_set_free(struct routes_set *rs)
 {
 	for (size_t i = 0; rs->views && i < rs->nviews; i++) {
 		struct routes_view *v = &rs->views[i];
-		for (size_t k = 0; k < v->npeers; k++) {
-			addr_set_free(&v->peers[k].allowed_ips);
-			addr_set_free(&v->peers[k].primary_routes);
-		}
+		for (size_t k = 0; k < v->npeers; k++)
+			peer_free(&v->peers[k]);
 		free(v->peers);
 	}
 	free(rs->views);

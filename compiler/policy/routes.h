@@ -37,6 +37,28 @@ struct routes_set {
 int routes_compute(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
 		   struct routes_set *out, struct diag_list *diags);
 void routes_set_free(struct routes_set *rs);
+/* Growing RS (computed for the inventory's first RS->nviews nodes) by the
+ * nodes after them that joined, with the same policy, the old nodes
+ * unchanged (the caller knows; here the filters FS are of the whole of
+ * INV).  routes_grow computes the growth into G, leaving RS as it was (it
+ * only makes room in it); routes_grow_commit applies it and cannot fail;
+ * then RS equals routes_compute's for INV.  -EAGAIN when a new node
+ * serves a route or has an address inside a served subnet route (compute
+ * afresh), else 0 or -errno with the reason in DIAGS. */
+struct routes_gain {
+	size_t viewer;                 /* an old node */
+	struct routes_peer peer;       /* the new node it gains */
+};
+struct routes_growth {
+	size_t first, nnew;            /* the new nodes: FIRST.. of the inventory */
+	struct routes_view *views;     /* theirs */
+	struct routes_gain *gains;     /* by viewer, then peer */
+	size_t ngains, capgains;
+};
+int routes_grow(const struct pol_policy *p, const struct inv *inv, const struct filter_set *fs,
+		struct routes_set *rs, struct routes_growth *g, struct diag_list *diags);
+void routes_grow_commit(struct routes_set *rs, struct routes_growth *g);
+void routes_growth_free(struct routes_growth *g);
 /* VIEWER's entry for PEER (inventory indexes), or NULL: not a peer. */
 const struct routes_peer *routes_find(const struct routes_set *rs, size_t viewer, size_t peer);
 /* "A/LEN" into BUF (ADDR_RANGE_STRLEN); R must be a prefix. */

@@ -137,12 +137,16 @@ static int self_addresses(const struct agent_target *t, struct ctl_prefixes *out
 }
 
 /* Steps of KIND taking sorted unique OLD to sorted unique NEW: removals,
- * then additions. */
+ * then additions; for addresses additions first, because the kernel
+ * flushes every IPv4 route through a device when its last IPv4 address
+ * goes (a node given new addresses would lose its routes into the tunnel
+ * while we believe them in place). */
 static int plan_prefixes(struct plan *p, enum step_kind kind, const struct ctl_prefixes *o,
 			 const struct ctl_prefixes *n)
 {
 	int rc = 0;
-	for (int add = 0; add <= 1 && rc == 0; add++) {
+	for (int pass = 0; pass <= 1 && rc == 0; pass++) {
+		int add = kind == STEP_ADDR ? !pass : pass;
 		const struct ctl_prefixes *from = add ? n : o, *other = add ? o : n;
 		for (size_t i = 0; i < from->n && rc == 0; i++)
 			if (!bsearch(&from->v[i], other->v, other->n, sizeof *other->v, prefix_cmp))

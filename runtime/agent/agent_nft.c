@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <malloc.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/table.h>
@@ -25,6 +26,7 @@
 struct agent_nft {
 	struct nftb *nb;
 	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
+	bool swept;			/* every open connection APPLIED's sweep saw, it admits */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
 	double last_ms;
 	/* Watching for other processes' edits (agent_nft_watch). */
@@ -71,6 +73,12 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
 	n->arg = arg;
 }
 
+void agent_nft_keep_heap(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+}
+
 double agent_nft_last_ms(const struct agent_nft *n)
 {
 	return n->last_ms;
@@ -110,6 +118,7 @@ static void cut(struct agent_nft *n)
 {
 	struct nftc_result cr;
 	int rc = nftc_sweep(n->applied, &cr);
+	n->swept = rc >= 0;
 	if (rc < 0)
 		log_err("%s: table inet %s applied, but open connections were not re-checked: %s", n->iface, n->table,
 			strerror(-rc));
@@ -220,10 +229,19 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 	if ((rc = nftb_apply(n->nb, t, &bo, &res, &diags)) < 0) {
 		reason(err, errlen, "filter", &diags, rc);
 	} else {
+		/* A change that takes nothing away (a group gains a member)
+		 * leaves every connection the last sweep kept admitted:
+		 * reading the conntrack table again would cost ~2.5 ms (the
+		 * kernel walks every hash bucket) and cut nothing.  Only when
+		 * the kernel held exactly our last table until this commit
+		 * (the generation unchanged, res.cached): an element someone
+		 * else slipped in may have admitted connections of its own. */
+		bool recheck = !res.cached || !n->applied || !n->swept || !nftm_admits_all(t, n->applied);
 		nftm_free(n->applied);
 		n->applied = t;
 		t = NULL;
-		cut(n);
+		if (recheck)
+			cut(n);
 		watch(n);
 	}
 	n->last_ms = now_ms() - t0;

@@ -58,6 +58,7 @@ struct coord_sess {
 	struct ctl_probe probes[CTL_MAX_PROBES];	/* its routes' probes, last report */
 	size_t n_probes;
 	struct coord_sess *prev, *next;
+	struct coord_sess *id_next;	/* in its bucket of the index by node id */
 };
 
 struct admin_client {
@@ -79,6 +80,8 @@ struct coord_srv {
 	int listen_fd, admin_fd;
 	char admin_path[PATH_MAX];
 	struct coord_sess *sessions;
+	struct coord_sess **by_id;	/* registered sessions by node id: buckets, a power of two */
+	size_t nbuckets, nby_id;
 	struct admin_client *admins;
 	struct netmap_world *world;
 	int64_t world_gen;
@@ -135,12 +138,79 @@ void coord_srv_changed(struct coord_srv *srv)
 	srv->refresh_at = at > earliest ? at : earliest;
 }
 
+/* ---- registered sessions by node id ----
+ * A node has one session at most (a new one replaces the old), found by
+ * hashing its id: registering, and listing the nodes, cost no walk over
+ * every session (a reconnect storm of n nodes would be n^2). */
+
+static size_t id_bucket(const struct coord_srv *srv, int64_t id)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32) & (srv->nbuckets - 1);
+}
+
+static struct coord_sess *sess_by_id(const struct coord_srv *srv, int64_t id)
+{
+	struct coord_sess *s = srv->nbuckets ? srv->by_id[id_bucket(srv, id)] : NULL;
+	while (s && s->node_id != id)
+		s = s->id_next;
+	return s;
+}
+
+/* Twice the buckets once there are as many sessions as buckets. */
+static int by_id_grow(struct coord_srv *srv)
+{
+	size_t n = srv->nbuckets ? srv->nbuckets * 2 : 256;
+	struct coord_sess **old = srv->by_id, **b = calloc(n, sizeof *b);
+	size_t oldn = srv->nbuckets;
+	if (!b)
+		return -ENOMEM;
+	srv->by_id = b;
+	srv->nbuckets = n;
+	for (size_t i = 0; i < oldn; i++)
+		for (struct coord_sess *s = old[i], *next; s; s = next) {
+			next = s->id_next;
+			s->id_next = b[id_bucket(srv, s->node_id)];
+			b[id_bucket(srv, s->node_id)] = s;
+		}
+	free(old);
+	return 0;
+}
+
+/* S becomes node ID's session.  0 or -ENOMEM. */
+static int sess_index(struct coord_sess *s, int64_t id)
+{
+	struct coord_srv *srv = s->srv;
+	int rc = srv->nby_id >= srv->nbuckets ? by_id_grow(srv) : 0;
+	if (rc < 0)
+		return rc;
+	s->node_id = id;
+	s->id_next = srv->by_id[id_bucket(srv, id)];
+	srv->by_id[id_bucket(srv, id)] = s;
+	srv->nby_id++;
+	return 0;
+}
+
+/* S is no node's session any more. */
+static void sess_unindex(struct coord_sess *s)
+{
+	struct coord_srv *srv = s->srv;
+	if (!s->node_id)
+		return;
+	for (struct coord_sess **p = &srv->by_id[id_bucket(srv, s->node_id)]; *p; p = &(*p)->id_next)
+		if (*p == s) {
+			*p = s->id_next;
+			srv->nby_id--;
+			break;
+		}
+	s->node_id = 0;
+	s->id_next = NULL;
+}
+
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info)
 {
 	memset(info, 0, sizeof *info);
-	for (const struct coord_sess *s = srv->sessions; s; s = s->next) {
-		if (s->node_id != id)
-			continue;
+	const struct coord_sess *s = sess_by_id(srv, id);
+	if (s) {
 		info->connected = true;
 		info->sent_generation = s->has_sent ? s->sent.generation : 0;
 		info->acked_generation = s->acked;
@@ -325,14 +395,15 @@ free_srv:
 static void sess_free(struct coord_sess *s)
 {
 	struct coord_srv *srv = s->srv;
+	if (s->node_id)
+		srv->elect_due = true;	/* its routes lose their primary, if it was */
+	sess_unindex(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	if (s->node_id)
-		srv->elect_due = true;	/* its routes lose their primary, if it was */
 	ctl_conn_free(s->conn);
 	if (s->has_sent)
 		ctl_netmap_free(&s->sent);
@@ -519,7 +590,7 @@ static void refresh(struct coord_srv *srv)
 	int64_t gen;
 	uint64_t start = now_ns();
 	srv->refresh_at = 0;
-	int rc = netmap_world_build(srv->state->store, NULL, &gen, &w, &diags);
+	int rc = netmap_world_next(srv->world, srv->state->store, &gen, &w, &diags);
 	if (rc < 0) {
 		srv->world_stale = true;
 		log_err("cannot compute the netmaps (%s); nodes keep their last ones", strerror(-rc));
@@ -666,20 +737,19 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 		return ctl_conn_close(s->conn, res.reason);
 	}
 	/* A node connects once: an older session of it (half-open) gives way. */
-	for (struct coord_sess *o = srv->sessions, *next; o; o = next) {
-		next = o->next;
-		if (o != s && o->node_id == res.node_id) {
-			log_info("node %s (%s): replaced by a new connection", o->name, o->peer);
-			o->node_id = 0;
-			o->dirty = false;
-			ctl_conn_close(o->conn, "replaced by a new connection");
-			/* Its goodbye cannot be sent unwatched: end it now. */
-			int re = sess_rearm(o);
-			if (re < 0)
-				sess_end(o, re, NULL);
-		}
+	struct coord_sess *o = sess_by_id(srv, res.node_id);
+	if (o) {
+		log_info("node %s (%s): replaced by a new connection", o->name, o->peer);
+		sess_unindex(o);
+		o->dirty = false;
+		ctl_conn_close(o->conn, "replaced by a new connection");
+		/* Its goodbye cannot be sent unwatched: end it now. */
+		int re = sess_rearm(o);
+		if (re < 0)
+			sess_end(o, re, NULL);
 	}
-	s->node_id = res.node_id;
+	if ((rc = sess_index(s, res.node_id)) < 0)
+		return rc;
 	srv->elect_due = true;
 	snprintf(s->name, sizeof s->name, "%s", res.name);
 	s->dirty = true;
@@ -1052,6 +1122,7 @@ void coord_srv_free(struct coord_srv *srv)
 		sess_free(srv->sessions);
 	while (srv->admins)
 		admin_free(srv, srv->admins);
+	free(srv->by_id);
 	if (srv->world)
 		netmap_world_free(srv->world);
 	if (srv->listen_fd >= 0)

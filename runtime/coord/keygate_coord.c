@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,20 @@ static void raise_nofile(void)
 		log_warn("cannot raise the descriptor limit: %s", strerror(errno));
 }
 
+/* Every change builds a world and frees the last: with glibc's defaults
+ * the freed top of the heap goes back to the kernel and the next build
+ * faults it in again, and big arrays are mapped and unmapped each time
+ * (each unmap a TLB shootdown on every core).  Keep up to TRIM of free
+ * heap and take arrays below MMAP from the heap: a world's cost is then
+ * its computation. */
+#define HEAP_TRIM (256 << 20)
+#define HEAP_MMAP (64 << 20)
+static void keep_heap(void)
+{
+	if (!mallopt(M_TRIM_THRESHOLD, HEAP_TRIM) || !mallopt(M_MMAP_THRESHOLD, HEAP_MMAP))
+		log_warn("cannot tune the heap (mallopt): worlds cost more");
+}
+
 static int serve(const struct opts *o)
 {
 	struct coord_state st;
@@ -176,6 +191,7 @@ static int serve(const struct opts *o)
 	if (o->key_lifetime >= 0)
 		st.key_lifetime = o->key_lifetime;
 	raise_nofile();
+	keep_heap();
 	struct coord_srv_config cfg = { .state = &st, .listen = o->listen, .public_addr = o->public_addr };
 	if (coord_srv_new(&cfg, &srv) < 0)
 		goto close_state;

@@ -2,6 +2,7 @@
  * Option parsing and the setup order (privileged first, then drop). */
 #include "agent.h"
 #include "agent_cmd.h"
+#include "agent_nft.h"
 #include "evloop.h"
 #include "log.h"
 #include "nftg.h"
@@ -311,6 +312,7 @@ int main(int argc, char **argv)
 	const char *ifname = o.ifname;
 	bool offload = o.offload;
 	log_init("keygated", true, o.level);
+	agent_nft_keep_heap();
 	if (sodium_init() < 0) {
 		log_err("libsodium failed to initialise");
 		return 1;

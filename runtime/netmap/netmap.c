@@ -36,6 +36,8 @@ struct nm_node {
 	uint8_t facts[DIGEST_LEN];	/* what a peer is told of it */
 	uint8_t view[DIGEST_LEN];	/* its whole map but the generation */
 	uint8_t registered[DIGEST_LEN];	/* what its registration wrote (digest_registered) */
+	uint8_t input[DIGEST_LEN];	/* all a world reads of its store row (digest_input) */
+	uint8_t rules[DIGEST_LEN];	/* what its filter text is made of (digest_rules) */
 };
 
 struct nm_id {
@@ -48,9 +50,16 @@ struct netmap_world {
 	size_t nnodes;
 	struct nm_id *by_id;		/* sorted by id */
 	struct routes_set rs;		/* peers by inventory index */
+	uint8_t basis[DIGEST_LEN];	/* the policy (digest_basis) */
+	uint8_t users[DIGEST_LEN];	/* the users (digest_users) */
+	size_t nusers;
+	bool spent;			/* gave its parts to the next world (netmap_world_next) */
+	bool grown;			/* made from the previous world, not afresh */
 };
 
 static int registered_of(struct nm_node *n, const struct netmap_node *sn);
+static void digest_input(uint8_t out[DIGEST_LEN], const struct netmap_node *sn);
+static void digest_rules(uint8_t out[DIGEST_LEN], const struct filter_node *fn);
 
 /* ---- building ---- */
 
@@ -73,9 +82,9 @@ static int diags_detach(const struct diag_list *from, struct diag_list *to)
 	return rc;
 }
 
-/* The policy, the inventory of SNAP, the filters, every node's peers. */
+/* The policy, the inventory of SNAP, the filters. */
 static int compile(struct load *l, const struct netmap_snap *snap, const char *text, const char *name,
-		   struct routes_set *rs, struct diag_list *diags)
+		   struct diag_list *diags)
 {
 	struct inv *inv = netmap_snap_inventory(snap, diags);
 	int rc = load_policy(l, &(struct load_src){ .name = name, .text = text, .len = strlen(text) }, diags);
@@ -86,9 +95,7 @@ static int compile(struct load *l, const struct netmap_snap *snap, const char *t
 		return rc;
 	if (taken < 0)
 		return taken;
-	if ((rc = load_compile(l, diags)) < 0)
-		return rc;
-	return routes_compute(l->pol, l->inv, &l->fs, rs, diags);
+	return load_compile(l, diags);
 }
 
 static int prefix_of(struct ctl_prefix *p, const struct addr_range *r)
@@ -125,11 +132,18 @@ static int endpoints_of(struct ctl_endpoints *out, const struct netmap_node *sn)
 	return 0;
 }
 
-static int filter_of(struct nm_node *n, const struct filter_node *fn)
+static char *filter_text(const struct filter_node *fn)
 {
 	cJSON *rules = ts_node_rules(fn);
-	n->filter = rules ? cJSON_PrintUnformatted(rules) : NULL;
+	char *text = rules ? cJSON_PrintUnformatted(rules) : NULL;
 	cJSON_Delete(rules);
+	return text;
+}
+
+static int filter_of(struct nm_node *n, const struct filter_node *fn)
+{
+	digest_rules(n->rules, fn);
+	n->filter = filter_text(fn);
 	return n->filter ? 0 : -ENOMEM;
 }
 
@@ -144,6 +158,7 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 	n->v4 = l->inv->nodes[i].v4;
 	n->v6 = l->inv->nodes[i].v6;
 	memcpy(n->wg_key, sn->wg_key, sizeof(n->wg_key));
+	digest_input(n->input, sn);
 	n->snat = l->fs.nodes[i].served.n > 0;
 	if (!(n->name = strdup(sn->name)) || addr_set_add_all(&n->served, &l->fs.nodes[i].served) < 0)
 		return -ENOMEM;
@@ -337,6 +352,94 @@ static int registered_of(struct nm_node *n, const struct netmap_node *sn)
 	return 0;
 }
 
+static void digest_text(struct digest *d, const char *text)
+{
+	digest_bytes(d, text ? text : "", text ? strlen(text) + 1 : 0);
+}
+
+static void digest_strs(struct digest *d, const struct netmap_strs *l)
+{
+	digest_u64(d, l->n);
+	for (size_t i = 0; i < l->n; i++)
+		digest_text(d, l->v[i]);
+}
+
+/* Everything of SN's store row that a world reads (netmap_snap_inventory,
+ * node_fill): a node whose digest is the same is the same node to a world. */
+static void digest_input(uint8_t out[DIGEST_LEN], const struct netmap_node *sn)
+{
+	struct digest d;
+	digest_init(&d);
+	digest_u64(&d, (uint64_t)sn->id);
+	digest_text(&d, sn->name);
+	digest_u64(&d, (uint64_t)sn->user_id);
+	digest_strs(&d, &sn->tags);
+	digest_strs(&d, &sn->endpoints);
+	digest_bytes(&d, sn->wg_key, sizeof(sn->wg_key));
+	digest_bytes(&d, sn->ipv4, sizeof(sn->ipv4));
+	digest_bytes(&d, sn->ipv6, sizeof(sn->ipv6));
+	digest_u64(&d, (uint64_t)sn->created);
+	digest_u64(&d, (uint64_t)sn->key_expiry);
+	digest_u64(&d, sn->nroutes);
+	for (size_t i = 0; i < sn->nroutes; i++) {
+		digest_text(&d, sn->routes[i].prefix);
+		digest_u64(&d, (uint64_t)sn->routes[i].advertised << 8 | (uint64_t)sn->routes[i].state);
+		/* the election orders the routers: a new primary is no growth */
+		digest_u64(&d, (uint64_t)sn->routes[i].primary_since);
+	}
+	digest_final(&d, out);
+}
+
+/* What every node's map rests on beside the nodes and the users: the
+ * policy, its text and the name its diagnostics carry. */
+static void digest_basis(uint8_t out[DIGEST_LEN], const char *text, const char *name)
+{
+	struct digest d;
+	digest_init(&d);
+	digest_text(&d, text);
+	digest_text(&d, name);
+	digest_final(&d, out);
+}
+
+/* The first N users of SNAP (in id order: a user added later comes after). */
+static void digest_users(uint8_t out[DIGEST_LEN], const struct netmap_snap *snap, size_t n)
+{
+	struct digest d;
+	digest_init(&d);
+	for (size_t i = 0; i < n; i++) {
+		digest_u64(&d, (uint64_t)snap->users[i].id);
+		digest_text(&d, snap->users[i].name);
+		digest_text(&d, snap->users[i].email);
+		digest_text(&d, snap->users[i].role);
+	}
+	digest_final(&d, out);
+}
+
+/* What ts_node_rules makes FN's filter text of: two nodes with the same
+ * digest have the same text, and hashing costs less than printing. */
+static void digest_rules(uint8_t out[DIGEST_LEN], const struct filter_node *fn)
+{
+	struct digest d;
+	digest_init(&d);
+	for (size_t j = 0; j < fn->nrules; j++) {
+		const struct filter_rule *r = &fn->rules[j];
+		if (r->cap_only)
+			continue;
+		digest_u64(&d, r->src_all);
+		digest_ranges(&d, &r->src);
+		digest_u64(&d, r->ndst);
+		for (size_t k = 0; k < r->ndst; k++) {
+			const struct filter_dst *fd = &r->dst[k];
+			digest_u64(&d, (uint64_t)fd->any << 40 | (uint64_t)fd->family << 32 |
+					       (uint64_t)fd->ports.lo << 16 | fd->ports.hi);
+			digest_put(&d, &fd->lo, sizeof(fd->lo));
+			digest_put(&d, &fd->hi, sizeof(fd->hi));
+		}
+		digest_bytes(&d, r->protos, r->nprotos);
+	}
+	digest_final(&d, out);
+}
+
 /* Everything netmap_for puts in node I's map but the generation: itself,
  * each peer's facts and what that peer serves it, its filter and snat. */
 static void digest_view(struct netmap_world *w, size_t i)
@@ -366,29 +469,28 @@ static void digest_view(struct netmap_world *w, size_t i)
 
 /* ---- the world ---- */
 
-/* The diagnostics of loading point into the load's copy of the policy:
- * detached into DIAGS before it goes. */
-static int world_make(struct netmap_world *w, const struct netmap_snap *snap, const char *policy_text,
-		      struct diag_list *diags)
+/* The policy text a world compiles (POLICY_TEXT when not NULL: a dry run)
+ * and, into NAME, the name its diagnostics carry. */
+static const char *policy_of(const struct netmap_snap *snap, const char *policy_text, char name[64])
 {
-	struct diag_list local = { .max_errors = diags->max_errors };
-	char name[64];
-	const char *text = policy_text ? policy_text : snap->has_policy ? snap->policy_text : "{}";
 	if (policy_text)
-		snprintf(name, sizeof(name), "policy (dry run)");
+		snprintf(name, 64, "policy (dry run)");
 	else if (snap->has_policy)
-		snprintf(name, sizeof(name), "policy v%lld", (long long)snap->policy_version);
+		snprintf(name, 64, "policy v%lld", (long long)snap->policy_version);
 	else
-		snprintf(name, sizeof(name), "no policy");
-	struct load *l = load_new();
-	int rc = l ? compile(l, snap, text, name, &w->rs, &local) : -ENOMEM;
-	if (rc == 0)	/* the one step after compiling; then the diagnostics go either way */
+		snprintf(name, 64, "no policy");
+	return policy_text ? policy_text : snap->has_policy ? snap->policy_text : "{}";
+}
+
+/* Every node's peers, map and digests from the compiled L. */
+static int world_fresh(struct netmap_world *w, const struct load *l, const struct netmap_snap *snap,
+		       const char *name, struct diag_list *diags)
+{
+	int rc = routes_compute(l->pol, l->inv, &l->fs, &w->rs, diags);
+	if (rc == 0)
 		rc = nodes_fill(w, l, snap, name);
-	int detached = diags_detach(&local, diags);
-	diag_list_free(&local);
-	load_free(l);
-	if (rc < 0 || detached < 0)
-		return rc < 0 ? rc : detached;
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < w->nnodes; i++)
 		digest_facts(&w->nodes[i]);
 	for (size_t i = 0; i < w->nnodes; i++)
@@ -396,8 +498,162 @@ static int world_make(struct netmap_world *w, const struct netmap_snap *snap, co
 	return 0;
 }
 
-int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, struct netmap_world **out,
-		       struct diag_list *diags)
+/* ---- growing: the next world from the previous one, when nodes joined ----
+ *
+ * The common change at scale is a node joining.  When the policy is the
+ * same, the users are the same (or more were added), every node of the
+ * previous world is unchanged (its store row's digest) and in the same
+ * place, and the new nodes come after them, the filters are compiled afresh (cheap) but the route sets grow
+ * (routes_grow: the expensive part, every node's peers, is not redone),
+ * only the filters whose rules changed are printed again, and only the
+ * nodes whose maps may have changed get a new view digest.  The previous
+ * world gives its nodes and route sets to the new one; it keeps what
+ * netmap_changed and the node queries read.  Anything else, or a new node
+ * that serves a route: -EAGAIN, and the world is made afresh. */
+
+struct growing {
+	struct routes_growth g;
+	char **texts;			/* per old node: its new filter text, NULL: the same */
+	bool *touched;			/* per node: its view digest is to be made again */
+};
+
+static bool grow_fits(const struct netmap_world *prev, const struct netmap_world *w, const struct load *l,
+		      const struct netmap_snap *snap)
+{
+	uint8_t users[DIGEST_LEN];
+	if (prev->spent || memcmp(prev->basis, w->basis, DIGEST_LEN) != 0 || l->inv->nnodes <= prev->nnodes ||
+	    snap->nusers < prev->nusers)
+		return false;
+	/* users may have been added (a new node's owner), not changed */
+	digest_users(users, snap, prev->nusers);
+	if (memcmp(users, prev->users, DIGEST_LEN) != 0)
+		return false;
+	for (size_t i = 0; i < prev->nnodes; i++) {
+		const struct netmap_node *sn = &snap->nodes[l->inv->nodes[i].added];
+		uint8_t input[DIGEST_LEN];
+		if (sn->id != prev->nodes[i].id)
+			return false;
+		digest_input(input, sn);
+		if (memcmp(input, prev->nodes[i].input, DIGEST_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Everything that may fail, PREV left as it was. */
+static int grow_prepare(struct netmap_world *w, struct netmap_world *prev, const struct load *l,
+			const struct netmap_snap *snap, const char *name, struct growing *gr, struct diag_list *diags)
+{
+	size_t n = l->inv->nnodes, old = prev->nnodes;
+	struct netmap_approver *approver = NULL;
+	int rc = routes_grow(l->pol, l->inv, &l->fs, &prev->rs, &gr->g, diags);
+	if (rc < 0)
+		return rc;
+	gr->texts = calloc(old + 1, sizeof(*gr->texts));
+	gr->touched = calloc(n + 1, sizeof(*gr->touched));
+	w->nodes = calloc(n + 1, sizeof(*w->nodes));
+	w->by_id = calloc(n + 1, sizeof(*w->by_id));
+	if (!gr->texts || !gr->touched || !w->nodes || !w->by_id)
+		return -ENOMEM;
+	w->nnodes = n;	/* the old nodes' places stay empty until the commit */
+	for (size_t i = 0; i < old; i++) {
+		uint8_t rules[DIGEST_LEN];
+		digest_rules(rules, &l->fs.nodes[i]);
+		if (memcmp(rules, prev->nodes[i].rules, DIGEST_LEN) == 0)
+			continue;
+		if (!(gr->texts[i] = filter_text(&l->fs.nodes[i])))
+			return -ENOMEM;
+		gr->touched[i] = true;
+	}
+	for (size_t k = 0; k < gr->g.ngains; k++)
+		gr->touched[gr->g.gains[k].viewer] = true;
+	for (size_t i = old; rc == 0 && i < n; i++) {
+		gr->touched[i] = true;
+		rc = node_fill(&w->nodes[i], l, i, &snap->nodes[l->inv->nodes[i].added], &approver, name);
+	}
+	netmap_approver_free(approver);
+	return rc;
+}
+
+/* The old nodes move from PREV into W; cannot fail. */
+static void grow_commit(struct netmap_world *w, struct netmap_world *prev, const struct load *l,
+			struct growing *gr)
+{
+	routes_grow_commit(&prev->rs, &gr->g);
+	w->rs = prev->rs;
+	memset(&prev->rs, 0, sizeof(prev->rs));
+	for (size_t i = 0; i < prev->nnodes; i++) {
+		struct nm_node *o = &prev->nodes[i], *n = &w->nodes[i];
+		*n = *o;
+		o->name = o->filter = NULL;
+		memset(&o->endpoints, 0, sizeof(o->endpoints));
+		memset(&o->addresses, 0, sizeof(o->addresses));
+		memset(&o->approvals, 0, sizeof(o->approvals));
+		memset(&o->served, 0, sizeof(o->served));
+		if (!gr->texts[i])
+			continue;
+		free(n->filter);
+		n->filter = gr->texts[i];
+		gr->texts[i] = NULL;
+		digest_rules(n->rules, &l->fs.nodes[i]);
+	}
+	prev->spent = true;
+	w->grown = true;
+	for (size_t i = 0; i < w->nnodes; i++)
+		w->by_id[i] = (struct nm_id){ w->nodes[i].id, i };
+	qsort(w->by_id, w->nnodes, sizeof(*w->by_id), cmp_id);
+	for (size_t i = prev->nnodes; i < w->nnodes; i++)
+		digest_facts(&w->nodes[i]);
+	for (size_t i = 0; i < w->nnodes; i++)
+		if (gr->touched[i])
+			digest_view(w, i);
+}
+
+static int world_grow(struct netmap_world *w, struct netmap_world *prev, const struct load *l,
+		      const struct netmap_snap *snap, const char *name, struct diag_list *diags)
+{
+	struct growing gr = { 0 };
+	if (!grow_fits(prev, w, l, snap))
+		return -EAGAIN;
+	int rc = grow_prepare(w, prev, l, snap, name, &gr, diags);
+	if (rc == 0)
+		grow_commit(w, prev, l, &gr);
+	routes_growth_free(&gr.g);
+	for (size_t i = 0; gr.texts && i < prev->nnodes; i++)
+		free(gr.texts[i]);
+	free(gr.texts);
+	free(gr.touched);
+	return rc;
+}
+
+/* ---- the world ---- */
+
+/* W from SNAP: grown from PREV when it can be (not NULL), else afresh.
+ * The diagnostics of loading point into the load's copy of the policy:
+ * detached into DIAGS before it goes. */
+static int world_make(struct netmap_world *w, struct netmap_world *prev, const struct netmap_snap *snap,
+		      const char *policy_text, struct diag_list *diags)
+{
+	struct diag_list local = { .max_errors = diags->max_errors };
+	char name[64];
+	const char *text = policy_of(snap, policy_text, name);
+	struct load *l = load_new();
+	int rc = l ? compile(l, snap, text, name, &local) : -ENOMEM;
+	digest_basis(w->basis, text, name);
+	digest_users(w->users, snap, snap->nusers);
+	w->nusers = snap->nusers;
+	if (rc == 0)
+		rc = prev ? world_grow(w, prev, l, snap, name, &local) : -EAGAIN;
+	if (rc == -EAGAIN)
+		rc = world_fresh(w, l, snap, name, &local);
+	int detached = diags_detach(&local, diags);
+	diag_list_free(&local);
+	load_free(l);
+	return rc < 0 ? rc : detached;
+}
+
+static int world_read(struct store *s, struct netmap_world *prev, const char *policy_text, int64_t *gen,
+		      struct netmap_world **out, struct diag_list *diags)
 {
 	struct netmap_snap snap = { 0 };
 	struct netmap_world *w = calloc(1, sizeof(*w));
@@ -405,7 +661,7 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 	if (rc < 0)
 		diag_error(diags, NULL, "reading the store: %s", strerror(-rc));
 	else
-		rc = world_make(w, &snap, policy_text, diags);
+		rc = world_make(w, prev, &snap, policy_text, diags);
 	if (rc < 0) {
 		netmap_world_free(w);
 		w = NULL;
@@ -414,6 +670,23 @@ int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, s
 	*out = w;
 	netmap_snap_free(&snap);
 	return rc;
+}
+
+int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, struct netmap_world **out,
+		       struct diag_list *diags)
+{
+	return world_read(s, NULL, policy_text, gen, out, diags);
+}
+
+int netmap_world_next(struct netmap_world *prev, struct store *s, int64_t *gen, struct netmap_world **out,
+		      struct diag_list *diags)
+{
+	return world_read(s, prev, NULL, gen, out, diags);
+}
+
+bool netmap_world_grown(const struct netmap_world *w)
+{
+	return w->grown;
 }
 
 struct inv *netmap_inventory(struct store *s, struct diag_list *diags, int *rc)
@@ -584,6 +857,8 @@ int netmap_for(const struct netmap_world *w, int64_t id, uint64_t generation, st
 {
 	long i = netmap_node_index(w, id);
 	memset(out, 0, sizeof(*out));
+	if (w->spent)
+		return -ESTALE;
 	if (i < 0)
 		return -ENOENT;
 	out->generation = generation;

@@ -7,9 +7,11 @@
  *      --> one ctl_netmap per node (peers, routes into the tunnel, the node's
  *          Tailscale FilterRules, whether it source-NATs)
  *
- * A world is immutable once built.  The coordinator keeps the last map it
- * sent each node; after a change it builds a new world and asks only for
- * the maps of the nodes whose view changed (netmap_changed tells).
+ * A world is immutable once built, but for giving its parts to the next
+ * (netmap_world_next).  The coordinator keeps the last map it sent each
+ * node; after a change it builds a new world (grown from the last one when
+ * nodes only joined) and asks only for the maps of the nodes whose view
+ * changed (netmap_changed tells).
  *
  * Semantics are exactly the compiler's: the peers a node sees, their
  * allowed IPs and the primary routes are routes_compute's, so the route
@@ -65,6 +67,18 @@ struct inv;
  * stays valid after the world is freed. */
 int netmap_world_build(struct store *s, const char *policy_text, int64_t *gen, struct netmap_world **out,
 		       struct diag_list *diags);
+/* The world after a change to S, as netmap_world_build makes it (the same
+ * maps, the same digests), made from PREV where that costs less: when
+ * nodes only joined (the policy, the users and every other node as PREV
+ * has them), PREV's nodes and peers move into the new world and only what
+ * the new nodes change is computed.  PREV then keeps what netmap_changed,
+ * netmap_node_* and netmap_node_registered_as read, and netmap_for on it
+ * is -ESTALE: free it once the new world is compared with it.  On failure
+ * PREV is as it was. */
+int netmap_world_next(struct netmap_world *prev, struct store *s, int64_t *gen, struct netmap_world **out,
+		      struct diag_list *diags);
+/* Whether W was grown from the previous world (not made afresh). */
+bool netmap_world_grown(const struct netmap_world *w);
 void netmap_world_free(struct netmap_world *w);
 
 /* The compiler's inventory of S as of now, read as a world reads it (the

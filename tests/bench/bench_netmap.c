@@ -6,10 +6,12 @@
  * inventory, compile, routes_compute, digests), one node's map (the mean
  * over every node), the relay's map (every user node is its peer), and
  * after one node's endpoint moves, netmap_changed for every node with how
- * many it flags.  Beside them the reference: headscale rebuilds every
+ * many it flags, and a node joining (netmap_world_next grows the last
+ * world by it: how long, and whether it could).  Beside them the reference: headscale rebuilds every
  * node's map on every change (~7 s per `up` at 650 nodes, headscale issue
  * reports).  Figures only: nothing is asserted about time. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +147,25 @@ static struct netmap_world *build(struct store *s, double *secs)
 	return w;
 }
 
+/* A new user with PER_USER nodes joins: the next world grown from W
+ * (consumed: spent, then freed); seconds, or -1 on failure. */
+static double join(struct store *s, struct netmap_world *w, size_t u, unsigned n, bool *grown)
+{
+	struct diag_list diags = { 0 };
+	struct netmap_world *next = NULL;
+	int64_t gen, last;
+	int rc = add_user(s, u, &n, &last);
+	double t0 = now();
+	if (rc == 0)
+		rc = netmap_world_next(w, s, &gen, &next, &diags);
+	double t = now() - t0;
+	diag_print(stderr, &diags);
+	diag_list_free(&diags);
+	*grown = next && netmap_world_grown(next);
+	netmap_world_free(next);
+	return rc < 0 ? -1 : t;
+}
+
 /* Every node's map built, then encoded: mean seconds per node for each,
  * mean bytes. */
 static int every_map(const struct netmap_world *w, double *per_node, double *encode, double *bytes)
@@ -188,7 +209,8 @@ static int run(size_t nodes)
 	char dir[64] = "/dev/shm/bench_netmap.XXXXXX", db[96], err[256] = "";
 	struct store *s = NULL;
 	int64_t relay = 0, moved = 0;
-	double fill_s, build_s, rebuild_s, per_node, encode, bytes, relay_s, changed_s;
+	double fill_s, build_s, rebuild_s, per_node, encode, bytes, relay_s, changed_s, join_s;
+	bool grown = false;
 	size_t relay_peers = 0, flagged = 0;
 	if (!mkdtemp(dir) && !mkdtemp(strcpy(dir, "/tmp/bench_netmap.XXXXXX")))
 		return -errno;
@@ -218,10 +240,10 @@ static int run(size_t nodes)
 	for (size_t i = 0; i < netmap_node_count(w2); i++)
 		flagged += netmap_changed(w, w2, netmap_node_id(w2, i));
 	changed_s = now() - t0;
-	printf("%6zu %9.0f %9.0f %10.0f %7.1f %9.1f %7.0f %7.2f (%zu peers) %8.2f %7zu\n", nodes, fill_s * 1e3,
-	       build_s * 1e3, rebuild_s * 1e3, per_node * 1e6, encode * 1e6, bytes, relay_s * 1e3, relay_peers,
-	       changed_s * 1e3, flagged);
-	netmap_world_free(w2);
+	join_s = join(s, w2, nodes, (unsigned)nodes + 1, &grown);
+	printf("%6zu %9.0f %9.0f %10.0f %7.1f %9.1f %7.0f %7.2f (%zu peers) %8.2f %7zu %7.1f%s\n", nodes,
+	       fill_s * 1e3, build_s * 1e3, rebuild_s * 1e3, per_node * 1e6, encode * 1e6, bytes, relay_s * 1e3,
+	       relay_peers, changed_s * 1e3, flagged, join_s * 1e3, grown ? " grown" : " afresh");
 free_world:
 	netmap_world_free(w);
 close:
@@ -245,8 +267,8 @@ int main(int argc, char **argv)
 	size_t nsizes = argc > 1 ? 1 : sizeof(sizes) / sizeof(sizes[0]);
 	printf("reference: headscale rebuilds every node's map on every change (~7 s per `up` at 650 nodes, "
 	       "headscale issue reports)\n");
-	printf("%6s %9s %9s %10s %7s %9s %7s %21s %8s %7s\n", "nodes", "store ms", "world ms", "rebuild ms",
-	       "map us", "encode us", "map B", "relay map ms", "changed", "flagged");
+	printf("%6s %9s %9s %10s %7s %9s %7s %21s %8s %7s %7s\n", "nodes", "store ms", "world ms", "rebuild ms",
+	       "map us", "encode us", "map B", "relay map ms", "changed", "flagged", "join ms");
 	for (size_t i = 0; i < nsizes; i++)
 		if (run(argc > 1 ? (size_t)atol(argv[1]) : sizes[i]) < 0)
 			return 1;
@@ -254,6 +276,7 @@ int main(int argc, char **argv)
 	       "compile, peers and digests, once per change; rebuild: the same after one endpoint moved; map: one "
 	       "node's map (mean over every node), encode: its JSON text (ctl_netmap_encode), B its bytes; "
 	       "changed: netmap_changed for every node after that move, ms for all; flagged: the maps it "
-	       "says to send\n");
+	       "says to send; join: the next world after a user with %d nodes joined (grown from the last, or "
+	       "afresh when it could not be)\n", PER_USER);
 	return 0;
 }

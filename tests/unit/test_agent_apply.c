@@ -242,6 +242,14 @@ int main(void)
 	T_STREQ(f.log, "rm:alice set:alice filter", "the old key is removed, the new one added, the new filter applied");
 	T_CHECK(run(&f, &c, true, &a, true, &r) == 0, "and back");
 
+	/* New addresses (a node removed and registered again): the new one
+	 * goes on before the old one goes, for the kernel flushes a device's
+	 * IPv4 routes with its last IPv4 address. */
+	T_CHECK(run(&f, &a, true, &d, true, &r) == 0, "the node's address changes");
+	T_STREQ(f.log, "addr+100.64.0.9/32 addr-100.64.0.1/32 filter",
+		"... the new address is added before the old one is removed, the routes untouched");
+	T_CHECK(run(&f, &d, true, &a, true, &r) == 0, "and back");
+
 	/* Failures: every step of a -> b and a -> d in turn fails; each time
 	 * the system returns to a's state and the reason names the step. */
 	struct {
@@ -252,8 +260,8 @@ int main(void)
 		{ &b, 1, "peer bob (3): update: Cannot allocate memory" },
 		{ &b, 2, "peer carol (4): add: Cannot allocate memory" },
 		{ &b, 3, "route 100.64.0.4/32: add: File exists" },
-		{ &d, 1, "address 100.64.0.1/32: remove: File exists" },
-		{ &d, 2, "address 100.64.0.9/32: add: File exists" },
+		{ &d, 1, "address 100.64.0.9/32: add: File exists" },
+		{ &d, 2, "address 100.64.0.1/32: remove: File exists" },
 		{ &d, 3, "filter: Invalid argument" },
 	};
 	for (size_t i = 0; i < sizeof fails / sizeof fails[0]; i++) {

@@ -136,19 +136,19 @@ static void set_addrs(char *sql, size_t len, int64_t id, const uint8_t a4[4], co
  * (a test-only step) in one transaction, every node first moved to a
  * placeholder: addresses are unique, and a recorded one may be another
  * node's allocated one. */
-static int record_addrs(const char *db, const struct inv *inv, const int64_t *ids)
+static int record_addrs(const char *db, const struct inv *inv, const int64_t *ids, size_t n)
 {
-	size_t len = 64 + 2 * 128 * inv->nnodes;
+	size_t len = 64 + 2 * 128 * n;
 	char *sql = malloc(len);
 	if (!sql)
 		return -ENOMEM;
 	snprintf(sql, len, "BEGIN;");
-	for (size_t i = 0; i < inv->nnodes; i++) {
+	for (size_t i = 0; i < n; i++) {
 		uint8_t a4[4] = { 0, 0, (uint8_t)(i >> 8), (uint8_t)i }, a6[16] = { 0 };
 		memcpy(a6 + 14, a4 + 2, 2);
 		set_addrs(sql, len, ids[i], a4, a6);
 	}
-	for (size_t i = 0; i < inv->nnodes; i++) {
+	for (size_t i = 0; i < n; i++) {
 		uint8_t a4[4], a6[16];
 		addr_to_bytes(ADDR_V4, inv->nodes[i].v4, a4);
 		addr_to_bytes(ADDR_V6, inv->nodes[i].v6, a6);
@@ -177,17 +177,18 @@ static int add_routes(struct store *s, int64_t id, const struct inv_node *n, int
 	return rc;
 }
 
-/* Registration order is the inventory's: by created time when every node
- * has one (as the inventory sorts), else file order. */
-static int load_case(struct store *s, const char *db, const struct inv *inv, const char *policy,
-		     struct loaded *ld)
+/* Nodes FROM to TO - 1 of INV registered, with their routes, then the
+ * recorded addresses of the first TO.  Registration order is the
+ * inventory's: by created time when every node has one (as the inventory
+ * sorts), else file order. */
+static int register_nodes(struct store *s, const char *db, const struct inv *inv, size_t from, size_t to,
+			  struct loaded *ld)
 {
 	bool all_created = true;
+	int rc = 0;
 	for (size_t i = 0; i < inv->nnodes; i++)
 		all_created &= inv->nodes[i].created != NULL;
-	ld->ids = calloc(inv->nnodes + 1, sizeof(*ld->ids));
-	int rc = ld->ids ? add_users(s, inv, ld, NOW) : -ENOMEM;
-	for (size_t i = 0; rc == 0 && i < inv->nnodes; i++) {
+	for (size_t i = from; rc == 0 && i < to; i++) {
 		const struct inv_node *n = &inv->nodes[i];
 		int64_t now = all_created ? unix_time(n->created) : NOW + (int64_t)i, key;
 		uint8_t secret[STORE_KEY_LEN];
@@ -196,9 +197,18 @@ static int load_case(struct store *s, const char *db, const struct inv *inv, con
 			return rc;
 		rc = add_routes(s, ld->ids[i], n, ld->admin, now);
 	}
-	if (rc < 0 || (rc = record_addrs(db, inv, ld->ids)) < 0)
-		return rc;
+	return rc < 0 ? rc : record_addrs(db, inv, ld->ids, to);
+}
+
+/* The case's users, its first UPTO nodes and its policy. */
+static int load_case(struct store *s, const char *db, const struct inv *inv, const char *policy, size_t upto,
+		     struct loaded *ld)
+{
 	int64_t version;
+	ld->ids = calloc(inv->nnodes + 1, sizeof(*ld->ids));
+	int rc = ld->ids ? add_users(s, inv, ld, NOW) : -ENOMEM;
+	if (rc < 0 || (rc = register_nodes(s, db, inv, 0, upto, ld)) < 0)
+		return rc;
 	return store_policy_set(s, policy, ld->admin, -1, NOW, &version);
 }
 
@@ -322,7 +332,7 @@ static int run_case(const char *path, char *why, size_t whylen, size_t *npeers)
 		snprintf(why, whylen, "no store");
 		goto free_case;
 	}
-	if ((rc = load_case(s, t.db, cc.inv, policy, &ld)) < 0) {
+	if ((rc = load_case(s, t.db, cc.inv, policy, cc.inv->nnodes, &ld)) < 0) {
 		snprintf(why, whylen, "loading the store: %s", strerror(-rc));
 		goto close_store;
 	}
@@ -990,12 +1000,206 @@ static void test_changed_large(void)
 	net_close(&n);
 }
 
+/* ---- netmap_world_next: growing equals building afresh ---- */
+
+static const char *const grow_variants[] = {
+	"{\"tagOwners\": {\"tag:relay\": [\"alice@example.com\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self:*\"]},"
+	"  {\"action\": \"accept\", \"src\": [\"tag:relay\"], \"dst\": [\"autogroup:member:22\"]}]}",
+	"{\"tagOwners\": {\"tag:relay\": [\"alice@example.com\"]}, \"groups\": {\"group:eng\": [\"alice@example.com\", \"carol@example.com\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"group:eng\"], \"dst\": [\"autogroup:internet:*\"]},"
+	"  {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"tag:relay:*\", \"10.1.0.0/16:*\"]}],"
+	" \"autoApprovers\": {\"routes\": {\"10.0.0.0/8\": [\"tag:relay\"]}, \"exitNode\": [\"tag:relay\"]}}",
+	"{\"tagOwners\": {\"tag:relay\": [\"alice@example.com\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"100.64.0.0/10\"], \"dst\": [\"tag:relay:443\"]},"
+	"  {\"action\": \"accept\", \"src\": [\"bob@example.com\"], \"dst\": [\"alice@example.com:*\", \"100.64.0.0/10:22\"]},"
+	"  {\"action\": \"accept\", \"src\": [\"tag:relay\"], \"dst\": [\"192.168.7.0/24:*\"]}]}",
+};
+
+/* GROWN (from the previous world) against FRESH (netmap_world_build): the
+ * same nodes in the same order, every map and digest the same.  Counts
+ * the nodes that differ into *BAD. */
+static void compare_grown(const struct netmap_world *grown, const struct netmap_world *fresh, size_t *bad)
+{
+	if (netmap_node_count(grown) != netmap_node_count(fresh)) {
+		(*bad)++;
+		return;
+	}
+	for (size_t i = 0; i < netmap_node_count(fresh); i++) {
+		int64_t id = netmap_node_id(fresh, i);
+		char *a = encode(grown, id), *b = encode(fresh, id);
+		*bad += !a || !b || strcmp(a, b) != 0 || netmap_node_id(grown, i) != id ||
+			netmap_changed(fresh, grown, id) ||
+			netmap_node_key_expiry(grown, i) != netmap_node_key_expiry(fresh, i);
+		free(a);
+		free(b);
+	}
+}
+
+struct grow_tally {
+	size_t cases, grown, bad;
+};
+
+/* The case's last node joins a world of the others: the world grown by it
+ * (or made afresh when it cannot be) equals a fresh build's. */
+static void grow_case(const char *folder, const char *name, const char *path, void *arg)
+{
+	struct grow_tally *gt = arg;
+	struct captures_case cc;
+	struct loaded ld = { 0 };
+	struct netmap_world *prev = NULL, *next = NULL, *fresh = NULL;
+	struct diag_list diags = { 0 };
+	struct tdir t;
+	struct store *s = NULL;
+	char *policy = NULL;
+	int64_t gen;
+	int rc;
+	if (!captures_load(path, &cc) || cc.status != 200 || !cc.policy || captures_compile(&cc) < 0 ||
+	    cc.inv->nnodes < 2)
+		goto free_case;
+	const cJSON *pj = cJSON_GetObjectItemCaseSensitive(cc.json, "policy");
+	policy = cJSON_IsString(pj) ? strdup(pj->valuestring) : cJSON_Print(pj);
+	if (!policy || !(s = shm_store(&t)))
+		goto free_case;
+	size_t n = cc.inv->nnodes, before = gt->bad;
+	/* The joining node's allocated addresses must not be a recorded one of
+	 * the others: the allocator moved past them (a test-only step). */
+	if (load_case(s, t.db, cc.inv, policy, n - 1, &ld) < 0 || !(prev = build(s, NULL, &rc)) ||
+	    tsql_exec(t.db, "UPDATE meta SET next_v4 = 4194000, next_v6 = 4194000;") ||
+	    register_nodes(s, t.db, cc.inv, n - 1, n, &ld) < 0 || netmap_world_next(prev, s, &gen, &next, &diags) < 0 ||
+	    !(fresh = build(s, NULL, &rc)))
+		gt->bad++;
+	else
+		compare_grown(next, fresh, &gt->bad);
+	gt->cases++;
+	gt->grown += next && netmap_world_grown(next);
+	if (gt->bad != before)
+		T_CHECK(false, "netmap_world_next conformance %s/%s: the last node's join differs from a fresh world",
+			folder, name);
+	diag_list_free(&diags);
+	netmap_world_free(prev);
+	netmap_world_free(next);
+	netmap_world_free(fresh);
+	store_close(s);
+	tdir_remove(&t);
+free_case:
+	free(policy);
+	free(ld.ids);
+	captures_case_free(&cc);
+}
+
+static void test_grow_conformance(void)
+{
+	struct grow_tally gt = { 0 };
+	if (captures_each("netmap_world_next conformance", grow_case, &gt) == 0)
+		return;
+	T_CHECK(gt.bad == 0 && gt.cases > 400 && gt.grown > 200,
+		"netmap_world_next conformance: in %zu recorded policies and inventories the last node joins the "
+		"others' world: %zu worlds grown, the rest made afresh, every map equal to a fresh build's",
+		gt.cases, gt.grown);
+}
+
+/* One step: mostly nodes joining (one to three), else any change; a
+ * removal when the tailnet reaches 40 nodes (every world is compared
+ * whole, so it stays small). */
+static const char *grow_change(struct net *n, struct live *l, const int64_t users[3], unsigned *seed)
+{
+	const char *what = "join";
+	if (l->n >= 40) {
+		int64_t id = pick(l, seed);
+		store_node_remove(n->s, id);
+		drop(l, id);
+		return "removal";
+	}
+	if (rand_r(seed) % 5 >= 3) {
+		random_change(n, l, users, seed, &what);
+		if (rand_r(seed) % 4 == 0 && strcmp(what, "policy") == 0)
+			net_policy(n, grow_variants[rand_r(seed) % 3]);
+		return what;
+	}
+	char name[32];
+	int64_t newcomer = 0;
+	if (rand_r(seed) % 4 == 0) {	/* its owner joins too */
+		snprintf(name, sizeof(name), "x%u", n->next + 1);
+		newcomer = net_user(n, name);
+		what = "join of a new user";
+	}
+	for (unsigned k = rand_r(seed) % 3; k < 3; k++) {
+		bool tagged = rand_r(seed) % 4 == 0;
+		snprintf(name, sizeof(name), "j%u", n->next + 1);
+		int64_t nid = net_node(n, tagged ? 0 : newcomer ? newcomer : users[rand_r(seed) % 3], "tag:relay",
+				       name);
+		if (nid > 0 && l->n < 256)
+			l->ids[l->n++] = nid;
+	}
+	return what;
+}
+
+static void test_grow_random(void)
+{
+	struct net n;
+	struct live l = { 0 };
+	unsigned seed = 20261203;
+	size_t bad = 0, grown = 0, joins = 0, steps = 160, flagged = 0;
+	int rc;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap_world_next: a store");
+		return;
+	}
+	int64_t users[3] = { net_user(&n, "alice"), net_user(&n, "bob"), net_user(&n, "carol") };
+	for (size_t i = 0; i < 8; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "n%u", n.next + 1);
+		l.ids[l.n++] = net_node(&n, i % 4 == 3 ? 0 : users[i % 3], "tag:relay", name);
+	}
+	net_policy(&n, grow_variants[0]);
+	struct netmap_world *cur = build(n.s, NULL, &rc);
+	for (size_t step = 0; cur && step < steps; step++) {
+		const char *what = grow_change(&n, &l, users, &seed);
+		struct diag_list diags = { 0 };
+		struct netmap_world *fresh = build(n.s, NULL, &rc), *next = NULL;
+		int64_t gen;
+		rc = netmap_world_next(cur, n.s, &gen, &next, &diags);
+		diag_list_free(&diags);
+		if (!fresh || !next) {
+			T_CHECK(false, "netmap_world_next: step %zu, a %s: a world (%d)", step, what, rc);
+			netmap_world_free(fresh);
+			break;
+		}
+		size_t before = bad;
+		compare_grown(next, fresh, &bad);
+		/* the spent world still tells which maps changed */
+		for (size_t i = 0; i < netmap_node_count(fresh); i++) {
+			int64_t id = netmap_node_id(fresh, i);
+			bool a = netmap_changed(cur, next, id);
+			bad += a != netmap_changed(cur, fresh, id);
+			flagged += a;
+		}
+		if (bad != before)
+			T_CHECK(false, "netmap_world_next: step %zu, a %s (%s): %zu nodes differ from a fresh world", step,
+				what, netmap_world_grown(next) ? "grown" : "afresh", bad - before);
+		joins += strncmp(what, "join", 4) == 0;
+		grown += netmap_world_grown(next);
+		netmap_world_free(fresh);
+		netmap_world_free(cur);
+		cur = next;
+	}
+	netmap_world_free(cur);
+	T_CHECK(cur && bad == 0 && grown > 50 && flagged > 0,
+		"netmap_world_next: %zu random steps (%zu of them joins, policies of seven kinds): %zu worlds grown "
+		"from the last, every node's map, digest and change flag equal to a fresh build's", steps, joins,
+		grown);
+	net_close(&n);
+}
+
 int main(void)
 {
 	test_ha();
 	test_roles();
 	test_changed_random();
 	test_changed_large();
+	test_grow_random();
+	test_grow_conformance();
 	test_shape();
 	test_no_policy();
 	test_diags();

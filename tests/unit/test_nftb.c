@@ -2,13 +2,13 @@
  * namespace of its own (unshare; skipped where that is not allowed): one
  * handle applying update after update plans from the model it committed
  * last (no read-back) and must leave the kernel exactly where a fresh
- * handle, which reads the table back, finds nothing to do; a dry run
- * commits nothing; the monitor ignores our own commits and sees another
- * handle's.  Through the test hooks: a commit by another handle between
- * reading and sending leaves what was read standing when it was to
- * another table, is read again when to ours, and given up after
- * max_retries; an
- * element the kernel rejects is reported and leaves the table as it was. */
+ * handle, which reads the table back, finds nothing to do, also after
+ * another handle's commit to a table of its own; a dry run commits
+ * nothing; the monitor ignores our own commits and sees another handle's.
+ * Through the test hooks: a commit by another handle between reading and
+ * sending leaves what was read standing when it was to another table, is
+ * read again when to ours, and given up after max_retries; an element the
+ * kernel rejects is reported and leaves the table as it was. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -249,6 +249,23 @@ int main(void)
 		T_CHECK(rc == 0 && r.changed && !r.cached,
 			"after someone else's commit the daemon reads the table back (+%zu -%zu)", r.nadd, r.ndel);
 		nftb_result_free(&r);
+		/* Someone else's commit to a table of its own: the monitor
+		 * heard it, our last commit still holds. */
+		struct nftm_table *elsewhere = model_named(&steps[1], "elsewhere");
+		rc = elsewhere ? apply(other, elsewhere, false, &r) : -1;
+		nftb_result_free(&r);
+		if (rc == 0)
+			rc = apply(daemon, t3, false, &r);
+		T_CHECK(rc == 0 && r.changed && r.cached,
+			"after someone else's commit to another table the daemon plans from its last commit (+%zu -%zu)",
+			r.nadd, r.ndel);
+		nftb_result_free(&r);
+		struct nftb *fresh = nftb_open();
+		rc = fresh ? apply(fresh, t3, false, &r) : -1;
+		T_CHECK(rc == 0 && !r.changed && !r.cached, "... and a fresh handle reading it back finds it up to date");
+		nftb_result_free(&r);
+		nftb_close(fresh);
+		nftm_free(elsewhere);
 	}
 	struct racer racer = { other, { model_named(&steps[0], "racer"), model_named(&steps[3], "racer") },
 			       { model(&steps[1]), model(&steps[2]) }, false, NULL, 0, 0 };

@@ -273,30 +273,42 @@ static unsigned rnd(unsigned n)
 	return (unsigned)(rs % n);
 }
 
+static const char *const dsts[] = { "100.64.0.1", "8.8.8.8", "8.8.4.4", "10.1.0.0", "10.1.2.77", "10.1.255.255",
+				    "9.9.9.9" };
+static const unsigned protos[] = { 1, 6, 17, 47, 58, 132 };
+
+/* Random rules over sources 100.64.0.2-37: their text lives in a struct
+ * rtext, rule I's in row I. */
+#define RULES_MAX 24
+struct rtext {
+	char lo[RULES_MAX][20], hi[RULES_MAX][20], dl[RULES_MAX][20], dh[RULES_MAX][20];
+};
+
+static void random_rule(struct hbox *h, struct rtext *txt, size_t i)
+{
+	unsigned a = 2 + rnd(30), b = a + (rnd(3) ? 0 : rnd(6));
+	snprintf(txt->lo[i], sizeof(txt->lo[i]), "100.64.0.%u", a);
+	snprintf(txt->hi[i], sizeof(txt->hi[i]), "100.64.0.%u", b);
+	const char *d = dsts[rnd(7)];
+	snprintf(txt->dl[i], sizeof(txt->dl[i]), "%s", d);
+	snprintf(txt->dh[i], sizeof(txt->dh[i]), "%s", !strcmp(d, "10.1.0.0") ? "10.1.7.255" : d);
+	unsigned p = protos[rnd(6)], pl = rnd(4) ? 0 : p, ph = pl ? p : 255;
+	unsigned portlo = (unsigned[]){ 22, 80, 443, 1000 }[rnd(4)];
+	*h = (struct hbox){ txt->lo[i], txt->hi[i], txt->dl[i], txt->dh[i], pl ? pl : p, ph == 255 && !pl ? p : ph,
+			    portlo, portlo + (rnd(2) ? 0 : rnd(3000)) };
+	if (rnd(5) == 0)
+		h->plo = 0, h->phi = 255;
+}
+
 static void test_random(void)
 {
-	static const char *const dsts[] = { "100.64.0.1", "8.8.8.8", "8.8.4.4", "10.1.0.0", "10.1.2.77", "10.1.255.255",
-					    "9.9.9.9" };
-	static const unsigned protos[] = { 1, 6, 17, 47, 58, 132 };
 	size_t mism = 0, acc = 0, total = 0;
 	for (int round = 0; round < 20; round++) {
-		struct hbox h[24];
-		char lo[24][20], hi[24][20], dl[24][20], dh[24][20];
+		struct hbox h[RULES_MAX];
+		struct rtext txt;
 		size_t n = 4 + rnd(20);
-		for (size_t i = 0; i < n; i++) {
-			unsigned a = 2 + rnd(30), b = a + (rnd(3) ? 0 : rnd(6));
-			snprintf(lo[i], sizeof(lo[i]), "100.64.0.%u", a);
-			snprintf(hi[i], sizeof(hi[i]), "100.64.0.%u", b);
-			const char *d = dsts[rnd(7)];
-			snprintf(dl[i], sizeof(dl[i]), "%s", d);
-			snprintf(dh[i], sizeof(dh[i]), "%s", !strcmp(d, "10.1.0.0") ? "10.1.7.255" : d);
-			unsigned p = protos[rnd(6)], pl = rnd(4) ? 0 : p, ph = pl ? p : 255;
-			unsigned portlo = (unsigned[]){ 22, 80, 443, 1000 }[rnd(4)];
-			h[i] = (struct hbox){ lo[i], hi[i], dl[i], dh[i], pl ? pl : p, ph == 255 && !pl ? p : ph, portlo,
-					      portlo + (rnd(2) ? 0 : rnd(3000)) };
-			if (rnd(5) == 0)
-				h[i].plo = 0, h[i].phi = 255;
-		}
+		for (size_t i = 0; i < n; i++)
+			random_rule(&h[i], &txt, i);
 		struct ir_flows f;
 		struct nftm_opts o = { 0 };
 		struct nftm_table *t = relay(&o, h, n);
@@ -329,6 +341,131 @@ static void test_random(void)
 	T_CHECK(mism == 0 && acc > total / 20 && acc < total - total / 20,
 		"model vs ir_match on %zu random packets over 20 random rule sets: %zu mismatches, %zu accepted", total,
 		mism, acc);
+}
+
+/* Does every packet OLD accepts from 100.64.0.0-40 (to the relay's
+ * destinations, a few protocols and ports), NEW accept too? */
+static bool accepts_all_of(const struct nftm_table *new_, const struct nftm_table *old)
+{
+	/* the rules' first ports and ports past them */
+	static const unsigned ports[] = { 22, 23, 80, 81, 101, 443, 444, 543, 1000, 1001, 1100, 2000, 3500 };
+	for (unsigned s = 0; s <= 40; s++)
+		for (size_t d = 0; d < sizeof(dsts) / sizeof(dsts[0]); d++)
+			for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
+				for (size_t k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
+					addr_u128 src = a128("100.64.0.0") + s, dst = a128(dsts[d]);
+					if (nftm_eval(old, ADDR_V4, protos[p], src, dst, ports[k]) &&
+					    !nftm_eval(new_, ADDR_V4, protos[p], src, dst, ports[k]))
+						return false;
+				}
+	return true;
+}
+
+/* nftm_admits_all, which lets the agent skip re-checking open connections
+ * after a change: never true when the new table denies something the old
+ * one accepted (random changes: a rule added or removed, its sources or
+ * ports changed), and true for a device joining a group. */
+static void test_admits_all(void)
+{
+	struct nftm_opts o = { 0 };
+	size_t said = 0, wrong = 0, rounds = 200;
+	for (size_t round = 0; round < rounds; round++) {
+		struct hbox a[RULES_MAX], b[RULES_MAX];
+		struct rtext ta, tb;
+		size_t na = 3 + rnd(10), nb = na;
+		for (size_t i = 0; i < na; i++)
+			random_rule(&a[i], &ta, i);
+		memcpy(b, a, sizeof(b));
+		size_t i = rnd((unsigned)na);
+		switch (rnd(4)) {
+		case 0: /* a rule more */
+			random_rule(&b[nb++], &tb, na);
+			break;
+		case 1: /* a rule less */
+			b[i] = b[--nb];
+			break;
+		case 2: /* one rule's sources grown or moved */
+			snprintf(tb.hi[i], sizeof(tb.hi[i]), "100.64.0.%u", (unsigned)(a128(b[i].slo) & 0xff) + rnd(8));
+			b[i].shi = tb.hi[i];
+			break;
+		default: /* one rule's ports changed */
+			b[i].portlo = (unsigned[]){ 22, 80, 443, 1000 }[rnd(4)];
+			b[i].porthi = b[i].portlo + rnd(100);
+		}
+		struct nftm_table *old = relay(&o, a, na), *new_ = relay(&o, b, nb);
+		if (!old || !new_) {
+			wrong++;
+		} else if (nftm_admits_all(new_, old)) {
+			said++;
+			wrong += !accepts_all_of(new_, old);
+		}
+		nftm_free(old);
+		nftm_free(new_);
+	}
+	T_CHECK(wrong == 0 && said > rounds / 10 && said < rounds - rounds / 10,
+		"admits_all over %zu random changes: true %zu times, never while a packet the old table accepted is denied (%zu wrong)",
+		rounds, said, wrong);
+
+	struct hbox before[] = {
+		{ "100.64.0.2", "100.64.0.3", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443 },
+		{ "100.64.0.9", "100.64.0.9", "100.64.0.1", "100.64.0.1", 6, 6, 22, 22 },
+	}, after[2];
+	memcpy(after, before, sizeof(after));
+	after[0].shi = "100.64.0.4";
+	struct nftm_table *x = relay(&o, before, 2), *y = relay(&o, after, 2);
+	T_CHECK(x && y && nftm_admits_all(y, x) && nftm_admits_all(x, x),
+		"a device joining a group, or no change: admits all");
+	T_CHECK(x && y && !nftm_admits_all(x, y), "the device leaving again: does not");
+	nftm_free(x);
+	nftm_free(y);
+	struct hbox whole[] = { { "100.64.0.2", "100.64.0.6", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443 } };
+	struct hbox gap[] = { { "100.64.0.2", "100.64.0.3", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443 },
+			      { "100.64.0.5", "100.64.0.6", "8.8.8.8", "8.8.8.8", 6, 6, 443, 443 } };
+	x = relay(&o, whole, 1);
+	y = relay(&o, gap, 2);
+	T_CHECK(x && y && !nftm_admits_all(y, x) && nftm_admits_all(x, y),
+		"a member leaving from the middle of a group's range: does not (and joining again: does)");
+	nftm_free(x);
+	nftm_free(y);
+}
+
+/* Many identities (the index of identities grows and rehashes several
+ * times): 300 sources in pairs, each pair with ports of its own, written
+ * as one rule for the first source and two for the second (other rules,
+ * the same rights: one identity). */
+static void test_many_identities(void)
+{
+	enum { N = 300 };
+	static struct hbox h[2 * N];
+	static char src[N][20];
+	size_t n = 0;
+	for (unsigned i = 0; i < N; i++) {
+		unsigned p = 1000 + 4 * (i / 2);
+		snprintf(src[i], sizeof(src[i]), "100.64.%u.%u", 1 + i / 200, 1 + i % 200);
+		if (i % 2 == 0) {
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p, p + 1 };
+		} else {
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p + 1, p + 1 };
+			h[n++] = (struct hbox){ src[i], src[i], "100.64.0.1", "100.64.0.1", 6, 6, p, p };
+		}
+	}
+	struct nftm_opts o = { 0 };
+	struct nftm_table *t = relay(&o, h, n);
+	size_t wrong = 0, dup = 0;
+	for (unsigned i = 0; t && i < N; i++) {
+		addr_u128 a = a128(src[i]), d = a128("100.64.0.1");
+		unsigned p = 1000 + 4 * (i / 2);
+		wrong += !nftm_eval(t, ADDR_V4, 6, a, d, p) || !nftm_eval(t, ADDR_V4, 6, a, d, p + 1) ||
+			 nftm_eval(t, ADDR_V4, 6, a, d, p + 4);
+	}
+	for (size_t i = NFTM_CHAIN_POSTROUTING + 1; t && i < t->nchains; i++)
+		for (size_t j = i + 1; j < t->nchains; j++)
+			dup += !strcmp(t->chains[i].name, t->chains[j].name);
+	T_CHECK(t && t->identities[0] == N / 2 && wrong == 0 && dup == 0,
+		"%d sources, pairs with equal rights written differently: %d identities (got %zu), names unique "
+		"(%zu alike), each pair reaches its own ports only (%zu wrong)",
+		N, N / 2, t ? t->identities[0] : 0, dup, wrong);
+	nftm_free(t);
 }
 
 /* The same packets written as different rules give the same table. */
@@ -476,6 +613,8 @@ int main(void)
 	test_canonical();
 	test_decompose();
 	test_diff();
+	test_admits_all();
+	test_many_identities();
 	test_bad();
 	T_DONE();
 }
