@@ -281,6 +281,15 @@ int inv_node_set_created(struct inv *inv, size_t node, const char *time)
 	return 0;
 }
 
+int inv_node_set_rank(struct inv *inv, size_t node, unsigned rank)
+{
+	struct inv_node *n = node_at(inv, node);
+	if (!n)
+		return -EINVAL;
+	n->rank = rank;
+	return 0;
+}
+
 bool inv_node_owned(const struct inv_node *n)
 {
 	return n->user >= 0 || n->ntags > 0;
@@ -291,11 +300,13 @@ bool inv_node_addressed(const struct inv_node *n)
 	return n->has_v4 || n->has_v6;
 }
 
-/* Registration order: by the time, fraction compared as a number; equal
- * times keep the order of addition. */
+/* Registration order: by rank, then by the time, fraction compared as a
+ * number; equal times keep the order of addition. */
 static int cmp_created(const void *pa, const void *pb)
 {
 	const struct inv_node *a = pa, *b = pb;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
 	int c = strncmp(a->created, b->created, 19);
 	if (c)
 		return c;

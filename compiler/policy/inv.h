@@ -64,6 +64,7 @@ struct inv_node {
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
+	unsigned rank;            /* before the time in registration order; 0 unless set */
 	size_t added;             /* order of addition (file order), 0-based */
 	bool shared;              /* shared into the tailnet from outside it */
 	struct inv_attr *attrs;   /* posture attributes, keys unique */
@@ -134,6 +135,11 @@ bool inv_attr_from_value(const struct hj_value *v, struct inv_attr *a);
 const struct inv_attr *inv_node_attr(const struct inv_node *n, const char *key);
 /* When the node registered: an RFC 3339 UTC time. */
 int inv_node_set_created(struct inv *inv, size_t node, const char *time);
+/* A rank that comes before the time in registration order (lower first;
+ * all 0 unless set): the coordinator puts its elected primary routers
+ * first, so that the first server of a route, the primary, is the elected
+ * one (runtime/netmap). */
+int inv_node_set_rank(struct inv *inv, size_t node, unsigned rank);
 /* After the last builder call: check every node is complete (an owner and
  * an address; the errors, unlocated, name the node), that no two nodes
  * share an address, and put the nodes in registration order.  0, or -EINVAL with the reasons in DIAGS. */

@@ -172,6 +172,16 @@ static int prefs_from(struct agent *a, struct agent_req *r, struct agent_prefs *
 		if (*r->snat_to && !(p->snat_to = strdup(r->snat_to)))
 			goto fail_nomem;
 	}
+	if (r->route_probes) {
+		free(p->route_probes);
+		p->route_probes = NULL;
+		if (*r->route_probes && !(p->route_probes = strdup(r->route_probes)))
+			goto fail_nomem;
+	}
+	/* Checked against the routes as they now are. */
+	struct agent_probes check = { 0 };
+	if (p->route_probes && (rc = agent_probe_parse(p->route_probes, &p->routes, &check, why, whylen)) < 0)
+		goto fail;
 	if ((rc = agent_fwd_check(a->sysctl_dir, &p->routes, why, whylen)) < 0)
 		goto fail;
 	p->want_up = true;
@@ -346,6 +356,10 @@ struct agent *agent_new(struct ev_loop *loop, struct wgdev *dev, const struct ag
 		goto fail;
 	}
 	agent_nft_watch(a->nft, loop, on_tamper, a);
+	if (agent_ha_start(a) < 0) {
+		snprintf(err, errlen, "agent setup: failover timer: %s", strerror(errno));
+		goto fail;
+	}
 	if (load(a, err, errlen) < 0)
 		goto fail;
 	agent_link_rearm(a);
@@ -364,6 +378,7 @@ void agent_free(struct agent *a)
 	agent_answer_waiting(a, false, "keygated is stopping");
 	drop_try(a);
 	agent_link_stop(a);
+	agent_ha_stop(a);
 	if (a->timer_w.fn)
 		ev_watch_del(a->loop, &a->timer_w);
 	if (a->timer_fd >= 0)

@@ -10,6 +10,8 @@
 
 #include "agent.h"
 #include "agent_apply.h"
+#include "agent_ha.h"
+#include "agent_probe.h"
 #include "agent_cmd.h"
 #include "agent_nft.h"
 #include "agent_req.h"
@@ -76,6 +78,15 @@ struct agent {
 	time_t connected_since, lost_since;
 	char node_name[CTL_MAX_NAME + 1];
 
+	/* Routes moved off silent relays (agent_ha.c). */
+	struct agent_ha ha;
+	struct ev_timer ha_timer;
+	/* The relay's service probes (agent_probe.c), run from PROBE_TIMER
+	 * while PROBES_SPEC (a copy of the prefs' spec they come from) has any. */
+	struct agent_probes probes;
+	char *probes_spec;
+	struct ev_timer probe_timer;
+
 	struct agent_client *waiting[AGENT_MAX_WAITING];
 	size_t n_waiting;
 };
@@ -92,6 +103,8 @@ void agent_link_rearm(struct agent *a);
 void agent_link_lost(struct agent *a, const char *why);
 /* Tell the coordinator about a->tamper (when connected). */
 void agent_link_report_tamper(struct agent *a);
+/* Tell the coordinator the probes' results (when connected). */
+void agent_link_report_probes(struct agent *a);
 
 /* agent.c: answer every waiting `up` with TEXT (an encoded answer). */
 void agent_answer_waiting(struct agent *a, bool ok, const char *why);
@@ -102,6 +115,8 @@ int agent_try_commit(struct agent *a);
 
 /* agent_sys.c */
 extern const struct agent_ops agent_sys_ops;
+/* Peer P's typed settings on the device, with the routes agent_ha moved. */
+int agent_sys_peer_set(struct agent *a, const struct ctl_peer *p);
 /* Link up, key and fwmark on the device, policy rules: before a first
  * apply.  0 or -errno with a reason in ERR. */
 int agent_sys_prepare(struct agent *a, char *err, size_t errlen);

@@ -140,6 +140,17 @@ static int send_tamper(struct agent *a)
 	return send_msg(a, &m);
 }
 
+void agent_link_report_probes(struct agent *a)
+{
+	struct ctl_probe results[AGENT_PROBE_MAX];
+	struct ctl_msg m = { .type = CTL_MSG_UPDATE, .u.update = { .has_probes = true, .probes = results } };
+	if (!a->conn || !a->connected_since)
+		return;
+	agent_probe_results(&a->probes, results, &m.u.update.n_probes);
+	if (send_msg(a, &m) == 0)
+		a->probes.changed = false;
+}
+
 void agent_link_report_tamper(struct agent *a)
 {
 	if (a->conn && a->registered_now && send_tamper(a) < 0)
@@ -343,6 +354,7 @@ static int on_conn(void *arg, uint32_t events)
 		/* A new session: the coordinator takes forwarding to be on. */
 		a->fwd_said_off = false;
 		a->fwd_check_at = agent_now();
+		a->probes.changed = true;	/* told on the next probe tick */
 	}
 	if (rc < 0 || ctl_conn_finished(a->conn)) {
 		char why[512];

@@ -1,5 +1,6 @@
 /* agent_req: strict decoding of command socket requests. */
 #include "agent_req.h"
+#include "agent_probe.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -111,7 +112,8 @@ static int parse_fields(const cJSON *j, struct agent_req *r, struct ctl_err *e)
 	    (rc = ctl_json_string(j, "login_server", false, AGENT_SERVERS_MAX_LEN, &r->login_server, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "authkey", false, CTL_AUTHKEY_MAX_TEXT, &r->authkey, "request", e)) < 0 ||
 	    (rc = ctl_json_string(j, "hostname", false, CTL_MAX_NAME, &r->hostname, "request", e)) < 0 ||
-	    (rc = parse_routes(j, r, e)) < 0 || (rc = parse_snat_to(j, r, e)) < 0)
+	    (rc = parse_routes(j, r, e)) < 0 || (rc = parse_snat_to(j, r, e)) < 0 ||
+	    (rc = ctl_json_string(j, "route_probes", false, AGENT_PROBE_SPEC_MAX, &r->route_probes, "request", e)) < 0)
 		return rc;
 	r->has_accept_routes = cJSON_GetObjectItemCaseSensitive(j, "accept_routes") != NULL;
 	if ((rc = ctl_json_bool(j, "accept_routes", false, &r->accept_routes, "request", e)) < 0)
@@ -163,6 +165,7 @@ void agent_req_free(struct agent_req *r)
 	free(r->login_server);
 	free(r->hostname);
 	free(r->snat_to);
+	free(r->route_probes);
 	ctl_prefixes_free(&r->routes);
 	memset(r, 0, sizeof *r);
 }

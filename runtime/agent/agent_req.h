@@ -1,7 +1,7 @@
 /* agent_req: the command socket's requests, one JSON object a line:
  *   {"cmd":"up","login_server":"HOST:PORT[,HOST:PORT...]","authkey":"kgauth1-...",
  *    "hostname":"N","advertise_routes":["8.8.8.8/32"],"accept_routes":true,
- *    "snat_to":"192.0.2.7"}
+ *    "snat_to":"192.0.2.7","route_probes":"8.8.8.8/32=tcp:443"}
  *   {"cmd":"down"}   {"cmd":"status"}
  * Every field but "cmd" is optional; "up" without "authkey" reconnects a
  * node registered before.  Decoding is strict (types, caps, routes checked
@@ -35,6 +35,7 @@ struct agent_req {
 	struct ctl_prefixes routes;
 	bool has_accept_routes, accept_routes;
 	char *snat_to;			/* "" clears the stored one */
+	char *route_probes;		/* agent_probe.h's syntax; "" clears the stored ones */
 };
 
 /* 0, -EINVAL with a reason in ERR, or -ENOMEM.  R needs agent_req_free

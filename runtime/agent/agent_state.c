@@ -1,6 +1,7 @@
 /* agent_state: small files, read whole, written to a temporary and renamed. */
 #include "agent_state.h"
 #include "agent_req.h"
+#include "agent_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,6 +137,7 @@ void agent_prefs_free(struct agent_prefs *p)
 	free(p->login_server);
 	free(p->hostname);
 	free(p->snat_to);
+	free(p->route_probes);
 	ctl_prefixes_free(&p->routes);
 	memset(p, 0, sizeof *p);
 }
@@ -155,6 +157,7 @@ int agent_prefs_copy(struct agent_prefs *dst, const struct agent_prefs *src)
 	dst->login_server = dup_or_null(src->login_server, &rc);
 	dst->hostname = dup_or_null(src->hostname, &rc);
 	dst->snat_to = dup_or_null(src->snat_to, &rc);
+	dst->route_probes = dup_or_null(src->route_probes, &rc);
 	dst->routes = (struct ctl_prefixes){ 0 };
 	if (rc == 0)
 		rc = ctl_prefixes_copy(&dst->routes, &src->routes);
@@ -187,6 +190,7 @@ int agent_state_load_prefs(const char *dir, struct agent_prefs *p, char *err, si
 	    (rc = ctl_json_prefixes(j, "advertise_routes", false, CTL_MAX_PREFIXES, &p->routes, NULL, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "accept_routes", false, &p->accept_routes, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_string(j, "snat_to", false, AGENT_SNAT_TO_MAX, &p->snat_to, "prefs", &e)) < 0 ||
+	    (rc = ctl_json_string(j, "route_probes", false, AGENT_PROBE_SPEC_MAX, &p->route_probes, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "registered", false, &p->registered, "prefs", &e)) < 0 ||
 	    (rc = ctl_json_bool(j, "want_up", false, &p->want_up, "prefs", &e)) < 0)
 		goto out;
@@ -215,6 +219,7 @@ int agent_state_save_prefs(const char *dir, const struct agent_prefs *p)
 	    !ctl_json_add_prefixes(j, "advertise_routes", &p->routes) ||
 	    !cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) ||
 	    (p->snat_to && !cJSON_AddStringToObject(j, "snat_to", p->snat_to)) ||
+	    (p->route_probes && !cJSON_AddStringToObject(j, "route_probes", p->route_probes)) ||
 	    !cJSON_AddBoolToObject(j, "registered", p->registered) ||
 	    !cJSON_AddBoolToObject(j, "want_up", p->want_up)) {
 		cJSON_Delete(j);

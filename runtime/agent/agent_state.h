@@ -25,6 +25,7 @@ struct agent_prefs {
 	struct ctl_prefixes routes;	/* advertised */
 	bool accept_routes;
 	char *snat_to;			/* keygate up --snat-to (checked), or NULL */
+	char *route_probes;		/* keygate up --route-probe (checked), or NULL */
 	bool registered;		/* the coordinator knows our machine key */
 	bool want_up;			/* `up` ran and `down` did not since */
 };

@@ -96,7 +96,7 @@ static bool add_body(cJSON *j, struct agent *a)
 		  (!p->snat_to || cJSON_AddStringToObject(j, "snat_to", p->snat_to)) &&
 		  cJSON_AddBoolToObject(j, "accept_routes", p->accept_routes) &&
 		  agent_target_routes(&t, &used) == 0 && ctl_json_add_prefixes(j, "routes_used", &used) &&
-		  add_tamper(j, a) && (peers = cJSON_AddArrayToObject(j, "peers"));
+		  add_tamper(j, a) && agent_ha_status(a, j) == 0 && (peers = cJSON_AddArrayToObject(j, "peers"));
 	for (size_t i = 0; ok && m && i < m->n_peers; i++)
 		ok = add_peer(peers, a, &m->peers[i], now);
 	ctl_prefixes_free(&used);

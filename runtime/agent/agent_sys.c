@@ -81,13 +81,25 @@ static int configure_peer(struct agent *a, const struct ctl_peer *p, bool remove
 	rc = 0;
 	for (size_t i = 0; i < p->allowed_ips.n && rc == 0 && !remove; i++) {
 		const struct ctl_prefix *x = &p->allowed_ips.v[i];
-		rc = wgconfig_add_allowed_ip(&cfg.peers[0], x->family == 6 ? AF_INET6 : AF_INET, x->addr, x->bits);
+		if (agent_ha_allows(a, p, x))
+			rc = wgconfig_add_allowed_ip(&cfg.peers[0], x->family == 6 ? AF_INET6 : AF_INET, x->addr,
+						     x->bits);
 	}
+	const struct ctl_prefix *moved[AGENT_HA_MAX];
+	size_t n_moved = remove ? 0 : agent_ha_moved_to(a, p->id, moved, AGENT_HA_MAX);
+	for (size_t i = 0; i < n_moved && rc == 0; i++)
+		rc = wgconfig_add_allowed_ip(&cfg.peers[0], moved[i]->family == 6 ? AF_INET6 : AF_INET, moved[i]->addr,
+					     moved[i]->bits);
 	if (rc == 0)
 		rc = wgdev_configure(a->dev, &cfg);
 out:
 	wgconfig_free(&cfg);
 	return rc;
+}
+
+int agent_sys_peer_set(struct agent *a, const struct ctl_peer *p)
+{
+	return configure_peer(a, p, false);
 }
 
 static int op_peer_set(void *ctx, const struct ctl_peer *p)
@@ -212,6 +224,7 @@ int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
 	}
 	a->applied_accept = n.accept_routes;
 	a->applied_snat_to = n.snat_to;
+	agent_ha_applied(a);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "ctl_msg.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,54 @@ static bool ctl_add_tamper(cJSON *j, const struct ctl_tamper *t)
 	       cJSON_AddNumberToObject(o, "at", (double)t->at) && ctl_add_opt_string(o, "what", t->what);
 }
 
+static bool ctl_add_probes(cJSON *j, const struct ctl_probe *v, size_t n)
+{
+	cJSON *a = cJSON_AddArrayToObject(j, "probes");
+	char text[64];
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		ctl_prefix_format(text, &v[i].prefix);
+		if (!cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "prefix", text) ||
+		    !cJSON_AddStringToObject(o, "probe", v[i].target) || !cJSON_AddBoolToObject(o, "ok", v[i].ok))
+			return false;
+	}
+	return a != NULL;
+}
+
+static int ctl_decode_probes(const cJSON *a, struct ctl_update *u, struct ctl_err *err)
+{
+	const cJSON *o;
+	char *text = NULL;
+	int rc = 0;
+	u->has_probes = true;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CTL_MAX_PROBES)
+		return ctl_json_fail(err, "update.probes: not an array of at most %d probes", CTL_MAX_PROBES);
+	if (!(u->probes = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*u->probes))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(o, a) {
+		struct ctl_probe *p = &u->probes[u->n_probes];
+		if (!cJSON_IsObject(o))
+			return ctl_json_fail(err, "update.probes: not an object");
+		if ((rc = ctl_json_string(o, "prefix", true, 63, &text, "update.probes", err)) < 0)
+			return rc;
+		rc = ctl_prefix_parse(&p->prefix, text) < 0 ? ctl_json_fail(err, "update.probes: bad prefix %s", text) : 0;
+		free(text);
+		text = NULL;
+		if (rc == 0)
+			rc = ctl_json_string(o, "probe", true, CTL_PROBE_TEXT - 1, &text, "update.probes", err);
+		if (rc == 0)
+			rc = ctl_json_bool(o, "ok", true, &p->ok, "update.probes", err);
+		if (rc < 0)
+			break;
+		snprintf(p->target, sizeof p->target, "%s", text);
+		free(text);
+		text = NULL;
+		u->n_probes++;
+	}
+	free(text);
+	return rc;
+}
+
 static bool ctl_encode_body(cJSON *j, const struct ctl_msg *m)
 {
 	const struct ctl_register *r = &m->u.reg;
@@ -62,7 +111,8 @@ static bool ctl_encode_body(cJSON *j, const struct ctl_msg *m)
 		       (!up->has_routes || ctl_json_add_prefixes(j, "routes", &up->routes)) &&
 		       (!up->has_endpoints || ctl_json_add_endpoints(j, "endpoints", &up->endpoints)) &&
 		       (!up->has_forwarding || cJSON_AddBoolToObject(j, "forwarding", up->forwarding)) &&
-		       (!up->has_tamper || ctl_add_tamper(j, &up->tamper));
+		       (!up->has_tamper || ctl_add_tamper(j, &up->tamper)) &&
+		       (!up->has_probes || ctl_add_probes(j, up->probes, up->n_probes));
 	case CTL_MSG_MAP:
 		return cJSON_AddItemToObject(j, "netmap", ctl_netmap_to_json(&m->u.map));
 	case CTL_MSG_DELTA:
@@ -147,6 +197,9 @@ static int ctl_decode_update(const cJSON *j, struct ctl_update *u, struct ctl_er
 					&u->has_endpoints, "update", err);
 	if (!rc)
 		rc = ctl_json_bool(j, "forwarding", false, &u->forwarding, "update", err);
+	const cJSON *probes = cJSON_GetObjectItemCaseSensitive(j, "probes");
+	if (!rc && probes)
+		rc = ctl_decode_probes(probes, u, err);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "tamper");
 	if (!rc && t) {
 		u->has_tamper = true;
@@ -250,6 +303,7 @@ void ctl_msg_free(struct ctl_msg *m)
 		ctl_prefixes_free(&m->u.update.routes);
 		ctl_endpoints_free(&m->u.update.endpoints);
 		free(m->u.update.tamper.what);
+		free(m->u.update.probes);
 		break;
 	case CTL_MSG_MAP:
 		ctl_netmap_free(&m->u.map);

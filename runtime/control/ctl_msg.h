@@ -57,15 +57,27 @@ struct ctl_tamper {
 };
 #define CTL_MAX_TAMPER_TEXT 256
 
+/* A route's service probe as its relay last ran it (issue 14): TARGET as
+ * text, e.g. "tcp:8.8.8.8:443"; OK whether it passed. */
+#define CTL_MAX_PROBES 16
+#define CTL_PROBE_TEXT 64
+struct ctl_probe {
+	struct ctl_prefix prefix;
+	char target[CTL_PROBE_TEXT];
+	bool ok;
+};
+
 /* Present fields change; absent ones stay (TAMPER is a report only). */
 struct ctl_update {
-	bool has_wg_key, has_hostname, has_routes, has_endpoints, has_forwarding, has_tamper;
+	bool has_wg_key, has_hostname, has_routes, has_endpoints, has_forwarding, has_tamper, has_probes;
 	bool forwarding;		/* the node forwards what it advertises */
 	uint8_t wg_key[32];
 	char *hostname;
 	struct ctl_prefixes routes;
 	struct ctl_endpoints endpoints;
 	struct ctl_tamper tamper;
+	struct ctl_probe *probes;	/* every probe of the node, replacing the last report */
+	size_t n_probes;
 };
 
 struct ctl_ack {

@@ -40,8 +40,29 @@ static bool ctl_self_equal(const struct ctl_self *a, const struct ctl_self *b)
 	       ctl_prefixes_equal(&a->addresses, &b->addresses);
 }
 
+static bool backups_equal(const struct ctl_backup_routes *a, const struct ctl_backup_routes *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].rank != b->v[i].rank || memcmp(&a->v[i].prefix, &b->v[i].prefix, sizeof(a->v[i].prefix)))
+			return false;
+	return true;
+}
+
+static int backups_copy(struct ctl_backup_routes *dst, const struct ctl_backup_routes *src)
+{
+	dst->n = 0;
+	if (!(dst->v = calloc(src->n + 1, sizeof(*dst->v))))
+		return -ENOMEM;
+	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	dst->n = src->n;
+	return 0;
+}
+
 void ctl_peer_free(struct ctl_peer *p)
 {
+	free(p->backup_routes.v);
 	free(p->name);
 	ctl_endpoints_free(&p->endpoints);
 	ctl_prefixes_free(&p->addresses);
@@ -58,7 +79,8 @@ int ctl_peer_copy(struct ctl_peer *dst, const struct ctl_peer *src)
 	dst->name = src->name ? strdup(src->name) : NULL;
 	if ((src->name && !dst->name) || ctl_endpoints_copy(&dst->endpoints, &src->endpoints) < 0 ||
 	    ctl_prefixes_copy(&dst->addresses, &src->addresses) < 0 ||
-	    ctl_prefixes_copy(&dst->allowed_ips, &src->allowed_ips) < 0) {
+	    ctl_prefixes_copy(&dst->allowed_ips, &src->allowed_ips) < 0 ||
+	    backups_copy(&dst->backup_routes, &src->backup_routes) < 0) {
 		ctl_peer_free(dst);
 		return -ENOMEM;
 	}
@@ -70,7 +92,8 @@ bool ctl_peer_equal(const struct ctl_peer *a, const struct ctl_peer *b)
 	return a->id == b->id && ctl_str_equal(a->name, b->name) && memcmp(a->wg_key, b->wg_key, 32) == 0 &&
 	       a->keepalive == b->keepalive && ctl_endpoints_equal(&a->endpoints, &b->endpoints) &&
 	       ctl_prefixes_equal(&a->addresses, &b->addresses) &&
-	       ctl_prefixes_equal(&a->allowed_ips, &b->allowed_ips);
+	       ctl_prefixes_equal(&a->allowed_ips, &b->allowed_ips) &&
+	       backups_equal(&a->backup_routes, &b->backup_routes);
 }
 
 static void ctl_peers_free(struct ctl_peer *v, size_t n)
@@ -129,6 +152,56 @@ static int ctl_self_from_json(const cJSON *j, struct ctl_self *s, const char *pa
 	return rc;
 }
 
+/* "backup_routes": [{"prefix": "8.8.8.8/32", "rank": 1}, ...], left out
+ * when empty (a map without backups encodes as before). */
+static bool add_backups(cJSON *j, const struct ctl_backup_routes *b)
+{
+	char text[64];
+	cJSON *a = b->n ? cJSON_AddArrayToObject(j, "backup_routes") : NULL;
+	if (b->n && !a)
+		return false;
+	for (size_t i = 0; i < b->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		ctl_prefix_format(text, &b->v[i].prefix);
+		if (!cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "prefix", text) ||
+		    !cJSON_AddNumberToObject(o, "rank", b->v[i].rank))
+			return false;
+	}
+	return true;
+}
+
+static int backups_from_json(const cJSON *j, struct ctl_backup_routes *b, const char *path, struct ctl_err *err)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "backup_routes");
+	const cJSON *e;
+	char *text = NULL;
+	uint64_t rank;
+	int rc = 0;
+	if (!a)
+		return 0;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CTL_MAX_PREFIXES)
+		return ctl_json_fail(err, "%s.backup_routes: not an array of at most %d routes", path, CTL_MAX_PREFIXES);
+	if (!(b->v = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*b->v))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(e, a) {
+		if (!cJSON_IsObject(e))
+			return ctl_json_fail(err, "%s.backup_routes: not an object", path);
+		if ((rc = ctl_json_string(e, "prefix", true, 64, &text, path, err)) ||
+		    (rc = ctl_json_uint(e, "rank", true, CTL_MAX_PEERS, &rank, path, err)))
+			break;
+		if (ctl_prefix_parse(&b->v[b->n].prefix, text) < 0 || rank == 0) {
+			rc = ctl_json_fail(err, "%s.backup_routes: bad route %s rank %llu", path, text,
+					   (unsigned long long)rank);
+			break;
+		}
+		b->v[b->n++].rank = (uint32_t)rank;
+		free(text);
+		text = NULL;
+	}
+	free(text);
+	return rc;
+}
+
 static cJSON *ctl_peer_to_json(const struct ctl_peer *p)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -139,7 +212,7 @@ static cJSON *ctl_peer_to_json(const struct ctl_peer *p)
 	    !ctl_json_add_endpoints(j, "endpoints", &p->endpoints) ||
 	    !ctl_json_add_prefixes(j, "addresses", &p->addresses) ||
 	    !ctl_json_add_prefixes(j, "allowed_ips", &p->allowed_ips) ||
-	    !cJSON_AddNumberToObject(j, "keepalive", p->keepalive)) {
+	    !cJSON_AddNumberToObject(j, "keepalive", p->keepalive) || !add_backups(j, &p->backup_routes)) {
 		cJSON_Delete(j);
 		return NULL;
 	}
@@ -167,6 +240,8 @@ static int ctl_peer_from_json(const cJSON *j, struct ctl_peer *p, const char *pa
 		rc = ctl_json_prefixes(j, "allowed_ips", true, CTL_MAX_PREFIXES, &p->allowed_ips, NULL, path, err);
 	if (!rc)
 		rc = ctl_json_uint(j, "keepalive", true, 65535, &keepalive, path, err);
+	if (!rc)
+		rc = backups_from_json(j, &p->backup_routes, path, err);
 	p->keepalive = (uint16_t)keepalive;
 	if (rc)
 		ctl_peer_free(p);

@@ -25,6 +25,18 @@
 #define CTL_MAX_FILTER     (8u << 20)	/* filter JSON text */
 #define CTL_MAX_ID         9007199254740991ULL	/* 2^53 - 1: exact in JSON */
 
+/* A route the peer serves as a backup of another peer, the primary
+ * (issue 14): RANK 1 is the first to take over. */
+struct ctl_backup_route {
+	struct ctl_prefix prefix;
+	uint32_t rank;
+};
+
+struct ctl_backup_routes {
+	struct ctl_backup_route *v;
+	size_t n;
+};
+
 struct ctl_peer {
 	uint64_t id;			/* stable across netmaps */
 	char *name;
@@ -33,6 +45,7 @@ struct ctl_peer {
 	struct ctl_prefixes addresses;	/* its tunnel addresses */
 	struct ctl_prefixes allowed_ips;	/* addresses plus routes it serves to us */
 	uint16_t keepalive;		/* seconds, 0 off */
+	struct ctl_backup_routes backup_routes;	/* routes it carries if their primary fails */
 };
 
 struct ctl_self {

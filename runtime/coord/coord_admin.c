@@ -611,35 +611,60 @@ static int route_row(const struct store_route *rt, void *arg)
 		cJSON_AddStringToObject(o, "auto_approver", rt->auto_approver);
 	cJSON_AddNumberToObject(o, "advertised_at", (double)rt->advertised_at);
 	cJSON_AddNumberToObject(o, "decided_at", (double)rt->decided_at);
-	cJSON_AddBoolToObject(o, "primary", false);
+	cJSON_AddBoolToObject(o, "primary", rt->primary_since && rt->advertised && rt->state == STORE_ROUTE_APPROVED);
+	cJSON_AddNumberToObject(o, "primary_since", (double)rt->primary_since);
 	struct coord_sess_info info;
 	coord_srv_session_info(w->srv, rt->node_id, &info);
 	/* What the node last said; a node not connected is not known to be off. */
 	cJSON_AddBoolToObject(o, "forwarding", !info.forwarding_off);
+	const struct ctl_probe *probe = coord_sess_probe(&info, rt->prefix);
+	cJSON_AddBoolToObject(o, "healthy", info.connected && !info.forwarding_off && (!probe || probe->ok));
+	if (probe) {
+		cJSON *p = cJSON_AddObjectToObject(o, "probe");
+		cJSON_AddStringToObject(p, "target", probe->target);
+		cJSON_AddBoolToObject(p, "ok", probe->ok);
+	}
 	cJSON_AddItemToArray(w->arr, o);
 	return 0;
 }
 
-/* The primary of a prefix: of the nodes advertising it with approval, the
- * oldest (the lowest id: registration order), as the compiler decides. */
+static bool route_served(const cJSON *a)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(a, "advertised")) &&
+	       !strcmp(cJSON_GetObjectItem(a, "state")->valuestring, "approved");
+}
+
+static bool same_prefix(const cJSON *a, const cJSON *b)
+{
+	return !strcmp(cJSON_GetObjectItem(a, "prefix")->valuestring, cJSON_GetObjectItem(b, "prefix")->valuestring);
+}
+
+/* The primary of each prefix is the elected one (coord_elect); before any
+ * election, the oldest router (the lowest id: registration order), as the
+ * compiler decides.  The other routers serving it are its backups,
+ * numbered in registration order ("backup": 1, 2, ...). */
 static void mark_primaries(cJSON *arr)
 {
 	cJSON *a, *b;
 	cJSON_ArrayForEach(a, arr) {
-		const char *pa = cJSON_GetObjectItem(a, "prefix")->valuestring;
-		bool served = cJSON_IsTrue(cJSON_GetObjectItem(a, "advertised")) &&
-			      !strcmp(cJSON_GetObjectItem(a, "state")->valuestring, "approved");
-		double id = cJSON_GetObjectItem(a, "node_id")->valuedouble;
-		if (!served)
+		if (!route_served(a) || cJSON_IsTrue(cJSON_GetObjectItem(a, "primary")))
 			continue;
-		bool oldest = true;
-		cJSON_ArrayForEach(b, arr)
-			if (b != a && !strcmp(cJSON_GetObjectItem(b, "prefix")->valuestring, pa) &&
-			    cJSON_IsTrue(cJSON_GetObjectItem(b, "advertised")) &&
-			    !strcmp(cJSON_GetObjectItem(b, "state")->valuestring, "approved") &&
-			    cJSON_GetObjectItem(b, "node_id")->valuedouble < id)
+		double id = cJSON_GetObjectItem(a, "node_id")->valuedouble;
+		bool elected = false, oldest = true;
+		int rank = 1;
+		cJSON_ArrayForEach(b, arr) {
+			if (b == a || !same_prefix(a, b) || !route_served(b))
+				continue;
+			elected |= cJSON_GetObjectItem(b, "primary_since")->valuedouble != 0;
+			if (cJSON_GetObjectItem(b, "node_id")->valuedouble < id) {
 				oldest = false;
-		cJSON_ReplaceItemInObject(a, "primary", cJSON_CreateBool(oldest));
+				rank += cJSON_GetObjectItem(b, "primary_since")->valuedouble == 0;
+			}
+		}
+		if (!elected && oldest)
+			cJSON_ReplaceItemInObject(a, "primary", cJSON_CreateBool(true));
+		else
+			cJSON_AddNumberToObject(a, "backup", elected ? rank : rank - 1);
 	}
 }
 

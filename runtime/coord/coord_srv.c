@@ -1,6 +1,7 @@
 /* coord_srv: the server loop, node sessions and the push of netmaps. */
 #include "coord_srv.h"
 #include "coord_admin.h"
+#include "coord_elect.h"
 #include "coord_node.h"
 #include "ctl_authkey.h"
 #include "ctl_conn.h"
@@ -28,6 +29,7 @@
 /* Jobs that run on one coordinator of those sharing a store: advisory lock
  * numbers of our own, and how often the others ask whether it is theirs. */
 #define COORD_JOB_EXPIRY  INT64_C(0x6b67657870)	/* "kgexp" */
+#define COORD_JOB_ELECT   INT64_C(0x6b67656c65)	/* "kgele": route primaries */
 #define COORD_JOB_RETRY_S 5
 /* The sessions' timers (handshake, keepalive, idle and write timeouts, all
  * seconds long) are scanned when the earliest is due, and at least this
@@ -53,6 +55,8 @@ struct coord_sess {
 	char *ack_error;
 	bool forwarding_off;		/* the node said its forwarding is off */
 	struct ctl_tamper tamper;	/* the node's last tamper report */
+	struct ctl_probe probes[CTL_MAX_PROBES];	/* its routes' probes, last report */
+	size_t n_probes;
 	struct coord_sess *prev, *next;
 	struct coord_sess *id_next;	/* in its bucket of the index by node id */
 };
@@ -89,6 +93,7 @@ struct coord_srv {
 	int store_fd;			/* -1: not watching */
 	uint64_t store_retry_at;	/* when to watch again after losing it, 0: not lost */
 	uint64_t timers_at;		/* the next scan of the sessions' timers */
+	bool elect_due;			/* a router's health or the routes may have changed */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -214,6 +219,8 @@ void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coor
 		info->tamper_count = s->tamper.count;
 		info->tamper_at = s->tamper.at;
 		info->tamper_what = s->tamper.what;
+		info->probes = s->probes;
+		info->n_probes = s->n_probes;
 	}
 }
 
@@ -388,6 +395,8 @@ free_srv:
 static void sess_free(struct coord_sess *s)
 {
 	struct coord_srv *srv = s->srv;
+	if (s->node_id)
+		srv->elect_due = true;	/* its routes lose their primary, if it was */
 	sess_unindex(s);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -607,6 +616,74 @@ static void refresh(struct coord_srv *srv)
 	}
 	srv->refresh_end = now_ns();
 	srv->refresh_cost = srv->refresh_end - start;
+	srv->elect_due = true;	/* routes approved, advertised or gone */
+}
+
+const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, const char *prefix)
+{
+	char text[64];
+	for (size_t i = 0; i < info->n_probes; i++) {
+		ctl_prefix_format(text, &info->probes[i].prefix);
+		if (strcmp(text, prefix) == 0)
+			return &info->probes[i];
+	}
+	return NULL;
+}
+
+/* Healthy for serving PREFIX: connected here, forwarding on, the route's
+ * probe (if it has one) passing.  With a store shared by several
+ * coordinators a node not connected here may be connected to another: not
+ * known to fail (only what this coordinator sees failing is replaced; the
+ * nodes' own failover covers the rest). */
+static enum coord_health sess_health(int64_t id, const char *prefix, void *arg)
+{
+	const struct coord_srv *srv = arg;
+	struct coord_sess_info info;
+	coord_srv_session_info(srv, id, &info);
+	const struct ctl_probe *probe = coord_sess_probe(&info, prefix);
+	if (!info.connected)
+		return store_shared(srv->state->store) ? COORD_UNKNOWN : COORD_FAILING;
+	return !info.forwarding_off && (!probe || probe->ok) ? COORD_HEALTHY : COORD_FAILING;
+}
+
+/* A node's probe report replaces the last one; a result that changed
+ * calls an election. */
+static void take_probes(struct coord_sess *s, const struct ctl_update *u)
+{
+	char text[64];
+	for (size_t i = 0; i < u->n_probes; i++) {
+		struct coord_sess_info info = { .probes = s->probes, .n_probes = s->n_probes };
+		ctl_prefix_format(text, &u->probes[i].prefix);
+		const struct ctl_probe *old = coord_sess_probe(&info, text);
+		if (old && old->ok == u->probes[i].ok)
+			continue;
+		s->srv->elect_due = true;
+		if (old || !u->probes[i].ok)
+			log_warn("node %s: route %s: probe %s %s", s->name, text, u->probes[i].target,
+				 u->probes[i].ok ? "passes again" : "fails: the route is not served from it");
+	}
+	s->srv->elect_due |= u->n_probes != s->n_probes;
+	memcpy(s->probes, u->probes, u->n_probes * sizeof(*u->probes));
+	s->n_probes = u->n_probes;
+}
+
+/* Elect the routes' primaries; a change is a store change like any other,
+ * and the next rebuild orders the routers by it.  Of several coordinators
+ * sharing the store, the one holding the job's lock elects. */
+static void elect(struct coord_srv *srv)
+{
+	srv->elect_due = false;
+	int held = store_job_lock(srv->state->store, COORD_JOB_ELECT);
+	if (held != 1) {
+		if (held < 0)
+			log_warn("cannot take the election job's lock: %s", strerror(-held));
+		return;
+	}
+	int rc = coord_elect(srv->state->store, sess_health, srv, time(NULL));
+	if (rc < 0)
+		log_warn("cannot elect the routes' primaries: %s", strerror(-rc));
+	else if (rc > 0)
+		coord_srv_changed(srv);
 }
 
 static bool last_seen(void *ctx, const uint8_t key[CTL_KEY_LEN], uint8_t ts[TAI64N_LEN])
@@ -673,6 +750,7 @@ static int on_register(struct coord_sess *s, const struct ctl_register *reg)
 	}
 	if ((rc = sess_index(s, res.node_id)) < 0)
 		return rc;
+	srv->elect_due = true;
 	snprintf(s->name, sizeof s->name, "%s", res.name);
 	s->dirty = true;
 	log_info("node %s (%s): %s", s->name, s->peer, res.created ? "registered" : "connected");
@@ -718,9 +796,12 @@ static int on_message(void *ctx, struct ctl_conn *c, const char *text, size_t le
 			s->forwarding_off = !m.u.update.forwarding;
 			log_warn("node %s: IP forwarding %s", s->name,
 				 s->forwarding_off ? "off: its advertised routes are not served" : "on again");
+			s->srv->elect_due = true;
 		}
 		if (m.u.update.has_tamper)
 			take_tamper(s, &m.u.update.tamper);
+		if (m.u.update.has_probes)
+			take_probes(s, &m.u.update);
 		rc = coord_node_update(s->srv->state->store, s->node_id, &m.u.update);
 		if (rc == 0 && coord_node_update_changes(&m.u.update))
 			coord_srv_changed(s->srv);
@@ -999,6 +1080,8 @@ int coord_srv_run(struct coord_srv *srv)
 		uint64_t now = now_ns();
 		if (srv->refresh_at && srv->refresh_at <= now)
 			refresh(srv);
+		if (srv->elect_due)
+			elect(srv);
 		uint64_t next = run_timers(srv, now);
 		int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)((next - now) / 1000000 + 1);
 		int n = epoll_pwait(srv->epfd, ev, MAX_EVENTS, timeout, &wait_mask);

@@ -66,7 +66,11 @@ struct coord_sess_info {
 	uint64_t tamper_count;		/* out-of-band edits of its table it reported */
 	uint64_t tamper_at;		/* the last one (Unix s), 0: none */
 	const char *tamper_what;	/* its description, or NULL */
+	const struct ctl_probe *probes;	/* its routes' probes as last reported */
+	size_t n_probes;
 };
+/* The probe of PREFIX (text) among INFO's, or NULL (none: it passes). */
+const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, const char *prefix);
 /* Fill INFO for store node ID (connected false when no session holds it). */
 void coord_srv_session_info(const struct coord_srv *srv, int64_t id, struct coord_sess_info *info);
 

@@ -137,7 +137,9 @@ static void print_routes(const cJSON *ans)
 	const cJSON *r;
 	char by[300];
 	size_t off = 0;
-	printf("%-20s %-20s %-10s %-9s %-7s %s\n", "NODE", "PREFIX", "ADVERTISED", "STATE", "PRIMARY", "BY");
+	char role[16];
+	printf("%-20s %-20s %-10s %-9s %-9s %-7s %s\n", "NODE", "PREFIX", "ADVERTISED", "STATE", "PRIMARY", "HEALTHY",
+	       "BY");
 	cJSON_ArrayForEach(r, rows(ans, "routes")) {
 		if (cJSON_IsString(cJSON_GetObjectItem(r, "auto_approver")))
 			snprintf(by, sizeof by, "autoApprovers: %s", str(r, "auto_approver"));
@@ -146,9 +148,19 @@ static void print_routes(const cJSON *ans)
 		/* Absent (an older coordinator): forwarding not known to be off. */
 		bool fwd_off = cJSON_IsFalse(cJSON_GetObjectItem(r, "forwarding"));
 		off += flag(r, "advertised") && fwd_off;
-		printf("%-20s %-20s %-10s %-9s %-7s %s\n", str(r, "node"), str(r, "prefix"),
-		       !flag(r, "advertised") ? "no" : fwd_off ? "yes*" : "yes", str(r, "state"),
-		       flag(r, "primary") ? "yes" : "no", by);
+		if (flag(r, "primary"))
+			snprintf(role, sizeof role, "yes");
+		else if (num(r, "backup") > 0)
+			snprintf(role, sizeof role, "backup %.0f", num(r, "backup"));
+		else
+			snprintf(role, sizeof role, "no");
+		const cJSON *probe = cJSON_GetObjectItem(r, "probe");
+		printf("%-20s %-20s %-10s %-9s %-9s %-7s %s\n", str(r, "node"), str(r, "prefix"),
+		       !flag(r, "advertised") ? "no" : fwd_off ? "yes*" : "yes", str(r, "state"), role,
+		       flag(r, "healthy") ? "yes" : "no", by);
+		if (probe)
+			printf("%-20s %-20s probe %s: %s\n", "", "", str(probe, "target"),
+			       flag(probe, "ok") ? "passes" : "fails");
 	}
 	if (off)
 		printf("* the node says its IP forwarding is off: the route is not served\n");

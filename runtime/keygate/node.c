@@ -96,12 +96,12 @@ static const char *str(const cJSON *o, const char *name)
 
 int node_up(int argc, char **argv)
 {
-	enum { O_LOGIN = 256, O_AUTHKEY, O_IFACE, O_HOST, O_ROUTES, O_ACCEPT, O_SNAT_TO, O_SOCKET };
+	enum { O_LOGIN = 256, O_AUTHKEY, O_IFACE, O_HOST, O_ROUTES, O_ACCEPT, O_SNAT_TO, O_PROBE, O_SOCKET };
 	static const struct option longopts[] = {
 		{ "login-server", required_argument, NULL, O_LOGIN }, { "authkey", required_argument, NULL, O_AUTHKEY },
 		{ "interface", required_argument, NULL, O_IFACE }, { "hostname", required_argument, NULL, O_HOST },
 		{ "advertise-routes", required_argument, NULL, O_ROUTES }, { "accept-routes", no_argument, NULL, O_ACCEPT },
-		{ "snat-to", required_argument, NULL, O_SNAT_TO },
+		{ "snat-to", required_argument, NULL, O_SNAT_TO }, { "route-probe", required_argument, NULL, O_PROBE },
 		{ "socket", required_argument, NULL, O_SOCKET }, { "json", no_argument, NULL, 'j' }, { 0 },
 	};
 	struct common c = { .iface = DEFAULT_IFACE };
@@ -118,6 +118,7 @@ int node_up(int argc, char **argv)
 		case O_ROUTES: ok = add_routes(req, optarg); break;
 		case O_ACCEPT: ok = cJSON_AddBoolToObject(req, "accept_routes", true); break;
 		case O_SNAT_TO: ok = cJSON_AddStringToObject(req, "snat_to", optarg); break;
+		case O_PROBE: ok = cJSON_AddStringToObject(req, "route_probes", optarg); break;
 		case O_SOCKET: c.socket = optarg; break;
 		case 'j': c.json = true; break;
 		default: ok = false; break;
@@ -126,7 +127,7 @@ int node_up(int argc, char **argv)
 	if (!ok || optind != argc) {
 		fprintf(stderr, "usage: keygate up [--interface IF] [--login-server HOST:PORT[,...]] [--authkey KEY]\n"
 				"                  [--hostname NAME] [--advertise-routes=PREFIX,...] [--accept-routes]\n"
-				"                  [--snat-to=ADDR[,ADDR]]\n");
+				"                  [--snat-to=ADDR[,ADDR]] [--route-probe=PREFIX=tcp:[ADDR:]PORT,...]\n");
 		cJSON_Delete(req);
 		return EXIT_USAGE;
 	}

@@ -31,6 +31,7 @@ struct nm_node {
 	struct ctl_prefixes addresses;	/* /32 and /128 */
 	char *filter;			/* compact FilterRule array */
 	bool snat;
+	struct addr_set served;		/* the routes it serves, exit routes included */
 	struct netmap_approvals approvals;
 	uint8_t facts[DIGEST_LEN];	/* what a peer is told of it */
 	uint8_t view[DIGEST_LEN];	/* its whole map but the generation */
@@ -159,7 +160,7 @@ static int node_fill(struct nm_node *n, const struct load *l, size_t i, const st
 	memcpy(n->wg_key, sn->wg_key, sizeof(n->wg_key));
 	digest_input(n->input, sn);
 	n->snat = l->fs.nodes[i].served.n > 0;
-	if (!(n->name = strdup(sn->name)))
+	if (!(n->name = strdup(sn->name)) || addr_set_add_all(&n->served, &l->fs.nodes[i].served) < 0)
 		return -ENOMEM;
 	int rc = addresses_of(&n->addresses, sn);
 	if (rc < 0 || (rc = endpoints_of(&n->endpoints, sn)) < 0 || (rc = filter_of(n, &l->fs.nodes[i])) < 0 ||
@@ -178,6 +179,7 @@ static void nm_node_free(struct nm_node *n)
 	ctl_endpoints_free(&n->endpoints);
 	ctl_prefixes_free(&n->addresses);
 	free(n->filter);
+	addr_set_free(&n->served);
 	netmap_approvals_free(&n->approvals);
 }
 
@@ -291,6 +293,7 @@ static void digest_facts(struct nm_node *n)
 	}
 	digest_prefixes(&d, &n->addresses);
 	digest_u64(&d, NETMAP_KEEPALIVE);
+	digest_ranges(&d, &n->served);	/* what it backs up for a viewer */
 	digest_final(&d, n->facts);
 }
 
@@ -381,6 +384,8 @@ static void digest_input(uint8_t out[DIGEST_LEN], const struct netmap_node *sn)
 	for (size_t i = 0; i < sn->nroutes; i++) {
 		digest_text(&d, sn->routes[i].prefix);
 		digest_u64(&d, (uint64_t)sn->routes[i].advertised << 8 | (uint64_t)sn->routes[i].state);
+		/* the election orders the routers: a new primary is no growth */
+		digest_u64(&d, (uint64_t)sn->routes[i].primary_since);
 	}
 	digest_final(&d, out);
 }
@@ -584,6 +589,7 @@ static void grow_commit(struct netmap_world *w, struct netmap_world *prev, const
 		memset(&o->endpoints, 0, sizeof(o->endpoints));
 		memset(&o->addresses, 0, sizeof(o->addresses));
 		memset(&o->approvals, 0, sizeof(o->approvals));
+		memset(&o->served, 0, sizeof(o->served));
 		if (!gr->texts[i])
 			continue;
 		free(n->filter);
@@ -747,6 +753,8 @@ static int prefixes_of(struct ctl_prefixes *out, const struct addr_set *s)
 static int peer_of(struct ctl_peer *p, const struct nm_node *n, const struct routes_peer *rp)
 {
 	*p = (struct ctl_peer){ .id = (uint64_t)n->id, .keepalive = NETMAP_KEEPALIVE };
+	if (!(p->backup_routes.v = calloc(n->served.n + 1, sizeof(*p->backup_routes.v))))
+		return -ENOMEM;
 	memcpy(p->wg_key, n->wg_key, sizeof(p->wg_key));
 	if (!(p->name = strdup(n->name)))
 		return -ENOMEM;
@@ -790,6 +798,37 @@ static int routes_of(struct ctl_prefixes *out, const struct routes_view *v)
 	return 0;
 }
 
+static bool serves(const struct nm_node *n, const struct addr_range *r)
+{
+	for (size_t i = 0; i < n->served.n; i++)
+		if (n->served.v[i].family == r->family && n->served.v[i].lo == r->lo && n->served.v[i].hi == r->hi)
+			return true;
+	return false;
+}
+
+/* The backups of every route V's peers serve as primaries: the other
+ * peers serving the same prefix, in the world's order (the election's:
+ * netmap_read), ranked from 1.  PEERS are in V's order. */
+static int backups_fill(const struct netmap_world *w, const struct routes_view *v, struct ctl_peer *peers)
+{
+	for (size_t k = 0; k < v->npeers; k++)
+		for (size_t r = 0; r < v->peers[k].primary_routes.n; r++) {
+			const struct addr_range *route = &v->peers[k].primary_routes.v[r];
+			uint32_t rank = 0;
+			for (size_t j = 0; j < v->npeers; j++) {
+				struct ctl_backup_routes *b = &peers[j].backup_routes;
+				if (j == k || !serves(&w->nodes[v->peers[j].node], route))
+					continue;
+				b->v[b->n].rank = ++rank;
+				int rc = prefix_of(&b->v[b->n].prefix, route);
+				if (rc < 0)
+					return rc;
+				b->n++;
+			}
+		}
+	return 0;
+}
+
 static int map_fill(const struct netmap_world *w, size_t i, struct ctl_netmap *out)
 {
 	const struct nm_node *n = &w->nodes[i];
@@ -808,6 +847,8 @@ static int map_fill(const struct netmap_world *w, size_t i, struct ctl_netmap *o
 		if ((rc = peer_of(&out->peers[k], &w->nodes[v->peers[k].node], &v->peers[k])) < 0)
 			return rc;
 	}
+	if ((rc = backups_fill(w, v, out->peers)) < 0)
+		return rc;
 	qsort(out->peers, out->n_peers, sizeof(*out->peers), cmp_peer);
 	return 0;
 }

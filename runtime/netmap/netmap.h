@@ -33,7 +33,10 @@
  *
  * A map: self = the node's id, name and addresses (/32, /128); peers =
  * routes_compute's view (stable id = store node id, name, WireGuard key,
- * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE); routes =
+ * endpoints, addresses, allowed IPs, keepalive NETMAP_KEEPALIVE;
+ * backup_routes = the routes the peer
+ * serves whose primary is another of the node's peers, ranked in the
+ * election's order, issue 14); routes =
  * the primary routes its peers serve to it (allowed IPs minus addresses
  * and exit routes); filter = its Tailscale FilterRules (ts_node_rules) as
  * compact JSON; snat = it serves a route (subnet or exit). */

@@ -91,7 +91,8 @@ static int route_copy(const struct store_route *r, void *arg)
 	if (MEM_RESERVE(n->routes, n->caproutes, n->nroutes + 1) < 0)
 		return -ENOMEM;
 	struct netmap_route *c = &n->routes[n->nroutes++];
-	*c = (struct netmap_route){ .prefix = strdup(r->prefix), .advertised = r->advertised, .state = r->state };
+	*c = (struct netmap_route){ .prefix = strdup(r->prefix), .advertised = r->advertised, .state = r->state,
+				     .primary_since = r->primary_since };
 	return c->prefix ? 0 : -ENOMEM;
 }
 
@@ -193,8 +194,45 @@ static int add_routes(struct inv *inv, size_t k, const struct netmap_node *n, st
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The prefixes with an elected primary, sorted; NULL on no memory. */
+static char **primaries_of(const struct netmap_snap *snap, size_t *n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < snap->nnodes; i++)
+		total += snap->nodes[i].nroutes;
+	char **v = calloc(total + 1, sizeof(*v));
+	*n = 0;
+	for (size_t i = 0; v && i < snap->nnodes; i++)
+		for (size_t k = 0; k < snap->nodes[i].nroutes; k++)
+			if (snap->nodes[i].routes[k].primary_since)
+				v[(*n)++] = snap->nodes[i].routes[k].prefix;
+	if (v)
+		qsort(v, *n, sizeof(*v), cmp_str);
+	return v;
+}
+
+/* 1 for a router that is the primary of nothing while another is the
+ * primary of a prefix it advertises: a backup; else 0. */
+static unsigned rank_of(const struct netmap_node *n, char *const *primaries, size_t nprimaries)
+{
+	bool backup = false;
+	for (size_t i = 0; i < n->nroutes; i++) {
+		const struct netmap_route *r = &n->routes[i];
+		if (r->primary_since)
+			return 0;
+		if (r->advertised && bsearch(&r->prefix, primaries, nprimaries, sizeof(*primaries), cmp_str))
+			backup = true;
+	}
+	return backup;
+}
+
 static int add_node(struct inv *inv, const struct netmap_snap *snap, const struct netmap_node *n,
-		    struct diag_list *diags)
+		    unsigned rank, struct diag_list *diags)
 {
 	int user = n->user_id ? user_index(snap, n->user_id) : -1;
 	char created[32];
@@ -206,14 +244,16 @@ static int add_node(struct inv *inv, const struct netmap_snap *snap, const struc
 		if ((rc = inv_node_add_tag(inv, k, n->tags.v[i])) < 0)
 			return rc;
 	if ((rc = add_addrs(inv, k, n)) < 0 || (rc = created_text(n->created, created)) < 0 ||
-	    (rc = inv_node_set_created(inv, k, created)) < 0)
+	    (rc = inv_node_set_created(inv, k, created)) < 0 || (rc = inv_node_set_rank(inv, k, rank)) < 0)
 		return rc;
 	return add_routes(inv, k, n, diags);
 }
 
 struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_list *diags)
 {
-	struct inv *inv = inv_new();
+	size_t nprimaries;
+	char **primaries = primaries_of(snap, &nprimaries);
+	struct inv *inv = primaries ? inv_new() : NULL;
 	int rc = inv ? 0 : -ENOMEM;
 	for (size_t i = 0; rc >= 0 && i < snap->nusers; i++) {
 		rc = inv_add_user(inv, snap->users[i].name, snap->users[i].email);
@@ -223,10 +263,11 @@ struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_li
 			diag_error(diags, NULL, "inventory: user \"%s\": %s", snap->users[i].name, strerror(-rc));
 	}
 	for (size_t i = 0; rc >= 0 && i < snap->nnodes; i++) {
-		rc = add_node(inv, snap, &snap->nodes[i], diags);
+		rc = add_node(inv, snap, &snap->nodes[i], rank_of(&snap->nodes[i], primaries, nprimaries), diags);
 		if (rc < 0)
 			diag_error(diags, NULL, "inventory: node \"%s\": %s", snap->nodes[i].name, strerror(-rc));
 	}
+	free(primaries);
 	if (rc >= 0)
 		rc = inv_finish(inv, diags);
 	if (rc < 0) {

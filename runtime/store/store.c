@@ -299,6 +299,13 @@ int store_route_reject(struct store *s, int64_t node_id, const char *prefix, int
 	return s->ops->route_decide(s, node_id, prefix, STORE_ROUTE_REJECTED, by, NULL, now);
 }
 
+int store_route_set_primary(struct store *s, const char *prefix, int64_t node_id, int64_t now)
+{
+	if (!prefix_ok(prefix) || node_id <= 0 || now <= 0)
+		return -EINVAL;
+	return s->ops->route_set_primary(s, prefix, node_id, now);
+}
+
 int store_routes_each(struct store *s, store_route_fn *fn, void *arg)
 {
 	return s->ops->routes_each(s, fn, arg);

@@ -87,6 +87,7 @@ struct store_route {
 	int64_t decided_by;		/* user who approved or rejected; 0 otherwise */
 	const char *auto_approver;	/* the autoApprovers line that approved it, or NULL */
 	int64_t decided_at;
+	int64_t primary_since;		/* elected its prefix's primary then; 0: not primary */
 };
 
 struct store_policy {
@@ -185,6 +186,11 @@ int store_route_approve(struct store *s, int64_t node_id, const char *prefix, in
 int store_route_auto_approve(struct store *s, int64_t node_id, const char *prefix, const char *approver_line,
 			     int64_t now);
 int store_route_reject(struct store *s, int64_t node_id, const char *prefix, int64_t by, int64_t now);
+/* The elected primary of PREFIX (issue 14): NODE_ID's route becomes it
+ * (primary_since = NOW unless it already is), every other node's route of
+ * PREFIX stops being it, in one transaction.  -ENOENT: NODE_ID does not
+ * advertise PREFIX. */
+int store_route_set_primary(struct store *s, const char *prefix, int64_t node_id, int64_t now);
 typedef int store_route_fn(const struct store_route *r, void *arg);
 /* Routes ordered by node, then prefix. */
 int store_routes_each(struct store *s, store_route_fn *fn, void *arg);

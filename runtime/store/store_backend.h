@@ -6,7 +6,7 @@
 #include "store.h"
 
 /* The schema every backend's migrations reach. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store_ops {
 	void (*close)(struct store *s);
@@ -48,6 +48,7 @@ struct store_ops {
 	int (*route_decide)(struct store *s, int64_t node_id, const char *prefix, enum store_route_state state,
 			    int64_t by, const char *auto_approver, int64_t now);
 	int (*routes_each)(struct store *s, store_route_fn *fn, void *arg);
+	int (*route_set_primary)(struct store *s, const char *prefix, int64_t node_id, int64_t now);
 
 	int (*policy_set)(struct store *s, const char *text, int64_t by, int64_t if_version, int64_t now,
 			  int64_t *version);

@@ -866,6 +866,26 @@ static int pg_route_decide(struct store *s, int64_t node_id, const char *prefix,
 			  "WHERE node_id = $5 AND prefix = $6 AND advertised <> 0", &a, STORE_KIND_ROUTE, node_id);
 }
 
+static int pg_route_set_primary(struct store *s, const char *prefix, int64_t node_id, int64_t now)
+{
+	struct args a = { 0 };
+	struct pg *p = pg_of(s);
+	int rc;
+
+	a_int(&a, now);
+	a_int(&a, node_id);
+	a_text(&a, prefix);
+	rc = tx_begin(p);
+	if (rc < 0)
+		return rc;
+	/* The node's route first: it must exist before the others lose it. */
+	rc = run_changing(p, "UPDATE routes SET primary_since = CASE primary_since WHEN 0 THEN $1 ELSE primary_since END"
+			  " WHERE node_id = $2 AND prefix = $3 AND advertised <> 0", &a);
+	if (rc == 0)
+		rc = run(p, "UPDATE routes SET primary_since = 0 WHERE node_id <> $2 AND prefix = $3 AND $1 > 0", &a);
+	return tx_end(p, rc, STORE_KIND_ROUTE, node_id);
+}
+
 static int route_row(const PGresult *res, int i, const struct feed *f)
 {
 	struct store_route r = {
@@ -877,6 +897,7 @@ static int route_row(const PGresult *res, int i, const struct feed *f)
 		.decided_by = col_int(res, i, 5),
 		.auto_approver = PQgetisnull(res, i, 6) ? NULL : col_text(res, i, 6),
 		.decided_at = col_int(res, i, 7),
+		.primary_since = col_int(res, i, 8),
 	};
 	return f->fn.route(&r, f->arg);
 }
@@ -884,7 +905,7 @@ static int route_row(const PGresult *res, int i, const struct feed *f)
 static int pg_routes_each(struct store *s, store_route_fn *fn, void *arg)
 {
 	return feed_rows(pg_of(s), "SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver,"
-			 " decided_at FROM routes ORDER BY node_id, prefix COLLATE \"C\"", NULL, route_row,
+			 " decided_at, primary_since FROM routes ORDER BY node_id, prefix COLLATE \"C\"", NULL, route_row,
 			 &(struct feed){ .fn.route = fn, .arg = arg }, false);
 }
 
@@ -1114,6 +1135,7 @@ static const struct store_ops pg_ops = {
 	.routes_advertise = pg_routes_advertise,
 	.route_decide = pg_route_decide,
 	.routes_each = pg_routes_each,
+	.route_set_primary = pg_route_set_primary,
 	.policy_set = pg_policy_set,
 	.policy_get = pg_policy_get,
 	.policy_history = pg_policy_history,

@@ -131,6 +131,12 @@ const struct store_migration store_migrations[STORE_SCHEMA_VERSION] = {
 		"  set_at BIGINT NOT NULL);"
 		"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 	},
+	/* 2: the elected primary of each prefix (issue 14): the time a route
+	 * of this node became its prefix's primary, 0 when it is not. */
+	{
+	.sqlite = "ALTER TABLE routes ADD COLUMN primary_since INTEGER NOT NULL DEFAULT 0;",
+	.pg = "ALTER TABLE routes ADD COLUMN primary_since BIGINT NOT NULL DEFAULT 0;",
+	},
 };
 
 /* Every column the backend reads or writes, table by table. */
@@ -141,7 +147,8 @@ const char *const store_schema_check[STORE_SCHEMA_TABLES] = {
 	"SELECT id, hash, user_id, tags, reusable, revoked, expiry, uses, created FROM authkeys",
 	"SELECT id, name, user_id, tags, machine_key, wg_key, ipv4, ipv6, endpoints, hostname, authkey_id,"
 	" key_expiry, last_seen, created, expired FROM nodes",
-	"SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver, decided_at FROM routes",
+	"SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver, decided_at,"
+	" primary_since FROM routes",
 	"SELECT version, text, set_by, set_at FROM policies",
 	"SELECT name, value FROM settings",
 };

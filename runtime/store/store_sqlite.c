@@ -903,6 +903,30 @@ static int sq_route_decide(struct store *s, int64_t node_id, const char *prefix,
 	return tx_end(q, rc, STORE_KIND_ROUTE, node_id);
 }
 
+static int sq_route_set_primary(struct store *s, const char *prefix, int64_t node_id, int64_t now)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	/* The node's route first: it must exist before the others lose it. */
+	rc = tx_begin_with(q, "UPDATE routes SET primary_since = CASE primary_since WHEN 0 THEN ? ELSE primary_since END"
+			   " WHERE node_id = ? AND prefix = ? AND advertised", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, node_id);
+	sqlite3_bind_text(st, 3, prefix, -1, SQLITE_STATIC);
+	rc = run_changing(q, st);
+	if (rc == 0 && (rc = prepare(q, "UPDATE routes SET primary_since = 0 WHERE prefix = ? AND node_id <> ?", &st)) == 0) {
+		sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, node_id);
+		rc = run(q, st);
+		sqlite3_finalize(st);
+	}
+	return tx_end(q, rc, STORE_KIND_ROUTE, node_id);
+}
+
 static int route_row(sqlite3_stmt *st, const struct feed *f)
 {
 	struct store_route r = {
@@ -914,6 +938,7 @@ static int route_row(sqlite3_stmt *st, const struct feed *f)
 		.decided_by = sqlite3_column_int64(st, 5),
 		.auto_approver = (const char *)sqlite3_column_text(st, 6),
 		.decided_at = sqlite3_column_int64(st, 7),
+		.primary_since = sqlite3_column_int64(st, 8),
 	};
 	return f->fn.route(&r, f->arg);
 }
@@ -921,7 +946,7 @@ static int route_row(sqlite3_stmt *st, const struct feed *f)
 static int sq_routes_each(struct store *s, store_route_fn *fn, void *arg)
 {
 	return feed_query(sq_of(s), "SELECT node_id, prefix, advertised, advertised_at, state, decided_by, auto_approver,"
-			  " decided_at FROM routes ORDER BY node_id, prefix", route_row,
+			  " decided_at, primary_since FROM routes ORDER BY node_id, prefix", route_row,
 			  &(struct feed){ .fn.route = fn, .arg = arg });
 }
 
@@ -1065,6 +1090,7 @@ static const struct store_ops sqlite_ops = {
 	.routes_advertise = sq_routes_advertise,
 	.route_decide = sq_route_decide,
 	.routes_each = sq_routes_each,
+	.route_set_primary = sq_route_set_primary,
 	.policy_set = sq_policy_set,
 	.policy_get = sq_policy_get,
 	.policy_history = sq_policy_history,

@@ -165,6 +165,12 @@ void wgdev_on_rebind(struct wgdev *dev, int (*fn)(void *arg, int udp4, int udp6)
 int wgdev_set_clock_rate(struct wgdev *dev, unsigned rate);
 int wgdev_set_load_threshold(struct wgdev *dev, unsigned per_second);
 
+/* A keepalive to every peer with a session that can send, now (keygate's
+ * relays, issue 14: a node tells a live relay by what it receives, and a
+ * persistent keepalive is put off by every packet received, so it cannot
+ * serve).  Never starts a handshake.  Flushes. */
+void wgdev_beacon(struct wgdev *dev);
+
 /* The peer with public key PUB, or NULL; constant time in the number of
  * peers (for status readers such as the agent). */
 const struct wgpeer *wgdev_peer_by_key(const struct wgdev *dev, const uint8_t pub[32]);

@@ -198,6 +198,15 @@ void wgdev_send_keepalive(struct wgdev *dev, struct wgpeer *p, uint64_t now)
 	wgdev_send_staged(dev, p, now);
 }
 
+void wgdev_beacon(struct wgdev *dev)
+{
+	uint64_t now = wgdev_now(dev);
+	for (struct wgpeer *p = dev->first; p; p = p->next)
+		if (p->kps.current && noise_keypair_can_send(p->kps.current, now))
+			wgdev_send_keepalive(dev, p, now);
+	wgdev_flush(dev);
+}
+
 void wgdev_tun_input(struct wgdev *dev, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct wgpeer *p = NULL;

@@ -24,6 +24,11 @@ udpstream DST PORT SECONDS
     From one socket (one flow), a datagram "alice! N" every 10 ms for
     SECONDS, answers read as they come.  Prints "sent=N answered=M".
 
+follow DST PORT VIA SECONDS
+    A UDP stream (a datagram every 10 ms, one flow) until an answer comes
+    that the service says came from VIA: prints "via=VIA at=EPOCH_MS"
+    (exit 0), or "not via VIA: last from ADDRESS" after SECONDS (exit 1).
+
 trickle DST PORT SECONDS
     One TCP connection: 1000 random bytes every 20 ms for SECONDS, then
     half-close and check the echo, as connect does (same output and exit
@@ -145,31 +150,41 @@ def connect(dst, port, nbytes, timeout):
     return 0 if good else 2
 
 
-def udpstream(dst, port, seconds):
+def pending(s):
+    """The datagrams waiting on non-blocking socket S."""
+    got = []
+    while True:
+        try:
+            got.append(s.recv(2048))
+        except OSError:
+            return got
+
+
+def stream(dst, port, seconds, tag, stop=None):
+    """A datagram TAG N every 10 ms for SECONDS from one socket (one flow),
+    answers read as they come; STOP(answer) true ends it at once.  Returns
+    (sent, answered, the answer STOP took or None)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     sent = answered = 0
     end = time.time() + float(seconds)
     while time.time() < end:
         try:
-            s.sendto(b"alice! %d" % sent, (dst, int(port)))
+            s.sendto(b"%s %d" % (tag, sent), (dst, int(port)))
             sent += 1
         except OSError:
             pass
         time.sleep(0.01)
-        while True:
-            try:
-                s.recv(2048)
-                answered += 1
-            except OSError:
-                break
-    time.sleep(0.3)
-    while True:
-        try:
-            s.recv(2048)
+        for d in pending(s):
             answered += 1
-        except OSError:
-            break
+            if stop and stop(d):
+                return sent, answered, d
+    time.sleep(0.3)
+    return sent, answered + len(pending(s)), None
+
+
+def udpstream(dst, port, seconds):
+    sent, answered, _ = stream(dst, port, seconds, b"alice!")
     print("sent=%d answered=%d" % (sent, answered))
     return 0
 
@@ -209,6 +224,25 @@ def trickle(dst, port, seconds):
     good = f[7] == hashlib.sha256(data).hexdigest() and echo == bytes(data)
     print("peer=%s bytes=%d sha256=%s" % (f[1], len(data), "ok" if good else "MISMATCH"))
     return 0 if good else 2
+
+
+def follow(dst, port, via, seconds):
+    """A UDP stream (a datagram every 10 ms) until the service answers one
+    that came from VIA: prints "via=VIA at=EPOCH_MS" (exit 0), or "not via
+    VIA: last from ADDRESS" after SECONDS (exit 1)."""
+    last = ["nobody"]
+
+    def through_via(d):
+        f = d.decode(errors="replace").split()
+        if len(f) == 4 and f[0] == "peer":
+            last[0] = f[1]
+        return last[0] == via
+
+    if stream(dst, port, seconds, b"stream", through_via)[2] is not None:
+        print("via=%s at=%d" % (via, int(time.time() * 1000)))
+        return 0
+    print("not via %s: last from %s" % (via, last[0]))
+    return 1
 
 
 def udp(dst, port, timeout, src=None):
@@ -311,6 +345,8 @@ def main(argv):
         return ping(*argv[2:])
     if len(argv) == 5 and argv[1] == "udpstream":
         return udpstream(*argv[2:])
+    if len(argv) == 6 and argv[1] == "follow":
+        return follow(*argv[2:])
     if len(argv) == 5 and argv[1] == "trickle":
         return trickle(*argv[2:])
     if len(argv) == 5 and argv[1] == "watch":

@@ -92,6 +92,33 @@ static void test_roundtrips(void)
 	m.u.update.tamper = (struct ctl_tamper){ 3, 1700000000, "rule deleted in table inet keygate by port 99" };
 	roundtrip("update (a tamper report)", &m);
 
+	struct ctl_probe probes[2] = { { .target = "tcp:8.8.8.8:443", .ok = true }, { .target = "tcp:[2001:db8::1]:80" } };
+	ctl_prefix_parse(&probes[0].prefix, "8.8.8.8/32");
+	ctl_prefix_parse(&probes[1].prefix, "2001:db8::/64");
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_MSG_UPDATE;
+	m.u.update.has_probes = true;
+	m.u.update.probes = probes;
+	m.u.update.n_probes = 2;
+	roundtrip("update (route probes: one passing, one failing)", &m);
+	m.u.update.n_probes = 0;
+	roundtrip("update (no route probes left)", &m);
+
+	struct ctl_backup_route backups[2] = { { .rank = 1 }, { .rank = 2 } };
+	struct ctl_peer peer = { .id = 3, .name = "r2", .keepalive = 25,
+				 .backup_routes = { .v = backups, .n = 2 } };
+	ctl_prefix_parse(&backups[0].prefix, "8.8.8.8/32");
+	ctl_prefix_parse(&backups[1].prefix, "8.8.4.4/32");
+	prefix(&peer.addresses, "100.64.0.3/32");
+	prefix(&peer.allowed_ips, "100.64.0.3/32");
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_MSG_MAP;
+	m.u.map = (struct ctl_netmap){ .generation = 5, .self = { .id = 1, .name = "alice" }, .peers = &peer,
+				       .n_peers = 1, .filter = "[]" };
+	roundtrip("map (a peer backing up two routes)", &m);
+	free(peer.addresses.v);
+	free(peer.allowed_ips.v);
+
 	memset(&m, 0, sizeof(m));
 	m.type = CTL_MSG_ACK;
 	m.u.ack.generation = 9;
@@ -136,6 +163,13 @@ static void test_refusals(void)
 		  "removed[0]: not a peer id" },
 		{ "{\"v\":1,\"type\":\"update\",\"tamper\":{\"at\":1}}", "update.tamper.count: missing" },
 		{ "{\"v\":1,\"type\":\"update\",\"tamper\":[]}", "update.tamper: not an object" },
+		{ "{\"v\":1,\"type\":\"update\",\"probes\":{}}", "update.probes: not an array of at most 16 probes" },
+		{ "{\"v\":1,\"type\":\"update\",\"probes\":[{\"prefix\":\"8.8.8.8/33\",\"probe\":\"tcp:1\",\"ok\":true}]}",
+		  "update.probes: bad prefix 8.8.8.8/33" },
+		{ "{\"v\":1,\"type\":\"map\",\"netmap\":{\"generation\":1,\"self\":{\"id\":1,\"name\":\"a\",\"addresses\":[]},"
+		  "\"peers\":[{\"id\":2,\"name\":\"b\",\"wg_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"endpoints\":[],"
+		  "\"addresses\":[],\"allowed_ips\":[],\"keepalive\":0,\"backup_routes\":[{\"prefix\":\"8.8.8.8/32\",\"rank\":0}]}],"
+		  "\"routes\":[],\"filter\":[],\"snat\":false}}", "peers[0].backup_routes: bad route 8.8.8.8/32 rank 0" },
 	};
 	char err[256];
 	struct ctl_msg m;

@@ -611,6 +611,77 @@ close:
 	net_close(&n);
 }
 
+/* Who carries 8.8.8.8/32 in M: the peer with it in its allowed IPs
+ * (*CARRIER) and the peer listing it as backup of rank 1 (*BACKUP). */
+static void ha_roles(const struct ctl_netmap *m, const char **carrier, const char **backup)
+{
+	struct ctl_prefix want;
+	ctl_prefix_parse(&want, "8.8.8.8/32");
+	*carrier = *backup = "";
+	for (size_t i = 0; i < m->n_peers; i++) {
+		for (size_t k = 0; k < m->peers[i].allowed_ips.n; k++)
+			if (!memcmp(&m->peers[i].allowed_ips.v[k], &want, sizeof(want)))
+				*carrier = m->peers[i].name;
+		for (size_t k = 0; k < m->peers[i].backup_routes.n; k++)
+			if (!memcmp(&m->peers[i].backup_routes.v[k].prefix, &want, sizeof(want)) &&
+			    m->peers[i].backup_routes.v[k].rank == 1)
+				*backup = m->peers[i].name;
+	}
+}
+
+/* Two relays serve 8.8.8.8/32 (issue 14): the laptop's map has the
+ * primary carry it and the other back it up; the elected primary (the
+ * store's) comes first instead of the older relay; the backup's own filter
+ * admits the laptop. */
+static void test_ha(void)
+{
+	static const char *const route[] = { "8.8.8.8/32" };
+	struct netmap_world *w = NULL, *w2 = NULL;
+	struct ctl_netmap m;
+	const char *carrier, *backup;
+	struct net n;
+	int rc;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap ha: a store");
+		return;
+	}
+	int64_t laptop = net_node(&n, n.admin, NULL, "laptop");
+	int64_t r1 = net_node(&n, 0, "tag:relay", "r1"), r2 = net_node(&n, 0, "tag:relay", "r2");
+	net_advertise(&n, r1, route, 1);
+	net_advertise(&n, r2, route, 1);
+	store_route_approve(n.s, r1, route[0], n.admin, NOW);
+	store_route_approve(n.s, r2, route[0], n.admin, NOW);
+	rc = net_policy(&n, "{\"tagOwners\": {\"tag:relay\": [\"autogroup:admin\"]},\n"
+			    " \"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:admin\"], \"dst\": [\"8.8.8.8:443\"]}]}\n");
+	if (rc == 0 && (w = build(n.s, NULL, &rc)) && netmap_for(w, laptop, 1, &m) == 0) {
+		ha_roles(&m, &carrier, &backup);
+		T_CHECK(!strcmp(carrier, "r1") && !strcmp(backup, "r2"),
+			"netmap ha: no election yet: the older relay r1 carries 8.8.8.8/32, r2 backs it up (rank 1): %s, %s",
+			carrier, backup);
+		ctl_netmap_free(&m);
+	} else {
+		T_CHECK(false, "netmap ha: the world and the laptop's map: %d", rc);
+	}
+	if (w && netmap_for(w, r2, 1, &m) == 0) {
+		T_CHECK(m.snat && m.n_peers == 1 && strstr(m.filter, "8.8.8.8"),
+			"netmap ha: the backup r2 has the laptop as a peer and a filter for 8.8.8.8 (it serves the route)");
+		ctl_netmap_free(&m);
+	}
+	store_route_set_primary(n.s, route[0], r2, NOW);
+	if ((w2 = build(n.s, NULL, &rc)) && netmap_for(w2, laptop, 2, &m) == 0) {
+		ha_roles(&m, &carrier, &backup);
+		T_CHECK(!strcmp(carrier, "r2") && !strcmp(backup, "r1") && netmap_changed(w, w2, laptop),
+			"netmap ha: r2 elected: r2 carries the route, r1 backs it up, the laptop's map changed: %s, %s",
+			carrier, backup);
+		ctl_netmap_free(&m);
+	} else {
+		T_CHECK(false, "netmap ha: the world after the election: %d", rc);
+	}
+	netmap_world_free(w2);
+	netmap_world_free(w);
+	net_close(&n);
+}
+
 /* Without a policy nothing is allowed: nobody has a peer. */
 static void test_no_policy(void)
 {
@@ -1123,6 +1194,7 @@ static void test_grow_random(void)
 
 int main(void)
 {
+	test_ha();
 	test_roles();
 	test_changed_random();
 	test_changed_large();

@@ -608,6 +608,59 @@ static int op_auto_approve_no_line(struct fx *f)
 {
 	return store_route_auto_approve(f->s, f->node, "10.0.0.0/8", "", NOW);
 }
+/* Route primaries (issue 14): a second node advertises 10.0.0.0/8 too. */
+static int op_primary(struct fx *f)
+{
+	return store_route_set_primary(f->s, "10.0.0.0/8", f->node, NOW + 50);
+}
+static bool ck_primary(struct fx *f)
+{
+	return route_of(f, "10.0.0.0/8").r.primary_since == NOW + 50 &&
+	       route_of(f, "192.168.1.0/24").r.primary_since == 0;
+}
+static int op_primary_again(struct fx *f)
+{
+	int rc = store_route_set_primary(f->s, "10.0.0.0/8", f->node, NOW + 50);
+
+	return rc < 0 ? -EIO : store_route_set_primary(f->s, "10.0.0.0/8", f->node, NOW + 60);
+}
+struct primaries {
+	int64_t a, b;			/* node ids */
+	int64_t since_a, since_b;
+};
+static int primaries_row(const struct store_route *r, void *arg)
+{
+	struct primaries *p = arg;
+
+	if (!strcmp(r->prefix, "10.0.0.0/8") && r->node_id == p->a)
+		p->since_a = r->primary_since;
+	if (!strcmp(r->prefix, "10.0.0.0/8") && r->node_id == p->b)
+		p->since_b = r->primary_since;
+	return 0;
+}
+/* The primary moves to another node: one transaction clears the first. */
+static int op_primary_moves(struct fx *f)
+{
+	static const char *const p[] = { "10.0.0.0/8" };
+	struct store_list l = { p, 1 };
+	struct primaries pr = { .a = f->node };
+
+	if (tregister(f->s, f->k_reusable, f->s_reusable, "relay2", 2, NOW, &pr.b) ||
+	    store_routes_advertise(f->s, pr.b, &l, NOW) || store_route_set_primary(f->s, "10.0.0.0/8", f->node, NOW + 50))
+		return -EIO;
+	int rc = store_route_set_primary(f->s, "10.0.0.0/8", pr.b, NOW + 70);
+	if (rc < 0 || store_routes_each(f->s, primaries_row, &pr) < 0)
+		return -EIO;
+	return pr.since_a == 0 && pr.since_b == NOW + 70 ? 0 : -EIO;
+}
+static int op_primary_unadvertised(struct fx *f)
+{
+	return store_route_set_primary(f->s, "172.16.0.0/12", f->node, NOW);
+}
+static int op_primary_no_node(struct fx *f)
+{
+	return store_route_set_primary(f->s, "10.0.0.0/8", 999, NOW);
+}
 
 static int op_policy_first(struct fx *f)
 {
@@ -754,6 +807,11 @@ static const struct {
 	{ "route approve: withdrawn", op_approve_withdrawn, -ENOENT, 1, NULL },
 	{ "route approve: no such user", op_approve_by_nobody, -ENOENT, 0, NULL },
 	{ "route auto approve: no line", op_auto_approve_no_line, -EINVAL, 0, NULL },
+	{ "route primary", op_primary, 0, 1, ck_primary },
+	{ "route primary again: its first time stays", op_primary_again, 0, 2, ck_primary },
+	{ "route primary moves to another node: the first is cleared", op_primary_moves, 0, 4, NULL },
+	{ "route primary: not advertised", op_primary_unadvertised, -ENOENT, 0, NULL },
+	{ "route primary: no such node", op_primary_no_node, -ENOENT, 0, NULL },
 	{ "policy set if version 0", op_policy_first, 0, 1, NULL },
 	{ "policy set if version 0: someone was first", op_policy_stale, -ESTALE, 1, ck_policy_stale },
 	{ "policy history and versions", op_policy_history, 0, 3, ck_policy_history },
@@ -830,7 +888,9 @@ static void open_refusals(void)
 	tsql_exec(t.db, sql);
 	rc = store_open(t.db, &s, err, sizeof(err));
 	T_CHECK(rc == -EPROTONOSUPPORT && !s, "a newer schema is refused: %d", rc);
-	T_CHECK(strstr(err, "schema version 2 is newer than this keygate's (1)") != NULL, "and says why: %s", err);
+	snprintf(sql, sizeof(sql), "schema version %lld is newer than this keygate's (%lld)",
+		 (long long)store_schema_latest() + 1, (long long)store_schema_latest());
+	T_CHECK(strstr(err, sql) != NULL, "and says why: %s", err);
 	tdir_remove(&t);
 
 	tdir_make(&t);
