@@ -639,7 +639,7 @@ static bool same_prefix(const cJSON *a, const cJSON *b)
 	return !strcmp(cJSON_GetObjectItem(a, "prefix")->valuestring, cJSON_GetObjectItem(b, "prefix")->valuestring);
 }
 
-/* The primary of each prefix is the elected one (coord_elect); before any
+/* The primary of each prefix is the elected one (netmap_elect); before any
  * election, the oldest router (the lowest id: registration order), as the
  * compiler decides.  The other routers serving it are its backups,
  * numbered in registration order ("backup": 1, 2, ...). */

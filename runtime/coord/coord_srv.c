@@ -1,7 +1,7 @@
 /* coord_srv: the server loop, node sessions and the push of netmaps. */
 #include "coord_srv.h"
 #include "coord_admin.h"
-#include "coord_elect.h"
+#include "netmap_elect.h"
 #include "coord_node.h"
 #include "ctl_authkey.h"
 #include "ctl_conn.h"
@@ -635,15 +635,21 @@ const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, con
  * coordinators a node not connected here may be connected to another: not
  * known to fail (only what this coordinator sees failing is replaced; the
  * nodes' own failover covers the rest). */
-static enum coord_health sess_health(int64_t id, const char *prefix, void *arg)
+static enum netmap_health sess_health(int64_t id, const char *prefix, void *arg)
 {
 	const struct coord_srv *srv = arg;
 	struct coord_sess_info info;
 	coord_srv_session_info(srv, id, &info);
 	const struct ctl_probe *probe = coord_sess_probe(&info, prefix);
 	if (!info.connected)
-		return store_shared(srv->state->store) ? COORD_UNKNOWN : COORD_FAILING;
-	return !info.forwarding_off && (!probe || probe->ok) ? COORD_HEALTHY : COORD_FAILING;
+		return store_shared(srv->state->store) ? NETMAP_UNKNOWN : NETMAP_FAILING;
+	return !info.forwarding_off && (!probe || probe->ok) ? NETMAP_HEALTHY : NETMAP_FAILING;
+}
+
+static void elected(const char *prefix, int64_t node_id, void *arg)
+{
+	(void)arg;
+	log_info("route %s: node %lld is the primary now", prefix, (long long)node_id);
 }
 
 /* A node's probe report replaces the last one; a result that changed
@@ -679,7 +685,7 @@ static void elect(struct coord_srv *srv)
 			log_warn("cannot take the election job's lock: %s", strerror(-held));
 		return;
 	}
-	int rc = coord_elect(srv->state->store, sess_health, srv, time(NULL));
+	int rc = netmap_elect(srv->state->store, sess_health, elected, srv, time(NULL));
 	if (rc < 0)
 		log_warn("cannot elect the routes' primaries: %s", strerror(-rc));
 	else if (rc > 0)

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "netmap.h"
+#include "netmap_elect.h"
 #include "routes.h"
 #include "ts.h"
 #include "t.h"
@@ -682,6 +683,96 @@ static void test_ha(void)
 	net_close(&n);
 }
 
+/* ---- the election (netmap_elect) ---- */
+
+struct health {
+	int64_t node[3];
+	enum netmap_health h[3];
+	char log[256];
+};
+
+static enum netmap_health health_of(int64_t node_id, const char *prefix, void *arg)
+{
+	const struct health *hs = arg;
+	(void)prefix;
+	for (size_t i = 0; i < 3; i++)
+		if (hs->node[i] == node_id)
+			return hs->h[i];
+	return NETMAP_FAILING;
+}
+
+static void note_elected(const char *prefix, int64_t node_id, void *arg)
+{
+	struct health *hs = arg;
+	size_t n = strlen(hs->log);
+	snprintf(hs->log + n, sizeof(hs->log) - n, "%s%s=%lld", n ? " " : "", prefix, (long long)node_id);
+}
+
+static int primary_take(const struct store_route *rt, void *arg)
+{
+	int64_t *who = arg;
+	if (rt->primary_since)
+		*who = *who ? -1 : rt->node_id;	/* two primaries: -1 */
+	return 0;
+}
+
+/* The store's one primary of the only prefix: its node, 0 none, -1 more. */
+static int64_t primary_of(struct store *s)
+{
+	int64_t who = 0;
+	return store_routes_each(s, primary_take, &who) < 0 ? -2 : who;
+}
+
+/* Three relays r1, r2, r3 (registration order) serve 8.8.8.8/32; each
+ * step sets their health, elects, and says who is primary. */
+static void test_elect(void)
+{
+	static const char *const route[] = { "8.8.8.8/32" };
+	struct health hs = { .h = { NETMAP_HEALTHY, NETMAP_HEALTHY, NETMAP_HEALTHY } };
+	struct net n;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap elect: a store");
+		return;
+	}
+	static const char *const names[] = { "r1", "r2", "r3" };
+	for (size_t i = 0; i < 3; i++) {
+		hs.node[i] = net_node(&n, 0, "tag:relay", names[i]);
+		net_advertise(&n, hs.node[i], route, 1);
+		if (i < 2)
+			store_route_approve(n.s, hs.node[i], route[0], n.admin, NOW);
+	}
+	struct {
+		enum netmap_health h[3];
+		int changes;
+		int want;		/* index of the primary */
+		const char *what;
+	} steps[] = {
+		{ { NETMAP_HEALTHY, NETMAP_HEALTHY, NETMAP_HEALTHY }, 1, 0,
+		  "all healthy: the oldest approved router r1 (r3 is not approved)" },
+		{ { NETMAP_HEALTHY, NETMAP_HEALTHY, NETMAP_HEALTHY }, 0, 0, "nothing changed: no election" },
+		{ { NETMAP_UNKNOWN, NETMAP_HEALTHY, NETMAP_HEALTHY }, 0, 0,
+		  "r1 not known to fail (another coordinator's): it stays" },
+		{ { NETMAP_FAILING, NETMAP_HEALTHY, NETMAP_HEALTHY }, 1, 1, "r1 fails: r2 at once" },
+		{ { NETMAP_HEALTHY, NETMAP_HEALTHY, NETMAP_HEALTHY }, 0, 1,
+		  "r1 healthy again: r2 keeps the route (sticky, no flapping)" },
+		{ { NETMAP_HEALTHY, NETMAP_FAILING, NETMAP_HEALTHY }, 1, 0, "r2 fails: back to r1" },
+		{ { NETMAP_FAILING, NETMAP_FAILING, NETMAP_HEALTHY }, 0, 0,
+		  "both approved routers fail: the primary stays what it was" },
+		{ { NETMAP_FAILING, NETMAP_UNKNOWN, NETMAP_HEALTHY }, 1, 1,
+		  "r1 fails, r2 not known to fail: r2, a router not seen failing" },
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		memcpy(hs.h, steps[i].h, sizeof(hs.h));
+		hs.log[0] = '\0';
+		int rc = netmap_elect(n.s, health_of, note_elected, &hs, NOW + (int64_t)i);
+		int64_t who = primary_of(n.s);
+		T_CHECK(rc == steps[i].changes && who == hs.node[steps[i].want],
+			"netmap elect: %s (%d changes, primary node %lld, told: %s)", steps[i].what, rc, (long long)who,
+			hs.log);
+	}
+	net_close(&n);
+}
+
 /* Without a policy nothing is allowed: nobody has a peer. */
 static void test_no_policy(void)
 {
@@ -1195,6 +1286,7 @@ static void test_grow_random(void)
 int main(void)
 {
 	test_ha();
+	test_elect();
 	test_roles();
 	test_changed_random();
 	test_changed_large();

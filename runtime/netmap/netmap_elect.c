@@ -1,6 +1,5 @@
-/* coord_elect: the election of each route's primary. */
-#include "coord_elect.h"
-#include "log.h"
+/* netmap_elect: the election of each route's primary. */
+#include "netmap_elect.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -68,22 +67,23 @@ static int cmp_cand(const void *pa, const void *pb)
 /* The router of the prefix C[0..N) that should be primary: the current
  * one unless it fails, else the first seen healthy, else the first not
  * known to fail, else the current one (or the first). */
-static const struct cand *winner(const struct cand *c, size_t n, coord_health_fn *health, void *arg)
+static const struct cand *winner(const struct cand *c, size_t n, netmap_health_fn *health, void *arg)
 {
 	const struct cand *cur = NULL;
 	for (size_t i = 0; i < n; i++)
 		if (c[i].primary)
 			cur = &c[i];
-	if (cur && health(cur->node_id, cur->prefix, arg) != COORD_FAILING)
+	if (cur && health(cur->node_id, cur->prefix, arg) != NETMAP_FAILING)
 		return cur;
-	for (int want = COORD_HEALTHY; want > COORD_FAILING; want--)
+	for (int want = NETMAP_HEALTHY; want > NETMAP_FAILING; want--)
 		for (size_t i = 0; i < n; i++)
 			if ((int)health(c[i].node_id, c[i].prefix, arg) == want)
 				return &c[i];
 	return cur ? cur : &c[0];
 }
 
-static int elect_all(struct store *s, struct roll *r, coord_health_fn *health, void *arg, int64_t now)
+static int elect_all(struct store *s, struct roll *r, netmap_health_fn *health, netmap_elected_fn *elected, void *arg,
+		     int64_t now)
 {
 	int changed = 0;
 	qsort(r->c, r->n, sizeof(*r->c), cmp_cand);
@@ -96,13 +96,14 @@ static int elect_all(struct store *s, struct roll *r, coord_health_fn *health, v
 		int rc = store_route_set_primary(s, w->prefix, w->node_id, now);
 		if (rc < 0)
 			return rc;
-		log_info("route %s: node %lld is the primary now", w->prefix, (long long)w->node_id);
+		if (elected)
+			elected(w->prefix, w->node_id, arg);
 		changed++;
 	}
 	return changed;
 }
 
-int coord_elect(struct store *s, coord_health_fn *health, void *arg, int64_t now)
+int netmap_elect(struct store *s, netmap_health_fn *health, netmap_elected_fn *elected, void *arg, int64_t now)
 {
 	struct roll r = { 0 };
 	int rc = store_nodes_each(s, node_take, &r);
@@ -111,7 +112,7 @@ int coord_elect(struct store *s, coord_health_fn *health, void *arg, int64_t now
 		rc = store_routes_each(s, route_take, &r);
 	}
 	if (rc >= 0)
-		rc = elect_all(s, &r, health, arg, now);
+		rc = elect_all(s, &r, health, elected, arg, now);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.c[i].prefix);
 	free(r.c);
