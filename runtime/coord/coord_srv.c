@@ -619,6 +619,22 @@ static void refresh(struct coord_srv *srv)
 	srv->elect_due = true;	/* routes approved, advertised or gone */
 }
 
+void coord_srv_push_now(struct coord_srv *srv)
+{
+	refresh(srv);
+	uint64_t now = now_ns();
+	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!ctl_conn_wants_write(s->conn))
+			continue;
+		int rc = ctl_conn_on_writable(s->conn, now);
+		if (rc == 0)
+			rc = sess_rearm(s);
+		if (rc < 0)
+			sess_end(s, rc, NULL);
+	}
+}
+
 const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, const char *prefix)
 {
 	char text[64];

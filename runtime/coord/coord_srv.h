@@ -50,6 +50,10 @@ const struct coord_state *coord_srv_state(const struct coord_srv *srv);
 void coord_srv_public(const struct coord_srv *srv, const char **host, uint16_t *port);
 /* Something changed in the store: rebuild and push soon. */
 void coord_srv_changed(struct coord_srv *srv);
+/* Rebuild now and hand each node its change to the kernel before
+ * returning: for a change whose requester still has work to do (the
+ * policy's diff) that should not hold the nodes back. */
+void coord_srv_push_now(struct coord_srv *srv);
 /* The netmaps as of the store now: a pending rebuild is done (and pushed)
  * at once.  NULL when they cannot be computed; the world then stays. */
 const struct netmap_world *coord_srv_world_now(struct coord_srv *srv, uint64_t *generation);
