@@ -242,6 +242,17 @@ int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, cons
 	return 0;
 }
 
+int inv_node_set_route_primary(struct inv *inv, size_t node, const char *prefix)
+{
+	struct inv_node *n = node_at(inv, node);
+	for (size_t k = 0; n && k < n->napproved; k++)
+		if (strcmp(n->approved[k].text, prefix) == 0) {
+			n->approved[k].primary = true;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 int inv_node_set_shared(struct inv *inv, size_t node, bool shared)
 {
 	struct inv_node *n = node_at(inv, node);
@@ -281,15 +292,6 @@ int inv_node_set_created(struct inv *inv, size_t node, const char *time)
 	return 0;
 }
 
-int inv_node_set_rank(struct inv *inv, size_t node, unsigned rank)
-{
-	struct inv_node *n = node_at(inv, node);
-	if (!n)
-		return -EINVAL;
-	n->rank = rank;
-	return 0;
-}
-
 bool inv_node_owned(const struct inv_node *n)
 {
 	return n->user >= 0 || n->ntags > 0;
@@ -300,13 +302,11 @@ bool inv_node_addressed(const struct inv_node *n)
 	return n->has_v4 || n->has_v6;
 }
 
-/* Registration order: by rank, then by the time, fraction compared as a
- * number; equal times keep the order of addition. */
+/* Registration order: by the time, fraction compared as a number; equal
+ * times keep the order of addition. */
 static int cmp_created(const void *pa, const void *pb)
 {
 	const struct inv_node *a = pa, *b = pb;
-	if (a->rank != b->rank)
-		return a->rank < b->rank ? -1 : 1;
 	int c = strncmp(a->created, b->created, 19);
 	if (c)
 		return c;

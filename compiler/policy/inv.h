@@ -41,6 +41,7 @@ struct inv_prefix {
 	uint8_t family;
 	addr_u128 lo, hi;
 	char *text;
+	bool primary;             /* approved, and its elected primary (a coordinator's election) */
 };
 
 /* A device posture attribute: "node:os" = "linux", "custom:score" = 80. */
@@ -64,7 +65,6 @@ struct inv_node {
 	struct inv_prefix *advertised, *approved;
 	size_t nadvertised, napproved;
 	char *created;            /* NULL when not given */
-	unsigned rank;            /* before the time in registration order; 0 unless set */
 	size_t added;             /* order of addition (file order), 0-based */
 	bool shared;              /* shared into the tailnet from outside it */
 	struct inv_attr *attrs;   /* posture attributes, keys unique */
@@ -121,6 +121,10 @@ int inv_node_set_addr(struct inv *inv, size_t node, enum addr_family family, con
 enum inv_routes { INV_ADVERTISED, INV_APPROVED };
 /* A route advertised or approved: a prefix, "10.0.0.0/8" (host bits zero). */
 int inv_node_add_route(struct inv *inv, size_t node, enum inv_routes which, const char *prefix);
+/* The node's approved PREFIX is its elected primary: routes_compute puts
+ * the node first among the route's servers whatever its registration
+ * order.  0, or -ENOENT when PREFIX is not approved for it. */
+int inv_node_set_route_primary(struct inv *inv, size_t node, const char *prefix);
 /* The node is shared into the tailnet from outside it. */
 int inv_node_set_shared(struct inv *inv, size_t node, bool shared);
 /* Posture attribute A (its key and text are copied) on the node, replacing
@@ -135,11 +139,6 @@ bool inv_attr_from_value(const struct hj_value *v, struct inv_attr *a);
 const struct inv_attr *inv_node_attr(const struct inv_node *n, const char *key);
 /* When the node registered: an RFC 3339 UTC time. */
 int inv_node_set_created(struct inv *inv, size_t node, const char *time);
-/* A rank that comes before the time in registration order (lower first;
- * all 0 unless set): the coordinator puts its elected primary routers
- * first, so that the first server of a route, the primary, is the elected
- * one (runtime/netmap). */
-int inv_node_set_rank(struct inv *inv, size_t node, unsigned rank);
 /* After the last builder call: check every node is complete (an owner and
  * an address; the errors, unlocated, name the node), that no two nodes
  * share an address, and put the nodes in registration order.  0, or -EINVAL with the reasons in DIAGS. */

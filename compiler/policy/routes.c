@@ -76,7 +76,7 @@ struct node_info {
 
 struct route {                     /* one prefix and the nodes serving it */
 	struct addr_range r;
-	size_t *servers;           /* registration order */
+	size_t *servers;           /* registration order, its elected primary (if any) first */
 	size_t nservers;
 	struct prule *to;          /* per server: sources of its rules to this route */
 };
@@ -213,7 +213,20 @@ static int node_setup(struct ctx *c, size_t i)
 	return 0;
 }
 
-/* Register node I as a server of each of its subnet routes. */
+/* Is node N the elected primary of R (inv_node_set_route_primary)? */
+static bool elected_for(const struct inv_node *n, const struct addr_range *r)
+{
+	for (size_t k = 0; k < n->napproved; k++) {
+		const struct inv_prefix *p = &n->approved[k];
+		if (p->primary && p->family == r->family && p->lo == r->lo && p->hi == r->hi)
+			return true;
+	}
+	return false;
+}
+
+/* Register node I as a server of each of its subnet routes: after the
+ * others, or first when it is the route's elected primary (an election
+ * is per prefix, so a relay may lead one route and back up another). */
 static int index_routes(struct ctx *c, size_t i)
 {
 	struct node_info *ni = &c->ni[i];
@@ -232,7 +245,12 @@ static int index_routes(struct ctx *c, size_t i)
 				return -ENOMEM;
 			c->nroutes++;
 		}
-		c->routes[j].servers[c->routes[j].nservers++] = i;
+		struct route *rt = &c->routes[j];
+		rt->servers[rt->nservers++] = i;
+		if (rt->nservers > 1 && elected_for(&c->inv->nodes[i], r)) {
+			memmove(rt->servers + 1, rt->servers, (rt->nservers - 1) * sizeof(*rt->servers));
+			rt->servers[0] = i;
+		}
 		ni->subnet_route[k] = j;
 	}
 	return 0;

@@ -21,7 +21,9 @@
  * From the store to the inventory:
  *  - users by name and email; a node owned by its user, or carrying its
  *    tags; its IPv4 and IPv6 address; registration order by its created
- *    time (ties: store id), which decides primary routers;
+ *    time (ties: store id), which decides primary routers where no
+ *    election has (netmap_elect: the elected primary of a prefix comes
+ *    first among that route's servers);
  *  - expired nodes (store_node_expire) are left out: the world reads no
  *    clock, so a key expiry that has passed counts once the coordinator
  *    marks the node expired;

@@ -190,49 +190,16 @@ static int add_routes(struct inv *inv, size_t k, const struct netmap_node *n, st
 		if (rc < 0 || (r->state == STORE_ROUTE_APPROVED &&
 				(rc = add_route(inv, k, n, INV_APPROVED, r->prefix, diags)) < 0))
 			return rc;
+		/* -ENOENT: a prefix add_route left out */
+		if (r->state == STORE_ROUTE_APPROVED && r->primary_since &&
+		    (rc = inv_node_set_route_primary(inv, k, r->prefix)) < 0 && rc != -ENOENT)
+			return rc;
 	}
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The prefixes with an elected primary, sorted; NULL on no memory. */
-static char **primaries_of(const struct netmap_snap *snap, size_t *n)
-{
-	size_t total = 0;
-	for (size_t i = 0; i < snap->nnodes; i++)
-		total += snap->nodes[i].nroutes;
-	char **v = calloc(total + 1, sizeof(*v));
-	*n = 0;
-	for (size_t i = 0; v && i < snap->nnodes; i++)
-		for (size_t k = 0; k < snap->nodes[i].nroutes; k++)
-			if (snap->nodes[i].routes[k].primary_since)
-				v[(*n)++] = snap->nodes[i].routes[k].prefix;
-	if (v)
-		qsort(v, *n, sizeof(*v), cmp_str);
-	return v;
-}
-
-/* 1 for a router that is the primary of nothing while another is the
- * primary of a prefix it advertises: a backup; else 0. */
-static unsigned rank_of(const struct netmap_node *n, char *const *primaries, size_t nprimaries)
-{
-	bool backup = false;
-	for (size_t i = 0; i < n->nroutes; i++) {
-		const struct netmap_route *r = &n->routes[i];
-		if (r->primary_since)
-			return 0;
-		if (r->advertised && bsearch(&r->prefix, primaries, nprimaries, sizeof(*primaries), cmp_str))
-			backup = true;
-	}
-	return backup;
-}
-
 static int add_node(struct inv *inv, const struct netmap_snap *snap, const struct netmap_node *n,
-		    unsigned rank, struct diag_list *diags)
+		    struct diag_list *diags)
 {
 	int user = n->user_id ? user_index(snap, n->user_id) : -1;
 	char created[32];
@@ -244,16 +211,14 @@ static int add_node(struct inv *inv, const struct netmap_snap *snap, const struc
 		if ((rc = inv_node_add_tag(inv, k, n->tags.v[i])) < 0)
 			return rc;
 	if ((rc = add_addrs(inv, k, n)) < 0 || (rc = created_text(n->created, created)) < 0 ||
-	    (rc = inv_node_set_created(inv, k, created)) < 0 || (rc = inv_node_set_rank(inv, k, rank)) < 0)
+	    (rc = inv_node_set_created(inv, k, created)) < 0)
 		return rc;
 	return add_routes(inv, k, n, diags);
 }
 
 struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_list *diags)
 {
-	size_t nprimaries;
-	char **primaries = primaries_of(snap, &nprimaries);
-	struct inv *inv = primaries ? inv_new() : NULL;
+	struct inv *inv = inv_new();
 	int rc = inv ? 0 : -ENOMEM;
 	for (size_t i = 0; rc >= 0 && i < snap->nusers; i++) {
 		rc = inv_add_user(inv, snap->users[i].name, snap->users[i].email);
@@ -263,11 +228,10 @@ struct inv *netmap_snap_inventory(const struct netmap_snap *snap, struct diag_li
 			diag_error(diags, NULL, "inventory: user \"%s\": %s", snap->users[i].name, strerror(-rc));
 	}
 	for (size_t i = 0; rc >= 0 && i < snap->nnodes; i++) {
-		rc = add_node(inv, snap, &snap->nodes[i], rank_of(&snap->nodes[i], primaries, nprimaries), diags);
+		rc = add_node(inv, snap, &snap->nodes[i], diags);
 		if (rc < 0)
 			diag_error(diags, NULL, "inventory: node \"%s\": %s", snap->nodes[i].name, strerror(-rc));
 	}
-	free(primaries);
 	if (rc >= 0)
 		rc = inv_finish(inv, diags);
 	if (rc < 0) {

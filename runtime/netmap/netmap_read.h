@@ -61,12 +61,10 @@ void netmap_snap_free(struct netmap_snap *snap);
 /* The inventory of SNAP: every user (by name and email) and every node
  * (owner or tags, addresses, created time; advertised = the routes it still
  * advertises and no administrator rejected, approved = those approved in
- * the store), inv_finish'ed; a node that advertises a prefix another node
- * is the elected primary of, and is primary of none, ranks after the
- * others (inv_node_set_rank), so that the compiler's first server of each
- * route is the elected primary (with all primaries recorded and every
- * router the same prefixes, exactly; a router primary of one prefix and
- * backup of another keeps its registration place).  Node I of SNAP is added I-th, so an inventory
+ * the store), inv_finish'ed; an approved route whose elected primary the
+ * node is carries that mark (inv_node_set_route_primary), so that the
+ * compiler puts it first among the route's servers, per prefix: a relay
+ * may lead one route and back up another.  Node I of SNAP is added I-th, so an inventory
  * node's `added` is its index in SNAP.  A route the inventory refuses is
  * left out with a warning in DIAGS.  NULL (the reason in DIAGS) on
  * failure. */

@@ -612,12 +612,12 @@ close:
 	net_close(&n);
 }
 
-/* Who carries 8.8.8.8/32 in M: the peer with it in its allowed IPs
+/* Who carries PREFIX in M: the peer with it in its allowed IPs
  * (*CARRIER) and the peer listing it as backup of rank 1 (*BACKUP). */
-static void ha_roles(const struct ctl_netmap *m, const char **carrier, const char **backup)
+static void ha_roles_of(const struct ctl_netmap *m, const char *prefix, const char **carrier, const char **backup)
 {
 	struct ctl_prefix want;
-	ctl_prefix_parse(&want, "8.8.8.8/32");
+	ctl_prefix_parse(&want, prefix);
 	*carrier = *backup = "";
 	for (size_t i = 0; i < m->n_peers; i++) {
 		for (size_t k = 0; k < m->peers[i].allowed_ips.n; k++)
@@ -628,6 +628,53 @@ static void ha_roles(const struct ctl_netmap *m, const char **carrier, const cha
 			    m->peers[i].backup_routes.v[k].rank == 1)
 				*backup = m->peers[i].name;
 	}
+}
+
+static void ha_roles(const struct ctl_netmap *m, const char **carrier, const char **backup)
+{
+	ha_roles_of(m, "8.8.8.8/32", carrier, backup);
+}
+
+/* Two relays serve two routes; the election is per prefix: r2 leads
+ * 8.8.8.8/32 (r1's probe for it failed) while r1 keeps 8.8.4.4/32.  The
+ * laptop's map follows each prefix's primary, whatever the relays'
+ * registration order. */
+static void test_ha_per_prefix(void)
+{
+	static const char *const routes[] = { "8.8.8.8/32", "8.8.4.4/32" };
+	struct netmap_world *w = NULL;
+	struct ctl_netmap m;
+	const char *c1, *b1, *c2, *b2;
+	struct net n;
+	int rc;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap ha per prefix: a store");
+		return;
+	}
+	int64_t laptop = net_node(&n, n.admin, NULL, "laptop");
+	int64_t r1 = net_node(&n, 0, "tag:relay", "r1"), r2 = net_node(&n, 0, "tag:relay", "r2");
+	for (size_t i = 0; i < 2; i++) {
+		net_advertise(&n, i ? r2 : r1, routes, 2);
+		store_route_approve(n.s, i ? r2 : r1, routes[0], n.admin, NOW);
+		store_route_approve(n.s, i ? r2 : r1, routes[1], n.admin, NOW);
+	}
+	store_route_set_primary(n.s, routes[0], r2, NOW);
+	store_route_set_primary(n.s, routes[1], r1, NOW);
+	rc = net_policy(&n, "{\"tagOwners\": {\"tag:relay\": [\"autogroup:admin\"]},\n"
+			    " \"acls\": [{\"action\": \"accept\", \"src\": [\"autogroup:admin\"], \"dst\": [\"8.8.0.0/16:443\"]}]}\n");
+	if (rc == 0 && (w = build(n.s, NULL, &rc)) && netmap_for(w, laptop, 1, &m) == 0) {
+		ha_roles_of(&m, routes[0], &c1, &b1);
+		ha_roles_of(&m, routes[1], &c2, &b2);
+		T_CHECK(!strcmp(c1, "r2") && !strcmp(b1, "r1"),
+			"netmap ha per prefix: 8.8.8.8/32 carried by its primary r2, r1 backs it up: %s, %s", c1, b1);
+		T_CHECK(!strcmp(c2, "r1") && !strcmp(b2, "r2"),
+			"netmap ha per prefix: 8.8.4.4/32 carried by its primary r1, r2 backs it up: %s, %s", c2, b2);
+		ctl_netmap_free(&m);
+	} else {
+		T_CHECK(false, "netmap ha per prefix: the world and the laptop's map: %d", rc);
+	}
+	netmap_world_free(w);
+	net_close(&n);
 }
 
 /* Two relays serve 8.8.8.8/32 (issue 14): the laptop's map has the
@@ -1286,6 +1333,7 @@ static void test_grow_random(void)
 int main(void)
 {
 	test_ha();
+	test_ha_per_prefix();
 	test_elect();
 	test_roles();
 	test_changed_random();
