@@ -234,7 +234,7 @@ static void cmd_down(struct agent *a, struct agent_client *c)
 	int rc = agent_sys_teardown(a, why, sizeof why);
 	if (a->prefs.login_server)
 		agent_state_save_prefs(a->state_dir, &a->prefs);
-	agent_state_forget_netmap(a->state_dir);
+	agent_state_forget_netmap(a->state_dir, &a->journal);
 	if (rc < 0) {
 		reply_error(c, why);
 		return;
@@ -388,6 +388,7 @@ void agent_free(struct agent *a)
 	rtnl_close(a->rt);
 	if (a->has_applied)
 		ctl_netmap_free(&a->applied);
+	agent_routes_free(&a->routes);
 	agent_prefs_free(&a->prefs);
 	ctl_identity_wipe(&a->id);
 	sodium_memzero(a->wg_key, sizeof a->wg_key);

@@ -1,5 +1,6 @@
 /* agent_apply: plan the steps (a list), run them, undo on failure. */
 #include "agent_apply.h"
+#include "agent_routes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -127,13 +128,18 @@ int agent_target_routes(const struct agent_target *t, struct ctl_prefixes *out)
 	return 0;
 }
 
-static int self_addresses(const struct agent_target *t, struct ctl_prefixes *out)
+static int sorted_copy(const struct ctl_prefixes *in, struct ctl_prefixes *out)
 {
 	memset(out, 0, sizeof *out);
-	int rc = t->m ? prefixes_append(out, &t->m->self.addresses) : 0;
+	int rc = in ? prefixes_append(out, in) : 0;
 	if (rc == 0)
 		prefixes_sort_unique(out);
 	return rc;
+}
+
+static int self_addresses(const struct agent_target *t, struct ctl_prefixes *out)
+{
+	return sorted_copy(t->m ? &t->m->self.addresses : NULL, out);
 }
 
 /* Steps of KIND taking sorted unique OLD to sorted unique NEW: removals,
@@ -198,14 +204,15 @@ free_oa:
 	return rc;
 }
 
-static int run_step(const struct agent_ops *ops, void *ctx, const struct step *s, const struct agent_target *n)
+static int run_step(const struct agent_ops *ops, void *ctx, const struct step *s, const struct agent_target *n,
+		    const struct ctl_delta *d)
 {
 	switch (s->kind) {
 	case STEP_PEER_SET: return ops->peer_set(ctx, s->peer);
 	case STEP_PEER_REMOVE: return ops->peer_remove(ctx, s->peer);
 	case STEP_ADDR: return ops->addr(ctx, &s->pfx, s->add);
 	case STEP_ROUTE: return ops->route(ctx, &s->pfx, s->add);
-	case STEP_FILTER: return ops->filter(ctx, n);
+	case STEP_FILTER: return ops->filter(ctx, n, d);
 	}
 	return -EINVAL;
 }
@@ -217,7 +224,7 @@ static int undo_step(const struct agent_ops *ops, void *ctx, const struct step *
 	case STEP_PEER_REMOVE: return ops->peer_set(ctx, s->peer);
 	case STEP_ADDR: return ops->addr(ctx, &s->pfx, !s->add);
 	case STEP_ROUTE: return ops->route(ctx, &s->pfx, !s->add);
-	case STEP_FILTER: return ops->filter(ctx, o);
+	case STEP_FILTER: return ops->filter(ctx, o, NULL);
 	}
 	return -EINVAL;
 }
@@ -256,29 +263,250 @@ static void count(struct agent_apply_result *r, const struct step *s)
 	}
 }
 
+/* Run P's steps towards NEW_T (D: the delta it comes from, or NULL);
+ * the first failure undoes the steps done, back to OLD_T. */
+static int run_plan(const struct agent_ops *ops, void *ctx, const struct plan *p, const struct agent_target *old_t,
+		    const struct agent_target *new_t, const struct ctl_delta *d, struct agent_apply_result *r)
+{
+	size_t i;
+	int rc = 0;
+	for (i = 0; i < p->n; i++) {
+		if ((rc = run_step(ops, ctx, &p->v[i], new_t, d)) < 0)
+			break;
+		count(r, &p->v[i]);
+	}
+	if (rc < 0) {
+		describe(r->error, sizeof r->error, &p->v[i], rc);
+		while (i-- > 0)
+			if (undo_step(ops, ctx, &p->v[i], old_t) < 0)
+				r->undo_failed++;
+	}
+	return rc;
+}
+
 int agent_apply(const struct agent_ops *ops, void *ctx, const struct agent_target *old_t,
 		const struct agent_target *new_t, bool force_filter, struct agent_apply_result *r)
 {
 	struct plan p = { 0 };
-	size_t i;
 	memset(r, 0, sizeof *r);
 	int rc = plan_build(&p, old_t, new_t, force_filter);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(r->error, sizeof r->error, "planning: %s", strerror(-rc));
-		goto free_plan;
+	else
+		rc = run_plan(ops, ctx, &p, old_t, new_t, NULL, r);
+	free(p.v);
+	return rc;
+}
+
+/* ---- a delta: only what it names ---- */
+
+int agent_target_route_counts(const struct agent_target *t, struct agent_routes *out)
+{
+	int rc = 0;
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < n_peers(t) && rc == 0; i++)
+		for (size_t k = 0; k < t->m->peers[i].addresses.n && rc == 0; k++)
+			rc = agent_routes_add(out, &t->m->peers[i].addresses.v[k], 1);
+	for (size_t k = 0; t->m && t->accept_routes && k < t->m->routes.n && rc == 0; k++)
+		rc = agent_routes_add(out, &t->m->routes.v[k], 1);
+	if (rc < 0)
+		agent_routes_free(out);
+	return rc;
+}
+
+size_t agent_peer_index(const struct ctl_netmap *m, uint64_t id)
+{
+	size_t lo = 0, hi = m->n_peers;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->peers[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (i = 0; i < p.n; i++) {
-		if ((rc = run_step(ops, ctx, &p.v[i], new_t)) < 0)
-			break;
-		count(r, &p.v[i]);
+	return lo;
+}
+
+static const struct ctl_peer *peer_by_id(const struct ctl_netmap *m, uint64_t id)
+{
+	size_t i = agent_peer_index(m, id);
+	return i < m->n_peers && m->peers[i].id == id ? &m->peers[i] : NULL;
+}
+
+bool agent_delta_applies(const struct ctl_netmap *m, const struct ctl_delta *d)
+{
+	size_t i, k;
+	if (d->from_generation != m->generation)
+		return false;
+	for (i = 0; i < d->n_removed; i++)
+		if ((i && d->removed[i - 1] >= d->removed[i]) || !peer_by_id(m, d->removed[i]))
+			return false;
+	for (k = 0; k < d->n_upsert; k++)
+		if (k && d->upsert[k - 1].id >= d->upsert[k].id)
+			return false;
+	/* No id both removed and upserted. */
+	for (i = 0, k = 0; i < d->n_removed && k < d->n_upsert;) {
+		if (d->removed[i] == d->upsert[k].id)
+			return false;
+		if (d->removed[i] < d->upsert[k].id)
+			i++;
+		else
+			k++;
 	}
-	if (rc < 0) {
-		describe(r->error, sizeof r->error, &p.v[i], rc);
-		while (i-- > 0)
-			if (undo_step(ops, ctx, &p.v[i], old_t) < 0)
-				r->undo_failed++;
+	return true;
+}
+
+bool agent_delta_touches_filter(const struct ctl_netmap *m, const struct ctl_delta *d)
+{
+	return (d->has_filter && !str_equal(m->filter, d->filter)) || (d->has_snat && d->snat != m->snat) ||
+	       (d->has_self && !ctl_prefixes_equal(&m->self.addresses, &d->self.addresses));
+}
+
+/* The peers' steps, as plan_peers takes them for the whole netmaps:
+ * removals in id order (the ids removed, and peers whose key changed),
+ * then the upserted peers whose device settings differ. */
+static int plan_delta_peers(struct plan *p, const struct ctl_netmap *o, const struct ctl_delta *d)
+{
+	size_t i = 0, k = 0;
+	int rc = 0;
+	while (rc == 0 && (i < d->n_removed || k < d->n_upsert)) {
+		const struct ctl_peer *op;
+		if (k == d->n_upsert || (i < d->n_removed && d->removed[i] < d->upsert[k].id)) {
+			op = peer_by_id(o, d->removed[i++]);
+		} else {
+			const struct ctl_peer *u = &d->upsert[k++];
+			op = peer_by_id(o, u->id);
+			if (op && !memcmp(op->wg_key, u->wg_key, sizeof u->wg_key))
+				op = NULL;
+		}
+		if (op)
+			rc = plan_push(p, &(struct step){ .kind = STEP_PEER_REMOVE, .peer = op });
 	}
-free_plan:
+	for (k = 0; k < d->n_upsert && rc == 0; k++) {
+		const struct ctl_peer *u = &d->upsert[k], *prev = peer_by_id(o, u->id);
+		if (prev && memcmp(prev->wg_key, u->wg_key, sizeof u->wg_key))
+			prev = NULL;
+		if (!prev || !peer_device_equal(prev, u))
+			rc = plan_push(p, &(struct step){ .kind = STEP_PEER_SET, .peer = u, .prev = prev });
+	}
+	return rc;
+}
+
+/* Route count changes: a prefix, and what to add to its count. */
+struct route_change {
+	struct ctl_prefix pfx;		/* first: prefix_cmp sorts these */
+	int64_t by;
+};
+
+struct changes {
+	struct route_change *v;
+	size_t n, cap;
+};
+
+static int changes_push(struct changes *c, const struct ctl_prefixes *x, int64_t by)
+{
+	if (c->n + x->n > c->cap) {
+		size_t cap = 2 * (c->n + x->n) + 8;
+		struct route_change *v = realloc(c->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	for (size_t i = 0; i < x->n; i++)
+		c->v[c->n++] = (struct route_change){ x->v[i], by };
+	return 0;
+}
+
+/* What D does to the counts of the routes O installs: its removed and
+ * replaced peers' addresses taken away, its upserted peers' added, the
+ * netmap's routes swapped when D carries them and routes are accepted;
+ * summed per prefix, sorted. */
+static int delta_changes(struct changes *c, const struct agent_target *o, const struct ctl_delta *d)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->n_removed && rc == 0; i++)
+		rc = changes_push(c, &peer_by_id(o->m, d->removed[i])->addresses, -1);
+	for (size_t k = 0; k < d->n_upsert && rc == 0; k++) {
+		const struct ctl_peer *prev = peer_by_id(o->m, d->upsert[k].id);
+		if (prev)
+			rc = changes_push(c, &prev->addresses, -1);
+		if (rc == 0)
+			rc = changes_push(c, &d->upsert[k].addresses, 1);
+	}
+	if (rc == 0 && o->accept_routes && d->has_routes && (rc = changes_push(c, &o->m->routes, -1)) == 0)
+		rc = changes_push(c, &d->routes, 1);
+	if (rc < 0 || !c->n)
+		return rc;
+	qsort(c->v, c->n, sizeof *c->v, prefix_cmp);
+	size_t k = 0;
+	for (size_t i = 1; i < c->n; i++) {
+		if (prefix_cmp(&c->v[k], &c->v[i]))
+			c->v[++k] = c->v[i];
+		else
+			c->v[k].by += c->v[i].by;
+	}
+	c->n = k + 1;
+	return 0;
+}
+
+/* The route steps of C over counts R: removals (a count back to 0), then
+ * additions (a count leaving 0), each in prefix order as plan_prefixes
+ * takes them; R made room for the additions. */
+static int plan_delta_routes(struct plan *p, const struct changes *c, struct agent_routes *r)
+{
+	size_t added = 0;
+	int rc = 0;
+	for (int add = 0; add <= 1 && rc == 0; add++)
+		for (size_t i = 0; i < c->n && rc == 0; i++) {
+			uint32_t now = agent_routes_count(r, &c->v[i].pfx);
+			bool step = add ? now == 0 && c->v[i].by > 0 : now && (int64_t)now + c->v[i].by == 0;
+			if (step) {
+				rc = plan_push(p, &(struct step){ .kind = STEP_ROUTE, .pfx = c->v[i].pfx, .add = add });
+				added += (size_t)add;
+			}
+		}
+	return rc < 0 ? rc : agent_routes_reserve(r, added);
+}
+
+static int plan_delta(struct plan *p, struct changes *c, const struct agent_target *o, const struct ctl_delta *d,
+		      struct agent_routes *r)
+{
+	struct ctl_prefixes oa, na;
+	int rc = plan_delta_peers(p, o->m, d);
+	if (rc == 0 && d->has_self) {
+		if ((rc = self_addresses(o, &oa)) < 0)
+			return rc;
+		if ((rc = sorted_copy(&d->self.addresses, &na)) == 0)
+			rc = plan_prefixes(p, STEP_ADDR, &oa, &na);
+		ctl_prefixes_free(&na);
+		ctl_prefixes_free(&oa);
+	}
+	if (rc == 0)
+		rc = delta_changes(c, o, d);
+	if (rc == 0)
+		rc = plan_delta_routes(p, c, r);
+	if (rc == 0 && agent_delta_touches_filter(o->m, d))
+		rc = plan_push(p, &(struct step){ .kind = STEP_FILTER });
+	return rc;
+}
+
+int agent_apply_delta(const struct agent_ops *ops, void *ctx, const struct agent_target *old_t,
+		      const struct ctl_delta *d, const struct agent_target *new_t, struct agent_routes *routes,
+		      struct agent_apply_result *r)
+{
+	struct plan p = { 0 };
+	struct changes c = { 0 };
+	memset(r, 0, sizeof *r);
+	int rc = plan_delta(&p, &c, old_t, d, routes);
+	if (rc < 0)
+		snprintf(r->error, sizeof r->error, "planning: %s", strerror(-rc));
+	else
+		rc = run_plan(ops, ctx, &p, old_t, new_t, d, r);
+	/* Room was made for the additions: the counts follow without failing. */
+	for (size_t i = 0; i < c.n && rc == 0; i++)
+		agent_routes_add(routes, &c.v[i].pfx, c.v[i].by);
+	free(c.v);
 	free(p.v);
 	return rc;
 }

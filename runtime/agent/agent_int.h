@@ -46,9 +46,13 @@ struct agent {
 	bool has_try;
 	char *authkey;
 
-	/* Applied: the netmap the system holds. */
+	/* Applied: the netmap the system holds; how many sources carry each
+	 * route it installs (valid with ROUTES_OK: deltas apply through it);
+	 * where the stored journal stands. */
 	struct ctl_netmap applied;
-	bool has_applied, applied_accept, system_ready;
+	bool has_applied, applied_accept, system_ready, routes_ok;
+	struct agent_routes routes;
+	struct agent_journal journal;
 	struct nftm_snat_to applied_snat_to;
 	uint64_t filter_generation;
 	char apply_error[256];
@@ -126,6 +130,13 @@ int agent_sys_teardown(struct agent *a, char *err, size_t errlen);
  * a->applied (the caller's copy emptied), or -errno with the reason in
  * a->apply_error, everything undone and *M still the caller's. */
 int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter);
+
+/* Apply delta D over what is applied, visiting only what it names, then
+ * store it (the journal): what the control connection does with a delta,
+ * and what benchmarks time.  0 with D's contents moved into a->applied,
+ * or -errno with the reason in a->apply_error and everything undone
+ * (-ESTALE: D starts from another generation; -EBADMSG: it does not apply). */
+int agent_sys_take_delta(struct agent *a, struct ctl_delta *d);
 
 /* agent_status.c: the status answer. */
 char *agent_status_text(struct agent *a);

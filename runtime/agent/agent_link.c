@@ -100,36 +100,50 @@ static int ack(struct agent *a, uint64_t generation, const char *error)
 	return send_msg(a, &m);
 }
 
-/* Apply NEXT (ours to free unless applied), acknowledge, store. */
-static int take_netmap(struct agent *a, struct ctl_netmap *next)
+/* The apply of generation GEN ended with RC: answer and acknowledge. */
+static int applied(struct agent *a, uint64_t gen, int rc)
 {
-	uint64_t gen = next->generation;
-	int rc = 0;
-	if (!a->system_ready)
-		rc = agent_sys_prepare(a, a->apply_error, sizeof a->apply_error);
-	if (rc == 0)
-		rc = agent_sys_apply(a, next, false);
 	if (rc < 0) {
-		ctl_netmap_free(next);
 		agent_answer_waiting(a, false, a->apply_error);
 		return ack(a, gen, a->apply_error);
 	}
 	a->failures = 0;
-	if ((rc = agent_state_save_netmap(a->state_dir, &a->applied)) < 0)
-		log_warn("%s: cannot store netmap %llu: %s", a->ifname, (unsigned long long)gen, strerror(-rc));
 	agent_answer_waiting(a, true, NULL);
 	return ack(a, gen, NULL);
 }
 
-static int on_delta(struct agent *a, const struct ctl_delta *d)
+static int prepare(struct agent *a)
 {
-	struct ctl_netmap next;
+	return a->system_ready ? 0 : agent_sys_prepare(a, a->apply_error, sizeof a->apply_error);
+}
+
+/* Apply NEXT (ours to free unless applied), store, acknowledge. */
+static int take_netmap(struct agent *a, struct ctl_netmap *next)
+{
+	uint64_t gen = next->generation;
+	int rc = prepare(a);
+	if (rc == 0)
+		rc = agent_sys_apply(a, next, false);
+	if (rc < 0) {
+		ctl_netmap_free(next);
+		return applied(a, gen, rc);
+	}
+	if ((rc = agent_state_save_netmap(a->state_dir, &a->applied, &a->journal)) < 0)
+		log_warn("%s: cannot store netmap %llu: %s", a->ifname, (unsigned long long)gen, strerror(-rc));
+	return applied(a, gen, 0);
+}
+
+static int on_delta(struct agent *a, struct ctl_delta *d)
+{
 	if (!a->has_applied)
 		return ack(a, d->generation, "delta without a netmap");
-	int rc = ctl_netmap_apply(&a->applied, d, &next);
-	if (rc < 0)
-		return ack(a, d->generation, rc == -ESTALE ? "delta from another generation" : "delta does not apply");
-	return take_netmap(a, &next);
+	int rc = prepare(a);
+	if (rc == 0)
+		rc = agent_sys_take_delta(a, d);
+	/* A delta that does not apply is acknowledged with the reason only. */
+	if (rc == -ESTALE || rc == -EBADMSG)
+		return ack(a, d->generation, a->apply_error);
+	return applied(a, d->generation, rc);
 }
 
 static int send_tamper(struct agent *a)

@@ -258,6 +258,15 @@ free_rules:
 	return rc;
 }
 
+int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
+			  size_t errlen)
+{
+	if (!d->has_filter && !d->has_snat && !d->has_self)
+		return 0;
+	return agent_nft_apply(n, m, served, snat_to, err, errlen);
+}
+
 /* Send the batch in BUF and read every answer: 0 or the first error. */
 static int send_batch(struct mnl_socket *nl, struct mnl_nlmsg_batch *b, uint32_t first_seq)
 {

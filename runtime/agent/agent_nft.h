@@ -39,6 +39,12 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
  * without one masqueraded).  0, or -errno with a reason in ERR. */
 int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		    const struct nftm_snat_to *snat_to, char *err, size_t errlen);
+/* The same for M, the netmap after delta D: only what D changes.  (This
+ * version applies M whole when D changes the filter text or the snat
+ * flag, else nothing.) */
+int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
+			  size_t errlen);
 /* Delete the table (only ours; absent is fine).  0 or -errno. */
 int agent_nft_remove(struct agent_nft *n);
 /* For the program that applies filter after filter (keygated), once at

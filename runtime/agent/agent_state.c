@@ -1,5 +1,7 @@
 /* agent_state: small files, read whole, written to a temporary and renamed. */
 #include "agent_state.h"
+#include "agent_apply.h"
+#include "agent_delta.h"
 #include "agent_req.h"
 #include "agent_probe.h"
 
@@ -228,6 +230,69 @@ int agent_state_save_prefs(const char *dir, const struct agent_prefs *p)
 	return save_json(dir, "prefs.json", j);
 }
 
+/* The journal's checksum of TEXT: 8 bytes of BLAKE2b, as 16 hex digits. */
+static void sum_of(const char *text, size_t len, char hex[17])
+{
+	uint8_t h[8];
+	crypto_generichash(h, sizeof h, (const uint8_t *)text, len, NULL, 0);
+	sodium_bin2hex(hex, 17, h, sizeof h);
+}
+
+/* Apply the journal's record LINE (checksum, space, delta JSON) to M:
+ * false when it is damaged or does not apply (replay stops there). */
+static bool replay_record(const char *line, size_t len, struct ctl_netmap *m)
+{
+	char sum[17], err[256];
+	struct ctl_err e = { err, sizeof err };
+	struct ctl_delta d;
+	struct ctl_netmap view;
+	if (len < 18 || line[16] != ' ')
+		return false;
+	sum_of(line + 17, len - 17, sum);
+	if (memcmp(sum, line, 16))
+		return false;
+	cJSON *j = cJSON_ParseWithLength(line + 17, len - 17);
+	bool ok = j && ctl_delta_from_json(j, &d, &e) == 0;
+	cJSON_Delete(j);
+	if (!ok)
+		return false;
+	ok = agent_delta_applies(m, &d) && agent_delta_prepare(m, &d, false, &view) == 0;
+	if (ok)
+		agent_delta_commit(m, &d, &view);
+	ctl_delta_free(&d);
+	return ok;
+}
+
+/* The header that ties the journal to the netmap.json holding BASE. */
+static int journal_header(char *out, size_t len, const char *base, size_t base_len)
+{
+	char sum[17];
+	sum_of(base, base_len, sum);
+	return snprintf(out, len, "keygate-journal 1 %s\n", sum);
+}
+
+/* M (netmap.json's BASE) with the journal's records applied, up to the
+ * first that is torn or damaged.  A journal of another base (netmap.json
+ * rewritten, the journal not yet restarted) holds nothing for it. */
+static int replay_journal(const char *dir, const char *base, size_t base_len, struct ctl_netmap *m)
+{
+	char *text, header[64];
+	size_t len, at = (size_t)journal_header(header, sizeof header, base, base_len);
+	int rc = read_file(dir, "netmap.journal", MAX_FILE, &text, &len);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	if (len < at || memcmp(text, header, at))
+		at = len;
+	while (at < len) {
+		char *nl = memchr(text + at, '\n', len - at);
+		if (!nl || !replay_record(text + at, (size_t)(nl - text) - at, m))
+			break;
+		at = (size_t)(nl - text) + 1;
+	}
+	free(text);
+	return 0;
+}
+
 int agent_state_load_netmap(const char *dir, struct ctl_netmap *m, char *err, size_t errlen)
 {
 	struct ctl_err e = { err, errlen };
@@ -241,26 +306,92 @@ int agent_state_load_netmap(const char *dir, struct ctl_netmap *m, char *err, si
 		return rc;
 	}
 	cJSON *j = cJSON_ParseWithLength(text, len);
-	free(text);
 	if (!j)
 		rc = ctl_json_fail(&e, "%s/netmap.json: not JSON", dir);
 	else
 		rc = ctl_netmap_from_json(j, m, &e);
 	cJSON_Delete(j);
-	return rc;
-}
-
-int agent_state_save_netmap(const char *dir, const struct ctl_netmap *m)
-{
-	char *text = ctl_netmap_encode(m);
-	int rc = text ? write_file(dir, "netmap.json", text, strlen(text)) : -ENOMEM;
+	if (rc == 0 && (rc = replay_journal(dir, text, len, m)) < 0) {
+		snprintf(err, errlen, "%s/netmap.journal: %s", dir, strerror(-rc));
+		ctl_netmap_free(m);
+	}
 	free(text);
 	return rc;
 }
 
-int agent_state_forget_netmap(const char *dir)
+/* A rename in DIR made durable before the journal restarts over it. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Write LEN bytes of DATA to the journal (truncated first with TRUNC),
+ * durable on return. */
+static int journal_write(const char *dir, const char *data, size_t len, bool trunc)
 {
 	char path[4096];
+	path_of(path, sizeof path, dir, "netmap.journal");
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (trunc ? O_TRUNC : O_APPEND), 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, data, len) == (ssize_t)len && fdatasync(fd) == 0 ? 0 : errno ? -errno : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+int agent_state_save_netmap(const char *dir, const struct ctl_netmap *m, struct agent_journal *jn)
+{
+	char header[64];
+	char *text = ctl_netmap_encode(m);
+	if (!text)
+		return -ENOMEM;
+	size_t len = strlen(text);
+	int rc = write_file(dir, "netmap.json", text, len);
+	jn->open = false;
+	if (rc == 0)
+		rc = sync_dir(dir);
+	int hlen = journal_header(header, sizeof header, text, len);
+	if (rc == 0)
+		rc = journal_write(dir, header, (size_t)hlen, true);
+	if (rc == 0)
+		*jn = (struct agent_journal){ .open = true, .size = (size_t)hlen, .base_size = len };
+	free(text);
+	return rc;
+}
+
+int agent_state_save_delta(const char *dir, struct agent_journal *jn, const char *delta, size_t len,
+			   const struct ctl_netmap *after)
+{
+	if (!jn->open || jn->size + len + 18 > jn->base_size)
+		return agent_state_save_netmap(dir, after, jn);
+	char *rec = malloc(len + 18);
+	if (!rec)
+		return -ENOMEM;
+	sum_of(delta, len, rec);
+	rec[16] = ' ';
+	memcpy(rec + 17, delta, len);
+	rec[len + 17] = '\n';
+	int rc = journal_write(dir, rec, len + 18, false);
+	free(rec);
+	/* A record that may be torn ends the journal: the next save is whole. */
+	jn->open = rc == 0;
+	jn->size += len + 18;
+	return rc;
+}
+
+int agent_state_forget_netmap(const char *dir, struct agent_journal *jn)
+{
+	char path[4096];
+	jn->open = false;
+	path_of(path, sizeof path, dir, "netmap.journal");
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
 	path_of(path, sizeof path, dir, "netmap.json");
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_delta.h"
 #include "agent_int.h"
 #include "log.h"
 #include "wgconfig.h"
@@ -132,13 +133,18 @@ static int op_route(void *ctx, const struct ctl_prefix *x, bool add)
 	return ifindex < 0 ? ifindex : rtnl_route(a->rt, RTNL_TABLE, ifindex, x->family, x->addr, x->bits, add);
 }
 
-static int op_filter(void *ctx, const struct agent_target *t)
+static int op_filter(void *ctx, const struct agent_target *t, const struct ctl_delta *d)
 {
 	struct agent *a = ctx;
+	const struct ctl_prefixes *served = &agent_cur_prefs(a)->routes;
 	char why[256];
+	int rc;
 	if (!t->m)
 		return agent_nft_remove(a->nft);
-	int rc = agent_nft_apply(a->nft, t->m, &agent_cur_prefs(a)->routes, &t->snat_to, why, sizeof why);
+	if (d)
+		rc = agent_nft_apply_delta(a->nft, d, t->m, served, &t->snat_to, why, sizeof why);
+	else
+		rc = agent_nft_apply(a->nft, t->m, served, &t->snat_to, why, sizeof why);
 	if (rc < 0)
 		log_err("%s: %s", a->ifname, why);
 	return rc;
@@ -187,34 +193,64 @@ int agent_sys_prepare(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
-int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
+/* The target the prefs ask for, over M. */
+static struct agent_target target_of(struct agent *a, const struct ctl_netmap *m)
 {
-	struct agent_target o = { a->has_applied ? &a->applied : NULL, a->applied_accept, a->applied_snat_to };
 	struct agent_target n = { m, agent_cur_prefs(a)->accept_routes, { 0 } };
 	char why[160];
 	const char *snat_to = agent_cur_prefs(a)->snat_to;
 	/* Checked when `up` stored it; a damaged prefs file masquerades. */
 	if (snat_to && nftm_snat_to_parse(snat_to, &n.snat_to, why, sizeof why) < 0)
 		log_err("%s: snat_to: %s: masquerading", a->ifname, why);
-	struct agent_apply_result r;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	refresh_subnets(a);
-	int rc = agent_apply(&agent_sys_ops, a, &o, &n, force_filter, &r);
+	return n;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	a->last_apply_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Say how the apply of generation GEN went (RC); note the filter's. */
+static void applied_log(struct agent *a, uint64_t gen, int rc, const struct agent_apply_result *r)
+{
 	if (rc < 0) {
-		snprintf(a->apply_error, sizeof a->apply_error, "%s", r.error);
-		log_err("%s: netmap %llu not applied: %s%s", a->ifname, m ? (unsigned long long)m->generation : 0ULL,
-			r.error, r.undo_failed ? " (and undoing failed too)" : "");
-		return rc;
+		snprintf(a->apply_error, sizeof a->apply_error, "%s", r->error);
+		log_err("%s: netmap %llu not applied: %s%s", a->ifname, (unsigned long long)gen, r->error,
+			r->undo_failed ? " (and undoing failed too)" : "");
+		return;
 	}
 	a->apply_error[0] = '\0';
 	log_info("%s: netmap %llu applied in %.1f ms: %zu peers set, %zu removed, %zu addresses, %zu routes%s",
-		 a->ifname, m ? (unsigned long long)m->generation : 0ULL, a->last_apply_ms, r.peers_set,
-		 r.peers_removed, r.addrs, r.routes, r.filter ? ", filter" : "");
-	if (r.filter)
-		a->filter_generation = m ? m->generation : 0;
+		 a->ifname, (unsigned long long)gen, a->last_apply_ms, r->peers_set, r->peers_removed, r->addrs,
+		 r->routes, r->filter ? ", filter" : "");
+	if (r->filter)
+		a->filter_generation = gen;
+}
+
+/* The route counts of what is applied, made again after a whole apply
+ * (without memory for them, deltas take the whole path). */
+static void recount_routes(struct agent *a)
+{
+	struct agent_target t = { a->has_applied ? &a->applied : NULL, a->applied_accept, a->applied_snat_to };
+	agent_routes_free(&a->routes);
+	a->routes_ok = agent_target_route_counts(&t, &a->routes) == 0;
+}
+
+int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
+{
+	struct agent_target o = { a->has_applied ? &a->applied : NULL, a->applied_accept, a->applied_snat_to };
+	struct agent_target n = target_of(a, m);
+	struct agent_apply_result r;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	refresh_subnets(a);
+	int rc = agent_apply(&agent_sys_ops, a, &o, &n, force_filter, &r);
+	a->last_apply_ms = ms_since(&t0);
+	applied_log(a, m ? m->generation : 0, rc, &r);
+	if (rc < 0)
+		return rc;
 	if (a->has_applied)
 		ctl_netmap_free(&a->applied);
 	a->has_applied = m != NULL;
@@ -224,8 +260,83 @@ int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter)
 	}
 	a->applied_accept = n.accept_routes;
 	a->applied_snat_to = n.snat_to;
+	recount_routes(a);
 	agent_ha_applied(a);
 	return 0;
+}
+
+/* D the whole way: the netmap after it made, then applied whole. */
+static int apply_delta_whole(struct agent *a, const struct ctl_delta *d)
+{
+	struct ctl_netmap next;
+	int rc = ctl_netmap_apply(&a->applied, d, &next);
+	if (rc < 0) {
+		snprintf(a->apply_error, sizeof a->apply_error, "%s",
+			 rc == -ESTALE ? "delta from another generation" :
+			 rc == -EINVAL ? "delta does not apply" : strerror(-rc));
+		return rc == -EINVAL ? -EBADMSG : rc;
+	}
+	if ((rc = agent_sys_apply(a, &next, false)) < 0)
+		ctl_netmap_free(&next);
+	return rc;
+}
+
+/* D through agent_apply_delta: only what it names. */
+static int apply_delta(struct agent *a, struct ctl_delta *d, const struct agent_target *n0)
+{
+	struct agent_target o = { &a->applied, a->applied_accept, a->applied_snat_to }, n = *n0;
+	struct agent_apply_result r = { 0 };
+	struct ctl_netmap view;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = agent_delta_prepare(&a->applied, d, agent_delta_touches_filter(&a->applied, d), &view);
+	if (rc < 0) {
+		snprintf(r.error, sizeof r.error, "planning: %s", strerror(-rc));
+		goto out;
+	}
+	n.m = view.peers ? &view : NULL;
+	refresh_subnets(a);
+	if ((rc = agent_apply_delta(&agent_sys_ops, a, &o, d, &n, &a->routes, &r)) < 0)
+		agent_delta_view_free(&view);
+	else
+		agent_delta_commit(&a->applied, d, &view);
+out:
+	a->last_apply_ms = ms_since(&t0);
+	applied_log(a, d->generation, rc, &r);
+	if (rc == 0)
+		agent_ha_applied(a);
+	return rc;
+}
+
+int agent_sys_take_delta(struct agent *a, struct ctl_delta *d)
+{
+	struct agent_target n = target_of(a, NULL);
+	cJSON *j = ctl_delta_to_json(d);
+	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+	int rc;
+	cJSON_Delete(j);
+	if (!text) {
+		snprintf(a->apply_error, sizeof a->apply_error, "storing the delta: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/* Routes accepted or source NAT addresses changed since the last
+	 * apply, or a delta that is not clean: the whole netmap is compared. */
+	if (a->has_applied && a->routes_ok && agent_delta_applies(&a->applied, d) &&
+	    n.accept_routes == a->applied_accept && !memcmp(&n.snat_to, &a->applied_snat_to, sizeof n.snat_to))
+		rc = apply_delta(a, d, &n);
+	else if (a->has_applied)
+		rc = apply_delta_whole(a, d);
+	else
+		rc = -EPROTO;
+	if (rc == -EPROTO)
+		snprintf(a->apply_error, sizeof a->apply_error, "delta without a netmap");
+	if (rc == 0 && (rc = agent_state_save_delta(a->state_dir, &a->journal, text, strlen(text), &a->applied)) < 0) {
+		log_warn("%s: cannot store netmap %llu: %s", a->ifname, (unsigned long long)d->generation,
+			 strerror(-rc));
+		rc = 0;
+	}
+	free(text);
+	return rc;
 }
 
 int agent_sys_teardown(struct agent *a, char *err, size_t errlen)

@@ -1,7 +1,10 @@
 /* agent_apply with a fake device and fake netlink: the order of the steps,
  * nothing touched that did not change (an unchanged peer is never set
  * again, so its sessions live on), a failed step undone back to the old
- * state with the reason, routes only when accepted, and tearing down. */
+ * state with the reason, routes only when accepted, and tearing down.
+ * agent_apply_delta: a delta naming one peer performs that peer's steps
+ * only, and random deltas (with failures injected) take the fake through
+ * the same calls and states as whole applies of the netmaps they make. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent_apply.h"
+#include "agent_delta.h"
 #include "t.h"
 
 #define MAX_THINGS 32
@@ -118,9 +122,10 @@ static int f_route(void *ctx, const struct ctl_prefix *x, bool add)
 	return list_op(f, f->routes, &f->n_routes, "route", x, add);
 }
 
-static int f_filter(void *ctx, const struct agent_target *t)
+static int f_filter(void *ctx, const struct agent_target *t, const struct ctl_delta *d)
 {
 	struct fake *f = ctx;
+	(void)d;
 	const struct ctl_netmap *m = t->m;
 	logf_(f, m ? "filter" : "filter:remove");
 	if (fail_now(f))
@@ -200,6 +205,159 @@ static int run(struct fake *f, const struct ctl_netmap *old, bool old_acc, const
 	f->log[0] = '\0';
 	f->calls = 0;
 	return agent_apply(&fake_ops, f, &o, &n, false, r);
+}
+
+/* The netmap and route counts a node holds, applied through deltas. */
+struct held {
+	struct ctl_netmap m;
+	struct agent_routes routes;
+	bool accept;
+};
+
+/* Apply D to H through agent_apply_delta as keygated does: prepare (a
+ * view when the filter needs one), apply, commit or drop. */
+static int run_delta(struct fake *f, struct held *h, struct ctl_delta *d, struct agent_apply_result *r)
+{
+	struct ctl_netmap view;
+	f->log[0] = '\0';
+	f->calls = 0;
+	if (!agent_delta_applies(&h->m, d))
+		return -EBADMSG;
+	int rc = agent_delta_prepare(&h->m, d, agent_delta_touches_filter(&h->m, d), &view);
+	if (rc < 0)
+		return rc;
+	struct agent_target o = { &h->m, h->accept, { 0 } }, n = { view.peers ? &view : NULL, h->accept, { 0 } };
+	if ((rc = agent_apply_delta(&fake_ops, f, &o, d, &n, &h->routes, r)) < 0)
+		agent_delta_view_free(&view);
+	else
+		agent_delta_commit(&h->m, d, &view);
+	return rc;
+}
+
+/* H's route counts are those of its netmap counted afresh. */
+static bool counts_right(const struct held *h)
+{
+	struct agent_target t = { &h->m, h->accept, { 0 } };
+	struct agent_routes fresh;
+	bool ok = agent_target_route_counts(&t, &fresh) == 0 && fresh.n == h->routes.n;
+	for (size_t i = 0; ok && i < fresh.cap; i++)
+		if (fresh.v[i].n)
+			ok = agent_routes_count(&h->routes, &fresh.v[i].pfx) == fresh.v[i].n;
+	agent_routes_free(&fresh);
+	return ok;
+}
+
+static bool same_netmap(const struct ctl_netmap *a, const struct ctl_netmap *b)
+{
+	char *x = ctl_netmap_encode(a), *y = ctl_netmap_encode(b);
+	bool same = x && y && !strcmp(x, y);
+	free(x);
+	free(y);
+	return same;
+}
+
+/* A delta of one peer from A to B: exactly what the whole apply does. */
+static void test_delta_one_peer(const struct ctl_netmap *a, const struct ctl_netmap *b)
+{
+	struct fake f = { 0 };
+	struct agent_apply_result r;
+	struct held h = { .accept = true };
+	struct ctl_delta d;
+	char want[4096];
+	T_CHECK(run(&f, NULL, false, a, true, &r) == 0, "delta: the first netmap applied whole");
+	ctl_netmap_apply(a, &(struct ctl_delta){ .from_generation = a->generation, .generation = a->generation }, &h.m);
+	struct agent_target t = { &h.m, true, { 0 } };
+	agent_target_route_counts(&t, &h.routes);
+	run(&f, a, true, b, true, &r);
+	snprintf(want, sizeof want, "%s", f.log);
+	run(&f, b, true, a, true, &r);
+	ctl_netmap_delta(a, b, &d);
+	T_CHECK(run_delta(&f, &h, &d, &r) == 0, "delta: bob changed, carol added, through agent_apply_delta");
+	T_STREQ(f.log, want, "... exactly their steps, as the whole apply takes them");
+	T_STREQ(f.log, "set:bob set:carol route+100.64.0.4/32", "... alice, the routes she carries and the filter untouched");
+	T_CHECK(same_netmap(&h.m, b) && counts_right(&h), "... the held netmap and route counts are the new netmap's");
+	ctl_delta_free(&d);
+	ctl_netmap_delta(b, a, &d);
+	T_CHECK(run_delta(&f, &h, &d, &r) == 0 && !strcmp(f.log, "rm:carol set:bob route-100.64.0.4/32"),
+		"delta: back: carol removed, bob updated, her route removed: %s", f.log);
+	ctl_delta_free(&d);
+	ctl_netmap_free(&h.m);
+	agent_routes_free(&h.routes);
+}
+
+/* A random netmap: up to 10 of peers 2..11, keys that sometimes change,
+ * addresses and routes from small pools so that peers share them. */
+static struct ctl_netmap random_map(uint64_t gen, unsigned *seed)
+{
+	static const char *addrs[] = { "100.64.0.2/32", "100.64.0.3/32", "100.64.0.4/32", "100.64.0.5/32" };
+	static const char *nets[] = { "10.0.0.0/24", "10.0.1.0/24", "100.64.0.3/32" };
+	static const char *selfs[] = { "\"100.64.0.1/32\"", "\"100.64.0.9/32\"", "\"100.64.0.1/32\",\"fd7a::1/128\"" };
+	static const char *routes[] = { "", "\"8.8.8.8/32\"", "\"8.8.8.8/32\",\"100.64.0.2/32\"", "\"10.0.1.0/24\"" };
+	char text[10][160];
+	const char *peers[11];
+	size_t n = 0;
+	for (unsigned id = 2; id <= 11; id++) {
+		if (rand_r(seed) % 3 == 0)
+			continue;
+		unsigned key = rand_r(seed) % 4 == 0 ? id + 100 : id;
+		int len = snprintf(text[n], sizeof text[n], "%u:p%u:%u:%s", id, id, key, addrs[rand_r(seed) % 4]);
+		if (rand_r(seed) % 2)
+			snprintf(text[n] + len, sizeof text[n] - (size_t)len, ",%s", nets[rand_r(seed) % 3]);
+		peers[n] = text[n];
+		n++;
+	}
+	peers[n] = NULL;
+	return map(gen, selfs[rand_r(seed) % 3], peers, routes[rand_r(seed) % 4], rand_r(seed) % 2 ? f1 : f2,
+		   rand_r(seed) % 2);
+}
+
+/* Random netmaps in turn, over fake A through whole applies and fake B
+ * through the deltas between them, a step failing now and then in both:
+ * the same calls, results and states every time. */
+static void test_delta_random(bool accept)
+{
+	struct fake fa = { 0 }, fb = { 0 };
+	struct agent_apply_result ra, rb;
+	unsigned seed = accept ? 11 : 12;
+	struct ctl_netmap cur = random_map(1, &seed);
+	struct held h = { .accept = accept };
+	char sa[4096], sb[4096];
+	size_t same_calls = 0, same_state = 0, failed = 0, steps = 300;
+	run(&fa, NULL, false, &cur, accept, &ra);
+	run(&fb, NULL, false, &cur, accept, &rb);
+	ctl_netmap_apply(&cur, &(struct ctl_delta){ .from_generation = 1, .generation = 1 }, &h.m);
+	struct agent_target t = { &h.m, accept, { 0 } };
+	agent_target_route_counts(&t, &h.routes);
+	for (size_t i = 0; i < steps; i++) {
+		struct ctl_netmap next = random_map(i + 2, &seed);
+		struct ctl_delta d;
+		int fail = rand_r(&seed) % 4 == 0 ? 1 + rand_r(&seed) % 6 : 0;
+		ctl_netmap_delta(&cur, &next, &d);
+		fa.fail_at = fb.fail_at = fail;
+		int rca = run(&fa, &cur, accept, &next, accept, &ra);
+		int rcb = run_delta(&fb, &h, &d, &rb);
+		fa.fail_at = fb.fail_at = 0;
+		same_calls += rca == rcb && !strcmp(fa.log, fb.log) && !strcmp(ra.error, rb.error);
+		state(&fa, sa, sizeof sa);
+		state(&fb, sb, sizeof sb);
+		same_state += !strcmp(sa, sb) && counts_right(&h) && same_netmap(&h.m, rca == 0 ? &next : &cur);
+		if (rca == 0) {
+			ctl_netmap_free(&cur);
+			cur = next;
+		} else {
+			failed++;
+			ctl_netmap_free(&next);
+		}
+		ctl_delta_free(&d);
+	}
+	T_CHECK(same_calls == steps, "random deltas (routes %s): %zu of %zu made the whole apply's calls, results and reasons",
+		accept ? "accepted" : "not accepted", same_calls, steps);
+	T_CHECK(same_state == steps && failed > 10,
+		"... %zu of %zu left the same system, netmap and route counts (%zu failed and were undone)", same_state,
+		steps, failed);
+	ctl_netmap_free(&cur);
+	ctl_netmap_free(&h.m);
+	agent_routes_free(&h.routes);
 }
 
 int main(void)
@@ -289,6 +447,10 @@ int main(void)
 		"teardown removes peers, addresses, routes and the filter");
 	state(&f, got, sizeof got);
 	T_STREQ(got, " f:(none)", "... nothing is left");
+
+	test_delta_one_peer(&a, &b);
+	test_delta_random(true);
+	test_delta_random(false);
 
 	ctl_netmap_free(&a);
 	ctl_netmap_free(&b);

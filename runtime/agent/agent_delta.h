@@ -1,0 +1,26 @@
+/* agent_delta: the applied netmap updated by a delta without copying it:
+ * a one-peer delta moves the peer in (or out) of the sorted array, O(log n)
+ * to find it and one memmove; the delta's peers, self part, routes and
+ * filter are moved over, not copied.  When the filter needs the netmap
+ * after the delta before it is committed, a view of it is made: an array
+ * of the peers' structs (a memcpy of the array, no peer copied deeply),
+ * which the commit then adopts.  Pure: no I/O. */
+#ifndef AGENT_DELTA_H
+#define AGENT_DELTA_H
+#include <stdbool.h>
+
+#include "ctl_netmap.h"
+
+/* Make the commit of D over M unable to fail: with NEED_VIEW (or a delta
+ * too large to move peer by peer) *VIEW becomes M with D applied, sharing
+ * M's and D's members (freed with agent_delta_view_free); otherwise VIEW
+ * is cleared and M's peer array made large enough.  D must pass
+ * agent_delta_applies.  0 or -ENOMEM. */
+int agent_delta_prepare(struct ctl_netmap *m, const struct ctl_delta *d, bool need_view, struct ctl_netmap *view);
+/* Frees only what agent_delta_prepare allocated. */
+void agent_delta_view_free(struct ctl_netmap *view);
+/* M becomes M with D applied (through VIEW when prepare made one): what D
+ * replaces is freed, what D carries is moved into M and emptied in D. */
+void agent_delta_commit(struct ctl_netmap *m, struct ctl_delta *d, struct ctl_netmap *view);
+
+#endif
