@@ -131,9 +131,9 @@ int agent_sys_teardown(struct agent *a, char *err, size_t errlen);
  * a->apply_error, everything undone and *M still the caller's. */
 int agent_sys_apply(struct agent *a, struct ctl_netmap *m, bool force_filter);
 
-/* Apply delta D over what is applied, visiting only what it names, then
- * store it (the journal): what the control connection does with a delta,
- * and what benchmarks time.  0 with D's contents moved into a->applied,
+/* Apply delta D over the netmap applied (there must be one), visiting
+ * only what it names, then store it (the journal): what the control
+ * connection does with a delta, and what benchmarks time.  0 with D's contents moved into a->applied,
  * or -errno with the reason in a->apply_error and everything undone
  * (-ESTALE: D starts from another generation; -EBADMSG: it does not apply). */
 int agent_sys_take_delta(struct agent *a, struct ctl_delta *d);

@@ -321,15 +321,11 @@ int agent_sys_take_delta(struct agent *a, struct ctl_delta *d)
 	}
 	/* Routes accepted or source NAT addresses changed since the last
 	 * apply, or a delta that is not clean: the whole netmap is compared. */
-	if (a->has_applied && a->routes_ok && agent_delta_applies(&a->applied, d) &&
-	    n.accept_routes == a->applied_accept && !memcmp(&n.snat_to, &a->applied_snat_to, sizeof n.snat_to))
+	if (a->routes_ok && agent_delta_applies(&a->applied, d) && n.accept_routes == a->applied_accept &&
+	    !memcmp(&n.snat_to, &a->applied_snat_to, sizeof n.snat_to))
 		rc = apply_delta(a, d, &n);
-	else if (a->has_applied)
-		rc = apply_delta_whole(a, d);
 	else
-		rc = -EPROTO;
-	if (rc == -EPROTO)
-		snprintf(a->apply_error, sizeof a->apply_error, "delta without a netmap");
+		rc = apply_delta_whole(a, d);
 	if (rc == 0 && (rc = agent_state_save_delta(a->state_dir, &a->journal, text, strlen(text), &a->applied)) < 0) {
 		log_warn("%s: cannot store netmap %llu: %s", a->ifname, (unsigned long long)d->generation,
 			 strerror(-rc));

@@ -239,7 +239,7 @@ static void test_kill(struct chain *c)
 			}
 		}
 		close(fds[1]);
-		usleep(1000 + rand_r(&seed) % 150000);
+		usleep(1000 + rand_r(&seed) % 100000);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		unsigned char k, last = 0;
