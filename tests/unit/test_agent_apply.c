@@ -360,6 +360,38 @@ static void test_delta_random(bool accept)
 	agent_routes_free(&h.routes);
 }
 
+/* agent_routes against a plain array of counts: random adds and takes
+ * over 600 prefixes (the table grows, probes wrap, deletions shift). */
+static void test_route_counts(void)
+{
+	enum { N = 600 };
+	static uint32_t model[N];
+	struct agent_routes r = { 0 };
+	unsigned seed = 3;
+	size_t wrong = 0, refused = 0, ops = 20000;
+	for (size_t i = 0; i < ops; i++) {
+		unsigned k = (unsigned)rand_r(&seed) % N;
+		struct ctl_prefix x = { .family = 4, .bits = 32, .addr = { 10, (uint8_t)(k >> 8), (uint8_t)k, 1 } };
+		int64_t by = rand_r(&seed) % 3 ? 1 : -(int64_t)(rand_r(&seed) % 3);
+		int rc = agent_routes_add(&r, &x, by);
+		if (model[k] + by < 0 ? rc == -ERANGE : rc == 0)
+			model[k] = model[k] + by < 0 ? model[k] : (uint32_t)(model[k] + by);
+		else
+			wrong++;
+		refused += rc == -ERANGE;
+	}
+	size_t held = 0;
+	for (unsigned k = 0; k < N; k++) {
+		struct ctl_prefix x = { .family = 4, .bits = 32, .addr = { 10, (uint8_t)(k >> 8), (uint8_t)k, 1 } };
+		wrong += agent_routes_count(&r, &x) != model[k];
+		held += model[k] != 0;
+	}
+	T_CHECK(wrong == 0 && held == r.n && refused > 0,
+		"route counts: %zu random changes over %d prefixes agree with a plain array (%zu held, %zu taken below 0 refused)",
+		ops, N, held, refused);
+	agent_routes_free(&r);
+}
+
 int main(void)
 {
 	const char *pa[] = { "2:alice:2:100.64.0.2/32", "3:bob:3:100.64.0.3/32", NULL };
@@ -448,6 +480,7 @@ int main(void)
 	state(&f, got, sizeof got);
 	T_STREQ(got, " f:(none)", "... nothing is left");
 
+	test_route_counts();
 	test_delta_one_peer(&a, &b);
 	test_delta_random(true);
 	test_delta_random(false);
