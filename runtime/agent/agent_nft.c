@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "agent_fpatch.h"
 #include "ir.h"
 #include "log.h"
 #include "nftb.h"
@@ -27,6 +28,13 @@ struct agent_nft {
 	struct nftb *nb;
 	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
 	bool swept;			/* every open connection APPLIED's sweep saw, it admits */
+	/* What a filter patch applies to: APPLIED's filter by rule, the
+	 * generation, served routes and source NAT addresses it was made for. */
+	struct agent_fpatch *fp;
+	uint64_t gen;
+	struct ctl_prefixes served;
+	struct nftm_snat_to snat_to;
+	bool patched;			/* the last apply was a patch */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
 	double last_ms;
 	/* Watching for other processes' edits (agent_nft_watch). */
@@ -62,6 +70,8 @@ void agent_nft_free(struct agent_nft *n)
 		return;
 	unwatch(n);
 	nftm_free(n->applied);
+	agent_fpatch_free(n->fp);
+	ctl_prefixes_free(&n->served);
 	nftb_close(n->nb);
 	free(n);
 }
@@ -82,6 +92,34 @@ void agent_nft_keep_heap(void)
 double agent_nft_last_ms(const struct agent_nft *n)
 {
 	return n->last_ms;
+}
+
+bool agent_nft_last_patched(const struct agent_nft *n)
+{
+	return n->patched;
+}
+
+/* Nothing a patch could apply to: the next apply builds from scratch. */
+static void forget_filter(struct agent_nft *n)
+{
+	agent_fpatch_free(n->fp);
+	n->fp = NULL;
+}
+
+/* After a full apply of M: keep its filter by rule (RULES, taken over)
+ * for the patches that follow. */
+static void keep_filter(struct agent_nft *n, cJSON *rules, const struct ctl_netmap *m,
+			const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to)
+{
+	forget_filter(n);
+	ctl_prefixes_free(&n->served);
+	if (ctl_prefixes_copy(&n->served, served) < 0) {
+		cJSON_Delete(rules);
+		return;
+	}
+	n->fp = agent_fpatch_new(rules);
+	n->gen = m->generation;
+	n->snat_to = *snat_to;
 }
 
 static int to_set(const struct ctl_prefixes *p, struct addr_set *s)
@@ -243,7 +281,12 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		if (recheck)
 			cut(n);
 		watch(n);
+		keep_filter(n, rules, m, served, snat_to);
+		rules = NULL;
 	}
+	n->patched = false;
+	if (rc < 0)
+		forget_filter(n);
 	n->last_ms = now_ms() - t0;
 	nftb_result_free(&res);
 	diag_list_free(&diags);
@@ -255,6 +298,76 @@ free_sets:
 	ir_free(&flows);
 free_rules:
 	cJSON_Delete(rules);
+	return rc;
+}
+
+/* D changes nothing the last apply's model depends on but its filter's
+ * sources (or nothing at all), and starts where it left off. */
+static bool patchable(const struct agent_nft *n, const struct ctl_delta *d, const struct ctl_prefixes *served,
+		      const struct nftm_snat_to *snat_to)
+{
+	return n->applied && n->fp && n->nb && n->gen == d->from_generation && !d->has_filter && !d->has_self &&
+	       !d->has_snat && ctl_prefixes_equal(&n->served, served) && !memcmp(&n->snat_to, snat_to, sizeof(*snat_to));
+}
+
+/* Patch N->applied in place with D's filter patch and commit it.  0, 1
+ * (not done: rebuild), or -errno with a reason in ERR. */
+static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+		 const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err, size_t errlen)
+{
+	struct addr_set self = { 0 }, routes = { 0 };
+	struct diag_list diags = { 0 };
+	struct nftb_result res = { 0 };
+	bool took_away, untouched = true;
+	int rc;
+	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
+		snprintf(err, errlen, "filter: %s", strerror(-rc));
+		goto out;
+	}
+	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat,
+				  .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
+	struct nftm_node node = { &self, &routes };
+	if ((rc = agent_fpatch_apply(n->fp, d->patch, d->n_patch, n->applied, &opts, &node, &took_away, &untouched,
+				     err, errlen)) != 0)
+		goto out;
+	struct nftb_opts bo = { 0 };
+	if ((rc = nftb_apply(n->nb, n->applied, &bo, &res, &diags)) < 0) {
+		reason(err, errlen, "filter", &diags, rc);
+		goto out;
+	}
+	n->gen = m->generation;
+	n->patched = true;
+	/* As after a full apply (agent_nft_apply), but told by the patch: a
+	 * host that only gained rules lost nothing. */
+	if (!res.cached || !n->swept || took_away)
+		cut(n);
+out:
+	if (rc != 0 && !untouched) {
+		/* N->applied is half patched, or not what the kernel holds. */
+		nftm_free(n->applied);
+		n->applied = NULL;
+		forget_filter(n);
+	}
+	nftb_result_free(&res);
+	diag_list_free(&diags);
+	addr_set_free(&self);
+	addr_set_free(&routes);
+	return rc;
+}
+
+int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
+			  size_t errlen)
+{
+	if (!patchable(n, d, served, snat_to))
+		return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	double t0 = now_ms();
+	int rc = d->n_patch ? patch(n, d, m, served, snat_to, err, errlen) : 0;
+	if (rc == 1)
+		return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	if (rc == 0 && !d->n_patch)
+		n->gen = m->generation;	/* the filter did not change */
+	n->last_ms = now_ms() - t0;
 	return rc;
 }
 
@@ -291,6 +404,7 @@ int agent_nft_remove(struct agent_nft *n)
 	unwatch(n);
 	nftm_free(n->applied);
 	n->applied = NULL;
+	forget_filter(n);
 	nftb_close(n->nb);
 	n->nb = NULL;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);

@@ -10,6 +10,7 @@
  * (nftm_admits_all) and the last sweep succeeded. */
 #ifndef AGENT_NFT_H
 #define AGENT_NFT_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ctl_netmap.h"
@@ -39,6 +40,18 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
  * without one masqueraded).  0, or -errno with a reason in ERR. */
 int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		    const struct nftm_snat_to *snat_to, char *err, size_t errlen);
+/* The same after delta D, M the netmap after it: when D starts from the
+ * generation applied last and changes nothing of the filter but a patch
+ * of its sources (ctl_netmap.h), with SERVED and SNAT_TO as before, the
+ * patch is applied to the last model host by host (agent_fpatch.h) and
+ * committed; the open connections are re-checked only when a host lost a
+ * rule.  Otherwise (no model yet, a filter sent whole, the node's
+ * addresses, served routes or source NAT changed, a patch agent_fpatch
+ * leaves to a full build) agent_nft_apply(M).  A delta without any filter
+ * change costs nothing.  0, or -errno with a reason in ERR. */
+int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
+			  size_t errlen);
 /* Delete the table (only ours; absent is fine).  0 or -errno. */
 int agent_nft_remove(struct agent_nft *n);
 /* For the program that applies filter after filter (keygated), once at
@@ -52,5 +65,7 @@ int agent_nft_remove(struct agent_nft *n);
 void agent_nft_keep_heap(void);
 /* The last apply's duration in ms (for status and benchmarks). */
 double agent_nft_last_ms(const struct agent_nft *n);
+/* The last apply was a patch of the last model (agent_nft_apply_delta). */
+bool agent_nft_last_patched(const struct agent_nft *n);
 
 #endif
