@@ -42,25 +42,32 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The strings of SrcIPs array A into *V (sorted copy in *SORTED); false
- * when an entry is not a patchable string or repeats. */
-static bool srcs_of(const cJSON *a, const char ***v, const char ***sorted, size_t *n)
+/* The strings of SrcIPs array A into *V (*N): 0, 1 when an entry is not
+ * a patchable string, -ENOMEM. */
+static int srcs_of(const cJSON *a, const char ***v, size_t *n)
 {
 	const cJSON *e;
-	size_t k = 0, count = (size_t)cJSON_GetArraySize(a);
-	*v = calloc(count + 1, sizeof(**v));
-	*sorted = calloc(count + 1, sizeof(**sorted));
-	if (!*v || !*sorted)
-		return false;
+	size_t k = 0;
+	if (!(*v = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(**v))))
+		return -ENOMEM;
 	cJSON_ArrayForEach(e, a) {
 		if (!cJSON_IsString(e) || !src_ok(e->valuestring))
-			return false;
+			return 1;
 		(*v)[k++] = e->valuestring;
 	}
 	*n = k;
-	memcpy(*sorted, *v, k * sizeof(**v));
-	qsort(*sorted, k, sizeof(**sorted), str_cmp);
-	for (size_t i = 1; i < k; i++)
+	return 0;
+}
+
+/* V (N) sorted into *SORTED; false when an entry repeats or out of
+ * memory. */
+static bool sorted_unique(const char **v, size_t n, const char ***sorted)
+{
+	if (!(*sorted = calloc(n + 1, sizeof(**sorted))))
+		return false;
+	memcpy(*sorted, v, n * sizeof(*v));
+	qsort(*sorted, n, sizeof(**sorted), str_cmp);
+	for (size_t i = 1; i < n; i++)
 		if (strcmp((*sorted)[i - 1], (*sorted)[i]) == 0)
 			return false;
 	return true;
@@ -79,15 +86,16 @@ static int edit_push(struct ctl_src_edit **v, size_t *n, size_t at, const char *
 	return (e->src = strdup(s)) ? 0 : -ENOMEM;
 }
 
-/* The edits turning SrcIPs OA into NA into P: 0, 1 when no patch can say
- * it (an entry not a plain string, a repeat, common entries reordered),
- * -ENOMEM. */
-static int srcs_diff(const cJSON *oa, const cJSON *na, struct ctl_filter_patch *p)
+/* The edits turning A (N_A entries) into B (N_B), both past their common
+ * head of SKIP entries, into P (indexes SKIP on): 0, 1 when no patch can
+ * say it (a repeat, common entries reordered), -ENOMEM. */
+static int middle_diff(const char **a, size_t n_a, const char **b, size_t n_b, size_t skip,
+		       struct ctl_filter_patch *p)
 {
-	const char **a = NULL, **sa = NULL, **b = NULL, **sb = NULL;
-	size_t n_a = 0, n_b = 0, i = 0, j = 0;
+	const char **sa = NULL, **sb = NULL;
+	size_t i = 0, j = 0;
 	int rc = 1;
-	if (!srcs_of(oa, &a, &sa, &n_a) || !srcs_of(na, &b, &sb, &n_b))
+	if (!sorted_unique(a, n_a, &sa) || !sorted_unique(b, n_b, &sb))
 		goto out;
 	/* The entries both have must keep their order: then the new array is
 	 * the old one less DEL with ADD inserted at their new places. */
@@ -105,17 +113,38 @@ static int srcs_diff(const cJSON *oa, const cJSON *na, struct ctl_filter_patch *
 	if (!(p->del = calloc(n_a + 1, sizeof(*p->del))) || !(p->add = calloc(n_b + 1, sizeof(*p->add))))
 		goto out;
 	for (i = 0; i < n_a; i++)
-		if (!in(a[i], sb, n_b) && edit_push(&p->del, &p->n_del, i, a[i]) < 0)
+		if (!in(a[i], sb, n_b) && edit_push(&p->del, &p->n_del, skip + i, a[i]) < 0)
 			goto out;
 	for (j = 0; j < n_b; j++)
-		if (!in(b[j], sa, n_a) && edit_push(&p->add, &p->n_add, j, b[j]) < 0)
+		if (!in(b[j], sa, n_a) && edit_push(&p->add, &p->n_add, skip + j, b[j]) < 0)
 			goto out;
 	rc = 0;
 out:
-	free(a);
 	free(sa);
-	free(b);
 	free(sb);
+	return rc;
+}
+
+/* The edits turning SrcIPs OA into NA into P: 0, 1 when no patch can say
+ * it, -ENOMEM.  A peer joining changes one entry of thousands: the common
+ * head and tail are compared in order, and only what lies between is
+ * sorted and matched (a patch is positional, so an entry of the middle
+ * that repeats one outside it is no matter). */
+static int srcs_diff(const cJSON *oa, const cJSON *na, struct ctl_filter_patch *p)
+{
+	const char **a = NULL, **b = NULL;
+	size_t n_a = 0, n_b = 0, head = 0, tail = 0;
+	int rc;
+	if ((rc = srcs_of(oa, &a, &n_a)) != 0 || (rc = srcs_of(na, &b, &n_b)) != 0)
+		goto out;
+	while (head < n_a && head < n_b && strcmp(a[head], b[head]) == 0)
+		head++;
+	while (tail < n_a - head && tail < n_b - head && strcmp(a[n_a - 1 - tail], b[n_b - 1 - tail]) == 0)
+		tail++;
+	rc = middle_diff(a + head, n_a - head - tail, b + head, n_b - head - tail, head, p);
+out:
+	free(a);
+	free(b);
 	return rc;
 }
 

@@ -121,6 +121,7 @@ struct filt {
 	struct ctl_prefixes served;
 	struct nftm_snat_to snat_to;
 	size_t patched;			/* applies that were patches */
+	double coord_ms;		/* the last delta's making (the coordinator's share) */
 };
 
 /* The delta from F->cur to a map of NF peers in the filter, through its
@@ -134,10 +135,16 @@ static double apply_filter(struct filt *f, size_t nf, bool whole, double *copy_m
 	struct ctl_err err = { NULL, 0 };
 	char why[256];
 	double ms = -1;
-	if (make_map(&next, nf, nf, f->cur.generation + 1, 0) < 0 || ctl_netmap_delta(&f->cur, &next, &d) < 0) {
+	if (make_map(&next, nf, nf, f->cur.generation + 1, 0) < 0) {
 		ctl_netmap_free(&next);
 		return -1;
 	}
+	double c0 = now_ms();
+	if (ctl_netmap_delta(&f->cur, &next, &d) < 0) {
+		ctl_netmap_free(&next);
+		return -1;
+	}
+	f->coord_ms = now_ms() - c0;
 	cJSON *j = ctl_delta_to_json(&d);
 	int rc = j ? ctl_delta_from_json(j, &got, &err) : -ENOMEM;
 	cJSON_Delete(j);
@@ -178,12 +185,12 @@ static double apply_filter(struct filt *f, size_t nf, bool whole, double *copy_m
  * patch, filter whole, the rest) and an endpoint moved (the rest). */
 struct row {
 	size_t n;
-	double full, fadd, fdel, wadd, wdel, radd, rdel, rmove, copy;
+	double full, fadd, fdel, wadd, wdel, radd, rdel, rmove, copy, coord;
 };
 
 static int measure(struct agent *a, struct filt *f, size_t n, uint64_t *gen, struct row *r)
 {
-	double v[9][REPEAT];
+	double v[10][REPEAT];
 	r->n = n;
 	r->full = apply_rest(a, n, n, ++*gen, 0);
 	char why[256];
@@ -193,6 +200,7 @@ static int measure(struct agent *a, struct filt *f, size_t n, uint64_t *gen, str
 		return -1;
 	for (int i = 0; i < REPEAT; i++) {
 		v[0][i] = apply_filter(f, n + 1, false, &v[8][i]);
+		v[9][i] = f->coord_ms;
 		v[1][i] = apply_filter(f, n, false, &v[8][i]);
 		v[2][i] = apply_filter(f, n + 1, true, &v[8][i]);
 		v[3][i] = apply_filter(f, n, true, &v[8][i]);
@@ -204,8 +212,9 @@ static int measure(struct agent *a, struct filt *f, size_t n, uint64_t *gen, str
 			if (v[k][i] < 0)
 				return -1;
 	}
-	double *out[] = { &r->fadd, &r->fdel, &r->wadd, &r->wdel, &r->radd, &r->rdel, &r->rmove, NULL, &r->copy };
-	for (int k = 0; k < 9; k++)
+	double *out[] = { &r->fadd, &r->fdel, &r->wadd, &r->wdel, &r->radd, &r->rdel, &r->rmove, NULL, &r->copy,
+			  &r->coord };
+	for (int k = 0; k < 10; k++)
 		if (out[k])
 		*out[k] = median(v[k]);
 	return 0;
@@ -257,6 +266,9 @@ int main(void)
 		       rows[i].rmove, rows[i].copy);
 	printf("filter deltas applied as patches of the last table: %zu of %zu\n", f.patched,
 	       nrows * 2 * (size_t)REPEAT);
+	for (size_t i = 0; i < nrows; i++)
+		printf("the coordinator's share, ctl_netmap_delta with the patch (%zu peers): %.2f ms\n", rows[i].n,
+		       rows[i].coord);
 	agent_nft_remove(f.nft);
 	agent_nft_free(f.nft);
 	ctl_netmap_free(&f.cur);
