@@ -28,11 +28,13 @@ struct agent_nft {
 	struct nftb *nb;
 	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
 	bool swept;			/* every open connection APPLIED's sweep saw, it admits */
-	/* What a filter patch applies to: APPLIED's filter by rule, the
-	 * generation, served routes and source NAT addresses it was made for. */
+	/* What a filter patch applies to: APPLIED's filter, as text and by
+	 * rule, and the node's addresses, source NAT, served routes and source
+	 * NAT addresses it was made for. */
 	struct agent_fpatch *fp;
-	uint64_t gen;
-	struct ctl_prefixes served;
+	char *text;
+	struct ctl_prefixes self, served;
+	bool snat;
 	struct nftm_snat_to snat_to;
 	bool patched;			/* the last apply was a patch */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
@@ -64,14 +66,24 @@ static void unwatch(struct agent_nft *n)
 	n->mon = NULL;
 }
 
+/* Nothing a patch could apply to: the next apply builds from scratch. */
+static void forget_filter(struct agent_nft *n)
+{
+	agent_fpatch_free(n->fp);
+	n->fp = NULL;
+	free(n->text);
+	n->text = NULL;
+	ctl_prefixes_free(&n->self);
+	ctl_prefixes_free(&n->served);
+}
+
 void agent_nft_free(struct agent_nft *n)
 {
 	if (!n)
 		return;
 	unwatch(n);
 	nftm_free(n->applied);
-	agent_fpatch_free(n->fp);
-	ctl_prefixes_free(&n->served);
+	forget_filter(n);
 	nftb_close(n->nb);
 	free(n);
 }
@@ -99,27 +111,21 @@ bool agent_nft_last_patched(const struct agent_nft *n)
 	return n->patched;
 }
 
-/* Nothing a patch could apply to: the next apply builds from scratch. */
-static void forget_filter(struct agent_nft *n)
-{
-	agent_fpatch_free(n->fp);
-	n->fp = NULL;
-}
-
 /* After a full apply of M: keep its filter by rule (RULES, taken over)
- * for the patches that follow. */
+ * and what else made the table, for the patches that follow. */
 static void keep_filter(struct agent_nft *n, cJSON *rules, const struct ctl_netmap *m,
 			const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to)
 {
 	forget_filter(n);
-	ctl_prefixes_free(&n->served);
-	if (ctl_prefixes_copy(&n->served, served) < 0) {
-		cJSON_Delete(rules);
-		return;
-	}
-	n->fp = agent_fpatch_new(rules);
-	n->gen = m->generation;
+	n->snat = m->snat;
 	n->snat_to = *snat_to;
+	if (!(n->text = strdup(m->filter ? m->filter : "[]")) || ctl_prefixes_copy(&n->self, &m->self.addresses) < 0 ||
+	    ctl_prefixes_copy(&n->served, served) < 0) {
+		cJSON_Delete(rules);
+		forget_filter(n);
+	} else if (!(n->fp = agent_fpatch_new(rules))) {
+		forget_filter(n);
+	}
 }
 
 static int to_set(const struct ctl_prefixes *p, struct addr_set *s)
@@ -301,17 +307,20 @@ free_rules:
 	return rc;
 }
 
-/* D changes nothing the last apply's model depends on but its filter's
- * sources (or nothing at all), and starts where it left off. */
-static bool patchable(const struct agent_nft *n, const struct ctl_delta *d, const struct ctl_prefixes *served,
+/* M differs from what made the last table only in its filter, if at all
+ * (compared by content: deltas that changed no filter may have come
+ * between, unseen here). */
+static bool same_node(const struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		      const struct nftm_snat_to *snat_to)
 {
-	return n->applied && n->fp && n->nb && n->gen == d->from_generation && !d->has_filter && !d->has_self &&
-	       !d->has_snat && ctl_prefixes_equal(&n->served, served) && !memcmp(&n->snat_to, snat_to, sizeof(*snat_to));
+	return n->applied && n->fp && n->nb && n->snat == m->snat && ctl_prefixes_equal(&n->self, &m->self.addresses) &&
+	       ctl_prefixes_equal(&n->served, served) && !memcmp(&n->snat_to, snat_to, sizeof(*snat_to));
 }
 
 /* Patch N->applied in place with D's filter patch and commit it.  0, 1
- * (not done: rebuild), or -errno with a reason in ERR. */
+ * (not done: rebuild), or -errno with a reason in ERR.  The patch must
+ * take the filter the table was made from to M's: else (a delta with a
+ * filter change was never applied here) rebuild. */
 static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
 		 const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err, size_t errlen)
 {
@@ -319,7 +328,16 @@ static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ct
 	struct diag_list diags = { 0 };
 	struct nftb_result res = { 0 };
 	bool took_away, untouched = true;
-	int rc;
+	char *text = NULL;
+	int rc = ctl_filter_patch_apply(n->text, d->patch, d->n_patch, &text);
+	if (rc == -ENOMEM) {
+		snprintf(err, errlen, "filter: %s", strerror(-rc));
+		return rc;
+	}
+	if (rc < 0 || strcmp(text, m->filter ? m->filter : "[]")) {
+		free(text);
+		return 1;
+	}
 	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
 		snprintf(err, errlen, "filter: %s", strerror(-rc));
 		goto out;
@@ -335,7 +353,9 @@ static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ct
 		reason(err, errlen, "filter", &diags, rc);
 		goto out;
 	}
-	n->gen = m->generation;
+	free(n->text);
+	n->text = text;
+	text = NULL;
 	n->patched = true;
 	/* As after a full apply (agent_nft_apply), but told by the patch: a
 	 * host that only gained rules lost nothing. */
@@ -348,6 +368,7 @@ out:
 		n->applied = NULL;
 		forget_filter(n);
 	}
+	free(text);
 	nftb_result_free(&res);
 	diag_list_free(&diags);
 	addr_set_free(&self);
@@ -359,14 +380,14 @@ int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const 
 			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
 			  size_t errlen)
 {
-	if (!patchable(n, d, served, snat_to))
+	if (!same_node(n, m, served, snat_to))
 		return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	if (!strcmp(n->text, m->filter ? m->filter : "[]"))
+		return 0;	/* the filter did not change */
 	double t0 = now_ms();
-	int rc = d->n_patch ? patch(n, d, m, served, snat_to, err, errlen) : 0;
+	int rc = d->n_patch ? patch(n, d, m, served, snat_to, err, errlen) : 1;
 	if (rc == 1)
 		return agent_nft_apply(n, m, served, snat_to, err, errlen);
-	if (rc == 0 && !d->n_patch)
-		n->gen = m->generation;	/* the filter did not change */
 	n->last_ms = now_ms() - t0;
 	return rc;
 }

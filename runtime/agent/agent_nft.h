@@ -40,15 +40,16 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
  * without one masqueraded).  0, or -errno with a reason in ERR. */
 int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		    const struct nftm_snat_to *snat_to, char *err, size_t errlen);
-/* The same after delta D, M the netmap after it: when D starts from the
- * generation applied last and changes nothing of the filter but a patch
- * of its sources (ctl_netmap.h), with SERVED and SNAT_TO as before, the
- * patch is applied to the last model host by host (agent_fpatch.h) and
- * committed; the open connections are re-checked only when a host lost a
- * rule.  Otherwise (no model yet, a filter sent whole, the node's
- * addresses, served routes or source NAT changed, a patch agent_fpatch
- * leaves to a full build) agent_nft_apply(M).  A delta without any filter
- * change costs nothing.  0, or -errno with a reason in ERR. */
+/* The same after delta D, M the netmap after it: when the node's
+ * addresses, source NAT, SERVED and SNAT_TO are those the last table was
+ * made with, and D's filter patch (ctl_netmap.h) takes that table's filter
+ * to M's (compared by content, so deltas without a filter change may have
+ * come between unseen), the patch is applied to the last model host by
+ * host (agent_fpatch.h) and committed; the open connections are
+ * re-checked only when a host lost a rule.  M's filter being the last
+ * one, nothing is done.  Otherwise (no model yet, a filter sent whole,
+ * anything else changed, a patch agent_fpatch leaves to a full build)
+ * agent_nft_apply(M).  0, or -errno with a reason in ERR. */
 int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
 			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
 			  size_t errlen);
