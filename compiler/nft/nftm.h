@@ -249,7 +249,9 @@ addr_u128 nftm_be_value(const uint8_t *p, size_t w);
  * neighbours that jump alike (ranges stay maximal); the identity is copied
  * in when T lacks it and its old one dropped when nothing jumps to it any
  * more.  Cost: the map's ranges are moved once (memmove), and scanned
- * once for a dropped identity's last jump; nothing is built or sorted.
+ * once for a dropped identity's last jump (and renumbered when one is
+ * dropped); the identity is found by name among T's chains (a scan: few
+ * identities, one per distinct set of rights); nothing is built or sorted.
  * 0, 1 when this cannot be done here (an identity of another's name: a
  * hash collision; RIGHTS not for HOST alone), -ENOMEM; T is unusable
  * after an error. */

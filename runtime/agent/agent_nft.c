@@ -317,10 +317,25 @@ static bool same_node(const struct agent_nft *n, const struct ctl_netmap *m, con
 	       ctl_prefixes_equal(&n->served, served) && !memcmp(&n->snat_to, snat_to, sizeof(*snat_to));
 }
 
+/* D's patch onto the filter the table was made from, in *TEXT, when it
+ * gives M's: 0; 1 when it does not (a delta with a filter change was never
+ * applied here); -ENOMEM. */
+static int patched_text(const struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
+			char **text)
+{
+	int rc = ctl_filter_patch_apply(n->text, d->patch, d->n_patch, text);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0 || strcmp(*text, m->filter ? m->filter : "[]")) {
+		free(*text);
+		*text = NULL;
+		return 1;
+	}
+	return 0;
+}
+
 /* Patch N->applied in place with D's filter patch and commit it.  0, 1
- * (not done: rebuild), or -errno with a reason in ERR.  The patch must
- * take the filter the table was made from to M's: else (a delta with a
- * filter change was never applied here) rebuild. */
+ * (not done: rebuild), or -errno with a reason in ERR. */
 static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
 		 const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err, size_t errlen)
 {
@@ -329,14 +344,11 @@ static int patch(struct agent_nft *n, const struct ctl_delta *d, const struct ct
 	struct nftb_result res = { 0 };
 	bool took_away, untouched = true;
 	char *text = NULL;
-	int rc = ctl_filter_patch_apply(n->text, d->patch, d->n_patch, &text);
-	if (rc == -ENOMEM) {
-		snprintf(err, errlen, "filter: %s", strerror(-rc));
+	int rc = patched_text(n, d, m, &text);
+	if (rc != 0) {
+		if (rc < 0)
+			snprintf(err, errlen, "filter: %s", strerror(-rc));
 		return rc;
-	}
-	if (rc < 0 || strcmp(text, m->filter ? m->filter : "[]")) {
-		free(text);
-		return 1;
 	}
 	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
 		snprintf(err, errlen, "filter: %s", strerror(-rc));

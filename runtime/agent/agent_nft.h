@@ -7,7 +7,9 @@
  * The handle stays open between applies, so an unchanged generation skips
  * the read-back.  After a commit the open connections the table no longer
  * admits are cut (nftc.h), unless the change took nothing away
- * (nftm_admits_all) and the last sweep succeeded. */
+ * (nftm_admits_all) and the last sweep succeeded.  A delta whose filter
+ * changed only in its sources (a filter patch) is applied to the last
+ * model instead, host by host (agent_nft_apply_delta, agent_fpatch.h). */
 #ifndef AGENT_NFT_H
 #define AGENT_NFT_H
 #include <stdbool.h>
