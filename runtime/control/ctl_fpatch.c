@@ -203,12 +203,41 @@ static int filter_diff(const cJSON *o, const cJSON *n, struct ctl_filter_patch *
 	return rc;
 }
 
+/* Byte AT of TEXT lies in a SrcIPs array of compact JSON: the nearest
+ * bracket before it opens one. */
+static bool in_srcips(const char *text, size_t at)
+{
+	static const char key[] = "\"SrcIPs\":";
+	size_t k = sizeof(key) - 1;
+	while (at > 0 && text[at - 1] != '[' && text[at - 1] != ']')
+		at--;
+	return at > k && text[at - 1] == '[' && memcmp(text + at - 1 - k, key, k) == 0;
+}
+
+/* Whether the texts' first and last differences both lie in SrcIPs
+ * arrays: else no patch can say it, and nothing need be parsed (a relay's
+ * filter of megabytes whose ports changed is sent whole at the cost of a
+ * comparison, as before patches). */
+static bool maybe_patch(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), head = 0, tail = 0;
+	while (head < la && head < lb && a[head] == b[head])
+		head++;
+	while (tail < la - head && tail < lb - head && a[la - 1 - tail] == b[lb - 1 - tail])
+		tail++;
+	return in_srcips(a, head) && in_srcips(b, head) && in_srcips(a, la - tail) && in_srcips(b, lb - tail);
+}
+
 int ctl_filter_diff(const char *old, const char *new_, struct ctl_filter_patch **out, size_t *n)
 {
-	cJSON *o = cJSON_Parse(old ? old : "[]"), *nj = cJSON_Parse(new_ ? new_ : "[]");
-	int rc = 1;
 	*out = NULL;
 	*n = 0;
+	old = old ? old : "[]";
+	new_ = new_ ? new_ : "[]";
+	if (!maybe_patch(old, new_))
+		return 1;
+	cJSON *o = cJSON_Parse(old), *nj = cJSON_Parse(new_);
+	int rc = 1;
 	if (!o || !nj)
 		rc = -ENOMEM;
 	else if (cJSON_IsArray(o) && cJSON_IsArray(nj) && cJSON_GetArraySize(o) == cJSON_GetArraySize(nj))
