@@ -377,16 +377,7 @@ static bool set_same(const struct nftm_set *x, const struct nftm_set *y)
 static bool rules_equal(const struct nftm_table *a, const struct nftm_chain *x, const struct nftm_table *b,
 			const struct nftm_chain *y)
 {
-	if (x->nrules != y->nrules || strcmp(a->iface, b->iface))
-		return false;
-	for (size_t r = 0; r < x->nrules; r++) {
-		const struct nftm_rule *p = &x->rules[r], *q = &y->rules[r];
-		bool has_set = p->kind == NFTM_R_VMAP || p->kind == NFTM_R_LOOKUP_ACCEPT;
-		if (p->kind != q->kind || (has_set && strcmp(a->sets[p->set].name, b->sets[q->set].name)) ||
-		    (p->kind == NFTM_R_IIF_JUMP && strcmp(a->chains[p->chain].name, b->chains[q->chain].name)))
-			return false;
-	}
-	return true;
+	return strcmp(a->iface, b->iface) == 0 && nftm_rules_equal(a, x, b, y);
 }
 
 /* The view of the kernel's table from LAST, the model our last commit

@@ -1281,7 +1281,7 @@ bool nftm_same_shape(const struct nftm_table *a, const struct nftm_table *b)
 
 /* Identity chain A of TA and chain B of TB allow the same: the same
  * name, and sets with the same keys and elements. */
-static bool same_identity(const struct nftm_table *ta, size_t a, const struct nftm_table *tb, size_t b)
+bool nftm_same_identity(const struct nftm_table *ta, size_t a, const struct nftm_table *tb, size_t b)
 {
 	const struct nftm_chain *x = &ta->chains[a], *y = &tb->chains[b];
 	if (strcmp(x->name, y->name) || x->nrules != y->nrules)
@@ -1298,7 +1298,7 @@ static bool same_identity(const struct nftm_table *ta, size_t a, const struct nf
 	return true;
 }
 
-static addr_u128 be_value(const uint8_t *p, size_t w)
+addr_u128 nftm_be_value(const uint8_t *p, size_t w)
 {
 	addr_u128 v = 0;
 	for (size_t i = 0; i < w; i++)
@@ -1316,18 +1316,18 @@ static bool map_admits_all(const struct nftm_table *tnew, const struct nftm_set 
 	 * mostly repeat it, and comparing costs their elements. */
 	size_t same_a = SIZE_MAX, same_b = SIZE_MAX;
 	for (size_t i = 0; i < old->n; i++) {
-		addr_u128 at = be_value(old->elems[i].k[0].lo, w), hi = be_value(old->elems[i].k[0].hi, w);
-		while (j < new_->n && be_value(new_->elems[j].k[0].hi, w) < at)
+		addr_u128 at = nftm_be_value(old->elems[i].k[0].lo, w), hi = nftm_be_value(old->elems[i].k[0].hi, w);
+		while (j < new_->n && nftm_be_value(new_->elems[j].k[0].hi, w) < at)
 			j++;
 		for (;;) {
-			if (j == new_->n || be_value(new_->elems[j].k[0].lo, w) > at)
+			if (j == new_->n || nftm_be_value(new_->elems[j].k[0].lo, w) > at)
 				return false;
 			size_t a = old->elems[i].jump, b = new_->elems[j].jump;
-			if ((a != same_a || b != same_b) && !same_identity(told, a, tnew, b))
+			if ((a != same_a || b != same_b) && !nftm_same_identity(told, a, tnew, b))
 				return false;
 			same_a = a;
 			same_b = b;
-			addr_u128 end = be_value(new_->elems[j].k[0].hi, w);
+			addr_u128 end = nftm_be_value(new_->elems[j].k[0].hi, w);
 			if (end >= hi)
 				break;
 			at = end + 1;
@@ -1403,4 +1403,250 @@ size_t nftm_elem_count(const struct nftm_table *t)
 	for (size_t i = 0; i < t->nsets; i++)
 		n += t->sets[i].n;
 	return n;
+}
+
+/* ---- one host's rights changed in place (nftm_move_host) ---- */
+
+static ssize_t chain_find(const struct nftm_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nchains; i++)
+		if (strcmp(t->chains[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Copy identity chain C of FROM, with its sets, into T: its index there,
+ * or -1 on ENOMEM. */
+static ssize_t copy_identity(struct nftm_table *t, enum addr_family f, const struct nftm_table *from, size_t c)
+{
+	const struct nftm_chain *src = &from->chains[c];
+	size_t sets[NFTM_MAX_RULES];
+	for (size_t r = 0; r < src->nrules; r++) {
+		const struct nftm_set *u = &from->sets[src->rules[r].set];
+		struct nftm_set *s = new_set(t);
+		if (!s)
+			return -1;
+		*s = *u;
+		s->elems = malloc((u->n + 1) * sizeof(*s->elems));
+		if (!s->elems) {
+			t->nsets--;
+			return -1;
+		}
+		memcpy(s->elems, u->elems, u->n * sizeof(*s->elems));
+		s->cap = u->n + 1;
+		sets[r] = t->nsets - 1;
+	}
+	struct nftm_chain *d = new_chain(t);
+	if (!d)
+		return -1;
+	*d = *src;
+	for (size_t r = 0; r < d->nrules; r++)
+		d->rules[r].set = sets[r];
+	t->identities[f == ADDR_V4 ? 0 : 1]++;
+	return (ssize_t)t->nchains - 1;
+}
+
+/* Delete identity chain C of T and its sets; every index after them moves
+ * down one (rules' sets and chains, source map jumps). */
+static void drop_identity(struct nftm_table *t, enum addr_family f, size_t c)
+{
+	const struct nftm_chain *ch = &t->chains[c];
+	size_t gone[NFTM_MAX_RULES], ngone = ch->nrules;
+	for (size_t r = 0; r < ngone; r++)
+		gone[r] = ch->rules[r].set;
+	memmove(&t->chains[c], &t->chains[c + 1], (t->nchains - c - 1) * sizeof(*t->chains));
+	t->nchains--;
+	for (size_t i = 0; i < t->nchains; i++)
+		for (size_t r = 0; r < t->chains[i].nrules; r++)
+			t->chains[i].rules[r].chain -= t->chains[i].rules[r].chain > c;
+	for (int m = NFTM_SET_SOURCES4; m <= NFTM_SET_SOURCES6; m++)
+		for (size_t e = 0; e < t->sets[m].n; e++)
+			t->sets[m].elems[e].jump -= t->sets[m].elems[e].jump > c;
+	for (size_t k = 0; k < ngone; k++) {
+		size_t s = gone[k];
+		free(t->sets[s].elems);
+		memmove(&t->sets[s], &t->sets[s + 1], (t->nsets - s - 1) * sizeof(*t->sets));
+		t->nsets--;
+		for (size_t j = k + 1; j < ngone; j++)
+			gone[j] -= gone[j] > s;
+		for (size_t i = 0; i < t->nchains; i++)
+			for (size_t r = 0; r < t->chains[i].nrules; r++)
+				t->chains[i].rules[r].set -= t->chains[i].rules[r].set > s;
+	}
+	t->identities[f == ADDR_V4 ? 0 : 1]--;
+}
+
+/* The first range of map S ending at AT or later (S->n: none). */
+static size_t first_ending(const struct nftm_set *s, addr_u128 at)
+{
+	size_t w = nftm_field_width(s->key[0]), a = 0, b = s->n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (nftm_be_value(s->elems[mid].k[0].hi, w) < at)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/* A source range and where it jumps. */
+struct seg {
+	addr_u128 lo, hi;
+	size_t jump;
+};
+
+/* Append [LO, HI] -> JUMP to V (N of at most 5), joined to the last one
+ * when they touch and jump alike: the map's ranges stay maximal. */
+static void seg_push(struct seg *v, size_t *n, addr_u128 lo, addr_u128 hi, size_t jump)
+{
+	if (*n && v[*n - 1].jump == jump && v[*n - 1].hi + 1 == lo)
+		v[*n - 1].hi = hi;
+	else
+		v[(*n)++] = (struct seg){ lo, hi, jump };
+}
+
+/* Replace the ranges of map S around HOST (those that hold HOST - 1, HOST
+ * or HOST + 1: nothing further can join) by the same with HOST jumping to
+ * JUMP (SIZE_MAX: nowhere).  0 or -ENOMEM. */
+static int repaint(struct nftm_set *s, enum addr_family f, addr_u128 host, size_t jump)
+{
+	size_t w = nftm_field_width(s->key[0]), n = 0, i1;
+	addr_u128 from = host ? host - 1 : 0, to = host == addr_family_max(f) ? host : host + 1;
+	size_t i0 = first_ending(s, from);
+	for (i1 = i0; i1 < s->n && nftm_be_value(s->elems[i1].k[0].lo, w) <= to; i1++)
+		;
+	struct seg v[5];
+	bool placed = jump == SIZE_MAX;
+	for (size_t i = i0; i < i1; i++) {
+		addr_u128 lo = nftm_be_value(s->elems[i].k[0].lo, w), hi = nftm_be_value(s->elems[i].k[0].hi, w);
+		if (!placed && host < lo) {
+			seg_push(v, &n, host, host, jump);
+			placed = true;
+		}
+		if (lo < host)
+			seg_push(v, &n, lo, hi < host ? hi : host - 1, s->elems[i].jump);
+		if (!placed && lo <= host && host <= hi) {
+			seg_push(v, &n, host, host, jump);
+			placed = true;
+		}
+		if (hi > host)
+			seg_push(v, &n, lo > host ? lo : host + 1, hi, s->elems[i].jump);
+	}
+	if (!placed)
+		seg_push(v, &n, host, host, jump);
+	if (n > i1 - i0 && MEM_RESERVE(s->elems, s->cap, s->n + n - (i1 - i0)) < 0)
+		return -ENOMEM;
+	memmove(&s->elems[i0 + n], &s->elems[i1], (s->n - i1) * sizeof(*s->elems));
+	s->n = s->n + n - (i1 - i0);
+	for (size_t k = 0; k < n; k++) {
+		struct nftm_elem *e = &s->elems[i0 + k];
+		memset(e, 0, sizeof(*e));
+		put_addr(&e->k[0], f, v[k].lo, v[k].hi);
+		e->jump = v[k].jump;
+	}
+	return 0;
+}
+
+/* Where HOST jumps in map S: a chain index, or SIZE_MAX. */
+static size_t jump_of(const struct nftm_set *s, addr_u128 host)
+{
+	size_t a = first_ending(s, host);
+	return a < s->n && nftm_be_value(s->elems[a].k[0].lo, nftm_field_width(s->key[0])) <= host ? s->elems[a].jump
+												 : SIZE_MAX;
+}
+
+static bool jumped_to(const struct nftm_set *s, size_t chain)
+{
+	for (size_t e = 0; e < s->n; e++)
+		if (s->elems[e].jump == chain)
+			return true;
+	return false;
+}
+
+int nftm_move_host(struct nftm_table *t, const struct nftm_table *rights, enum addr_family f, addr_u128 host)
+{
+	int m = f == ADDR_V4 ? NFTM_SET_SOURCES4 : NFTM_SET_SOURCES6;
+	const struct nftm_set *r = &rights->sets[m];
+	size_t old = jump_of(&t->sets[m], host), now = SIZE_MAX;
+	size_t w = nftm_field_width(r->key[0]);
+	if (r->n > 1 || (r->n && (nftm_be_value(r->elems[0].k[0].lo, w) != host ||
+				  nftm_be_value(r->elems[0].k[0].hi, w) != host)))
+		return 1;	/* not the rights of HOST alone */
+	if (r->n) {
+		ssize_t c = chain_find(t, rights->chains[r->elems[0].jump].name);
+		if (c >= 0 && !nftm_same_identity(t, (size_t)c, rights, r->elems[0].jump))
+			return 1;	/* a name shared by two identities: left to a full build */
+		if (c < 0 && (c = copy_identity(t, f, rights, r->elems[0].jump)) < 0)
+			return -ENOMEM;
+		now = (size_t)c;
+	}
+	if (now == old)
+		return 0;
+	if (repaint(&t->sets[m], f, host, now) < 0)
+		return -ENOMEM;
+	if (old != SIZE_MAX && !jumped_to(&t->sets[m], old))
+		drop_identity(t, f, old);
+	return 0;
+}
+
+/* Chain or set NAME's index in T, or -1. */
+static ssize_t set_index(const struct nftm_table *t, const char *name)
+{
+	const struct nftm_set *s = nftm_set_find(t, name);
+	return s ? s - t->sets : -1;
+}
+
+static bool sets_equal(const struct nftm_table *a, const struct nftm_set *x, const struct nftm_table *b,
+		       const struct nftm_set *y)
+{
+	if (x->nkey != y->nkey || x->flags != y->flags || x->vmap != y->vmap || x->fixed != y->fixed ||
+	    x->n != y->n || memcmp(x->key, y->key, x->nkey * sizeof(x->key[0])))
+		return false;
+	for (size_t e = 0; e < x->n; e++)
+		if (nftm_elem_cmp(x, &x->elems[e], &y->elems[e]) ||
+		    (x->vmap && strcmp(a->chains[x->elems[e].jump].name, b->chains[y->elems[e].jump].name)))
+			return false;
+	return true;
+}
+
+bool nftm_rules_equal(const struct nftm_table *a, const struct nftm_chain *x, const struct nftm_table *b,
+		      const struct nftm_chain *y)
+{
+	if (x->nrules != y->nrules)
+		return false;
+	for (size_t r = 0; r < x->nrules; r++) {
+		const struct nftm_rule *p = &x->rules[r], *q = &y->rules[r];
+		bool has_set = p->kind == NFTM_R_VMAP || p->kind == NFTM_R_LOOKUP_ACCEPT;
+		if (p->kind != q->kind || (has_set && strcmp(a->sets[p->set].name, b->sets[q->set].name)) ||
+		    (p->kind == NFTM_R_IIF_JUMP && strcmp(a->chains[p->chain].name, b->chains[q->chain].name)))
+			return false;
+	}
+	return true;
+}
+
+static bool chains_equal(const struct nftm_table *a, const struct nftm_chain *x, const struct nftm_table *b,
+			 const struct nftm_chain *y)
+{
+	return x->hook == y->hook && x->type == y->type && x->priority == y->priority && x->policy == y->policy &&
+	       x->fixed == y->fixed && nftm_rules_equal(a, x, b, y);
+}
+
+bool nftm_equal(const struct nftm_table *a, const struct nftm_table *b)
+{
+	if (strcmp(a->name, b->name) || strcmp(a->iface, b->iface) || a->snat != b->snat ||
+	    memcmp(&a->snat_to, &b->snat_to, sizeof(a->snat_to)) || a->nchains != b->nchains ||
+	    a->nsets != b->nsets || memcmp(a->identities, b->identities, sizeof(a->identities)))
+		return false;
+	for (size_t i = 0; i < a->nchains; i++) {
+		ssize_t j = chain_find(b, a->chains[i].name);
+		if (j < 0 || !chains_equal(a, &a->chains[i], b, &b->chains[j]))
+			return false;
+	}
+	for (size_t i = 0; i < a->nsets; i++) {
+		ssize_t j = set_index(b, a->sets[i].name);
+		if (j < 0 || !sets_equal(a, &a->sets[i], b, &b->sets[j]))
+			return false;
+	}
+	return true;
 }

@@ -234,6 +234,36 @@ int nftm_set_diff(const struct nftm_table *told, const struct nftm_set *old, con
 		  const struct nftm_set *new_, struct nftm_delta *d);
 void nftm_delta_free(struct nftm_delta *d);
 
+/* Identity chain A of TA and chain B of TB allow the same: the same
+ * name, and sets with the same keys and elements. */
+bool nftm_same_identity(const struct nftm_table *ta, size_t a, const struct nftm_table *tb, size_t b);
+/* The big-endian value of W bytes at P. */
+addr_u128 nftm_be_value(const uint8_t *p, size_t w);
+
+/* One host's rights changed (a filter patch added it to rules or took it
+ * out, issue 11): make T, in place, the table a full build would make.
+ * RIGHTS is nftm_build's table, with T's options and node, of a filter in
+ * which HOST (of family F) alone has its rules (restricted to it): its
+ * source map holds [HOST, HOST] and the identity HOST now has, or nothing.
+ * HOST's range in T's source map is cut out and jumps there, joined with
+ * neighbours that jump alike (ranges stay maximal); the identity is copied
+ * in when T lacks it and its old one dropped when nothing jumps to it any
+ * more.  Cost: the map's ranges are moved once (memmove), and scanned
+ * once for a dropped identity's last jump (and renumbered when one is
+ * dropped); the identity is found by name among T's chains (a scan: few
+ * identities, one per distinct set of rights); nothing is built or sorted.
+ * 0, 1 when this cannot be done here (an identity of another's name: a
+ * hash collision; RIGHTS not for HOST alone), -ENOMEM; T is unusable
+ * after an error. */
+int nftm_move_host(struct nftm_table *t, const struct nftm_table *rights, enum addr_family f, addr_u128 host);
+/* Chain X of A and chain Y of B have the same rules (sets and jump
+ * targets by name). */
+bool nftm_rules_equal(const struct nftm_table *a, const struct nftm_chain *x, const struct nftm_table *b,
+		      const struct nftm_chain *y);
+/* A and B are the same table: chains and sets by name (their order
+ * aside), rules, keys, flags, elements, jumps by chain name. */
+bool nftm_equal(const struct nftm_table *a, const struct nftm_table *b);
+
 /* Total elements over every set of T. */
 size_t nftm_elem_count(const struct nftm_table *t);
 

@@ -42,6 +42,17 @@ static int merge_view(const struct ctl_netmap *m, const struct ctl_delta *d, str
 	return 0;
 }
 
+int agent_delta_patch_filter(const struct ctl_netmap *m, struct ctl_delta *d)
+{
+	if (!d->n_patch || d->has_filter)
+		return 0;
+	int rc = ctl_filter_patch_apply(m->filter, d->patch, d->n_patch, &d->filter);
+	if (rc < 0)
+		return rc == -EINVAL ? -EBADMSG : rc;
+	d->has_filter = true;
+	return 0;
+}
+
 int agent_delta_prepare(struct ctl_netmap *m, const struct ctl_delta *d, bool need_view, struct ctl_netmap *view)
 {
 	memset(view, 0, sizeof *view);

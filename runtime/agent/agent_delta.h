@@ -11,6 +11,12 @@
 
 #include "ctl_netmap.h"
 
+/* D's filter patch, if it has one, made into the text it gives over M's
+ * filter (D->filter, D->has_filter), the patch kept: the filter step
+ * patches its last table with it (agent_nft_apply_delta), the rest takes
+ * the text.  0, -EBADMSG when the patch does not fit M's filter, -ENOMEM.
+ * For a D of M's generation, before it is prepared. */
+int agent_delta_patch_filter(const struct ctl_netmap *m, struct ctl_delta *d);
 /* Make the commit of D over M unable to fail: with NEED_VIEW (or a delta
  * too large to move peer by peer) *VIEW becomes M with D applied, sharing
  * M's and D's members (freed with agent_delta_view_free); otherwise VIEW

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "agent_fpatch.h"
 #include "ir.h"
 #include "log.h"
 #include "nftb.h"
@@ -27,6 +28,15 @@ struct agent_nft {
 	struct nftb *nb;
 	struct nftm_table *applied;	/* the table the last apply made: what a repair makes again */
 	bool swept;			/* every open connection APPLIED's sweep saw, it admits */
+	/* What a filter patch applies to: APPLIED's filter, as text and by
+	 * rule, and the node's addresses, source NAT, served routes and source
+	 * NAT addresses it was made for. */
+	struct agent_fpatch *fp;
+	char *text;
+	struct ctl_prefixes self, served;
+	bool snat;
+	struct nftm_snat_to snat_to;
+	bool patched;			/* the last apply was a patch */
 	char table[NFTM_NAME_MAX], iface[NFTM_IFNAME_MAX];
 	double last_ms;
 	/* Watching for other processes' edits (agent_nft_watch). */
@@ -56,12 +66,24 @@ static void unwatch(struct agent_nft *n)
 	n->mon = NULL;
 }
 
+/* Nothing a patch could apply to: the next apply builds from scratch. */
+static void forget_filter(struct agent_nft *n)
+{
+	agent_fpatch_free(n->fp);
+	n->fp = NULL;
+	free(n->text);
+	n->text = NULL;
+	ctl_prefixes_free(&n->self);
+	ctl_prefixes_free(&n->served);
+}
+
 void agent_nft_free(struct agent_nft *n)
 {
 	if (!n)
 		return;
 	unwatch(n);
 	nftm_free(n->applied);
+	forget_filter(n);
 	nftb_close(n->nb);
 	free(n);
 }
@@ -82,6 +104,28 @@ void agent_nft_keep_heap(void)
 double agent_nft_last_ms(const struct agent_nft *n)
 {
 	return n->last_ms;
+}
+
+bool agent_nft_last_patched(const struct agent_nft *n)
+{
+	return n->patched;
+}
+
+/* After a full apply of M: keep its filter by rule (RULES, taken over)
+ * and what else made the table, for the patches that follow. */
+static void keep_filter(struct agent_nft *n, cJSON *rules, const struct ctl_netmap *m,
+			const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to)
+{
+	forget_filter(n);
+	n->snat = m->snat;
+	n->snat_to = *snat_to;
+	if (!(n->text = strdup(m->filter ? m->filter : "[]")) || ctl_prefixes_copy(&n->self, &m->self.addresses) < 0 ||
+	    ctl_prefixes_copy(&n->served, served) < 0) {
+		cJSON_Delete(rules);
+		forget_filter(n);
+	} else if (!(n->fp = agent_fpatch_new(rules))) {
+		forget_filter(n);
+	}
 }
 
 static int to_set(const struct ctl_prefixes *p, struct addr_set *s)
@@ -243,7 +287,12 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 		if (recheck)
 			cut(n);
 		watch(n);
+		keep_filter(n, rules, m, served, snat_to);
+		rules = NULL;
 	}
+	n->patched = false;
+	if (rc < 0)
+		forget_filter(n);
 	n->last_ms = now_ms() - t0;
 	nftb_result_free(&res);
 	diag_list_free(&diags);
@@ -258,13 +307,97 @@ free_rules:
 	return rc;
 }
 
-int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
-			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
-			  size_t errlen)
+/* M differs from what made the last table only in its filter, if at all
+ * (compared by content: deltas that changed no filter may have come
+ * between, unseen here). */
+static bool same_node(const struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
+		      const struct nftm_snat_to *snat_to)
 {
-	if (!d->has_filter && !d->has_snat && !d->has_self)
-		return 0;
-	return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	return n->applied && n->fp && n->nb && n->snat == m->snat && ctl_prefixes_equal(&n->self, &m->self.addresses) &&
+	       ctl_prefixes_equal(&n->served, served) && !memcmp(&n->snat_to, snat_to, sizeof(*snat_to));
+}
+
+/* M's filter, in *TEXT, when the table was made from OLD, the filter D's
+ * patch was made against (the caller made M's filter by applying it and
+ * checking that it fits): 0; 1 when the table was made from another
+ * (a delta with a filter change was never applied here); -ENOMEM.
+ * Comparing and copying the text costs far less than splicing it again. */
+static int patched_text(const struct agent_nft *n, const char *old, const struct ctl_netmap *m, char **text)
+{
+	if (strcmp(n->text, old ? old : "[]"))
+		return 1;
+	*text = strdup(m->filter ? m->filter : "[]");
+	return *text ? 0 : -ENOMEM;
+}
+
+/* Patch N->applied in place with D's filter patch and commit it.  0, 1
+ * (not done: rebuild), or -errno with a reason in ERR. */
+static int patch(struct agent_nft *n, const char *old, const struct ctl_delta *d, const struct ctl_netmap *m,
+		 const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err, size_t errlen)
+{
+	struct addr_set self = { 0 }, routes = { 0 };
+	struct diag_list diags = { 0 };
+	struct nftb_result res = { 0 };
+	bool took_away, untouched = true;
+	char *text = NULL;
+	int rc = patched_text(n, old, m, &text);
+	if (rc != 0) {
+		if (rc < 0)
+			snprintf(err, errlen, "filter: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
+		snprintf(err, errlen, "filter: %s", strerror(-rc));
+		goto out;
+	}
+	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat,
+				  .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
+	struct nftm_node node = { &self, &routes };
+	if ((rc = agent_fpatch_apply(n->fp, d->patch, d->n_patch, n->applied, &opts, &node, &took_away, &untouched,
+				     err, errlen)) != 0)
+		goto out;
+	struct nftb_opts bo = { 0 };
+	if ((rc = nftb_apply(n->nb, n->applied, &bo, &res, &diags)) < 0) {
+		reason(err, errlen, "filter", &diags, rc);
+		goto out;
+	}
+	free(n->text);
+	n->text = text;
+	text = NULL;
+	n->patched = true;
+	/* As after a full apply (agent_nft_apply), but told by the patch: a
+	 * host that only gained rules lost nothing. */
+	if (!res.cached || !n->swept || took_away)
+		cut(n);
+out:
+	if (rc != 0 && !untouched) {
+		/* N->applied is half patched, or not what the kernel holds. */
+		nftm_free(n->applied);
+		n->applied = NULL;
+		forget_filter(n);
+	}
+	free(text);
+	nftb_result_free(&res);
+	diag_list_free(&diags);
+	addr_set_free(&self);
+	addr_set_free(&routes);
+	return rc;
+}
+
+int agent_nft_apply_delta(struct agent_nft *n, const char *old_filter, const struct ctl_delta *d,
+			  const struct ctl_netmap *m, const struct ctl_prefixes *served,
+			  const struct nftm_snat_to *snat_to, char *err, size_t errlen)
+{
+	if (!same_node(n, m, served, snat_to))
+		return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	if (!strcmp(n->text, m->filter ? m->filter : "[]"))
+		return 0;	/* the filter did not change */
+	double t0 = now_ms();
+	int rc = d->n_patch ? patch(n, old_filter, d, m, served, snat_to, err, errlen) : 1;
+	if (rc == 1)
+		return agent_nft_apply(n, m, served, snat_to, err, errlen);
+	n->last_ms = now_ms() - t0;
+	return rc;
 }
 
 /* Send the batch in BUF and read every answer: 0 or the first error. */
@@ -300,6 +433,7 @@ int agent_nft_remove(struct agent_nft *n)
 	unwatch(n);
 	nftm_free(n->applied);
 	n->applied = NULL;
+	forget_filter(n);
 	nftb_close(n->nb);
 	n->nb = NULL;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);

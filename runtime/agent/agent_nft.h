@@ -7,9 +7,12 @@
  * The handle stays open between applies, so an unchanged generation skips
  * the read-back.  After a commit the open connections the table no longer
  * admits are cut (nftc.h), unless the change took nothing away
- * (nftm_admits_all) and the last sweep succeeded. */
+ * (nftm_admits_all) and the last sweep succeeded.  A delta whose filter
+ * changed only in its sources (a filter patch) is applied to the last
+ * model instead, host by host (agent_nft_apply_delta, agent_fpatch.h). */
 #ifndef AGENT_NFT_H
 #define AGENT_NFT_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ctl_netmap.h"
@@ -39,12 +42,21 @@ void agent_nft_watch(struct agent_nft *n, struct ev_loop *loop, agent_nft_tamper
  * without one masqueraded).  0, or -errno with a reason in ERR. */
 int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		    const struct nftm_snat_to *snat_to, char *err, size_t errlen);
-/* The same for M, the netmap after delta D: only what D changes.  (This
- * version applies M whole when D changes the filter text or the snat
- * flag, else nothing.) */
-int agent_nft_apply_delta(struct agent_nft *n, const struct ctl_delta *d, const struct ctl_netmap *m,
-			  const struct ctl_prefixes *served, const struct nftm_snat_to *snat_to, char *err,
-			  size_t errlen);
+/* The same after delta D, OLD_FILTER the filter text D was made against,
+ * M the netmap after it (M's filter is OLD_FILTER with D's patch applied,
+ * as ctl_netmap_apply and agent_delta_patch_filter make it): when the node's
+ * addresses, source NAT, SERVED and SNAT_TO are those the last table was
+ * made with, and D's filter patch (ctl_netmap.h) takes that table's filter
+ * to M's (compared by content, so deltas without a filter change may have
+ * come between unseen), the patch is applied to the last model host by
+ * host (agent_fpatch.h) and committed; the open connections are
+ * re-checked only when a host lost a rule.  M's filter being the last
+ * one, nothing is done.  Otherwise (no model yet, a filter sent whole,
+ * anything else changed, a patch agent_fpatch leaves to a full build)
+ * agent_nft_apply(M).  0, or -errno with a reason in ERR. */
+int agent_nft_apply_delta(struct agent_nft *n, const char *old_filter, const struct ctl_delta *d,
+			  const struct ctl_netmap *m, const struct ctl_prefixes *served,
+			  const struct nftm_snat_to *snat_to, char *err, size_t errlen);
 /* Delete the table (only ours; absent is fine).  0 or -errno. */
 int agent_nft_remove(struct agent_nft *n);
 /* For the program that applies filter after filter (keygated), once at
@@ -58,5 +70,7 @@ int agent_nft_remove(struct agent_nft *n);
 void agent_nft_keep_heap(void);
 /* The last apply's duration in ms (for status and benchmarks). */
 double agent_nft_last_ms(const struct agent_nft *n);
+/* The last apply was a patch of the last model (agent_nft_apply_delta). */
+bool agent_nft_last_patched(const struct agent_nft *n);
 
 #endif

@@ -256,7 +256,8 @@ static bool replay_record(const char *line, size_t len, struct ctl_netmap *m)
 	cJSON_Delete(j);
 	if (!ok)
 		return false;
-	ok = agent_delta_applies(m, &d) && agent_delta_prepare(m, &d, false, &view) == 0;
+	ok = agent_delta_applies(m, &d) && agent_delta_patch_filter(m, &d) == 0 &&
+	     agent_delta_prepare(m, &d, false, &view) == 0;
 	if (ok)
 		agent_delta_commit(m, &d, &view);
 	ctl_delta_free(&d);

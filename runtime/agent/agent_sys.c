@@ -142,7 +142,7 @@ static int op_filter(void *ctx, const struct agent_target *t, const struct ctl_d
 	if (!t->m)
 		return agent_nft_remove(a->nft);
 	if (d)
-		rc = agent_nft_apply_delta(a->nft, d, t->m, served, &t->snat_to, why, sizeof why);
+		rc = agent_nft_apply_delta(a->nft, a->applied.filter, d, t->m, served, &t->snat_to, why, sizeof why);
 	else
 		rc = agent_nft_apply(a->nft, t->m, served, &t->snat_to, why, sizeof why);
 	if (rc < 0)
@@ -318,6 +318,12 @@ int agent_sys_take_delta(struct agent *a, struct ctl_delta *d)
 	if (!text) {
 		snprintf(a->apply_error, sizeof a->apply_error, "storing the delta: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
+	if (d->from_generation == a->applied.generation && (rc = agent_delta_patch_filter(&a->applied, d)) < 0) {
+		snprintf(a->apply_error, sizeof a->apply_error, "%s",
+			 rc == -EBADMSG ? "delta does not apply" : strerror(-rc));
+		free(text);
+		return rc;
 	}
 	/* Routes accepted or source NAT addresses changed since the last
 	 * apply, or a delta that is not clean: the whole netmap is compared. */

@@ -119,6 +119,7 @@ void ctl_delta_free(struct ctl_delta *d)
 	free(d->removed);
 	ctl_prefixes_free(&d->routes);
 	free(d->filter);
+	ctl_filter_patch_free(d->patch, d->n_patch);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -422,6 +423,7 @@ cJSON *ctl_delta_to_json(const struct ctl_delta *d)
 			goto fail;
 	if ((d->has_routes && !ctl_json_add_prefixes(j, "routes", &d->routes)) ||
 	    (d->has_filter && !ctl_add_filter(j, d->filter)) ||
+	    (d->n_patch && !ctl_filter_patch_add_json(j, d->patch, d->n_patch)) ||
 	    (d->has_snat && !cJSON_AddBoolToObject(j, "snat", d->snat)))
 		goto fail;
 	return j;
@@ -468,6 +470,7 @@ static int ctl_removed_from_json(const cJSON *obj, uint64_t **out, size_t *n, st
 int ctl_delta_from_json(const cJSON *j, struct ctl_delta *d, struct ctl_err *err)
 {
 	const cJSON *self;
+	bool patched = false;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -488,6 +491,10 @@ int ctl_delta_from_json(const cJSON *j, struct ctl_delta *d, struct ctl_err *err
 		rc = ctl_json_prefixes(j, "routes", false, CTL_MAX_PREFIXES, &d->routes, &d->has_routes, "delta", err);
 	if (!rc)
 		rc = ctl_filter_from_json(j, &d->filter, &d->has_filter, err);
+	if (!rc)
+		rc = ctl_filter_patch_from_json(j, &d->patch, &d->n_patch, &patched, err);
+	if (!rc && patched && d->has_filter)
+		rc = ctl_json_fail(err, "delta: both filter and filter_patch");
 	if (!rc && cJSON_GetObjectItemCaseSensitive(j, "snat")) {
 		d->has_snat = true;
 		rc = ctl_json_bool(j, "snat", true, &d->snat, "delta", err);
@@ -560,7 +567,8 @@ int ctl_netmap_delta(const struct ctl_netmap *old, const struct ctl_netmap *new_
 		d->has_routes = true;
 		rc = ctl_prefixes_copy(&d->routes, &new_map->routes);
 	}
-	if (rc == 0 && !ctl_str_equal(old->filter, new_map->filter)) {
+	if (rc == 0 && !ctl_str_equal(old->filter, new_map->filter) &&
+	    (rc = ctl_filter_diff(old->filter, new_map->filter, &d->patch, &d->n_patch)) == 1) {
 		d->has_filter = true;
 		rc = ctl_dup_string(&d->filter, new_map->filter);
 	}
@@ -573,6 +581,12 @@ int ctl_netmap_delta(const struct ctl_netmap *old, const struct ctl_netmap *new_
 fail:
 	ctl_delta_free(d);
 	return rc;
+}
+
+bool ctl_delta_empty(const struct ctl_delta *d)
+{
+	return !d->has_self && !d->n_upsert && !d->n_removed && !d->has_routes && !d->has_filter && !d->n_patch &&
+	       !d->has_snat;
 }
 
 static bool ctl_is_removed(const struct ctl_delta *d, uint64_t id)
@@ -625,7 +639,9 @@ int ctl_netmap_apply(const struct ctl_netmap *old, const struct ctl_delta *d, st
 		rc = ctl_self_copy(&out->self, d->has_self ? &d->self : &old->self);
 	if (rc == 0)
 		rc = ctl_prefixes_copy(&out->routes, d->has_routes ? &d->routes : &old->routes);
-	if (rc == 0)
+	if (rc == 0 && d->n_patch)
+		rc = ctl_filter_patch_apply(old->filter, d->patch, d->n_patch, &out->filter);
+	else if (rc == 0)
 		rc = ctl_dup_string(&out->filter, d->has_filter ? d->filter : old->filter);
 	if (rc < 0)
 		ctl_netmap_free(out);

@@ -5,9 +5,10 @@
  * refuses duplicates), so two equal netmaps have one canonical encoding
  * (ctl_netmap_encode).  A delta carries the peers added or changed (whole)
  * and the ids removed, and the self part, routes, filter and snat flag only
- * when they changed (routes and filter are compared whole: "resent when
- * their hash changes").  ctl_netmap_apply(old, ctl_netmap_delta(old, new))
- * equals new. */
+ * when they changed (routes are compared whole: "resent when their hash
+ * changes").  The filter changes as a patch when only rules' sources
+ * changed (below), else whole.  ctl_netmap_apply(old,
+ * ctl_netmap_delta(old, new)) equals new. */
 #ifndef CTL_NETMAP_H
 #define CTL_NETMAP_H
 #include <stdbool.h>
@@ -23,6 +24,8 @@
 #define CTL_MAX_PREFIXES   4096		/* allowed IPs, routes */
 #define CTL_MAX_ENDPOINTS  16
 #define CTL_MAX_FILTER     (8u << 20)	/* filter JSON text */
+#define CTL_MAX_PATCH      65536	/* rules and source edits in a filter patch */
+#define CTL_MAX_SRCS       (1u << 20)	/* entries of one rule's SrcIPs */
 #define CTL_MAX_ID         9007199254740991ULL	/* 2^53 - 1: exact in JSON */
 
 /* A route the peer serves as a backup of another peer, the primary
@@ -64,6 +67,32 @@ struct ctl_netmap {
 	bool snat;			/* source-NAT forwarded traffic */
 };
 
+/* A filter patch (issue 11): at 10,000 peers a relay's filter is one rule
+ * whose SrcIPs lists every peer, and a peer joining changed the whole
+ * text; sent whole, every node parsed and rebuilt all of it.  When the old
+ * and new filters have the same rules in the same order, each with the
+ * same members in the same order, and differ only in their SrcIPs arrays
+ * (entries plain strings, none repeated, the entries both keep in the same
+ * order), the delta says, per rule that changed, which entries went
+ * (their index in the old array, and the text as a check) and which came
+ * (their index in the new one).  JSON, in place of "filter":
+ *   "filter_patch": [{"rule": 0, "del": [{"at": 3, "src": "100.64.0.4"}],
+ *                     "add": [{"at": 7, "src": "100.64.0.9"}]}]
+ * rules and indexes strictly rising.  Applying splices the old text:
+ * one array's entries are copied, the rest of the filter is not parsed. */
+struct ctl_src_edit {
+	uint32_t at;
+	char *src;
+};
+
+struct ctl_filter_patch {
+	uint32_t rule;			/* index in the filter */
+	struct ctl_src_edit *del;	/* indexes in the old SrcIPs */
+	size_t n_del;
+	struct ctl_src_edit *add;	/* indexes in the new SrcIPs */
+	size_t n_add;
+};
+
 struct ctl_delta {
 	uint64_t from_generation, generation;
 	bool has_self;
@@ -76,6 +105,8 @@ struct ctl_delta {
 	struct ctl_prefixes routes;
 	bool has_filter;
 	char *filter;
+	struct ctl_filter_patch *patch;	/* rules rising; never with has_filter */
+	size_t n_patch;
 	bool has_snat;
 	bool snat;
 };
@@ -96,6 +127,20 @@ int ctl_delta_from_json(const cJSON *j, struct ctl_delta *d, struct ctl_err *err
 char *ctl_netmap_encode(const struct ctl_netmap *m);
 /* Check and canonicalise a FilterRule array text into *OUT (compact). */
 int ctl_filter_canonical(const char *text, char **out);
+
+/* The patch turning filter text OLD into NEW: 0 with *OUT (*N rules,
+ * none when equal), 1 when no patch says it (send the filter whole),
+ * -ENOMEM. */
+int ctl_filter_diff(const char *old, const char *new_, struct ctl_filter_patch **out, size_t *n);
+/* *OUT = OLD with V applied.  -EINVAL when V does not fit OLD (a rule or
+ * index out of range, a deleted entry that is not there), -ENOMEM. */
+int ctl_filter_patch_apply(const char *old, const struct ctl_filter_patch *v, size_t n, char **out);
+void ctl_filter_patch_free(struct ctl_filter_patch *v, size_t n);
+bool ctl_filter_patch_add_json(cJSON *obj, const struct ctl_filter_patch *v, size_t n);
+int ctl_filter_patch_from_json(const cJSON *obj, struct ctl_filter_patch **out, size_t *n, bool *present,
+			       struct ctl_err *err);
+/* Nothing changes. */
+bool ctl_delta_empty(const struct ctl_delta *d);
 
 /* D = the change from OLD to NEW (NEW->generation and OLD->generation
  * recorded).  0 or -ENOMEM. */

@@ -450,11 +450,6 @@ static int sess_rearm(struct coord_sess *s)
 	return watch(s->srv, EPOLL_CTL_MOD, ctl_conn_fd(s->conn), EPOLLIN | (want ? EPOLLOUT : 0), &s->io);
 }
 
-static bool delta_empty(const struct ctl_delta *d)
-{
-	return !d->has_self && !d->n_upsert && !d->n_removed && !d->has_routes && !d->has_filter && !d->has_snat;
-}
-
 /* Encode M and queue it: 0, -ENOBUFS (the queue cap is reached) or another
  * error. */
 static int sess_send(struct coord_sess *s, const struct ctl_msg *m)
@@ -495,7 +490,7 @@ static int sess_push(struct coord_sess *s)
 	} else {
 		if ((rc = ctl_netmap_delta(&s->sent, &m, &d)) < 0)
 			goto free_map;
-		if (delta_empty(&d)) {
+		if (ctl_delta_empty(&d)) {
 			s->dirty = false;
 			goto free_delta;
 		}

@@ -16,14 +16,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "agent_fpatch.h"
 #include "agent_nft.h"
 #include "log.h"
 #include "t.h"
+#include "ts.h"
 
 #define STEPS 60
+#define MODEL_STEPS 400
 #define RULES 4
 #define PEERS4 24
 #define PEERS6 4
+#define MEMBERS (PEERS4 + PEERS6 + 1)
 
 static uint64_t rs = 0x9e3779b97f4a7c15ull;
 static unsigned rnd(unsigned n)
@@ -33,7 +38,9 @@ static unsigned rnd(unsigned n)
 }
 
 /* The filter the walk is at: each rule's members (bits 0-23 the IPv4 peers
- * 100.64.0.10-33, bits 24-27 the IPv6 ones), where it goes, its ports and
+ * 100.64.0.10-33, bits 24-27 the IPv6 ones, bit 28 the prefix
+ * 100.64.0.8/29, which overlaps six of the peers: a patch adding or
+ * removing it is left to a full build), where it goes, its ports and
  * protocols; the routes the node serves; source NAT. */
 struct rule {
 	bool on;
@@ -65,10 +72,12 @@ static char *filter_json(const struct walk *w)
 			continue;
 		len += (size_t)snprintf(s + len, cap - len, "%s{\"SrcIPs\":[", len > 1 ? "," : "");
 		bool first = true;
-		for (unsigned p = 0; p < PEERS4 + PEERS6; p++) {
+		for (unsigned p = 0; p < MEMBERS; p++) {
 			if (!(r->members >> p & 1))
 				continue;
-			if (p < PEERS4)
+			if (p == MEMBERS - 1)
+				len += (size_t)snprintf(s + len, cap - len, "%s\"100.64.0.8/29\"", first ? "" : ",");
+			else if (p < PEERS4)
 				len += (size_t)snprintf(s + len, cap - len, "%s\"100.64.0.%u\"", first ? "" : ",", 10 + p);
 			else
 				len += (size_t)snprintf(s + len, cap - len, "%s\"fd7a:115c:a1e0::%x\"", first ? "" : ",",
@@ -94,10 +103,10 @@ static void random_ports(struct rule *r)
 static void step(struct walk *w, char *what, size_t len)
 {
 	struct rule *r = &w->r[rnd(RULES)];
-	unsigned k = rnd(10), p = rnd(PEERS4 + PEERS6);
+	unsigned k = rnd(10), p = rnd(MEMBERS);
 	if (!r->on || k == 0) {
 		r->on = !r->on;
-		r->members = (uint32_t)rs & ((1u << (PEERS4 + PEERS6)) - 1);
+		r->members = (uint32_t)rs & ((1u << MEMBERS) - 1);
 		r->dst = rnd(sizeof(dsts) / sizeof(dsts[0]));
 		r->proto = rnd(4);
 		random_ports(r);
@@ -133,29 +142,165 @@ static int prefix(struct ctl_prefixes *p, uint8_t family, const char *text, uint
 	return 0;
 }
 
-/* Apply W through N: 0 or -errno. */
-static int apply(struct agent_nft *n, const struct walk *w)
+/* The netmap of W at generation GEN (the node 100.64.0.1 and
+ * fd7a:115c:a1e0::1), and the routes it serves.  0 or -ENOMEM. */
+static int make_map(const struct walk *w, uint64_t gen, struct ctl_netmap *m, struct ctl_prefixes *served)
 {
-	struct ctl_netmap m = { .snat = w->snat };
-	struct ctl_prefixes served = { 0 };
+	*m = (struct ctl_netmap){ .generation = gen, .snat = w->snat };
+	*served = (struct ctl_prefixes){ 0 };
+	m->filter = filter_json(w);
+	if (!m->filter || prefix(&m->self.addresses, 4, "100.64.0.1", 32) < 0 ||
+	    prefix(&m->self.addresses, 6, NULL, 128) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++)
+		if (routes[w->routes][i] && prefix(served, 4, routes[w->routes][i], i ? 16 : 24) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Apply W through N: as the delta from *PREV (the last map applied, its
+ * place taken by W's) when PREV is given, as keygated applies what the
+ * coordinator sends; else whole.  0 or -errno. */
+static int apply(struct agent_nft *n, const struct walk *w, struct ctl_netmap *prev)
+{
+	struct ctl_netmap m;
+	struct ctl_prefixes served;
+	struct ctl_delta d = { 0 };
 	struct nftm_snat_to to = { 0 };
 	char err[256];
-	int rc = -ENOMEM;
-	m.filter = filter_json(w);
-	if (!m.filter || prefix(&m.self.addresses, 4, "100.64.0.1", 32) < 0 ||
-	    prefix(&m.self.addresses, 6, NULL, 128) < 0)
-		goto out;
-	for (int i = 0; i < 2; i++)
-		if (routes[w->routes][i] && prefix(&served, 4, routes[w->routes][i], i ? 16 : 24) < 0)
-			goto out;
-	rc = agent_nft_apply(n, &m, &served, &to, err, sizeof err);
+	int rc = make_map(w, prev ? prev->generation + 1 : 1, &m, &served);
+	if (rc == 0 && prev && prev->filter)
+		rc = ctl_netmap_delta(prev, &m, &d);
+	if (rc == 0)
+		rc = prev && prev->filter ? agent_nft_apply_delta(n, prev->filter, &d, &m, &served, &to,
+									  err, sizeof err)
+					  : agent_nft_apply(n, &m, &served, &to, err, sizeof err);
 	if (rc < 0)
-		printf("# apply: %s\n", err);
-out:
-	free(m.filter);
-	free(m.self.addresses.v);
-	free(served.v);
+		printf("# apply: %s\n", rc == -ENOMEM ? "out of memory" : err);
+	ctl_delta_free(&d);
+	ctl_prefixes_free(&served);
+	if (rc == 0 && prev) {
+		ctl_netmap_free(prev);
+		*prev = m;
+	} else {
+		ctl_netmap_free(&m);
+	}
 	return rc;
+}
+
+/* One more change to W, made *PREV without being applied anywhere.  0
+ * or -ENOMEM. */
+static int skip(struct walk *w, struct ctl_netmap *prev)
+{
+	struct ctl_netmap m;
+	struct ctl_prefixes served;
+	char what[96];
+	step(w, what, sizeof what);
+	int rc = make_map(w, prev->generation + 1, &m, &served);
+	ctl_prefixes_free(&served);
+	if (rc < 0) {
+		ctl_netmap_free(&m);
+		return rc;
+	}
+	ctl_netmap_free(prev);
+	*prev = m;
+	return 0;
+}
+
+/* ---- the model, without the kernel ---- */
+
+/* W's table model from scratch, with its options in *OPTS and node in
+ * *SELF, *SERVED (reset here), and the filter by rule in *FP.  NULL on
+ * failure. */
+static struct nftm_table *model(const struct walk *w, const char *filter, struct nftm_opts *opts,
+				struct addr_set *self, struct addr_set *served, struct agent_fpatch **fp)
+{
+	struct ir_flows flows = { 0 };
+	struct nftm_table *t = NULL;
+	char err[256], text[64];
+	enum addr_family f;
+	addr_u128 lo, hi;
+	cJSON *rules = cJSON_Parse(filter);
+	addr_set_free(self);
+	addr_set_free(served);
+	*opts = (struct nftm_opts){ .table = "keygate", .iface = "lo", .no_snat = !w->snat };
+	addr_range_parse("100.64.0.1", false, &f, &lo, &hi);
+	addr_set_add(self, f, lo, hi);
+	addr_range_parse("fd7a:115c:a1e0::1", false, &f, &lo, &hi);
+	addr_set_add(self, f, lo, hi);
+	for (int i = 0; i < 2 && routes[w->routes][i]; i++) {
+		snprintf(text, sizeof text, "%s/%d", routes[w->routes][i], i ? 16 : 24);
+		addr_range_parse(text, false, &f, &lo, &hi);
+		addr_set_add(served, f, lo, hi);
+	}
+	addr_set_merge(self);
+	addr_set_merge(served);
+	struct nftm_node node = { self, served };
+	if (ts_rules_to_ir(rules, &flows, err, sizeof err) == 0)
+		t = nftm_build(opts, &node, &flows);
+	ir_free(&flows);
+	if (fp) {
+		agent_fpatch_free(*fp);
+		*fp = agent_fpatch_new(rules);
+	} else {
+		cJSON_Delete(rules);
+	}
+	return t;
+}
+
+/* Random filter changes applied to one model as patches where the delta
+ * has one (agent_fpatch_apply), else by building it again, must give the
+ * model a build from scratch gives (nftm_equal). */
+static void test_model(void)
+{
+	struct walk w = { .snat = true };
+	struct nftm_opts opts;
+	struct addr_set self = { 0 }, served = { 0 }, self2 = { 0 }, served2 = { 0 };
+	struct agent_fpatch *fp = NULL;
+	size_t same = 0, patched = 0, left = 0;
+	w.r[0] = (struct rule){ true, 0x3ff, 0, 22, 22, 0 };
+	char *text = filter_json(&w);
+	struct nftm_table *t = model(&w, text, &opts, &self, &served, &fp);
+	for (int s = 0; s < MODEL_STEPS && t && fp; s++) {
+		char what[96], err[256];
+		struct walk before = w;
+		step(&w, what, sizeof what);
+		char *next = filter_json(&w);
+		struct ctl_filter_patch *v = NULL;
+		size_t nv = 0;
+		bool took_away, untouched;
+		int rc = 1;
+		if (before.routes == w.routes && before.snat == w.snat && ctl_filter_diff(text, next, &v, &nv) == 0) {
+			struct nftm_node node = { &self, &served };
+			rc = nv ? agent_fpatch_apply(fp, v, nv, t, &opts, &node, &took_away, &untouched, err, sizeof err) : 0;
+			patched += rc == 0 && nv;
+			left += rc == 1;
+		}
+		if (rc != 0) {
+			nftm_free(t);
+			t = model(&w, next, &opts, &self, &served, &fp);
+		}
+		struct nftm_table *fresh = model(&w, next, &opts, &self2, &served2, NULL);
+		bool ok = t && fresh && nftm_equal(t, fresh);
+		same += ok;
+		if (!ok)
+			printf("# model step %d (%s): patched model differs from a fresh build\n", s, what);
+		nftm_free(fresh);
+		ctl_filter_patch_free(v, nv);
+		free(text);
+		text = next;
+	}
+	T_CHECK(same == MODEL_STEPS, "model: %zu of %d random filter changes (%zu applied as patches, %zu patches left "
+		"to a full build) give the model a build from scratch gives", same, MODEL_STEPS, patched, left);
+	T_CHECK(patched > MODEL_STEPS / 4 && left > 0, "model: most source changes patched (%zu), prefixes rebuilt (%zu)",
+		patched, left);
+	free(text);
+	nftm_free(t);
+	agent_fpatch_free(fp);
+	addr_set_free(&self);
+	addr_set_free(&served);
+	addr_set_free(&self2);
+	addr_set_free(&served2);
 }
 
 static void drop_handles(cJSON *o)
@@ -284,6 +429,7 @@ static void show_diff(const char *a, const char *b)
 int main(void)
 {
 	log_init("test_agent_nft", true, LOG_LEVEL_WARN);
+	test_model();
 	int inc_ns = new_netns(), fresh_ns = inc_ns >= 0 ? new_netns() : -1;
 	if (fresh_ns < 0 || system("nft --version >/dev/null 2>&1") != 0) {
 		T_SKIP("agent_nft: no network namespaces of our own or no nft here (%s)", strerror(errno));
@@ -291,19 +437,23 @@ int main(void)
 	}
 	struct agent_nft *inc = agent_nft_new(NULL, "lo");
 	struct walk w = { .snat = true };
+	struct ctl_netmap prev = { 0 };
 	w.r[0] = (struct rule){ true, 0x3ff, 0, 22, 22, 0 };
-	size_t same = 0;
+	size_t same = 0, patched = 0, skipped = 0;
 	for (int s = 0; s <= STEPS && inc; s++) {
 		char what[96] = "the first filter";
+		if (s && rnd(8) == 0 && skip(&w, &prev) == 0)
+			skipped++;	/* a filter change this handle never saw: the next patch does not fit */
 		if (s)
 			step(&w, what, sizeof what);
 		char *a = NULL, *b = NULL;
-		int rc = setns(inc_ns, CLONE_NEWNET) < 0 ? -errno : apply(inc, &w);
+		int rc = setns(inc_ns, CLONE_NEWNET) < 0 ? -errno : apply(inc, &w, &prev);
+		patched += rc == 0 && agent_nft_last_patched(inc);
 		if (rc == 0)
 			a = listing();
 		struct agent_nft *fresh = NULL;
 		if (rc == 0 && setns(fresh_ns, CLONE_NEWNET) == 0 && (fresh = agent_nft_new(NULL, "lo")) &&
-		    agent_nft_remove(fresh) == 0 && apply(fresh, &w) == 0)
+		    agent_nft_remove(fresh) == 0 && apply(fresh, &w, NULL) == 0)
 			b = listing();
 		agent_nft_free(fresh);
 		bool ok = a && b && strcmp(a, b) == 0 && strstr(a, "sources4");
@@ -315,8 +465,12 @@ int main(void)
 		free(a);
 		free(b);
 	}
-	T_CHECK(inc && same == STEPS + 1, "%zu of %d random filter changes: incremental and from scratch alike", same,
-		STEPS + 1);
+	T_CHECK(inc && same == STEPS + 1,
+		"%zu of %d random filter changes (%zu of them patches of the last table; %zu more changes never "
+		"applied, the patch after them rebuilt): incremental and from scratch alike", same, STEPS + 1, patched,
+		skipped);
+	T_CHECK(patched > STEPS / 4, "most peers joining or leaving a rule were patches of the last table (%zu)", patched);
+	ctl_netmap_free(&prev);
 	agent_nft_free(inc);
 	close(inc_ns);
 	close(fresh_ns);

@@ -57,11 +57,17 @@ static struct ctl_netmap chain_map(unsigned i)
 		p->allowed_ips.n = 1;
 		p->allowed_ips.v[0] = p->addresses.v[0];
 	}
-	char filter[2048] = "[";
-	for (unsigned k = 0; k < (i % 10 == 9 ? 20u : 1u); k++)
+	/* Its peers may reach port 22: from one map to the next only the
+	 * sources change, and the delta carries a filter patch. */
+	char filter[4096] = "[{\"SrcIPs\":[";
+	for (size_t k = 0; k < m.n_peers; k++)
+		snprintf(filter + strlen(filter), sizeof filter - strlen(filter), "%s\"100.64.0.%u\"", k ? "," : "",
+			 (unsigned)m.peers[k].id);
+	strcat(filter, "],\"DstPorts\":[{\"IP\":\"*\",\"Ports\":{\"First\":22,\"Last\":22}}]}");
+	for (unsigned k = 0; k < (i % 10 == 9 ? 20u : 0u); k++)
 		snprintf(filter + strlen(filter), sizeof filter - strlen(filter),
-			 "%s{\"SrcIPs\":[\"100.64.0.%u\"],\"DstPorts\":[{\"IP\":\"*\",\"Ports\":{\"First\":%u,\"Last\":%u}}]}",
-			 k ? "," : "", k + 2, 22 + i, 22 + i);
+			 ",{\"SrcIPs\":[\"100.64.0.%u\"],\"DstPorts\":[{\"IP\":\"*\",\"Ports\":{\"First\":%u,\"Last\":%u}}]}",
+			 k + 2, 22 + i, 22 + i);
 	strcat(filter, "]");
 	m.filter = strdup(filter);
 	return m;
@@ -270,6 +276,7 @@ static void test_kill(struct chain *c)
 int main(void)
 {
 	static struct chain c;
+	int patches = 0;
 	snprintf(dir, sizeof dir, "/tmp/kg-state-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
@@ -277,7 +284,9 @@ int main(void)
 		c.m[i] = chain_map((unsigned)i);
 		c.text[i] = encode(&c.m[i]);
 		c.delta[i] = i ? delta_text(&c.m[i - 1], &c.m[i]) : NULL;
+		patches += i && strstr(c.delta[i], "\"filter_patch\"") != NULL;
 	}
+	T_CHECK(patches > CHAIN / 2, "most deltas of the chain carry a filter patch (%d of %d)", patches, CHAIN - 1);
 	test_replay(&c);
 	test_compaction(&c);
 	test_stale(&c);

@@ -225,6 +225,39 @@ static int peer_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A filter of two rules whose sources are random picks, in a fixed order,
+ * among 30 hosts, a prefix and an IPv6 host (most changes are patches);
+ * now and then two sources swapped, which no patch can say. */
+static char *random_sources_filter(void)
+{
+	char buf[4096];
+	int len = snprintf(buf, sizeof(buf), "[");
+	for (int r = 0; r < 2; r++) {
+		const char *sep = "";
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s{\"SrcIPs\":[", r ? "," : "");
+		bool swap = rnd(10) == 0;
+		for (int k = 1; k <= 32; k++) {
+			int h = swap && k == 2 ? 3 : swap && k == 3 ? 2 : k;
+			if (rnd(3) == 0)
+				continue;
+			if (h == 31)
+				len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s\"10.0.0.0/8\"", sep);
+			else if (h == 32)
+				len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s\"fd7a:115c:a1e0::%d\"", sep, r);
+			else
+				len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s\"100.64.0.%d\"", sep, h);
+			sep = ",";
+		}
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+				"],\"DstPorts\":[{\"IP\":\"100.64.0.254\",\"Ports\":{\"First\":%d,\"Last\":%d}}]}",
+				22 + r, 22 + r);
+	}
+	snprintf(buf + len, sizeof(buf) - (size_t)len, "]");
+	char *out = NULL;
+	ctl_filter_canonical(buf, &out);
+	return out;
+}
+
 /* A random change of M: peers added, changed, removed; routes, filter,
  * snat, self flipped now and then. */
 static void mutate(const struct ctl_netmap *old, struct ctl_netmap *m)
@@ -265,14 +298,55 @@ static void mutate(const struct ctl_netmap *old, struct ctl_netmap *m)
 		prefix(&m->routes, "8.8.8.8/32");
 	if (rnd(4) == 0)
 		prefix(&m->routes, "2001:db8::/48");
-	ctl_filter_canonical(filters[rnd(3)], &m->filter);
+	if (rnd(4) == 0)
+		ctl_filter_canonical(filters[rnd(3)], &m->filter);
+	else
+		m->filter = random_sources_filter();
 	m->snat = rnd(2);
+}
+
+/* Patches that do not fit the filter, or are malformed, are refused. */
+static void test_patch_refusals(void)
+{
+	const char *old = "[{\"SrcIPs\":[\"100.64.0.1\",\"100.64.0.2\"],\"DstPorts\":[]}]";
+	struct ctl_src_edit del = { 1, "100.64.0.3" }, add = { 5, "100.64.0.9" };
+	struct ctl_filter_patch p = { .rule = 0, .del = &del, .n_del = 1 };
+	char *out = NULL;
+	T_CHECK(ctl_filter_patch_apply(old, &p, 1, &out) == -EINVAL, "patch: deleting a source that is not there: -EINVAL");
+	del.src = "100.64.0.2";
+	T_CHECK(ctl_filter_patch_apply(old, &p, 1, &out) == 0 &&
+		strcmp(out, "[{\"SrcIPs\":[\"100.64.0.1\"],\"DstPorts\":[]}]") == 0,
+		"patch: a source deleted: %s", out ? out : "(failed)");
+	free(out);
+	p = (struct ctl_filter_patch){ .rule = 0, .add = &add, .n_add = 1 };
+	T_CHECK(ctl_filter_patch_apply(old, &p, 1, &out) == -EINVAL, "patch: an addition past the array's end: -EINVAL");
+	p.rule = 1;
+	add.at = 0;
+	T_CHECK(ctl_filter_patch_apply(old, &p, 1, &out) == -EINVAL, "patch: a rule out of range: -EINVAL");
+	static const char *bad[] = {
+		"{\"filter_patch\":[{\"rule\":0,\"del\":[],\"add\":[{\"at\":2,\"src\":\"a\"},{\"at\":1,\"src\":\"b\"}]}]}",
+		"{\"filter_patch\":[{\"rule\":1,\"del\":[],\"add\":[]},{\"rule\":1,\"del\":[],\"add\":[]}]}",
+		"{\"filter_patch\":[{\"rule\":0,\"del\":[],\"add\":[{\"at\":0,\"src\":\"1.2.3.4\\\"\"}]}]}",
+		"{\"filter_patch\":[{\"rule\":0,\"add\":[]}]}",
+	};
+	int refused = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *j = cJSON_Parse(bad[i]);
+		struct ctl_filter_patch *v = NULL;
+		size_t n = 0;
+		bool present;
+		char why[128];
+		struct ctl_err err = { why, sizeof(why) };
+		refused += j && ctl_filter_patch_from_json(j, &v, &n, &present, &err) == -EINVAL;
+		cJSON_Delete(j);
+	}
+	T_CHECK(refused == 4, "patch: indexes or rules out of order, a quote in a source, no del: refused (%d/4)", refused);
 }
 
 static void test_delta_property(void)
 {
 	struct ctl_netmap cur;
-	int steps = 0, good = 0, smaller = 0;
+	int steps = 0, good = 0, smaller = 0, patched = 0, whole = 0;
 	size_t delta_bytes = 0, map_bytes = 0;
 
 	memset(&cur, 0, sizeof(cur));
@@ -295,6 +369,8 @@ static void test_delta_property(void)
 		ctl_delta_from_json(dj, &d2, &err);
 		cJSON_Delete(dj);
 		int rc = ctl_netmap_apply(&cur, &d2, &applied);
+		patched += d2.n_patch > 0;
+		whole += d2.has_filter;
 		want = ctl_netmap_encode(&next);
 		got = rc == 0 ? ctl_netmap_encode(&applied) : NULL;
 		good += got && strcmp(want, got) == 0;
@@ -323,6 +399,8 @@ static void test_delta_property(void)
 	}
 	T_CHECK(good == steps, "delta: on %d random changes, applying each delta (through its JSON) to the previous map "
 		"gives the next map, canonical encodings equal (%d/%d)", steps, good, steps);
+	T_CHECK(patched > steps / 4 && whole > steps / 20,
+		"delta: filters differing only in sources go as patches (%d), others whole (%d)", patched, whole);
 	T_CHECK(smaller > steps / 2, "delta: most deltas are smaller than the full map (%d/%d; %zu vs %zu bytes in all)",
 		smaller, steps, delta_bytes, map_bytes);
 
@@ -342,6 +420,7 @@ static void test_delta_property(void)
 	ctl_delta_free(&d);
 	ctl_netmap_free(&next);
 	ctl_netmap_free(&cur);
+	test_patch_refusals();
 }
 
 static void test_authkey(void)
