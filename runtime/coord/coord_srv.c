@@ -230,12 +230,12 @@ const struct netmap_world *coord_srv_world(const struct coord_srv *srv, uint64_t
 	return srv->world;
 }
 
-static void refresh(struct coord_srv *srv, bool write_now);
+static void refresh(struct coord_srv *srv);
 
 const struct netmap_world *coord_srv_world_now(struct coord_srv *srv, uint64_t *generation)
 {
 	if (srv->refresh_at || !srv->world)
-		refresh(srv, false);
+		refresh(srv);
 	return coord_srv_world(srv, generation);
 }
 
@@ -582,26 +582,8 @@ static void expire_due(struct coord_srv *srv)
 	coord_srv_changed(srv);
 }
 
-/* Write what every session has queued, now, not when each socket is next
- * found writable. */
-static void write_queued(struct coord_srv *srv)
-{
-	uint64_t now = now_ns();
-	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
-		next = s->next;
-		if (!ctl_conn_wants_write(s->conn))
-			continue;
-		int rc = ctl_conn_on_writable(s->conn, now);
-		if (rc == 0)
-			rc = sess_rearm(s);
-		if (rc < 0)
-			sess_end(s, rc, NULL);
-	}
-}
-
-/* Rebuild the world from the store and mark the nodes whose view changed;
- * with WRITE_NOW, write what that queued at once (coord_srv_push_now). */
-static void refresh(struct coord_srv *srv, bool write_now)
+/* Rebuild the world from the store and mark the nodes whose view changed. */
+static void refresh(struct coord_srv *srv)
 {
 	struct netmap_world *w;
 	struct diag_list diags = { 0 };
@@ -622,10 +604,8 @@ static void refresh(struct coord_srv *srv, bool write_now)
 	for (struct coord_sess *s = srv->sessions; s; s = s->next)
 		if (s->node_id && (!s->has_sent || netmap_changed(srv->world, w, s->node_id)))
 			s->dirty = true;
-	/* The last world goes after the pushes: freeing a fresh build's
-	 * predecessor (every peer of every node) took a tenth of a second at
-	 * 10,000 nodes, and the nodes need not wait for it. */
-	struct netmap_world *last = srv->world;
+	if (srv->world)
+		netmap_world_free(srv->world);
 	srv->world = w;
 	srv->world_gen = gen;
 	srv->expiry_at = first_expiry(w);
@@ -634,9 +614,6 @@ static void refresh(struct coord_srv *srv, bool write_now)
 		if ((rc = sess_push(s)) < 0 || (rc = sess_rearm(s)) < 0)
 			sess_end(s, rc, NULL);
 	}
-	if (write_now)
-		write_queued(srv);
-	netmap_world_free(last);
 	srv->refresh_end = now_ns();
 	srv->refresh_cost = srv->refresh_end - start;
 	srv->elect_due = true;	/* routes approved, advertised or gone */
@@ -644,7 +621,18 @@ static void refresh(struct coord_srv *srv, bool write_now)
 
 void coord_srv_push_now(struct coord_srv *srv)
 {
-	refresh(srv, true);
+	refresh(srv);
+	uint64_t now = now_ns();
+	for (struct coord_sess *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!ctl_conn_wants_write(s->conn))
+			continue;
+		int rc = ctl_conn_on_writable(s->conn, now);
+		if (rc == 0)
+			rc = sess_rearm(s);
+		if (rc < 0)
+			sess_end(s, rc, NULL);
+	}
 }
 
 const struct ctl_probe *coord_sess_probe(const struct coord_sess_info *info, const char *prefix)
@@ -1109,11 +1097,11 @@ int coord_srv_run(struct coord_srv *srv)
 	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
 	sigdelset(&wait_mask, SIGTERM);
 	sigdelset(&wait_mask, SIGINT);
-	refresh(srv, false);
+	refresh(srv);
 	while (!stop_signal) {
 		uint64_t now = now_ns();
 		if (srv->refresh_at && srv->refresh_at <= now)
-			refresh(srv, false);
+			refresh(srv);
 		if (srv->elect_due)
 			elect(srv);
 		uint64_t next = run_timers(srv, now);
