@@ -509,8 +509,16 @@ static int view(struct ctx *c, size_t a, struct routes_view *v, size_t *chosen, 
 {
 	for (size_t r = 0; r < c->nroutes; r++)
 		chosen[r] = shown_at(c, a, &c->routes[r]);
-	/* The pairs are sorted: A's peers, ascending, start at *PAIR. */
-	for (; *pair < c->npairs && c->pairs[*pair] == a; *pair += 2) {
+	/* The pairs are sorted: A's peers, ascending, start at *PAIR.  Room
+	 * for all of them at once: growing each view by doubling (realloc,
+	 * page faults) was about a seventh of a policy change's samples at
+	 * 10,000 nodes. */
+	size_t end = *pair;
+	while (end < c->npairs && c->pairs[end] == a)
+		end += 2;
+	if (MEM_RESERVE(v->peers, v->cap, v->npeers + (end - *pair) / 2) < 0)
+		return -ENOMEM;
+	for (; *pair < end; *pair += 2) {
 		int rc = add_peer(c, v, c->pairs[*pair + 1], chosen);
 		if (rc < 0)
 			return rc;

@@ -515,6 +515,7 @@ struct growing {
 	struct routes_growth g;
 	char **texts;			/* per old node: its new filter text, NULL: the same */
 	bool *touched;			/* per node: its view digest is to be made again */
+	struct addr_set joined;		/* the new nodes' addresses */
 };
 
 static bool grow_fits(const struct netmap_world *prev, const struct netmap_world *w, const struct load *l,
@@ -540,6 +541,39 @@ static bool grow_fits(const struct netmap_world *prev, const struct netmap_world
 	return true;
 }
 
+/* Do the sources of a rule of FN take in an address of JOINED (the joining
+ * nodes')?  When nodes join and nothing else changes (grow_fits), an old
+ * node's filter changes only by a rule's sources taking their addresses
+ * in (a destination of its filter is its own, or a route it serves), and
+ * a merged set that took one in holds it afterwards.  So a filter whose
+ * sources take in none is the one it was, and is not hashed again
+ * (hashing every node's rules was a tenth of a join at 10,000 nodes). */
+static bool rules_reach(const struct filter_node *fn, const struct addr_set *joined)
+{
+	for (size_t j = 0; j < fn->nrules; j++) {
+		const struct filter_rule *r = &fn->rules[j];
+		if (r->src_all)
+			return true;
+		for (size_t a = 0; a < joined->n; a++) {
+			const struct addr_range *x = &joined->v[a];
+			if (addr_set_merged_overlaps(&r->src, x->family, x->lo, x->hi))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The addresses of the nodes of L from OLD on (those joining). */
+static int joined_addrs(const struct load *l, size_t old, struct addr_set *out)
+{
+	for (size_t i = old; i < l->inv->nnodes; i++) {
+		int rc = inv_node_addrs(&l->inv->nodes[i], out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Everything that may fail, PREV left as it was. */
 static int grow_prepare(struct netmap_world *w, struct netmap_world *prev, const struct load *l,
 			const struct netmap_snap *snap, const char *name, struct growing *gr, struct diag_list *diags)
@@ -556,8 +590,12 @@ static int grow_prepare(struct netmap_world *w, struct netmap_world *prev, const
 	if (!gr->texts || !gr->touched || !w->nodes || !w->by_id)
 		return -ENOMEM;
 	w->nnodes = n;	/* the old nodes' places stay empty until the commit */
+	if ((rc = joined_addrs(l, old, &gr->joined)) < 0)
+		return rc;
 	for (size_t i = 0; i < old; i++) {
 		uint8_t rules[DIGEST_LEN];
+		if (!rules_reach(&l->fs.nodes[i], &gr->joined))
+			continue;
 		digest_rules(rules, &l->fs.nodes[i]);
 		if (memcmp(rules, prev->nodes[i].rules, DIGEST_LEN) == 0)
 			continue;
@@ -623,6 +661,7 @@ static int world_grow(struct netmap_world *w, struct netmap_world *prev, const s
 		free(gr.texts[i]);
 	free(gr.texts);
 	free(gr.touched);
+	addr_set_free(&gr.joined);
 	return rc;
 }
 

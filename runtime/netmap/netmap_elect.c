@@ -8,60 +8,69 @@
 
 struct cand {
 	char *prefix;
-	int64_t node_id;
-	size_t order;			/* registration order */
+	int64_t node_id;		/* registration order: ids are handed out in it */
 	bool primary;
 };
 
-struct live {
-	int64_t id;
-	size_t order;			/* registration order */
-};
-
 struct roll {
-	struct live *nodes;		/* live nodes, sorted by id once read */
-	size_t nnodes, capnodes;
 	struct cand *c;
 	size_t n, cap;
 };
 
-static int node_take(const struct store_node *n, void *arg)
-{
-	struct roll *r = arg;
-	if (n->expired)
-		return 0;
-	if (MEM_RESERVE(r->nodes, r->capnodes, r->nnodes + 1) < 0)
-		return -ENOMEM;
-	r->nodes[r->nnodes] = (struct live){ n->id, r->nnodes };
-	r->nnodes++;
-	return 0;
-}
-
-static int cmp_live(const void *pa, const void *pb)
-{
-	const struct live *a = pa, *b = pb;
-	return a->id < b->id ? -1 : a->id > b->id;
-}
-
 static int route_take(const struct store_route *rt, void *arg)
 {
 	struct roll *r = arg;
-	const struct live key = { .id = rt->node_id };
-	const struct live *n = bsearch(&key, r->nodes, r->nnodes, sizeof(key), cmp_live);
-	if (!n || !rt->advertised || rt->state != STORE_ROUTE_APPROVED)
+	if (!rt->advertised || rt->state != STORE_ROUTE_APPROVED)
 		return 0;
 	if (MEM_RESERVE(r->c, r->cap, r->n + 1) < 0)
 		return -ENOMEM;
-	r->c[r->n] = (struct cand){ .prefix = strdup(rt->prefix), .node_id = rt->node_id, .order = n->order,
+	r->c[r->n] = (struct cand){ .prefix = strdup(rt->prefix), .node_id = rt->node_id,
 				    .primary = rt->primary_since != 0 };
 	return r->c[r->n++].prefix ? 0 : -ENOMEM;
+}
+
+static int node_live(const struct store_node *n, void *arg)
+{
+	*(bool *)arg = !n->expired;
+	return 0;
+}
+
+/* Leave out the candidates whose node expired (or is gone).  The routers
+ * are few: a look-up each (the routes come in node order: one per node),
+ * not a read of every node (at 10,000 nodes that read was a tenth of a
+ * join's cost). */
+static int keep_live(struct store *s, struct roll *r)
+{
+	size_t kept = 0, i;
+	int64_t asked = 0;
+	bool live = false;
+	int rc = 0;
+	for (i = 0; i < r->n; i++) {
+		if (r->c[i].node_id != asked) {
+			live = false;
+			asked = r->c[i].node_id;
+			rc = store_node_get(s, asked, node_live, &live);
+			if (rc < 0 && rc != -ENOENT)
+				break;
+			rc = 0;
+		}
+		if (live)
+			r->c[kept++] = r->c[i];
+		else
+			free(r->c[i].prefix);
+	}
+	/* on an error the ones not asked about stay, for the caller to free */
+	for (; i < r->n; i++)
+		r->c[kept++] = r->c[i];
+	r->n = kept;
+	return rc;
 }
 
 static int cmp_cand(const void *pa, const void *pb)
 {
 	const struct cand *a = pa, *b = pb;
 	int c = strcmp(a->prefix, b->prefix);
-	return c ? c : a->order < b->order ? -1 : a->order > b->order;
+	return c ? c : a->node_id < b->node_id ? -1 : a->node_id > b->node_id;
 }
 
 /* The router of the prefix C[0..N) that should be primary: the current
@@ -106,16 +115,13 @@ static int elect_all(struct store *s, struct roll *r, netmap_health_fn *health, 
 int netmap_elect(struct store *s, netmap_health_fn *health, netmap_elected_fn *elected, void *arg, int64_t now)
 {
 	struct roll r = { 0 };
-	int rc = store_nodes_each(s, node_take, &r);
-	if (rc >= 0) {
-		qsort(r.nodes, r.nnodes, sizeof(*r.nodes), cmp_live);
-		rc = store_routes_each(s, route_take, &r);
-	}
+	int rc = store_routes_each(s, route_take, &r);
+	if (rc >= 0)
+		rc = keep_live(s, &r);
 	if (rc >= 0)
 		rc = elect_all(s, &r, health, elected, arg, now);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.c[i].prefix);
 	free(r.c);
-	free(r.nodes);
 	return rc;
 }

@@ -820,6 +820,37 @@ static void test_elect(void)
 	net_close(&n);
 }
 
+/* An expired router is no candidate: r1 (older, healthy) expires before
+ * any election, so r2 is elected; then r2 expires too and r3, approved
+ * last and registered last, takes the prefix. */
+static void test_elect_expired(void)
+{
+	static const char *const route[] = { "8.8.8.8/32" };
+	struct health hs = { .h = { NETMAP_HEALTHY, NETMAP_HEALTHY, NETMAP_HEALTHY } };
+	static const char *const names[] = { "r1", "r2", "r3" };
+	struct net n;
+	if (!net_open(&n)) {
+		T_CHECK(false, "netmap elect expired: a store");
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		hs.node[i] = net_node(&n, 0, "tag:relay", names[i]);
+		net_advertise(&n, hs.node[i], route, 1);
+		store_route_approve(n.s, hs.node[i], route[0], n.admin, NOW);
+	}
+	store_node_expire(n.s, hs.node[0]);
+	int rc = netmap_elect(n.s, health_of, note_elected, &hs, NOW);
+	int64_t first = primary_of(n.s);
+	store_node_expire(n.s, hs.node[1]);
+	hs.h[1] = NETMAP_FAILING;	/* its session ended with its key */
+	int rc2 = netmap_elect(n.s, health_of, note_elected, &hs, NOW + 1);
+	int64_t second = primary_of(n.s);
+	T_CHECK(rc == 1 && first == hs.node[1] && rc2 == 1 && second == hs.node[2],
+		"netmap elect: an expired router is passed over (r1 expired: %lld is primary, want r2; r2 expired: "
+		"%lld, want r3; told: %s)", (long long)first, (long long)second, hs.log);
+	net_close(&n);
+}
+
 /* Without a policy nothing is allowed: nobody has a peer. */
 static void test_no_policy(void)
 {
@@ -1335,6 +1366,7 @@ int main(void)
 	test_ha();
 	test_ha_per_prefix();
 	test_elect();
+	test_elect_expired();
 	test_roles();
 	test_changed_random();
 	test_changed_large();
