@@ -172,14 +172,20 @@ static cJSON *host_rules(const struct agent_fpatch *fp, enum addr_family f, addr
 	for (size_t i = 0; arr && i < fp->n; i++) {
 		if (!covers(&fp->r[i], f, a))
 			continue;
-		cJSON *rule = cJSON_Duplicate(fp->r[i].rest, true), *srcs = cJSON_CreateArray();
-		if (!cJSON_AddItemToArray(arr, rule) || !cJSON_AddItemToObject(rule, "SrcIPs", srcs) ||
-		    !cJSON_AddItemToArray(srcs, cJSON_CreateString(text))) {
-			cJSON_Delete(arr);
-			return NULL;
+		cJSON *rule = cJSON_Duplicate(fp->r[i].rest, true), *srcs;
+		if (!rule || !cJSON_AddItemToArray(arr, rule)) {
+			cJSON_Delete(rule);
+			goto fail;
 		}
+		/* Once in ARR, the rule and what it holds go with it. */
+		if (!(srcs = cJSON_AddArrayToObject(rule, "SrcIPs")) ||
+		    !cJSON_AddItemToArray(srcs, cJSON_CreateString(text)))
+			goto fail;
 	}
 	return arr;
+fail:
+	cJSON_Delete(arr);
+	return NULL;
 }
 
 /* Give host (F, A) in T the rights FP's rules give it now.  0, 1, -errno. */
