@@ -1,15 +1,18 @@
-/* bench_agent: the node's cost to apply a netmap of 1,000 peers, and then a
- * one-peer delta, through the real paths keygated takes (agent_sys_apply for
- * a netmap, agent_sys_take_delta for a delta, its journal written):
- * peers into an in-memory WireGuard device (wgdev_configure), routes into
- * table 52 and the address through rtnetlink, the filter (every peer may
- * reach the node on 22) into nftables as one transaction.  It runs in a
- * network namespace of its own, routes on lo, with keygated's heap
- * setting (agent_nft_keep_heap).  Printed: wall time per apply (the
- * kernel's share is the point), the median of REPEAT runs for the deltas
- * (a peer added; the same peer removed again, which re-checks the open
- * connections, nftc.h; an endpoint moved), beside the aim of issue 11 (a
- * one-peer change under 5 ms, never proportional to the number of peers).
+/* bench_agent: the node's cost to apply a netmap of 100, 1,000 and 10,000
+ * peers, and then one-peer deltas, through the real paths keygated takes
+ * (agent_sys_apply for a netmap, agent_sys_take_delta for a delta: a
+ * filter change that only adds or removes a source is a patch of the last
+ * table, and the delta is appended to the journal): peers into an
+ * in-memory WireGuard device (wgdev_configure), routes into table 52 and
+ * the address through rtnetlink, the filter (every peer may reach the node
+ * on 22) into nftables as one transaction.  It runs in a network namespace
+ * of its own, routes on lo, with keygated's heap setting
+ * (agent_nft_keep_heap).  Printed: wall time per apply (the kernel's share
+ * is the point), the median of REPEAT runs for the deltas (a peer added;
+ * the same peer removed again, which re-checks the open connections,
+ * nftc.h; an endpoint moved), the same maps applied whole beside them,
+ * against the aim of issue 11 (a one-peer change under 5 ms, never
+ * proportional to the number of peers).
  * Figures only. */
 #include <errno.h>
 #include <sched.h>
