@@ -53,20 +53,23 @@ int agent_delta_patch_filter(const struct ctl_netmap *m, struct ctl_delta *d)
 	return 0;
 }
 
+/* VIEW's members other than its peers: D's where it carries them, else M's. */
+static void view_head(const struct ctl_netmap *m, const struct ctl_delta *d, struct ctl_netmap *view)
+{
+	view->generation = d->generation;
+	view->self = d->has_self ? d->self : m->self;
+	view->routes = d->has_routes ? d->routes : m->routes;
+	view->filter = d->has_filter ? d->filter : m->filter;
+	view->snat = d->has_snat ? d->snat : m->snat;
+}
+
 int agent_delta_prepare(struct ctl_netmap *m, const struct ctl_delta *d, bool need_view, struct ctl_netmap *view)
 {
 	memset(view, 0, sizeof *view);
-	if (need_view || d->n_upsert + d->n_removed > AGENT_DELTA_IN_PLACE_MAX) {
-		int rc = merge_view(m, d, view);
-		if (rc < 0)
-			return rc;
-		view->generation = d->generation;
-		view->self = d->has_self ? d->self : m->self;
-		view->routes = d->has_routes ? d->routes : m->routes;
-		view->filter = d->has_filter ? d->filter : m->filter;
-		view->snat = d->has_snat ? d->snat : m->snat;
-		return 0;
-	}
+	if (need_view)
+		view_head(m, d, view);
+	if (d->n_upsert + d->n_removed > AGENT_DELTA_IN_PLACE_MAX)
+		return merge_view(m, d, view);
 	/* Room for every upsert being new. */
 	struct ctl_peer *v = realloc(m->peers, (m->n_peers + d->n_upsert + 1) * sizeof *v);
 	if (!v)

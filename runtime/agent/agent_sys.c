@@ -289,12 +289,13 @@ static int apply_delta(struct agent *a, struct ctl_delta *d, const struct agent_
 	struct ctl_netmap view;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = agent_delta_prepare(&a->applied, d, agent_delta_touches_filter(&a->applied, d), &view);
+	bool need_view = agent_delta_touches_filter(&a->applied, d);
+	int rc = agent_delta_prepare(&a->applied, d, need_view, &view);
 	if (rc < 0) {
 		snprintf(r.error, sizeof r.error, "planning: %s", strerror(-rc));
 		goto out;
 	}
-	n.m = view.peers ? &view : NULL;
+	n.m = need_view ? &view : NULL;
 	refresh_subnets(a);
 	if ((rc = agent_apply_delta(&agent_sys_ops, a, &o, d, &n, &a->routes, &r)) < 0)
 		agent_delta_view_free(&view);

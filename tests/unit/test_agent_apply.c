@@ -223,10 +223,11 @@ static int run_delta(struct fake *f, struct held *h, struct ctl_delta *d, struct
 	f->calls = 0;
 	if (!agent_delta_applies(&h->m, d))
 		return -EBADMSG;
-	int rc = agent_delta_prepare(&h->m, d, agent_delta_touches_filter(&h->m, d), &view);
+	bool need_view = agent_delta_touches_filter(&h->m, d);
+	int rc = agent_delta_prepare(&h->m, d, need_view, &view);
 	if (rc < 0)
 		return rc;
-	struct agent_target o = { &h->m, h->accept, { 0 } }, n = { view.peers ? &view : NULL, h->accept, { 0 } };
+	struct agent_target o = { &h->m, h->accept, { 0 } }, n = { need_view ? &view : NULL, h->accept, { 0 } };
 	if ((rc = agent_apply_delta(&fake_ops, f, &o, d, &n, &h->routes, r)) < 0)
 		agent_delta_view_free(&view);
 	else
