@@ -417,18 +417,27 @@ static size_t map_bytes(const struct ctl_netmap *map)
 	return len;
 }
 
-static pid_t policy_set_start(void)
+/* ARGV[0] run with ARGV, its output to /dev/null and, with ERR_LOG, its
+ * errors appended there (else ours); dies saying WHY when it cannot start. */
+static pid_t spawn(char *const argv[], const char *err_log, const char *why)
 {
-	char *argv[] = { (char *)opt.keygate, "--coord-socket", (char *)opt.sock, "policy", "set",
-			 (char *)opt.policy2, NULL };
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, opt.keygate, &fa, NULL, argv, environ) != 0)
-		die("cannot run keygate policy set");
+	if (err_log)
+		posix_spawn_file_actions_addopen(&fa, 2, err_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		die(why);
 	posix_spawn_file_actions_destroy(&fa);
 	return pid;
+}
+
+static pid_t policy_set_start(void)
+{
+	char *argv[] = { (char *)opt.keygate, "--coord-socket", (char *)opt.sock, "policy", "set",
+			 (char *)opt.policy2, NULL };
+	return spawn(argv, NULL, "cannot run keygate policy set");
 }
 
 static bool all_marked(void)
@@ -525,15 +534,7 @@ static bool ended(pid_t pid)
 
 static pid_t coord_restart(void)
 {
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, opt.coord_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (posix_spawn(&pid, opt.coord_argv[0], &fa, NULL, opt.coord_argv, environ) != 0)
-		die("cannot start the coordinator again");
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
+	return spawn(opt.coord_argv, opt.coord_log, "cannot start the coordinator again");
 }
 
 static bool all_remapped(void)
