@@ -3,6 +3,7 @@
  * membership, explanations, iteration, back to rules (ir_add_boxes) and the
  * `--format ir` dump; ir_free, since the canonical part owns private
  * indexes. */
+#include "htab.h"
 #include "ir.h"
 #include "mem.h"
 
@@ -11,15 +12,6 @@
 #include <string.h>
 
 #define NONE UINT32_MAX
-
-/* ---- hash tables: open addressing over entry indices ---- */
-
-/* SLOT holds entry index + 1 (0: empty); CAP a power of two.  Entries live
- * in the caller's arrays, each with its hash. */
-struct htab {
-	uint32_t *slot;
-	size_t cap, n;
-};
 
 /* The explanation index: the rules sorted by geometry but source, in
  * groups of equal (family, proto, ports, destinations); within a group by
@@ -35,38 +27,6 @@ struct ir_priv {
 	struct xgroup *xgroups;
 	size_t nxgroups;
 };
-
-static void htab_free(struct htab *h)
-{
-	free(h->slot);
-	memset(h, 0, sizeof(*h));
-}
-
-/* Make room for one more entry; entry i (of STRIDE bytes in ENTRIES) holds
- * its hash at HASH_OFF.  0 or -ENOMEM. */
-static int htab_reserve(struct htab *h, const void *entries, size_t stride, size_t hash_off)
-{
-	if ((h->n + 1) * 2 <= h->cap)
-		return 0;
-	size_t cap = h->cap ? 2 * h->cap : 64;
-	uint32_t *slot = calloc(cap, sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < h->cap; i++) {
-		if (!h->slot[i])
-			continue;
-		uint64_t hash;
-		memcpy(&hash, (const char *)entries + (h->slot[i] - 1) * stride + hash_off, sizeof(hash));
-		size_t k = hash & (cap - 1);
-		while (slot[k])
-			k = (k + 1) & (cap - 1);
-		slot[k] = h->slot[i];
-	}
-	free(h->slot);
-	h->slot = slot;
-	h->cap = cap;
-	return 0;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -158,10 +118,7 @@ int ir_intern(struct ir_flows *f, const struct ir_span *v, size_t n, uint32_t *s
 		f->nspans -= n;
 		return rc;
 	}
-	for (k = hash & (p->sets.cap - 1); p->sets.slot[k]; k = (k + 1) & (p->sets.cap - 1))
-		;
-	p->sets.slot[k] = (uint32_t)f->nsets + 1;
-	p->sets.n++;
+	htab_put(&p->sets, hash, f->nsets);
 	*set = (uint32_t)f->nsets++;
 	return 0;
 }
@@ -415,10 +372,7 @@ static int union_set(struct canon *c, const uint32_t *ids, size_t n, uint32_t *s
 	c->nlists += n;
 	if ((rc = htab_reserve(&c->ctab, c->combos, sizeof(*c->combos), offsetof(struct combo, hash))) < 0)
 		return rc;
-	for (k = hash & (c->ctab.cap - 1); c->ctab.slot[k]; k = (k + 1) & (c->ctab.cap - 1))
-		;
-	c->ctab.slot[k] = (uint32_t)++c->ncombos;
-	c->ctab.n++;
+	htab_put(&c->ctab, hash, c->ncombos++);
 	return 0;
 }
 

@@ -1,9 +1,11 @@
 /* nftm: build the identity-first model of keygate's table from a node's
  * filter.  See nftm.h for the shape. */
 #include "nftm.h"
+#include "htab.h"
 #include "mem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -684,8 +686,7 @@ struct fam {
 	 * two, at least twice NIDS */
 	struct ident *ids;
 	size_t nids, capids;
-	uint32_t *slot;
-	size_t nslot;
+	struct htab index;	/* the identities by their rights' hash */
 };
 
 /* Room for CAP rules in F.  0 or -ENOMEM. */
@@ -769,41 +770,19 @@ static bool rights_equal(const struct rflow *a, const struct rflow *b, size_t n)
 }
 
 /* The identity with rights R (canonical), made if new.  -1 on ENOMEM. */
-/* Room in F's index for one identity more.  0 or -ENOMEM. */
-static int ident_index_grow(struct fam *F)
-{
-	if ((F->nids + 1) * 2 <= F->nslot)
-		return 0;
-	size_t n = F->nslot ? 2 * F->nslot : 64;
-	uint32_t *slot = calloc(n, sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < F->nids; i++) {
-		size_t k = F->ids[i].hash & (n - 1);
-		while (slot[k])
-			k = (k + 1) & (n - 1);
-		slot[k] = (uint32_t)i + 1;
-	}
-	free(F->slot);
-	F->slot = slot;
-	F->nslot = n;
-	return 0;
-}
-
 static long ident_of(struct fam *F, struct rvec *r)
 {
 	uint64_t h = rights_hash(r->v, r->n);
-	if (ident_index_grow(F) < 0)
-		return -1;
-	size_t k = h & (F->nslot - 1);
-	for (; F->slot[k]; k = (k + 1) & (F->nslot - 1)) {
-		const struct ident *id = &F->ids[F->slot[k] - 1];
+	const struct htab *x = &F->index;
+	for (size_t k = h & (x->cap - 1); x->cap && x->slot[k]; k = (k + 1) & (x->cap - 1)) {
+		const struct ident *id = &F->ids[x->slot[k] - 1];
 		if (id->hash == h && id->n == r->n && rights_equal(id->rights, r->v, r->n))
-			return (long)F->slot[k] - 1;
+			return (long)x->slot[k] - 1;
 	}
-	if (MEM_RESERVE(F->ids, F->capids, F->nids + 1) < 0)
+	if (htab_reserve(&F->index, F->ids, sizeof(*F->ids), offsetof(struct ident, hash)) < 0 ||
+	    MEM_RESERVE(F->ids, F->capids, F->nids + 1) < 0)
 		return -1;
-	F->slot[k] = (uint32_t)F->nids + 1;
+	htab_put(&F->index, h, F->nids);
 	struct ident *id = &F->ids[F->nids];
 	id->rights = r->v;
 	id->n = r->n;
@@ -1163,7 +1142,7 @@ static void fam_free(struct fam *F)
 	for (size_t i = 0; i < F->nids; i++)
 		free(F->ids[i].rights);
 	free(F->ids);
-	free(F->slot);
+	htab_free(&F->index);
 	free(F->slo);
 	free(F->shi);
 	free(F->fl);
