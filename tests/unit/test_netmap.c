@@ -1071,6 +1071,25 @@ static void compare_worlds(const struct netmap_world *old_w, const struct netmap
 	}
 }
 
+/* The start of a random walk: a store with users alice, bob and carol
+ * (USERS), NODES nodes (every fourth tagged only, the others theirs in
+ * turn), live in L, under POLICY.  False without a store. */
+static bool random_start(struct net *n, struct live *l, int64_t users[3], size_t nodes, const char *policy)
+{
+	if (!net_open(n))
+		return false;
+	users[0] = net_user(n, "alice");
+	users[1] = net_user(n, "bob");
+	users[2] = net_user(n, "carol");
+	for (size_t i = 0; i < nodes; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "n%u", n->next + 1);
+		l->ids[l->n++] = net_node(n, i % 4 == 3 ? 0 : users[i % 3], "tag:relay", name);
+	}
+	net_policy(n, policy);
+	return true;
+}
+
 static void test_changed_random(void)
 {
 	struct net n;
@@ -1078,17 +1097,11 @@ static void test_changed_random(void)
 	unsigned seed = 20261202;
 	size_t differ = 0, spurious = 0, missed = 0, quiet = 0, steps = 150;
 	int rc;
-	if (!net_open(&n)) {
+	int64_t users[3];
+	if (!random_start(&n, &l, users, 12, variants[0])) {
 		T_CHECK(false, "netmap_changed: a store");
 		return;
 	}
-	int64_t users[3] = { net_user(&n, "alice"), net_user(&n, "bob"), net_user(&n, "carol") };
-	for (size_t i = 0; i < 12; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "n%u", n.next + 1);
-		l.ids[l.n++] = net_node(&n, i % 4 == 3 ? 0 : users[i % 3], "tag:relay", name);
-	}
-	net_policy(&n, variants[0]);
 	struct netmap_world *old_w = build(n.s, NULL, &rc);
 	for (size_t step = 0; old_w && step < steps; step++) {
 		const char *what = "";
@@ -1311,17 +1324,11 @@ static void test_grow_random(void)
 	unsigned seed = 20261203;
 	size_t bad = 0, grown = 0, joins = 0, steps = 160, flagged = 0;
 	int rc;
-	if (!net_open(&n)) {
+	int64_t users[3];
+	if (!random_start(&n, &l, users, 8, grow_variants[0])) {
 		T_CHECK(false, "netmap_world_next: a store");
 		return;
 	}
-	int64_t users[3] = { net_user(&n, "alice"), net_user(&n, "bob"), net_user(&n, "carol") };
-	for (size_t i = 0; i < 8; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "n%u", n.next + 1);
-		l.ids[l.n++] = net_node(&n, i % 4 == 3 ? 0 : users[i % 3], "tag:relay", name);
-	}
-	net_policy(&n, grow_variants[0]);
 	struct netmap_world *cur = build(n.s, NULL, &rc);
 	for (size_t step = 0; cur && step < steps; step++) {
 		const char *what = grow_change(&n, &l, users, &seed);
