@@ -234,6 +234,23 @@ static void reason(char *err, size_t errlen, const char *what, const struct diag
 	snprintf(err, errlen, "%s: %s", what, d->n ? d->items[0].msg : strerror(-rc));
 }
 
+/* What a table for M is built with: M's addresses and SERVED as sets in
+ * *SELF and *ROUTES (the caller frees them, also on failure), and the
+ * options in *OPTS.  0 or -errno with a reason in ERR. */
+static int build_inputs(const struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
+			const struct nftm_snat_to *snat_to, struct addr_set *self, struct addr_set *routes,
+			struct nftm_opts *opts, char *err, size_t errlen)
+{
+	int rc;
+	if ((rc = to_set(&m->self.addresses, self)) < 0 || (rc = to_set(served, routes)) < 0) {
+		snprintf(err, errlen, "filter: %s", strerror(-rc));
+		return rc;
+	}
+	*opts = (struct nftm_opts){ .table = n->table, .iface = n->iface, .no_snat = !m->snat,
+				    .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
+	return 0;
+}
+
 int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struct ctl_prefixes *served,
 		    const struct nftm_snat_to *snat_to, char *err,
 		    size_t errlen)
@@ -252,12 +269,9 @@ int agent_nft_apply(struct agent_nft *n, const struct ctl_netmap *m, const struc
 	}
 	if ((rc = ts_rules_to_ir(rules, &flows, err, errlen)) < 0)
 		goto free_rules;
-	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
-		snprintf(err, errlen, "filter: %s", strerror(-rc));
+	struct nftm_opts opts;
+	if ((rc = build_inputs(n, m, served, snat_to, &self, &routes, &opts, err, errlen)) < 0)
 		goto free_sets;
-	}
-	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat,
-				  .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
 	struct nftm_node node = { &self, &routes };
 	if (!(t = nftm_build(&opts, &node, &flows))) {
 		rc = -errno;
@@ -346,12 +360,9 @@ static int patch(struct agent_nft *n, const char *old, const struct ctl_delta *d
 			snprintf(err, errlen, "filter: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = to_set(&m->self.addresses, &self)) < 0 || (rc = to_set(served, &routes)) < 0) {
-		snprintf(err, errlen, "filter: %s", strerror(-rc));
+	struct nftm_opts opts;
+	if ((rc = build_inputs(n, m, served, snat_to, &self, &routes, &opts, err, errlen)) < 0)
 		goto out;
-	}
-	struct nftm_opts opts = { .table = n->table, .iface = n->iface, .no_snat = !m->snat,
-				  .snat_to = m->snat ? *snat_to : (struct nftm_snat_to){ 0 } };
 	struct nftm_node node = { &self, &routes };
 	if ((rc = agent_fpatch_apply(n->fp, d->patch, d->n_patch, n->applied, &opts, &node, &took_away, &untouched,
 				     err, errlen)) != 0)
