@@ -1,6 +1,7 @@
 /* agent_apply: plan the steps (a list), run them, undo on failure. */
 #include "agent_apply.h"
 #include "agent_routes.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,14 +24,8 @@ struct plan {
 
 static int plan_push(struct plan *p, const struct step *s)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 16;
-		struct step *v = realloc(p->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
+	if (MEM_RESERVE(p->v, p->cap, p->n + 1) < 0)
+		return -ENOMEM;
 	p->v[p->n++] = *s;
 	return 0;
 }
@@ -405,14 +400,8 @@ struct changes {
 
 static int changes_push(struct changes *c, const struct ctl_prefixes *x, int64_t by)
 {
-	if (c->n + x->n > c->cap) {
-		size_t cap = 2 * (c->n + x->n) + 8;
-		struct route_change *v = realloc(c->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (MEM_RESERVE(c->v, c->cap, c->n + x->n) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < x->n; i++)
 		c->v[c->n++] = (struct route_change){ x->v[i], by };
 	return 0;
