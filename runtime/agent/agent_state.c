@@ -230,28 +230,34 @@ int agent_state_save_prefs(const char *dir, const struct agent_prefs *p)
 	return save_json(dir, "prefs.json", j);
 }
 
-/* The journal's checksum of TEXT: 8 bytes of BLAKE2b, as 16 hex digits. */
-static void sum_of(const char *text, size_t len, char hex[17])
+/* A journal record: SUM_HEX hex digits of checksum, a space, the delta's
+ * JSON, a newline: REC_EXTRA bytes beside the JSON. */
+#define SUM_HEX 16
+#define REC_EXTRA (SUM_HEX + 2)
+
+/* The journal's checksum of TEXT: 8 bytes of BLAKE2b, as SUM_HEX hex digits. */
+static void sum_of(const char *text, size_t len, char hex[SUM_HEX + 1])
 {
 	uint8_t h[8];
 	crypto_generichash(h, sizeof h, (const uint8_t *)text, len, NULL, 0);
-	sodium_bin2hex(hex, 17, h, sizeof h);
+	sodium_bin2hex(hex, SUM_HEX + 1, h, sizeof h);
 }
 
 /* Apply the journal's record LINE (checksum, space, delta JSON) to M:
  * false when it is damaged or does not apply (replay stops there). */
 static bool replay_record(const char *line, size_t len, struct ctl_netmap *m)
 {
-	char sum[17], err[256];
+	char sum[SUM_HEX + 1], err[256];
 	struct ctl_err e = { err, sizeof err };
 	struct ctl_delta d;
 	struct ctl_netmap view;
-	if (len < 18 || line[16] != ' ')
+	const char *json = line + SUM_HEX + 1;
+	if (len < REC_EXTRA || line[SUM_HEX] != ' ')
 		return false;
-	sum_of(line + 17, len - 17, sum);
-	if (memcmp(sum, line, 16))
+	sum_of(json, len - (SUM_HEX + 1), sum);
+	if (memcmp(sum, line, SUM_HEX))
 		return false;
-	cJSON *j = cJSON_ParseWithLength(line + 17, len - 17);
+	cJSON *j = cJSON_ParseWithLength(json, len - (SUM_HEX + 1));
 	bool ok = j && ctl_delta_from_json(j, &d, &e) == 0;
 	cJSON_Delete(j);
 	if (!ok)
@@ -267,7 +273,7 @@ static bool replay_record(const char *line, size_t len, struct ctl_netmap *m)
 /* The header that ties the journal to the netmap.json holding BASE. */
 static int journal_header(char *out, size_t len, const char *base, size_t base_len)
 {
-	char sum[17];
+	char sum[SUM_HEX + 1];
 	sum_of(base, base_len, sum);
 	return snprintf(out, len, "keygate-journal 1 %s\n", sum);
 }
@@ -369,20 +375,20 @@ int agent_state_save_netmap(const char *dir, const struct ctl_netmap *m, struct 
 int agent_state_save_delta(const char *dir, struct agent_journal *jn, const char *delta, size_t len,
 			   const struct ctl_netmap *after)
 {
-	if (!jn->open || jn->size + len + 18 > jn->base_size)
+	if (!jn->open || jn->size + len + REC_EXTRA > jn->base_size)
 		return agent_state_save_netmap(dir, after, jn);
-	char *rec = malloc(len + 18);
+	char *rec = malloc(len + REC_EXTRA);
 	if (!rec)
 		return -ENOMEM;
 	sum_of(delta, len, rec);
-	rec[16] = ' ';
-	memcpy(rec + 17, delta, len);
-	rec[len + 17] = '\n';
-	int rc = journal_write(dir, rec, len + 18, false);
+	rec[SUM_HEX] = ' ';
+	memcpy(rec + SUM_HEX + 1, delta, len);
+	rec[len + REC_EXTRA - 1] = '\n';
+	int rc = journal_write(dir, rec, len + REC_EXTRA, false);
 	free(rec);
 	/* A record that may be torn ends the journal: the next save is whole. */
 	jn->open = rc == 0;
-	jn->size += len + 18;
+	jn->size += len + REC_EXTRA;
 	return rc;
 }
 
